@@ -1,0 +1,1 @@
+//! Noise and shilling-attack generators (random noise, review bombs, average, bandwagon) with ground truth.

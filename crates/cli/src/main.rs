@@ -1,0 +1,3 @@
+//! cnmf command-line tool (under construction).
+
+fn main() {}

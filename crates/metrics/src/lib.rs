@@ -1,0 +1,1 @@
+//! Accuracy, prediction-shift, hit-ratio and detection metrics for rating predictors.

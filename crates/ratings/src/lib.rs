@@ -1,0 +1,15 @@
+//! Sparse rating storage for corrective-nmf.
+//!
+//! [`Ratings`] holds a users x items rating matrix as CSR plus a CSC index, with the id maps
+//! between external ids and dense indices and the [`RatingScale`]. Everything that comes from
+//! data returns a [`RatingsError`] naming the input, the line and the problem.
+
+mod error;
+mod ids;
+mod ratings;
+mod scale;
+
+pub use error::{Location, RatingsError};
+pub use ids::IdMap;
+pub use ratings::{DuplicatePolicy, Ratings, RatingsBuilder, Triple};
+pub use scale::RatingScale;

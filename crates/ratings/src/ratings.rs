@@ -1,0 +1,588 @@
+//! The `Ratings` type: a sparse users x items matrix with both row and column access.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use sprs::CsMatI;
+
+use crate::{IdMap, Location, RatingScale, RatingsError};
+
+/// One observed rating, by dense indices.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Triple {
+    /// Dense user index.
+    pub user: u32,
+    /// Dense item index.
+    pub item: u32,
+    /// The rating.
+    pub value: f64,
+}
+
+impl Triple {
+    /// A triple from its parts.
+    pub fn new(user: u32, item: u32, value: f64) -> Self {
+        Triple { user, item, value }
+    }
+}
+
+/// What to do when the same (user, item) pair is rated more than once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum DuplicatePolicy {
+    /// A duplicate is an error naming both lines (the default: duplicates usually mean a bug).
+    #[default]
+    Error,
+    /// The rating that comes last in the input wins.
+    KeepLast,
+    /// The mean of all ratings of the pair.
+    Mean,
+}
+
+/// A sparse ratings matrix: n users x m items, CSR with a CSC index for column passes.
+///
+/// Memory is the CSR (values and item indices), the CSC (values and user indices), the
+/// CSC -> CSR position map and the two id maps; nothing of size users x items.
+/// Id maps are shared (`Arc`) between a data set and its splits or attacked copies.
+///
+/// ```
+/// use cnmf_ratings::{Ratings, RatingScale};
+/// let r = Ratings::from_external(
+///     [("alice", "up", 5.0), ("bob", "up", 3.0), ("alice", "heat", 1.0)],
+///     RatingScale::MOVIELENS,
+/// ).unwrap();
+/// assert_eq!((r.n_users(), r.n_items(), r.nnz()), (2, 2, 3));
+/// let alice = r.users().index("alice").unwrap();
+/// let up = r.items().index("up").unwrap();
+/// assert_eq!(r.get(alice, up), Some(5.0));
+/// let (users, values) = r.item(up);
+/// assert_eq!(users.len(), 2);
+/// assert_eq!(values.iter().sum::<f64>(), 8.0);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Ratings {
+    users: Arc<IdMap>,
+    items: Arc<IdMap>,
+    scale: RatingScale,
+    csr: CsMatI<f64, u32>,
+    csc: CsMatI<f64, u32>,
+    csc_to_csr: Vec<u32>,
+}
+
+impl Ratings {
+    /// Builds ratings from `(user id, item id, rating)` triples with external ids; duplicates are
+    /// an error. Ids are numbered in order of first appearance.
+    pub fn from_external<'a>(
+        triples: impl IntoIterator<Item = (&'a str, &'a str, f64)>,
+        scale: RatingScale,
+    ) -> Result<Ratings, RatingsError> {
+        let mut b = RatingsBuilder::new(scale);
+        for (line, (u, i, r)) in triples.into_iter().enumerate() {
+            b.push(u, i, r, line + 1)?;
+        }
+        b.build()
+    }
+
+    /// Builds ratings over existing id maps from dense triples (for splits, attacks and
+    /// generators). Every index must be inside the maps; values must lie in the scale.
+    pub fn from_triples(
+        users: Arc<IdMap>,
+        items: Arc<IdMap>,
+        scale: RatingScale,
+        triples: &[Triple],
+        policy: DuplicatePolicy,
+    ) -> Result<Ratings, RatingsError> {
+        let mut b = RatingsBuilder::with_maps(users, items, scale).duplicates(policy);
+        b.reserve(triples.len());
+        for (pos, t) in triples.iter().enumerate() {
+            b.push_indexed(t.user, t.item, t.value, pos + 1)?;
+        }
+        b.build()
+    }
+
+    /// Number of users (rows), including users without ratings.
+    pub fn n_users(&self) -> usize {
+        self.users.len()
+    }
+
+    /// Number of items (columns), including items without ratings.
+    pub fn n_items(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Number of observed ratings, |Omega|.
+    pub fn nnz(&self) -> usize {
+        self.csr.nnz()
+    }
+
+    /// The rating scale.
+    pub fn scale(&self) -> RatingScale {
+        self.scale
+    }
+
+    /// The user id map.
+    pub fn users(&self) -> &IdMap {
+        &self.users
+    }
+
+    /// The item id map.
+    pub fn items(&self) -> &IdMap {
+        &self.items
+    }
+
+    /// The shared user id map (cheap to clone).
+    pub fn users_arc(&self) -> &Arc<IdMap> {
+        &self.users
+    }
+
+    /// The shared item id map (cheap to clone).
+    pub fn items_arc(&self) -> &Arc<IdMap> {
+        &self.items
+    }
+
+    /// The users x items matrix in CSR form (rows sorted by item index).
+    pub fn csr(&self) -> &CsMatI<f64, u32> {
+        &self.csr
+    }
+
+    /// The same matrix in CSC form (columns sorted by user index).
+    pub fn csc(&self) -> &CsMatI<f64, u32> {
+        &self.csc
+    }
+
+    /// For each stored entry of the CSC, its position in the CSR's data array: lets per-entry
+    /// state kept in CSR order (residuals, corruption flags) be read during column passes.
+    pub fn csc_to_csr(&self) -> &[u32] {
+        &self.csc_to_csr
+    }
+
+    /// The items user `u` rated (ascending) and the ratings.
+    ///
+    /// # Panics
+    /// When `u >= n_users()`.
+    pub fn user(&self, u: u32) -> (&[u32], &[f64]) {
+        let ip = self.csr.indptr();
+        let range = ip.outer_inds_sz(u as usize);
+        (&self.csr.indices()[range.clone()], &self.csr.data()[range])
+    }
+
+    /// The users who rated item `i` (ascending) and the ratings.
+    ///
+    /// # Panics
+    /// When `i >= n_items()`.
+    pub fn item(&self, i: u32) -> (&[u32], &[f64]) {
+        let ip = self.csc.indptr();
+        let range = ip.outer_inds_sz(i as usize);
+        (&self.csc.indices()[range.clone()], &self.csc.data()[range])
+    }
+
+    /// Number of ratings of user `u`.
+    pub fn user_count(&self, u: u32) -> usize {
+        self.user(u).0.len()
+    }
+
+    /// Number of ratings of item `i`.
+    pub fn item_count(&self, i: u32) -> usize {
+        self.item(i).0.len()
+    }
+
+    /// The rating of `(u, i)`, if observed (binary search in the row).
+    pub fn get(&self, u: u32, i: u32) -> Option<f64> {
+        if u as usize >= self.n_users() {
+            return None;
+        }
+        let (items, values) = self.user(u);
+        items.binary_search(&i).ok().map(|p| values[p])
+    }
+
+    /// All ratings in CSR order (by user, then item).
+    pub fn iter(&self) -> impl Iterator<Item = Triple> + '_ {
+        (0..self.n_users() as u32).flat_map(move |u| {
+            let (items, values) = self.user(u);
+            items
+                .iter()
+                .zip(values)
+                .map(move |(&i, &value)| Triple::new(u, i, value))
+        })
+    }
+
+    /// All ratings as a vector of triples, in CSR order.
+    pub fn triples(&self) -> Vec<Triple> {
+        let mut v = Vec::with_capacity(self.nnz());
+        v.extend(self.iter());
+        v
+    }
+
+    /// Mean of the observed ratings (0 when there are none).
+    pub fn mean(&self) -> f64 {
+        let d = self.csr.data();
+        if d.is_empty() {
+            0.0
+        } else {
+            d.iter().sum::<f64>() / d.len() as f64
+        }
+    }
+
+    /// New ratings over the same id maps and scale from other triples (e.g. a training split).
+    pub fn with_triples(
+        &self,
+        triples: &[Triple],
+        policy: DuplicatePolicy,
+    ) -> Result<Ratings, RatingsError> {
+        Ratings::from_triples(
+            self.users.clone(),
+            self.items.clone(),
+            self.scale,
+            triples,
+            policy,
+        )
+    }
+}
+
+/// Incremental construction of [`Ratings`], used by every loader: checks each rating against the
+/// scale as it arrives, remembers line numbers for error messages, and applies the duplicate
+/// policy when built (sprs' `TriMat::to_csr` would silently sum duplicates, so it is not used).
+#[derive(Debug)]
+pub struct RatingsBuilder {
+    users: Arc<IdMap>,
+    items: Arc<IdMap>,
+    scale: RatingScale,
+    policy: DuplicatePolicy,
+    source: PathBuf,
+    entries: Vec<Triple>,
+    lines: Vec<u32>,
+}
+
+impl RatingsBuilder {
+    /// An empty builder with fresh id maps.
+    pub fn new(scale: RatingScale) -> Self {
+        RatingsBuilder::with_maps(Arc::new(IdMap::new()), Arc::new(IdMap::new()), scale)
+    }
+
+    /// A builder over existing id maps (new external ids are appended to copies of them).
+    pub fn with_maps(users: Arc<IdMap>, items: Arc<IdMap>, scale: RatingScale) -> Self {
+        RatingsBuilder {
+            users,
+            items,
+            scale,
+            policy: DuplicatePolicy::Error,
+            source: PathBuf::from("<memory>"),
+            entries: Vec::new(),
+            lines: Vec::new(),
+        }
+    }
+
+    /// Sets the duplicate policy.
+    pub fn duplicates(mut self, policy: DuplicatePolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Names the input in error messages (a file path; `<memory>` by default).
+    pub fn source(mut self, path: impl Into<PathBuf>) -> Self {
+        self.source = path.into();
+        self
+    }
+
+    /// Reserves room for `n` more ratings.
+    pub fn reserve(&mut self, n: usize) {
+        self.entries.reserve(n);
+        self.lines.reserve(n);
+    }
+
+    /// Number of ratings pushed so far.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether nothing was pushed yet.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn at(&self, line: usize) -> Location {
+        Location {
+            path: self.source.clone(),
+            line,
+        }
+    }
+
+    fn check_value(&self, value: f64, line: usize) -> Result<(), RatingsError> {
+        if !value.is_finite() {
+            return Err(RatingsError::Parse {
+                at: self.at(line),
+                problem: format!("rating {value} is not a finite number"),
+            });
+        }
+        if !self.scale.contains(value) {
+            return Err(RatingsError::OutOfScale {
+                at: self.at(line),
+                value,
+                min: self.scale.min(),
+                max: self.scale.max(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Adds a rating by external ids, found on 1-based `line` of the input.
+    pub fn push(
+        &mut self,
+        user: &str,
+        item: &str,
+        value: f64,
+        line: usize,
+    ) -> Result<(), RatingsError> {
+        self.check_value(value, line)?;
+        let u = intern(&mut self.users, user);
+        let i = intern(&mut self.items, item);
+        self.entries.push(Triple::new(u, i, value));
+        self.lines.push(u32::try_from(line).unwrap_or(u32::MAX));
+        Ok(())
+    }
+
+    /// Adds a rating by dense indices, which must already be in the id maps.
+    pub fn push_indexed(
+        &mut self,
+        user: u32,
+        item: u32,
+        value: f64,
+        line: usize,
+    ) -> Result<(), RatingsError> {
+        if user as usize >= self.users.len() || item as usize >= self.items.len() {
+            return Err(RatingsError::IndexOutOfRange {
+                position: line,
+                user,
+                item,
+                n_users: self.users.len(),
+                n_items: self.items.len(),
+            });
+        }
+        self.check_value(value, line)?;
+        self.entries.push(Triple::new(user, item, value));
+        self.lines.push(u32::try_from(line).unwrap_or(u32::MAX));
+        Ok(())
+    }
+
+    /// Sorts, applies the duplicate policy and builds the CSR and CSC.
+    ///
+    /// Errors: no ratings at all ([`RatingsError::Empty`]), or a duplicate under
+    /// [`DuplicatePolicy::Error`].
+    pub fn build(self) -> Result<Ratings, RatingsError> {
+        if self.entries.is_empty() {
+            return Err(RatingsError::Empty { at: self.at(0) });
+        }
+        let n = self.users.len();
+        let m = self.items.len();
+        if u32::try_from(self.entries.len()).is_err() {
+            return Err(RatingsError::InvalidParameter {
+                name: "ratings",
+                reason: format!(
+                    "{} ratings exceed the supported maximum of {}",
+                    self.entries.len(),
+                    u32::MAX
+                ),
+            });
+        }
+        // Stable counting sort by user, then a stable sort by item inside each row: O(nnz) plus
+        // small per-row sorts, and input order is kept among duplicates (for keep-last).
+        let mut row_ptr = vec![0usize; n + 1];
+        for t in &self.entries {
+            row_ptr[t.user as usize + 1] += 1;
+        }
+        for u in 0..n {
+            row_ptr[u + 1] += row_ptr[u];
+        }
+        let mut next = row_ptr.clone();
+        let mut order = vec![0u32; self.entries.len()];
+        for (p, t) in self.entries.iter().enumerate() {
+            let slot = &mut next[t.user as usize];
+            order[*slot] = p as u32;
+            *slot += 1;
+        }
+        for u in 0..n {
+            order[row_ptr[u]..row_ptr[u + 1]].sort_by_key(|&p| self.entries[p as usize].item);
+        }
+
+        let mut indptr = Vec::with_capacity(n + 1);
+        let mut indices = Vec::with_capacity(self.entries.len());
+        let mut data = Vec::with_capacity(self.entries.len());
+        indptr.push(0u32);
+        for u in 0..n {
+            let row = &order[row_ptr[u]..row_ptr[u + 1]];
+            let mut k = 0;
+            while k < row.len() {
+                let first = &self.entries[row[k] as usize];
+                let mut end = k + 1;
+                while end < row.len() && self.entries[row[end] as usize].item == first.item {
+                    end += 1;
+                }
+                let value = if end - k == 1 {
+                    first.value
+                } else {
+                    match self.policy {
+                        DuplicatePolicy::Error => {
+                            let second = row[k + 1] as usize;
+                            let first_line = self.lines[row[k] as usize] as usize;
+                            let line = self.lines[second] as usize;
+                            return Err(RatingsError::Duplicate {
+                                at: self.at(line),
+                                user: self.users.external(u as u32).to_string(),
+                                item: self.items.external(first.item).to_string(),
+                                first_line,
+                            });
+                        }
+                        DuplicatePolicy::KeepLast => self.entries[row[end - 1] as usize].value,
+                        DuplicatePolicy::Mean => {
+                            row[k..end]
+                                .iter()
+                                .map(|&p| self.entries[p as usize].value)
+                                .sum::<f64>()
+                                / (end - k) as f64
+                        }
+                    }
+                };
+                indices.push(first.item);
+                data.push(value);
+                k = end;
+            }
+            indptr.push(indices.len() as u32);
+        }
+        drop(order);
+
+        let (n_users, n_items) = (n, m);
+        let csr = CsMatI::new((n_users, n_items), indptr, indices, data);
+        let (csc, csc_to_csr) = csc_of(&csr);
+        Ok(Ratings {
+            users: self.users,
+            items: self.items,
+            scale: self.scale,
+            csr,
+            csc,
+            csc_to_csr,
+        })
+    }
+}
+
+/// Adds `id` to a shared map, copying the map first if it is shared.
+fn intern(map: &mut Arc<IdMap>, id: &str) -> u32 {
+    if let Some(i) = map.index(id) {
+        return i;
+    }
+    Arc::make_mut(map).intern(id)
+}
+
+/// The CSC of a CSR and the CSR position of each CSC entry (counting sort by column, so each
+/// column's users come out ascending).
+fn csc_of(csr: &CsMatI<f64, u32>) -> (CsMatI<f64, u32>, Vec<u32>) {
+    let (n, m) = csr.shape();
+    let nnz = csr.nnz();
+    let mut col_ptr = vec![0u32; m + 1];
+    for &j in csr.indices() {
+        col_ptr[j as usize + 1] += 1;
+    }
+    for j in 0..m {
+        col_ptr[j + 1] += col_ptr[j];
+    }
+    let mut next: Vec<u32> = col_ptr[..m].to_vec();
+    let mut rows = vec![0u32; nnz];
+    let mut values = vec![0f64; nnz];
+    let mut pos = vec![0u32; nnz];
+    let ip = csr.indptr();
+    let ip = ip.raw_storage();
+    let (indices, data) = (csr.indices(), csr.data());
+    for u in 0..n {
+        for p in ip[u] as usize..ip[u + 1] as usize {
+            let j = indices[p] as usize;
+            let slot = next[j] as usize;
+            rows[slot] = u as u32;
+            values[slot] = data[p];
+            pos[slot] = p as u32;
+            next[j] += 1;
+        }
+    }
+    let csc = CsMatI::new_csc((n, m), col_ptr, rows, values);
+    (csc, pos)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny() -> Ratings {
+        Ratings::from_external(
+            [
+                ("u1", "a", 5.0),
+                ("u2", "b", 2.0),
+                ("u1", "c", 1.0),
+                ("u3", "a", 4.0),
+                ("u2", "a", 3.0),
+            ],
+            RatingScale::MOVIELENS,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn rows_and_columns_agree() {
+        let r = tiny();
+        assert_eq!((r.n_users(), r.n_items(), r.nnz()), (3, 3, 5));
+        let a = r.items().index("a").unwrap();
+        let (users, values) = r.item(a);
+        let ext: Vec<&str> = users.iter().map(|&u| r.users().external(u)).collect();
+        assert_eq!(ext, ["u1", "u2", "u3"]);
+        assert_eq!(values, [5.0, 3.0, 4.0]);
+        for (p, &csr_pos) in r.csc_to_csr().iter().enumerate() {
+            assert_eq!(r.csc().data()[p], r.csr().data()[csr_pos as usize]);
+        }
+        let t: Vec<Triple> = r.iter().collect();
+        assert_eq!(t.len(), 5);
+        for x in t {
+            assert_eq!(r.get(x.user, x.item), Some(x.value));
+        }
+        assert_eq!(r.mean(), 3.0);
+    }
+
+    #[test]
+    fn duplicates_follow_the_policy() {
+        let data = [("u", "i", 1.0), ("v", "i", 2.0), ("u", "i", 4.0)];
+        let err = Ratings::from_external(data, RatingScale::MOVIELENS).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("<memory>:3"), "{msg}");
+        assert!(msg.contains("duplicate rating"), "{msg}");
+        assert!(msg.contains("first seen on line 1"), "{msg}");
+
+        let build = |policy| {
+            let mut b = RatingsBuilder::new(RatingScale::MOVIELENS).duplicates(policy);
+            for (line, (u, i, r)) in data.iter().enumerate() {
+                b.push(u, i, *r, line + 1).unwrap();
+            }
+            b.build().unwrap()
+        };
+        let last = build(DuplicatePolicy::KeepLast);
+        assert_eq!(last.nnz(), 2);
+        assert_eq!(last.get(0, 0), Some(4.0));
+        let mean = build(DuplicatePolicy::Mean);
+        assert_eq!(mean.get(0, 0), Some(2.5));
+    }
+
+    #[test]
+    fn bad_values_and_empty_input_are_errors() {
+        let e = Ratings::from_external([("u", "i", 6.0)], RatingScale::MOVIELENS).unwrap_err();
+        assert!(e.to_string().contains("outside the rating scale"), "{e}");
+        let e = Ratings::from_external([("u", "i", f64::NAN)], RatingScale::MOVIELENS).unwrap_err();
+        assert!(e.to_string().contains("not a finite number"), "{e}");
+        let e = Ratings::from_external(std::iter::empty(), RatingScale::MOVIELENS).unwrap_err();
+        assert!(e.to_string().contains("no ratings found"), "{e}");
+    }
+
+    #[test]
+    fn splits_share_id_maps() {
+        let r = tiny();
+        let half: Vec<Triple> = r.iter().take(2).collect();
+        let s = r.with_triples(&half, DuplicatePolicy::Error).unwrap();
+        assert!(Arc::ptr_eq(s.users_arc(), r.users_arc()));
+        assert_eq!((s.n_users(), s.n_items(), s.nnz()), (3, 3, 2));
+        let bad = [Triple::new(9, 0, 1.0)];
+        assert!(r.with_triples(&bad, DuplicatePolicy::Error).is_err());
+    }
+}

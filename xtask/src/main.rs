@@ -1,0 +1,3 @@
+//! Experiment runner.
+
+fn main() {}
