@@ -82,7 +82,9 @@ pub enum RatingsError {
         source: std::io::Error,
     },
     /// An index-based input refers to a user or item outside the declared shape.
-    #[error("entry {position}: (user {user}, item {item}) is outside the {n_users} x {n_items} shape")]
+    #[error(
+        "entry {position}: (user {user}, item {item}) is outside the {n_users} x {n_items} shape"
+    )]
     IndexOutOfRange {
         /// Position of the entry in the input.
         position: usize,

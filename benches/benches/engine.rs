@@ -1,0 +1,3 @@
+//! Criterion benchmarks (engine): to be written.
+
+fn main() {}

@@ -1,0 +1,3 @@
+//! Criterion benchmarks (loading): to be written.
+
+fn main() {}
