@@ -1,0 +1,226 @@
+//! The fitted model: factors, corruption flags, trace; prediction and fold-in.
+
+use cnmf_ratings::RatingScale;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::{Algorithm, EngineError, Factors, ValidNmfParams};
+
+/// What one iteration achieved. `trace()[t]` describes the factors at the end of iteration `t`;
+/// entry 0 describes the initial factors.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct IterationStats {
+    /// Iteration number (0 = initial factors).
+    pub iteration: usize,
+    /// Squared loss `Σ (V - W H)^2` over the observed entries that are not flagged corrupt
+    /// (after this iteration's flag update).
+    pub loss: f64,
+    /// Clipped loss `Σ_Ω min((V - W H)^2, λ)` over all observed entries, when `λ` is known.
+    pub clipped_loss: Option<f64>,
+    /// The objective the algorithm descends: the clipped loss for the corrupt variants, the
+    /// squared loss otherwise, plus `l2_w ||W||^2 + l2_h ||H||^2`. The tolerance applies to it.
+    pub objective: f64,
+    /// Number of observed entries flagged corrupt (always 0 for the missing variants).
+    pub flagged: usize,
+    /// Seconds since the fit started, measured when the iteration's updates ended.
+    pub elapsed_secs: f64,
+    /// NMAE (clipped predictions) on the validation triples, if any were given.
+    pub validation_nmae: Option<f64>,
+}
+
+/// Why a fit stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StopReason {
+    /// `max_iters` iterations ran.
+    MaxIters,
+    /// The wall-clock budget ran out.
+    TimeBudget,
+    /// The objective's relative change fell below the tolerance.
+    Converged,
+    /// The validation NMAE stopped improving; the model holds the factors of `best_iteration`.
+    EarlyStopped {
+        /// The iteration whose factors and flags were kept.
+        best_iteration: usize,
+    },
+    /// The observer returned `ControlFlow::Break`.
+    Observer,
+}
+
+/// A fitted factorization.
+///
+/// Predictions from [`predict`](NmfModel::predict) are clipped to the rating scale;
+/// [`predict_raw`](NmfModel::predict_raw) gives `(W H)_ui` itself. Indices are the training
+/// data's dense indices.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NmfModel {
+    pub(crate) params: ValidNmfParams,
+    pub(crate) scale: RatingScale,
+    pub(crate) mean_rating: f64,
+    pub(crate) factors: Factors,
+    pub(crate) n_ratings: usize,
+    pub(crate) corrupt_positions: Vec<u32>,
+    pub(crate) corrupt_entries: Vec<(u32, u32)>,
+    pub(crate) trace: Vec<IterationStats>,
+    pub(crate) stop_reason: StopReason,
+}
+
+impl NmfModel {
+    /// The factors.
+    pub fn factors(&self) -> &Factors {
+        &self.factors
+    }
+
+    /// The algorithm that produced the model.
+    pub fn algorithm(&self) -> Algorithm {
+        self.params.algorithm()
+    }
+
+    /// The parameters of the fit.
+    pub fn params(&self) -> &ValidNmfParams {
+        &self.params
+    }
+
+    /// The training data's rating scale.
+    pub fn scale(&self) -> RatingScale {
+        self.scale
+    }
+
+    /// The training data's mean rating (scales the fold-in initialisation).
+    pub fn mean_rating(&self) -> f64 {
+        self.mean_rating
+    }
+
+    /// Number of users.
+    pub fn n_users(&self) -> usize {
+        self.factors.n_users()
+    }
+
+    /// Number of items.
+    pub fn n_items(&self) -> usize {
+        self.factors.n_items()
+    }
+
+    /// The prediction for `(u, i)`, clipped to the rating scale.
+    ///
+    /// # Panics
+    /// When `u` or `i` is out of range (see [`try_predict`](NmfModel::try_predict)).
+    pub fn predict(&self, u: u32, i: u32) -> f64 {
+        self.scale.clip(self.predict_raw(u, i))
+    }
+
+    /// The unclipped `(W H)_ui`.
+    ///
+    /// # Panics
+    /// When `u` or `i` is out of range.
+    pub fn predict_raw(&self, u: u32, i: u32) -> f64 {
+        self.factors.predict(u, i)
+    }
+
+    /// The clipped prediction, or an error naming the index that is out of range.
+    pub fn try_predict(&self, u: u32, i: u32) -> Result<f64, EngineError> {
+        self.check_pair(u, i)?;
+        Ok(self.predict(u, i))
+    }
+
+    fn check_pair(&self, u: u32, i: u32) -> Result<(), EngineError> {
+        if u as usize >= self.n_users() {
+            return Err(EngineError::InvalidInput {
+                what: "user index",
+                reason: format!(
+                    "user {u} is unknown to the model ({} users)",
+                    self.n_users()
+                ),
+            });
+        }
+        if i as usize >= self.n_items() {
+            return Err(EngineError::InvalidInput {
+                what: "item index",
+                reason: format!(
+                    "item {i} is unknown to the model ({} items)",
+                    self.n_items()
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Clipped predictions for many pairs, in parallel (in the caller's rayon pool).
+    ///
+    /// # Panics
+    /// When a pair is out of range (check with [`try_predict`](NmfModel::try_predict)).
+    pub fn predict_many(&self, pairs: &[(u32, u32)]) -> Vec<f64> {
+        pairs
+            .par_iter()
+            .with_min_len(1024)
+            .map(|&(u, i)| self.predict(u, i))
+            .collect()
+    }
+
+    /// The final corruption flags as `(user, item)` pairs, in CSR order (by user, then item).
+    /// Empty for the missing variants.
+    pub fn corrupt_entries(&self) -> &[(u32, u32)] {
+        &self.corrupt_entries
+    }
+
+    /// Positions of the flagged entries in the training data's CSR data array, ascending.
+    pub fn corrupt_positions(&self) -> &[u32] {
+        &self.corrupt_positions
+    }
+
+    /// The flags as a mask parallel to the training data's CSR data array.
+    pub fn corrupt_mask(&self) -> Vec<bool> {
+        let mut mask = vec![false; self.n_ratings];
+        for &p in &self.corrupt_positions {
+            mask[p as usize] = true;
+        }
+        mask
+    }
+
+    /// Number of flagged entries per user.
+    pub fn corrupt_counts_per_user(&self) -> Vec<u32> {
+        let mut counts = vec![0u32; self.n_users()];
+        for &(u, _) in &self.corrupt_entries {
+            counts[u as usize] += 1;
+        }
+        counts
+    }
+
+    /// Per-iteration statistics; entry `t` is iteration `t`, entry 0 the initial factors.
+    pub fn trace(&self) -> &[IterationStats] {
+        &self.trace
+    }
+
+    /// Number of iterations whose factors the model holds (the best one when early stopping).
+    pub fn iterations(&self) -> usize {
+        match self.stop_reason {
+            StopReason::EarlyStopped { best_iteration } => best_iteration,
+            _ => self.trace.len().saturating_sub(1),
+        }
+    }
+
+    /// Why the fit stopped.
+    pub fn stop_reason(&self) -> StopReason {
+        self.stop_reason
+    }
+
+    /// Factors for a new (or changed) user from its ratings `(item, rating)`, with `H` fixed.
+    ///
+    /// Runs the model's own algorithm restricted to one row: `max_iters` masked multiplicative
+    /// updates of the row (the replace variants use the sparse Lee–Seung row update with
+    /// `H H^T`), and with the corrupt variants the same flag rule and warm-up. The row starts
+    /// from `s * U(0.5, 1.5)`, `s = sqrt(mean_rating / k)`, seeded by the model's seed.
+    ///
+    /// Errors on an empty list, an unknown item, a repeated item, or a rating that is not finite
+    /// or outside the scale.
+    pub fn fold_in(&self, items: &[(u32, f64)]) -> Result<Vec<f64>, EngineError> {
+        crate::fold_in::fold_in(self, items)
+    }
+}
+
+impl cnmf_metrics::Predictor for NmfModel {
+    /// The raw (unclipped) prediction, as the trait asks: metrics clip themselves.
+    fn predict(&self, user: u32, item: u32) -> f64 {
+        self.predict_raw(user, item)
+    }
+}

@@ -1,0 +1,388 @@
+//! Hyper-parameters: the checked builder [`NmfParams`] -> [`ValidNmfParams`].
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Algorithm, EngineError};
+
+/// Default number of iterations.
+pub const DEFAULT_MAX_ITERS: usize = 100;
+/// Default decay of the corrupt entries' weight in `replace-corrupt` (the paper's 0.99).
+pub const DEFAULT_DECAY: f64 = 0.99;
+
+/// Where the corruption threshold `λ` comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LambdaSource {
+    /// `λ` given directly.
+    Value(f64),
+    /// `λ` from the paper's noise model: Gaussian noise of standard deviation `sigma`, an entry
+    /// corrupt with probability `p` (see [`lambda_from_noise_model`]).
+    NoiseModel {
+        /// Standard deviation of the clean entries' noise.
+        sigma: f64,
+        /// Prior probability that an entry is corrupt.
+        p: f64,
+    },
+}
+
+/// `λ` from the paper's noise model (specification section 4).
+///
+/// Clean entries are the true value plus `N(0, sigma^2)` noise; an entry is corrupt with
+/// probability `p`. With `a = -ln(sigma sqrt(2 pi))` and `b = -1 / (2 sigma^2)`, an entry is
+/// marked corrupt when its Gaussian log-density falls below `ln p`:
+///
+/// ```text
+/// λ = (ln p - a) / b = 2 sigma^2 (-ln(sigma sqrt(2 pi)) - ln p)
+/// ```
+///
+/// Errors when `sigma` is not finite and positive, `p` is not in `(0, 1)`, or the result is not
+/// positive (the noise is too wide for that `p`: every entry would be corrupt).
+///
+/// ```
+/// use cnmf_engine::lambda_from_noise_model;
+/// let l = lambda_from_noise_model(0.5, 0.05).unwrap();
+/// let expected = 2.0 * 0.25 * (-(0.5 * (2.0 * std::f64::consts::PI).sqrt()).ln() - 0.05f64.ln());
+/// assert!((l - expected).abs() < 1e-12);
+/// assert!(lambda_from_noise_model(5.0, 0.5).is_err()); // non-positive lambda
+/// ```
+pub fn lambda_from_noise_model(sigma: f64, p: f64) -> Result<f64, EngineError> {
+    if !(sigma.is_finite() && sigma > 0.0) {
+        return Err(EngineError::InvalidParameter {
+            name: "sigma",
+            reason: format!("must be finite and positive, got {sigma}"),
+        });
+    }
+    if !(p.is_finite() && p > 0.0 && p < 1.0) {
+        return Err(EngineError::InvalidParameter {
+            name: "p",
+            reason: format!("must be a probability strictly between 0 and 1, got {p}"),
+        });
+    }
+    let a = -(sigma * (2.0 * std::f64::consts::PI).sqrt()).ln();
+    let lambda = 2.0 * sigma * sigma * (a - p.ln());
+    if !(lambda.is_finite() && lambda > 0.0) {
+        return Err(EngineError::InvalidParameter {
+            name: "noise_model",
+            reason: format!(
+                "sigma = {sigma}, p = {p} give lambda = {lambda}, which is not positive \
+                 (the Gaussian density never falls below p: every entry would be corrupt)"
+            ),
+        });
+    }
+    Ok(lambda)
+}
+
+/// Hyper-parameters of a factorization, unchecked: build with [`NmfParams::new`] and the
+/// setters, then [`check`](NmfParams::check) them into [`ValidNmfParams`].
+///
+/// ```
+/// use cnmf_engine::{Algorithm, NmfParams};
+/// let params = NmfParams::new(20, Algorithm::IgnoreCorrupt)
+///     .noise_model(0.5, 0.05)
+///     .max_iters(50)
+///     .seed(7)
+///     .check()
+///     .unwrap();
+/// assert!(params.lambda().unwrap() > 0.0);
+/// let err = NmfParams::new(0, Algorithm::IgnoreMissing).check().unwrap_err();
+/// assert!(err.to_string().contains("k"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NmfParams {
+    k: usize,
+    algorithm: Algorithm,
+    lambda: Option<LambdaSource>,
+    decay: f64,
+    max_iters: usize,
+    time_budget: Option<Duration>,
+    tolerance: Option<f64>,
+    seed: u64,
+    threads: usize,
+    warmup_iters: usize,
+    l2_w: f64,
+    l2_h: f64,
+    early_stopping: Option<usize>,
+}
+
+impl NmfParams {
+    /// Rank `k` and algorithm; everything else at its default: no `λ`, decay 0.99,
+    /// [`DEFAULT_MAX_ITERS`] iterations, no time budget, no tolerance, seed 0, rayon's default
+    /// threads, no warm-up, no L2, no early stopping.
+    pub fn new(k: usize, algorithm: Algorithm) -> Self {
+        NmfParams {
+            k,
+            algorithm,
+            lambda: None,
+            decay: DEFAULT_DECAY,
+            max_iters: DEFAULT_MAX_ITERS,
+            time_budget: None,
+            tolerance: None,
+            seed: 0,
+            threads: 0,
+            warmup_iters: 0,
+            l2_w: 0.0,
+            l2_h: 0.0,
+            early_stopping: None,
+        }
+    }
+
+    /// Changes the algorithm (handy to run every algorithm with otherwise equal parameters).
+    pub fn algorithm(mut self, algorithm: Algorithm) -> Self {
+        self.algorithm = algorithm;
+        self
+    }
+
+    /// Changes the rank.
+    pub fn rank(mut self, k: usize) -> Self {
+        self.k = k;
+        self
+    }
+
+    /// The corruption threshold `λ` on the squared residual (required by the corrupt variants;
+    /// with the missing variants it only enables the clipped loss in the trace).
+    pub fn lambda(mut self, lambda: f64) -> Self {
+        self.lambda = Some(LambdaSource::Value(lambda));
+        self
+    }
+
+    /// `λ` from the paper's noise model, see [`lambda_from_noise_model`].
+    pub fn noise_model(mut self, sigma: f64, p: f64) -> Self {
+        self.lambda = Some(LambdaSource::NoiseModel { sigma, p });
+        self
+    }
+
+    /// Decay of the corrupt entries' data weight in `replace-corrupt`: iteration `t` fills a
+    /// corrupt entry with `decay^t V + (1 - decay^t) X`. In `(0, 1]`; default 0.99.
+    pub fn decay(mut self, decay: f64) -> Self {
+        self.decay = decay;
+        self
+    }
+
+    /// Maximum number of iterations (at least 1).
+    pub fn max_iters(mut self, max_iters: usize) -> Self {
+        self.max_iters = max_iters;
+        self
+    }
+
+    /// Wall-clock budget: the fit stops after the first iteration that ends past it.
+    pub fn time_budget(mut self, budget: Duration) -> Self {
+        self.time_budget = Some(budget);
+        self
+    }
+
+    /// Stops when the objective's relative change between two iterations falls below
+    /// `tolerance` (finite, positive).
+    pub fn tolerance(mut self, tolerance: f64) -> Self {
+        self.tolerance = Some(tolerance);
+        self
+    }
+
+    /// Seed of the initial factors ([`init_factors`](crate::init_factors)).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Worker threads: 0 runs in the caller's rayon pool (the global one by default); `n > 0`
+    /// runs inside a dedicated pool of `n` threads. Results are bit-identical for every value.
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = threads;
+        self
+    }
+
+    /// Iterations run before corruption flags start being set (the corrupt variants behave as
+    /// their missing counterparts until then). Default 0: flags are set from iteration 1 on.
+    pub fn warmup_iters(mut self, warmup_iters: usize) -> Self {
+        self.warmup_iters = warmup_iters;
+        self
+    }
+
+    /// L2 penalty `l2_w ||W||^2` on the user factors, added to the multiplicative update's
+    /// denominator as `l2_w W` (scikit-learn's `alpha_W` style). Finite, `>= 0`; default 0.
+    pub fn l2_w(mut self, l2_w: f64) -> Self {
+        self.l2_w = l2_w;
+        self
+    }
+
+    /// L2 penalty `l2_h ||H||^2` on the item factors (denominator `+ l2_h H`). Finite, `>= 0`.
+    pub fn l2_h(mut self, l2_h: f64) -> Self {
+        self.l2_h = l2_h;
+        self
+    }
+
+    /// Early stopping on a validation set (given to [`fit_with`](ValidNmfParams::fit_with)):
+    /// stops when the validation NMAE has not improved for `patience` iterations and keeps the
+    /// best factors (and flags). `patience >= 1`.
+    pub fn early_stopping(mut self, patience: usize) -> Self {
+        self.early_stopping = Some(patience);
+        self
+    }
+
+    /// Checks every parameter; the error names the first bad one and says why.
+    pub fn check(self) -> Result<ValidNmfParams, EngineError> {
+        let bad =
+            |name: &'static str, reason: String| EngineError::InvalidParameter { name, reason };
+        if self.k == 0 {
+            return Err(bad("k", "the rank must be at least 1".into()));
+        }
+        if u32::try_from(self.k).is_err() {
+            return Err(bad("k", format!("rank {} is absurdly large", self.k)));
+        }
+        let lambda = match self.lambda {
+            None => None,
+            Some(LambdaSource::Value(l)) => {
+                if !(l.is_finite() && l > 0.0) {
+                    return Err(bad(
+                        "lambda",
+                        format!("must be finite and positive, got {l}"),
+                    ));
+                }
+                Some(l)
+            }
+            Some(LambdaSource::NoiseModel { sigma, p }) => Some(lambda_from_noise_model(sigma, p)?),
+        };
+        if self.algorithm.flags_corruption() && lambda.is_none() {
+            return Err(bad(
+                "lambda",
+                format!(
+                    "{} needs a corruption threshold: give lambda or a noise model (sigma, p)",
+                    self.algorithm
+                ),
+            ));
+        }
+        if !(self.decay.is_finite() && self.decay > 0.0 && self.decay <= 1.0) {
+            return Err(bad(
+                "decay",
+                format!("must lie in (0, 1], got {}", self.decay),
+            ));
+        }
+        if self.max_iters == 0 {
+            return Err(bad("max_iters", "at least one iteration is needed".into()));
+        }
+        if let Some(b) = self.time_budget {
+            if b.is_zero() {
+                return Err(bad("time_budget", "must be longer than zero".into()));
+            }
+        }
+        if let Some(t) = self.tolerance {
+            if !(t.is_finite() && t > 0.0) {
+                return Err(bad(
+                    "tolerance",
+                    format!("must be finite and positive, got {t}"),
+                ));
+            }
+        }
+        if self.warmup_iters >= self.max_iters && self.algorithm.flags_corruption() {
+            return Err(bad(
+                "warmup_iters",
+                format!(
+                    "{} warm-up iterations leave none of the {} iterations to flag corrupt entries",
+                    self.warmup_iters, self.max_iters
+                ),
+            ));
+        }
+        for (name, v) in [("l2_w", self.l2_w), ("l2_h", self.l2_h)] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(bad(name, format!("must be finite and >= 0, got {v}")));
+            }
+        }
+        if self.early_stopping == Some(0) {
+            return Err(bad(
+                "early_stopping",
+                "patience must be at least 1 iteration".into(),
+            ));
+        }
+        Ok(ValidNmfParams {
+            params: self,
+            lambda,
+        })
+    }
+}
+
+/// Checked hyper-parameters; [`fit`](ValidNmfParams::fit) runs the factorization.
+///
+/// Serialises as the [`NmfParams`] it was checked from and is checked again when deserialised.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "NmfParams", into = "NmfParams")]
+pub struct ValidNmfParams {
+    params: NmfParams,
+    lambda: Option<f64>,
+}
+
+impl TryFrom<NmfParams> for ValidNmfParams {
+    type Error = EngineError;
+    fn try_from(p: NmfParams) -> Result<Self, Self::Error> {
+        p.check()
+    }
+}
+
+impl From<ValidNmfParams> for NmfParams {
+    fn from(v: ValidNmfParams) -> Self {
+        v.params
+    }
+}
+
+impl ValidNmfParams {
+    /// The unchecked parameters these came from (e.g. to change one and check again).
+    pub fn params(&self) -> &NmfParams {
+        &self.params
+    }
+    /// Rank.
+    pub fn k(&self) -> usize {
+        self.params.k
+    }
+    /// Algorithm.
+    pub fn algorithm(&self) -> Algorithm {
+        self.params.algorithm
+    }
+    /// The corruption threshold `λ`, resolved from the noise model if given that way.
+    pub fn lambda(&self) -> Option<f64> {
+        self.lambda
+    }
+    /// How `λ` was given.
+    pub fn lambda_source(&self) -> Option<LambdaSource> {
+        self.params.lambda
+    }
+    /// Decay of the corrupt entries' weight (`replace-corrupt`).
+    pub fn decay(&self) -> f64 {
+        self.params.decay
+    }
+    /// Maximum number of iterations.
+    pub fn max_iters(&self) -> usize {
+        self.params.max_iters
+    }
+    /// Wall-clock budget, if any.
+    pub fn time_budget(&self) -> Option<Duration> {
+        self.params.time_budget
+    }
+    /// Relative-change stopping tolerance, if any.
+    pub fn tolerance(&self) -> Option<f64> {
+        self.params.tolerance
+    }
+    /// Seed of the initial factors.
+    pub fn seed(&self) -> u64 {
+        self.params.seed
+    }
+    /// Worker threads (0 = the caller's rayon pool).
+    pub fn threads(&self) -> usize {
+        self.params.threads
+    }
+    /// Iterations before corruption flags start being set.
+    pub fn warmup_iters(&self) -> usize {
+        self.params.warmup_iters
+    }
+    /// L2 penalty on the user factors.
+    pub fn l2_w(&self) -> f64 {
+        self.params.l2_w
+    }
+    /// L2 penalty on the item factors.
+    pub fn l2_h(&self) -> f64 {
+        self.params.l2_h
+    }
+    /// Early-stopping patience, if any.
+    pub fn early_stopping(&self) -> Option<usize> {
+        self.params.early_stopping
+    }
+}
