@@ -1,12 +1,373 @@
-//! Inner loops over the k factors of one user or item.
+//! Inner loops over the `k` factors of one user or one item.
+//!
+//! Every function works on slices of exactly `k` values. Callers monomorphise the passes for
+//! common ranks (`K` const generic), so `k` is a compile-time constant in the hot loops and
+//! LLVM unrolls and vectorises them; the element-wise loops vectorise as they are, and the dot
+//! product uses four independent accumulators in a fixed order (vectorisable without
+//! reassociating floating-point sums, hence deterministic).
 
-/// Dot product of two equal-length slices.
+/// Guards every division of the multiplicative updates.
+pub(crate) const EPS: f64 = 1e-12;
+
+/// Dot product of two slices of equal length, with four accumulators combined in a fixed order.
 #[inline(always)]
 pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
-    debug_assert_eq!(a.len(), b.len());
-    let mut s = 0.0;
-    for (x, y) in a.iter().zip(b) {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0.0f64; 4];
+    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        let x: &[f64; 4] = x.try_into().expect("chunk of 4");
+        let y: &[f64; 4] = y.try_into().expect("chunk of 4");
+        for j in 0..4 {
+            acc[j] += x[j] * y[j];
+        }
+    }
+    let mut s = (acc[0] + acc[2]) + (acc[1] + acc[3]);
+    for (x, y) in ra.iter().zip(rb) {
         s += x * y;
     }
     s
+}
+
+/// `num += v * f` and `den += x * f`: one entry's contribution to the masked multiplicative
+/// update's numerator and denominator.
+#[inline(always)]
+pub(crate) fn axpy2(num: &mut [f64], den: &mut [f64], v: f64, x: f64, f: &[f64]) {
+    for ((n, d), &fj) in num.iter_mut().zip(den.iter_mut()).zip(f) {
+        *n += v * fj;
+        *d += x * fj;
+    }
+}
+
+/// `acc += a * f`.
+#[inline(always)]
+pub(crate) fn axpy(acc: &mut [f64], a: f64, f: &[f64]) {
+    for (s, &fj) in acc.iter_mut().zip(f) {
+        *s += a * fj;
+    }
+}
+
+/// `out = G f` for a row-major `k x k` matrix `G`.
+#[inline(always)]
+pub(crate) fn matvec(g: &[f64], f: &[f64], out: &mut [f64]) {
+    let k = out.len();
+    for (a, o) in out.iter_mut().enumerate() {
+        *o = dot(&g[a * k..a * k + k], f);
+    }
+}
+
+/// `num = max(num + g, 0)`: the sparse identity's numerator is a row of `Vbar H^T >= 0` up to
+/// rounding (it subtracts `X` from `V` and adds it back), so tiny negative sums are clamped to
+/// keep the factors nonnegative.
+#[inline(always)]
+pub(crate) fn add_clamped(num: &mut [f64], g: &[f64]) {
+    for (n, &gj) in num.iter_mut().zip(g) {
+        *n = (*n + gj).max(0.0);
+    }
+}
+
+/// The multiplicative update `new = old .* num ./ (den + l2 old + eps)`; returns whether every
+/// new value is finite.
+#[inline(always)]
+pub(crate) fn mu_update(old: &[f64], new: &mut [f64], num: &[f64], den: &[f64], l2: f64) -> bool {
+    let mut finite = true;
+    for (((n, &o), &nu), &de) in new.iter_mut().zip(old).zip(num).zip(den) {
+        *n = o * nu / (de + l2 * o + EPS);
+        finite &= n.is_finite();
+    }
+    finite
+}
+
+/// In-place [`mu_update`].
+#[inline(always)]
+pub(crate) fn mu_update_in_place(f: &mut [f64], num: &[f64], den: &[f64], l2: f64) -> bool {
+    let mut finite = true;
+    for ((x, &nu), &de) in f.iter_mut().zip(num).zip(den) {
+        *x = *x * nu / (de + l2 * *x + EPS);
+        finite &= x.is_finite();
+    }
+    finite
+}
+
+/// How a row pass treats each observed entry.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RowRule {
+    /// `λ`, when known: adds the clipped loss to the statistics.
+    pub lambda: Option<f64>,
+    /// `Some(λ)` when this pass recomputes the corruption flags (`Z = (V - X)^2 > λ`);
+    /// `None` when every flag is and stays zero.
+    pub mark: Option<f64>,
+    /// Replace variants: the data weight `c` of a flagged entry in `c .* (V - X)`.
+    pub flagged_weight: f64,
+    /// L2 penalty on the updated factors.
+    pub l2: f64,
+}
+
+/// Statistics of one row pass, summed over users in a fixed order.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct RowStats {
+    /// Squared loss over the entries not flagged.
+    pub loss: f64,
+    /// Clipped loss over all observed entries (when `λ` is known).
+    pub clipped: f64,
+    /// Number of flagged entries.
+    pub flagged: usize,
+    /// `||W0||^2` of the rows read.
+    pub sq: f64,
+    /// First row whose update is not finite.
+    pub bad_row: Option<usize>,
+}
+
+impl RowStats {
+    /// Adds `other` (the next chunk, in order).
+    pub(crate) fn add(&mut self, other: &RowStats) {
+        self.loss += other.loss;
+        self.clipped += other.clipped;
+        self.flagged += other.flagged;
+        self.sq += other.sq;
+        if self.bad_row.is_none() {
+            self.bad_row = other.bad_row;
+        }
+    }
+}
+
+/// One user's row under the ignore variants: statistics of `(w0, H)` on its entries, the flag
+/// update, and (when `UPDATE`) the masked multiplicative update of `w0` into `w1` over the
+/// active (not flagged) entries. A row without active entries keeps its factors.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) fn ignore_row<const UPDATE: bool>(
+    row: usize,
+    w0: &[f64],
+    w1: &mut [f64],
+    h: &[f64],
+    items: &[u32],
+    values: &[f64],
+    flags: &mut [u8],
+    rule: RowRule,
+    num: &mut [f64],
+    den: &mut [f64],
+    stats: &mut RowStats,
+) {
+    let k = w0.len();
+    if UPDATE {
+        num.fill(0.0);
+        den.fill(0.0);
+    }
+    let mut active = 0usize;
+    for (p, (&i, &v)) in items.iter().zip(values).enumerate() {
+        let start = i as usize * k;
+        let hi = &h[start..start + k];
+        let x = dot(w0, hi);
+        let e = (v - x) * (v - x);
+        if let Some(l) = rule.lambda {
+            stats.clipped += e.min(l);
+        }
+        let keep = match rule.mark {
+            Some(l) => {
+                let corrupt = e > l;
+                flags[p] = u8::from(corrupt);
+                !corrupt
+            }
+            None => true,
+        };
+        if keep {
+            stats.loss += e;
+            if UPDATE {
+                active += 1;
+                axpy2(num, den, v, x, hi);
+            }
+        } else {
+            stats.flagged += 1;
+        }
+    }
+    stats.sq += dot(w0, w0);
+    if UPDATE {
+        if active == 0 {
+            w1.copy_from_slice(w0);
+        } else if !mu_update(w0, w1, num, den, rule.l2) && stats.bad_row.is_none() {
+            stats.bad_row = Some(row);
+        }
+    }
+}
+
+/// One user's row under the replace variants: statistics and flags as in [`ignore_row`], the
+/// weighted residuals `c (V - X)` stored in `resid` (for the item half-step), and (when
+/// `UPDATE`) the sparse Lee–Seung update
+/// `w1 = w0 .* (Σ c (v - x) h_i + G w0) ./ (G w0 + l2 w0 + eps)` with `G = H0 H0^T`.
+/// A row without entries of positive weight keeps its factors.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) fn replace_row<const UPDATE: bool>(
+    row: usize,
+    w0: &[f64],
+    w1: &mut [f64],
+    h: &[f64],
+    items: &[u32],
+    values: &[f64],
+    flags: &mut [u8],
+    resid: &mut [f64],
+    rule: RowRule,
+    gram_h: &[f64],
+    num: &mut [f64],
+    den: &mut [f64],
+    stats: &mut RowStats,
+) {
+    let k = w0.len();
+    if UPDATE {
+        num.fill(0.0);
+    }
+    let mut active = 0usize;
+    for (p, (&i, &v)) in items.iter().zip(values).enumerate() {
+        let start = i as usize * k;
+        let hi = &h[start..start + k];
+        let x = dot(w0, hi);
+        let r = v - x;
+        let e = r * r;
+        if let Some(l) = rule.lambda {
+            stats.clipped += e.min(l);
+        }
+        let keep = match rule.mark {
+            Some(l) => {
+                let corrupt = e > l;
+                flags[p] = u8::from(corrupt);
+                !corrupt
+            }
+            None => true,
+        };
+        if keep {
+            stats.loss += e;
+        } else {
+            stats.flagged += 1;
+        }
+        if UPDATE {
+            let c = if keep { 1.0 } else { rule.flagged_weight };
+            let weighted = c * r;
+            resid[p] = weighted;
+            if c != 0.0 {
+                active += 1;
+                axpy(num, weighted, hi);
+            }
+        }
+    }
+    stats.sq += dot(w0, w0);
+    if UPDATE {
+        if active == 0 {
+            w1.copy_from_slice(w0);
+        } else {
+            matvec(gram_h, w0, den);
+            add_clamped(num, den);
+            if !mu_update(w0, w1, num, den, rule.l2) && stats.bad_row.is_none() {
+                stats.bad_row = Some(row);
+            }
+        }
+    }
+}
+
+/// One item's column under the ignore variants: the masked multiplicative update of `h`
+/// in place over the item's active entries, with the new user factors `w1`. `flags` (CSR
+/// order, reached through `pos`) is empty when nothing is flagged. A column without active
+/// entries keeps its factors. Returns whether the new values are finite.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) fn ignore_col(
+    h: &mut [f64],
+    w1: &[f64],
+    users: &[u32],
+    values: &[f64],
+    pos: &[u32],
+    flags: &[u8],
+    l2: f64,
+    num: &mut [f64],
+    den: &mut [f64],
+) -> bool {
+    let k = h.len();
+    num.fill(0.0);
+    den.fill(0.0);
+    let mut active = 0usize;
+    for ((&u, &v), &p) in users.iter().zip(values).zip(pos) {
+        if !flags.is_empty() && flags[p as usize] != 0 {
+            continue;
+        }
+        let start = u as usize * k;
+        let wu = &w1[start..start + k];
+        let x = dot(wu, h);
+        axpy2(num, den, v, x, wu);
+        active += 1;
+    }
+    if active == 0 {
+        return true;
+    }
+    mu_update_in_place(h, num, den, l2)
+}
+
+/// One item's column under the replace variants, in place:
+/// `h = h .* (Σ_u r_u w1_u + (W1^T W0) h) ./ ((W1^T W1) h + l2 h + eps)` with the weighted
+/// residuals `r = c (V - W0 H0)` of the row pass (CSR order, reached through `pos`). A column
+/// without entries of positive weight (`skip_flagged`: flagged entries weigh 0) keeps its
+/// factors. Returns whether the new values are finite.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) fn replace_col(
+    h: &mut [f64],
+    w1: &[f64],
+    users: &[u32],
+    pos: &[u32],
+    resid: &[f64],
+    flags: &[u8],
+    skip_flagged: bool,
+    g10: &[f64],
+    g11: &[f64],
+    l2: f64,
+    num: &mut [f64],
+    den: &mut [f64],
+) -> bool {
+    let k = h.len();
+    num.fill(0.0);
+    let mut active = 0usize;
+    for (&u, &p) in users.iter().zip(pos) {
+        let p = p as usize;
+        if skip_flagged && flags[p] != 0 {
+            continue;
+        }
+        let start = u as usize * k;
+        axpy(num, resid[p], &w1[start..start + k]);
+        active += 1;
+    }
+    if active == 0 {
+        return true;
+    }
+    matvec(g10, h, den);
+    add_clamped(num, den);
+    matvec(g11, h, den);
+    mu_update_in_place(h, num, den, l2)
+}
+
+/// `A^T B` (`k x k`, row-major) of two row-major matrices with `k` columns, summed over fixed
+/// blocks of rows in block order: the same bits for any number of threads.
+pub(crate) fn gram(a: &[f64], b: &[f64], k: usize) -> Vec<f64> {
+    use rayon::prelude::*;
+    const BLOCK_ROWS: usize = 256;
+    let partials: Vec<Vec<f64>> = a
+        .par_chunks(BLOCK_ROWS * k)
+        .zip(b.par_chunks(BLOCK_ROWS * k))
+        .map(|(ab, bb)| {
+            let mut g = vec![0.0; k * k];
+            for (ar, br) in ab.chunks_exact(k).zip(bb.chunks_exact(k)) {
+                for (x, &ax) in ar.iter().enumerate() {
+                    axpy(&mut g[x * k..x * k + k], ax, br);
+                }
+            }
+            g
+        })
+        .collect();
+    let mut g = vec![0.0; k * k];
+    for p in &partials {
+        for (s, &x) in g.iter_mut().zip(p) {
+            *s += x;
+        }
+    }
+    g
 }

@@ -48,6 +48,7 @@ mod fold_in;
 mod kernels;
 mod model;
 mod params;
+mod passes;
 
 pub use algorithm::Algorithm;
 pub use error::EngineError;

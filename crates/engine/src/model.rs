@@ -63,6 +63,7 @@ pub struct NmfModel {
     pub(crate) corrupt_entries: Vec<(u32, u32)>,
     pub(crate) trace: Vec<IterationStats>,
     pub(crate) stop_reason: StopReason,
+    pub(crate) kept_iteration: usize,
 }
 
 impl NmfModel {
@@ -191,12 +192,10 @@ impl NmfModel {
         &self.trace
     }
 
-    /// Number of iterations whose factors the model holds (the best one when early stopping).
+    /// The iteration whose factors and flags the model holds: the last one run, or under early
+    /// stopping the one with the best validation NMAE.
     pub fn iterations(&self) -> usize {
-        match self.stop_reason {
-            StopReason::EarlyStopped { best_iteration } => best_iteration,
-            _ => self.trace.len().saturating_sub(1),
-        }
+        self.kept_iteration
     }
 
     /// Why the fit stopped.

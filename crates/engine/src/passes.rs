@@ -1,0 +1,297 @@
+//! The parallel half-steps over users (CSR) and items (CSC).
+//!
+//! Work is split into chunks of consecutive users (items) with about [`CHUNK_NNZ`] ratings
+//! each; the chunks depend only on the data, and per-chunk statistics are summed in chunk
+//! order, so results are bit-identical for any number of threads.
+
+use std::borrow::Cow;
+
+use cnmf_ratings::Ratings;
+use rayon::prelude::*;
+
+use crate::kernels::{ignore_col, ignore_row, replace_col, replace_row, RowRule, RowStats};
+
+/// Target number of ratings per parallel chunk.
+const CHUNK_NNZ: usize = 8192;
+/// Maximum number of rows per parallel chunk.
+const CHUNK_ROWS: usize = 1024;
+
+/// The data in the shape the passes read it.
+pub(crate) struct Problem<'a> {
+    pub n: usize,
+    pub m: usize,
+    pub k: usize,
+    row_ptr: Cow<'a, [u32]>,
+    row_items: &'a [u32],
+    row_values: &'a [f64],
+    col_ptr: Cow<'a, [u32]>,
+    col_users: &'a [u32],
+    col_values: &'a [f64],
+    col_pos: &'a [u32],
+    user_bounds: Vec<usize>,
+    item_bounds: Vec<usize>,
+}
+
+/// Chunk boundaries over rows of a compressed matrix: about `CHUNK_NNZ` entries each.
+fn bounds(ptr: &[u32]) -> Vec<usize> {
+    let rows = ptr.len() - 1;
+    let mut b = vec![0];
+    let mut start = 0;
+    for r in 0..rows {
+        let nnz = (ptr[r + 1] - ptr[start]) as usize;
+        if nnz >= CHUNK_NNZ || r + 1 - start >= CHUNK_ROWS {
+            b.push(r + 1);
+            start = r + 1;
+        }
+    }
+    if *b.last().expect("non-empty") != rows {
+        b.push(rows);
+    }
+    b
+}
+
+/// Splits `s` into consecutive pieces at `cuts` (scaled by `scale`); an empty `s` gives empty
+/// pieces (buffers an algorithm does not use).
+fn split_at_cuts<'s, T>(mut s: &'s mut [T], cuts: &[usize], scale: usize) -> Vec<&'s mut [T]> {
+    let pieces = cuts.len() - 1;
+    if s.is_empty() {
+        return (0..pieces).map(|_| <&mut [T]>::default()).collect();
+    }
+    let mut out = Vec::with_capacity(pieces);
+    for c in 0..pieces {
+        let (piece, rest) = s.split_at_mut((cuts[c + 1] - cuts[c]) * scale);
+        out.push(piece);
+        s = rest;
+    }
+    out
+}
+
+/// Which row kernel a pass runs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum RowKind<'g> {
+    /// Masked multiplicative update (ignore variants).
+    Ignore,
+    /// Sparse Lee–Seung update with `G = H0 H0^T` (replace variants).
+    Replace { gram_h: &'g [f64] },
+}
+
+/// Which column kernel a pass runs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ColKind<'g> {
+    /// Masked multiplicative update; flagged entries (if `flags` is non-empty) are skipped.
+    Ignore,
+    /// Sparse Lee–Seung update from the row pass's weighted residuals.
+    Replace {
+        g10: &'g [f64],
+        g11: &'g [f64],
+        skip_flagged: bool,
+    },
+}
+
+impl<'a> Problem<'a> {
+    pub(crate) fn new(data: &'a Ratings, k: usize) -> Problem<'a> {
+        let (csr, csc) = (data.csr(), data.csc());
+        let row_ptr = csr.proper_indptr();
+        let col_ptr = csc.proper_indptr();
+        let user_bounds = bounds(&row_ptr);
+        let item_bounds = bounds(&col_ptr);
+        Problem {
+            n: data.n_users(),
+            m: data.n_items(),
+            k,
+            row_ptr,
+            row_items: csr.indices(),
+            row_values: csr.data(),
+            col_ptr,
+            col_users: csc.indices(),
+            col_values: csc.data(),
+            col_pos: data.csc_to_csr(),
+            user_bounds,
+            item_bounds,
+        }
+    }
+
+    pub(crate) fn nnz(&self) -> usize {
+        self.row_values.len()
+    }
+
+    /// CSR positions of the chunks' first entries.
+    fn user_pos_bounds(&self) -> Vec<usize> {
+        self.user_bounds
+            .iter()
+            .map(|&u| self.row_ptr[u] as usize)
+            .collect()
+    }
+
+    /// The user half-step: statistics of `(w0, h)` (and the flag update when `rule.mark` is
+    /// set) and, when `UPDATE`, the new user factors in `w1` (and, for the replace kind, the
+    /// weighted residuals in `resid`). `K` is the rank when it is a compile-time constant, 0
+    /// otherwise.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn row_pass<const K: usize, const UPDATE: bool>(
+        &self,
+        kind: RowKind<'_>,
+        rule: RowRule,
+        w0: &[f64],
+        w1: &mut [f64],
+        h: &[f64],
+        flags: &mut [u8],
+        resid: &mut [f64],
+    ) -> RowStats {
+        debug_assert!(K == 0 || K == self.k);
+        let k = if K == 0 { self.k } else { K };
+        let pos_bounds = self.user_pos_bounds();
+        let chunks: Vec<(usize, &mut [f64], &mut [u8], &mut [f64])> = {
+            let w1s = split_at_cuts(w1, &self.user_bounds, k);
+            let fs = split_at_cuts(flags, &pos_bounds, 1);
+            let rs = split_at_cuts(resid, &pos_bounds, 1);
+            w1s.into_iter()
+                .zip(fs)
+                .zip(rs)
+                .enumerate()
+                .map(|(c, ((a, b), r))| (c, a, b, r))
+                .collect()
+        };
+        let per_chunk: Vec<RowStats> = chunks
+            .into_par_iter()
+            .map(|(c, w1c, fc, rc)| {
+                let mut stats = RowStats::default();
+                let mut fixed = ([0.0f64; K], [0.0f64; K]);
+                let mut dynamic = Vec::new();
+                let (num, den): (&mut [f64], &mut [f64]) = if K > 0 {
+                    (&mut fixed.0, &mut fixed.1)
+                } else {
+                    dynamic.resize(2 * k, 0.0);
+                    dynamic.split_at_mut(k)
+                };
+                let (u0, u1) = (self.user_bounds[c], self.user_bounds[c + 1]);
+                let base = self.row_ptr[u0] as usize;
+                for u in u0..u1 {
+                    let (s, e) = (self.row_ptr[u] as usize, self.row_ptr[u + 1] as usize);
+                    let items = &self.row_items[s..e];
+                    let values = &self.row_values[s..e];
+                    let fl: &mut [u8] = if fc.is_empty() {
+                        &mut []
+                    } else {
+                        &mut fc[s - base..e - base]
+                    };
+                    let w0u = &w0[u * k..u * k + k];
+                    let w1u: &mut [f64] = if UPDATE {
+                        let o = (u - u0) * k;
+                        &mut w1c[o..o + k]
+                    } else {
+                        &mut []
+                    };
+                    match kind {
+                        RowKind::Ignore => ignore_row::<UPDATE>(
+                            u, w0u, w1u, h, items, values, fl, rule, num, den, &mut stats,
+                        ),
+                        RowKind::Replace { gram_h } => {
+                            let rs: &mut [f64] = if UPDATE {
+                                &mut rc[s - base..e - base]
+                            } else {
+                                &mut []
+                            };
+                            replace_row::<UPDATE>(
+                                u, w0u, w1u, h, items, values, fl, rs, rule, gram_h, num, den,
+                                &mut stats,
+                            )
+                        }
+                    }
+                }
+                stats
+            })
+            .collect();
+        let mut total = RowStats::default();
+        for s in &per_chunk {
+            total.add(s);
+        }
+        total
+    }
+
+    /// The item half-step, in place on `h`, with the new user factors `w1`. Returns
+    /// `(||H||^2 after the update, first item whose update is not finite)`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn col_pass<const K: usize>(
+        &self,
+        kind: ColKind<'_>,
+        l2: f64,
+        w1: &[f64],
+        h: &mut [f64],
+        flags: &[u8],
+        resid: &[f64],
+    ) -> (f64, Option<usize>) {
+        debug_assert!(K == 0 || K == self.k);
+        let k = if K == 0 { self.k } else { K };
+        let chunks: Vec<(usize, &mut [f64])> = split_at_cuts(h, &self.item_bounds, k)
+            .into_iter()
+            .enumerate()
+            .collect();
+        let per_chunk: Vec<(f64, Option<usize>)> = chunks
+            .into_par_iter()
+            .map(|(c, hc)| {
+                let mut fixed = ([0.0f64; K], [0.0f64; K]);
+                let mut dynamic = Vec::new();
+                let (num, den): (&mut [f64], &mut [f64]) = if K > 0 {
+                    (&mut fixed.0, &mut fixed.1)
+                } else {
+                    dynamic.resize(2 * k, 0.0);
+                    dynamic.split_at_mut(k)
+                };
+                let (i0, i1) = (self.item_bounds[c], self.item_bounds[c + 1]);
+                let mut sq = 0.0;
+                let mut bad = None;
+                for i in i0..i1 {
+                    let (s, e) = (self.col_ptr[i] as usize, self.col_ptr[i + 1] as usize);
+                    let o = (i - i0) * k;
+                    let hi = &mut hc[o..o + k];
+                    let users = &self.col_users[s..e];
+                    let pos = &self.col_pos[s..e];
+                    let finite = match kind {
+                        ColKind::Ignore => ignore_col(
+                            hi,
+                            w1,
+                            users,
+                            &self.col_values[s..e],
+                            pos,
+                            flags,
+                            l2,
+                            num,
+                            den,
+                        ),
+                        ColKind::Replace {
+                            g10,
+                            g11,
+                            skip_flagged,
+                        } => replace_col(
+                            hi,
+                            w1,
+                            users,
+                            pos,
+                            resid,
+                            flags,
+                            skip_flagged,
+                            g10,
+                            g11,
+                            l2,
+                            num,
+                            den,
+                        ),
+                    };
+                    if !finite && bad.is_none() {
+                        bad = Some(i);
+                    }
+                    sq += crate::kernels::dot(hi, hi);
+                }
+                (sq, bad)
+            })
+            .collect();
+        let mut sq = 0.0;
+        let mut bad = None;
+        for (s, b) in per_chunk {
+            sq += s;
+            bad = bad.or(b);
+        }
+        (sq, bad)
+    }
+}

@@ -1,0 +1,235 @@
+//! Helpers shared by the engine's integration tests: made-up data and a dense reference.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use cnmf_engine::Algorithm;
+use cnmf_ratings::{DuplicatePolicy, IdMap, RatingScale, Ratings, Triple};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// Ratings over `n` users and `m` items (every index exists) from dense triples.
+pub fn ratings(n: usize, m: usize, triples: &[Triple], scale: RatingScale) -> Ratings {
+    Ratings::from_triples(
+        Arc::new(IdMap::sequential(n)),
+        Arc::new(IdMap::sequential(m)),
+        scale,
+        triples,
+        DuplicatePolicy::Error,
+    )
+    .expect("valid made-up ratings")
+}
+
+/// A random `n x m` instance: each entry observed with probability `density`, values uniform
+/// in `[1, 5]`; at least one rating.
+pub fn random_instance(n: usize, m: usize, density: f64, seed: u64) -> Ratings {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut t = Vec::new();
+    for u in 0..n as u32 {
+        for i in 0..m as u32 {
+            if rng.random_bool(density) {
+                t.push(Triple::new(u, i, rng.random_range(1.0..=5.0)));
+            }
+        }
+    }
+    if t.is_empty() {
+        t.push(Triple::new(0, 0, 3.0));
+    }
+    ratings(n, m, &t, RatingScale::MOVIELENS)
+}
+
+/// Dense reference of the five algorithms, written straight from the specification's dense
+/// formulas (section 3) on plain `n x m` arrays. `w` is `n x k`, `h` is `k x m` here (the
+/// specification's layout), `z` the flags (dense, only meaningful where observed).
+pub struct Dense {
+    pub n: usize,
+    pub m: usize,
+    pub k: usize,
+    pub v: Vec<Option<f64>>,
+    pub w: Vec<f64>,
+    pub h: Vec<f64>,
+    pub z: Vec<bool>,
+}
+
+const EPS: f64 = 1e-12;
+
+pub struct DenseParams {
+    pub algorithm: Algorithm,
+    pub lambda: f64,
+    pub decay: f64,
+    pub l2_w: f64,
+    pub l2_h: f64,
+    pub warmup: usize,
+}
+
+impl Dense {
+    /// From data and the engine's factor layout (H item-major) to the spec's layout.
+    pub fn new(data: &Ratings, k: usize, w: &[f64], h_item_major: &[f64]) -> Dense {
+        let (n, m) = (data.n_users(), data.n_items());
+        let mut v = vec![None; n * m];
+        for t in data.iter() {
+            v[t.user as usize * m + t.item as usize] = Some(t.value);
+        }
+        let mut h = vec![0.0; k * m];
+        for i in 0..m {
+            for a in 0..k {
+                h[a * m + i] = h_item_major[i * k + a];
+            }
+        }
+        Dense {
+            n,
+            m,
+            k,
+            v,
+            w: w.to_vec(),
+            h,
+            z: vec![false; n * m],
+        }
+    }
+
+    /// `W H`.
+    pub fn product(&self, w: &[f64], h: &[f64]) -> Vec<f64> {
+        let (n, m, k) = (self.n, self.m, self.k);
+        let mut x = vec![0.0; n * m];
+        for u in 0..n {
+            for i in 0..m {
+                x[u * m + i] = (0..k).map(|a| w[u * k + a] * h[a * m + i]).sum();
+            }
+        }
+        x
+    }
+
+    /// H in the engine's item-major layout.
+    pub fn h_item_major(&self) -> Vec<f64> {
+        let (m, k) = (self.m, self.k);
+        let mut out = vec![0.0; m * k];
+        for i in 0..m {
+            for a in 0..k {
+                out[i * k + a] = self.h[a * m + i];
+            }
+        }
+        out
+    }
+
+    /// One iteration `t` of the dense algorithm.
+    pub fn iterate(&mut self, t: usize, p: &DenseParams) {
+        let (n, m, k) = (self.n, self.m, self.k);
+        let x = self.product(&self.w, &self.h);
+        let corrupt_weight = match p.algorithm {
+            Algorithm::ReplaceCorrupt => p.decay.powi(t as i32),
+            _ => 0.0,
+        };
+        // Data weight of each entry: 1 active, c corrupt (replace), 0 missing / ignored.
+        let mut weight = vec![0.0; n * m];
+        for e in 0..n * m {
+            if self.v[e].is_some() {
+                weight[e] = if self.z[e] {
+                    if p.algorithm.replaces() {
+                        corrupt_weight
+                    } else {
+                        0.0
+                    }
+                } else {
+                    1.0
+                };
+            }
+        }
+        let row_active = |u: usize| (0..m).any(|i| weight[u * m + i] > 0.0);
+        let col_active = |i: usize| (0..n).any(|u| weight[u * m + i] > 0.0);
+        let mut w1 = self.w.clone();
+        let mut h1 = self.h.clone();
+        if p.algorithm.replaces() {
+            // Vbar = A.*V + (1-A).*X with the interpolation on corrupt entries.
+            let mut vbar = x.clone();
+            for e in 0..n * m {
+                if let Some(v) = self.v[e] {
+                    vbar[e] = weight[e] * v + (1.0 - weight[e]) * x[e];
+                }
+            }
+            // W <- W .* (Vbar H^T) ./ (W H H^T + l2 W + eps)
+            for u in 0..n {
+                if !row_active(u) {
+                    continue;
+                }
+                for a in 0..k {
+                    let num: f64 = (0..m).map(|i| vbar[u * m + i] * self.h[a * m + i]).sum();
+                    let den: f64 = (0..m).map(|i| x[u * m + i] * self.h[a * m + i]).sum();
+                    let w = self.w[u * k + a];
+                    w1[u * k + a] = w * num / (den + p.l2_w * w + EPS);
+                }
+            }
+            // H <- H .* (W1^T Vbar) ./ (W1^T W1 H + l2 H + eps), Vbar unchanged.
+            let x1 = self.product(&w1, &self.h);
+            for i in 0..m {
+                if !col_active(i) {
+                    continue;
+                }
+                for a in 0..k {
+                    let num: f64 = (0..n).map(|u| w1[u * k + a] * vbar[u * m + i]).sum();
+                    let den: f64 = (0..n).map(|u| w1[u * k + a] * x1[u * m + i]).sum();
+                    let h = self.h[a * m + i];
+                    h1[a * m + i] = h * num / (den + p.l2_h * h + EPS);
+                }
+            }
+        } else {
+            // W <- W .* ((A.*V) H^T) ./ ((A.*(W H)) H^T + l2 W + eps)
+            for u in 0..n {
+                if !row_active(u) {
+                    continue;
+                }
+                for a in 0..k {
+                    let (mut num, mut den) = (0.0, 0.0);
+                    for i in 0..m {
+                        let e = u * m + i;
+                        if weight[e] > 0.0 {
+                            num += self.v[e].unwrap() * self.h[a * m + i];
+                            den += x[e] * self.h[a * m + i];
+                        }
+                    }
+                    let w = self.w[u * k + a];
+                    w1[u * k + a] = w * num / (den + p.l2_w * w + EPS);
+                }
+            }
+            // H <- H .* (W^T (A.*V)) ./ (W^T (A.*(W H)) + l2 H + eps), with the new W.
+            let x1 = self.product(&w1, &self.h);
+            for i in 0..m {
+                if !col_active(i) {
+                    continue;
+                }
+                for a in 0..k {
+                    let (mut num, mut den) = (0.0, 0.0);
+                    for u in 0..n {
+                        let e = u * m + i;
+                        if weight[e] > 0.0 {
+                            num += w1[u * k + a] * self.v[e].unwrap();
+                            den += w1[u * k + a] * x1[e];
+                        }
+                    }
+                    let h = self.h[a * m + i];
+                    h1[a * m + i] = h * num / (den + p.l2_h * h + EPS);
+                }
+            }
+        }
+        self.w = w1;
+        self.h = h1;
+        // Z <- (V - W H)^2 > lambda on observed entries, once the warm-up is over.
+        if p.algorithm.flags_corruption() && t > p.warmup {
+            let x = self.product(&self.w, &self.h);
+            for e in 0..n * m {
+                if let Some(v) = self.v[e] {
+                    self.z[e] = (v - x[e]).powi(2) > p.lambda;
+                }
+            }
+        }
+    }
+}
+
+/// Largest relative difference `|a - b| / max(|a|, |b|, 1e-300)`.
+pub fn max_rel_diff(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| (x - y).abs() / x.abs().max(y.abs()).max(1e-300))
+        .fold(0.0, f64::max)
+}
