@@ -6,10 +6,12 @@
 
 mod error;
 mod ids;
+pub mod load;
 mod ratings;
 mod scale;
 
 pub use error::{Location, RatingsError};
 pub use ids::IdMap;
+pub use load::{load, load_reader, Format, LoadOptions};
 pub use ratings::{DuplicatePolicy, Ratings, RatingsBuilder, Triple};
 pub use scale::RatingScale;

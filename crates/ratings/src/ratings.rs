@@ -99,6 +99,123 @@ impl Ratings {
         b.build()
     }
 
+    /// Builds ratings straight from CSR arrays over existing id maps (for generators and
+    /// filters that produce rows in order): `indptr` has `users.len() + 1` nondecreasing offsets
+    /// starting at 0, each row's item indices are strictly ascending and below `items.len()`,
+    /// and every value lies in the scale. Everything is checked in one O(nnz) pass; nothing is
+    /// copied besides building the CSC.
+    ///
+    /// Errors: [`RatingsError::InvalidParameter`] naming the first broken invariant,
+    /// [`RatingsError::OutOfScale`] (with the CSR position as the line) for a bad value.
+    pub fn from_csr(
+        users: Arc<IdMap>,
+        items: Arc<IdMap>,
+        scale: RatingScale,
+        indptr: Vec<u32>,
+        indices: Vec<u32>,
+        data: Vec<f64>,
+    ) -> Result<Ratings, RatingsError> {
+        let bad = |reason: String| RatingsError::InvalidParameter {
+            name: "csr",
+            reason,
+        };
+        let (n, m) = (users.len(), items.len());
+        if indptr.len() != n + 1 || indptr[0] != 0 {
+            return Err(bad(format!(
+                "indptr must have {} entries starting at 0 (has {})",
+                n + 1,
+                indptr.len()
+            )));
+        }
+        if indices.len() != data.len() || indptr[n] as usize != indices.len() {
+            return Err(bad(format!(
+                "indptr ends at {} but there are {} indices and {} values",
+                indptr[n],
+                indices.len(),
+                data.len()
+            )));
+        }
+        for u in 0..n {
+            let (a, b) = (indptr[u] as usize, indptr[u + 1] as usize);
+            if a > b {
+                return Err(bad(format!("indptr decreases at row {u}")));
+            }
+            let row = &indices[a..b];
+            if let Some(&last) = row.last() {
+                if last as usize >= m {
+                    return Err(bad(format!("row {u} has item {last} outside 0..{m}")));
+                }
+            }
+            if row.windows(2).any(|w| w[0] >= w[1]) {
+                return Err(bad(format!(
+                    "row {u} has item indices that are not strictly ascending"
+                )));
+            }
+        }
+        if let Some(p) = data.iter().position(|&v| !scale.contains(v)) {
+            return Err(RatingsError::OutOfScale {
+                at: Location {
+                    path: PathBuf::from("<csr>"),
+                    line: p + 1,
+                },
+                value: data[p],
+                min: scale.min(),
+                max: scale.max(),
+            });
+        }
+        let csr = CsMatI::new((n, m), indptr, indices, data);
+        Ok(Ratings::assemble(users, items, scale, csr))
+    }
+
+    fn assemble(
+        users: Arc<IdMap>,
+        items: Arc<IdMap>,
+        scale: RatingScale,
+        csr: CsMatI<f64, u32>,
+    ) -> Ratings {
+        let (csc, csc_to_csr) = csc_of(&csr);
+        Ratings {
+            users,
+            items,
+            scale,
+            csr,
+            csc,
+            csc_to_csr,
+        }
+    }
+
+    /// The ratings whose CSR positions are flagged in `keep`, over the same id maps and scale
+    /// (used by splits: a filter of sorted rows needs no sort). The result may be empty.
+    ///
+    /// # Panics
+    /// When `keep.len() != self.nnz()`.
+    pub fn subset(&self, keep: &[bool]) -> Ratings {
+        assert_eq!(
+            keep.len(),
+            self.nnz(),
+            "keep mask must have one flag per rating"
+        );
+        let kept = keep.iter().filter(|&&k| k).count();
+        let mut indptr = Vec::with_capacity(self.n_users() + 1);
+        let mut indices = Vec::with_capacity(kept);
+        let mut data = Vec::with_capacity(kept);
+        indptr.push(0u32);
+        let ip = self.csr.indptr();
+        let ip = ip.raw_storage();
+        let (src_i, src_v) = (self.csr.indices(), self.csr.data());
+        for u in 0..self.n_users() {
+            for p in ip[u] as usize..ip[u + 1] as usize {
+                if keep[p] {
+                    indices.push(src_i[p]);
+                    data.push(src_v[p]);
+                }
+            }
+            indptr.push(indices.len() as u32);
+        }
+        let csr = CsMatI::new((self.n_users(), self.n_items()), indptr, indices, data);
+        Ratings::assemble(self.users.clone(), self.items.clone(), self.scale, csr)
+    }
+
     /// Number of users (rows), including users without ratings.
     pub fn n_users(&self) -> usize {
         self.users.len()
@@ -340,6 +457,17 @@ impl RatingsBuilder {
         Ok(())
     }
 
+    /// The dense index of external user id `user`, adding it when new (loaders use this with
+    /// [`push_indexed`](Self::push_indexed) to skip re-hashing ids they have cached).
+    pub fn intern_user(&mut self, user: &str) -> u32 {
+        intern(&mut self.users, user)
+    }
+
+    /// The dense index of external item id `item`, adding it when new.
+    pub fn intern_item(&mut self, item: &str) -> u32 {
+        intern(&mut self.items, item)
+    }
+
     /// Adds a rating by dense indices, which must already be in the id maps.
     pub fn push_indexed(
         &mut self,
@@ -449,17 +577,8 @@ impl RatingsBuilder {
         }
         drop(order);
 
-        let (n_users, n_items) = (n, m);
-        let csr = CsMatI::new((n_users, n_items), indptr, indices, data);
-        let (csc, csc_to_csr) = csc_of(&csr);
-        Ok(Ratings {
-            users: self.users,
-            items: self.items,
-            scale: self.scale,
-            csr,
-            csc,
-            csc_to_csr,
-        })
+        let csr = CsMatI::new((n, m), indptr, indices, data);
+        Ok(Ratings::assemble(self.users, self.items, self.scale, csr))
     }
 }
 

@@ -1,0 +1,711 @@
+//! Streaming loaders for rating files: MovieLens `ratings.dat`, MovieLens 100K `u.data`, and
+//! CSV/TSV with a header.
+//!
+//! # Formats
+//!
+//! | [`Format`] | line | ids |
+//! |---|---|---|
+//! | [`Format::MovieLens`] | `user::item::rating::timestamp` (ML-1M, ML-10M) | unsigned integers |
+//! | [`Format::Ml100k`] | `user<TAB>item<TAB>rating<TAB>timestamp` (ML-100K `u.data`) | unsigned integers |
+//! | [`Format::Csv`] | a header naming `user`, `item`, `rating` and optionally `timestamp` columns, in any order, separated by commas or tabs (detected from the header) | any text |
+//!
+//! Timestamps are checked (an unsigned integer in the MovieLens formats, any text in CSV) and
+//! then dropped: nothing in corrective-nmf uses them.
+//!
+//! # What is accepted, what is an error
+//!
+//! - Line endings `\n` or `\r\n`; a UTF-8 byte-order mark before a CSV header.
+//! - **Blank lines**: blank (empty or whitespace-only) lines at the *end* of the file are
+//!   accepted and ignored, since editors and `echo >>` leave them. A blank line followed by more
+//!   data is an error naming the blank line: it usually means a truncated or concatenated file.
+//! - Every other line must be a complete rating. A missing or extra field, an empty or
+//!   malformed id, a rating that is not a finite number or lies outside the scale, a timestamp
+//!   that is not an integer (MovieLens formats), a line that is not valid UTF-8, or a duplicate
+//!   (user, item) pair under [`DuplicatePolicy::Error`] is an error naming the file, the
+//!   1-based line and the problem. Nothing is skipped silently and nothing is converted lossily.
+//! - CSV fields may be quoted (`"a,b"`, with `""` for a quote inside); a quoted field cannot
+//!   span lines. Spaces around CSV fields are trimmed.
+//! - A file with no rating (empty, only blank lines, or a CSV header alone) is
+//!   [`RatingsError::Empty`].
+//!
+//! Loading streams the file through a reused line buffer (no copy of the whole file), and
+//! integer ids skip hashing through a dense cache.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use crate::{DuplicatePolicy, Location, RatingScale, Ratings, RatingsBuilder, RatingsError};
+
+/// The layout of a ratings file. See the [module docs](self) for each layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum Format {
+    /// Decide from the file name, else from the first line ([`Format::detect`]).
+    #[default]
+    Auto,
+    /// MovieLens 1M/10M `ratings.dat`: `user::item::rating::timestamp`.
+    MovieLens,
+    /// MovieLens 100K `u.data`: `user<TAB>item<TAB>rating<TAB>timestamp`.
+    Ml100k,
+    /// CSV or TSV with a header naming the columns.
+    Csv,
+}
+
+impl Format {
+    /// The format a file name implies: `ratings.dat` or `*.dat` -> MovieLens, `u.data` -> ML-100K,
+    /// `*.csv` / `*.tsv` -> CSV; `None` when the name says nothing.
+    pub fn from_file_name(path: &Path) -> Option<Format> {
+        let name = path.file_name()?.to_str()?;
+        if name == "u.data" {
+            return Some(Format::Ml100k);
+        }
+        let ext = Path::new(name).extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "dat" => Some(Format::MovieLens),
+            "csv" | "tsv" => Some(Format::Csv),
+            _ => None,
+        }
+    }
+
+    /// The format a first line suggests: `::` -> MovieLens; four tab-separated unsigned integers
+    /// -> ML-100K (a rating may have a fraction); a first field that is not a number -> a CSV
+    /// header. `None` when nothing fits.
+    pub fn sniff(first_line: &[u8]) -> Option<Format> {
+        let line = trim_ascii(first_line);
+        let line = line.strip_prefix(UTF8_BOM).unwrap_or(line);
+        if line.is_empty() {
+            return None;
+        }
+        if memchr::memmem::find(line, b"::").is_some() {
+            return Some(Format::MovieLens);
+        }
+        let fields: Vec<&[u8]> = line.split(|&b| b == b'\t').collect();
+        if fields.len() == 4
+            && is_uint(fields[0])
+            && is_uint(fields[1])
+            && std::str::from_utf8(fields[2])
+                .ok()
+                .and_then(|s| s.parse::<f64>().ok())
+                .is_some()
+            && is_uint(fields[3])
+        {
+            return Some(Format::Ml100k);
+        }
+        let first = line
+            .split(|&b| b == b',' || b == b'\t')
+            .next()
+            .map(trim_ascii)
+            .unwrap_or_default();
+        let first = first.strip_prefix(b"\"").unwrap_or(first);
+        if !first.is_empty() && first[0].is_ascii_alphabetic() {
+            return Some(Format::Csv);
+        }
+        None
+    }
+
+    /// Resolves [`Format::Auto`] for a file: the name first, else the first line. Other formats
+    /// are returned as they are, without opening the file.
+    pub fn detect(self, path: &Path) -> Result<Format, RatingsError> {
+        if self != Format::Auto {
+            return Ok(self);
+        }
+        if let Some(f) = Format::from_file_name(path) {
+            return Ok(f);
+        }
+        let file = File::open(path).map_err(|e| io_error(path, e))?;
+        let mut lines = LineReader::new(BufReader::new(file), path);
+        let first = lines.next_line()?.map(|(_, l)| l.to_vec());
+        resolve_by_sniffing(path, first.as_deref())
+    }
+
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Auto => "auto",
+            Format::MovieLens => "movielens",
+            Format::Ml100k => "ml100k",
+            Format::Csv => "csv",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Format {
+    type Err = RatingsError;
+
+    /// Parses `auto`, `movielens` (or `dat`, `ml1m`), `ml100k` (or `udata`), `csv` (or `tsv`).
+    fn from_str(s: &str) -> Result<Format, RatingsError> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Ok(Format::Auto),
+            "movielens" | "dat" | "ml1m" | "ml-1m" => Ok(Format::MovieLens),
+            "ml100k" | "ml-100k" | "udata" | "u.data" => Ok(Format::Ml100k),
+            "csv" | "tsv" => Ok(Format::Csv),
+            _ => Err(RatingsError::InvalidParameter {
+                name: "format",
+                reason: format!("{s:?} is not one of auto, movielens, ml100k, csv"),
+            }),
+        }
+    }
+}
+
+/// How to load a ratings file.
+///
+/// ```
+/// use cnmf_ratings::{DuplicatePolicy, Format, LoadOptions, RatingScale};
+/// let opts = LoadOptions::default()
+///     .format(Format::Csv)
+///     .duplicates(DuplicatePolicy::KeepLast)
+///     .scale(RatingScale::new(0.5, 5.0).unwrap());
+/// assert_eq!(opts.format, Format::Csv);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct LoadOptions {
+    /// The scale every rating must lie in (default 1..5).
+    pub scale: RatingScale,
+    /// What to do with a repeated (user, item) pair (default: error).
+    pub duplicates: DuplicatePolicy,
+    /// The file layout (default: detect).
+    pub format: Format,
+}
+
+impl LoadOptions {
+    /// Sets the rating scale.
+    pub fn scale(mut self, scale: RatingScale) -> Self {
+        self.scale = scale;
+        self
+    }
+
+    /// Sets the duplicate policy.
+    pub fn duplicates(mut self, policy: DuplicatePolicy) -> Self {
+        self.duplicates = policy;
+        self
+    }
+
+    /// Sets the format.
+    pub fn format(mut self, format: Format) -> Self {
+        self.format = format;
+        self
+    }
+}
+
+/// Loads a ratings file. Errors name the file, the line and the problem (see the
+/// [module docs](self)).
+///
+/// ```
+/// use cnmf_ratings::{load, LoadOptions};
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("ratings.csv");
+/// std::fs::write(&path, "user,item,rating\nann,up,5\nbob,up,3\n").unwrap();
+/// let r = load(&path, &LoadOptions::default()).unwrap();
+/// assert_eq!((r.n_users(), r.n_items(), r.nnz()), (2, 1, 2));
+///
+/// std::fs::write(&path, "user,item,rating\nann,up,5\nbob,up\n").unwrap();
+/// let e = load(&path, &LoadOptions::default()).unwrap_err().to_string();
+/// assert!(e.contains("ratings.csv:3") && e.contains("expected 3 fields"), "{e}");
+/// ```
+pub fn load(path: impl AsRef<Path>, opts: &LoadOptions) -> Result<Ratings, RatingsError> {
+    let path = path.as_ref();
+    let file = File::open(path).map_err(|e| io_error(path, e))?;
+    let format = match opts.format {
+        Format::Auto => Format::from_file_name(path).unwrap_or(Format::Auto),
+        f => f,
+    };
+    load_reader(
+        BufReader::with_capacity(1 << 16, file),
+        path,
+        &opts.format(format),
+    )
+}
+
+/// Loads ratings from any buffered reader; `name` stands for the input in error messages.
+/// [`Format::Auto`] is resolved from the first line only (there is no file name to use).
+pub fn load_reader<R: BufRead>(
+    reader: R,
+    name: impl AsRef<Path>,
+    opts: &LoadOptions,
+) -> Result<Ratings, RatingsError> {
+    let name = name.as_ref();
+    let mut lines = LineReader::new(reader, name);
+    let mut builder = RatingsBuilder::new(opts.scale)
+        .duplicates(opts.duplicates)
+        .source(name);
+    let mut ids = IntIdCache::default();
+    let mut format = opts.format;
+    let mut csv: Option<CsvLayout> = None;
+    let mut blank_line: Option<usize> = None;
+
+    while let Some((line_no, raw)) = lines.next_line()? {
+        if trim_ascii(raw).is_empty() {
+            blank_line.get_or_insert(line_no);
+            continue;
+        }
+        if let Some(b) = blank_line {
+            return Err(parse_error(
+                name,
+                b,
+                format!(
+                    "blank line inside the data (line {line_no} follows it); only trailing blank lines are allowed"
+                ),
+            ));
+        }
+        if format == Format::Auto {
+            format = resolve_by_sniffing(name, Some(raw))?;
+        }
+        let text = utf8(name, line_no, raw)?;
+        if format == Format::Csv && csv.is_none() {
+            csv = Some(CsvLayout::from_header(name, line_no, text)?);
+            continue;
+        }
+        let (user, item, rating) = match format {
+            Format::MovieLens => {
+                parse_movielens_fields(name, line_no, split_movielens(text), "::")?
+            }
+            Format::Ml100k => parse_movielens_fields(name, line_no, split_tabs(text), "tab")?,
+            Format::Csv => {
+                let layout = csv.as_ref().expect("header was read");
+                let owned = layout.split(name, line_no, text)?;
+                let (u, i, r) = layout.pick(name, line_no, &owned)?;
+                let value = parse_rating(name, line_no, r)?;
+                let u = builder.intern_user(u);
+                let i = builder.intern_item(i);
+                builder.push_indexed(u, i, value, line_no)?;
+                continue;
+            }
+            Format::Auto => unreachable!("resolved above"),
+        };
+        let value = parse_rating(name, line_no, rating)?;
+        let u = ids.users.get(user, |s| builder.intern_user(s));
+        let i = ids.items.get(item, |s| builder.intern_item(s));
+        builder.push_indexed(u, i, value, line_no)?;
+    }
+    builder.build()
+}
+
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Reads lines into one reused buffer, stripping `\n` / `\r\n`, counting lines from 1.
+struct LineReader<'p, R> {
+    reader: R,
+    path: &'p Path,
+    buf: Vec<u8>,
+    line: usize,
+}
+
+impl<'p, R: BufRead> LineReader<'p, R> {
+    fn new(reader: R, path: &'p Path) -> Self {
+        LineReader {
+            reader,
+            path,
+            buf: Vec::with_capacity(256),
+            line: 0,
+        }
+    }
+
+    fn next_line(&mut self) -> Result<Option<(usize, &[u8])>, RatingsError> {
+        self.buf.clear();
+        let n = self
+            .reader
+            .read_until(b'\n', &mut self.buf)
+            .map_err(|e| io_error(self.path, e))?;
+        if n == 0 {
+            return Ok(None);
+        }
+        self.line += 1;
+        let mut end = self.buf.len();
+        if end > 0 && self.buf[end - 1] == b'\n' {
+            end -= 1;
+        }
+        if end > 0 && self.buf[end - 1] == b'\r' {
+            end -= 1;
+        }
+        let mut start = 0;
+        if self.line == 1 && self.buf.starts_with(UTF8_BOM) {
+            start = UTF8_BOM.len().min(end);
+        }
+        Ok(Some((self.line, &self.buf[start..end])))
+    }
+}
+
+fn resolve_by_sniffing(name: &Path, first: Option<&[u8]>) -> Result<Format, RatingsError> {
+    let Some(first) = first else {
+        return Err(RatingsError::Empty {
+            at: Location {
+                path: name.to_path_buf(),
+                line: 0,
+            },
+        });
+    };
+    Format::sniff(first).ok_or_else(|| {
+        parse_error(
+            name,
+            1,
+            "cannot tell the file format from the first line (expected `user::item::rating::timestamp`, \
+             `user<TAB>item<TAB>rating<TAB>timestamp`, or a CSV header `user,item,rating[,timestamp]`); \
+             name the format explicitly"
+                .to_string(),
+        )
+    })
+}
+
+fn utf8<'a>(name: &Path, line: usize, raw: &'a [u8]) -> Result<&'a str, RatingsError> {
+    std::str::from_utf8(raw).map_err(|e| {
+        let at = e.valid_up_to();
+        parse_error(
+            name,
+            line,
+            format!(
+                "line is not valid UTF-8 (byte 0x{:02X} at column {})",
+                raw[at],
+                at + 1
+            ),
+        )
+    })
+}
+
+/// Up to four fields of a line and how many fields it has in all.
+struct Fields<'a> {
+    first: [&'a str; 4],
+    count: usize,
+}
+
+impl<'a> Fields<'a> {
+    fn new() -> Self {
+        Fields {
+            first: [""; 4],
+            count: 0,
+        }
+    }
+
+    fn push(&mut self, f: &'a str) {
+        if self.count < 4 {
+            self.first[self.count] = f;
+        }
+        self.count += 1;
+    }
+}
+
+/// Splits `a::b::c::d` into fields (an empty field stays, so `a::::c` has three fields).
+fn split_movielens(text: &str) -> Fields<'_> {
+    let mut fields = Fields::new();
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    let mut from = 0;
+    while let Some(p) = memchr::memchr(b':', &bytes[from..]) {
+        let p = from + p;
+        if bytes.get(p + 1) == Some(&b':') {
+            fields.push(&text[start..p]);
+            start = p + 2;
+            from = start;
+        } else {
+            from = p + 1;
+        }
+    }
+    fields.push(&text[start..]);
+    fields
+}
+
+fn split_tabs(text: &str) -> Fields<'_> {
+    let mut fields = Fields::new();
+    for f in text.split('\t') {
+        fields.push(f);
+    }
+    fields
+}
+
+/// Checks the four MovieLens fields and returns (user, item, rating text).
+fn parse_movielens_fields<'a>(
+    name: &Path,
+    line: usize,
+    fields: Fields<'a>,
+    sep: &str,
+) -> Result<(&'a str, &'a str, &'a str), RatingsError> {
+    if fields.count != 4 {
+        let what = if fields.count < 4 {
+            "missing field"
+        } else {
+            "extra field"
+        };
+        return Err(parse_error(
+            name,
+            line,
+            format!(
+                "{what}: expected 4 fields (user, item, rating, timestamp) separated by {sep}, found {}",
+                fields.count
+            ),
+        ));
+    }
+    let f = fields.first;
+    for (k, what) in [(0, "user id"), (1, "item id"), (3, "timestamp")] {
+        if !is_uint(f[k].as_bytes()) {
+            return Err(parse_error(
+                name,
+                line,
+                format!("{what} {:?} is not an unsigned integer", f[k]),
+            ));
+        }
+    }
+    Ok((f[0], f[1], f[2]))
+}
+
+fn parse_rating(name: &Path, line: usize, text: &str) -> Result<f64, RatingsError> {
+    let b = text.as_bytes();
+    // Fast path for the common one-digit MovieLens rating; everything else goes to the exact
+    // standard parser.
+    let value = if b.len() == 1 && b[0].is_ascii_digit() {
+        f64::from(b[0] - b'0')
+    } else {
+        text.parse::<f64>()
+            .map_err(|_| parse_error(name, line, format!("rating {text:?} is not a number")))?
+    };
+    if !value.is_finite() {
+        return Err(parse_error(
+            name,
+            line,
+            format!("rating {text:?} is not a finite number"),
+        ));
+    }
+    Ok(value)
+}
+
+/// The columns of a CSV file, from its header.
+struct CsvLayout {
+    delimiter: u8,
+    n_fields: usize,
+    user: usize,
+    item: usize,
+    rating: usize,
+    header: String,
+}
+
+impl CsvLayout {
+    fn from_header(name: &Path, line: usize, text: &str) -> Result<CsvLayout, RatingsError> {
+        let delimiter = if text.contains('\t') { b'\t' } else { b',' };
+        let cols = split_csv(text, delimiter).map_err(|p| parse_error(name, line, p))?;
+        let (mut user, mut item, mut rating, mut timestamp) = (None, None, None, None);
+        for (k, col) in cols.iter().enumerate() {
+            let slot = match col.to_ascii_lowercase().as_str() {
+                "user" | "userid" | "user_id" => &mut user,
+                "item" | "itemid" | "item_id" | "movie" | "movieid" | "movie_id" => &mut item,
+                "rating" | "value" | "score" => &mut rating,
+                "timestamp" | "time" => &mut timestamp,
+                _ => {
+                    return Err(parse_error(
+                        name,
+                        line,
+                        format!(
+                            "header column {col:?} is not one of user, item, rating, timestamp \
+                             (a CSV file needs a header line `user,item,rating[,timestamp]`)"
+                        ),
+                    ))
+                }
+            };
+            if slot.replace(k).is_some() {
+                return Err(parse_error(
+                    name,
+                    line,
+                    format!("header names column {col:?} twice"),
+                ));
+            }
+        }
+        let missing: Vec<&str> = [("user", user), ("item", item), ("rating", rating)]
+            .iter()
+            .filter(|(_, c)| c.is_none())
+            .map(|(n, _)| *n)
+            .collect();
+        if !missing.is_empty() {
+            return Err(parse_error(
+                name,
+                line,
+                format!(
+                    "header lacks column(s) {} (a CSV file needs a header line `user,item,rating[,timestamp]`)",
+                    missing.join(", ")
+                ),
+            ));
+        }
+        Ok(CsvLayout {
+            delimiter,
+            n_fields: cols.len(),
+            user: user.unwrap_or_default(),
+            item: item.unwrap_or_default(),
+            rating: rating.unwrap_or_default(),
+            header: cols.join(","),
+        })
+    }
+
+    fn split<'a>(
+        &self,
+        name: &Path,
+        line: usize,
+        text: &'a str,
+    ) -> Result<Vec<std::borrow::Cow<'a, str>>, RatingsError> {
+        let fields = split_csv(text, self.delimiter).map_err(|p| parse_error(name, line, p))?;
+        if fields.len() != self.n_fields {
+            let what = if fields.len() < self.n_fields {
+                "missing field"
+            } else {
+                "extra field"
+            };
+            return Err(parse_error(
+                name,
+                line,
+                format!(
+                    "{what}: expected {} fields ({}), found {}",
+                    self.n_fields,
+                    self.header,
+                    fields.len()
+                ),
+            ));
+        }
+        Ok(fields)
+    }
+
+    fn pick<'f>(
+        &self,
+        name: &Path,
+        line: usize,
+        fields: &'f [std::borrow::Cow<'_, str>],
+    ) -> Result<(&'f str, &'f str, &'f str), RatingsError> {
+        for (k, what) in [(self.user, "user id"), (self.item, "item id")] {
+            if fields[k].is_empty() {
+                return Err(parse_error(name, line, format!("empty {what}")));
+            }
+        }
+        Ok((&fields[self.user], &fields[self.item], &fields[self.rating]))
+    }
+}
+
+/// Splits one CSV line; fields are trimmed; a field starting with `"` is quoted (`""` is a
+/// quote inside it) and must close on the same line.
+fn split_csv(text: &str, delimiter: u8) -> Result<Vec<std::borrow::Cow<'_, str>>, String> {
+    use std::borrow::Cow;
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(4);
+    let mut pos = 0;
+    loop {
+        // Skip leading spaces of the field.
+        while pos < bytes.len()
+            && (bytes[pos] == b' ' || (bytes[pos] == b'\t' && delimiter != b'\t'))
+        {
+            pos += 1;
+        }
+        if bytes.get(pos) == Some(&b'"') {
+            let column = pos + 1;
+            let mut value = String::new();
+            let mut p = pos + 1;
+            loop {
+                match memchr::memchr(b'"', &bytes[p..]) {
+                    None => {
+                        return Err(format!(
+                            "unterminated quoted field starting at column {column} (a quoted field cannot span lines)"
+                        ))
+                    }
+                    Some(q) => {
+                        value.push_str(&text[p..p + q]);
+                        p += q + 1;
+                        if bytes.get(p) == Some(&b'"') {
+                            value.push('"');
+                            p += 1;
+                        } else {
+                            break;
+                        }
+                    }
+                }
+            }
+            while p < bytes.len() && bytes[p] == b' ' {
+                p += 1;
+            }
+            out.push(Cow::Owned(value));
+            match bytes.get(p) {
+                None => return Ok(out),
+                Some(&b) if b == delimiter => pos = p + 1,
+                Some(_) => {
+                    return Err(format!(
+                        "unexpected text after the closing quote of the field starting at column {column}"
+                    ))
+                }
+            }
+        } else {
+            let end = memchr::memchr(delimiter, &bytes[pos..]).map(|e| pos + e);
+            let field = &text[pos..end.unwrap_or(bytes.len())];
+            if field.contains('"') {
+                return Err(format!(
+                    "stray quote in unquoted field {field:?} (quote the whole field and double inner quotes)"
+                ));
+            }
+            out.push(Cow::Borrowed(field.trim_end()));
+            match end {
+                None => return Ok(out),
+                Some(e) => pos = e + 1,
+            }
+        }
+    }
+}
+
+/// Dense cache from integer ids (no leading zeros, below a bound) to indices, so the common
+/// MovieLens case does not hash strings. Other ids fall back to the builder's map, which keeps
+/// ids as the exact text read.
+#[derive(Default)]
+struct IntIdCache {
+    users: IntIds,
+    items: IntIds,
+}
+
+#[derive(Default)]
+struct IntIds {
+    dense: Vec<u32>,
+}
+
+impl IntIds {
+    const LIMIT: u64 = 1 << 22;
+
+    fn get(&mut self, text: &str, intern: impl FnOnce(&str) -> u32) -> u32 {
+        let b = text.as_bytes();
+        let canonical = !b.is_empty() && b.len() <= 7 && (b[0] != b'0' || b.len() == 1);
+        if canonical && b.iter().all(u8::is_ascii_digit) {
+            let v = b.iter().fold(0u64, |a, &d| a * 10 + u64::from(d - b'0'));
+            if v < Self::LIMIT {
+                let v = v as usize;
+                if v >= self.dense.len() {
+                    self.dense.resize(v + 1, u32::MAX);
+                }
+                if self.dense[v] == u32::MAX {
+                    self.dense[v] = intern(text);
+                }
+                return self.dense[v];
+            }
+        }
+        intern(text)
+    }
+}
+
+fn is_uint(b: &[u8]) -> bool {
+    !b.is_empty() && b.iter().all(u8::is_ascii_digit)
+}
+
+fn trim_ascii(b: &[u8]) -> &[u8] {
+    b.trim_ascii()
+}
+
+fn parse_error(name: &Path, line: usize, problem: String) -> RatingsError {
+    RatingsError::Parse {
+        at: Location {
+            path: name.to_path_buf(),
+            line,
+        },
+        problem,
+    }
+}
+
+fn io_error(path: &Path, source: std::io::Error) -> RatingsError {
+    RatingsError::Io {
+        path: PathBuf::from(path),
+        source,
+    }
+}

@@ -1,0 +1,271 @@
+//! Loader tests over the made-up fixtures in `tests/fixtures/` (no MovieLens data).
+
+use std::path::{Path, PathBuf};
+
+use cnmf_ratings::{
+    load, DuplicatePolicy, Format, LoadOptions, RatingScale, Ratings, RatingsError,
+};
+
+fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
+}
+
+fn load_default(rel: &str) -> Result<Ratings, RatingsError> {
+    load(fixture(rel), &LoadOptions::default())
+}
+
+/// The five ratings every "good" integer-id fixture holds: (user, item, rating).
+const FIVE: [(&str, &str, f64); 5] = [
+    ("10", "200", 4.0),
+    ("10", "201", 5.0),
+    ("11", "200", 1.0),
+    ("12", "202", 3.0),
+    ("12", "200", 2.0),
+];
+
+fn assert_five(r: &Ratings, what: &str) {
+    assert_eq!((r.n_users(), r.n_items(), r.nnz()), (3, 3, 5), "{what}");
+    for (u, i, v) in FIVE {
+        let u = r
+            .users()
+            .index(u)
+            .unwrap_or_else(|| panic!("{what}: user {u}"));
+        let i = r
+            .items()
+            .index(i)
+            .unwrap_or_else(|| panic!("{what}: item {i}"));
+        assert_eq!(r.get(u, i), Some(v), "{what}");
+    }
+}
+
+#[test]
+fn every_good_format_loads_the_same_ratings() {
+    for rel in [
+        "good/ratings.dat",
+        "good/u.data",
+        "good/reordered.tsv",
+        "good/sniff_movielens",
+        "good/sniff_ml100k",
+        "good/sniff_csv",
+        "good/trailing_blank.dat",
+        "good/crlf.dat",
+        "good/bom.csv",
+    ] {
+        let r = load_default(rel).unwrap_or_else(|e| panic!("{rel}: {e}"));
+        assert_five(&r, rel);
+    }
+}
+
+#[test]
+fn formats_are_detected_from_names_then_first_lines() {
+    let cases = [
+        ("good/ratings.dat", Format::MovieLens),
+        ("good/u.data", Format::Ml100k),
+        ("good/ratings.csv", Format::Csv),
+        ("good/reordered.tsv", Format::Csv),
+        ("good/sniff_movielens", Format::MovieLens),
+        ("good/sniff_ml100k", Format::Ml100k),
+        ("good/sniff_csv", Format::Csv),
+        ("bad/zero_rating.data", Format::Ml100k),
+    ];
+    for (rel, want) in cases {
+        assert_eq!(Format::Auto.detect(&fixture(rel)).unwrap(), want, "{rel}");
+    }
+    // An explicit format is kept without looking at the file.
+    assert_eq!(
+        Format::Csv.detect(Path::new("/no/such/file")).unwrap(),
+        Format::Csv
+    );
+    assert_eq!("ml100k".parse::<Format>().unwrap(), Format::Ml100k);
+    assert!("xml".parse::<Format>().is_err());
+}
+
+#[test]
+fn an_explicit_format_overrides_the_file_name() {
+    // u.data content read as MovieLens has no `::`, so every line has one field.
+    let opts = LoadOptions::default().format(Format::MovieLens);
+    let e = load(fixture("good/u.data"), &opts).unwrap_err().to_string();
+    assert!(e.contains("u.data:1") && e.contains("found 1"), "{e}");
+}
+
+#[test]
+fn csv_string_ids_quotes_and_spaces() {
+    let r = load_default("good/ratings.csv").unwrap();
+    assert_eq!((r.n_users(), r.n_items(), r.nnz()), (3, 3, 4));
+    let id = |u: &str, i: &str| (r.users().index(u).unwrap(), r.items().index(i).unwrap());
+    let (u, i) = id("ann", "Up, the movie");
+    assert_eq!(r.get(u, i), Some(4.5));
+    let (u, i) = id("bob", "heat");
+    assert_eq!(r.get(u, i), Some(3.0));
+    let (u, i) = id("cy \"the\" critic", "Up");
+    assert_eq!(r.get(u, i), Some(1.0));
+    let (u, i) = id("ann", "heat");
+    assert_eq!(r.get(u, i), Some(2.0));
+}
+
+#[test]
+fn duplicates_are_an_error_by_default_and_follow_the_policy() {
+    let e = load_default("good/duplicates.dat").unwrap_err().to_string();
+    assert!(e.contains("duplicates.dat:3"), "{e}");
+    assert!(e.contains("first seen on line 1"), "{e}");
+
+    let last = load(
+        fixture("good/duplicates.dat"),
+        &LoadOptions::default().duplicates(DuplicatePolicy::KeepLast),
+    )
+    .unwrap();
+    let mean = load(
+        fixture("good/duplicates.dat"),
+        &LoadOptions::default().duplicates(DuplicatePolicy::Mean),
+    )
+    .unwrap();
+    for (r, want) in [(&last, 4.0), (&mean, 3.0)] {
+        assert_eq!(r.nnz(), 3);
+        let u = r.users().index("1").unwrap();
+        let i = r.items().index("7").unwrap();
+        assert_eq!(r.get(u, i), Some(want));
+    }
+}
+
+#[test]
+fn a_wider_scale_accepts_what_the_default_rejects() {
+    let opts = LoadOptions::default().scale(RatingScale::new(0.0, 10.0).unwrap());
+    let r = load(fixture("bad/out_of_scale.dat"), &opts).unwrap();
+    assert_eq!(r.nnz(), 4);
+}
+
+/// Every bad fixture: the error names the file and line, and says what is wrong.
+#[test]
+fn bad_inputs_name_file_line_and_problem() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "bad/missing_field.dat",
+            "missing_field.dat:3",
+            "missing field: expected 4 fields",
+        ),
+        (
+            "bad/extra_field.dat",
+            "extra_field.dat:2",
+            "extra field: expected 4 fields",
+        ),
+        (
+            "bad/extra_field_tab.data",
+            "extra_field_tab.data:3",
+            "extra field",
+        ),
+        (
+            "bad/bad_rating.dat",
+            "bad_rating.dat:2",
+            "rating \"five\" is not a number",
+        ),
+        (
+            "bad/nan_rating.csv",
+            "nan_rating.csv:3",
+            "rating \"NaN\" is not a finite number",
+        ),
+        (
+            "bad/inf_rating.dat",
+            "inf_rating.dat:1",
+            "rating \"inf\" is not a finite number",
+        ),
+        (
+            "bad/out_of_scale.dat",
+            "out_of_scale.dat:4",
+            "rating 6 is outside the rating scale [1, 5]",
+        ),
+        (
+            "bad/zero_rating.data",
+            "zero_rating.data:2",
+            "rating 0 is outside the rating scale",
+        ),
+        ("bad/empty.dat", "empty.dat", "no ratings found"),
+        ("bad/header_only.csv", "header_only.csv", "no ratings found"),
+        ("bad/blank_only.dat", "blank_only.dat", "no ratings found"),
+        (
+            "bad/blank_middle.dat",
+            "blank_middle.dat:2",
+            "blank line inside the data (line 3 follows it)",
+        ),
+        (
+            "bad/not_utf8.csv",
+            "not_utf8.csv:3",
+            "not valid UTF-8 (byte 0xFF at column 2)",
+        ),
+        (
+            "bad/bad_user_id.dat",
+            "bad_user_id.dat:2",
+            "user id \"u2\" is not an unsigned integer",
+        ),
+        (
+            "bad/bad_timestamp.data",
+            "bad_timestamp.data:2",
+            "timestamp \"yesterday\" is not an unsigned integer",
+        ),
+        (
+            "bad/unknown_column.csv",
+            "unknown_column.csv:1",
+            "header column \"stars\" is not one of",
+        ),
+        (
+            "bad/missing_column.csv",
+            "missing_column.csv:1",
+            "header lacks column(s) item",
+        ),
+        (
+            "bad/unterminated_quote.csv",
+            "unterminated_quote.csv:3",
+            "unterminated quoted field",
+        ),
+        ("bad/stray_quote.csv", "stray_quote.csv:3", "stray quote"),
+        ("bad/empty_user.csv", "empty_user.csv:3", "empty user id"),
+        (
+            "bad/missing_field.csv",
+            "missing_field.csv:3",
+            "missing field: expected 4 fields (user,item,rating,timestamp), found 3",
+        ),
+        (
+            "bad/duplicate.dat",
+            "duplicate.dat:3",
+            "duplicate rating of item \"7\" by user \"1\" (first seen on line 1)",
+        ),
+        (
+            "bad/unknown_format",
+            "unknown_format:1",
+            "cannot tell the file format",
+        ),
+    ];
+    for (rel, at, problem) in cases {
+        let e = load_default(rel).expect_err(rel).to_string();
+        assert!(
+            e.contains(&format!("fixtures/{}", &rel[..rel.rfind('/').unwrap()])),
+            "{rel}: the message names the full path: {e}"
+        );
+        let at_end = e.find(at).map(|p| p + at.len());
+        assert!(at_end.is_some(), "{rel}: expected location {at:?} in {e:?}");
+        // `file:3` must not be a prefix of `file:30`.
+        let next = e[at_end.unwrap()..].chars().next();
+        assert!(!next.is_some_and(|c| c.is_ascii_digit()), "{rel}: {e}");
+        assert!(e.contains(problem), "{rel}: expected {problem:?} in {e:?}");
+    }
+}
+
+#[test]
+fn a_missing_file_is_an_io_error_with_the_path() {
+    let e = load_default("bad/no_such_file.dat").unwrap_err();
+    assert!(matches!(e, RatingsError::Io { .. }), "{e:?}");
+    let e = e.to_string();
+    assert!(e.contains("no_such_file.dat"), "{e}");
+}
+
+#[test]
+fn in_memory_input_sniffs_its_format() {
+    let text = "1::2::3::4\n2::2::5::4\n";
+    let r = cnmf_ratings::load_reader(text.as_bytes(), "<stdin>", &LoadOptions::default()).unwrap();
+    assert_eq!(r.nnz(), 2);
+    let e = cnmf_ratings::load_reader("1::2::3\n".as_bytes(), "<stdin>", &LoadOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("<stdin>:1: missing field"), "{e}");
+}
