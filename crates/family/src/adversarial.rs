@@ -1,0 +1,182 @@
+//! Adversarially trained biased NMF: a robust baseline after the idea of "Deep Factorization
+//! Model for Robust Recommendation" (a factorisation trained against adversarial
+//! perturbations; that document's method section is garbled, so the method here is the
+//! standard fast-gradient adversarial training of factor models, as in adversarial
+//! personalised ranking, applied to the rating loss).
+//!
+//! The model is [biased NMF](crate::biased): `Rhat_ui = P_u . Q_i + b_u + b_i + b`,
+//! `P, Q >= 0`. With `L(P, Q, b) = sum_{ui in Omega} (Rhat_ui - R_ui)^2` the data loss and
+//! `R = lambda (||P||^2 + ||Q||^2 + ||b_user||^2 + ||b_item||^2)`, training minimises
+//!
+//! ```text
+//! J = (1/|Omega|) [ L(P, Q) + alpha L(P + Delta_P, Q + Delta_Q) + R ]
+//! ```
+//!
+//! where `Delta` is the worst-case perturbation of the factors of size `epsilon`, found by the
+//! fast gradient method (one linearisation of `L` at the current factors):
+//!
+//! ```text
+//! Delta_P,u = epsilon g_u / ||g_u||,   g_u = dL/dP_u = 2 sum_{i in Omega_u} e_ui Q_i
+//! Delta_Q,i = epsilon g_i / ||g_i||,   g_i = dL/dQ_i = 2 sum_{u in Omega^i} e_ui P_u
+//! ```
+//!
+//! (a zero gradient gives a zero perturbation). The norm is taken **per user and per item
+//! vector**, so `epsilon` is on the scale of one factor vector whatever the data size (a
+//! single global norm would spread the budget ever thinner as users are added). The biases
+//! are not perturbed. Each epoch: compute the residuals and `g`, build `Delta`, compute the
+//! perturbed residuals `e'_ui = (P_u + Delta_P,u).(Q_i + Delta_Q,i) + b_u + b_i + b - R_ui`,
+//! and take one full-batch projected Adam step (as in biased NMF) on the gradient of `J`
+//! with `Delta` held fixed:
+//!
+//! ```text
+//! dJ/dP_u = c ( sum_i e_ui Q_i + alpha sum_i e'_ui (Q_i + Delta_Q,i) + lambda P_u ),  c = 2/|Omega|
+//! dJ/dQ_i = c ( sum_u e_ui P_u + alpha sum_u e'_ui (P_u + Delta_P,u) + lambda Q_i )
+//! dJ/db_u = c ( sum_i (e_ui + alpha e'_ui) + lambda b_u ), and likewise b_i and b (no lambda)
+//! ```
+//!
+//! An epoch costs about twice a biased NMF epoch. Parameters: `epsilon >= 0` the size of the
+//! perturbation (0 makes `Delta = 0`, so `J` is `(1 + alpha)` times the data loss plus `R`:
+//! plain biased NMF with `lambda / (1 + alpha)`, up to Adam's `eps`), `alpha >= 0` the weight
+//! of the adversarial loss (0 is plain biased NMF exactly).
+
+use cnmf_ratings::Ratings;
+
+use crate::biased::train::{train, Adversary};
+use crate::biased::{BiasedNmfModel, BiasedNmfParams, ValidBiasedNmfParams};
+use crate::observer::{Observer, Silent};
+use crate::FamilyError;
+
+/// Parameters of adversarial training; the biased NMF setters plus `epsilon` and `alpha`.
+///
+/// ```
+/// use cnmf_family::AdversarialParams;
+/// let err = AdversarialParams::new(10).epsilon(-1.0).check().unwrap_err();
+/// assert!(err.to_string().contains("epsilon"));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdversarialParams {
+    base: BiasedNmfParams,
+    epsilon: f64,
+    alpha: f64,
+}
+
+impl AdversarialParams {
+    /// Rank `k` with biased NMF's defaults and `epsilon = 0.1`, `alpha = 1`.
+    pub fn new(rank: usize) -> Self {
+        AdversarialParams {
+            base: BiasedNmfParams::new(rank),
+            epsilon: 0.1,
+            alpha: 1.0,
+        }
+    }
+
+    /// The perturbation size per factor vector (finite, `>= 0`).
+    pub fn epsilon(mut self, epsilon: f64) -> Self {
+        self.epsilon = epsilon;
+        self
+    }
+
+    /// The weight of the adversarial loss (finite, `>= 0`).
+    pub fn alpha(mut self, alpha: f64) -> Self {
+        self.alpha = alpha;
+        self
+    }
+
+    /// See [`BiasedNmfParams::rank`].
+    pub fn rank(mut self, rank: usize) -> Self {
+        self.base = self.base.rank(rank);
+        self
+    }
+
+    /// See [`BiasedNmfParams::epochs`].
+    pub fn epochs(mut self, epochs: usize) -> Self {
+        self.base = self.base.epochs(epochs);
+        self
+    }
+
+    /// See [`BiasedNmfParams::learning_rate`].
+    pub fn learning_rate(mut self, learning_rate: f64) -> Self {
+        self.base = self.base.learning_rate(learning_rate);
+        self
+    }
+
+    /// See [`BiasedNmfParams::regularization`].
+    pub fn regularization(mut self, regularization: f64) -> Self {
+        self.base = self.base.regularization(regularization);
+        self
+    }
+
+    /// See [`BiasedNmfParams::init_scale`].
+    pub fn init_scale(mut self, init_scale: f64) -> Self {
+        self.base = self.base.init_scale(init_scale);
+        self
+    }
+
+    /// See [`BiasedNmfParams::seed`].
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.base = self.base.seed(seed);
+        self
+    }
+
+    /// Validates the parameters.
+    pub fn check(&self) -> Result<ValidAdversarialParams, FamilyError> {
+        let base = self.base.check()?;
+        if !(self.epsilon.is_finite() && self.epsilon >= 0.0) {
+            return Err(FamilyError::param(
+                "epsilon",
+                format!("must be finite and >= 0, got {}", self.epsilon),
+            ));
+        }
+        if !(self.alpha.is_finite() && self.alpha >= 0.0) {
+            return Err(FamilyError::param(
+                "alpha",
+                format!("must be finite and >= 0, got {}", self.alpha),
+            ));
+        }
+        Ok(ValidAdversarialParams {
+            base,
+            adversary: Adversary {
+                epsilon: self.epsilon,
+                alpha: self.alpha,
+            },
+        })
+    }
+}
+
+/// Checked [`AdversarialParams`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidAdversarialParams {
+    base: ValidBiasedNmfParams,
+    adversary: Adversary,
+}
+
+impl ValidAdversarialParams {
+    /// The biased NMF part of the parameters.
+    pub fn base(&self) -> &ValidBiasedNmfParams {
+        &self.base
+    }
+
+    /// The perturbation size.
+    pub fn epsilon(&self) -> f64 {
+        self.adversary.epsilon
+    }
+
+    /// The weight of the adversarial loss.
+    pub fn alpha(&self) -> f64 {
+        self.adversary.alpha
+    }
+
+    /// Trains on the observed ratings.
+    pub fn fit(&self, ratings: &Ratings) -> Result<BiasedNmfModel, FamilyError> {
+        train(ratings, &self.base, Some(self.adversary), &mut Silent)
+    }
+
+    /// Trains, reporting the objective `J` of every iterate to `observer`.
+    pub fn fit_with(
+        &self,
+        ratings: &Ratings,
+        observer: &mut dyn Observer,
+    ) -> Result<BiasedNmfModel, FamilyError> {
+        train(ratings, &self.base, Some(self.adversary), observer)
+    }
+}
