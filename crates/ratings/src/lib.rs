@@ -9,9 +9,11 @@ mod ids;
 pub mod load;
 mod ratings;
 mod scale;
+pub mod split;
 
 pub use error::{Location, RatingsError};
 pub use ids::IdMap;
 pub use load::{load, load_reader, Format, LoadOptions};
 pub use ratings::{DuplicatePolicy, Ratings, RatingsBuilder, Triple};
 pub use scale::RatingScale;
+pub use split::{KFold, PerUser, Split};
