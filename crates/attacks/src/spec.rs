@@ -1,0 +1,462 @@
+//! The attack specification: what to generate, checked before anything is generated.
+
+use serde::{Deserialize, Serialize};
+
+use crate::AttackError;
+
+/// Which noise or attack model to generate.
+///
+/// The first three are the paper's models 2–4; the last two are the classic shilling attacks of
+/// the recommender-security literature (Mobasher et al.), added for a wider robustness study.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum AttackKind {
+    /// Model 2: every rating flips independently with `probability` (the paper: 0.1). A rating
+    /// in the low half of the scale, `r <= (min + max) / 2`, becomes `max`; one in the high half
+    /// becomes `min` (on 1..5: 1..3 -> 5 and 4..5 -> 1). A flip always changes the value.
+    ///
+    /// No adversary, target, filler or direction: those parts of the spec are not used.
+    RandomNoise {
+        /// Flip probability per rating, in [0, 1].
+        probability: f64,
+    },
+    /// Model 3, the low-knowledge review bomb: `A` synthetic users, each rating the targets at
+    /// the direction's value and `filler` other distinct items drawn uniformly, with ratings
+    /// uniform on the rating grid (the paper: 19 items, ratings 1..5).
+    LowKnowledge,
+    /// Model 4, the informed review bomb: `A` existing users (with at least one rating) drawn
+    /// uniformly become adversaries; each rates the targets at the direction's value (adding the
+    /// rating if absent, replacing it if present) and keeps its other ratings. The filler size is
+    /// not used.
+    Informed,
+    /// The average attack: `A` synthetic users, each rating the targets at the direction's value
+    /// and `filler` other items drawn uniformly, each filler rating drawn from
+    /// N(item mean, item standard deviation) of the attacked data, rounded to the rating grid and
+    /// clipped. An item without ratings uses the global mean and standard deviation.
+    Average,
+    /// The bandwagon attack: `A` synthetic users whose filler is the `popular` most-rated items
+    /// (ties to the lower index; targets excluded) rated at the scale maximum (in both directions:
+    /// the popular items make the profile look like many genuine ones), plus `filler - popular`
+    /// further items drawn uniformly, rated N(global mean, global sd) rounded and clipped.
+    Bandwagon {
+        /// How many of the most popular items every profile rates at the maximum (>= 1).
+        popular: usize,
+    },
+}
+
+impl AttackKind {
+    /// The name used in reports (`random-noise`, `low-knowledge`, `informed`, `average`,
+    /// `bandwagon`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            AttackKind::RandomNoise { .. } => "random-noise",
+            AttackKind::LowKnowledge => "low-knowledge",
+            AttackKind::Informed => "informed",
+            AttackKind::Average => "average",
+            AttackKind::Bandwagon { .. } => "bandwagon",
+        }
+    }
+
+    /// Whether the model adds new (synthetic) users.
+    pub fn injects_users(&self) -> bool {
+        matches!(
+            self,
+            AttackKind::LowKnowledge | AttackKind::Average | AttackKind::Bandwagon { .. }
+        )
+    }
+
+    /// Whether the model has targets and adversaries (everything but random noise).
+    pub fn is_targeted(&self) -> bool {
+        !matches!(self, AttackKind::RandomNoise { .. })
+    }
+}
+
+/// Which way the adversaries push their targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Direction {
+    /// Rate the targets at the scale minimum (the paper's review bomb).
+    #[default]
+    Nuke,
+    /// Rate the targets at the scale maximum.
+    Push,
+}
+
+/// How many adversaries (`A`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AttackSize {
+    /// Exactly this many (>= 1).
+    Count(usize),
+    /// This fraction, in (0, 1], of the data's users (the id map's size), rounded to the
+    /// nearest integer (halves away from zero); rounding to 0 is an error.
+    Fraction(f64),
+}
+
+/// How many filler items each injected profile rates besides the targets.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FillerSize {
+    /// Exactly this many (0 means the profile rates only the targets).
+    Count(usize),
+    /// This fraction, in (0, 1], of the catalogue (all items), rounded.
+    FractionOfItems(f64),
+    /// This multiple (> 0) of the mean profile length (ratings per user with at least one
+    /// rating), rounded.
+    AverageProfile(f64),
+}
+
+/// How the target items are chosen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TargetChoice {
+    /// These items, by external id.
+    Items(Vec<String>),
+    /// These items, by dense index.
+    Indices(Vec<u32>),
+    /// `count` distinct items drawn uniformly among those with at least `min_ratings` ratings
+    /// (the spec's default: 1 item with at least 100 ratings).
+    Drawn {
+        /// Number of targets (>= 1).
+        count: usize,
+        /// Minimum number of ratings of an eligible item.
+        min_ratings: usize,
+    },
+    /// `count` distinct items drawn uniformly from a popularity band. Items are ranked by rating
+    /// count, ascending (ties to the lower index); the item of rank `p` (0-based) of `m` has
+    /// quantile `p / m`, and is eligible when `lower <= p / m < upper`. `lower = 0.9,
+    /// upper = 1.0` is the top decile.
+    PopularityBand {
+        /// Number of targets (>= 1).
+        count: usize,
+        /// Lower quantile, in [0, 1).
+        lower: f64,
+        /// Upper quantile, in (lower, 1].
+        upper: f64,
+    },
+}
+
+/// The parameters of one noise or attack generation (the unchecked builder).
+///
+/// Defaults follow the spec: nuke direction, `A` = 5% of the users, a filler of 19 items, one
+/// target drawn among items with at least 100 ratings, a rating grid of step 1, synthetic ids
+/// `attacker-0`, `attacker-1`, ... and seed 0.
+///
+/// ```
+/// use cnmf_attacks::{AttackSize, AttackSpec, Direction, TargetChoice};
+/// let spec = AttackSpec::low_knowledge()
+///     .direction(Direction::Push)
+///     .size(AttackSize::Count(3))
+///     .targets(TargetChoice::Items(vec!["up".into()]))
+///     .seed(7);
+/// assert!(spec.check().is_ok());
+/// assert!(AttackSpec::informed().size(AttackSize::Fraction(1.5)).check().is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AttackSpec {
+    kind: AttackKind,
+    direction: Direction,
+    size: AttackSize,
+    filler: FillerSize,
+    targets: TargetChoice,
+    rating_step: f64,
+    id_prefix: String,
+    seed: u64,
+}
+
+impl Default for AttackSpec {
+    /// The paper's low-knowledge attack with the spec's defaults.
+    fn default() -> Self {
+        AttackSpec {
+            kind: AttackKind::LowKnowledge,
+            direction: Direction::Nuke,
+            size: AttackSize::Fraction(0.05),
+            filler: FillerSize::Count(19),
+            targets: TargetChoice::Drawn {
+                count: 1,
+                min_ratings: 100,
+            },
+            rating_step: 1.0,
+            id_prefix: "attacker-".to_string(),
+            seed: 0,
+        }
+    }
+}
+
+impl AttackSpec {
+    /// A spec of the given kind with the defaults.
+    pub fn new(kind: AttackKind) -> Self {
+        AttackSpec {
+            kind,
+            ..AttackSpec::default()
+        }
+    }
+
+    /// Model 2, random noise with flip probability `probability` (the paper: 0.1).
+    pub fn random_noise(probability: f64) -> Self {
+        AttackSpec::new(AttackKind::RandomNoise { probability })
+    }
+
+    /// Model 3, the low-knowledge review bomb.
+    pub fn low_knowledge() -> Self {
+        AttackSpec::new(AttackKind::LowKnowledge)
+    }
+
+    /// Model 4, the informed review bomb.
+    pub fn informed() -> Self {
+        AttackSpec::new(AttackKind::Informed)
+    }
+
+    /// The average attack.
+    pub fn average() -> Self {
+        AttackSpec::new(AttackKind::Average)
+    }
+
+    /// The bandwagon attack with `popular` popular items per profile.
+    pub fn bandwagon(popular: usize) -> Self {
+        AttackSpec::new(AttackKind::Bandwagon { popular })
+    }
+
+    /// Sets the kind.
+    pub fn kind(mut self, kind: AttackKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// Sets the direction.
+    pub fn direction(mut self, direction: Direction) -> Self {
+        self.direction = direction;
+        self
+    }
+
+    /// Sets the number of adversaries.
+    pub fn size(mut self, size: AttackSize) -> Self {
+        self.size = size;
+        self
+    }
+
+    /// Sets the filler size of injected profiles.
+    pub fn filler(mut self, filler: FillerSize) -> Self {
+        self.filler = filler;
+        self
+    }
+
+    /// Sets how targets are chosen.
+    pub fn targets(mut self, targets: TargetChoice) -> Self {
+        self.targets = targets;
+        self
+    }
+
+    /// Sets the step of the rating grid that generated filler ratings lie on: `min`,
+    /// `min + step`, ... up to `max` (1 on MovieLens; 0.5 for half stars).
+    pub fn rating_step(mut self, step: f64) -> Self {
+        self.rating_step = step;
+        self
+    }
+
+    /// Sets the prefix of synthetic users' external ids (`attacker-` by default). If an id
+    /// `{prefix}{i}` is already taken, the ids become `{prefix}{round}-{i}` for the first round
+    /// 1, 2, ... that clashes with nothing.
+    pub fn id_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.id_prefix = prefix.into();
+        self
+    }
+
+    /// Sets the seed.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// The kind.
+    pub fn get_kind(&self) -> AttackKind {
+        self.kind
+    }
+
+    /// The direction.
+    pub fn get_direction(&self) -> Direction {
+        self.direction
+    }
+
+    /// The attack size.
+    pub fn get_size(&self) -> AttackSize {
+        self.size
+    }
+
+    /// The filler size.
+    pub fn get_filler(&self) -> FillerSize {
+        self.filler
+    }
+
+    /// The target choice.
+    pub fn get_targets(&self) -> &TargetChoice {
+        &self.targets
+    }
+
+    /// The rating-grid step.
+    pub fn get_rating_step(&self) -> f64 {
+        self.rating_step
+    }
+
+    /// The synthetic id prefix.
+    pub fn get_id_prefix(&self) -> &str {
+        &self.id_prefix
+    }
+
+    /// The seed.
+    pub fn get_seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Checks everything that does not depend on the data. Every part of the spec is checked,
+    /// even the parts the kind does not use, so a bad value never hides.
+    pub fn check(&self) -> Result<ValidAttackSpec, AttackError> {
+        let bad =
+            |name: &'static str, reason: String| AttackError::InvalidParameter { name, reason };
+        if let AttackKind::RandomNoise { probability } = self.kind {
+            if !(0.0..=1.0).contains(&probability) {
+                return Err(bad(
+                    "probability",
+                    format!("flip probability {probability} is not in [0, 1]"),
+                ));
+            }
+        }
+        if let AttackKind::Bandwagon { popular } = self.kind {
+            if popular == 0 {
+                return Err(bad(
+                    "popular",
+                    "the bandwagon attack needs at least 1 popular item".into(),
+                ));
+            }
+            if let FillerSize::Count(filler) = self.filler {
+                if popular > filler {
+                    return Err(AttackError::PopularExceedsFiller { popular, filler });
+                }
+            }
+        }
+        match self.size {
+            AttackSize::Count(0) => {
+                return Err(bad(
+                    "size",
+                    "an attack needs at least 1 adversary (the clean data is the A = 0 case)"
+                        .into(),
+                ))
+            }
+            AttackSize::Fraction(f) if !in_unit_interval(f) => {
+                return Err(bad(
+                    "size",
+                    format!("fraction of users {f} is not in (0, 1]"),
+                ))
+            }
+            _ => {}
+        }
+        match self.filler {
+            FillerSize::FractionOfItems(f) if !in_unit_interval(f) => {
+                return Err(bad(
+                    "filler",
+                    format!("fraction of items {f} is not in (0, 1]"),
+                ))
+            }
+            FillerSize::AverageProfile(x) if !(x.is_finite() && x > 0.0) => {
+                return Err(bad(
+                    "filler",
+                    format!("multiple of the mean profile {x} is not a finite number > 0"),
+                ))
+            }
+            _ => {}
+        }
+        check_targets(&self.targets)?;
+        if !(self.rating_step.is_finite() && self.rating_step > 0.0) {
+            return Err(bad(
+                "rating_step",
+                format!(
+                    "rating step {} is not a finite number > 0",
+                    self.rating_step
+                ),
+            ));
+        }
+        if self.id_prefix.is_empty() {
+            return Err(bad("id_prefix", "the synthetic id prefix is empty".into()));
+        }
+        Ok(ValidAttackSpec(self.clone()))
+    }
+}
+
+fn in_unit_interval(f: f64) -> bool {
+    f > 0.0 && f <= 1.0
+}
+
+fn check_targets(targets: &TargetChoice) -> Result<(), AttackError> {
+    let bad = |reason: String| AttackError::InvalidParameter {
+        name: "targets",
+        reason,
+    };
+    match targets {
+        TargetChoice::Items(ids) => {
+            if ids.is_empty() {
+                return Err(bad("the list of target items is empty".into()));
+            }
+            let mut sorted: Vec<&str> = ids.iter().map(String::as_str).collect();
+            sorted.sort_unstable();
+            if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
+                return Err(AttackError::DuplicateTarget {
+                    id: w[0].to_string(),
+                });
+            }
+        }
+        TargetChoice::Indices(ix) => {
+            if ix.is_empty() {
+                return Err(bad("the list of target indices is empty".into()));
+            }
+            let mut sorted = ix.clone();
+            sorted.sort_unstable();
+            if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
+                return Err(AttackError::DuplicateTarget {
+                    id: format!("#{}", w[0]),
+                });
+            }
+        }
+        TargetChoice::Drawn { count, .. } => {
+            if *count == 0 {
+                return Err(bad("at least 1 target must be drawn".into()));
+            }
+        }
+        TargetChoice::PopularityBand {
+            count,
+            lower,
+            upper,
+        } => {
+            if *count == 0 {
+                return Err(bad("at least 1 target must be drawn".into()));
+            }
+            if !(*lower >= 0.0 && lower < upper && *upper <= 1.0) {
+                return Err(bad(format!(
+                    "popularity band [{lower}, {upper}) must satisfy 0 <= lower < upper <= 1"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An [`AttackSpec`] whose data-independent parameters are valid. Generate with
+/// [`ValidAttackSpec::generate`]; [`ValidAttackSpec::plan`] resolves it against the data
+/// (targets, sizes) without generating.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidAttackSpec(AttackSpec);
+
+impl ValidAttackSpec {
+    /// The checked spec.
+    pub fn spec(&self) -> &AttackSpec {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for ValidAttackSpec {
+    type Target = AttackSpec;
+
+    fn deref(&self) -> &AttackSpec {
+        &self.0
+    }
+}
