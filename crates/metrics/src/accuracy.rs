@@ -89,6 +89,32 @@ pub fn accuracy_of<P: Predictor + ?Sized>(
     accuracy(&truth, &predictions, scale)
 }
 
+/// Accuracy of `predictions` made for the held-out `test` triples, position by position (the
+/// form a batch predictor returns).
+///
+/// ```
+/// use cnmf_metrics::accuracy_of_triples;
+/// use cnmf_ratings::{RatingScale, Triple};
+/// let test = [Triple::new(0, 0, 4.0), Triple::new(1, 1, 2.0)];
+/// let a = accuracy_of_triples(&test, &[3.0, 2.0], RatingScale::MOVIELENS).unwrap();
+/// assert_eq!(a.mae, 0.5);
+/// ```
+pub fn accuracy_of_triples(
+    test: &[Triple],
+    predictions: &[f64],
+    scale: RatingScale,
+) -> Result<Accuracy, MetricsError> {
+    if test.len() != predictions.len() {
+        return Err(MetricsError::LengthMismatch {
+            what: "accuracy: test triples and predictions",
+            left: test.len(),
+            right: predictions.len(),
+        });
+    }
+    let truth: Vec<f64> = test.iter().map(|t| t.value).collect();
+    accuracy(&truth, predictions, scale)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,6 +145,19 @@ mod tests {
         assert!(matches!(
             accuracy(&[1.0], &[f64::NAN], s),
             Err(MetricsError::NotFinite { .. })
+        ));
+    }
+
+    #[test]
+    fn parallel_triples_and_predictions() {
+        // Errors 1 and -3 after clipping 9 to 5: MAE 2, RMSE sqrt(5), NMAE 0.5.
+        let test = [Triple::new(0, 0, 2.0), Triple::new(0, 1, 2.0)];
+        let a = accuracy_of_triples(&test, &[3.0, 9.0], RatingScale::MOVIELENS).unwrap();
+        assert_eq!((a.mae, a.nmae, a.n), (2.0, 0.5, 2));
+        assert!((a.rmse - 5f64.sqrt()).abs() < 1e-15);
+        assert!(matches!(
+            accuracy_of_triples(&test, &[3.0], RatingScale::MOVIELENS),
+            Err(MetricsError::LengthMismatch { .. })
         ));
     }
 

@@ -38,4 +38,16 @@ pub enum MetricsError {
         /// Why it is rejected.
         reason: String,
     },
+    /// A model predicted NaN or infinity for a (user, item) pair.
+    #[error("{model} predicted {value} for user {user}, item {item}: not a finite number")]
+    NotFinitePrediction {
+        /// Which model (e.g. "clean model", "attacked model").
+        model: &'static str,
+        /// Dense user index.
+        user: u32,
+        /// Dense item index.
+        item: u32,
+        /// The prediction.
+        value: f64,
+    },
 }

@@ -5,10 +5,18 @@
 //! this project's.
 
 mod accuracy;
+mod detection;
 mod error;
+mod hit_ratio;
+mod shift;
+mod summary;
 
-pub use accuracy::{accuracy, accuracy_of, Accuracy};
+pub use accuracy::{accuracy, accuracy_of, accuracy_of_triples, Accuracy};
+pub use detection::{entry_detection, flagged_entries, user_detection, Detection};
 pub use error::MetricsError;
+pub use hit_ratio::{hit_ratio, sample_users, HitRatio, TargetHits};
+pub use shift::{prediction_shift, prediction_shift_many, PredictionShift, ShiftSummary};
+pub use summary::MeanSd;
 
 /// Anything that predicts a rating for a (user, item) pair given by dense indices.
 ///
