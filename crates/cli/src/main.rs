@@ -1,3 +1,6 @@
-//! cnmf command-line tool (under construction).
+//! `cnmf`: fit, predict, recommend, flag review bombs and cross-validate from the command line.
+//! See `cnmf --help`.
 
-fn main() {}
+fn main() -> std::process::ExitCode {
+    cnmf_cli::run()
+}

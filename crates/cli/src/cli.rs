@@ -1,0 +1,81 @@
+//! The command line: global options and the subcommands.
+
+use clap::{Parser, Subcommand};
+
+use crate::commands::{evaluate, fit, flagged, fold_in, predict, recommend};
+use crate::error::CliResult;
+use crate::output::Output;
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  success
+  1  runtime failure (the fit diverged, a file could not be written, ...)
+  2  usage error: bad command line or invalid parameter (e.g. --k 0, unknown algorithm)
+  3  bad input data: unreadable ratings/pairs file, malformed line (file:line in the message)
+  4  bad model file: missing, truncated, damaged (checksum), foreign, or another format version
+  5  unknown user or item id (see --unknown)
+
+Example:
+  cnmf fit --data ml-100k/u.data --k 20 --iters 100 -o ml100k.cnmf
+  cnmf recommend --model ml100k.cnmf --user 196 -n 5
+  cnmf flagged --model ml100k.cnmf --min-share 0.2";
+
+/// cnmf: robust nonnegative matrix factorisation of ratings (Corrective NMF). Fits models
+/// that flag and ignore corrupt ratings (review bombs), predicts, recommends, reports what
+/// was flagged, and cross-validates.
+#[derive(Debug, Parser)]
+#[command(name = "cnmf", version, after_help = AFTER_HELP, propagate_version = true)]
+pub struct Cli {
+    /// Machine-readable output: one JSON document on stdout (errors too, as
+    /// {"error": {"kind", "exit_code", "message"}}).
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// No progress bar and no informational lines on stderr (notes and errors still print).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Fit a model to a ratings file and write it (progress bar on stderr).
+    Fit(fit::FitArgs),
+    /// Predict the rating of one (user, item) pair, or of every pair in a CSV file.
+    Predict(predict::PredictArgs),
+    /// List the top-N items a user has not rated, with predicted ratings.
+    Recommend(recommend::RecommendArgs),
+    /// Review-bomb report: the ratings the model flagged as corrupt, by user and by item.
+    Flagged(flagged::FlaggedArgs),
+    /// k-fold cross-validation: NMAE, MAE, RMSE (mean ± std) and fit time per fold.
+    Evaluate(evaluate::EvaluateArgs),
+    /// Score a new user from a file of `item,rating` lines without refitting.
+    FoldIn(fold_in::FoldInArgs),
+}
+
+impl Cli {
+    /// The output mode the global options ask for.
+    pub fn output(&self) -> Output {
+        Output {
+            json: self.json,
+            quiet: self.quiet,
+        }
+    }
+
+    /// Runs the chosen command.
+    pub fn run(&self) -> CliResult<()> {
+        let out = self.output();
+        match &self.command {
+            Command::Fit(a) => fit::run(a, &out),
+            Command::Predict(a) => predict::run(a, &out),
+            Command::Recommend(a) => recommend::run(a, &out),
+            Command::Flagged(a) => flagged::run(a, &out),
+            Command::Evaluate(a) => evaluate::run(a, &out),
+            Command::FoldIn(a) => fold_in::run(a, &out),
+        }
+    }
+}

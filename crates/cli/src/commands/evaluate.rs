@@ -1,0 +1,221 @@
+//! `cnmf evaluate`: k-fold cross-validation of one algorithm on a ratings file.
+
+use clap::Args;
+use cnmf_metrics::accuracy_of;
+use cnmf_ratings::split;
+use serde::Serialize;
+
+use crate::error::{CliError, CliResult};
+use crate::fit_args::{fit_with_progress, DataArgs, DataSummary, LambdaChoice, ParamArgs};
+use crate::output::{Output, Table};
+
+/// Arguments of `cnmf evaluate`.
+#[derive(Debug, Clone, Args)]
+pub struct EvaluateArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    #[command(flatten)]
+    params: ParamArgs,
+    /// Number of folds: every rating is held out exactly once; each fold trains on the rest.
+    /// The assignment is seeded by --seed.
+    #[arg(long, default_value_t = 5)]
+    folds: usize,
+}
+
+/// One fold's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct FoldResult {
+    /// 1-based fold number.
+    pub fold: usize,
+    /// Training ratings.
+    pub train: usize,
+    /// Held-out ratings.
+    pub test: usize,
+    /// Held-out ratings whose user or item has no training rating in this fold (the model
+    /// predicts them from the untouched initial factors).
+    pub cold_test: usize,
+    /// NMAE on the held-out ratings (predictions clipped to the scale).
+    pub nmae: f64,
+    /// MAE.
+    pub mae: f64,
+    /// RMSE.
+    pub rmse: f64,
+    /// Wall-clock seconds of the fit.
+    pub fit_seconds: f64,
+    /// Training ratings flagged corrupt.
+    pub flagged: usize,
+}
+
+/// Mean and sample standard deviation (n - 1) over the folds.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct MeanStd {
+    /// Mean.
+    pub mean: f64,
+    /// Sample standard deviation.
+    pub std: f64,
+}
+
+impl MeanStd {
+    /// Of `xs` (at least two values).
+    pub fn of(xs: &[f64]) -> MeanStd {
+        let n = xs.len() as f64;
+        let mean = xs.iter().sum::<f64>() / n;
+        let var = xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1.0);
+        MeanStd {
+            mean,
+            std: var.sqrt(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Summary {
+    nmae: MeanStd,
+    mae: MeanStd,
+    rmse: MeanStd,
+    fit_seconds: MeanStd,
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    command: &'static str,
+    data: &'a DataSummary,
+    algorithm: String,
+    k: usize,
+    lambda: &'a LambdaChoice,
+    iterations: usize,
+    seed: u64,
+    folds: &'a [FoldResult],
+    summary: Summary,
+}
+
+/// Runs `cnmf evaluate`.
+pub fn run(args: &EvaluateArgs, out: &Output) -> CliResult<()> {
+    let (params, lambda) = args.params.check()?;
+    args.data.check()?;
+    if args.folds < 2 {
+        return Err(CliError::Usage(format!(
+            "--folds must be at least 2, got {}",
+            args.folds
+        )));
+    }
+    let (data, summary) = args.data.load()?;
+    out.info(&format!("data: {}", summary.describe()));
+    if lambda.source == "default-noise-model" {
+        out.note(&format!(
+            "{} needs a corruption threshold; using {}",
+            params.algorithm(),
+            lambda.describe()
+        ));
+    }
+    let folds =
+        split::k_fold(&data, args.folds, args.params.seed).map_err(CliError::from_ratings)?;
+    let scale = data.scale();
+    let mut results = Vec::with_capacity(args.folds);
+    for f in 0..args.folds {
+        let s = folds.fold(f);
+        let label = format!("fold {}/{}", f + 1, args.folds);
+        let (model, secs) = fit_with_progress(&params, &s.train, None, out, &label)?;
+        let acc = accuracy_of(&model, &s.test, scale)
+            .map_err(|e| CliError::runtime(format!("{label}: {e}")))?;
+        let cold_test = s
+            .test
+            .iter()
+            .filter(|t| s.train.user_count(t.user) == 0 || s.train.item_count(t.item) == 0)
+            .count();
+        let r = FoldResult {
+            fold: f + 1,
+            train: s.train.nnz(),
+            test: s.test.len(),
+            cold_test,
+            nmae: acc.nmae,
+            mae: acc.mae,
+            rmse: acc.rmse,
+            fit_seconds: secs,
+            flagged: model.corrupt_entries().len(),
+        };
+        out.info(&format!(
+            "{label}: NMAE {:.4}, MAE {:.4}, RMSE {:.4}, fit {:.2} s",
+            r.nmae, r.mae, r.rmse, r.fit_seconds
+        ));
+        results.push(r);
+    }
+    let col = |g: fn(&FoldResult) -> f64| MeanStd::of(&results.iter().map(g).collect::<Vec<_>>());
+    let summary_stats = Summary {
+        nmae: col(|r| r.nmae),
+        mae: col(|r| r.mae),
+        rmse: col(|r| r.rmse),
+        fit_seconds: col(|r| r.fit_seconds),
+    };
+    if out.json {
+        return out.json_doc(&Report {
+            command: "evaluate",
+            data: &summary,
+            algorithm: params.algorithm().name().to_string(),
+            k: params.k(),
+            lambda: &lambda,
+            iterations: params.max_iters(),
+            seed: params.seed(),
+            folds: &results,
+            summary: summary_stats,
+        });
+    }
+    let mut t = Table::new(&[
+        ("fold", true),
+        ("train", true),
+        ("test", true),
+        ("NMAE", true),
+        ("MAE", true),
+        ("RMSE", true),
+        ("fit s", true),
+        ("flagged", true),
+    ]);
+    for r in &results {
+        t.row(vec![
+            r.fold.to_string(),
+            r.train.to_string(),
+            r.test.to_string(),
+            format!("{:.4}", r.nmae),
+            format!("{:.4}", r.mae),
+            format!("{:.4}", r.rmse),
+            format!("{:.2}", r.fit_seconds),
+            r.flagged.to_string(),
+        ]);
+    }
+    let pm = |m: MeanStd, d: usize| format!("{:.d$} ± {:.d$}", m.mean, m.std);
+    let cold: usize = results.iter().map(|r| r.cold_test).sum();
+    let mut text = format!(
+        "{}-fold cross-validation of {}, k = {}, {}, {} iterations, seed {}\n{}\n\
+         NMAE  {}\nMAE   {}\nRMSE  {}\nfit   {} s per fold (mean ± sample std over folds)\n",
+        args.folds,
+        params.algorithm(),
+        params.k(),
+        lambda.describe(),
+        params.max_iters(),
+        params.seed(),
+        t.render(),
+        pm(summary_stats.nmae, 4),
+        pm(summary_stats.mae, 4),
+        pm(summary_stats.rmse, 4),
+        pm(summary_stats.fit_seconds, 2),
+    );
+    if cold > 0 {
+        text.push_str(&format!(
+            "{cold} held-out ratings had a user or item with no training rating in their fold\n"
+        ));
+    }
+    out.text(&text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mean_and_sample_std() {
+        let m = MeanStd::of(&[1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(m.mean, 2.5);
+        // sum of squares 5 over n - 1 = 3
+        assert!((m.std - (5.0f64 / 3.0).sqrt()).abs() < 1e-15);
+    }
+}

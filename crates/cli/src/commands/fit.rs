@@ -1,0 +1,128 @@
+//! `cnmf fit`: fit a model to a ratings file and write it.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use serde::Serialize;
+
+use crate::error::CliResult;
+use crate::fit_args::{
+    check_output_path, fit_with_progress, stop_name, DataArgs, DataSummary, LambdaChoice, ParamArgs,
+};
+use crate::model_file::{ModelFile, TrainingInfo};
+use crate::output::Output;
+
+/// Arguments of `cnmf fit`.
+#[derive(Debug, Clone, Args)]
+pub struct FitArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    #[command(flatten)]
+    params: ParamArgs,
+    /// Where to write the model (replaced atomically if it exists).
+    #[arg(short, long, value_name = "MODEL")]
+    output: PathBuf,
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    command: &'static str,
+    model: String,
+    bytes: u64,
+    data: &'a DataSummary,
+    algorithm: String,
+    k: usize,
+    lambda: &'a LambdaChoice,
+    iterations: usize,
+    stop_reason: String,
+    fit_seconds: f64,
+    objective: f64,
+    flagged: usize,
+    flagged_share: f64,
+    flagged_users: usize,
+}
+
+/// Runs `cnmf fit`.
+pub fn run(args: &FitArgs, out: &Output) -> CliResult<()> {
+    let (params, lambda) = args.params.check()?;
+    args.data.check()?;
+    check_output_path(&args.output)?;
+    let (data, summary) = args.data.load()?;
+    out.info(&format!("data: {}", summary.describe()));
+    if lambda.source == "default-noise-model" {
+        out.note(&format!(
+            "{} needs a corruption threshold; using {}",
+            params.algorithm(),
+            lambda.describe()
+        ));
+    }
+    let (model, secs) = fit_with_progress(&params, &data, None, out, "fit")?;
+    let flagged = model.corrupt_entries().len();
+    let flagged_users = model
+        .corrupt_counts_per_user()
+        .iter()
+        .filter(|&&c| c > 0)
+        .count();
+    let objective = model.trace().last().map_or(f64::NAN, |s| s.objective);
+    let stop_reason = stop_name(model.stop_reason());
+    let iterations = model.iterations();
+    let training = TrainingInfo {
+        source: summary.file.clone(),
+        format: summary.format.clone(),
+        n_ratings: data.nnz(),
+        fit_seconds: secs,
+        cnmf_version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    let algorithm = params.algorithm().name().to_string();
+    let mf = ModelFile::from_fit(model, &data, training);
+    let bytes = mf.write(&args.output)?;
+    let report = Report {
+        command: "fit",
+        model: args.output.display().to_string(),
+        bytes,
+        data: &summary,
+        algorithm,
+        k: params.k(),
+        lambda: &lambda,
+        iterations,
+        stop_reason,
+        fit_seconds: secs,
+        objective,
+        flagged,
+        flagged_share: flagged as f64 / data.nnz() as f64,
+        flagged_users,
+    };
+    if out.json {
+        return out.json_doc(&report);
+    }
+    let text = format!(
+        "algorithm  {}, k = {}, {}\n\
+         fit        {} iterations ({}) in {:.2} s, final objective {:.6e}\n\
+         flagged    {} of {} ratings ({:.2}%) as corrupt, from {} users\n\
+         model      {} ({})\n",
+        report.algorithm,
+        report.k,
+        lambda.describe(),
+        report.iterations,
+        report.stop_reason,
+        secs,
+        objective,
+        flagged,
+        data.nnz(),
+        100.0 * report.flagged_share,
+        flagged_users,
+        report.model,
+        human_bytes(bytes),
+    );
+    out.text(&text)
+}
+
+fn human_bytes(b: u64) -> String {
+    if b >= 1 << 20 {
+        format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64)
+    } else if b >= 1 << 10 {
+        format!("{:.1} KiB", b as f64 / 1024.0)
+    } else {
+        format!("{b} bytes")
+    }
+}

@@ -1,0 +1,414 @@
+//! `cnmf flagged`: the review-bomb report, i.e. the training ratings the model flagged as
+//! corrupt, grouped by user and by item.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+
+use crate::error::{CliError, CliResult};
+use crate::model_file::ModelFile;
+use crate::output::{csv_field, Output, Table};
+
+/// Output layout of the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Aligned text tables.
+    Table,
+    /// CSV of one group (see --by; users by default).
+    Csv,
+    /// One JSON document with the summary, users, items and entries (same as --json).
+    Json,
+}
+
+/// Which group to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Group {
+    /// Users ranked by the share of their ratings flagged.
+    Users,
+    /// Items ranked by the number of flagged ratings they received.
+    Items,
+    /// Every flagged rating with the model's prediction.
+    Entries,
+}
+
+/// Arguments of `cnmf flagged`.
+#[derive(Debug, Clone, Args)]
+pub struct FlaggedArgs {
+    /// The model file written by `cnmf fit` (with a corrupt variant: ignore-corrupt,
+    /// replace-corrupt, replace-corrupt-nointerp).
+    #[arg(long, value_name = "MODEL")]
+    model: PathBuf,
+    /// List only users with at least this share of their ratings flagged (0 to 1). Review
+    /// bombers have most of their ratings flagged; honest users with an odd rating or two
+    /// fall below the default.
+    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
+    min_share: f64,
+    /// Output layout.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    format: ReportFormat,
+    /// List only this group (table and CSV; CSV lists users when not given).
+    #[arg(long, value_enum)]
+    by: Option<Group>,
+    /// At most this many rows per group (default: 20 in tables, all in CSV and JSON).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    top: Option<u32>,
+}
+
+/// One user of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct UserRow {
+    /// External user id.
+    pub user: String,
+    /// The user's training ratings.
+    pub ratings: usize,
+    /// How many of them are flagged.
+    pub flagged: usize,
+    /// `flagged / ratings`.
+    pub share: f64,
+    /// Mean of the flagged ratings.
+    pub mean_flagged_rating: f64,
+    /// Mean model prediction on the flagged entries.
+    pub mean_prediction: f64,
+}
+
+/// One item of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemRow {
+    /// External item id.
+    pub item: String,
+    /// The item's training ratings.
+    pub ratings: usize,
+    /// How many of them are flagged.
+    pub flagged: usize,
+    /// `flagged / ratings`.
+    pub share: f64,
+    /// Mean of the flagged ratings.
+    pub mean_flagged_rating: f64,
+    /// Mean model prediction on the flagged entries.
+    pub mean_prediction: f64,
+}
+
+/// One flagged rating.
+#[derive(Debug, Clone, Serialize)]
+pub struct EntryRow {
+    /// External user id.
+    pub user: String,
+    /// External item id.
+    pub item: String,
+    /// The training rating.
+    pub rating: f64,
+    /// The model's prediction (clipped).
+    pub prediction: f64,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    algorithm: String,
+    lambda: Option<f64>,
+    ratings: usize,
+    flagged: usize,
+    flagged_share: f64,
+    users_with_flags: usize,
+    users_listed: usize,
+    min_share: f64,
+    items_with_flags: usize,
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    command: &'static str,
+    summary: &'a Summary,
+    users: &'a [UserRow],
+    items: &'a [ItemRow],
+    entries: &'a [EntryRow],
+}
+
+/// Runs `cnmf flagged`.
+pub fn run(args: &FlaggedArgs, out: &Output) -> CliResult<()> {
+    if !(0.0..=1.0).contains(&args.min_share) {
+        return Err(CliError::Usage(format!(
+            "--min-share must lie in [0, 1], got {}",
+            args.min_share
+        )));
+    }
+    let mf = ModelFile::read(&args.model)?;
+    let model = mf.model();
+    if !model.algorithm().flags_corruption() {
+        out.note(&format!(
+            "the model was fitted with {}, which flags nothing; refit with ignore-corrupt (or another corrupt variant) for a review-bomb report",
+            model.algorithm()
+        ));
+    }
+    let entries = model.corrupt_entries();
+    let ratings = mf.corrupt_ratings();
+    let (n, m) = (model.n_users(), model.n_items());
+    // Per user / item: flagged count, sum of flagged ratings, sum of predictions.
+    let mut per_user = vec![(0usize, 0.0f64, 0.0f64); n];
+    let mut per_item = vec![(0usize, 0.0f64, 0.0f64); m];
+    let mut entry_rows = Vec::with_capacity(entries.len());
+    for (&(u, i), &r) in entries.iter().zip(ratings) {
+        let p = model.predict(u, i);
+        for acc in [&mut per_user[u as usize], &mut per_item[i as usize]] {
+            acc.0 += 1;
+            acc.1 += r;
+            acc.2 += p;
+        }
+        entry_rows.push(EntryRow {
+            user: mf.users().external(u).to_string(),
+            item: mf.items().external(i).to_string(),
+            rating: r,
+            prediction: p,
+        });
+    }
+    let item_counts = mf.item_rating_counts();
+    let users_with_flags = per_user.iter().filter(|a| a.0 > 0).count();
+    let mut users: Vec<UserRow> = (0..n as u32)
+        .filter(|&u| per_user[u as usize].0 > 0)
+        .map(|u| {
+            let (f, rs, ps) = per_user[u as usize];
+            let total = mf.rated(u).len();
+            UserRow {
+                user: mf.users().external(u).to_string(),
+                ratings: total,
+                flagged: f,
+                share: f as f64 / total as f64,
+                mean_flagged_rating: rs / f as f64,
+                mean_prediction: ps / f as f64,
+            }
+        })
+        .filter(|r| r.share >= args.min_share)
+        .collect();
+    // Stable sorts over index order, so ties keep the training order.
+    users.sort_by(|a, b| b.share.total_cmp(&a.share).then(b.flagged.cmp(&a.flagged)));
+    let mut items: Vec<ItemRow> = (0..m as u32)
+        .filter(|&i| per_item[i as usize].0 > 0)
+        .map(|i| {
+            let (f, rs, ps) = per_item[i as usize];
+            let total = item_counts[i as usize] as usize;
+            ItemRow {
+                item: mf.items().external(i).to_string(),
+                ratings: total,
+                flagged: f,
+                share: f as f64 / total as f64,
+                mean_flagged_rating: rs / f as f64,
+                mean_prediction: ps / f as f64,
+            }
+        })
+        .collect();
+    items.sort_by(|a, b| b.flagged.cmp(&a.flagged).then(b.share.total_cmp(&a.share)));
+    let summary = Summary {
+        algorithm: model.algorithm().name().to_string(),
+        lambda: model.params().lambda(),
+        ratings: mf.n_ratings(),
+        flagged: entries.len(),
+        flagged_share: entries.len() as f64 / mf.n_ratings() as f64,
+        users_with_flags,
+        users_listed: users.len(),
+        min_share: args.min_share,
+        items_with_flags: items.len(),
+    };
+    let format = if out.json {
+        ReportFormat::Json
+    } else {
+        args.format
+    };
+    let limit = |default: Option<u32>| args.top.or(default).map_or(usize::MAX, |t| t as usize);
+    match format {
+        ReportFormat::Json => {
+            let l = limit(None);
+            out.json_doc(&Report {
+                command: "flagged",
+                summary: &summary,
+                users: &users[..users.len().min(l)],
+                items: &items[..items.len().min(l)],
+                entries: &entry_rows[..entry_rows.len().min(l)],
+            })
+        }
+        ReportFormat::Csv => {
+            let l = limit(None);
+            out.text(&csv(
+                args.by.unwrap_or(Group::Users),
+                &users,
+                &items,
+                &entry_rows,
+                l,
+            ))
+        }
+        ReportFormat::Table => {
+            let l = limit(Some(20));
+            out.text(&table(&summary, args.by, &users, &items, &entry_rows, l))
+        }
+    }
+}
+
+fn csv(
+    by: Group,
+    users: &[UserRow],
+    items: &[ItemRow],
+    entries: &[EntryRow],
+    limit: usize,
+) -> String {
+    let mut s = String::new();
+    match by {
+        Group::Users => {
+            s.push_str("user,ratings,flagged,share,mean_flagged_rating,mean_prediction\n");
+            for r in users.iter().take(limit) {
+                let _ = writeln!(
+                    s,
+                    "{},{},{},{},{},{}",
+                    csv_field(&r.user),
+                    r.ratings,
+                    r.flagged,
+                    r.share,
+                    r.mean_flagged_rating,
+                    r.mean_prediction
+                );
+            }
+        }
+        Group::Items => {
+            s.push_str("item,ratings,flagged,share,mean_flagged_rating,mean_prediction\n");
+            for r in items.iter().take(limit) {
+                let _ = writeln!(
+                    s,
+                    "{},{},{},{},{},{}",
+                    csv_field(&r.item),
+                    r.ratings,
+                    r.flagged,
+                    r.share,
+                    r.mean_flagged_rating,
+                    r.mean_prediction
+                );
+            }
+        }
+        Group::Entries => {
+            s.push_str("user,item,rating,prediction\n");
+            for r in entries.iter().take(limit) {
+                let _ = writeln!(
+                    s,
+                    "{},{},{},{}",
+                    csv_field(&r.user),
+                    csv_field(&r.item),
+                    r.rating,
+                    r.prediction
+                );
+            }
+        }
+    }
+    s
+}
+
+fn table(
+    summary: &Summary,
+    by: Option<Group>,
+    users: &[UserRow],
+    items: &[ItemRow],
+    entries: &[EntryRow],
+    limit: usize,
+) -> String {
+    let mut s = format!(
+        "{} flagged {} of {} ratings ({:.2}%) as corrupt{}: {} users, {} items\n",
+        summary.algorithm,
+        summary.flagged,
+        summary.ratings,
+        100.0 * summary.flagged_share,
+        summary
+            .lambda
+            .map_or(String::new(), |l| format!(" (lambda = {l:.4})")),
+        summary.users_with_flags,
+        summary.items_with_flags
+    );
+    let shown = |total: usize| {
+        if total > limit {
+            format!(" (top {limit} of {total}; --top to change)")
+        } else {
+            String::new()
+        }
+    };
+    if by.is_none() || by == Some(Group::Users) {
+        let _ = writeln!(
+            s,
+            "\nusers with at least {:.0}% of their ratings flagged: {}{}",
+            100.0 * summary.min_share,
+            users.len(),
+            shown(users.len())
+        );
+        let mut t = Table::new(&[
+            ("user", false),
+            ("ratings", true),
+            ("flagged", true),
+            ("share", true),
+            ("mean flagged rating", true),
+            ("mean prediction", true),
+        ]);
+        for r in users.iter().take(limit) {
+            t.row(vec![
+                r.user.clone(),
+                r.ratings.to_string(),
+                r.flagged.to_string(),
+                format!("{:.1}%", 100.0 * r.share),
+                format!("{:.2}", r.mean_flagged_rating),
+                format!("{:.2}", r.mean_prediction),
+            ]);
+        }
+        if !t.is_empty() {
+            s.push_str(&t.render());
+        }
+    }
+    if by.is_none() || by == Some(Group::Items) {
+        let _ = writeln!(
+            s,
+            "\nitems by number of flagged ratings: {}{}",
+            items.len(),
+            shown(items.len())
+        );
+        let mut t = Table::new(&[
+            ("item", false),
+            ("ratings", true),
+            ("flagged", true),
+            ("share", true),
+            ("mean flagged rating", true),
+            ("mean prediction", true),
+        ]);
+        for r in items.iter().take(limit) {
+            t.row(vec![
+                r.item.clone(),
+                r.ratings.to_string(),
+                r.flagged.to_string(),
+                format!("{:.1}%", 100.0 * r.share),
+                format!("{:.2}", r.mean_flagged_rating),
+                format!("{:.2}", r.mean_prediction),
+            ]);
+        }
+        if !t.is_empty() {
+            s.push_str(&t.render());
+        }
+    }
+    if by == Some(Group::Entries) {
+        let _ = writeln!(
+            s,
+            "\nflagged ratings: {}{}",
+            entries.len(),
+            shown(entries.len())
+        );
+        let mut t = Table::new(&[
+            ("user", false),
+            ("item", false),
+            ("rating", true),
+            ("prediction", true),
+        ]);
+        for r in entries.iter().take(limit) {
+            t.row(vec![
+                r.user.clone(),
+                r.item.clone(),
+                format!("{}", r.rating),
+                format!("{:.2}", r.prediction),
+            ]);
+        }
+        if !t.is_empty() {
+            s.push_str(&t.render());
+        }
+    }
+    s
+}

@@ -1,0 +1,192 @@
+//! `cnmf fold-in`: score a new user from a few ratings without refitting the model.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+
+use crate::commands::recommend::{top_n, Recommendation};
+use crate::csv_in::{parse_rating, read_records, Column};
+use crate::error::{CliError, CliResult};
+use crate::lookup::unknown_message;
+use crate::model_file::ModelFile;
+use crate::output::{Output, Table};
+
+/// What to do with a rated item the model does not know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum UnknownItems {
+    /// Stop with an error naming the item and the line (exit code 5).
+    #[default]
+    Error,
+    /// Leave those ratings out, listing them on stderr (and in the JSON `skipped` field).
+    Skip,
+}
+
+/// Arguments of `cnmf fold-in`.
+#[derive(Debug, Clone, Args)]
+pub struct FoldInArgs {
+    /// The model file written by `cnmf fit`.
+    #[arg(long, value_name = "MODEL")]
+    model: PathBuf,
+    /// The new user's ratings: CSV with a header naming `item` and `rating` columns.
+    #[arg(long, value_name = "FILE")]
+    ratings: PathBuf,
+    /// Number of items to list.
+    #[arg(short = 'n', long = "top", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    n: u32,
+    /// A rated item the model does not know: `error` or `skip`.
+    #[arg(long, value_enum, default_value_t = UnknownItems::Error)]
+    unknown: UnknownItems,
+}
+
+/// One of the new user's ratings that the model's rule would flag as corrupt.
+#[derive(Debug, Clone, Serialize)]
+pub struct FlaggedRating {
+    /// External item id.
+    pub item: String,
+    /// The rating given.
+    pub rating: f64,
+    /// The folded-in prediction (clipped).
+    pub prediction: f64,
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    command: &'static str,
+    ratings_used: usize,
+    skipped: &'a [String],
+    would_flag: &'a [FlaggedRating],
+    items: &'a [Recommendation],
+}
+
+/// Runs `cnmf fold-in`.
+pub fn run(args: &FoldInArgs, out: &Output) -> CliResult<()> {
+    let mf = ModelFile::read(&args.model)?;
+    let model = mf.model();
+    let scale = model.scale();
+    let path = &args.ratings;
+    let records = read_records(path, &[Column::Item, Column::Rating])?;
+    let mut pairs: Vec<(u32, f64)> = Vec::with_capacity(records.len());
+    let mut first_line: HashMap<u32, usize> = HashMap::new();
+    let mut skipped = Vec::new();
+    for r in &records {
+        let at = format!("{}:{}: ", path.display(), r.line);
+        let rating = parse_rating(path, r, &r.fields[1])?;
+        if !scale.contains(rating) {
+            return Err(CliError::Data(format!(
+                "{at}rating {rating} is outside the model's rating scale [{}, {}]",
+                scale.min(),
+                scale.max()
+            )));
+        }
+        let Some(i) = mf.items().index(&r.fields[0]) else {
+            if args.unknown == UnknownItems::Skip {
+                skipped.push(r.fields[0].clone());
+                continue;
+            }
+            return Err(CliError::UnknownId(
+                unknown_message(&mf, "item", &r.fields[0], &at).replace(
+                    "use --unknown mean for a fallback",
+                    "use --unknown skip to leave it out",
+                ),
+            ));
+        };
+        if let Some(first) = first_line.insert(i, r.line) {
+            return Err(CliError::Data(format!(
+                "{at}item {:?} is rated twice (first on line {first})",
+                r.fields[0]
+            )));
+        }
+        pairs.push((i, rating));
+    }
+    if !skipped.is_empty() {
+        out.note(&format!(
+            "left out {} rating(s) of items the model does not know: {}",
+            skipped.len(),
+            skipped.join(", ")
+        ));
+    }
+    if pairs.is_empty() {
+        return Err(CliError::Data(format!(
+            "{}: no rating of a known item is left to fold in",
+            path.display()
+        )));
+    }
+    let w = model.fold_in(&pairs).map_err(CliError::from_engine)?;
+    let factors = model.factors();
+    let raw = |i: u32| -> f64 { w.iter().zip(factors.h_col(i)).map(|(a, b)| a * b).sum() };
+    let mut rated: Vec<u32> = pairs.iter().map(|&(i, _)| i).collect();
+    rated.sort_unstable();
+    let top = top_n(model.n_items(), args.n as usize, &rated, raw);
+    let items: Vec<Recommendation> = top
+        .iter()
+        .enumerate()
+        .map(|(k, &(i, s))| Recommendation {
+            rank: k + 1,
+            item: mf.items().external(i).to_string(),
+            prediction: scale.clip(s),
+            score: s,
+        })
+        .collect();
+    // The model's own flag rule, applied to the folded-in row.
+    let would_flag: Vec<FlaggedRating> = match model.params().lambda() {
+        Some(lambda) if model.algorithm().flags_corruption() => pairs
+            .iter()
+            .filter(|&&(i, r)| (r - raw(i)).powi(2) > lambda)
+            .map(|&(i, r)| FlaggedRating {
+                item: mf.items().external(i).to_string(),
+                rating: r,
+                prediction: scale.clip(raw(i)),
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    if out.json {
+        return out.json_doc(&Report {
+            command: "fold-in",
+            ratings_used: pairs.len(),
+            skipped: &skipped,
+            would_flag: &would_flag,
+            items: &items,
+        });
+    }
+    let mut text = format!(
+        "folded in {} ratings ({} algorithm, k = {}); top {} unrated items:\n",
+        pairs.len(),
+        model.algorithm(),
+        factors.k(),
+        items.len()
+    );
+    let mut t = Table::new(&[
+        ("rank", true),
+        ("item", false),
+        ("prediction", true),
+        ("score", true),
+    ]);
+    for r in &items {
+        t.row(vec![
+            r.rank.to_string(),
+            r.item.clone(),
+            format!("{:.3}", r.prediction),
+            format!("{:.4}", r.score),
+        ]);
+    }
+    text.push_str(&t.render());
+    if !would_flag.is_empty() {
+        text.push_str(&format!(
+            "{} of these ratings would be flagged as corrupt:\n",
+            would_flag.len()
+        ));
+        let mut t = Table::new(&[("item", false), ("rating", true), ("prediction", true)]);
+        for f in &would_flag {
+            t.row(vec![
+                f.item.clone(),
+                f.rating.to_string(),
+                format!("{:.2}", f.prediction),
+            ]);
+        }
+        text.push_str(&t.render());
+    }
+    out.text(&text)
+}

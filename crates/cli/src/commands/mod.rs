@@ -1,0 +1,8 @@
+//! One module per subcommand: its clap arguments and its `run` function.
+
+pub mod evaluate;
+pub mod fit;
+pub mod flagged;
+pub mod fold_in;
+pub mod predict;
+pub mod recommend;

@@ -1,0 +1,169 @@
+//! `cnmf recommend`: the top-N items a user has not rated, by predicted rating.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use serde::Serialize;
+
+use crate::error::{CliError, CliResult};
+use crate::lookup::{unknown_message, Fallback, UnknownPolicy};
+use crate::model_file::ModelFile;
+use crate::output::{Output, Table};
+
+/// Arguments of `cnmf recommend`.
+#[derive(Debug, Clone, Args)]
+pub struct RecommendArgs {
+    /// The model file written by `cnmf fit`.
+    #[arg(long, value_name = "MODEL")]
+    model: PathBuf,
+    /// External user id (as in the training file).
+    #[arg(long)]
+    user: String,
+    /// Number of items to list.
+    #[arg(short = 'n', long = "top", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    n: u32,
+    /// Unknown user: `error` (exit code 5), or `mean`: rank items by their mean training rating
+    /// (over ratings not flagged corrupt) and say so. For a new user with a few ratings,
+    /// `cnmf fold-in` gives personal recommendations.
+    #[arg(long, value_enum, default_value_t = UnknownPolicy::Error)]
+    unknown: UnknownPolicy,
+}
+
+/// One recommended item.
+#[derive(Debug, Clone, Serialize)]
+pub struct Recommendation {
+    /// 1-based rank.
+    pub rank: usize,
+    /// External item id.
+    pub item: String,
+    /// Predicted rating, clipped to the scale.
+    pub prediction: f64,
+    /// The unclipped score the ranking uses (`(W H)_ui`, or the item mean under a fallback).
+    pub score: f64,
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    command: &'static str,
+    user: &'a str,
+    rated: usize,
+    fallback: Option<Fallback>,
+    items: Vec<Recommendation>,
+}
+
+/// The `n` best items by `score` among those not excluded, best first; ties by item index.
+pub fn top_n(
+    n_items: usize,
+    n: usize,
+    excluded: &[u32],
+    score: impl Fn(u32) -> f64,
+) -> Vec<(u32, f64)> {
+    let mut candidates: Vec<(u32, f64)> = Vec::with_capacity(n_items - excluded.len().min(n_items));
+    let mut skip = excluded.iter().peekable();
+    for i in 0..n_items as u32 {
+        if skip.peek() == Some(&&i) {
+            skip.next();
+            continue;
+        }
+        candidates.push((i, score(i)));
+    }
+    let order = |a: &(u32, f64), b: &(u32, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+    if candidates.len() > n {
+        candidates.select_nth_unstable_by(n - 1, order);
+        candidates.truncate(n);
+    }
+    candidates.sort_by(order);
+    candidates
+}
+
+/// Runs `cnmf recommend`.
+pub fn run(args: &RecommendArgs, out: &Output) -> CliResult<()> {
+    let mf = ModelFile::read(&args.model)?;
+    let model = mf.model();
+    let scale = model.scale();
+    let n = args.n as usize;
+    let (ranked, rated, fallback) = match mf.users().index(&args.user) {
+        Some(u) => {
+            let rated = mf.rated(u);
+            let top = top_n(model.n_items(), n, rated, |i| model.predict_raw(u, i));
+            (top, rated.len(), None)
+        }
+        None if args.unknown == UnknownPolicy::Mean => {
+            out.note(&format!(
+                "unknown user {:?}: ranking items by their mean training rating instead of the model",
+                args.user
+            ));
+            let top = top_n(model.n_items(), n, &[], |i| mf.item_mean(i));
+            (top, 0, Some(Fallback::ItemMean))
+        }
+        None => {
+            return Err(CliError::UnknownId(unknown_message(
+                &mf, "user", &args.user, "",
+            )));
+        }
+    };
+    let items: Vec<Recommendation> = ranked
+        .iter()
+        .enumerate()
+        .map(|(r, &(i, s))| Recommendation {
+            rank: r + 1,
+            item: mf.items().external(i).to_string(),
+            prediction: scale.clip(s),
+            score: s,
+        })
+        .collect();
+    if out.json {
+        return out.json_doc(&Report {
+            command: "recommend",
+            user: &args.user,
+            rated,
+            fallback,
+            items,
+        });
+    }
+    let mut table = Table::new(&[
+        ("rank", true),
+        ("item", false),
+        ("prediction", true),
+        ("score", true),
+    ]);
+    for r in &items {
+        table.row(vec![
+            r.rank.to_string(),
+            r.item.clone(),
+            format!("{:.3}", r.prediction),
+            format!("{:.4}", r.score),
+        ]);
+    }
+    let head = match fallback {
+        None => format!(
+            "top {} of the {} items user {} has not rated (rated {}):\n",
+            items.len(),
+            model.n_items() - rated,
+            args.user,
+            rated
+        ),
+        Some(_) => format!(
+            "top {} items by mean rating (user {} is unknown):\n",
+            items.len(),
+            args.user
+        ),
+    };
+    out.text(&(head + &table.render()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_n_skips_rated_and_breaks_ties_by_index() {
+        let scores = [3.0, 5.0, 4.0, 5.0, 1.0, 4.5];
+        let top = top_n(6, 3, &[1, 4], |i| scores[i as usize]);
+        assert_eq!(top, vec![(3, 5.0), (5, 4.5), (2, 4.0)]);
+        let all = top_n(6, 10, &[0, 1, 2, 3, 4, 5], |i| scores[i as usize]);
+        assert!(all.is_empty());
+        let tie = top_n(4, 2, &[], |_| 1.0);
+        assert_eq!(tie, vec![(0, 1.0), (1, 1.0)]);
+    }
+}

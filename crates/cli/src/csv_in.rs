@@ -1,0 +1,275 @@
+//! A small reader for the tool's own CSV inputs (`predict --pairs`, `fold-in --ratings`):
+//! a header line naming the columns, then one record per line.
+//!
+//! Commas or tabs separate fields (decided from the header); fields are trimmed; a field may
+//! be quoted (`"a,b"`, `""` for a quote). Columns are found by name (`user`/`userid`/`user_id`,
+//! `item`/`itemid`/`item_id`/`movie`/`movieid`/`movie_id`, `rating`/`value`/`score`), in any
+//! order; other columns are allowed and not used. Trailing blank lines are ignored, a blank line
+//! followed by more data is an error. Every error names the file and the line.
+
+use std::fs;
+use std::path::Path;
+
+use crate::error::{CliError, CliResult};
+
+/// A column the caller needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Column {
+    /// The user id.
+    User,
+    /// The item id.
+    Item,
+    /// The rating.
+    Rating,
+}
+
+impl Column {
+    fn name(self) -> &'static str {
+        match self {
+            Column::User => "user",
+            Column::Item => "item",
+            Column::Rating => "rating",
+        }
+    }
+
+    fn matches(self, header: &str) -> bool {
+        let h = header.to_ascii_lowercase();
+        let names: &[&str] = match self {
+            Column::User => &["user", "userid", "user_id"],
+            Column::Item => &["item", "itemid", "item_id", "movie", "movieid", "movie_id"],
+            Column::Rating => &["rating", "value", "score"],
+        };
+        names.contains(&h.as_str())
+    }
+}
+
+/// One record: its 1-based line number and the wanted fields, in the order asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// Line number in the file.
+    pub line: usize,
+    /// The wanted fields.
+    pub fields: Vec<String>,
+}
+
+/// Reads `path` and returns, for each record, the fields of `wanted` (in that order).
+///
+/// Errors (bad data, exit 3): unreadable file, missing or repeated column, a record with the
+/// wrong number of fields, an empty wanted field, bad quoting, no record at all.
+pub fn read_records(path: &Path, wanted: &[Column]) -> CliResult<Vec<Record>> {
+    let text = fs::read(path)
+        .map_err(|e| CliError::Data(format!("{}: cannot read: {e}", path.display())))?;
+    let at = |line: usize, problem: String| {
+        CliError::Data(format!("{}:{line}: {problem}", path.display()))
+    };
+    let text = std::str::from_utf8(&text).map_err(|e| {
+        let line = text[..e.valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1;
+        at(line, "line is not valid UTF-8".into())
+    })?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut lines = text.lines().enumerate().map(|(k, l)| (k + 1, l));
+    let Some((hline, header)) = lines.find(|(_, l)| !l.trim().is_empty()) else {
+        return Err(CliError::Data(format!(
+            "{}: empty file (expected a header line naming the columns: {})",
+            path.display(),
+            wanted
+                .iter()
+                .map(|c| c.name())
+                .collect::<Vec<_>>()
+                .join(",")
+        )));
+    };
+    let delim = if header.contains('\t') { '\t' } else { ',' };
+    let cols = split(header, delim).map_err(|p| at(hline, p))?;
+    let mut index = Vec::with_capacity(wanted.len());
+    for &w in wanted {
+        let found: Vec<usize> = (0..cols.len()).filter(|&j| w.matches(&cols[j])).collect();
+        match found.as_slice() {
+            [j] => index.push(*j),
+            [] => {
+                return Err(at(
+                    hline,
+                    format!(
+                        "the header {header:?} has no {} column (expected a header naming {})",
+                        w.name(),
+                        wanted
+                            .iter()
+                            .map(|c| c.name())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ))
+            }
+            _ => {
+                return Err(at(
+                    hline,
+                    format!("the header names the {} column twice", w.name()),
+                ))
+            }
+        }
+    }
+    let mut records = Vec::new();
+    let mut blank: Option<usize> = None;
+    for (line, raw) in lines {
+        if raw.trim().is_empty() {
+            blank.get_or_insert(line);
+            continue;
+        }
+        if let Some(b) = blank {
+            return Err(at(
+                b,
+                format!("blank line inside the data (line {line} follows it)"),
+            ));
+        }
+        let fields = split(raw, delim).map_err(|p| at(line, p))?;
+        if fields.len() != cols.len() {
+            return Err(at(
+                line,
+                format!(
+                    "expected {} fields ({}), found {}",
+                    cols.len(),
+                    cols.join(","),
+                    fields.len()
+                ),
+            ));
+        }
+        let mut picked = Vec::with_capacity(index.len());
+        for (&j, &w) in index.iter().zip(wanted) {
+            if fields[j].is_empty() {
+                return Err(at(line, format!("empty {}", w.name())));
+            }
+            picked.push(fields[j].clone());
+        }
+        records.push(Record {
+            line,
+            fields: picked,
+        });
+    }
+    if records.is_empty() {
+        return Err(at(hline, "no records after the header".into()));
+    }
+    Ok(records)
+}
+
+/// Splits one line; fields are trimmed; quoted fields may hold the delimiter and `""`.
+fn split(line: &str, delim: char) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut chars = line.chars().peekable();
+    loop {
+        while chars
+            .peek()
+            .is_some_and(|&c| c == ' ' || (c == '\t' && delim != '\t'))
+        {
+            chars.next();
+        }
+        let mut field = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            loop {
+                match chars.next() {
+                    None => return Err("unterminated quoted field".into()),
+                    Some('"') if chars.peek() == Some(&'"') => {
+                        chars.next();
+                        field.push('"');
+                    }
+                    Some('"') => break,
+                    Some(c) => field.push(c),
+                }
+            }
+            while chars.peek() == Some(&' ') {
+                chars.next();
+            }
+            out.push(field);
+            match chars.next() {
+                None => return Ok(out),
+                Some(c) if c == delim => continue,
+                Some(_) => return Err("unexpected text after a closing quote".into()),
+            }
+        } else {
+            let mut ended = true;
+            for c in chars.by_ref() {
+                if c == delim {
+                    ended = false;
+                    break;
+                }
+                if c == '"' {
+                    return Err("stray quote in an unquoted field".into());
+                }
+                field.push(c);
+            }
+            out.push(field.trim_end().to_string());
+            if ended {
+                return Ok(out);
+            }
+        }
+    }
+}
+
+/// Parses a rating field; the error names the file and line.
+pub fn parse_rating(path: &Path, rec: &Record, text: &str) -> CliResult<f64> {
+    match text.parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        _ => Err(CliError::Data(format!(
+            "{}:{}: rating {text:?} is not a finite number",
+            path.display(),
+            rec.line
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_handles_quotes_and_spaces() {
+        assert_eq!(split(" a , b ,c", ',').unwrap(), ["a", "b", "c"]);
+        assert_eq!(
+            split("\"x,y\",\"say \"\"hi\"\"\"", ',').unwrap(),
+            ["x,y", "say \"hi\""]
+        );
+        assert_eq!(split("a,,c", ',').unwrap(), ["a", "", "c"]);
+        assert_eq!(split("a\tb", '\t').unwrap(), ["a", "b"]);
+        assert!(split("\"open", ',').is_err());
+        assert!(split("a\"b,c", ',').is_err());
+    }
+
+    #[test]
+    fn records_pick_columns_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("p.csv");
+        fs::write(&p, "item,note,user\nx,hello,u1\n\"y,z\",,u2\n\n").unwrap();
+        let r = read_records(&p, &[Column::User, Column::Item]).unwrap();
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[1].fields, ["u2", "y,z"]);
+        assert_eq!(r[1].line, 3);
+
+        fs::write(&p, "user,item\nu1,x\n\nu2,y\n").unwrap();
+        let e = read_records(&p, &[Column::User, Column::Item])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.ends_with("p.csv:3: blank line inside the data (line 4 follows it)"),
+            "{e}"
+        );
+
+        fs::write(&p, "user,item\nu1\n").unwrap();
+        let e = read_records(&p, &[Column::User, Column::Item])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("p.csv:2: expected 2 fields"), "{e}");
+
+        fs::write(&p, "user,rating\nu1,3\n").unwrap();
+        let e = read_records(&p, &[Column::User, Column::Item])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("p.csv:1:") && e.contains("no item column"),
+            "{e}"
+        );
+    }
+}

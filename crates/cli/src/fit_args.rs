@@ -1,0 +1,387 @@
+//! Options shared by `fit` and `evaluate`: the data file, the algorithm and its parameters, and
+//! the fit itself with its progress bar.
+
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use clap::Args;
+use cnmf_engine::{
+    Algorithm, FitOptions, IterationStats, NmfModel, NmfParams, StopReason, ValidNmfParams,
+};
+use cnmf_ratings::{load, DuplicatePolicy, Format, LoadOptions, RatingScale, Ratings, Triple};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+
+use crate::error::{CliError, CliResult};
+use crate::output::Output;
+
+/// Noise-model standard deviation used when a corrupt variant gets neither `--lambda` nor
+/// `--sigma`.
+pub const DEFAULT_SIGMA: f64 = 1.0;
+/// Corruption probability used when a corrupt variant gets neither `--lambda` nor `--p`.
+pub const DEFAULT_P: f64 = 0.05;
+
+/// The ratings file and how to read it.
+#[derive(Debug, Clone, Args)]
+pub struct DataArgs {
+    /// Ratings file: MovieLens `ratings.dat` (user::item::rating::timestamp), MovieLens 100K
+    /// `u.data` (tab-separated), or CSV/TSV with a header naming user, item, rating columns.
+    #[arg(long, value_name = "FILE")]
+    pub data: PathBuf,
+
+    /// File format; `auto` decides from the file name, else from the first line.
+    #[arg(long, default_value = "auto", value_parser = parse_format)]
+    pub format: Format,
+
+    /// Rating scale MIN:MAX; every rating must lie in it and predictions are clipped to it.
+    #[arg(long, default_value = "1:5", value_parser = parse_scale, value_name = "MIN:MAX")]
+    pub scale: RatingScale,
+
+    /// What to do when a (user, item) pair is rated twice: error, keep-last, or mean.
+    #[arg(long, default_value = "error", value_parser = parse_duplicates)]
+    pub duplicates: DuplicatePolicy,
+}
+
+/// The algorithm and its hyper-parameters.
+#[derive(Debug, Clone, Args)]
+pub struct ParamArgs {
+    /// Algorithm: ignore-missing, replace-missing, ignore-corrupt, replace-corrupt,
+    /// replace-corrupt-nointerp. The corrupt variants flag ratings whose squared residual
+    /// exceeds lambda and stop fitting them.
+    #[arg(long, default_value = "ignore-corrupt", value_parser = parse_algorithm)]
+    pub algo: Algorithm,
+
+    /// Rank: number of latent factors per user and item.
+    #[arg(long, default_value_t = 20)]
+    pub k: usize,
+
+    /// Corruption threshold on the squared residual (V - WH)^2. Default for the corrupt
+    /// variants: from the noise model with --sigma 1 --p 0.05, which gives about 4.154 (a rating
+    /// more than ~2.04 stars from its prediction is flagged).
+    #[arg(long, allow_negative_numbers = true, conflicts_with_all = ["sigma", "p"])]
+    pub lambda: Option<f64>,
+
+    /// Noise model: standard deviation of honest ratings around the truth (default 1 when --p
+    /// is given). lambda = 2 sigma^2 (-ln(sigma sqrt(2 pi)) - ln p).
+    #[arg(long, allow_negative_numbers = true)]
+    pub sigma: Option<f64>,
+
+    /// Noise model: prior probability that a rating is corrupt (default 0.05 when --sigma is
+    /// given).
+    #[arg(long, allow_negative_numbers = true)]
+    pub p: Option<f64>,
+
+    /// Number of iterations.
+    #[arg(long, default_value_t = cnmf_engine::DEFAULT_MAX_ITERS)]
+    pub iters: usize,
+
+    /// Seed of the initial factors (and of the fold assignment in `evaluate`).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+
+    /// Worker threads; 0 uses every core. Results are identical for every value.
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+
+    /// L2 penalty on both factor matrices (added to the update's denominator).
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pub l2: f64,
+
+    /// Iterations before corrupt flags start being set (corrupt variants only).
+    #[arg(long, default_value_t = 0)]
+    pub warmup: usize,
+}
+
+/// How lambda was chosen, for the output.
+#[derive(Debug, Clone, Serialize)]
+pub struct LambdaChoice {
+    /// The threshold used (None: the algorithm needs none and none was given).
+    pub lambda: Option<f64>,
+    /// `given`, `noise-model` or `default-noise-model`.
+    pub source: &'static str,
+    /// Noise-model standard deviation, when lambda came from it.
+    pub sigma: Option<f64>,
+    /// Noise-model corruption probability, when lambda came from it.
+    pub p: Option<f64>,
+}
+
+impl LambdaChoice {
+    /// One line for people, e.g. `lambda = 4.1536 (noise model sigma = 1, p = 0.05; default)`.
+    pub fn describe(&self) -> String {
+        match (self.lambda, self.source) {
+            (None, _) => "no lambda (not needed by this algorithm)".into(),
+            (Some(l), "given") => format!("lambda = {l}"),
+            (Some(l), s) => format!(
+                "lambda = {l:.4} (noise model sigma = {}, p = {}{})",
+                self.sigma.unwrap_or(f64::NAN),
+                self.p.unwrap_or(f64::NAN),
+                if s == "default-noise-model" {
+                    "; the default"
+                } else {
+                    ""
+                }
+            ),
+        }
+    }
+}
+
+impl ParamArgs {
+    /// Checked engine parameters and how lambda was chosen. Every problem is a usage error,
+    /// found before any data is read.
+    pub fn check(&self) -> CliResult<(ValidNmfParams, LambdaChoice)> {
+        let mut params = NmfParams::new(self.k, self.algo)
+            .max_iters(self.iters)
+            .seed(self.seed)
+            .threads(self.threads)
+            .l2_w(self.l2)
+            .l2_h(self.l2)
+            .warmup_iters(self.warmup);
+        let mut choice = LambdaChoice {
+            lambda: None,
+            source: "given",
+            sigma: None,
+            p: None,
+        };
+        if let Some(l) = self.lambda {
+            params = params.lambda(l);
+        } else if self.sigma.is_some() || self.p.is_some() || self.algo.flags_corruption() {
+            let sigma = self.sigma.unwrap_or(DEFAULT_SIGMA);
+            let p = self.p.unwrap_or(DEFAULT_P);
+            params = params.noise_model(sigma, p);
+            choice.source = if self.sigma.is_none() && self.p.is_none() {
+                "default-noise-model"
+            } else {
+                "noise-model"
+            };
+            choice.sigma = Some(sigma);
+            choice.p = Some(p);
+        }
+        let valid = params.check().map_err(CliError::from_engine)?;
+        choice.lambda = valid.lambda();
+        Ok((valid, choice))
+    }
+}
+
+/// Facts about the loaded data, for the output.
+#[derive(Debug, Clone, Serialize)]
+pub struct DataSummary {
+    /// The file as given.
+    pub file: String,
+    /// The format it was read as.
+    pub format: String,
+    /// Number of users.
+    pub users: usize,
+    /// Number of items.
+    pub items: usize,
+    /// Number of ratings.
+    pub ratings: usize,
+    /// Scale lower bound.
+    pub scale_min: f64,
+    /// Scale upper bound.
+    pub scale_max: f64,
+}
+
+impl DataArgs {
+    /// Checks the options that need no data (the scale must be nonnegative for NMF).
+    pub fn check(&self) -> CliResult<()> {
+        if self.scale.min() < 0.0 {
+            return Err(CliError::Usage(format!(
+                "invalid --scale {}:{}: nonnegative matrix factorization needs ratings >= 0 (shift the scale)",
+                self.scale.min(),
+                self.scale.max()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Loads the ratings; errors name the file, the line and the problem.
+    pub fn load(&self) -> CliResult<(Ratings, DataSummary)> {
+        let format = self
+            .format
+            .detect(&self.data)
+            .map_err(CliError::from_ratings)?;
+        let opts = LoadOptions::default()
+            .format(format)
+            .scale(self.scale)
+            .duplicates(self.duplicates);
+        let data = load(&self.data, &opts).map_err(CliError::from_ratings)?;
+        let summary = DataSummary {
+            file: self.data.display().to_string(),
+            format: format.name().to_string(),
+            users: data.n_users(),
+            items: data.n_items(),
+            ratings: data.nnz(),
+            scale_min: self.scale.min(),
+            scale_max: self.scale.max(),
+        };
+        Ok((data, summary))
+    }
+}
+
+impl DataSummary {
+    /// One line for people.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} ({}): {} users, {} items, {} ratings, scale {}..{}",
+            self.file,
+            self.format,
+            self.users,
+            self.items,
+            self.ratings,
+            self.scale_min,
+            self.scale_max
+        )
+    }
+}
+
+/// Fits with a progress bar on stderr (hidden with `--quiet` or when stderr is not a
+/// terminal); returns the model and the wall-clock seconds.
+pub fn fit_with_progress(
+    params: &ValidNmfParams,
+    data: &Ratings,
+    validation: Option<&[Triple]>,
+    out: &Output,
+    label: &str,
+) -> CliResult<(NmfModel, f64)> {
+    let bar = if out.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::with_draw_target(
+            Some(params.max_iters() as u64),
+            ProgressDrawTarget::stderr(),
+        )
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed})")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(label.to_string());
+    let mut observer = |s: &IterationStats| {
+        bar.set_position(s.iteration as u64);
+        bar.set_message(format!(
+            "objective {:.4e}, flagged {}",
+            s.objective, s.flagged
+        ));
+        ControlFlow::Continue(())
+    };
+    let mut options = FitOptions::new().observer(&mut observer);
+    if let Some(v) = validation {
+        options = options.validation(v);
+    }
+    let start = Instant::now();
+    let result = params.fit_with(data, options);
+    let secs = start.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    Ok((result.map_err(CliError::from_engine)?, secs))
+}
+
+/// The stop reason in words (`max-iters`, `converged`, ...).
+pub fn stop_name(r: StopReason) -> String {
+    match r {
+        StopReason::MaxIters => "max-iters".into(),
+        StopReason::TimeBudget => "time-budget".into(),
+        StopReason::Converged => "converged".into(),
+        StopReason::EarlyStopped { best_iteration } => {
+            format!("early-stopped, kept iteration {best_iteration}")
+        }
+        StopReason::Observer => "interrupted".into(),
+    }
+}
+
+/// Checks that the directory an output file goes to exists, before any work is done.
+pub fn check_output_path(path: &Path) -> CliResult<()> {
+    if path.file_name().is_none() {
+        return Err(CliError::Usage(format!(
+            "output {} is not a file name",
+            path.display()
+        )));
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(CliError::Usage(format!(
+            "cannot write {}: directory {} does not exist",
+            path.display(),
+            dir.display()
+        )));
+    }
+    if path.is_dir() {
+        return Err(CliError::Usage(format!(
+            "cannot write {}: it is a directory",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+fn parse_algorithm(s: &str) -> Result<Algorithm, String> {
+    s.parse::<Algorithm>().map_err(|e| e.to_string())
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    s.parse::<Format>()
+        .map_err(|_| format!("unknown format {s:?}; expected one of auto, movielens, ml100k, csv"))
+}
+
+fn parse_duplicates(s: &str) -> Result<DuplicatePolicy, String> {
+    match s {
+        "error" => Ok(DuplicatePolicy::Error),
+        "keep-last" => Ok(DuplicatePolicy::KeepLast),
+        "mean" => Ok(DuplicatePolicy::Mean),
+        _ => Err(format!(
+            "unknown duplicate policy {s:?}; expected one of error, keep-last, mean"
+        )),
+    }
+}
+
+fn parse_scale(s: &str) -> Result<RatingScale, String> {
+    let (a, b) = s
+        .split_once(':')
+        .ok_or_else(|| format!("scale {s:?} is not MIN:MAX (e.g. 1:5)"))?;
+    let num = |t: &str| {
+        t.trim()
+            .parse::<f64>()
+            .map_err(|_| format!("scale bound {t:?} is not a number"))
+    };
+    RatingScale::new(num(a)?, num(b)?).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scale_parses_and_rejects() {
+        assert_eq!(parse_scale("1:5").unwrap(), RatingScale::MOVIELENS);
+        assert_eq!(parse_scale("0.5:5").unwrap().min(), 0.5);
+        assert!(parse_scale("5:1").is_err());
+        assert!(parse_scale("15").is_err());
+        assert!(parse_scale("a:5").is_err());
+    }
+
+    #[test]
+    fn default_lambda_matches_the_noise_model_formula() {
+        // Independent of the engine: 2 sigma^2 (-ln(sigma sqrt(2 pi)) - ln p), sigma = 1, p = 0.05.
+        let expected = 2.0 * (-(2.0 * std::f64::consts::PI).sqrt().ln() - 0.05f64.ln());
+        let args = ParamArgs {
+            algo: Algorithm::IgnoreCorrupt,
+            k: 5,
+            lambda: None,
+            sigma: None,
+            p: None,
+            iters: 10,
+            seed: 0,
+            threads: 0,
+            l2: 0.0,
+            warmup: 0,
+        };
+        let (_, choice) = args.check().unwrap();
+        assert!((choice.lambda.unwrap() - expected).abs() < 1e-12);
+        assert!((expected - 4.1536).abs() < 1e-3);
+        assert_eq!(choice.source, "default-noise-model");
+    }
+}
