@@ -15,6 +15,7 @@ pub enum AttackKind {
     /// in the low half of the scale, `r <= (min + max) / 2`, becomes `max`; one in the high half
     /// becomes `min` (on 1..5: 1..3 -> 5 and 4..5 -> 1). A flip always changes the value.
     ///
+    /// Apply it to the training ratings only: the paper keeps the test set clean.
     /// No adversary, target, filler or direction: those parts of the spec are not used.
     RandomNoise {
         /// Flip probability per rating, in [0, 1].

@@ -3,6 +3,26 @@
 //!
 //! Functions take plain slices and the [`Predictor`] trait, so they serve any model, not only
 //! this project's.
+//!
+//! Conventions:
+//! - predictions are clipped to the rating scale before errors and shifts are computed (a
+//!   served prediction is always clipped); rankings (hit ratio) use raw predictions, so that
+//!   items predicted above the scale's top are not tied;
+//! - a NaN or infinite prediction is an error ([`MetricsError::NotFinitePrediction`] or
+//!   [`MetricsError::NotFinite`]), never a NaN result;
+//! - an average over nothing is an error ([`MetricsError::Empty`]) when it is the metric itself,
+//!   and `None` when it is a secondary figure that may legitimately be undefined (MAPS over
+//!   non-raters when every user rated the target, precision with no flags, recall with no
+//!   positives, a standard deviation of one value);
+//! - attack-impact metrics take the clean model P* and the attacked model P over the same dense
+//!   indices: genuine users keep their indices in attacked data (as `cnmf-attacks` guarantees).
+//!
+//! | metric | function |
+//! |---|---|
+//! | NMAE, MAE, RMSE | [`accuracy`], [`accuracy_of`], [`accuracy_of_triples`] |
+//! | MAPS, signed shift, MAPS over non-raters | [`prediction_shift`], [`prediction_shift_many`] |
+//! | hit ratio at N | [`hit_ratio`] (with [`sample_users`]) |
+//! | detection precision / recall / F1 | [`entry_detection`], [`user_detection`] (with [`flagged_entries`]) |
 
 mod accuracy;
 mod detection;

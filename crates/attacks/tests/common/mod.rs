@@ -203,5 +203,14 @@ pub fn check_attacked(data: &Ratings, out: &Attacked, rating_step: f64) {
     }
     // The CSR mask agrees with the entries.
     let mask = truth.entry_mask(attacked);
-    assert_eq!(mask.iter().filter(|&&b| b).count(), truth.entries().len());
+    assert_eq!(mask.len(), attacked.nnz());
+    for (t, &flag) in attacked.iter().zip(&mask) {
+        assert_eq!(
+            flag,
+            truth.entry(t.user, t.item).is_some(),
+            "mask at ({}, {})",
+            t.user,
+            t.item
+        );
+    }
 }
