@@ -89,6 +89,19 @@ impl ValidAttackSpec {
                     available,
                 });
             }
+            // Ratings index their entries with u32: refuse before allocating anything.
+            let added = plan
+                .adversaries
+                .checked_mul(plan.targets.len() + plan.filler)
+                .and_then(|x| x.checked_add(data.nnz()));
+            if added.is_none_or(|total| total > u32::MAX as usize) {
+                return Err(AttackError::TooManyAdversaries {
+                    requested: plan.adversaries,
+                    available: (u32::MAX as usize - data.nnz())
+                        / (plan.targets.len() + plan.filler),
+                    why: "the attacked data must hold at most u32::MAX ratings",
+                });
+            }
             if let AttackKind::Bandwagon { popular } = kind {
                 if popular > plan.filler {
                     return Err(AttackError::PopularExceedsFiller {

@@ -527,6 +527,14 @@ fn bad_specs_are_rejected_before_generation() {
         ),
         "{e}"
     );
+    let e = on(AttackSpec::low_knowledge()
+        .size(AttackSize::Count(usize::MAX / 2))
+        .filler(FillerSize::Count(1)));
+    assert!(matches!(e, AttackError::TooManyAdversaries { .. }), "{e}");
+    let e = on(AttackSpec::low_knowledge()
+        .size(AttackSize::Count(3_000_000_000))
+        .filler(FillerSize::Count(1)));
+    assert!(e.to_string().contains("u32::MAX ratings"), "{e}");
     // The filler of the informed attack is not used, so it may be anything valid.
     assert!(attack(
         &data,
