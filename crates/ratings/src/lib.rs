@@ -10,6 +10,7 @@ pub mod load;
 mod ratings;
 mod scale;
 pub mod split;
+pub mod synthetic;
 
 pub use error::{Location, RatingsError};
 pub use ids::IdMap;
@@ -17,3 +18,4 @@ pub use load::{load, load_reader, Format, LoadOptions};
 pub use ratings::{DuplicatePolicy, Ratings, RatingsBuilder, Triple};
 pub use scale::RatingScale;
 pub use split::{KFold, PerUser, Split};
+pub use synthetic::{GroundTruth, SyntheticParams, ValidSyntheticParams};

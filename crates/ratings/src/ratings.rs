@@ -511,8 +511,23 @@ impl RatingsBuilder {
                 ),
             });
         }
-        // Stable counting sort by user, then a stable sort by item inside each row: O(nnz) plus
-        // small per-row sorts, and input order is kept among duplicates (for keep-last).
+        // Two stable counting sorts (LSD radix): by item, then by user. Rows come out sorted by
+        // item with input order kept among duplicates (for keep-last), in O(nnz + n + m)
+        // without comparisons.
+        let mut col_next = vec![0usize; m + 1];
+        for t in &self.entries {
+            col_next[t.item as usize + 1] += 1;
+        }
+        for j in 0..m {
+            col_next[j + 1] += col_next[j];
+        }
+        let mut by_item = vec![0u32; self.entries.len()];
+        for (p, t) in self.entries.iter().enumerate() {
+            let slot = &mut col_next[t.item as usize];
+            by_item[*slot] = p as u32;
+            *slot += 1;
+        }
+        drop(col_next);
         let mut row_ptr = vec![0usize; n + 1];
         for t in &self.entries {
             row_ptr[t.user as usize + 1] += 1;
@@ -522,14 +537,13 @@ impl RatingsBuilder {
         }
         let mut next = row_ptr.clone();
         let mut order = vec![0u32; self.entries.len()];
-        for (p, t) in self.entries.iter().enumerate() {
-            let slot = &mut next[t.user as usize];
-            order[*slot] = p as u32;
+        for &p in &by_item {
+            let slot = &mut next[self.entries[p as usize].user as usize];
+            order[*slot] = p;
             *slot += 1;
         }
-        for u in 0..n {
-            order[row_ptr[u]..row_ptr[u + 1]].sort_by_key(|&p| self.entries[p as usize].item);
-        }
+        drop(by_item);
+        drop(next);
 
         let mut indptr = Vec::with_capacity(n + 1);
         let mut indices = Vec::with_capacity(self.entries.len());

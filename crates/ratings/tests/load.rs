@@ -269,3 +269,25 @@ fn in_memory_input_sniffs_its_format() {
         .to_string();
     assert!(e.starts_with("<stdin>:1: missing field"), "{e}");
 }
+
+/// Lines the fast path declines (leading zeros, very large ids, fractional ratings) are still
+/// read exactly by the checked path, and ids keep the text they were written with.
+#[test]
+fn unusual_but_valid_movielens_lines() {
+    let text =
+        "7::1::4::100\n007::1::3::100\n98765432109::1::2.5::100\n7::2::4.25::100\n7::3::3.0::100\n";
+    let opts = LoadOptions::default().scale(RatingScale::new(0.5, 5.0).unwrap());
+    let r = cnmf_ratings::load_reader(text.as_bytes(), "<mem>", &opts).unwrap();
+    let ids: Vec<&str> = r.users().iter().collect();
+    assert_eq!(ids, ["7", "007", "98765432109"]);
+    let get = |u: &str, i: &str| r.get(r.users().index(u).unwrap(), r.items().index(i).unwrap());
+    assert_eq!(get("7", "1"), Some(4.0));
+    assert_eq!(get("007", "1"), Some(3.0));
+    assert_eq!(get("98765432109", "1"), Some(2.5));
+    assert_eq!(get("7", "2"), Some(4.25));
+    assert_eq!(get("7", "3"), Some(3.0));
+    // The same data as u.data.
+    let tabbed = text.replace("::", "\t");
+    let t = cnmf_ratings::load_reader(tabbed.as_bytes(), "<mem>", &opts).unwrap();
+    assert_eq!(t.triples(), r.triples());
+}
