@@ -39,6 +39,9 @@ impl CorruptEntry {
 /// Every rating of the attacked data that is not listed in [`GroundTruth::entries`] is
 /// identical to the input's rating of the same (user, item); no input rating is removed, except
 /// that a replaced rating appears in `entries` with its original value.
+///
+/// Serialises to JSON for reports; a deserialised ground truth is trusted to keep the sorted
+/// order it was written in (the lookups binary-search it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GroundTruth {
     plan: AttackPlan,
