@@ -11,6 +11,7 @@ mod ratings;
 mod scale;
 pub mod split;
 pub mod synthetic;
+pub mod write;
 
 pub use error::{Location, RatingsError};
 pub use ids::IdMap;
@@ -19,3 +20,4 @@ pub use ratings::{DuplicatePolicy, Ratings, RatingsBuilder, Triple};
 pub use scale::RatingScale;
 pub use split::{KFold, PerUser, Split};
 pub use synthetic::{GroundTruth, SyntheticParams, ValidSyntheticParams};
+pub use write::write;
