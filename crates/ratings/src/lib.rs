@@ -4,6 +4,7 @@
 //! between external ids and dense indices and the [`RatingScale`]. Everything that comes from
 //! data returns a [`RatingsError`] naming the input, the line and the problem.
 
+pub mod discover;
 mod error;
 mod ids;
 pub mod load;
@@ -13,6 +14,7 @@ pub mod split;
 pub mod synthetic;
 pub mod write;
 
+pub use discover::{DataSetKind, DataSource};
 pub use error::{Location, RatingsError};
 pub use ids::IdMap;
 pub use load::{load, load_reader, Format, LoadOptions};
