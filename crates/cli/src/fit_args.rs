@@ -21,6 +21,9 @@ use crate::output::Output;
 pub const DEFAULT_SIGMA: f64 = 1.0;
 /// Corruption probability used when a corrupt variant gets neither `--lambda` nor `--p`.
 pub const DEFAULT_P: f64 = 0.05;
+/// Warm-up iterations of the corrupt variants when `--warmup` is not given (at most half the
+/// iterations).
+pub const DEFAULT_WARMUP: usize = 10;
 
 /// The ratings file and how to read it.
 #[derive(Debug, Clone, Args)]
@@ -88,9 +91,12 @@ pub struct ParamArgs {
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub l2: f64,
 
-    /// Iterations before corrupt flags start being set (corrupt variants only).
-    #[arg(long, default_value_t = 0)]
-    pub warmup: usize,
+    /// Iterations fitted before corrupt flags start being set (corrupt variants only).
+    /// Default: min(10, iters / 2), so that ratings are judged against a model that already
+    /// fits the data; from a random start every rating looks off and whole taste groups can be
+    /// flagged. 0 follows the paper's Algorithm 1 literally.
+    #[arg(long)]
+    pub warmup: Option<usize>,
 }
 
 /// How lambda was chosen, for the output.
@@ -136,7 +142,11 @@ impl ParamArgs {
             .threads(self.threads)
             .l2_w(self.l2)
             .l2_h(self.l2)
-            .warmup_iters(self.warmup);
+            .warmup_iters(self.warmup.unwrap_or(if self.algo.flags_corruption() {
+                DEFAULT_WARMUP.min(self.iters / 2)
+            } else {
+                0
+            }));
         let mut choice = LambdaChoice {
             lambda: None,
             source: "given",
@@ -377,9 +387,10 @@ mod tests {
             seed: 0,
             threads: 0,
             l2: 0.0,
-            warmup: 0,
+            warmup: None,
         };
-        let (_, choice) = args.check().unwrap();
+        let (valid, choice) = args.check().unwrap();
+        assert_eq!(valid.warmup_iters(), 5);
         assert!((choice.lambda.unwrap() - expected).abs() < 1e-12);
         assert!((expected - 4.1536).abs() < 1e-3);
         assert_eq!(choice.source, "default-noise-model");

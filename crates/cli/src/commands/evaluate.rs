@@ -83,6 +83,7 @@ struct Report<'a> {
     algorithm: String,
     k: usize,
     lambda: &'a LambdaChoice,
+    warmup: usize,
     iterations: usize,
     seed: u64,
     folds: &'a [FoldResult],
@@ -154,6 +155,7 @@ pub fn run(args: &EvaluateArgs, out: &Output) -> CliResult<()> {
             algorithm: params.algorithm().name().to_string(),
             k: params.k(),
             lambda: &lambda,
+            warmup: params.warmup_iters(),
             iterations: params.max_iters(),
             seed: params.seed(),
             folds: &results,
@@ -185,12 +187,13 @@ pub fn run(args: &EvaluateArgs, out: &Output) -> CliResult<()> {
     let pm = |m: MeanStd, d: usize| format!("{:.d$} ± {:.d$}", m.mean, m.std);
     let cold: usize = results.iter().map(|r| r.cold_test).sum();
     let mut text = format!(
-        "{}-fold cross-validation of {}, k = {}, {}, {} iterations, seed {}\n{}\n\
+        "{}-fold cross-validation of {}, k = {}, {}{}, {} iterations, seed {}\n{}\n\
          NMAE  {}\nMAE   {}\nRMSE  {}\nfit   {} s per fold (mean ± sample std over folds)\n",
         args.folds,
         params.algorithm(),
         params.k(),
         lambda.describe(),
+        crate::commands::fit::warmup_note(params.warmup_iters()),
         params.max_iters(),
         params.seed(),
         t.render(),

@@ -33,6 +33,7 @@ struct Report<'a> {
     algorithm: String,
     k: usize,
     lambda: &'a LambdaChoice,
+    warmup: usize,
     iterations: usize,
     stop_reason: String,
     fit_seconds: f64,
@@ -84,6 +85,7 @@ pub fn run(args: &FitArgs, out: &Output) -> CliResult<()> {
         algorithm,
         k: params.k(),
         lambda: &lambda,
+        warmup: params.warmup_iters(),
         iterations,
         stop_reason,
         fit_seconds: secs,
@@ -96,13 +98,14 @@ pub fn run(args: &FitArgs, out: &Output) -> CliResult<()> {
         return out.json_doc(&report);
     }
     let text = format!(
-        "algorithm  {}, k = {}, {}\n\
+        "algorithm  {}, k = {}, {}{}\n\
          fit        {} iterations ({}) in {:.2} s, final objective {:.6e}\n\
          flagged    {} of {} ratings ({:.2}%) as corrupt, from {} users\n\
          model      {} ({})\n",
         report.algorithm,
         report.k,
         lambda.describe(),
+        warmup_note(report.warmup),
         report.iterations,
         report.stop_reason,
         secs,
@@ -115,6 +118,15 @@ pub fn run(args: &FitArgs, out: &Output) -> CliResult<()> {
         human_bytes(bytes),
     );
     out.text(&text)
+}
+
+/// ", warm-up N iterations" when there is one.
+pub fn warmup_note(w: usize) -> String {
+    if w > 0 {
+        format!(", warm-up {w} iterations")
+    } else {
+        String::new()
+    }
 }
 
 fn human_bytes(b: u64) -> String {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use crate::commands::recommend::{top_n, Recommendation};
+use crate::commands::recommend::{min_note, top_n, Recommendation};
 use crate::csv_in::{parse_rating, read_records, Column};
 use crate::error::{CliError, CliResult};
 use crate::lookup::unknown_message;
@@ -38,6 +38,9 @@ pub struct FoldInArgs {
     /// A rated item the model does not know: `error` or `skip`.
     #[arg(long, value_enum, default_value_t = UnknownItems::Error)]
     unknown: UnknownItems,
+    /// Only list items with at least this many training ratings (see `cnmf recommend --help`).
+    #[arg(long, default_value_t = 0)]
+    min_ratings: u32,
 }
 
 /// One of the new user's ratings that the model's rule would flag as corrupt.
@@ -118,7 +121,9 @@ pub fn run(args: &FoldInArgs, out: &Output) -> CliResult<()> {
     let raw = |i: u32| -> f64 { w.iter().zip(factors.h_col(i)).map(|(a, b)| a * b).sum() };
     let mut rated: Vec<u32> = pairs.iter().map(|&(i, _)| i).collect();
     rated.sort_unstable();
-    let top = top_n(model.n_items(), args.n as usize, &rated, raw);
+    let counts = mf.item_rating_counts();
+    let keep = |i: u32| counts[i as usize] >= args.min_ratings;
+    let top = top_n(model.n_items(), args.n as usize, &rated, keep, raw);
     let items: Vec<Recommendation> = top
         .iter()
         .enumerate()
@@ -152,11 +157,12 @@ pub fn run(args: &FoldInArgs, out: &Output) -> CliResult<()> {
         });
     }
     let mut text = format!(
-        "folded in {} ratings ({} algorithm, k = {}); top {} unrated items:\n",
+        "folded in {} ratings ({} algorithm, k = {}); top {} unrated items{}:\n",
         pairs.len(),
         model.algorithm(),
         factors.k(),
-        items.len()
+        items.len(),
+        min_note(args.min_ratings)
     );
     let mut t = Table::new(&[
         ("rank", true),

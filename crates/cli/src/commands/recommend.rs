@@ -27,6 +27,10 @@ pub struct RecommendArgs {
     /// `cnmf fold-in` gives personal recommendations.
     #[arg(long, value_enum, default_value_t = UnknownPolicy::Error)]
     unknown: UnknownPolicy,
+    /// Only items with at least this many training ratings. Items rated by a handful of users
+    /// get extreme scores from any factorization; 20 to 50 keeps lists to items with evidence.
+    #[arg(long, default_value_t = 0)]
+    min_ratings: u32,
 }
 
 /// One recommended item.
@@ -51,11 +55,13 @@ struct Report<'a> {
     items: Vec<Recommendation>,
 }
 
-/// The `n` best items by `score` among those not excluded, best first; ties by item index.
+/// The `n` best items by `score` among those not in `excluded` (ascending) for which `keep`
+/// holds, best first; ties by item index.
 pub fn top_n(
     n_items: usize,
     n: usize,
     excluded: &[u32],
+    keep: impl Fn(u32) -> bool,
     score: impl Fn(u32) -> f64,
 ) -> Vec<(u32, f64)> {
     let mut candidates: Vec<(u32, f64)> = Vec::with_capacity(n_items - excluded.len().min(n_items));
@@ -65,7 +71,9 @@ pub fn top_n(
             skip.next();
             continue;
         }
-        candidates.push((i, score(i)));
+        if keep(i) {
+            candidates.push((i, score(i)));
+        }
     }
     let order = |a: &(u32, f64), b: &(u32, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
     if candidates.len() > n {
@@ -82,10 +90,12 @@ pub fn run(args: &RecommendArgs, out: &Output) -> CliResult<()> {
     let model = mf.model();
     let scale = model.scale();
     let n = args.n as usize;
+    let counts = mf.item_rating_counts();
+    let keep = |i: u32| counts[i as usize] >= args.min_ratings;
     let (ranked, rated, fallback) = match mf.users().index(&args.user) {
         Some(u) => {
             let rated = mf.rated(u);
-            let top = top_n(model.n_items(), n, rated, |i| model.predict_raw(u, i));
+            let top = top_n(model.n_items(), n, rated, keep, |i| model.predict_raw(u, i));
             (top, rated.len(), None)
         }
         None if args.unknown == UnknownPolicy::Mean => {
@@ -93,7 +103,7 @@ pub fn run(args: &RecommendArgs, out: &Output) -> CliResult<()> {
                 "unknown user {:?}: ranking items by their mean training rating instead of the model",
                 args.user
             ));
-            let top = top_n(model.n_items(), n, &[], |i| mf.item_mean(i));
+            let top = top_n(model.n_items(), n, &[], keep, |i| mf.item_mean(i));
             (top, 0, Some(Fallback::ItemMean))
         }
         None => {
@@ -137,19 +147,30 @@ pub fn run(args: &RecommendArgs, out: &Output) -> CliResult<()> {
     }
     let head = match fallback {
         None => format!(
-            "top {} of the {} items user {} has not rated (rated {}):\n",
+            "top {} of the {} items user {} has not rated (rated {}){}:\n",
             items.len(),
             model.n_items() - rated,
             args.user,
-            rated
+            rated,
+            min_note(args.min_ratings)
         ),
         Some(_) => format!(
-            "top {} items by mean rating (user {} is unknown):\n",
+            "top {} items by mean rating (user {} is unknown){}:\n",
             items.len(),
-            args.user
+            args.user,
+            min_note(args.min_ratings)
         ),
     };
     out.text(&(head + &table.render()))
+}
+
+/// ", items with at least N ratings" when the filter is on.
+pub fn min_note(min_ratings: u32) -> String {
+    if min_ratings > 0 {
+        format!(", items with at least {min_ratings} ratings")
+    } else {
+        String::new()
+    }
 }
 
 #[cfg(test)]
@@ -159,11 +180,13 @@ mod tests {
     #[test]
     fn top_n_skips_rated_and_breaks_ties_by_index() {
         let scores = [3.0, 5.0, 4.0, 5.0, 1.0, 4.5];
-        let top = top_n(6, 3, &[1, 4], |i| scores[i as usize]);
+        let top = top_n(6, 3, &[1, 4], |_| true, |i| scores[i as usize]);
         assert_eq!(top, vec![(3, 5.0), (5, 4.5), (2, 4.0)]);
-        let all = top_n(6, 10, &[0, 1, 2, 3, 4, 5], |i| scores[i as usize]);
+        let all = top_n(6, 10, &[0, 1, 2, 3, 4, 5], |_| true, |i| scores[i as usize]);
         assert!(all.is_empty());
-        let tie = top_n(4, 2, &[], |_| 1.0);
+        let tie = top_n(4, 2, &[], |_| true, |_| 1.0);
         assert_eq!(tie, vec![(0, 1.0), (1, 1.0)]);
+        let odd = top_n(6, 2, &[], |i| i % 2 == 1, |i| scores[i as usize]);
+        assert_eq!(odd, vec![(1, 5.0), (3, 5.0)]);
     }
 }

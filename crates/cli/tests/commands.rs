@@ -1,0 +1,606 @@
+//! End-to-end tests of the commands on made-up fixtures: outputs, JSON, fallbacks, exit codes.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+
+use common::{cnmf, fit_fixture, fixture, fixture_ratings};
+
+fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+#[test]
+fn help_documents_commands_and_exit_codes() {
+    let r = cnmf(&["--help"]).expect(0);
+    for word in [
+        "fit",
+        "predict",
+        "recommend",
+        "flagged",
+        "evaluate",
+        "fold-in",
+        "Exit codes",
+    ] {
+        assert!(
+            r.stdout.contains(word),
+            "--help lacks {word}:\n{}",
+            r.stdout
+        );
+    }
+    let r = cnmf(&["fit", "--help"]).expect(0);
+    assert!(
+        r.stdout.contains("--lambda") && r.stdout.contains("4.154"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn fit_reports_lambda_and_writes_a_model() {
+    let dir = tmp();
+    let model = dir.path().join("m.cnmf");
+    let r = cnmf(&[
+        "fit",
+        "--data",
+        &fixture("ratings.csv"),
+        "--k",
+        "2",
+        "--iters",
+        "50",
+        "-o",
+        model.to_str().unwrap(),
+        "--json",
+    ])
+    .expect(0);
+    let j = r.json();
+    // lambda from the default noise model, computed here from the formula:
+    // 2 sigma^2 (-ln(sigma sqrt(2 pi)) - ln p) with sigma = 1, p = 0.05.
+    let expected = 2.0 * (-(2.0 * std::f64::consts::PI).sqrt().ln() - 0.05f64.ln());
+    assert!((j["lambda"]["lambda"].as_f64().unwrap() - expected).abs() < 1e-12);
+    assert_eq!(j["lambda"]["source"], "default-noise-model");
+    assert_eq!(j["algorithm"], "ignore-corrupt");
+    assert_eq!(j["data"]["ratings"], 303);
+    assert_eq!(j["data"]["users"], 27);
+    assert_eq!(j["iterations"], 50);
+    assert_eq!(j["warmup"], 10);
+    assert!(
+        r.stderr.contains("note:") && r.stderr.contains("lambda"),
+        "{}",
+        r.stderr
+    );
+    let bytes = std::fs::read(&model).unwrap();
+    assert!(bytes.starts_with(b"CNMF-MODEL 1 sha256="));
+    assert_eq!(j["bytes"].as_u64().unwrap(), bytes.len() as u64);
+
+    // The human report names the lambda too.
+    let r = cnmf(&[
+        "fit",
+        "--data",
+        &fixture("ratings.csv"),
+        "--k",
+        "2",
+        "--iters",
+        "20",
+        "--lambda",
+        "2.5",
+        "-o",
+        model.to_str().unwrap(),
+    ])
+    .expect(0);
+    assert!(r.stdout.contains("lambda = 2.5"), "{}", r.stdout);
+}
+
+#[test]
+fn fits_are_identical_whatever_the_thread_count() {
+    let dir = tmp();
+    let a = fit_fixture(dir.path(), "a.cnmf", &["--threads", "1"]);
+    let b = fit_fixture(dir.path(), "b.cnmf", &["--threads", "2"]);
+    let pa = cnmf(&["predict", "--model", &a, "--pairs", &fixture("pairs.csv")]).expect(0);
+    let pb = cnmf(&["predict", "--model", &b, "--pairs", &fixture("pairs.csv")]).expect(0);
+    assert_eq!(pa.stdout, pb.stdout);
+}
+
+#[test]
+fn predict_single_pairs_and_json_agree() {
+    let dir = tmp();
+    let m = fit_fixture(dir.path(), "m.cnmf", &[]);
+    let pairs = cnmf(&["predict", "--model", &m, "--pairs", &fixture("pairs.csv")]).expect(0);
+    let lines: Vec<&str> = pairs.stdout.lines().collect();
+    assert_eq!(lines[0], "user,item,prediction");
+    assert_eq!(lines.len(), 5);
+    // The quoted item id is written back quoted.
+    assert!(lines[3].starts_with("u13,\"Heat, 1995\","), "{}", lines[3]);
+    for line in &lines[1..] {
+        let (pair, p) = line.rsplit_once(',').unwrap();
+        let p: f64 = p.parse().unwrap();
+        assert!((1.0..=5.0).contains(&p), "{line}");
+        let (user, item) = pair.split_once(',').unwrap();
+        let item = item.trim_matches('"');
+        let one = cnmf(&[
+            "predict", "--model", &m, "--user", user, "--item", item, "--json",
+        ])
+        .expect(0)
+        .json();
+        assert_eq!(
+            one["predictions"][0]["prediction"].as_f64().unwrap(),
+            p,
+            "{line}"
+        );
+        assert!(one["predictions"][0]["fallback"].is_null());
+        assert_eq!(one["fallbacks"], 0);
+    }
+    // The model learnt the two taste groups: u01 (action fan) likes a01, dislikes d02.
+    let get = |l: &str| l.rsplit_once(',').unwrap().1.parse::<f64>().unwrap();
+    assert!(
+        get(lines[1]) > 4.0 && get(lines[2]) < 2.0,
+        "{}",
+        pairs.stdout
+    );
+    let text = cnmf(&["predict", "--model", &m, "--user", "u01", "--item", "a01"]).expect(0);
+    assert!(
+        text.stdout.starts_with("user u01, item a01: "),
+        "{}",
+        text.stdout
+    );
+}
+
+#[test]
+fn unknown_ids_are_errors_unless_a_fallback_is_asked_for() {
+    let dir = tmp();
+    let m = fit_fixture(dir.path(), "m.cnmf", &["--algo", "ignore-missing"]);
+    let r = cnmf(&[
+        "predict", "--model", &m, "--user", "nobody", "--item", "a03",
+    ])
+    .expect(5);
+    assert!(r.stderr.contains("unknown user \"nobody\""), "{}", r.stderr);
+    let r = cnmf(&["predict", "--model", &m, "--user", "u01", "--item", "zz"]).expect(5);
+    assert!(r.stderr.contains("unknown item \"zz\""), "{}", r.stderr);
+    let r = cnmf(&[
+        "predict",
+        "--model",
+        &m,
+        "--pairs",
+        &fixture("pairs_unknown_user.csv"),
+    ])
+    .expect(5);
+    assert!(
+        r.stderr
+            .contains("pairs_unknown_user.csv:3: unknown user \"u99\""),
+        "{}",
+        r.stderr
+    );
+
+    // Fallbacks, checked against means computed here from the fixture file. The model flags
+    // nothing (ignore-missing), so the means are over all ratings.
+    let ratings = fixture_ratings();
+    let mean = |keep: &dyn Fn(&(String, String, f64)) -> bool| {
+        let v: Vec<f64> = ratings.iter().filter(|t| keep(t)).map(|t| t.2).collect();
+        v.iter().sum::<f64>() / v.len() as f64
+    };
+    let cases = [
+        ("nobody", "a03", "item-mean", mean(&|t| t.1 == "a03")),
+        ("u05", "zz", "user-mean", mean(&|t| t.0 == "u05")),
+        ("nobody", "zz", "global-mean", mean(&|_| true)),
+    ];
+    for (user, item, kind, want) in cases {
+        let r = cnmf(&[
+            "predict",
+            "--model",
+            &m,
+            "--user",
+            user,
+            "--item",
+            item,
+            "--unknown",
+            "mean",
+            "--json",
+        ])
+        .expect(0);
+        assert!(r.stderr.contains("note:"), "{}", r.stderr);
+        let j = r.json();
+        let p = &j["predictions"][0];
+        assert_eq!(p["fallback"], kind);
+        assert!(
+            (p["prediction"].as_f64().unwrap() - want).abs() < 1e-12,
+            "{user} {item}: {p}"
+        );
+        assert_eq!(j["fallbacks"], 1);
+    }
+    let r = cnmf(&[
+        "predict",
+        "--model",
+        &m,
+        "--pairs",
+        &fixture("pairs_unknown_user.csv"),
+        "--unknown",
+        "mean",
+    ])
+    .expect(0);
+    assert_eq!(
+        r.stdout.lines().next(),
+        Some("user,item,prediction,fallback")
+    );
+    assert!(
+        r.stdout.lines().nth(2).unwrap().ends_with(",item-mean"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.lines().nth(1).unwrap().ends_with(','),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stderr.contains("1 of 2 pairs"), "{}", r.stderr);
+}
+
+#[test]
+fn recommend_lists_unrated_items_best_first() {
+    let dir = tmp();
+    let m = fit_fixture(dir.path(), "m.cnmf", &[]);
+    let rated: HashSet<String> = fixture_ratings()
+        .into_iter()
+        .filter(|t| t.0 == "u02")
+        .map(|t| t.1)
+        .collect();
+    let j = cnmf(&[
+        "recommend",
+        "--model",
+        &m,
+        "--user",
+        "u02",
+        "-n",
+        "3",
+        "--json",
+    ])
+    .expect(0)
+    .json();
+    let items = j["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3);
+    assert_eq!(j["rated"], rated.len());
+    let mut last = f64::INFINITY;
+    for (k, it) in items.iter().enumerate() {
+        assert_eq!(it["rank"], k + 1);
+        let name = it["item"].as_str().unwrap();
+        assert!(!rated.contains(name), "{name} was rated by u02");
+        let s = it["score"].as_f64().unwrap();
+        assert!(s <= last);
+        last = s;
+    }
+    // u02 is an action fan who has not rated every action item: the best unrated item is one.
+    assert!(items[0]["item"].as_str().unwrap().starts_with('a'), "{j}");
+    // Asking for more than there is gives what there is.
+    let n_items = 16;
+    let all = cnmf(&[
+        "recommend",
+        "--model",
+        &m,
+        "--user",
+        "u02",
+        "-n",
+        "100",
+        "--json",
+    ])
+    .expect(0)
+    .json();
+    assert_eq!(
+        all["items"].as_array().unwrap().len(),
+        n_items - rated.len()
+    );
+    // --min-ratings filters out items with few ratings (every fixture item has more than 5).
+    let none = cnmf(&[
+        "recommend",
+        "--model",
+        &m,
+        "--user",
+        "u02",
+        "--min-ratings",
+        "1000",
+        "--json",
+    ])
+    .expect(0)
+    .json();
+    assert!(none["items"].as_array().unwrap().is_empty());
+
+    cnmf(&["recommend", "--model", &m, "--user", "u99"]).expect(5);
+    let r = cnmf(&[
+        "recommend",
+        "--model",
+        &m,
+        "--user",
+        "u99",
+        "--unknown",
+        "mean",
+        "--json",
+    ])
+    .expect(0);
+    assert_eq!(r.json()["fallback"], "item-mean");
+    cnmf(&["recommend", "--model", &m, "--user", "u02", "-n", "0"]).expect(2);
+}
+
+#[test]
+fn flagged_reports_the_review_bomb() {
+    let dir = tmp();
+    let m = fit_fixture(dir.path(), "m.cnmf", &[]);
+    let j = cnmf(&["flagged", "--model", &m, "--json", "--min-share", "0"])
+        .expect(0)
+        .json();
+    // The three bombers' 1-star ratings of a03 go against everything else they and the other
+    // action fans rated.
+    let entries: HashSet<(String, String)> = j["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["user"].as_str().unwrap().into(),
+                e["item"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    for b in ["bomb1", "bomb2", "bomb3"] {
+        assert!(entries.contains(&(b.to_string(), "a03".to_string())), "{j}");
+    }
+    assert_eq!(j["items"][0]["item"], "a03", "{j}");
+    assert_eq!(
+        j["summary"]["flagged"].as_u64().unwrap() as usize,
+        entries.len()
+    );
+    for e in j["entries"].as_array().unwrap() {
+        if e["item"] == "a03" && e["user"].as_str().unwrap().starts_with("bomb") {
+            assert_eq!(e["rating"], 1.0);
+            assert!(e["prediction"].as_f64().unwrap() > 4.0, "{e}");
+        }
+    }
+    // Users sorted by share, each share = flagged / ratings with ratings from the fixture.
+    let counts: HashMap<String, usize> =
+        fixture_ratings()
+            .into_iter()
+            .fold(HashMap::new(), |mut m, t| {
+                *m.entry(t.0).or_default() += 1;
+                m
+            });
+    let users = j["users"].as_array().unwrap();
+    let mut last = f64::INFINITY;
+    for u in users {
+        let id = u["user"].as_str().unwrap();
+        assert_eq!(u["ratings"].as_u64().unwrap() as usize, counts[id]);
+        let share = u["share"].as_f64().unwrap();
+        assert_eq!(share, u["flagged"].as_f64().unwrap() / counts[id] as f64);
+        assert!(share <= last);
+        last = share;
+    }
+    // --min-share filters users.
+    let j = cnmf(&["flagged", "--model", &m, "--json", "--min-share", "0.9"])
+        .expect(0)
+        .json();
+    assert!(j["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|u| u["share"].as_f64().unwrap() >= 0.9));
+    let r = cnmf(&[
+        "flagged",
+        "--model",
+        &m,
+        "--format",
+        "csv",
+        "--min-share",
+        "0",
+    ])
+    .expect(0);
+    assert_eq!(
+        r.stdout.lines().next(),
+        Some("user,ratings,flagged,share,mean_flagged_rating,mean_prediction")
+    );
+    assert!(r.stdout.contains("\nbomb1,5,"), "{}", r.stdout);
+    let r = cnmf(&["flagged", "--model", &m, "--format", "csv", "--by", "items"]).expect(0);
+    assert!(
+        r.stdout.lines().nth(1).unwrap().starts_with("a03,"),
+        "{}",
+        r.stdout
+    );
+    let r = cnmf(&["flagged", "--model", &m]).expect(0);
+    assert!(
+        r.stdout.contains("items by number of flagged ratings"),
+        "{}",
+        r.stdout
+    );
+    cnmf(&["flagged", "--model", &m, "--min-share", "1.5"]).expect(2);
+    cnmf(&["flagged", "--model", &m, "--format", "xml"]).expect(2);
+}
+
+#[test]
+fn corrupt_flags_keep_bombs_out_of_the_fallback_mean() {
+    let dir = tmp();
+    let m = fit_fixture(dir.path(), "m.cnmf", &[]);
+    let j = cnmf(&["flagged", "--model", &m, "--json", "--min-share", "0"])
+        .expect(0)
+        .json();
+    let flagged: HashSet<(String, String)> = j["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["user"].as_str().unwrap().into(),
+                e["item"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let clean: Vec<f64> = fixture_ratings()
+        .into_iter()
+        .filter(|t| t.1 == "a03" && !flagged.contains(&(t.0.clone(), t.1.clone())))
+        .map(|t| t.2)
+        .collect();
+    let want = clean.iter().sum::<f64>() / clean.len() as f64;
+    let p = cnmf(&[
+        "predict",
+        "--model",
+        &m,
+        "--user",
+        "new",
+        "--item",
+        "a03",
+        "--unknown",
+        "mean",
+        "--json",
+    ])
+    .expect(0)
+    .json();
+    assert!((p["predictions"][0]["prediction"].as_f64().unwrap() - want).abs() < 1e-12);
+}
+
+#[test]
+fn evaluate_cross_validates() {
+    let j = cnmf(&[
+        "evaluate",
+        "--data",
+        &fixture("ratings.csv"),
+        "--k",
+        "2",
+        "--iters",
+        "30",
+        "--folds",
+        "3",
+        "--algo",
+        "ignore-missing",
+        "--json",
+        "-q",
+    ])
+    .expect(0)
+    .json();
+    let folds = j["folds"].as_array().unwrap();
+    assert_eq!(folds.len(), 3);
+    let total: u64 = folds.iter().map(|f| f["test"].as_u64().unwrap()).sum();
+    assert_eq!(total, 303);
+    let nmae: Vec<f64> = folds.iter().map(|f| f["nmae"].as_f64().unwrap()).collect();
+    let mean = nmae.iter().sum::<f64>() / 3.0;
+    assert!((j["summary"]["nmae"]["mean"].as_f64().unwrap() - mean).abs() < 1e-15);
+    for f in folds {
+        let (nmae, mae) = (f["nmae"].as_f64().unwrap(), f["mae"].as_f64().unwrap());
+        assert!((nmae - mae / 4.0).abs() < 1e-15);
+        assert!(f["rmse"].as_f64().unwrap() >= mae);
+        // Two clear taste groups: far better than a constant 3 (MAE ~1.9 on this data).
+        assert!(mae < 1.0, "{f}");
+    }
+    let r = cnmf(&[
+        "evaluate",
+        "--data",
+        &fixture("ratings.csv"),
+        "--k",
+        "2",
+        "--iters",
+        "10",
+        "--folds",
+        "2",
+    ])
+    .expect(0);
+    assert!(
+        r.stdout.contains("NMAE") && r.stdout.contains("±"),
+        "{}",
+        r.stdout
+    );
+    cnmf(&[
+        "evaluate",
+        "--data",
+        &fixture("ratings.csv"),
+        "--folds",
+        "1",
+    ])
+    .expect(2);
+    cnmf(&[
+        "evaluate",
+        "--data",
+        &fixture("ratings.csv"),
+        "--folds",
+        "100000",
+    ])
+    .expect(2);
+}
+
+#[test]
+fn fold_in_scores_a_new_user() {
+    let dir = tmp();
+    let m = fit_fixture(dir.path(), "m.cnmf", &[]);
+    let j = cnmf(&[
+        "fold-in",
+        "--model",
+        &m,
+        "--ratings",
+        &fixture("new_user.csv"),
+        "-n",
+        "4",
+        "--json",
+    ])
+    .expect(0)
+    .json();
+    assert_eq!(j["ratings_used"], 5);
+    let items = j["items"].as_array().unwrap();
+    assert_eq!(items.len(), 4);
+    let rated = ["a01", "a02", "a05", "d01", "d03"];
+    for it in items {
+        let name = it["item"].as_str().unwrap();
+        assert!(!rated.contains(&name), "{name} was rated");
+        // The new user likes action and dislikes drama: the top unrated items are action.
+        assert!(name.starts_with('a'), "{j}");
+    }
+    let r = cnmf(&[
+        "fold-in",
+        "--model",
+        &m,
+        "--ratings",
+        &fixture("new_user.csv"),
+    ])
+    .expect(0);
+    assert!(r.stdout.starts_with("folded in 5 ratings"), "{}", r.stdout);
+
+    let r = cnmf(&[
+        "fold-in",
+        "--model",
+        &m,
+        "--ratings",
+        &fixture("new_user_unknown_item.csv"),
+    ])
+    .expect(5);
+    assert!(
+        r.stderr
+            .contains("new_user_unknown_item.csv:3: unknown item \"zz9\""),
+        "{}",
+        r.stderr
+    );
+    let r = cnmf(&[
+        "fold-in",
+        "--model",
+        &m,
+        "--ratings",
+        &fixture("new_user_unknown_item.csv"),
+        "--unknown",
+        "skip",
+        "--json",
+    ])
+    .expect(0);
+    assert!(r.stderr.contains("zz9"), "{}", r.stderr);
+    assert_eq!(r.json()["skipped"][0], "zz9");
+    let r = cnmf(&[
+        "fold-in",
+        "--model",
+        &m,
+        "--ratings",
+        &fixture("new_user_duplicate.csv"),
+    ])
+    .expect(3);
+    assert!(
+        r.stderr.contains("new_user_duplicate.csv:4") && r.stderr.contains("twice"),
+        "{}",
+        r.stderr
+    );
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "item,rating\na01,9\n").unwrap();
+    let r = cnmf(&["fold-in", "--model", &m, "--ratings", bad.to_str().unwrap()]).expect(3);
+    assert!(
+        r.stderr.contains("bad.csv:2") && r.stderr.contains("scale"),
+        "{}",
+        r.stderr
+    );
+}
