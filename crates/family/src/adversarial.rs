@@ -34,6 +34,12 @@
 //! dJ/db_u = c ( sum_i (e_ui + alpha e'_ui) + lambda b_u ), and likewise b_i and b (no lambda)
 //! ```
 //!
+//! [`fgm_mse`] measures what the adversary achieves against any fitted model. Note that the
+//! perturbation is a first-order worst case: a model trained against it can end up fitting
+//! the perturbed factors *better* than its own (on planted data the adversarially trained
+//! model's MSE drops under its fast-gradient perturbation while the plain model's triples), so
+//! robustness to this adversary is not robustness to every perturbation of that size.
+//!
 //! An epoch costs about twice a biased NMF epoch. Parameters: `epsilon >= 0` the size of the
 //! perturbation (0 makes `Delta = 0`, so `J` is `(1 + alpha)` times the data loss plus `R`:
 //! plain biased NMF with `lambda / (1 + alpha)`, up to Adam's `eps`), `alpha >= 0` the weight
@@ -41,7 +47,7 @@
 
 use cnmf_ratings::Ratings;
 
-use crate::biased::train::{train, Adversary};
+use crate::biased::train::{self, train, Adversary};
 use crate::biased::{BiasedNmfModel, BiasedNmfParams, ValidBiasedNmfParams};
 use crate::observer::{Observer, Silent};
 use crate::FamilyError;
@@ -61,11 +67,13 @@ pub struct AdversarialParams {
 }
 
 impl AdversarialParams {
-    /// Rank `k` with biased NMF's defaults and `epsilon = 0.1`, `alpha = 1`.
+    /// Rank `k` with biased NMF's defaults and `epsilon = 0.3`, `alpha = 1` (on a 90% split
+    /// of MovieLens 100K at `k = 20` these give a held-out NMAE of about 0.184, like plain
+    /// biased NMF; `epsilon = 1` costs accuracy, 0.191).
     pub fn new(rank: usize) -> Self {
         AdversarialParams {
             base: BiasedNmfParams::new(rank),
-            epsilon: 0.1,
+            epsilon: 0.3,
             alpha: 1.0,
         }
     }
@@ -179,4 +187,19 @@ impl ValidAdversarialParams {
     ) -> Result<BiasedNmfModel, FamilyError> {
         train(ratings, &self.base, Some(self.adversary), observer)
     }
+}
+
+/// The mean squared error of `model` on `ratings` when its factors are moved by the
+/// fast-gradient perturbation of size `epsilon` (per user and per item vector, along the
+/// gradient of the squared error on `ratings`, as in training): the loss an adversary who
+/// knows the model and these ratings can force with a perturbation of that size. A robustness
+/// measure for any [`BiasedNmfModel`], adversarially trained or not.
+///
+/// Errors: `epsilon` negative or not finite, ratings of another shape than the model.
+pub fn fgm_mse(
+    model: &BiasedNmfModel,
+    ratings: &Ratings,
+    epsilon: f64,
+) -> Result<f64, FamilyError> {
+    train::fgm_mse(model, ratings, epsilon)
 }

@@ -22,7 +22,7 @@ pub mod neighbours;
 mod observer;
 mod sparse;
 
-pub use adversarial::{AdversarialParams, ValidAdversarialParams};
+pub use adversarial::{fgm_mse, AdversarialParams, ValidAdversarialParams};
 pub use biased::{BiasedNmfModel, BiasedNmfParams, FoldedUser, ValidBiasedNmfParams};
 pub use error::FamilyError;
 pub use lee_seung::{

@@ -28,6 +28,7 @@
 //!   inherently sequential (and Hogwild-style parallel SGD is not deterministic);
 //! - Adam's per-parameter step sizes cope with the very different gradient scales of
 //!   popular and rare items and of factors and biases, which a single SGD step size does not.
+//!
 //! The price is more epochs than SGD would need passes; each epoch is `O(|Omega| k)`.
 //!
 //! Initialisation (seeded `ChaCha8Rng`): `b` = mean training rating, `b_u = b_i = 0`, every
@@ -65,7 +66,7 @@ pub use fold_in::FoldedUser;
 ///      ("cid", "jaws", 4.0), ("cid", "heat", 2.0)],
 ///     RatingScale::MOVIELENS,
 /// )?;
-/// let model = BiasedNmfParams::new(2).epochs(300).check()?.fit(&r)?;
+/// let model = BiasedNmfParams::new(2).epochs(300).regularization(0.01).check()?.fit(&r)?;
 /// let p = model.predict(0, 0); // ann, up
 /// assert!((p - 5.0).abs() < 0.5);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -81,14 +82,16 @@ pub struct BiasedNmfParams {
 }
 
 impl BiasedNmfParams {
-    /// Rank `k` with the defaults: 200 epochs, learning rate 0.01, regularisation 0.05,
-    /// initial scale 0.1, seed 0.
+    /// Rank `k` with the defaults: 200 epochs, learning rate 0.01, regularisation 5,
+    /// initial scale 0.1, seed 0. (On a 90% split of MovieLens 100K at `k = 20`, `lambda`
+    /// between 5 and 10 gave the best held-out NMAE, about 0.180; `lambda = 0.05` overfits,
+    /// 0.200.)
     pub fn new(rank: usize) -> Self {
         BiasedNmfParams {
             rank,
             epochs: 200,
             learning_rate: 0.01,
-            regularization: 0.05,
+            regularization: 5.0,
             init_scale: 0.1,
             seed: 0,
         }

@@ -157,6 +157,67 @@ pub(crate) fn train(
     Ok(model.with_trace(trace))
 }
 
+/// The mean squared error of `model` on `ratings` after the fast-gradient perturbation of
+/// size `epsilon` of its factors (see [`crate::adversarial::fgm_mse`]).
+pub(crate) fn fgm_mse(
+    model: &BiasedNmfModel,
+    ratings: &Ratings,
+    epsilon: f64,
+) -> Result<f64, FamilyError> {
+    if !(epsilon.is_finite() && epsilon >= 0.0) {
+        return Err(FamilyError::param(
+            "epsilon",
+            format!("must be finite and >= 0, got {epsilon}"),
+        ));
+    }
+    if (ratings.n_users(), ratings.n_items()) != (model.n_users(), model.n_items()) {
+        return Err(FamilyError::data(
+            "FGM loss",
+            format!(
+                "the ratings are {} x {} but the model is {} x {}",
+                ratings.n_users(),
+                ratings.n_items(),
+                model.n_users(),
+                model.n_items()
+            ),
+        ));
+    }
+    let data = TwoWay::of_ratings(ratings);
+    let (n, m, k) = (data.n, data.m, model.k);
+    let state = State {
+        p: model.p.clone(),
+        q: model.q.clone(),
+        bu: model.user_bias.clone(),
+        bi: model.item_bias.clone(),
+        b: model.global_bias,
+    };
+    let mut grad = Grad {
+        p: vec![0.0; n * k],
+        q: vec![0.0; m * k],
+        bu: vec![0.0; n],
+        bi: vec![0.0; m],
+        b: 0.0,
+    };
+    let mut e = vec![0.0; data.nnz()];
+    let csc_to_csr = ratings.csc_to_csr();
+    data_pass(
+        &data, csc_to_csr, k, &state, &state.p, &state.q, 1.0, &mut grad, &mut e,
+    );
+    let p_adv = perturbed(&state.p, &grad.p, k, epsilon);
+    let q_adv = perturbed(&state.q, &grad.q, k, epsilon);
+    let sse = data_pass(
+        &data, csc_to_csr, k, &state, &p_adv, &q_adv, 1.0, &mut grad, &mut e,
+    );
+    let mse = sse / data.nnz() as f64;
+    if !mse.is_finite() {
+        return Err(FamilyError::NotFinite {
+            what: "FGM loss",
+            iteration: 0,
+        });
+    }
+    Ok(mse)
+}
+
 /// Seeded start: `b` = mean, biases 0, factors `init_scale * U(0, 1)` (users first, then
 /// items), zero for users and items without ratings.
 fn init(data: &TwoWay<'_>, params: &ValidBiasedNmfParams, mean: f64) -> State {
@@ -328,4 +389,176 @@ fn data_pass(
             *gbi += weight * esum;
         });
     losses.iter().sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cnmf_ratings::RatingScale;
+
+    /// 4 users x 3 items, 8 ratings (user 3 rates nothing but item 2).
+    fn tiny() -> Ratings {
+        Ratings::from_external(
+            [
+                ("a", "x", 5.0),
+                ("a", "y", 3.0),
+                ("b", "x", 4.0),
+                ("b", "z", 1.0),
+                ("c", "y", 2.0),
+                ("c", "z", 5.0),
+                ("c", "x", 3.0),
+                ("d", "z", 4.0),
+            ],
+            RatingScale::MOVIELENS,
+        )
+        .unwrap()
+    }
+
+    fn state(n: usize, m: usize, k: usize) -> State {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut draw = |len: usize, lo: f64| -> Vec<f64> {
+            (0..len).map(|_| lo + rng.random::<f64>()).collect()
+        };
+        State {
+            p: draw(n * k, 0.2),
+            q: draw(m * k, 0.2),
+            bu: draw(n, -0.5),
+            bi: draw(m, -0.5),
+            b: 3.1,
+        }
+    }
+
+    /// `J` written out directly with a fixed perturbation `(dp, dq)`, as the docs define it.
+    #[allow(clippy::too_many_arguments)]
+    fn direct_j(
+        r: &Ratings,
+        s: &State,
+        k: usize,
+        lambda: f64,
+        alpha: f64,
+        dp: &[f64],
+        dq: &[f64],
+    ) -> f64 {
+        let mut loss = 0.0;
+        for t in r.iter() {
+            let (u, i) = (t.user as usize, t.item as usize);
+            let base = s.b + s.bu[u] + s.bi[i];
+            let mut x = base;
+            let mut xp = base;
+            for a in 0..k {
+                x += s.p[u * k + a] * s.q[i * k + a];
+                xp += (s.p[u * k + a] + dp[u * k + a]) * (s.q[i * k + a] + dq[i * k + a]);
+            }
+            loss += (x - t.value).powi(2) + alpha * (xp - t.value).powi(2);
+        }
+        let n2 = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>();
+        (loss + lambda * (n2(&s.p) + n2(&s.q) + n2(&s.bu) + n2(&s.bi))) / r.nnz() as f64
+    }
+
+    /// The fast-gradient perturbation written out directly.
+    fn direct_delta(r: &Ratings, s: &State, k: usize, eps: f64) -> (Vec<f64>, Vec<f64>) {
+        let (mut gp, mut gq) = (vec![0.0; s.p.len()], vec![0.0; s.q.len()]);
+        for t in r.iter() {
+            let (u, i) = (t.user as usize, t.item as usize);
+            let mut e = s.b + s.bu[u] + s.bi[i] - t.value;
+            for a in 0..k {
+                e += s.p[u * k + a] * s.q[i * k + a];
+            }
+            for a in 0..k {
+                gp[u * k + a] += e * s.q[i * k + a];
+                gq[i * k + a] += e * s.p[u * k + a];
+            }
+        }
+        let scale = |g: &mut Vec<f64>| {
+            for row in g.chunks_mut(k) {
+                let norm = row.iter().map(|x| x * x).sum::<f64>().sqrt();
+                if norm > 0.0 {
+                    row.iter_mut().for_each(|x| *x *= eps / norm);
+                }
+            }
+        };
+        scale(&mut gp);
+        scale(&mut gq);
+        (gp, gq)
+    }
+
+    fn check_gradient(adversary: Option<Adversary>) {
+        let r = tiny();
+        let data = TwoWay::of_ratings(&r);
+        let (n, m, k, lambda) = (data.n, data.m, 2, 0.3);
+        let s = state(n, m, k);
+        let mut grad = Grad {
+            p: vec![0.0; n * k],
+            q: vec![0.0; m * k],
+            bu: vec![0.0; n],
+            bi: vec![0.0; m],
+            b: 0.0,
+        };
+        let mut scratch = Scratch {
+            e: vec![0.0; data.nnz()],
+            p_adv: Vec::new(),
+            q_adv: Vec::new(),
+        };
+        let j = evaluate(
+            &data,
+            r.csc_to_csr(),
+            k,
+            lambda,
+            adversary,
+            &s,
+            &mut grad,
+            &mut scratch,
+        );
+        let (eps, alpha) = adversary.map_or((0.0, 0.0), |a| (a.epsilon, a.alpha));
+        let (dp, dq) = direct_delta(&r, &s, k, eps);
+        let j_direct = direct_j(&r, &s, k, lambda, alpha, &dp, &dq);
+        assert!(
+            (j - j_direct).abs() < 1e-12 * j_direct,
+            "J {j} vs direct {j_direct}"
+        );
+
+        // Central differences with the perturbation held fixed (the fast gradient method's
+        // gradient treats Delta as a constant).
+        let h = 1e-6;
+        let central = |apply: &dyn Fn(&mut State, f64)| -> f64 {
+            let (mut plus, mut minus) = (state(n, m, k), state(n, m, k));
+            apply(&mut plus, h);
+            apply(&mut minus, -h);
+            (direct_j(&r, &plus, k, lambda, alpha, &dp, &dq)
+                - direct_j(&r, &minus, k, lambda, alpha, &dp, &dq))
+                / (2.0 * h)
+        };
+        let close = |analytic: f64, numeric: f64, what: &str| {
+            assert!(
+                (analytic - numeric).abs() < 1e-6 * (1.0 + numeric.abs()),
+                "{what}: analytic {analytic} vs numeric {numeric}"
+            );
+        };
+        for x in 0..n * k {
+            close(grad.p[x], central(&|st, d| st.p[x] += d), "dJ/dP");
+        }
+        for x in 0..m * k {
+            close(grad.q[x], central(&|st, d| st.q[x] += d), "dJ/dQ");
+        }
+        for x in 0..n {
+            close(grad.bu[x], central(&|st, d| st.bu[x] += d), "dJ/db_u");
+        }
+        for x in 0..m {
+            close(grad.bi[x], central(&|st, d| st.bi[x] += d), "dJ/db_i");
+        }
+        close(grad.b, central(&|st, d| st.b += d), "dJ/db");
+    }
+
+    #[test]
+    fn gradient_matches_finite_differences() {
+        check_gradient(None);
+    }
+
+    #[test]
+    fn adversarial_objective_and_gradient_match_the_definition() {
+        check_gradient(Some(Adversary {
+            epsilon: 0.3,
+            alpha: 0.7,
+        }));
+    }
 }
