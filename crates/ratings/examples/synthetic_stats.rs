@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo run --release -p cnmf-ratings --example synthetic_stats -- ml100k [seed]
-//! cargo run --release -p cnmf-ratings --example synthetic_stats -- ml1m [seed]
+//! cargo run --release -p cnmf-ratings --example synthetic_stats -- ml1m [seed] [out.dat|out.csv]
 //! cargo run --release -p cnmf-ratings --example synthetic_stats -- file path/to/u.data
 //! ```
 
@@ -32,6 +32,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     println!("built in {:.3} s", start.elapsed().as_secs_f64());
+    if which != "file" {
+        if let Some(out) = args.get(2) {
+            cnmf_ratings::write(&r, out, cnmf_ratings::Format::Auto)?;
+            println!("written to {out}");
+        }
+    }
     report(&r);
     Ok(())
 }

@@ -788,24 +788,26 @@ struct FastLine<'a> {
 /// (canonical integer ids, a rating `d`, `d.0` or `d.5`, digits for the timestamp); `None`
 /// otherwise, leaving the checked path to accept or reject the line.
 fn fast_line<'a>(line: &'a [u8], sep: &[u8]) -> Option<FastLine<'a>> {
-    let (user, rest) = take_id(line)?;
-    let rest = take_sep(rest, sep)?;
-    let (item, rest) = take_id(rest)?;
-    let rest = take_sep(rest, sep)?;
-    let (&d, mut rest) = rest.split_first()?;
-    if !d.is_ascii_digit() {
+    let (user, p) = id_at(line, 0)?;
+    let p = sep_at(line, p, sep)?;
+    let (item, p) = id_at(line, p)?;
+    let mut p = sep_at(line, p, sep)?;
+    let d = line.get(p)?.wrapping_sub(b'0');
+    if d > 9 {
         return None;
     }
-    let mut rating = f64::from(d - b'0');
-    if let [b'.', frac, tail @ ..] = rest {
-        match frac {
-            b'0' => {}
-            b'5' => rating += 0.5,
+    let mut rating = f64::from(d);
+    p += 1;
+    if line.get(p) == Some(&b'.') {
+        match line.get(p + 1) {
+            Some(b'0') => {}
+            Some(b'5') => rating += 0.5,
             _ => return None,
         }
-        rest = tail;
+        p += 2;
     }
-    let stamp = take_sep(rest, sep)?;
+    let p = sep_at(line, p, sep)?;
+    let stamp = &line[p..];
     (!stamp.is_empty() && stamp.iter().all(u8::is_ascii_digit)).then_some(FastLine {
         user,
         item,
@@ -813,20 +815,44 @@ fn fast_line<'a>(line: &'a [u8], sep: &[u8]) -> Option<FastLine<'a>> {
     })
 }
 
-/// A canonical integer id at the start of `s`, and what follows it.
-fn take_id(s: &[u8]) -> Option<(IntId<'_>, &[u8])> {
-    let n = s.iter().take(8).take_while(|b| b.is_ascii_digit()).count();
-    let (text, rest) = s.split_at(n);
-    canonical_int(text).map(|value| (IntId { value, text }, rest))
+/// A canonical integer id starting at `start`, and the position after it.
+#[inline(always)]
+fn id_at(line: &[u8], start: usize) -> Option<(IntId<'_>, usize)> {
+    let mut p = start;
+    let mut value = 0u64;
+    while let Some(&b) = line.get(p) {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        if p - start == 7 {
+            return None;
+        }
+        value = value * 10 + u64::from(d);
+        p += 1;
+    }
+    let leading_zero = p - start > 1 && line[start] == b'0';
+    if p == start || leading_zero || value >= IntIds::LIMIT {
+        return None;
+    }
+    Some((
+        IntId {
+            value,
+            text: &line[start..p],
+        },
+        p,
+    ))
 }
 
-/// `s` after a leading one- or two-byte separator.
-fn take_sep<'s>(s: &'s [u8], sep: &[u8]) -> Option<&'s [u8]> {
-    match (sep, s) {
-        ([a], [x, rest @ ..]) if a == x => Some(rest),
-        ([a, b], [x, y, rest @ ..]) if a == x && b == y => Some(rest),
-        _ => None,
-    }
+/// The position after a one- or two-byte separator at `p`.
+#[inline(always)]
+fn sep_at(line: &[u8], p: usize, sep: &[u8]) -> Option<usize> {
+    let ok = match *sep {
+        [a] => line.get(p) == Some(&a),
+        [a, b] => line.get(p) == Some(&a) && line.get(p + 1) == Some(&b),
+        _ => false,
+    };
+    ok.then_some(p + sep.len())
 }
 
 fn is_uint(b: &[u8]) -> bool {

@@ -511,9 +511,28 @@ impl RatingsBuilder {
                 ),
             });
         }
+        // Input already in CSR order without repeats (generated or saved files): no sort.
+        if self
+            .entries
+            .windows(2)
+            .all(|w| (w[0].user, w[0].item) < (w[1].user, w[1].item))
+        {
+            let mut indptr = vec![0u32; n + 1];
+            for t in &self.entries {
+                indptr[t.user as usize + 1] += 1;
+            }
+            for u in 0..n {
+                indptr[u + 1] += indptr[u];
+            }
+            let indices = self.entries.iter().map(|t| t.item).collect();
+            let data = self.entries.iter().map(|t| t.value).collect();
+            let csr = CsMatI::new((n, m), indptr, indices, data);
+            return Ok(Ratings::assemble(self.users, self.items, self.scale, csr));
+        }
+
         // Two stable counting sorts (LSD radix): by item, then by user. Rows come out sorted by
         // item with input order kept among duplicates (for keep-last), in O(nnz + n + m)
-        // without comparisons.
+        // without comparisons. Each pass carries its payload, so reads stay sequential.
         let mut col_next = vec![0usize; m + 1];
         for t in &self.entries {
             col_next[t.item as usize + 1] += 1;
@@ -521,10 +540,10 @@ impl RatingsBuilder {
         for j in 0..m {
             col_next[j + 1] += col_next[j];
         }
-        let mut by_item = vec![0u32; self.entries.len()];
+        let mut by_item = vec![(Triple::new(0, 0, 0.0), 0u32); self.entries.len()];
         for (p, t) in self.entries.iter().enumerate() {
             let slot = &mut col_next[t.item as usize];
-            by_item[*slot] = p as u32;
+            by_item[*slot] = (*t, p as u32);
             *slot += 1;
         }
         drop(col_next);
@@ -536,10 +555,11 @@ impl RatingsBuilder {
             row_ptr[u + 1] += row_ptr[u];
         }
         let mut next = row_ptr.clone();
-        let mut order = vec![0u32; self.entries.len()];
-        for &p in &by_item {
-            let slot = &mut next[self.entries[p as usize].user as usize];
-            order[*slot] = p;
+        // (item, input position, value) in CSR order.
+        let mut sorted = vec![(0u32, 0u32, 0f64); self.entries.len()];
+        for &(t, p) in &by_item {
+            let slot = &mut next[t.user as usize];
+            sorted[*slot] = (t.item, p, t.value);
             *slot += 1;
         }
         drop(by_item);
@@ -550,46 +570,41 @@ impl RatingsBuilder {
         let mut data = Vec::with_capacity(self.entries.len());
         indptr.push(0u32);
         for u in 0..n {
-            let row = &order[row_ptr[u]..row_ptr[u + 1]];
+            let row = &sorted[row_ptr[u]..row_ptr[u + 1]];
             let mut k = 0;
             while k < row.len() {
-                let first = &self.entries[row[k] as usize];
+                let (item, first_pos, first_value) = row[k];
                 let mut end = k + 1;
-                while end < row.len() && self.entries[row[end] as usize].item == first.item {
+                while end < row.len() && row[end].0 == item {
                     end += 1;
                 }
                 let value = if end - k == 1 {
-                    first.value
+                    first_value
                 } else {
                     match self.policy {
                         DuplicatePolicy::Error => {
-                            let second = row[k + 1] as usize;
-                            let first_line = self.lines[row[k] as usize] as usize;
-                            let line = self.lines[second] as usize;
+                            let first_line = self.lines[first_pos as usize] as usize;
+                            let line = self.lines[row[k + 1].1 as usize] as usize;
                             return Err(RatingsError::Duplicate {
                                 at: self.at(line),
                                 user: self.users.external(u as u32).to_string(),
-                                item: self.items.external(first.item).to_string(),
+                                item: self.items.external(item).to_string(),
                                 first_line,
                             });
                         }
-                        DuplicatePolicy::KeepLast => self.entries[row[end - 1] as usize].value,
+                        DuplicatePolicy::KeepLast => row[end - 1].2,
                         DuplicatePolicy::Mean => {
-                            row[k..end]
-                                .iter()
-                                .map(|&p| self.entries[p as usize].value)
-                                .sum::<f64>()
-                                / (end - k) as f64
+                            row[k..end].iter().map(|r| r.2).sum::<f64>() / (end - k) as f64
                         }
                     }
                 };
-                indices.push(first.item);
+                indices.push(item);
                 data.push(value);
                 k = end;
             }
             indptr.push(indices.len() as u32);
         }
-        drop(order);
+        drop(sorted);
 
         let csr = CsMatI::new((n, m), indptr, indices, data);
         Ok(Ratings::assemble(self.users, self.items, self.scale, csr))
