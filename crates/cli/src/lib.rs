@@ -1,8 +1,20 @@
 //! The `cnmf` command-line tool as a library: argument parsing ([`cli`]), one module per
-//! command ([`commands`]), the model file format ([`model_file`], documented in `FORMAT.md`),
-//! and output helpers ([`output`]). The binary `cnmf` is a thin `main` over [`run`].
+//! command ([`commands`]), the model file format ([`model_file`], documented in
+//! `crates/cli/FORMAT.md`), and output helpers ([`output`]). The binary `cnmf` is a thin `main`
+//! over [`run`].
 //!
-//! Exit codes are listed in [`error`].
+//! ```text
+//! cnmf fit --data ratings.csv --k 20 -o model.cnmf     # ignore-corrupt, default lambda
+//! cnmf predict --model model.cnmf --user alice --item up
+//! cnmf recommend --model model.cnmf --user alice -n 10
+//! cnmf flagged --model model.cnmf --min-share 0.5      # the review-bomb report
+//! cnmf evaluate --data ratings.csv --algo replace-missing --folds 5
+//! cnmf fold-in --model model.cnmf --ratings new_user.csv
+//! ```
+//!
+//! Every command takes `--json` (one JSON document on stdout, errors included) and `--quiet`.
+//! Exit codes are listed in [`error`]: 0 ok, 1 runtime failure, 2 usage, 3 bad data, 4 bad
+//! model file, 5 unknown id.
 
 pub mod cli;
 pub mod commands;
@@ -13,12 +25,17 @@ pub mod lookup;
 pub mod model_file;
 pub mod output;
 
+use clap::error::ErrorKind;
 use clap::Parser;
 
 /// Parses the command line, runs the command, reports any error, and returns the exit code.
-/// Usage errors from clap exit with code 2 (clap prints them itself).
+/// Usage errors found by clap exit with code 2; clap prints them, and with `--json` they are
+/// also reported as a JSON error document on stdout.
 pub fn run() -> std::process::ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     let out = cli.output();
     let result = cli.run();
     if let Err(e) = &result {
@@ -29,4 +46,29 @@ pub fn run() -> std::process::ExitCode {
         out.error(e);
     }
     std::process::ExitCode::from(output::exit_code(&result).code())
+}
+
+/// Reports a clap error: help and version requests print and exit 0; real usage errors exit 2,
+/// and under `--json` also give the JSON error document.
+fn usage_error(e: clap::Error) -> std::process::ExitCode {
+    let informational = matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    let json = std::env::args_os().any(|a| a == "--json");
+    if informational || !json {
+        e.exit();
+    }
+    let _ = e.print();
+    let doc = serde_json::json!({
+        "error": {
+            "kind": error::Exit::Usage.kind(),
+            "exit_code": error::Exit::Usage.code(),
+            "message": e.render().to_string().trim_end(),
+        }
+    });
+    let _ = output::Output::default().json_doc(&doc);
+    std::process::ExitCode::from(error::Exit::Usage.code())
 }

@@ -203,6 +203,22 @@ fn json_mode_reports_errors_as_json() {
     ])
     .expect(3);
     assert_eq!(r.json()["error"]["kind"], "bad-data");
+    // clap's own usage errors too.
+    let r = cnmf(&[
+        "fit",
+        "--data",
+        &fixture("ratings.csv"),
+        "--algo",
+        "nope",
+        "--json",
+    ])
+    .expect(2);
+    let j = r.json();
+    assert_eq!(j["error"]["kind"], "usage");
+    assert!(j["error"]["message"].as_str().unwrap().contains("nope"));
+    // Help stays help.
+    let r = cnmf(&["predict", "--help", "--json"]).expect(0);
+    assert!(r.stdout.contains("--pairs"));
 }
 
 #[test]
