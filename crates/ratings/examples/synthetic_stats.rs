@@ -5,6 +5,7 @@
 //! ```text
 //! cargo run --release -p cnmf-ratings --example synthetic_stats -- ml100k [seed]
 //! cargo run --release -p cnmf-ratings --example synthetic_stats -- ml1m [seed] [out.dat|out.csv]
+//! cargo run --release -p cnmf-ratings --example synthetic_stats -- 480189x17770x100000000
 //! cargo run --release -p cnmf-ratings --example synthetic_stats -- file path/to/u.data
 //! ```
 
@@ -26,7 +27,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let p = match preset {
                 "ml1m" => SyntheticParams::ml1m(),
                 "ml100k" => SyntheticParams::ml100k(),
-                other => return Err(format!("unknown preset {other:?}").into()),
+                shape => {
+                    let dims: Vec<usize> = shape
+                        .split('x')
+                        .map(str::parse)
+                        .collect::<Result<_, _>>()
+                        .map_err(|_| format!("unknown preset {shape:?}"))?;
+                    match dims[..] {
+                        [n, m, nnz] => SyntheticParams::new(n, m, nnz),
+                        _ => {
+                            return Err(
+                                format!("expected USERSxITEMSxRATINGS, got {shape:?}").into()
+                            )
+                        }
+                    }
+                }
             };
             p.seed(seed).check()?.generate()
         }

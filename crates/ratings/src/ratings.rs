@@ -135,12 +135,12 @@ impl Ratings {
                 data.len()
             )));
         }
+        // Monotonic offsets ending at nnz keep every row slice in bounds.
+        if let Some(u) = (0..n).find(|&u| indptr[u] > indptr[u + 1]) {
+            return Err(bad(format!("indptr decreases at row {u}")));
+        }
         for u in 0..n {
-            let (a, b) = (indptr[u] as usize, indptr[u + 1] as usize);
-            if a > b {
-                return Err(bad(format!("indptr decreases at row {u}")));
-            }
-            let row = &indices[a..b];
+            let row = &indices[indptr[u] as usize..indptr[u + 1] as usize];
             if let Some(&last) = row.last() {
                 if last as usize >= m {
                     return Err(bad(format!("row {u} has item {last} outside 0..{m}")));
@@ -721,6 +721,86 @@ mod tests {
         assert!(e.to_string().contains("not a finite number"), "{e}");
         let e = Ratings::from_external(std::iter::empty(), RatingScale::MOVIELENS).unwrap_err();
         assert!(e.to_string().contains("no ratings found"), "{e}");
+    }
+
+    #[test]
+    fn from_csr_checks_every_invariant() {
+        let maps = || {
+            (
+                Arc::new(IdMap::sequential(2)),
+                Arc::new(IdMap::sequential(3)),
+            )
+        };
+        let build = |indptr: Vec<u32>, indices: Vec<u32>, data: Vec<f64>| {
+            let (u, i) = maps();
+            Ratings::from_csr(u, i, RatingScale::MOVIELENS, indptr, indices, data)
+        };
+        let ok = build(vec![0, 2, 3], vec![0, 2, 1], vec![1.0, 2.0, 3.0]).unwrap();
+        assert_eq!(ok.get(0, 2), Some(2.0));
+        assert_eq!(ok.item(1), (&[1u32][..], &[3.0][..]));
+        let cases = [
+            (
+                vec![0, 2],
+                vec![0, 2],
+                vec![1.0, 2.0],
+                "indptr must have 3 entries",
+            ),
+            (
+                vec![0, 2, 3],
+                vec![0, 2],
+                vec![1.0, 2.0],
+                "indptr ends at 3",
+            ),
+            (
+                vec![0, 2, 1],
+                vec![0, 2],
+                vec![1.0, 2.0],
+                "indptr ends at 1",
+            ),
+            (
+                vec![0, 2, 3],
+                vec![2, 0, 1],
+                vec![1.0, 2.0, 3.0],
+                "not strictly ascending",
+            ),
+            (
+                vec![0, 2, 3],
+                vec![0, 0, 1],
+                vec![1.0, 2.0, 3.0],
+                "not strictly ascending",
+            ),
+            (
+                vec![0, 2, 3],
+                vec![0, 3, 1],
+                vec![1.0, 2.0, 3.0],
+                "outside 0..3",
+            ),
+            (
+                vec![0, 2, 3],
+                vec![0, 2, 1],
+                vec![1.0, 9.0, 3.0],
+                "outside the rating scale",
+            ),
+        ];
+        for (indptr, indices, data, want) in cases {
+            let e = build(indptr, indices, data).unwrap_err().to_string();
+            assert!(e.contains(want), "{want}: {e}");
+        }
+        let e = build(vec![0, 3, 2], vec![0, 1], vec![1.0, 2.0])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("indptr decreases at row 1"), "{e}");
+    }
+
+    #[test]
+    fn subset_keeps_flagged_positions() {
+        let r = tiny();
+        let keep: Vec<bool> = (0..r.nnz()).map(|p| p % 2 == 0).collect();
+        let s = r.subset(&keep);
+        let want: Vec<Triple> = r.iter().step_by(2).collect();
+        assert_eq!(s.triples(), want);
+        assert_eq!(s.csc().nnz(), want.len());
+        assert!(Arc::ptr_eq(s.items_arc(), r.items_arc()));
     }
 
     #[test]
