@@ -263,7 +263,7 @@ pub fn fit_with_progress(
         )
     };
     bar.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed})")
+        ProgressStyle::with_template("{prefix} [{bar:20}] {pos}/{len} {msg} {elapsed}")
             .expect("static template")
             .progress_chars("=> "),
     );
