@@ -279,6 +279,18 @@ fn sparse_fit_is_bit_identical_for_any_thread_count() {
         assert_eq!(one, run(3));
         assert_eq!(one, run(4));
     }
+    // The ignore-missing path too (the same passes, with per-entry denominators).
+    let dense = random_matrix(300, 200, 3);
+    let r = to_ratings(&dense, |i, j| dense[(i, j)] > 0.0);
+    let p = LeeSeungParams::new(4).iterations(10).check().unwrap();
+    let run = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| p.fit(&r).unwrap())
+    };
+    assert_eq!(run(1), run(4));
 }
 
 #[test]

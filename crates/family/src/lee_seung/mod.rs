@@ -347,7 +347,10 @@ impl LeeSeungModel {
     /// # Panics
     /// When `i` or `j` is outside the matrix.
     pub fn entry(&self, i: usize, j: usize) -> f64 {
-        self.w.row(i).transpose().dot(&self.h.column(j))
+        // Element by element: a row view of the column-major W would be copied by transpose().
+        (0..self.rank())
+            .map(|a| self.w[(i, a)] * self.h[(a, j)])
+            .sum()
     }
 }
 
