@@ -3,7 +3,7 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::kernels::{gram, ignore_row, replace_row, RowRule, RowStats};
+use crate::kernels::{gram, ignore_row, replace_row, RowRule, RowStats, Scratch};
 use crate::{Algorithm, EngineError, NmfModel};
 
 /// Mixed into the model's seed so a folded-in row does not reuse the stream of `W0`'s first row.
@@ -51,8 +51,7 @@ pub(crate) fn fold_in(model: &NmfModel, items: &[(u32, f64)]) -> Result<Vec<f64>
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed() ^ FOLD_IN_SALT);
     let mut w0: Vec<f64> = (0..k).map(|_| s * rng.random_range(0.5..1.5)).collect();
     let mut w1 = vec![0.0; k];
-    let mut num = vec![0.0; k];
-    let mut den = vec![0.0; k];
+    let mut scratch = Scratch::new(k);
     let mut flags = vec![0u8; idx.len()];
     let mut resid = vec![0.0; idx.len()];
     let gram_h = if alg.replaces() {
@@ -77,13 +76,32 @@ pub(crate) fn fold_in(model: &NmfModel, items: &[(u32, f64)]) -> Result<Vec<f64>
         };
         let mut stats = RowStats::default();
         if alg.replaces() {
-            replace_row::<true>(
-                0, &w0, &mut w1, h, &idx, &values, &mut flags, &mut resid, rule, &gram_h, &mut num,
-                &mut den, &mut stats,
+            replace_row::<0, true>(
+                0,
+                &w0,
+                &mut w1,
+                h,
+                &idx,
+                &values,
+                &mut flags,
+                &mut resid,
+                rule,
+                &gram_h,
+                &mut scratch,
+                &mut stats,
             );
         } else {
-            ignore_row::<true>(
-                0, &w0, &mut w1, h, &idx, &values, &mut flags, rule, &mut num, &mut den, &mut stats,
+            ignore_row::<0, true>(
+                0,
+                &w0,
+                &mut w1,
+                h,
+                &idx,
+                &values,
+                &mut flags,
+                rule,
+                &mut scratch,
+                &mut stats,
             );
         }
         if stats.bad_row.is_some() {

@@ -31,16 +31,6 @@ pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
     s
 }
 
-/// `num += v * f` and `den += x * f`: one entry's contribution to the masked multiplicative
-/// update's numerator and denominator.
-#[inline(always)]
-pub(crate) fn axpy2(num: &mut [f64], den: &mut [f64], v: f64, x: f64, f: &[f64]) {
-    for ((n, d), &fj) in num.iter_mut().zip(den.iter_mut()).zip(f) {
-        *n += v * fj;
-        *d += x * fj;
-    }
-}
-
 /// `acc += a * f`.
 #[inline(always)]
 pub(crate) fn axpy(acc: &mut [f64], a: f64, f: &[f64]) {
@@ -133,12 +123,178 @@ impl RowStats {
     }
 }
 
-/// One user's row under the ignore variants: statistics of `(w0, H)` on its entries, the flag
-/// update, and (when `UPDATE`) the masked multiplicative update of `w0` into `w1` over the
-/// active (not flagged) entries. A row without active entries keeps its factors.
+/// Per-thread buffers of the row and column kernels, reused from row to row.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    num: Vec<f64>,
+    den: Vec<f64>,
+    a: Vec<f64>,
+    b: Vec<f64>,
+}
+
+impl Scratch {
+    /// Buffers for rank `k`.
+    pub(crate) fn new(k: usize) -> Scratch {
+        Scratch {
+            num: vec![0.0; k],
+            den: vec![0.0; k],
+            a: Vec::new(),
+            b: Vec::new(),
+        }
+    }
+
+    /// Per-entry weight buffers of at least `len` entries (every entry used is overwritten).
+    fn weights(&mut self, len: usize) {
+        if self.a.len() < len {
+            self.a.resize(len, 0.0);
+            self.b.resize(len, 0.0);
+        }
+    }
+}
+
+/// Splits `k` lanes into `ceil(k / max)` blocks of near-equal width (at most `max`), and calls
+/// `block(start, width)` for each.
+#[inline(always)]
+fn for_blocks(k: usize, max: usize, mut block: impl FnMut(usize, usize)) {
+    let blocks = k.div_ceil(max);
+    let width = k.div_ceil(blocks);
+    let mut start = 0;
+    while start < k {
+        let w = width.min(k - start);
+        block(start, w);
+        start += w;
+    }
+}
+
+/// Calls `$f::<B>($args)` with the block width `B` as a constant (1 to 12).
+macro_rules! with_width {
+    ($w:expr, $f:ident($($arg:expr),*)) => {
+        match $w {
+            1 => $f::<1>($($arg),*),
+            2 => $f::<2>($($arg),*),
+            3 => $f::<3>($($arg),*),
+            4 => $f::<4>($($arg),*),
+            5 => $f::<5>($($arg),*),
+            6 => $f::<6>($($arg),*),
+            7 => $f::<7>($($arg),*),
+            8 => $f::<8>($($arg),*),
+            9 => $f::<9>($($arg),*),
+            10 => $f::<10>($($arg),*),
+            11 => $f::<11>($($arg),*),
+            _ => $f::<12>($($arg),*),
+        }
+    };
+}
+
+/// Widest block whose two sets of sums stay in registers (16 SSE2 registers).
+const BLOCK2: usize = 10;
+/// Widest block of one set of sums.
+const BLOCK1: usize = 12;
+
+/// `out_a = Σ_p a_p f_p` and `out_b = Σ_p b_p f_p` over the gathered factor rows
+/// `f_p = rows[idx_p]`, one block of lanes at a time so each block's sums stay in registers
+/// (the rows were just touched by the dot products, so the re-reads hit the cache).
+#[inline(always)]
+fn gather_axpy2(
+    rows: &[f64],
+    k: usize,
+    idx: &[u32],
+    a: &[f64],
+    b: &[f64],
+    out_a: &mut [f64],
+    out_b: &mut [f64],
+) {
+    for_blocks(k, BLOCK2, |start, w| {
+        with_width!(w, gather_block2(rows, k, start, idx, a, b, out_a, out_b))
+    });
+}
+
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub(crate) fn ignore_row<const UPDATE: bool>(
+fn gather_block2<const B: usize>(
+    rows: &[f64],
+    k: usize,
+    start: usize,
+    idx: &[u32],
+    a: &[f64],
+    b: &[f64],
+    out_a: &mut [f64],
+    out_b: &mut [f64],
+) {
+    let mut sa = [0.0f64; B];
+    let mut sb = [0.0f64; B];
+    for ((&r, &wa), &wb) in idx.iter().zip(a).zip(b) {
+        let o = r as usize * k + start;
+        let f: &[f64; B] = rows[o..o + B].try_into().expect("block of B");
+        for j in 0..B {
+            sa[j] += wa * f[j];
+            sb[j] += wb * f[j];
+        }
+    }
+    out_a[start..start + B].copy_from_slice(&sa);
+    out_b[start..start + B].copy_from_slice(&sb);
+}
+
+/// `out = Σ_p a_p rows[idx_p]`, blocked as [`gather_axpy2`].
+#[inline(always)]
+fn gather_axpy(rows: &[f64], k: usize, idx: &[u32], a: &[f64], out: &mut [f64]) {
+    for_blocks(k, BLOCK1, |start, w| {
+        with_width!(w, gather_block(rows, k, start, idx, a, out))
+    });
+}
+
+#[inline(always)]
+fn gather_block<const B: usize>(
+    rows: &[f64],
+    k: usize,
+    start: usize,
+    idx: &[u32],
+    a: &[f64],
+    out: &mut [f64],
+) {
+    let mut s = [0.0f64; B];
+    for (&r, &w) in idx.iter().zip(a) {
+        let o = r as usize * k + start;
+        let f: &[f64; B] = rows[o..o + B].try_into().expect("block of B");
+        for j in 0..B {
+            s[j] += w * f[j];
+        }
+    }
+    out[start..start + B].copy_from_slice(&s);
+}
+
+/// Residual statistics and the flag rule for one entry with prediction `x`; returns whether
+/// the entry is clean (not flagged).
+#[inline(always)]
+fn judge(v: f64, x: f64, flag: Option<&mut u8>, rule: RowRule, stats: &mut RowStats) -> bool {
+    let e = (v - x) * (v - x);
+    if let Some(l) = rule.lambda {
+        stats.clipped += e.min(l);
+    }
+    let keep = match (rule.mark, flag) {
+        (Some(l), Some(f)) => {
+            let corrupt = e > l;
+            *f = u8::from(corrupt);
+            !corrupt
+        }
+        _ => true,
+    };
+    if keep {
+        stats.loss += e;
+    } else {
+        stats.flagged += 1;
+    }
+    keep
+}
+
+/// One user's row under the ignore variants: statistics of `(w0, H)` on its entries, the flag
+/// update (when `rule.mark` is set; `flags` is then the row's slice), and (when `UPDATE`) the
+/// masked multiplicative update of `w0` into `w1` over the clean entries:
+/// `w1 = w0 .* (Σ v h_i) ./ (Σ x h_i + l2 w0 + eps)`. A row without clean entries keeps its
+/// factors.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) fn ignore_row<const K: usize, const UPDATE: bool>(
     row: usize,
     w0: &[f64],
     w1: &mut [f64],
@@ -147,47 +303,37 @@ pub(crate) fn ignore_row<const UPDATE: bool>(
     values: &[f64],
     flags: &mut [u8],
     rule: RowRule,
-    num: &mut [f64],
-    den: &mut [f64],
+    scratch: &mut Scratch,
     stats: &mut RowStats,
 ) {
-    let k = w0.len();
-    if UPDATE {
-        num.fill(0.0);
-        den.fill(0.0);
-    }
+    let k = if K == 0 { w0.len() } else { K };
+    let w0 = &w0[..k];
+    let marking = rule.mark.is_some();
+    scratch.weights(items.len());
     let mut active = 0usize;
+    // Pass 1: predictions (independent dot products: the gathers overlap), statistics, flags.
     for (p, (&i, &v)) in items.iter().zip(values).enumerate() {
         let start = i as usize * k;
-        let hi = &h[start..start + k];
-        let x = dot(w0, hi);
-        let e = (v - x) * (v - x);
-        if let Some(l) = rule.lambda {
-            stats.clipped += e.min(l);
-        }
-        let keep = match rule.mark {
-            Some(l) => {
-                let corrupt = e > l;
-                flags[p] = u8::from(corrupt);
-                !corrupt
-            }
-            None => true,
-        };
-        if keep {
-            stats.loss += e;
-            if UPDATE {
-                active += 1;
-                axpy2(num, den, v, x, hi);
-            }
-        } else {
-            stats.flagged += 1;
-        }
+        let x = dot(w0, &h[start..start + k]);
+        let flag = if marking { Some(&mut flags[p]) } else { None };
+        // Flagged entries weigh 0 in the sums.
+        let keep = judge(v, x, flag, rule, stats);
+        let on = if keep { 1.0 } else { 0.0 };
+        scratch.a[p] = on * v;
+        scratch.b[p] = on * x;
+        active += usize::from(keep);
     }
     stats.sq += dot(w0, w0);
     if UPDATE {
         if active == 0 {
             w1.copy_from_slice(w0);
-        } else if !mu_update(w0, w1, num, den, rule.l2) && stats.bad_row.is_none() {
+            return;
+        }
+        // Pass 2: Σ v h_i and Σ x h_i (flagged entries weigh 0).
+        let n = items.len();
+        let Scratch { num, den, a, b } = scratch;
+        gather_axpy2(h, k, items, &a[..n], &b[..n], num, den);
+        if !mu_update(w0, w1, num, den, rule.l2) && stats.bad_row.is_none() {
             stats.bad_row = Some(row);
         }
     }
@@ -200,7 +346,7 @@ pub(crate) fn ignore_row<const UPDATE: bool>(
 /// A row without entries of positive weight keeps its factors.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub(crate) fn replace_row<const UPDATE: bool>(
+pub(crate) fn replace_row<const K: usize, const UPDATE: bool>(
     row: usize,
     w0: &[f64],
     w1: &mut [f64],
@@ -211,44 +357,28 @@ pub(crate) fn replace_row<const UPDATE: bool>(
     resid: &mut [f64],
     rule: RowRule,
     gram_h: &[f64],
-    num: &mut [f64],
-    den: &mut [f64],
+    scratch: &mut Scratch,
     stats: &mut RowStats,
 ) {
-    let k = w0.len();
+    let k = if K == 0 { w0.len() } else { K };
+    let w0 = &w0[..k];
+    let marking = rule.mark.is_some();
     if UPDATE {
-        num.fill(0.0);
+        scratch.weights(items.len());
     }
     let mut active = 0usize;
     for (p, (&i, &v)) in items.iter().zip(values).enumerate() {
         let start = i as usize * k;
-        let hi = &h[start..start + k];
-        let x = dot(w0, hi);
-        let r = v - x;
-        let e = r * r;
-        if let Some(l) = rule.lambda {
-            stats.clipped += e.min(l);
-        }
-        let keep = match rule.mark {
-            Some(l) => {
-                let corrupt = e > l;
-                flags[p] = u8::from(corrupt);
-                !corrupt
-            }
-            None => true,
-        };
-        if keep {
-            stats.loss += e;
-        } else {
-            stats.flagged += 1;
-        }
+        let x = dot(w0, &h[start..start + k]);
+        let flag = if marking { Some(&mut flags[p]) } else { None };
+        let keep = judge(v, x, flag, rule, stats);
         if UPDATE {
             let c = if keep { 1.0 } else { rule.flagged_weight };
-            let weighted = c * r;
+            let weighted = c * (v - x);
             resid[p] = weighted;
+            scratch.a[p] = weighted;
             if c != 0.0 {
                 active += 1;
-                axpy(num, weighted, hi);
             }
         }
     }
@@ -256,23 +386,27 @@ pub(crate) fn replace_row<const UPDATE: bool>(
     if UPDATE {
         if active == 0 {
             w1.copy_from_slice(w0);
-        } else {
-            matvec(gram_h, w0, den);
-            add_clamped(num, den);
-            if !mu_update(w0, w1, num, den, rule.l2) && stats.bad_row.is_none() {
-                stats.bad_row = Some(row);
-            }
+            return;
+        }
+        let n = items.len();
+        let Scratch { num, den, a, .. } = scratch;
+        gather_axpy(h, k, items, &a[..n], num);
+        matvec(gram_h, w0, den);
+        add_clamped(num, den);
+        if !mu_update(w0, w1, num, den, rule.l2) && stats.bad_row.is_none() {
+            stats.bad_row = Some(row);
         }
     }
 }
 
 /// One item's column under the ignore variants: the masked multiplicative update of `h`
-/// in place over the item's active entries, with the new user factors `w1`. `flags` (CSR
-/// order, reached through `pos`) is empty when nothing is flagged. A column without active
-/// entries keeps its factors. Returns whether the new values are finite.
+/// in place over the item's clean entries, with the new user factors `w1`:
+/// `h = h .* (Σ v w1_u) ./ (Σ x w1_u + l2 h + eps)`, `x = w1_u . h`. `flags` (CSR order,
+/// reached through `pos`) is empty when nothing is flagged. A column without clean entries
+/// keeps its factors. Returns whether the new values are finite.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub(crate) fn ignore_col(
+pub(crate) fn ignore_col<const K: usize>(
     h: &mut [f64],
     w1: &[f64],
     users: &[u32],
@@ -280,26 +414,29 @@ pub(crate) fn ignore_col(
     pos: &[u32],
     flags: &[u8],
     l2: f64,
-    num: &mut [f64],
-    den: &mut [f64],
+    scratch: &mut Scratch,
 ) -> bool {
-    let k = h.len();
-    num.fill(0.0);
-    den.fill(0.0);
+    let k = if K == 0 { h.len() } else { K };
+    let h = &mut h[..k];
+    scratch.weights(users.len());
     let mut active = 0usize;
-    for ((&u, &v), &p) in users.iter().zip(values).zip(pos) {
+    for (q, ((&u, &v), &p)) in users.iter().zip(values).zip(pos).enumerate() {
         if !flags.is_empty() && flags[p as usize] != 0 {
+            scratch.a[q] = 0.0;
+            scratch.b[q] = 0.0;
             continue;
         }
         let start = u as usize * k;
-        let wu = &w1[start..start + k];
-        let x = dot(wu, h);
-        axpy2(num, den, v, x, wu);
+        scratch.a[q] = v;
+        scratch.b[q] = dot(&w1[start..start + k], h);
         active += 1;
     }
     if active == 0 {
         return true;
     }
+    let n = users.len();
+    let Scratch { num, den, a, b } = scratch;
+    gather_axpy2(w1, k, users, &a[..n], &b[..n], num, den);
     mu_update_in_place(h, num, den, l2)
 }
 
@@ -310,7 +447,7 @@ pub(crate) fn ignore_col(
 /// factors. Returns whether the new values are finite.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub(crate) fn replace_col(
+pub(crate) fn replace_col<const K: usize>(
     h: &mut [f64],
     w1: &[f64],
     users: &[u32],
@@ -321,24 +458,25 @@ pub(crate) fn replace_col(
     g10: &[f64],
     g11: &[f64],
     l2: f64,
-    num: &mut [f64],
-    den: &mut [f64],
+    scratch: &mut Scratch,
 ) -> bool {
-    let k = h.len();
-    num.fill(0.0);
+    let k = if K == 0 { h.len() } else { K };
+    let h = &mut h[..k];
+    scratch.weights(users.len());
     let mut active = 0usize;
-    for (&u, &p) in users.iter().zip(pos) {
+    for (q, &p) in pos.iter().enumerate() {
         let p = p as usize;
-        if skip_flagged && flags[p] != 0 {
-            continue;
+        scratch.a[q] = resid[p];
+        if !(skip_flagged && flags[p] != 0) {
+            active += 1;
         }
-        let start = u as usize * k;
-        axpy(num, resid[p], &w1[start..start + k]);
-        active += 1;
     }
     if active == 0 {
         return true;
     }
+    let n = users.len();
+    let Scratch { num, den, a, .. } = scratch;
+    gather_axpy(w1, k, users, &a[..n], num);
     matvec(g10, h, den);
     add_clamped(num, den);
     matvec(g11, h, den);

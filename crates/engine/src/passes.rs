@@ -9,7 +9,9 @@ use std::borrow::Cow;
 use cnmf_ratings::Ratings;
 use rayon::prelude::*;
 
-use crate::kernels::{ignore_col, ignore_row, replace_col, replace_row, RowRule, RowStats};
+use crate::kernels::{
+    ignore_col, ignore_row, replace_col, replace_row, RowRule, RowStats, Scratch,
+};
 
 /// Target number of ratings per parallel chunk.
 const CHUNK_NNZ: usize = 8192;
@@ -156,14 +158,7 @@ impl<'a> Problem<'a> {
             .into_par_iter()
             .map(|(c, w1c, fc, rc)| {
                 let mut stats = RowStats::default();
-                let mut fixed = ([0.0f64; K], [0.0f64; K]);
-                let mut dynamic = Vec::new();
-                let (num, den): (&mut [f64], &mut [f64]) = if K > 0 {
-                    (&mut fixed.0, &mut fixed.1)
-                } else {
-                    dynamic.resize(2 * k, 0.0);
-                    dynamic.split_at_mut(k)
-                };
+                let mut scratch = Scratch::new(k);
                 let (u0, u1) = (self.user_bounds[c], self.user_bounds[c + 1]);
                 let base = self.row_ptr[u0] as usize;
                 for u in u0..u1 {
@@ -183,8 +178,17 @@ impl<'a> Problem<'a> {
                         &mut []
                     };
                     match kind {
-                        RowKind::Ignore => ignore_row::<UPDATE>(
-                            u, w0u, w1u, h, items, values, fl, rule, num, den, &mut stats,
+                        RowKind::Ignore => ignore_row::<K, UPDATE>(
+                            u,
+                            w0u,
+                            w1u,
+                            h,
+                            items,
+                            values,
+                            fl,
+                            rule,
+                            &mut scratch,
+                            &mut stats,
                         ),
                         RowKind::Replace { gram_h } => {
                             let rs: &mut [f64] = if UPDATE {
@@ -192,8 +196,18 @@ impl<'a> Problem<'a> {
                             } else {
                                 &mut []
                             };
-                            replace_row::<UPDATE>(
-                                u, w0u, w1u, h, items, values, fl, rs, rule, gram_h, num, den,
+                            replace_row::<K, UPDATE>(
+                                u,
+                                w0u,
+                                w1u,
+                                h,
+                                items,
+                                values,
+                                fl,
+                                rs,
+                                rule,
+                                gram_h,
+                                &mut scratch,
                                 &mut stats,
                             )
                         }
@@ -230,14 +244,7 @@ impl<'a> Problem<'a> {
         let per_chunk: Vec<(f64, Option<usize>)> = chunks
             .into_par_iter()
             .map(|(c, hc)| {
-                let mut fixed = ([0.0f64; K], [0.0f64; K]);
-                let mut dynamic = Vec::new();
-                let (num, den): (&mut [f64], &mut [f64]) = if K > 0 {
-                    (&mut fixed.0, &mut fixed.1)
-                } else {
-                    dynamic.resize(2 * k, 0.0);
-                    dynamic.split_at_mut(k)
-                };
+                let mut scratch = Scratch::new(k);
                 let (i0, i1) = (self.item_bounds[c], self.item_bounds[c + 1]);
                 let mut sq = 0.0;
                 let mut bad = None;
@@ -248,7 +255,7 @@ impl<'a> Problem<'a> {
                     let users = &self.col_users[s..e];
                     let pos = &self.col_pos[s..e];
                     let finite = match kind {
-                        ColKind::Ignore => ignore_col(
+                        ColKind::Ignore => ignore_col::<K>(
                             hi,
                             w1,
                             users,
@@ -256,14 +263,13 @@ impl<'a> Problem<'a> {
                             pos,
                             flags,
                             l2,
-                            num,
-                            den,
+                            &mut scratch,
                         ),
                         ColKind::Replace {
                             g10,
                             g11,
                             skip_flagged,
-                        } => replace_col(
+                        } => replace_col::<K>(
                             hi,
                             w1,
                             users,
@@ -274,8 +280,7 @@ impl<'a> Problem<'a> {
                             g10,
                             g11,
                             l2,
-                            num,
-                            den,
+                            &mut scratch,
                         ),
                     };
                     if !finite && bad.is_none() {
