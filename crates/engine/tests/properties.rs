@@ -1,0 +1,93 @@
+//! Property tests on random small instances: monotonicity of the objectives the updates
+//! descend, and nonnegative finite factors for every algorithm.
+
+mod common;
+
+use cnmf_engine::{Algorithm, NmfParams};
+use common::random_instance;
+use proptest::prelude::*;
+
+/// Relative slack for rounding only.
+const ROUNDING: f64 = 1e-9;
+
+fn non_increasing(values: &[f64]) -> Result<(), String> {
+    for (t, w) in values.windows(2).enumerate() {
+        if w[1] > w[0] * (1.0 + ROUNDING) + 1e-12 {
+            return Err(format!(
+                "increased from {} to {} at iteration {}",
+                w[0],
+                w[1],
+                t + 1
+            ));
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Corrective NMF's theorem: the clipped loss never increases from one iteration to the
+    /// next (from iteration 1 on: flags start at zero, so iteration 1 descends the full loss).
+    #[test]
+    fn ignore_corrupt_clipped_loss_never_increases(
+        n in 2usize..14, m in 2usize..14, k in 1usize..5, density in 0.2f64..0.9,
+        lambda in 0.05f64..4.0, seed in 0u64..1000, l2 in prop_oneof![Just(0.0), 0.01f64..1.0],
+    ) {
+        let data = random_instance(n, m, density, seed);
+        let model = NmfParams::new(k, Algorithm::IgnoreCorrupt)
+            .lambda(lambda).l2_w(l2).l2_h(l2).max_iters(25).seed(seed)
+            .check().unwrap().fit(&data).unwrap();
+        let objective: Vec<f64> = model.trace()[1..].iter().map(|s| s.objective).collect();
+        if let Err(e) = non_increasing(&objective) {
+            return Err(TestCaseError::fail(format!("clipped objective {e}")));
+        }
+        if l2 == 0.0 {
+            // Without L2 the objective is the clipped loss itself.
+            for s in &model.trace()[1..] {
+                prop_assert_eq!(Some(s.objective), s.clipped_loss);
+            }
+        }
+    }
+
+    /// Mao & Saul: the squared loss over observed entries never increases (with L2: the
+    /// regularised objective).
+    #[test]
+    fn ignore_missing_loss_never_increases(
+        n in 2usize..14, m in 2usize..14, k in 1usize..5, density in 0.2f64..0.9,
+        seed in 0u64..1000, l2 in prop_oneof![Just(0.0), 0.01f64..1.0],
+    ) {
+        let data = random_instance(n, m, density, seed);
+        let model = NmfParams::new(k, Algorithm::IgnoreMissing)
+            .l2_w(l2).l2_h(l2 * 0.5).max_iters(25).seed(seed)
+            .check().unwrap().fit(&data).unwrap();
+        let objective: Vec<f64> = model.trace().iter().map(|s| s.objective).collect();
+        if let Err(e) = non_increasing(&objective) {
+            return Err(TestCaseError::fail(format!("objective {e}")));
+        }
+        // The objective is the loss plus the penalties, recomputed here from the factors.
+        let f = model.factors();
+        let last = model.trace().last().unwrap();
+        let loss: f64 = data.iter().map(|t| (t.value - f.predict(t.user, t.item)).powi(2)).sum();
+        let pen = l2 * f.w().iter().map(|x| x * x).sum::<f64>()
+            + l2 * 0.5 * f.h().iter().map(|x| x * x).sum::<f64>();
+        prop_assert!((last.loss - loss).abs() <= 1e-9 * loss.max(1.0), "{} vs {}", last.loss, loss);
+        prop_assert!((last.objective - loss - pen).abs() <= 1e-9 * (loss + pen).max(1.0));
+    }
+
+    /// Every algorithm keeps its factors nonnegative and finite.
+    #[test]
+    fn factors_stay_nonnegative_and_finite(
+        n in 1usize..12, m in 1usize..12, k in 1usize..6, density in 0.1f64..1.0,
+        lambda in 0.05f64..4.0, seed in 0u64..1000, alg in 0usize..5,
+    ) {
+        let alg = Algorithm::ALL[alg];
+        let data = random_instance(n, m, density, seed);
+        let model = NmfParams::new(k, alg)
+            .lambda(lambda).decay(0.95).max_iters(30).seed(seed)
+            .check().unwrap().fit(&data).unwrap();
+        let f = model.factors();
+        prop_assert!(f.w().iter().chain(f.h()).all(|x| x.is_finite() && *x >= 0.0));
+        prop_assert_eq!(model.trace().len(), 31);
+    }
+}
