@@ -13,6 +13,9 @@ use crate::{
     ValidNmfParams,
 };
 
+/// The observer slot of [`FitOptions`].
+type Observer<'o> = Option<&'o mut dyn FnMut(&IterationStats) -> ControlFlow<()>>;
+
 /// Optional inputs of [`ValidNmfParams::fit_with`].
 ///
 /// ```
@@ -30,7 +33,7 @@ use crate::{
 pub struct FitOptions<'a> {
     pub(crate) initial: Option<&'a Factors>,
     pub(crate) validation: Option<&'a [Triple]>,
-    pub(crate) observer: Option<&'a mut dyn FnMut(&IterationStats) -> ControlFlow<()>>,
+    pub(crate) observer: Observer<'a>,
 }
 
 impl<'a> FitOptions<'a> {
@@ -221,8 +224,6 @@ struct RunOutput {
     stop_reason: StopReason,
     kept_iteration: usize,
 }
-
-type Observer<'o> = Option<&'o mut dyn FnMut(&IterationStats) -> ControlFlow<()>>;
 
 /// Runs the iterations with the rank as a compile-time constant when it is a common one.
 fn dispatch_rank(

@@ -68,6 +68,9 @@ fn split_at_cuts<'s, T>(mut s: &'s mut [T], cuts: &[usize], scale: usize) -> Vec
     out
 }
 
+/// One parallel chunk of users: index, new factors, flags and residuals of its entries.
+type RowChunk<'s> = (usize, &'s mut [f64], &'s mut [u8], &'s mut [f64]);
+
 /// Which row kernel a pass runs.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum RowKind<'g> {
@@ -143,7 +146,7 @@ impl<'a> Problem<'a> {
         debug_assert!(K == 0 || K == self.k);
         let k = if K == 0 { self.k } else { K };
         let pos_bounds = self.user_pos_bounds();
-        let chunks: Vec<(usize, &mut [f64], &mut [u8], &mut [f64])> = {
+        let chunks: Vec<RowChunk<'_>> = {
             let w1s = split_at_cuts(w1, &self.user_bounds, k);
             let fs = split_at_cuts(flags, &pos_bounds, 1);
             let rs = split_at_cuts(resid, &pos_bounds, 1);

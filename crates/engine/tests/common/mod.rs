@@ -1,6 +1,8 @@
 //! Helpers shared by the engine's integration tests: made-up data and a dense reference.
 
 #![allow(dead_code)]
+// The dense reference reads like the formulas it transcribes: explicit index loops.
+#![allow(clippy::needless_range_loop)]
 
 use std::sync::Arc;
 
