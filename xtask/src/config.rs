@@ -1,0 +1,245 @@
+//! The run's configuration: flags checked together, defaults resolved, protocol constants
+//! written down (everything here goes into reproduce.json).
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use cnmf_attacks::AttackSize;
+use cnmf_engine::lambda_from_noise_model;
+use serde::Serialize;
+
+use crate::cli::{AttackSizeArg, Iters, ReproduceArgs};
+
+/// Default prior probability of corruption in the noise model.
+pub const DEFAULT_P: f64 = 0.05;
+
+/// Where lambda comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "source")]
+pub enum LambdaChoice {
+    /// Given with --lambda.
+    Value {
+        /// The value.
+        lambda: f64,
+    },
+    /// From the noise model with a given sigma (--sigma).
+    NoiseModel {
+        /// Standard deviation of clean ratings.
+        sigma: f64,
+        /// Prior probability of corruption.
+        p: f64,
+    },
+    /// From the noise model with sigma estimated on the calibration split (the default).
+    Estimated {
+        /// Prior probability of corruption.
+        p: f64,
+    },
+}
+
+/// Fixed choices of the protocol (recorded so that a report says exactly what ran).
+#[derive(Debug, Clone, Serialize)]
+pub struct Protocol {
+    /// Share of the ratings held out as the test set (the paper: 10%).
+    pub test_fraction: f64,
+    /// Share of the training set held out as the validation set (calibration, regularised
+    /// block).
+    pub validation_fraction: f64,
+    /// Model 2's flip probability (the paper: 0.1).
+    pub noise_probability: f64,
+    /// Filler items of a low-knowledge profile besides the target (the paper: 19).
+    pub filler: usize,
+    /// Iterations of the calibration fits that choose the iteration count.
+    pub calibration_max_iters: usize,
+    /// Candidate iteration counts for `--iters auto`.
+    pub iters_grid: Vec<usize>,
+    /// Candidate L2 penalties (l2_w = l2_h) of the regularised block.
+    pub l2_grid: Vec<f64>,
+    /// Early-stopping patience of the regularised block.
+    pub patience: usize,
+    /// Iteration cap of the regularised block.
+    pub regularised_max_iters: usize,
+    /// Attack sizes (fractions of the users) of the attack-size sweep.
+    pub sweep_attack_sizes: Vec<f64>,
+    /// Multiples of the default lambda in the lambda sweep.
+    pub lambda_multipliers: Vec<f64>,
+    /// Iterations of the time-to-accuracy fits.
+    pub time_to_accuracy_iters: usize,
+}
+
+/// The checked configuration of `cargo xtask reproduce`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Config {
+    /// The --data path, if given.
+    pub data: Option<PathBuf>,
+    /// Repetitions.
+    pub reps: usize,
+    /// Rank.
+    pub k: usize,
+    /// Iteration budget as requested.
+    pub iters: Iters,
+    /// Wall-clock budget per fit, seconds.
+    pub time_budget_secs: Option<f64>,
+    /// Where lambda comes from.
+    pub lambda: LambdaChoice,
+    /// Adversaries in Models 3 and 4.
+    pub attack_size: AttackSizeArg,
+    /// Minimum training ratings of a target.
+    pub target_min_ratings: usize,
+    /// Master seed.
+    pub seed: u64,
+    /// Worker threads actually used.
+    pub threads: usize,
+    /// Output directory.
+    pub out: PathBuf,
+    /// Smoke run.
+    pub quick: bool,
+    /// Whether the sweeps run.
+    pub sweeps: bool,
+    /// Repetitions the sweeps average over.
+    pub sweep_reps: usize,
+    /// Whether the regularised block runs.
+    pub regularised: bool,
+    /// Protocol constants.
+    pub protocol: Protocol,
+}
+
+impl Config {
+    /// Checks the flags and resolves the defaults; nothing is loaded, created or run here.
+    pub fn from_args(a: &ReproduceArgs) -> Result<Config> {
+        let quick = a.quick;
+        let reps = a.reps.unwrap_or(if quick { 3 } else { 20 });
+        if reps == 0 {
+            bail!("--reps must be at least 1");
+        }
+        if a.k == 0 {
+            bail!("--k must be at least 1");
+        }
+        if a.k > 1000 {
+            bail!("--k {} is absurdly large for rating data", a.k);
+        }
+        if let Some(b) = a.time_budget {
+            if !(b.is_finite() && b > 0.0) {
+                bail!("--time-budget must be a positive number of seconds, got {b}");
+            }
+        }
+        let iters = match (a.iters, a.time_budget) {
+            (Some(i), _) => i,
+            (None, Some(_)) => Iters::Fixed(TIME_BUDGET_ITER_CAP),
+            (None, None) if quick => Iters::Fixed(15),
+            (None, None) => Iters::Auto,
+        };
+        if a.time_budget.is_some() && iters == Iters::Auto {
+            bail!("--iters auto cannot be combined with --time-budget: give an iteration cap or leave --iters out");
+        }
+        let lambda = match (a.lambda, a.sigma, a.p) {
+            (Some(l), _, _) => {
+                if !(l.is_finite() && l > 0.0) {
+                    bail!("--lambda must be a positive number, got {l}");
+                }
+                LambdaChoice::Value { lambda: l }
+            }
+            (None, Some(sigma), p) => {
+                let p = p.unwrap_or(DEFAULT_P);
+                lambda_from_noise_model(sigma, p).context("--sigma/--p")?;
+                LambdaChoice::NoiseModel { sigma, p }
+            }
+            (None, None, p) => {
+                let p = p.unwrap_or(DEFAULT_P);
+                if !(p.is_finite() && p > 0.0 && p < 1.0) {
+                    bail!("--p must be a probability strictly between 0 and 1, got {p}");
+                }
+                LambdaChoice::Estimated { p }
+            }
+        };
+        let threads = if a.threads == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            a.threads
+        };
+        if threads > 1024 {
+            bail!("--threads {threads} is more than this runner supports (1024)");
+        }
+        let sweeps = !a.no_sweeps;
+        let sweep_reps = a.sweep_reps.unwrap_or(if quick { 1 } else { 5 }).min(reps);
+        if a.sweep_reps == Some(0) {
+            bail!("--sweep-reps must be at least 1 (use --no-sweeps to skip the sweeps)");
+        }
+        if let Some(n) = a.sweep_reps {
+            if n > reps {
+                bail!("--sweep-reps {n} exceeds --reps {reps}: the sweeps reuse the first repetitions");
+            }
+        }
+        let protocol = Protocol {
+            test_fraction: 0.1,
+            validation_fraction: 0.1,
+            noise_probability: 0.1,
+            filler: 19,
+            calibration_max_iters: if quick { 40 } else { 200 },
+            iters_grid: if quick {
+                vec![5, 10, 20, 40]
+            } else {
+                vec![5, 10, 15, 20, 30, 40, 50, 75, 100, 150, 200]
+            },
+            l2_grid: if quick {
+                vec![1.0, 10.0]
+            } else {
+                vec![0.3, 1.0, 3.0, 10.0, 30.0]
+            },
+            patience: if quick { 3 } else { 10 },
+            regularised_max_iters: if quick { 30 } else { 300 },
+            sweep_attack_sizes: vec![0.01, 0.02, 0.05, 0.10],
+            lambda_multipliers: if quick {
+                vec![0.5, 1.0, 2.0]
+            } else {
+                vec![0.5, 0.75, 1.0, 1.5, 2.0, 3.0]
+            },
+            time_to_accuracy_iters: if quick { 40 } else { 300 },
+        };
+        Ok(Config {
+            data: a.data.clone(),
+            reps,
+            k: a.k,
+            iters,
+            time_budget_secs: a.time_budget,
+            lambda,
+            attack_size: a.attack_size,
+            target_min_ratings: a.target_min_ratings,
+            seed: a.seed,
+            threads,
+            out: a.out.clone(),
+            quick,
+            sweeps,
+            sweep_reps,
+            regularised: !a.no_regularised,
+            protocol,
+        })
+    }
+
+    /// Creates the output directory (and its `plots/`) and checks that it is writable, so that
+    /// an unwritable one fails before the experiments run.
+    pub fn prepare_output(&self) -> Result<()> {
+        let plots = self.out.join("plots");
+        std::fs::create_dir_all(&plots)
+            .with_context(|| format!("cannot create the output directory {}", plots.display()))?;
+        let probe = self.out.join(".write-test");
+        std::fs::write(&probe, b"").with_context(|| {
+            format!(
+                "the output directory {} is not writable",
+                self.out.display()
+            )
+        })?;
+        std::fs::remove_file(&probe).ok();
+        Ok(())
+    }
+
+    /// The attack size for `cnmf-attacks`.
+    pub fn attack_size(&self) -> AttackSize {
+        match self.attack_size {
+            AttackSizeArg::Fraction(f) => AttackSize::Fraction(f),
+            AttackSizeArg::Count(n) => AttackSize::Count(n),
+        }
+    }
+}
+
+/// Iteration cap when only a time budget is given.
+pub const TIME_BUDGET_ITER_CAP: usize = 100_000;

@@ -1,0 +1,293 @@
+//! The run's plots, from its results: which lines go in which chart.
+
+use std::path::Path;
+
+use anyhow::Result;
+use cnmf_engine::Algorithm;
+
+use crate::calibrate::Calibration;
+use crate::plots::{draw, Panel, Series};
+use crate::protocol::Settings;
+use crate::records::RepRecord;
+use crate::report::PlotIndex;
+use crate::summary::Summary;
+use crate::timing::TimeCurve;
+
+/// The palette index of a method (engine algorithms in table order, then the rest).
+fn color_of(method: &str) -> usize {
+    Algorithm::ALL
+        .iter()
+        .position(|a| a.name() == method)
+        .unwrap_or(Algorithm::ALL.len())
+}
+
+fn iter_series(method: &str, values: &[f64]) -> Series {
+    Series {
+        name: method.to_string(),
+        points: values
+            .iter()
+            .enumerate()
+            .skip(1)
+            .map(|(t, &v)| (t as f64, v))
+            .collect(),
+        dashed: false,
+        color: color_of(method),
+    }
+}
+
+/// Draws every plot the results allow into `dir` (the report's `plots/`); returns their paths
+/// relative to the report.
+pub fn draw_all(
+    dir: &Path,
+    settings: &Settings,
+    cal: &Calibration,
+    summary: &Summary,
+    tta: &[TimeCurve],
+    reps: &[RepRecord],
+) -> Result<PlotIndex> {
+    let mut index = PlotIndex::default();
+    let budget = (
+        settings.iters as f64,
+        format!("budget ({} it.)", settings.iters),
+    );
+
+    if !cal.curves.is_empty() {
+        let file = "calibration_iterations.svg";
+        draw(
+            &dir.join(file),
+            &[Panel {
+                title: "Calibration: validation NMAE vs iteration".into(),
+                x_label: "iteration (log scale)".into(),
+                y_label: "validation NMAE".into(),
+                series: cal
+                    .curves
+                    .iter()
+                    .map(|c| iter_series(&c.method, &c.values))
+                    .collect(),
+                log_x: true,
+                vline: Some(budget.clone()),
+            }],
+            1,
+        )?;
+        index.calibration = Some(format!("plots/{file}"));
+    }
+
+    if !tta.is_empty() {
+        let file = "convergence.svg";
+        draw(
+            &dir.join(file),
+            &[
+                Panel {
+                    title: "Training RMSE (fitted ratings) vs iteration".into(),
+                    x_label: "iteration (log scale)".into(),
+                    y_label: "training RMSE".into(),
+                    series: tta
+                        .iter()
+                        .map(|t| iter_series(&t.method, &t.train_rmse))
+                        .collect(),
+                    log_x: true,
+                    vline: Some(budget.clone()),
+                },
+                Panel {
+                    title: "Test NMAE vs iteration (Model 1, repetition 0)".into(),
+                    x_label: "iteration (log scale)".into(),
+                    y_label: "test NMAE".into(),
+                    series: tta
+                        .iter()
+                        .map(|t| iter_series(&t.method, &t.test_nmae))
+                        .collect(),
+                    log_x: true,
+                    vline: Some(budget.clone()),
+                },
+            ],
+            2,
+        )?;
+        index.convergence = Some(format!("plots/{file}"));
+
+        let file = "time_to_accuracy.svg";
+        draw(
+            &dir.join(file),
+            &[Panel {
+                title: "Time to accuracy (Model 1, repetition 0)".into(),
+                x_label: "elapsed seconds".into(),
+                y_label: "test NMAE".into(),
+                series: tta
+                    .iter()
+                    .map(|t| Series {
+                        name: t.method.clone(),
+                        points: t
+                            .elapsed_secs
+                            .iter()
+                            .zip(&t.test_nmae)
+                            .skip(1)
+                            .map(|(&x, &y)| (x, y))
+                            .collect(),
+                        dashed: false,
+                        color: color_of(&t.method),
+                    })
+                    .collect(),
+                log_x: false,
+                vline: None,
+            }],
+            1,
+        )?;
+        index.time_to_accuracy = Some(format!("plots/{file}"));
+    }
+
+    if !summary.attack_size.is_empty() {
+        let methods = methods_in(summary.attack_size.iter().map(|p| p.method.as_str()));
+        let series = |model: usize| -> Vec<Series> {
+            methods
+                .iter()
+                .map(|m| Series {
+                    name: m.clone(),
+                    points: summary
+                        .attack_size
+                        .iter()
+                        .filter(|p| &p.method == m)
+                        .map(|p| {
+                            let v = if model == 3 {
+                                &p.low_knowledge
+                            } else {
+                                &p.informed
+                            };
+                            (100.0 * p.fraction, v.mean)
+                        })
+                        .collect(),
+                    dashed: false,
+                    color: color_of(m),
+                })
+                .collect()
+        };
+        let file = "maps_vs_attack_size.svg";
+        draw(
+            &dir.join(file),
+            &[
+                Panel {
+                    title: "Model 3 (low-knowledge): MAPS vs attack size".into(),
+                    x_label: "adversaries, % of users".into(),
+                    y_label: "MAPS".into(),
+                    series: series(3),
+                    log_x: false,
+                    vline: None,
+                },
+                Panel {
+                    title: "Model 4 (informed): MAPS vs attack size".into(),
+                    x_label: "adversaries, % of users".into(),
+                    y_label: "MAPS".into(),
+                    series: series(4),
+                    log_x: false,
+                    vline: None,
+                },
+            ],
+            2,
+        )?;
+        index.attack_size = Some(format!("plots/{file}"));
+    }
+
+    if !summary.lambda.is_empty() {
+        let methods = methods_in(summary.lambda.iter().map(|p| p.method.as_str()));
+        let lambdas: Vec<f64> = {
+            let mut l: Vec<f64> = summary.lambda.iter().map(|p| p.lambda).collect();
+            l.sort_by(f64::total_cmp);
+            l.dedup();
+            l
+        };
+        // The missing variants do not depend on lambda: flat dashed references at their mean
+        // over the sweep repetitions.
+        let swept: Vec<&RepRecord> = reps.iter().filter(|r| r.sweeps.is_some()).collect();
+        let reference = |method: &str, f: &dyn Fn(&crate::records::MethodRecord) -> f64| {
+            let v: Vec<f64> = swept
+                .iter()
+                .filter_map(|r| r.paper.iter().find(|m| m.method == method))
+                .map(f)
+                .collect();
+            (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+        };
+        type Pick = dyn Fn(&crate::summary::LambdaSummary) -> f64;
+        type RefPick = dyn Fn(&crate::records::MethodRecord) -> f64;
+        let panel = |title: &str, y: &str, pick: &Pick, rpick: &RefPick| {
+            let mut series: Vec<Series> = methods
+                .iter()
+                .map(|m| Series {
+                    name: m.clone(),
+                    points: summary
+                        .lambda
+                        .iter()
+                        .filter(|p| &p.method == m)
+                        .map(|p| (p.lambda, pick(p)))
+                        .collect(),
+                    dashed: false,
+                    color: color_of(m),
+                })
+                .collect();
+            for a in Algorithm::ALL.iter().filter(|a| !a.flags_corruption()) {
+                if let Some(v) = reference(a.name(), rpick) {
+                    series.push(Series {
+                        name: format!("{} (no lambda)", a.name()),
+                        points: vec![(lambdas[0], v), (lambdas[lambdas.len() - 1], v)],
+                        dashed: true,
+                        color: color_of(a.name()),
+                    });
+                }
+            }
+            Panel {
+                title: title.into(),
+                x_label: "lambda (log scale)".into(),
+                y_label: y.into(),
+                series,
+                log_x: true,
+                vline: Some((settings.lambda, "run's lambda".into())),
+            }
+        };
+        let file = "lambda_sweep.svg";
+        draw(
+            &dir.join(file),
+            &[
+                panel(
+                    "Model 1 (no noise): test NMAE vs lambda",
+                    "test NMAE",
+                    &|p| p.clean_nmae.mean,
+                    &|r| r.clean.accuracy.nmae,
+                ),
+                panel(
+                    "Model 2 (random noise): test NMAE vs lambda",
+                    "test NMAE",
+                    &|p| p.noisy_nmae.mean,
+                    &|r| r.random_noise.accuracy.nmae,
+                ),
+                panel(
+                    "Model 3 (low-knowledge): MAPS vs lambda",
+                    "MAPS",
+                    &|p| p.low_maps.mean,
+                    &|r| maps_of(&r.low_knowledge),
+                ),
+                panel(
+                    "Model 4 (informed): MAPS vs lambda",
+                    "MAPS",
+                    &|p| p.informed_maps.mean,
+                    &|r| maps_of(&r.informed),
+                ),
+            ],
+            2,
+        )?;
+        index.lambda = Some(format!("plots/{file}"));
+    }
+    Ok(index)
+}
+
+/// Distinct method names in order of first appearance.
+fn methods_in<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for n in names {
+        if !out.iter().any(|m| m == n) {
+            out.push(n.to_string());
+        }
+    }
+    out
+}
+
+/// MAPS of an attack fit (NaN when it has none).
+fn maps_of(f: &crate::records::FitRecord) -> f64 {
+    f.shift.map_or(f64::NAN, |s| s.maps)
+}

@@ -1,0 +1,535 @@
+//! The paper's protocol (spec section 7), one repetition at a time: split, noise and attacks,
+//! then every algorithm from the same initial factors with the same budget under the four
+//! models; then the regularised block, the extra methods and, in the first repetitions, the
+//! sweeps.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use cnmf_attacks::{AttackSize, AttackSpec, Attacked, FillerSize, TargetChoice};
+use cnmf_engine::{
+    init_factors, Algorithm, Factors, FitOptions, NmfModel, NmfParams, ValidNmfParams,
+};
+use cnmf_metrics::{accuracy_of, entry_detection, prediction_shift, Predictor};
+use cnmf_ratings::{split, Ratings, Triple};
+use serde::Serialize;
+
+use crate::extra::ExtraMethod;
+use crate::progress::Progress;
+use crate::records::{FitRecord, MethodRecord, RepRecord, RepSeeds, TargetInfo};
+use crate::seeds::{derive, Stream};
+use crate::sweeps;
+
+/// Settings of the regularised block (chosen on the calibration split).
+#[derive(Debug, Clone, Serialize)]
+pub struct Regularised {
+    /// L2 penalty (l2_w = l2_h) per algorithm, in `Algorithm::ALL` order.
+    pub l2: Vec<(Algorithm, f64)>,
+    /// Early-stopping patience.
+    pub patience: usize,
+    /// Iteration cap.
+    pub max_iters: usize,
+}
+
+/// Settings of the sweeps.
+#[derive(Debug, Clone, Serialize)]
+pub struct SweepSettings {
+    /// The first `reps` repetitions run them.
+    pub reps: usize,
+    /// Attack sizes, fractions of the users.
+    pub sizes: Vec<f64>,
+    /// Multiples of lambda.
+    pub multipliers: Vec<f64>,
+}
+
+/// Everything a repetition needs, resolved (after calibration).
+#[derive(Debug, Clone, Serialize)]
+pub struct Settings {
+    /// Rank.
+    pub k: usize,
+    /// Iterations per fit (a cap when a time budget is set).
+    pub iters: usize,
+    /// Wall-clock budget per fit.
+    pub time_budget: Option<Duration>,
+    /// Corruption threshold.
+    pub lambda: f64,
+    /// Adversaries.
+    pub attack_size: AttackSize,
+    /// Minimum training ratings of a target.
+    pub target_min_ratings: usize,
+    /// Master seed.
+    pub seed: u64,
+    /// Test share.
+    pub test_fraction: f64,
+    /// Validation share of the training set (regularised block).
+    pub validation_fraction: f64,
+    /// Model 2 flip probability.
+    pub noise_probability: f64,
+    /// Filler items of a low-knowledge profile.
+    pub filler: usize,
+    /// The regularised block, if it runs.
+    pub regularised: Option<Regularised>,
+    /// The sweeps, if they run.
+    pub sweeps: Option<SweepSettings>,
+}
+
+impl Settings {
+    /// Parameters of the paper block for `alg` at threshold `lambda`. Every fit runs in the
+    /// caller's rayon pool (`threads(0)`): inside a parallel repetition it is effectively
+    /// single-threaded, run alone it uses every worker; the figures are the same either way.
+    pub fn paper_params(&self, alg: Algorithm, lambda: f64) -> Result<ValidNmfParams> {
+        let mut p = NmfParams::new(self.k, alg)
+            .lambda(lambda)
+            .max_iters(self.iters);
+        if let Some(b) = self.time_budget {
+            p = p.time_budget(b);
+        }
+        Ok(p.check()?)
+    }
+
+    /// Parameters of the regularised block for `alg`.
+    pub fn regularised_params(&self, alg: Algorithm, r: &Regularised) -> Result<ValidNmfParams> {
+        let l2 =
+            r.l2.iter()
+                .find(|(a, _)| *a == alg)
+                .map(|&(_, l)| l)
+                .context("no L2 setting for an algorithm")?;
+        let mut p = NmfParams::new(self.k, alg)
+            .lambda(self.lambda)
+            .max_iters(r.max_iters)
+            .l2_w(l2)
+            .l2_h(l2)
+            .early_stopping(r.patience);
+        if let Some(b) = self.time_budget {
+            p = p.time_budget(b);
+        }
+        Ok(p.check()?)
+    }
+}
+
+/// The data of one block of a repetition: the clean training set, its corrupted versions and
+/// the shared initial factors.
+pub struct Scenario {
+    /// Clean training data.
+    pub train: Ratings,
+    /// Clean validation triples (regularised block only).
+    pub validation: Option<Vec<Triple>>,
+    /// Model 2.
+    pub noisy: Attacked,
+    /// Model 3.
+    pub low: Attacked,
+    /// Model 4.
+    pub informed: Attacked,
+    /// Initial factors of every fit on `train`, `noisy` and `informed`.
+    pub init: Factors,
+    /// The same factors with rows appended for the injected users of Model 3.
+    pub init_low: Factors,
+    /// The target item.
+    pub target: u32,
+}
+
+impl Scenario {
+    /// Applies noise and attacks to `train` and builds the initial factors.
+    pub fn new(
+        train: Ratings,
+        validation: Option<Vec<Triple>>,
+        s: &Settings,
+        seeds: &RepSeeds,
+        targets: TargetChoice,
+        size: AttackSize,
+        init: Factors,
+    ) -> Result<Scenario> {
+        let noisy = AttackSpec::random_noise(s.noise_probability)
+            .seed(seeds.noise)
+            .check()?
+            .generate(&train)
+            .context("Model 2 (random noise)")?;
+        let (low, informed) = attacks(&train, s, seeds.attack, targets, size)?;
+        let target = low.truth.targets()[0];
+        let init_low = extend_init(&init, low.ratings.n_users(), seeds.init, train.mean())?;
+        Ok(Scenario {
+            train,
+            validation,
+            noisy,
+            low,
+            informed,
+            init,
+            init_low,
+            target,
+        })
+    }
+}
+
+/// Models 3 and 4 on `train` with the same seed (so the same target).
+pub fn attacks(
+    train: &Ratings,
+    s: &Settings,
+    seed: u64,
+    targets: TargetChoice,
+    size: AttackSize,
+) -> Result<(Attacked, Attacked)> {
+    let low = AttackSpec::low_knowledge()
+        .size(size)
+        .filler(FillerSize::Count(s.filler))
+        .targets(targets.clone())
+        .seed(seed)
+        .check()?
+        .generate(train)
+        .context("Model 3 (low-knowledge attack)")?;
+    let informed = AttackSpec::informed()
+        .size(size)
+        .targets(targets)
+        .seed(seed)
+        .check()?
+        .generate(train)
+        .context("Model 4 (informed attack)")?;
+    anyhow::ensure!(
+        low.truth.targets() == informed.truth.targets(),
+        "Models 3 and 4 drew different targets for the same seed"
+    );
+    Ok((low, informed))
+}
+
+/// `init` with rows for users `init.n_users()..n_users` (injected users), drawn like
+/// `init_factors` from their own stream: genuine users and items keep their initial factors.
+pub fn extend_init(init: &Factors, n_users: usize, seed: u64, mean: f64) -> Result<Factors> {
+    let extra = n_users - init.n_users();
+    if extra == 0 {
+        return Ok(init.clone());
+    }
+    let rows = init_factors(
+        extra,
+        1,
+        init.k(),
+        mean,
+        derive(seed, 0, Stream::InjectedInit),
+    )?;
+    let mut w = init.w().to_vec();
+    w.extend_from_slice(rows.w());
+    Ok(Factors::new(
+        n_users,
+        init.n_items(),
+        init.k(),
+        w,
+        init.h().to_vec(),
+    )?)
+}
+
+/// A fit and its wall-clock time.
+pub fn fit(
+    params: &ValidNmfParams,
+    data: &Ratings,
+    init: &Factors,
+    validation: Option<&[Triple]>,
+) -> Result<(NmfModel, f64)> {
+    let start = Instant::now();
+    let mut options = FitOptions::new().initial(init);
+    if let Some(v) = validation {
+        options = options.validation(v);
+    }
+    let model = params
+        .fit_with(data, options)
+        .with_context(|| format!("fitting {}", params.algorithm()))?;
+    Ok((model, start.elapsed().as_secs_f64()))
+}
+
+/// The record of an engine fit: accuracy, shift against `clean` (attacks), detection against
+/// `attacked`'s ground truth (corrupt variants).
+pub fn engine_record(
+    model: &NmfModel,
+    seconds: f64,
+    test: &[Triple],
+    clean: Option<(&NmfModel, &Ratings, &Attacked)>,
+    attacked: Option<&Attacked>,
+) -> Result<FitRecord> {
+    let accuracy = accuracy_of(model, test, model.scale())?;
+    let shift = match clean {
+        Some((p_star, clean_train, att)) => Some(shift_of(p_star, model, clean_train, att)?),
+        None => None,
+    };
+    let detection = match attacked {
+        Some(att) if model.algorithm().flags_corruption() => Some(entry_detection(
+            model.corrupt_entries().iter().copied(),
+            att.truth.entry_pairs(),
+        )),
+        _ => None,
+    };
+    Ok(FitRecord {
+        accuracy,
+        shift,
+        detection,
+        iterations: model.iterations(),
+        stop_reason: format!("{:?}", model.stop_reason()),
+        flagged: model.corrupt_entries().len(),
+        seconds,
+    })
+}
+
+/// MAPS of `att`'s target over its genuine users, P* = `clean`.
+pub fn shift_of<C: Predictor + ?Sized, A: Predictor + ?Sized>(
+    clean: &C,
+    attacked: &A,
+    clean_train: &Ratings,
+    att: &Attacked,
+) -> Result<cnmf_metrics::PredictionShift> {
+    let genuine = att.truth.genuine_users();
+    Ok(prediction_shift(
+        clean,
+        attacked,
+        clean_train,
+        &genuine,
+        att.truth.targets()[0],
+    )?)
+}
+
+/// Runs one engine algorithm under the four models of `scn`. Returns the record and the
+/// Model 1 model (P* for the sweeps). `curve_on`: triples whose NMAE is traced per iteration
+/// of the Model 1 fit (the paper block traces the test set; nothing steers on it there).
+fn run_engine_method(
+    params: &ValidNmfParams,
+    scn: &Scenario,
+    test: &[Triple],
+    progress: &Progress,
+) -> Result<(MethodRecord, NmfModel)> {
+    let validation = scn.validation.as_deref();
+    let curve_on = validation.unwrap_or(test);
+    let (clean, secs) = fit(params, &scn.train, &scn.init, Some(curve_on))?;
+    progress.fit_done();
+    let clean_rec = engine_record(&clean, secs, test, None, None)?;
+    let curve = if validation.is_none() {
+        clean
+            .trace()
+            .iter()
+            .map(|s| s.validation_nmae.unwrap_or(f64::NAN))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let (noisy, secs) = fit(params, &scn.noisy.ratings, &scn.init, validation)?;
+    progress.fit_done();
+    let noisy_rec = engine_record(&noisy, secs, test, None, Some(&scn.noisy))?;
+    drop(noisy);
+    let (low, secs) = fit(params, &scn.low.ratings, &scn.init_low, validation)?;
+    progress.fit_done();
+    let low_rec = engine_record(
+        &low,
+        secs,
+        test,
+        Some((&clean, &scn.train, &scn.low)),
+        Some(&scn.low),
+    )?;
+    drop(low);
+    let (inf, secs) = fit(params, &scn.informed.ratings, &scn.init, validation)?;
+    progress.fit_done();
+    let inf_rec = engine_record(
+        &inf,
+        secs,
+        test,
+        Some((&clean, &scn.train, &scn.informed)),
+        Some(&scn.informed),
+    )?;
+    Ok((
+        MethodRecord {
+            method: params.algorithm().name().to_string(),
+            clean: clean_rec,
+            random_noise: noisy_rec,
+            low_knowledge: low_rec,
+            informed: inf_rec,
+            clean_test_nmae_curve: curve,
+        },
+        clean,
+    ))
+}
+
+/// Runs an extra method under the four models of `scn` (its own initialisation, seeded per
+/// repetition; P* is its own Model 1 fit with the same seed).
+fn run_extra_method(
+    method: &dyn ExtraMethod,
+    scn: &Scenario,
+    test: &[Triple],
+    seed: u64,
+    progress: &Progress,
+) -> Result<MethodRecord> {
+    let timed = |data: &Ratings| -> Result<(Box<dyn Predictor + Send + Sync>, f64)> {
+        let start = Instant::now();
+        let m = method
+            .fit(data, seed)
+            .with_context(|| format!("fitting {}", method.name()))?;
+        progress.fit_done();
+        Ok((m, start.elapsed().as_secs_f64()))
+    };
+    let scale = scn.train.scale();
+    let record = |m: &dyn Predictor, secs: f64, shift| -> Result<FitRecord> {
+        Ok(FitRecord {
+            accuracy: accuracy_of(m, test, scale)?,
+            shift,
+            detection: None,
+            iterations: 0,
+            stop_reason: "n/a".into(),
+            flagged: 0,
+            seconds: secs,
+        })
+    };
+    let (clean, s1) = timed(&scn.train)?;
+    let (noisy, s2) = timed(&scn.noisy.ratings)?;
+    let (low, s3) = timed(&scn.low.ratings)?;
+    let (inf, s4) = timed(&scn.informed.ratings)?;
+    let low_shift = shift_of(clean.as_ref(), low.as_ref(), &scn.train, &scn.low)?;
+    let inf_shift = shift_of(clean.as_ref(), inf.as_ref(), &scn.train, &scn.informed)?;
+    Ok(MethodRecord {
+        method: method.name().to_string(),
+        clean: record(clean.as_ref(), s1, None)?,
+        random_noise: record(noisy.as_ref(), s2, None)?,
+        low_knowledge: record(low.as_ref(), s3, Some(low_shift))?,
+        informed: record(inf.as_ref(), s4, Some(inf_shift))?,
+        clean_test_nmae_curve: Vec::new(),
+    })
+}
+
+/// The seeds of repetition `rep`.
+pub fn rep_seeds(master: u64, rep: usize) -> RepSeeds {
+    let r = rep as u64;
+    RepSeeds {
+        split: derive(master, r, Stream::Split),
+        init: derive(master, r, Stream::Init),
+        noise: derive(master, r, Stream::Noise),
+        attack: derive(master, r, Stream::Attack),
+    }
+}
+
+/// The 90/10 split of repetition `rep`.
+pub fn rep_split(data: &Ratings, s: &Settings, seeds: &RepSeeds) -> Result<split::Split> {
+    Ok(split::random_holdout(data, s.test_fraction, seeds.split)?)
+}
+
+/// Runs repetition `rep` in full.
+pub fn run_rep(
+    data: &Ratings,
+    s: &Settings,
+    extras: &[Box<dyn ExtraMethod>],
+    rep: usize,
+    progress: &Progress,
+) -> Result<RepRecord> {
+    let start = Instant::now();
+    let seeds = rep_seeds(s.seed, rep);
+    let sp = rep_split(data, s, &seeds)?;
+    let test = sp.test;
+    let init = init_factors(
+        data.n_users(),
+        data.n_items(),
+        s.k,
+        sp.train.mean(),
+        seeds.init,
+    )?;
+    let targets = TargetChoice::Drawn {
+        count: 1,
+        min_ratings: s.target_min_ratings,
+    };
+    let train_ratings = sp.train.nnz();
+    let scn = Scenario::new(
+        sp.train,
+        None,
+        s,
+        &seeds,
+        targets,
+        s.attack_size,
+        init.clone(),
+    )
+    .with_context(|| format!("repetition {rep}"))?;
+    let target = scn.target;
+    let (_, target_values) = scn.train.item(target);
+    let target_info = TargetInfo {
+        item: target,
+        external_id: scn.train.items().external(target).to_string(),
+        train_ratings: target_values.len(),
+        train_mean: target_values.iter().sum::<f64>() / target_values.len().max(1) as f64,
+    };
+
+    let mut paper = Vec::new();
+    let mut clean_models = Vec::new();
+    for alg in Algorithm::ALL {
+        let params = s.paper_params(alg, s.lambda)?;
+        let (rec, clean) = run_engine_method(&params, &scn, &test, progress)
+            .with_context(|| format!("repetition {rep}, {alg}"))?;
+        paper.push(rec);
+        clean_models.push(clean);
+    }
+
+    let mut extra = Vec::new();
+    for m in extras {
+        extra.push(
+            run_extra_method(
+                m.as_ref(),
+                &scn,
+                &test,
+                derive(s.seed, rep as u64, Stream::Extra),
+                progress,
+            )
+            .with_context(|| format!("repetition {rep}, {}", m.name()))?,
+        );
+    }
+
+    let sweeps = match &s.sweeps {
+        Some(sw) if rep < sw.reps => Some(
+            sweeps::run(&scn, &test, &clean_models, &paper, s, sw, &seeds, progress)
+                .with_context(|| format!("repetition {rep}, sweeps"))?,
+        ),
+        _ => None,
+    };
+    drop(clean_models);
+
+    let mut regularised = Vec::new();
+    if let Some(r) = &s.regularised {
+        let inner = split::random_holdout(
+            &scn.train,
+            s.validation_fraction,
+            derive(s.seed, rep as u64, Stream::Validation),
+        )?;
+        let reg_scn = Scenario::new(
+            inner.train,
+            Some(inner.test),
+            s,
+            &seeds,
+            TargetChoice::Indices(vec![target]),
+            s.attack_size,
+            init,
+        )
+        .with_context(|| format!("repetition {rep}, regularised block"))?;
+        for alg in Algorithm::ALL {
+            let params = s.regularised_params(alg, r)?;
+            let (rec, _) = run_engine_method(&params, &reg_scn, &test, progress)
+                .with_context(|| format!("repetition {rep}, regularised {alg}"))?;
+            regularised.push(rec);
+        }
+    }
+
+    Ok(RepRecord {
+        rep,
+        seeds,
+        train_ratings,
+        test_ratings: test.len(),
+        noise_flips: scn.noisy.truth.entries().len(),
+        adversaries: scn.low.truth.adversaries().len(),
+        target: target_info,
+        paper,
+        regularised,
+        extra,
+        sweeps,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// Number of fits `run_rep` does for repetition `rep` (for the progress bar).
+pub fn fits_in_rep(s: &Settings, n_extras: usize, rep: usize) -> u64 {
+    let n_alg = Algorithm::ALL.len() as u64;
+    let mut n = 4 * n_alg + 4 * n_extras as u64;
+    if s.regularised.is_some() {
+        n += 4 * n_alg;
+    }
+    if let Some(sw) = &s.sweeps {
+        if rep < sw.reps {
+            n += sweeps::fits(s, sw);
+        }
+    }
+    n
+}

@@ -1,0 +1,187 @@
+//! What a repetition records: one [`FitRecord`] per fit, grouped by method and block. All of it
+//! goes into reproduce.json; the tables are computed from it.
+
+use cnmf_metrics::{Accuracy, Detection, PredictionShift};
+use serde::Serialize;
+
+/// The four noise models of the paper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NoiseModel {
+    /// Model 1: no noise.
+    Clean,
+    /// Model 2: random flips of 10% of the training ratings.
+    RandomNoise,
+    /// Model 3: low-knowledge review bomb.
+    LowKnowledge,
+    /// Model 4: informed review bomb.
+    Informed,
+}
+
+impl NoiseModel {
+    /// The four, in the paper's order.
+    pub const ALL: [NoiseModel; 4] = [
+        NoiseModel::Clean,
+        NoiseModel::RandomNoise,
+        NoiseModel::LowKnowledge,
+        NoiseModel::Informed,
+    ];
+
+    /// "Model 1 (no noise)" and so on.
+    pub fn label(self) -> &'static str {
+        match self {
+            NoiseModel::Clean => "Model 1 (no noise)",
+            NoiseModel::RandomNoise => "Model 2 (random noise)",
+            NoiseModel::LowKnowledge => "Model 3 (low-knowledge)",
+            NoiseModel::Informed => "Model 4 (informed)",
+        }
+    }
+}
+
+/// One fit's figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct FitRecord {
+    /// Accuracy on the (clean) test set.
+    pub accuracy: Accuracy,
+    /// Prediction shift of the target against the same method's Model 1 fit (Models 3, 4).
+    pub shift: Option<PredictionShift>,
+    /// Precision and recall of the corruption flags against the injected or changed entries
+    /// (corrupt variants, Models 2-4).
+    pub detection: Option<Detection>,
+    /// Iterations the kept model ran (0 for methods without iterations).
+    pub iterations: usize,
+    /// Why the fit stopped.
+    pub stop_reason: String,
+    /// Ratings flagged corrupt at the end.
+    pub flagged: usize,
+    /// Wall-clock seconds of the fit (machine- and load-dependent).
+    pub seconds: f64,
+}
+
+/// The fits of one method under the four models, plus its Model 1 convergence curve.
+#[derive(Debug, Clone, Serialize)]
+pub struct MethodRecord {
+    /// The algorithm's or method's name.
+    pub method: String,
+    /// Model 1.
+    pub clean: FitRecord,
+    /// Model 2.
+    pub random_noise: FitRecord,
+    /// Model 3.
+    pub low_knowledge: FitRecord,
+    /// Model 4.
+    pub informed: FitRecord,
+    /// Test NMAE after each iteration of the Model 1 fit (entry 0: the initial factors);
+    /// empty when not recorded.
+    pub clean_test_nmae_curve: Vec<f64>,
+}
+
+impl MethodRecord {
+    /// The fit under `model`.
+    pub fn fit(&self, model: NoiseModel) -> &FitRecord {
+        match model {
+            NoiseModel::Clean => &self.clean,
+            NoiseModel::RandomNoise => &self.random_noise,
+            NoiseModel::LowKnowledge => &self.low_knowledge,
+            NoiseModel::Informed => &self.informed,
+        }
+    }
+}
+
+/// The target of a repetition's attacks.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetInfo {
+    /// Dense item index.
+    pub item: u32,
+    /// External item id (MovieLens movie id).
+    pub external_id: String,
+    /// Training ratings of the target before the attack.
+    pub train_ratings: usize,
+    /// Their mean.
+    pub train_mean: f64,
+}
+
+/// Seeds of a repetition (all derived from the master seed).
+#[derive(Debug, Clone, Serialize)]
+pub struct RepSeeds {
+    /// 90/10 split.
+    pub split: u64,
+    /// Initial factors.
+    pub init: u64,
+    /// Model 2 noise.
+    pub noise: u64,
+    /// Models 3 and 4.
+    pub attack: u64,
+}
+
+/// One point of the attack-size sweep: one method, one size.
+#[derive(Debug, Clone, Serialize)]
+pub struct SizePoint {
+    /// Fraction of the users that attack.
+    pub fraction: f64,
+    /// Number of adversaries.
+    pub adversaries: usize,
+    /// Method.
+    pub method: String,
+    /// Model 3 shift.
+    pub low_knowledge: PredictionShift,
+    /// Model 4 shift.
+    pub informed: PredictionShift,
+}
+
+/// One point of the lambda sweep: one corrupt variant, one lambda.
+#[derive(Debug, Clone, Serialize)]
+pub struct LambdaPoint {
+    /// Multiple of the run's lambda.
+    pub multiplier: f64,
+    /// The lambda.
+    pub lambda: f64,
+    /// Method.
+    pub method: String,
+    /// Model 1 fit.
+    pub clean: FitRecord,
+    /// Model 2 fit.
+    pub random_noise: FitRecord,
+    /// Model 3 fit (shift against this lambda's Model 1 fit).
+    pub low_knowledge: FitRecord,
+    /// Model 4 fit.
+    pub informed: FitRecord,
+}
+
+/// The sweeps of one repetition.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RepSweeps {
+    /// Attack-size sweep.
+    pub attack_size: Vec<SizePoint>,
+    /// Lambda sweep.
+    pub lambda: Vec<LambdaPoint>,
+}
+
+/// Everything one repetition produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct RepRecord {
+    /// Repetition number (0-based).
+    pub rep: usize,
+    /// Its seeds.
+    pub seeds: RepSeeds,
+    /// Training ratings.
+    pub train_ratings: usize,
+    /// Test ratings.
+    pub test_ratings: usize,
+    /// Ratings Model 2 flipped.
+    pub noise_flips: usize,
+    /// Adversaries of Models 3 and 4.
+    pub adversaries: usize,
+    /// The target.
+    pub target: TargetInfo,
+    /// The paper's protocol, five algorithms.
+    pub paper: Vec<MethodRecord>,
+    /// L2 + early stopping, five algorithms (empty when skipped).
+    pub regularised: Vec<MethodRecord>,
+    /// Other methods (see `extra.rs`).
+    pub extra: Vec<MethodRecord>,
+    /// Sweeps (only in the first `sweep_reps` repetitions).
+    pub sweeps: Option<RepSweeps>,
+    /// Wall-clock seconds of the repetition.
+    pub seconds: f64,
+}
