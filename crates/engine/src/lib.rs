@@ -14,6 +14,43 @@
 //! every sum is taken in a fixed order, so the same seed gives bit-identical factors whatever
 //! the number of threads.
 //!
+//! # Numerical choices (where the specification is silent)
+//!
+//! * **Schedule.** Iteration `t` updates `W` (user half-step, over the CSR), then `H` with the
+//!   new `W` (item half-step, over the CSC), then for the corrupt variants sets
+//!   `Z = (V - W H)^2 > λ` on every observed entry. The prediction `X = W H` of every observed
+//!   entry is needed both for the statistics of iteration `t` and for the user half-step of
+//!   iteration `t + 1`, so it is computed once: the user pass of iteration `t + 1` measures
+//!   iteration `t` (loss, clipped loss, flags) and then uses those flags as its mask. The last
+//!   iteration is measured by a statistics-only pass. A stop decided on the statistics of
+//!   iteration `t` keeps `(W_t, H_t, Z_t)` exactly.
+//! * **Flags** start at zero (specification) and are first set at the end of iteration
+//!   `warmup_iters + 1`. Hence iteration 1 of `ignore-corrupt` descends the full squared loss
+//!   and the clipped loss is non-increasing from iteration 1 on (not necessarily from 0 to 1).
+//! * **Replace variants.** Both half-steps of an iteration use the same filled matrix
+//!   `Vbar = X + c .* (V - X)` with `X = W0 H0` from the start of the iteration (the dense
+//!   formula "Vbar fixed for the whole iteration"): the user pass stores the weighted residuals
+//!   `c (V - X)` of the observed entries (CSR order) and the item pass reads them through the
+//!   CSC -> CSR map. `c` is 1 on clean observed entries, `decay^t` (replace-corrupt) or 0
+//!   (replace-corrupt-nointerp) on flagged ones, 0 on missing ones. The numerator
+//!   `(A.*(V-X)) H0^T + W0 (H0 H0^T)` equals a row of `Vbar H0^T >= 0` in exact arithmetic but
+//!   subtracts and re-adds `X`; rounding can leave it a hair below zero, so it is clamped at 0.
+//! * **Guards.** A user (item) without an active entry in a half-step keeps its factors exactly;
+//!   for the replace variants "active" means an observed entry of positive weight `c`, so a
+//!   fully flagged row keeps its factors under `replace-corrupt-nointerp` but still moves under
+//!   `replace-corrupt` (its flagged entries keep the weight `decay^t`).
+//! * **L2** (`l2_w`, `l2_h`) adds `l2 * f` to the denominator of each multiplicative update,
+//!   the majorisation step of the objective `loss + l2_w ||W||^2 + l2_h ||H||^2`; the trace's
+//!   `objective` includes these terms.
+//! * **Determinism.** Rows and columns are processed in parallel chunks fixed by the data
+//!   (about 8192 ratings each); per-chunk sums and the `k x k` Gram matrices (fixed blocks of
+//!   256 rows) are added in chunk order; dot products use four lanes in a fixed order. Hence
+//!   the same bits for any number of threads (and any SIMD width: no fused multiply-add).
+//! * **Errors.** A NaN or infinity in an updated row or column, the loss or the objective stops
+//!   the fit with [`EngineError::NotFinite`] naming the row/column and iteration.
+//!
+//! # Example
+//!
 //! ```
 //! use cnmf_engine::{Algorithm, NmfParams};
 //! use cnmf_ratings::{RatingScale, Ratings};
