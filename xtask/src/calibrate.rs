@@ -328,6 +328,7 @@ fn l2_grid(
 /// The regularised block's settings from the calibration.
 pub fn regularised(cal: &Calibration, c: &Config) -> Option<Regularised> {
     c.regularised.then(|| Regularised {
+        reps: c.regularised_reps,
         l2: Algorithm::ALL
             .iter()
             .zip(&cal.l2)

@@ -46,20 +46,20 @@ pub struct ReproduceArgs {
 
     /// Wall-clock budget per fit in seconds, instead of an iteration count (the paper equalised
     /// time). Results then depend on the machine and its load.
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
     pub time_budget: Option<f64>,
 
     /// Corruption threshold lambda on the squared residual (default: from the noise model with
     /// sigma estimated on the calibration split and p = 0.05).
-    #[arg(long, conflicts_with_all = ["sigma", "p"])]
+    #[arg(long, conflicts_with_all = ["sigma", "p"], allow_negative_numbers = true)]
     pub lambda: Option<f64>,
 
     /// Noise-model standard deviation of clean ratings (lambda from sigma and p).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub sigma: Option<f64>,
 
     /// Noise-model prior probability that a rating is corrupt (default 0.05).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub p: Option<f64>,
 
     /// Number of adversaries A in Models 3 and 4: a fraction of the users (`0.05`, `5%`) or a
@@ -91,13 +91,17 @@ pub struct ReproduceArgs {
     #[arg(long)]
     pub no_sweeps: bool,
 
-    /// Repetitions the sweeps average over (the first N of the run; default 5, --quick 1).
+    /// Repetitions the sweeps average over (the first N of the run; default 3, --quick 1).
     #[arg(long, value_name = "N")]
     pub sweep_reps: Option<usize>,
 
     /// Skip the second block (L2 regularisation and validation early stopping).
     #[arg(long)]
     pub no_regularised: bool,
+
+    /// Repetitions of the second block (the first N of the run; default 5, --quick 1).
+    #[arg(long, value_name = "N")]
+    pub regularised_reps: Option<usize>,
 
     /// Add rows for other methods (biased gradient NMF and adversarially trained MF from
     /// cnmf-family); they roughly double the run time.

@@ -99,6 +99,8 @@ pub struct Config {
     pub sweep_reps: usize,
     /// Whether the regularised block runs.
     pub regularised: bool,
+    /// Repetitions of the regularised block.
+    pub regularised_reps: usize,
     /// Protocol constants.
     pub protocol: Protocol,
 }
@@ -160,13 +162,29 @@ impl Config {
             bail!("--threads {threads} is more than this runner supports (1024)");
         }
         let sweeps = !a.no_sweeps;
-        let sweep_reps = a.sweep_reps.unwrap_or(if quick { 1 } else { 5 }).min(reps);
-        if a.sweep_reps == Some(0) {
-            bail!("--sweep-reps must be at least 1 (use --no-sweeps to skip the sweeps)");
-        }
-        if let Some(n) = a.sweep_reps {
-            if n > reps {
-                bail!("--sweep-reps {n} exceeds --reps {reps}: the sweeps reuse the first repetitions");
+        let sweep_reps = a.sweep_reps.unwrap_or(if quick { 1 } else { 3 }).min(reps);
+        let regularised_reps = a
+            .regularised_reps
+            .unwrap_or(if quick { 1 } else { 5 })
+            .min(reps);
+        for (flag, given, what) in [
+            (
+                "--sweep-reps",
+                a.sweep_reps,
+                "--no-sweeps to skip the sweeps",
+            ),
+            (
+                "--regularised-reps",
+                a.regularised_reps,
+                "--no-regularised to skip the block",
+            ),
+        ] {
+            match given {
+                Some(0) => bail!("{flag} must be at least 1 (use {what})"),
+                Some(n) if n > reps => {
+                    bail!("{flag} {n} exceeds --reps {reps}: it runs in the first repetitions")
+                }
+                _ => {}
             }
         }
         let protocol = Protocol {
@@ -181,12 +199,12 @@ impl Config {
                 vec![5, 10, 15, 20, 30, 40, 50, 75, 100, 150, 200]
             },
             l2_grid: if quick {
-                vec![1.0, 10.0]
+                vec![0.0, 1.0]
             } else {
-                vec![0.3, 1.0, 3.0, 10.0, 30.0]
+                vec![0.0, 0.3, 1.0, 3.0, 10.0]
             },
             patience: if quick { 3 } else { 10 },
-            regularised_max_iters: if quick { 30 } else { 300 },
+            regularised_max_iters: if quick { 30 } else { 200 },
             sweep_attack_sizes: vec![0.01, 0.02, 0.05, 0.10],
             lambda_multipliers: if quick {
                 vec![0.5, 1.0, 2.0]
@@ -211,6 +229,7 @@ impl Config {
             sweeps,
             sweep_reps,
             regularised: !a.no_regularised,
+            regularised_reps,
             protocol,
         })
     }

@@ -233,10 +233,10 @@ pub fn draw_all(
             }
             Panel {
                 title: title.into(),
-                x_label: "lambda (log scale)".into(),
+                x_label: "lambda".into(),
                 y_label: y.into(),
                 series,
-                log_x: true,
+                log_x: false,
                 vline: Some((settings.lambda, "run's lambda".into())),
             }
         };

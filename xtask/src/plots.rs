@@ -99,8 +99,13 @@ fn draw_panel(area: &DrawingArea<SVGBackend<'_>, Shift>, p: &Panel) -> Result<()
     if x1 <= x0 {
         x1 = x0 + 1.0;
     }
-    let pad = ((y1 - y0) * 0.06).max(1e-4);
-    let yr = (y0 - pad)..(y1 + pad);
+    let span = (y1 - y0).max(1e-4);
+    // Headroom above the data for the legend (about 16 px per entry in a ~320 px plot), so
+    // that the legend never hides a line.
+    let entries = p.series.len() + usize::from(p.vline.is_some());
+    let legend = (entries as f64 * 16.0 + 16.0).min(220.0);
+    let head = span * legend / (320.0 - legend);
+    let yr = (y0 - 0.04 * span)..(y1 + head);
     if p.log_x {
         draw_with(area, p, (x0..x1).log_scale(), yr)
     } else {
@@ -130,7 +135,9 @@ where
         .x_desc(p.x_label.as_str())
         .y_desc(p.y_label.as_str())
         .y_label_formatter(&|y| format!("{y:.3}"))
-        .light_line_style(RGBColor(235, 235, 235))
+        .x_label_formatter(&|x| tick(*x))
+        .x_labels(10)
+        .light_line_style(WHITE)
         .draw()?;
     for s in &p.series {
         let c = color(s.color);
@@ -174,4 +181,14 @@ where
         .label_font(("sans-serif", 12))
         .draw()?;
     Ok(())
+}
+
+/// An axis tick: whole numbers without decimals, others with up to 3 significant decimals.
+fn tick(x: f64) -> String {
+    if (x - x.round()).abs() < 1e-9 {
+        format!("{}", x.round() as i64)
+    } else {
+        let s = format!("{x:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
 }

@@ -23,6 +23,8 @@ use crate::sweeps;
 /// Settings of the regularised block (chosen on the calibration split).
 #[derive(Debug, Clone, Serialize)]
 pub struct Regularised {
+    /// The first `reps` repetitions run it.
+    pub reps: usize,
     /// L2 penalty (l2_w = l2_h) per algorithm, in `Algorithm::ALL` order.
     pub l2: Vec<(Algorithm, f64)>,
     /// Early-stopping patience.
@@ -479,7 +481,7 @@ pub fn run_rep(
     drop(clean_models);
 
     let mut regularised = Vec::new();
-    if let Some(r) = &s.regularised {
+    if let Some(r) = s.regularised.as_ref().filter(|r| rep < r.reps) {
         let inner = split::random_holdout(
             &scn.train,
             s.validation_fraction,
@@ -523,7 +525,7 @@ pub fn run_rep(
 pub fn fits_in_rep(s: &Settings, n_extras: usize, rep: usize) -> u64 {
     let n_alg = Algorithm::ALL.len() as u64;
     let mut n = 4 * n_alg + 4 * n_extras as u64;
-    if s.regularised.is_some() {
+    if s.regularised.as_ref().is_some_and(|r| rep < r.reps) {
         n += 4 * n_alg;
     }
     if let Some(sw) = &s.sweeps {

@@ -293,11 +293,16 @@ pub fn markdown(doc: &Document<'_>, plots: &PlotIndex) -> String {
              on the calibration split from the grid {:?}) and early stopping (patience {}, at \
              most {} iterations) on a clean {:.0}% validation split of each repetition's \
              training set (carved out before noise or attacks are applied, so the model is fit \
-             on 81% of the ratings). Same initial factors, targets and test sets as above.\n",
+             on 81% of the ratings). Same initial factors, targets and test sets as above; \
+             mean ± sd over the first {} repetitions.\n",
             c.protocol.l2_grid,
             c.protocol.patience,
             c.protocol.regularised_max_iters,
-            100.0 * st.validation_fraction
+            100.0 * st.validation_fraction,
+            doc.repetitions
+                .iter()
+                .filter(|r| !r.regularised.is_empty())
+                .count()
         );
         s.push_str(
             "| algorithm | L2 | NMAE Model 1 | NMAE Model 2 | MAPS Model 3 | MAPS Model 4 | iterations (Model 1) |\n\

@@ -64,6 +64,7 @@ pub fn reproduce(args: &ReproduceArgs, command: String, out: &mut dyn Write) -> 
         info.n_ratings,
         info.sha256
     )?;
+    preflight(&ds.ratings, &config)?;
     config.prepare_output()?;
 
     let pool = rayon::ThreadPoolBuilder::new()
@@ -196,4 +197,30 @@ pub fn reproduce(args: &ReproduceArgs, command: String, out: &mut dyn Write) -> 
         report: report_path,
         seconds: doc.timings.total_secs,
     })
+}
+
+/// Checks what can be checked against the data before any work: a target can be drawn and the
+/// attack is not larger than the user base.
+fn preflight(data: &cnmf_ratings::Ratings, c: &Config) -> Result<()> {
+    let most = (0..data.n_items() as u32)
+        .map(|i| data.item_count(i))
+        .max()
+        .unwrap_or(0);
+    // The target is drawn among items with that many *training* ratings (90% of them).
+    let needed = c.target_min_ratings;
+    if most < needed {
+        anyhow::bail!(
+            "no item has at least {needed} ratings (the most rated has {most}), so no target \
+             can be drawn: lower --target-min-ratings"
+        );
+    }
+    if let crate::cli::AttackSizeArg::Count(n) = c.attack_size {
+        if n > data.n_users() {
+            anyhow::bail!(
+                "--attack-size {n} exceeds the {} users of the data set",
+                data.n_users()
+            );
+        }
+    }
+    Ok(())
 }

@@ -225,6 +225,8 @@ fn block(
     reps: &[RepRecord],
     pick: impl Fn(&RepRecord) -> &Vec<MethodRecord>,
 ) -> Result<Vec<MethodSummary>> {
+    // Blocks that run in the first repetitions only are summarised over those.
+    let reps: Vec<&RepRecord> = reps.iter().filter(|r| !pick(r).is_empty()).collect();
     let Some(first) = reps.first() else {
         return Ok(Vec::new());
     };

@@ -1,0 +1,380 @@
+//! End-to-end tests of `cargo xtask reproduce` on a tiny made-up data set: the whole pipeline
+//! runs, the JSON parses, the Markdown tables hold the JSON's numbers, the plots exist, the
+//! figures do not depend on the thread count or schedule, and bad flags or data fail first with
+//! a clear message.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// A made-up data set: 80 users x 50 items, a rank-3 pattern plus deterministic jitter, each
+/// user rating 30 items, written as CSV with a header.
+fn write_tiny_data(dir: &Path) -> PathBuf {
+    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut text = String::from("user,item,rating\n");
+    for u in 0..80u64 {
+        let start = next() % 50;
+        for j in 0..30u64 {
+            let i = (start + j * 7) % 50; // 7 is coprime with 50: 30 distinct items
+            let taste = ((u % 3) as f64 - (i % 3) as f64).abs();
+            let jitter = (next() % 100) as f64 / 100.0 - 0.5;
+            let r = (4.6 - 1.3 * taste + jitter).round().clamp(1.0, 5.0);
+            text.push_str(&format!("u{u},m{i},{r}\n"));
+        }
+    }
+    let path = dir.join("tiny.csv");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn xtask(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("reproduce")
+        .args(args)
+        .env_remove("CNMF_DATA")
+        .output()
+        .expect("the xtask binary runs")
+}
+
+fn run_tiny(data: &Path, out: &Path, extra: &[&str]) -> (Output, Value) {
+    let mut args = vec![
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quick",
+        "--reps",
+        "2",
+        "--k",
+        "3",
+        "--iters",
+        "auto",
+        "--target-min-ratings",
+        "20",
+        "--attack-size",
+        "4",
+    ];
+    args.extend_from_slice(extra);
+    let output = xtask(&args);
+    assert!(
+        output.status.success(),
+        "xtask failed:\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("reproduce.json")).unwrap())
+            .expect("reproduce.json parses");
+    (output, json)
+}
+
+/// Parses `a ± b` (or `a`) into (a, Some(b)).
+fn cell(s: &str) -> (f64, Option<f64>) {
+    let mut parts = s.split('±').map(|p| p.trim().parse::<f64>().expect(s));
+    (parts.next().unwrap(), parts.next())
+}
+
+/// The rows of the first Markdown table after the heading that starts with `heading`.
+fn table_after(md: &str, heading: &str) -> Vec<Vec<String>> {
+    let start = md
+        .find(heading)
+        .unwrap_or_else(|| panic!("no heading {heading}"));
+    md[start..]
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .skip(2) // header and separator
+        .map(|l| {
+            l.trim_matches('|')
+                .split('|')
+                .map(|c| c.trim().to_string())
+                .collect()
+        })
+        .collect()
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 5e-5 + 1e-9
+}
+
+/// The spec's table (section 7), typed in by hand.
+const PAPER: [(&str, [f64; 4]); 5] = [
+    ("ignore-missing", [0.160, 0.168, 0.062, 0.083]),
+    ("replace-missing", [0.156, 0.163, 0.042, 0.050]),
+    ("ignore-corrupt", [0.156, 0.164, 0.027, 0.019]),
+    ("replace-corrupt", [0.149, 0.153, 0.621, 0.159]),
+    ("replace-corrupt-nointerp", [0.155, 0.155, 0.467, 0.134]),
+];
+
+#[test]
+fn pipeline_writes_consistent_json_report_and_plots() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = write_tiny_data(dir.path());
+    let out = dir.path().join("results");
+    let (output, json) = run_tiny(&data, &out, &[]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.starts_with("data set: other ("),
+        "the data set is announced first: {stdout}"
+    );
+    assert!(stdout.contains("SHA-256"), "{stdout}");
+
+    // The JSON records what the report needs.
+    assert_eq!(json["data"]["n_ratings"], 80 * 30);
+    assert_eq!(json["data"]["sha256"].as_str().unwrap().len(), 64);
+    assert!(json["git"]["commit"].is_string());
+    assert!(json["machine"]["threads"].as_u64().unwrap() >= 1);
+    assert!(json["timings"]["total_secs"].as_f64().unwrap() > 0.0);
+    let reps = json["repetitions"].as_array().unwrap();
+    assert_eq!(reps.len(), 2);
+    assert_eq!(reps[0]["paper"].as_array().unwrap().len(), 5);
+    assert_eq!(reps[0]["regularised"].as_array().unwrap().len(), 5);
+    assert_eq!(reps[0]["adversaries"], 4);
+    assert!(reps[0]["sweeps"].is_object() && reps[1]["sweeps"].is_null());
+    let chosen = json["settings"]["iters"].as_u64().unwrap();
+    assert!(
+        [5, 10, 20, 40].contains(&chosen),
+        "auto picks from the quick grid: {chosen}"
+    );
+
+    // The summary's means are the means of the repetitions' figures.
+    let summary = json["summary"]["paper"].as_array().unwrap();
+    for (i, m) in summary.iter().enumerate() {
+        let per_rep = |f: &dyn Fn(&Value) -> f64| -> f64 {
+            reps.iter().map(|r| f(&r["paper"][i])).sum::<f64>() / reps.len() as f64
+        };
+        let nmae0 = per_rep(&|r| r["clean"]["accuracy"]["nmae"].as_f64().unwrap());
+        let maps3 = per_rep(&|r| r["low_knowledge"]["shift"]["maps"].as_f64().unwrap());
+        assert!((m["nmae"][0]["mean"].as_f64().unwrap() - nmae0).abs() < 1e-12);
+        assert!((m["maps"][0]["mean"].as_f64().unwrap() - maps3).abs() < 1e-12);
+    }
+
+    // The Markdown tables hold the JSON's numbers and the paper's.
+    let md = std::fs::read_to_string(out.join("REPRODUCTION.md")).unwrap();
+    let t1 = table_after(&md, "## Table 1");
+    let t2 = table_after(&md, "## Table 2");
+    assert_eq!((t1.len(), t2.len()), (5, 5));
+    for (row_i, (t1r, t2r)) in t1.iter().zip(&t2).enumerate() {
+        let m = &summary[row_i];
+        let (name, paper) = PAPER[row_i];
+        assert_eq!(t1r[0], name);
+        assert_eq!(t2r[0], name);
+        assert_eq!(m["method"], name);
+        for (col, (key, idx)) in [(1, ("nmae", 0)), (3, ("nmae", 1))] {
+            let (mean, sd) = cell(&t1r[col]);
+            assert!(
+                close(mean, m[key][idx]["mean"].as_f64().unwrap()),
+                "{t1r:?}"
+            );
+            assert!(
+                close(sd.unwrap(), m[key][idx]["sd"].as_f64().unwrap()),
+                "{t1r:?}"
+            );
+        }
+        for (col, idx) in [(1, 0), (3, 1)] {
+            let (mean, sd) = cell(&t2r[col]);
+            assert!(
+                close(mean, m["maps"][idx]["mean"].as_f64().unwrap()),
+                "{t2r:?}"
+            );
+            assert!(
+                close(sd.unwrap(), m["maps"][idx]["sd"].as_f64().unwrap()),
+                "{t2r:?}"
+            );
+        }
+        assert_eq!(t1r[2].parse::<f64>().unwrap(), paper[0]);
+        assert_eq!(t1r[4].parse::<f64>().unwrap(), paper[1]);
+        assert_eq!(t2r[2].parse::<f64>().unwrap(), paper[2]);
+        assert_eq!(t2r[4].parse::<f64>().unwrap(), paper[3]);
+    }
+    assert_eq!(
+        md.matches("- **").filter(|_| true).count() >= 3,
+        true,
+        "three verdicts"
+    );
+    for verdict in json["summary"]["verdicts"].as_array().unwrap() {
+        let v = verdict["verdict"].as_str().unwrap();
+        assert!(
+            ["holds", "partly holds", "does not hold"].contains(&v),
+            "{v}"
+        );
+        assert!(
+            md.contains(&format!("- **{v}**")),
+            "verdict {v} in the report"
+        );
+    }
+
+    // Every linked plot exists and is an SVG; the expected ones are linked.
+    let links: Vec<&str> = md
+        .split("](")
+        .skip(1)
+        .map(|s| &s[..s.find(')').unwrap()])
+        .collect();
+    for expected in [
+        "plots/calibration_iterations.svg",
+        "plots/convergence.svg",
+        "plots/time_to_accuracy.svg",
+        "plots/maps_vs_attack_size.svg",
+        "plots/lambda_sweep.svg",
+    ] {
+        assert!(links.contains(&expected), "{expected} is linked: {links:?}");
+    }
+    for link in links {
+        let svg = std::fs::read_to_string(out.join(link)).unwrap();
+        assert!(svg.contains("<svg") && svg.contains("</svg>"), "{link}");
+        assert!(
+            svg.contains("<polyline") || svg.contains("<path"),
+            "{link} has lines"
+        );
+    }
+}
+
+/// Removes wall-clock figures (they differ between runs) so the rest can be compared.
+fn strip_timing(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            map.retain(|k, _| !(k == "seconds" || k.ends_with("_secs") || k == "timings"));
+            map.values_mut().for_each(strip_timing);
+        }
+        Value::Array(a) => a.iter_mut().for_each(strip_timing),
+        _ => {}
+    }
+}
+
+#[test]
+fn figures_do_not_depend_on_threads_or_schedule() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = write_tiny_data(dir.path());
+    let mut results = Vec::new();
+    for (name, extra) in [
+        ("one", vec!["--threads", "1", "--no-regularised"]),
+        ("two", vec!["--threads", "2", "--no-regularised"]),
+        (
+            "fits",
+            vec!["--threads", "2", "--schedule", "fits", "--no-regularised"],
+        ),
+    ] {
+        let out = dir.path().join(name);
+        let (_, mut json) = run_tiny(&data, &out, &extra);
+        strip_timing(&mut json);
+        results.push((
+            json["repetitions"].clone(),
+            json["summary"].clone(),
+            json["calibration"].clone(),
+        ));
+    }
+    assert!(results[0] == results[1], "1 vs 2 threads differ");
+    assert!(results[1] == results[2], "schedules differ");
+}
+
+fn fails_with(args: &[&str], needle: &str) {
+    let out = xtask(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{args:?} should fail");
+    assert!(
+        stderr.contains(needle),
+        "{args:?}: expected `{needle}` in stderr:\n{stderr}"
+    );
+}
+
+#[test]
+fn bad_flags_fail_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = write_tiny_data(dir.path());
+    let d = data.to_str().unwrap();
+    let out_dir = dir.path().join("never");
+    let o = out_dir.to_str().unwrap();
+    fails_with(&["--data", d, "--out", o, "--reps", "0"], "--reps");
+    fails_with(&["--data", d, "--out", o, "--k", "0"], "--k");
+    fails_with(
+        &["--data", d, "--out", o, "--attack-size", "1.5"],
+        "fraction",
+    );
+    fails_with(
+        &["--data", d, "--out", o, "--attack-size", "0"],
+        "at least 1",
+    );
+    fails_with(&["--data", d, "--out", o, "--iters", "ten"], "auto");
+    fails_with(&["--data", d, "--out", o, "--lambda", "-1"], "--lambda");
+    fails_with(
+        &["--data", d, "--out", o, "--lambda", "3", "--sigma", "1"],
+        "cannot be used with",
+    );
+    fails_with(
+        &["--data", d, "--out", o, "--sigma", "9", "--p", "0.5"],
+        "lambda",
+    );
+    fails_with(&["--data", d, "--out", o, "--p", "1.5"], "--p");
+    fails_with(
+        &["--data", d, "--out", o, "--time-budget", "0"],
+        "--time-budget",
+    );
+    fails_with(
+        &[
+            "--data",
+            d,
+            "--out",
+            o,
+            "--time-budget",
+            "1",
+            "--iters",
+            "auto",
+        ],
+        "--iters auto",
+    );
+    fails_with(
+        &["--data", d, "--out", o, "--reps", "2", "--sweep-reps", "3"],
+        "--sweep-reps",
+    );
+    fails_with(
+        &["--data", d, "--out", o, "--no-such-flag"],
+        "--no-such-flag",
+    );
+    assert!(!out_dir.exists(), "nothing was written");
+}
+
+#[test]
+fn unreadable_data_fails_with_the_file_and_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("never");
+    let o = out_dir.to_str().unwrap();
+    let missing = dir.path().join("no-such-file.csv");
+    fails_with(
+        &["--data", missing.to_str().unwrap(), "--out", o],
+        "no-such-file.csv",
+    );
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "user,item,rating\nu1,m1,4\nu2,m1,lots\n").unwrap();
+    let out = xtask(&["--data", bad.to_str().unwrap(), "--out", o]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("bad.csv:3"),
+        "names file and line: {stderr}"
+    );
+    // An item with too few ratings for the target rule is reported, not ignored.
+    let data = write_tiny_data(dir.path());
+    fails_with(
+        &[
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            o,
+            "--quick",
+            "--target-min-ratings",
+            "1000",
+        ],
+        "1000",
+    );
+    assert!(
+        !out_dir.join("reproduce.json").exists(),
+        "no results written"
+    );
+}
