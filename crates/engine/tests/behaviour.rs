@@ -184,9 +184,9 @@ fn same_bits_with_one_and_four_threads() {
     // Large enough for many parallel chunks in every pass.
     let data = random_instance(2500, 400, 0.05, 5);
     assert!(data.nnz() > 40_000);
-    for alg in Algorithm::ALL {
+    for (alg, k) in Algorithm::ALL.into_iter().flat_map(|a| [(a, 6), (a, 20)]) {
         let fit = |threads| {
-            NmfParams::new(6, alg)
+            NmfParams::new(k, alg)
                 .lambda(1.5)
                 .max_iters(6)
                 .threads(threads)

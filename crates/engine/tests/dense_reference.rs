@@ -7,8 +7,8 @@ use common::{max_rel_diff, random_instance, Dense, DenseParams};
 
 /// Runs `iters` iterations of the engine and of the dense reference from the same factors and
 /// compares factors and flags.
-fn compare(alg: Algorithm, seed: u64, iters: usize, lambda: f64, l2: f64, warmup: usize) {
-    let (n, m, k) = (9, 13, 3);
+fn compare(alg: Algorithm, seed: u64, iters: usize, lambda: f64, l2: f64, warmup: usize, k: usize) {
+    let (n, m) = (9, 13);
     let data = random_instance(n, m, 0.45, seed);
     let init = init_factors(n, m, k, data.mean(), seed ^ 7).unwrap();
     let model = NmfParams::new(k, alg)
@@ -65,7 +65,7 @@ fn compare(alg: Algorithm, seed: u64, iters: usize, lambda: f64, l2: f64, warmup
 fn every_algorithm_matches_the_dense_formulas() {
     for alg in Algorithm::ALL {
         for seed in 0..4 {
-            compare(alg, seed, 6, 0.8, 0.0, 0);
+            compare(alg, seed, 6, 0.8, 0.0, 0, 3);
         }
     }
 }
@@ -73,6 +73,17 @@ fn every_algorithm_matches_the_dense_formulas() {
 #[test]
 fn dense_match_with_l2_and_warmup() {
     for alg in Algorithm::ALL {
-        compare(alg, 11, 7, 0.5, 0.3, 2);
+        compare(alg, 11, 7, 0.5, 0.3, 2, 3);
+    }
+}
+
+/// Ranks the engine compiles as constants (5, 20: one and two register blocks) and ranks it
+/// handles at run time (3 above, 13 here: blocks of 7 and 6) take the same numerics.
+#[test]
+fn dense_match_at_specialised_and_generic_ranks() {
+    for alg in Algorithm::ALL {
+        for k in [5, 13, 20] {
+            compare(alg, 21, 5, 0.6, 0.0, 0, k);
+        }
     }
 }
