@@ -346,7 +346,10 @@ impl Run<'_, '_> {
                 ColKind::Replace {
                     g10: &g10,
                     g11: &g11,
-                    skip_flagged: alg == Algorithm::ReplaceCorruptNoInterp,
+                    // Flagged entries weigh 0 under nointerp, and under replace-corrupt once
+                    // decay^t underflows: then they do not make a column active (as in the
+                    // row pass).
+                    skip_flagged: alg.flags_corruption() && rule.flagged_weight == 0.0,
                 }
             } else {
                 ColKind::Ignore
