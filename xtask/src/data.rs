@@ -113,7 +113,7 @@ fn synthetic(why: &str) -> DataSet {
             mean_rating: ratings.mean(),
             synthetic: true,
             origin: format!(
-                "no MovieLens data found ({why}); generated with \
+                "{why}; so generated with \
                  cnmf_ratings::synthetic::SyntheticParams::ml1m().seed({SYNTHETIC_SEED})"
             ),
         },

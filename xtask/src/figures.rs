@@ -46,10 +46,13 @@ pub fn draw_all(
     reps: &[RepRecord],
 ) -> Result<PlotIndex> {
     let mut index = PlotIndex::default();
-    let budget = (
-        settings.iters as f64,
-        format!("budget ({} it.)", settings.iters),
-    );
+    // Under a wall-clock budget the iteration count is only a cap: no marker.
+    let budget = settings.time_budget.is_none().then(|| {
+        (
+            settings.iters as f64,
+            format!("budget ({} it.)", settings.iters),
+        )
+    });
 
     if !cal.curves.is_empty() {
         let file = "calibration_iterations.svg";
@@ -65,7 +68,7 @@ pub fn draw_all(
                     .map(|c| iter_series(&c.method, &c.values))
                     .collect(),
                 log_x: true,
-                vline: Some(budget.clone()),
+                vline: budget.clone(),
             }],
             1,
         )?;
@@ -86,7 +89,7 @@ pub fn draw_all(
                         .map(|t| iter_series(&t.method, &t.train_rmse))
                         .collect(),
                     log_x: true,
-                    vline: Some(budget.clone()),
+                    vline: budget.clone(),
                 },
                 Panel {
                     title: "Test NMAE vs iteration (Model 1, repetition 0)".into(),
@@ -97,7 +100,7 @@ pub fn draw_all(
                         .map(|t| iter_series(&t.method, &t.test_nmae))
                         .collect(),
                     log_x: true,
-                    vline: Some(budget.clone()),
+                    vline: budget.clone(),
                 },
             ],
             2,
@@ -109,7 +112,7 @@ pub fn draw_all(
             &dir.join(file),
             &[Panel {
                 title: "Time to accuracy (Model 1, repetition 0)".into(),
-                x_label: "elapsed seconds".into(),
+                x_label: "elapsed seconds (log scale)".into(),
                 y_label: "test NMAE".into(),
                 series: tta
                     .iter()
@@ -126,7 +129,7 @@ pub fn draw_all(
                         color: color_of(&t.method),
                     })
                     .collect(),
-                log_x: false,
+                log_x: true,
                 vline: None,
             }],
             1,

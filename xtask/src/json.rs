@@ -55,7 +55,10 @@ impl GitInfo {
     /// Asks git about the working directory.
     pub fn current() -> GitInfo {
         let run = |args: &[&str]| -> std::result::Result<String, String> {
+            // The repository the runner was built from, wherever it is run.
             let out = Command::new("git")
+                .arg("-C")
+                .arg(env!("CARGO_MANIFEST_DIR"))
                 .args(args)
                 .output()
                 .map_err(|e| format!("cannot run git: {e}"))?;

@@ -240,13 +240,13 @@ pub fn markdown(doc: &Document<'_>, plots: &PlotIndex) -> String {
 
     let _ = writeln!(s, "\n### More figures of the paper block\n");
     s.push_str(
-        "| algorithm | signed shift M3 | signed shift M4 | MAPS non-raters M3 | MAPS non-raters M4 | RMSE M1 | RMSE M2 | NMAE M3 | NMAE M4 |\n\
-         |---|---|---|---|---|---|---|---|---|\n",
+        "| algorithm | signed shift M3 | signed shift M4 | MAPS non-raters M3 | MAPS non-raters M4 | RMSE M1 | RMSE M2 | NMAE M3 | NMAE M4 | iterations M1 | seconds per fit |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for m in &sum.paper {
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} | {:.3} |",
             m.method,
             fmt_ms(&m.mean_shift[0]),
             fmt_ms(&m.mean_shift[1]),
@@ -255,7 +255,9 @@ pub fn markdown(doc: &Document<'_>, plots: &PlotIndex) -> String {
             fmt_ms(&m.rmse[0]),
             fmt_ms(&m.rmse[1]),
             fmt_ms(&m.nmae[2]),
-            fmt_ms(&m.nmae[3])
+            fmt_ms(&m.nmae[3]),
+            m.iterations.mean,
+            m.seconds.mean
         );
     }
     let targets: Vec<String> = doc
@@ -508,7 +510,10 @@ pub fn markdown(doc: &Document<'_>, plots: &PlotIndex) -> String {
     );
     s.push_str("| algorithm | NMAE at the main budget | best NMAE (iteration, seconds) | seconds per iteration |\n|---|---|---|---|\n");
     for t in doc.time_to_accuracy {
-        let at = t.test_nmae.get(st.iters).copied().unwrap_or(f64::NAN);
+        let at = match t.test_nmae.get(st.iters) {
+            Some(v) if st.time_budget.is_none() => format!("{v:.4}"),
+            _ => "n/a".to_string(),
+        };
         let (bi, bv) = t
             .test_nmae
             .iter()
@@ -523,7 +528,7 @@ pub fn markdown(doc: &Document<'_>, plots: &PlotIndex) -> String {
             / n as f64;
         let _ = writeln!(
             s,
-            "| {} | {:.4} | {:.4} ({}, {:.2} s) | {:.4} |",
+            "| {} | {} | {:.4} ({}, {:.2} s) | {:.4} |",
             t.method, at, bv, bi, t.elapsed_secs[bi], per
         );
     }

@@ -183,11 +183,14 @@ pub fn reproduce(args: &ReproduceArgs, command: String, out: &mut dyn Write) -> 
     for v in &summary.verdicts {
         writeln!(out, "{}: {}", v.verdict, v.claim)?;
     }
+    let budget = match settings.time_budget {
+        Some(b) => format!("{:.3} s per fit", b.as_secs_f64()),
+        None => format!("{} iterations", settings.iters),
+    };
     writeln!(
         out,
-        "\nlambda = {:.4}, {} iterations; wrote {} and {} ({:.1} s)",
+        "\nlambda = {:.4}, {budget}; wrote {} and {} ({:.1} s)",
         settings.lambda,
-        settings.iters,
         report_path.display(),
         json_path.display(),
         doc.timings.total_secs
