@@ -5,7 +5,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// The run's two bars. Cheap to share between threads (`&Progress`).
 pub struct Progress {
-    _multi: MultiProgress,
+    multi: MultiProgress,
     reps: ProgressBar,
     fits: ProgressBar,
 }
@@ -28,7 +28,7 @@ impl Progress {
         ));
         fits_bar.set_message("fits");
         Progress {
-            _multi: multi,
+            multi,
             reps: reps_bar,
             fits: fits_bar,
         }
@@ -52,6 +52,11 @@ impl Progress {
     /// One repetition finished.
     pub fn rep_done(&self) {
         self.reps.inc(1);
+    }
+
+    /// Runs `f` with the bars hidden (to print without garbling them).
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.multi.suspend(f)
     }
 
     /// Removes the bars.

@@ -284,9 +284,9 @@ pub fn shift_of<C: Predictor + ?Sized, A: Predictor + ?Sized>(
     )?)
 }
 
-/// Runs one engine algorithm under the four models of `scn`. Returns the record and the
-/// Model 1 model (P* for the sweeps). `curve_on`: triples whose NMAE is traced per iteration
-/// of the Model 1 fit (the paper block traces the test set; nothing steers on it there).
+/// Runs one engine algorithm under the four models of `scn` (with early stopping on the
+/// scenario's validation set when it has one). Returns the record and the Model 1 model (P*
+/// for the sweeps).
 fn run_engine_method(
     params: &ValidNmfParams,
     scn: &Scenario,
@@ -294,19 +294,9 @@ fn run_engine_method(
     progress: &Progress,
 ) -> Result<(MethodRecord, NmfModel)> {
     let validation = scn.validation.as_deref();
-    let curve_on = validation.unwrap_or(test);
-    let (clean, secs) = fit(params, &scn.train, &scn.init, Some(curve_on))?;
+    let (clean, secs) = fit(params, &scn.train, &scn.init, validation)?;
     progress.fit_done();
     let clean_rec = engine_record(&clean, secs, test, None, None)?;
-    let curve = if validation.is_none() {
-        clean
-            .trace()
-            .iter()
-            .map(|s| s.validation_nmae.unwrap_or(f64::NAN))
-            .collect()
-    } else {
-        Vec::new()
-    };
     let (noisy, secs) = fit(params, &scn.noisy.ratings, &scn.init, validation)?;
     progress.fit_done();
     let noisy_rec = engine_record(&noisy, secs, test, None, Some(&scn.noisy))?;
@@ -337,7 +327,6 @@ fn run_engine_method(
             random_noise: noisy_rec,
             low_knowledge: low_rec,
             informed: inf_rec,
-            clean_test_nmae_curve: curve,
         },
         clean,
     ))
@@ -384,7 +373,6 @@ fn run_extra_method(
         random_noise: record(noisy.as_ref(), s2, None)?,
         low_knowledge: record(low.as_ref(), s3, Some(low_shift))?,
         informed: record(inf.as_ref(), s4, Some(inf_shift))?,
-        clean_test_nmae_curve: Vec::new(),
     })
 }
 

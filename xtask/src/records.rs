@@ -58,7 +58,7 @@ pub struct FitRecord {
     pub seconds: f64,
 }
 
-/// The fits of one method under the four models, plus its Model 1 convergence curve.
+/// The fits of one method under the four models.
 #[derive(Debug, Clone, Serialize)]
 pub struct MethodRecord {
     /// The algorithm's or method's name.
@@ -71,9 +71,6 @@ pub struct MethodRecord {
     pub low_knowledge: FitRecord,
     /// Model 4.
     pub informed: FitRecord,
-    /// Test NMAE after each iteration of the Model 1 fit (entry 0: the initial factors);
-    /// empty when not recorded.
-    pub clean_test_nmae_curve: Vec<f64>,
 }
 
 impl MethodRecord {

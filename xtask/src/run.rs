@@ -74,11 +74,25 @@ pub fn reproduce(args: &ReproduceArgs, command: String, out: &mut dyn Write) -> 
     let extras = extra::registry(config.k, args.extra_methods);
     let progress = Progress::new(config.reps as u64, calibrate::fits(&config));
 
+    progress.phase("calibration");
+    let t = Instant::now();
+    let cal = pool.install(|| calibrate::run(&ds.ratings, &config, &progress));
+    timings.calibration_secs = t.elapsed().as_secs_f64();
+    let cal = match cal {
+        Ok(c) => c,
+        Err(e) => {
+            progress.finish();
+            return Err(e);
+        }
+    };
+    progress.suspend(|| {
+        writeln!(
+            out,
+            "calibration ({:.1} s): lambda = {:.4}; iterations: {}",
+            timings.calibration_secs, cal.lambda, cal.iters_note
+        )
+    })?;
     let result = pool.install(|| -> Result<_> {
-        progress.phase("calibration");
-        let t = Instant::now();
-        let cal = calibrate::run(&ds.ratings, &config, &progress)?;
-        timings.calibration_secs = t.elapsed().as_secs_f64();
         let settings = Settings {
             k: config.k,
             iters: cal.iters,
@@ -124,10 +138,10 @@ pub fn reproduce(args: &ReproduceArgs, command: String, out: &mut dyn Write) -> 
         let t = Instant::now();
         let tta = timing::run(&ds.ratings, &config, &settings, &progress)?;
         timings.time_to_accuracy_secs = t.elapsed().as_secs_f64();
-        Ok((cal, settings, reps, tta))
+        Ok((settings, reps, tta))
     });
     progress.finish();
-    let (cal, settings, reps, tta) = result?;
+    let (settings, reps, tta) = result?;
 
     let t = Instant::now();
     let summary = summary::summarise(&reps)?;

@@ -104,15 +104,6 @@ pub struct LambdaSummary {
     pub detection: [DetectionSummary; 3],
 }
 
-/// Mean test-NMAE curve of one method over the repetitions.
-#[derive(Debug, Clone, Serialize)]
-pub struct MeanCurve {
-    /// Method.
-    pub method: String,
-    /// Mean test NMAE per iteration.
-    pub values: Vec<f64>,
-}
-
 /// Everything the report shows.
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
@@ -128,8 +119,6 @@ pub struct Summary {
     pub attack_size: Vec<SizeSummary>,
     /// Lambda sweep.
     pub lambda: Vec<LambdaSummary>,
-    /// Mean Model 1 test-NMAE curves of the paper block.
-    pub clean_curves: Vec<MeanCurve>,
 }
 
 fn mean_sd(values: &[f64]) -> Result<MeanSd> {
@@ -242,7 +231,6 @@ pub fn summarise(reps: &[RepRecord]) -> Result<Summary> {
     let extra = block(reps, |r| &r.extra)?;
     let verdicts = verdicts(&paper);
     let (attack_size, lambda) = sweeps(reps)?;
-    let clean_curves = mean_curves(reps);
     Ok(Summary {
         paper,
         regularised,
@@ -250,29 +238,7 @@ pub fn summarise(reps: &[RepRecord]) -> Result<Summary> {
         verdicts,
         attack_size,
         lambda,
-        clean_curves,
     })
-}
-
-fn mean_curves(reps: &[RepRecord]) -> Vec<MeanCurve> {
-    let Some(first) = reps.first() else {
-        return Vec::new();
-    };
-    (0..first.paper.len())
-        .filter_map(|i| {
-            let curves: Vec<&Vec<f64>> = reps
-                .iter()
-                .map(|r| &r.paper[i].clean_test_nmae_curve)
-                .collect();
-            let len = curves.iter().map(|c| c.len()).min()?;
-            (len > 0).then(|| MeanCurve {
-                method: first.paper[i].method.clone(),
-                values: (0..len)
-                    .map(|t| curves.iter().map(|c| c[t]).sum::<f64>() / curves.len() as f64)
-                    .collect(),
-            })
-        })
-        .collect()
 }
 
 fn sweeps(reps: &[RepRecord]) -> Result<(Vec<SizeSummary>, Vec<LambdaSummary>)> {
