@@ -87,13 +87,12 @@ pub struct ReproduceArgs {
     #[arg(long)]
     pub quick: bool,
 
-    /// Also run the sweeps: MAPS against the attack size (1, 2, 5, 10% of the users), NMAE,
-    /// MAPS and detection against lambda (always on with --quick).
-    #[arg(long)]
-    pub sweeps: bool,
+    /// Skip the sweeps (MAPS against the attack size, 1, 2, 5, 10% of the users; NMAE, MAPS
+    /// and detection against lambda).
+    #[arg(long, conflicts_with = "sweep_reps")]
+    pub no_sweeps: bool,
 
-    /// Repetitions the sweeps average over (the first N of the run; default 3, --quick 1);
-    /// implies --sweeps.
+    /// Repetitions the sweeps average over (the first N of the run; default 3, --quick 1).
     #[arg(long, value_name = "N")]
     pub sweep_reps: Option<usize>,
 

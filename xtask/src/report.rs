@@ -275,6 +275,26 @@ pub fn markdown(doc: &Document<'_>, plots: &PlotIndex) -> String {
         "\nTargets per repetition (item id): {}.",
         targets.join(", ")
     );
+    // How outnumbered the target's genuine raters are: the flag rule of the corrupt variants
+    // can only single out the adversaries' ratings while those are a minority.
+    let ratios: Vec<f64> = doc
+        .repetitions
+        .iter()
+        .map(|r| r.adversaries as f64 / r.target.train_ratings.max(1) as f64)
+        .collect();
+    if !ratios.is_empty() {
+        let (lo, hi) = ratios
+            .iter()
+            .fold((f64::INFINITY, 0.0f64), |(a, b), &x| (a.min(x), b.max(x)));
+        let _ = writeln!(
+            s,
+            "Adversaries per genuine training rating of the target: mean {:.2} (from {:.2} to \
+             {:.2}); above 1 the adversaries' ratings of the target outnumber the genuine ones.",
+            ratios.iter().sum::<f64>() / ratios.len() as f64,
+            lo,
+            hi
+        );
+    }
 
     let _ = writeln!(
         s,
