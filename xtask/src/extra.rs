@@ -32,7 +32,8 @@ impl ExtraMethod for BiasedNmf {
         let p = BiasedNmfParams::new(self.k);
         format!(
             "biased gradient NMF (cnmf-family defaults: {p:?}); P, Q >= 0 plus user, item and \
-             global biases, full-batch projected Adam"
+             global biases, full-batch projected Adam; \
+             seeded per repetition"
         )
     }
     fn fit(&self, train: &Ratings, seed: u64) -> Result<Box<dyn Predictor + Send + Sync>> {
@@ -57,7 +58,7 @@ impl ExtraMethod for AdversarialNmf {
         let p = AdversarialParams::new(self.k);
         format!(
             "biased NMF trained against fast-gradient perturbations of its factors \
-             (cnmf-family defaults: {p:?})"
+             (cnmf-family defaults: {p:?}); seeded per repetition"
         )
     }
     fn fit(&self, train: &Ratings, seed: u64) -> Result<Box<dyn Predictor + Send + Sync>> {
