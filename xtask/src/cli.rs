@@ -26,9 +26,15 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct ReproduceArgs {
     /// Ratings file or data directory; without it the data set is discovered (CNMF_DATA, then
-    /// ./data; MovieLens 1M preferred, then 100K), else an ML-1M-shaped synthetic set is used.
+    /// ./data; MovieLens 1M preferred, then 100K); when none is there, MovieLens 1M is
+    /// downloaded into that directory (SHA-256 checked), and when that fails an ML-1M-shaped
+    /// synthetic set is used, said loudly.
     #[arg(long, value_name = "PATH")]
     pub data: Option<PathBuf>,
+
+    /// Never download MovieLens: without data on disk, use the synthetic set.
+    #[arg(long, conflicts_with = "data")]
+    pub no_download: bool,
 
     /// Repetitions (the paper: 20; --quick: 3).
     #[arg(long, value_name = "N")]

@@ -89,6 +89,8 @@ pub struct Protocol {
 pub struct Config {
     /// The --data path, if given.
     pub data: Option<PathBuf>,
+    /// Whether a missing data set may be downloaded (not `--no-download`).
+    pub download: bool,
     /// Repetitions.
     pub reps: usize,
     /// Rank.
@@ -235,6 +237,7 @@ impl Config {
         };
         Ok(Config {
             data: a.data.clone(),
+            download: !a.no_download,
             reps,
             k: a.k,
             iters,

@@ -1,12 +1,14 @@
 //! Which data set the run uses: `--data`, else discovery (CNMF_DATA, then ./data; ML-1M
-//! preferred), else the ML-1M-shaped synthetic set, said loudly.
+//! preferred), else a download of MovieLens 1M into that directory (unless `--no-download`),
+//! else the ML-1M-shaped synthetic set, said loudly.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use cnmf_ratings::discover::{self, DataSetKind};
 use cnmf_ratings::synthetic::SyntheticParams;
 use cnmf_ratings::{LoadOptions, Ratings, RatingsError};
+use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -46,13 +48,34 @@ pub struct DataSet {
 }
 
 /// Finds and loads the data set (see the module docs). An explicit `--data` that cannot be
-/// read is an error; only an absent data set (no --data, nothing discovered) falls back to
-/// synthetic data, and the returned info says so.
-pub fn load(explicit: Option<&Path>) -> Result<DataSet> {
-    let found = match discover::discover(explicit) {
+/// read is an error; only an absent data set (no --data, nothing discovered, no download)
+/// falls back to synthetic data, and the returned info says so and why.
+pub fn load(explicit: Option<&Path>, download: bool) -> Result<DataSet> {
+    let env_dir = std::env::var_os(discover::ENV_VAR).map(PathBuf::from);
+    load_in(explicit, env_dir.as_deref(), download)
+}
+
+/// [`load`] with the `CNMF_DATA` directory given (`None`: unset, so `./data`).
+pub fn load_in(explicit: Option<&Path>, env_dir: Option<&Path>, download: bool) -> Result<DataSet> {
+    let data_dir = env_dir.unwrap_or(Path::new(discover::DEFAULT_DIR));
+    let mut downloaded_from = None;
+    let found = match discover::discover_in(explicit, env_dir, Path::new(discover::DEFAULT_DIR)) {
         Ok(source) => source,
         Err(RatingsError::DataNotFound(why)) if explicit.is_none() => {
-            return Ok(synthetic(&why));
+            if !download {
+                return Ok(synthetic(&format!("{why} (--no-download given)")));
+            }
+            match fetch_ml1m(data_dir) {
+                Ok(source) => {
+                    downloaded_from = Some(discover::ML_1M.url);
+                    source
+                }
+                Err(e) => {
+                    return Ok(synthetic(&format!(
+                        "no MovieLens data on disk, and the download failed: {e}"
+                    )))
+                }
+            }
         }
         Err(e) => {
             return Err(e).with_context(|| match explicit {
@@ -64,14 +87,14 @@ pub fn load(explicit: Option<&Path>) -> Result<DataSet> {
     let ratings = found
         .load(&LoadOptions::default())
         .with_context(|| format!("cannot load {}", found.path.display()))?;
-    let origin = match explicit {
-        Some(p) => format!("--data {}", p.display()),
-        None => match std::env::var_os(discover::ENV_VAR) {
-            Some(d) => format!(
-                "discovered in {}={}",
-                discover::ENV_VAR,
-                Path::new(&d).display()
-            ),
+    let origin = match (explicit, downloaded_from) {
+        (_, Some(url)) => format!(
+            "downloaded from {url} into {} (size and SHA-256 checked)",
+            data_dir.display()
+        ),
+        (Some(p), None) => format!("--data {}", p.display()),
+        (None, None) => match env_dir {
+            Some(d) => format!("discovered in {}={}", discover::ENV_VAR, d.display()),
             None => format!("discovered in ./{}", discover::DEFAULT_DIR),
         },
     };
@@ -93,6 +116,31 @@ pub fn load(explicit: Option<&Path>) -> Result<DataSet> {
         },
         ratings,
     })
+}
+
+/// Downloads MovieLens 1M into `dir` with a progress bar on stderr (hidden when stderr is not
+/// a terminal).
+fn fetch_ml1m(dir: &Path) -> Result<discover::DataSource, RatingsError> {
+    let release = discover::ML_1M;
+    eprintln!(
+        "no MovieLens data found; downloading {} into {} (--no-download to skip)",
+        release.url,
+        dir.display()
+    );
+    let bar = ProgressBar::new(release.zip_size);
+    bar.set_style(
+        ProgressStyle::with_template("download [{bar:30}] {bytes}/{total_bytes}, ETA {eta}")
+            .expect("valid progress template")
+            .progress_chars("=> "),
+    );
+    let result = discover::download(&release, dir, &mut |p| {
+        if let Some(total) = p.total {
+            bar.set_length(total);
+        }
+        bar.set_position(p.downloaded);
+    });
+    bar.finish_and_clear();
+    result
 }
 
 /// The ML-1M-shaped synthetic set, used when no data set is found.
@@ -132,4 +180,56 @@ fn listing_sha256(r: &Ratings) -> String {
         h.update(line.as_bytes());
     }
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_data_or_download_the_synthetic_set_is_used_and_says_why() {
+        let empty = tempfile::tempdir().unwrap();
+        let ds = load_in(None, Some(empty.path()), false).unwrap();
+        assert!(ds.info.synthetic);
+        assert_eq!(ds.info.name, "synthetic-ml-1m-shape");
+        assert_eq!(ds.info.n_ratings, ds.ratings.nnz());
+        assert!(
+            ds.info.n_ratings > 900_000,
+            "ML-1M shape: {}",
+            ds.info.n_ratings
+        );
+        let origin = &ds.info.origin;
+        assert!(origin.contains("--no-download given"), "{origin}");
+        assert!(
+            origin.contains("ml-1m.zip"),
+            "says where to get the data: {origin}"
+        );
+        assert!(
+            origin.contains(&empty.path().join("ml-1m").display().to_string()),
+            "names the paths it looked for: {origin}"
+        );
+    }
+
+    #[test]
+    fn data_found_in_the_data_directory_is_used_and_an_explicit_bad_path_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("ml-100k")).unwrap();
+        std::fs::write(
+            dir.path().join("ml-100k/u.data"),
+            "1\t1\t5\t0\n2\t1\t3\t0\n",
+        )
+        .unwrap();
+        let ds = load_in(None, Some(dir.path()), false).unwrap();
+        assert!(!ds.info.synthetic);
+        assert_eq!((ds.info.name.as_str(), ds.info.n_ratings), ("ml-100k", 2));
+        assert!(
+            ds.info.origin.starts_with("discovered in CNMF_DATA="),
+            "{}",
+            ds.info.origin
+        );
+
+        let missing = dir.path().join("nope.csv");
+        let err = load_in(Some(&missing), Some(dir.path()), true).unwrap_err();
+        assert!(format!("{err:#}").contains("nope.csv"), "{err:#}");
+    }
 }

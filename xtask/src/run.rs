@@ -43,7 +43,7 @@ pub fn reproduce(args: &ReproduceArgs, command: String, out: &mut dyn Write) -> 
     let mut timings = Timings::default();
 
     let t = Instant::now();
-    let ds = data::load(config.data.as_deref())?;
+    let ds = data::load(config.data.as_deref(), config.download)?;
     timings.load_secs = t.elapsed().as_secs_f64();
     let info = &ds.info;
     if info.synthetic {
