@@ -6,6 +6,7 @@ use std::time::Instant;
 use cnmf_ratings::{RatingScale, Ratings, Triple};
 use rayon::prelude::*;
 
+use crate::isa::Isa;
 use crate::kernels::{gram, RowRule, RowStats};
 use crate::passes::{ColKind, Problem, RowKind};
 use crate::{
@@ -34,6 +35,7 @@ pub struct FitOptions<'a> {
     pub(crate) initial: Option<&'a Factors>,
     pub(crate) validation: Option<&'a [Triple]>,
     pub(crate) observer: Observer<'a>,
+    pub(crate) isa: Option<Isa>,
 }
 
 impl<'a> FitOptions<'a> {
@@ -66,6 +68,16 @@ impl<'a> FitOptions<'a> {
         self.observer = Some(observer);
         self
     }
+
+    /// Testing and benchmarking hook, not part of the stable API: runs the passes on this
+    /// instruction set instead of the widest one the CPU has ([`Isa::detect`]). The results
+    /// are the same bits on every instruction set; an instruction set the CPU lacks falls back
+    /// to [`Isa::Portable`].
+    #[doc(hidden)]
+    pub fn isa(mut self, isa: Isa) -> Self {
+        self.isa = Some(isa);
+        self
+    }
 }
 
 impl std::fmt::Debug for FitOptions<'_> {
@@ -77,6 +89,7 @@ impl std::fmt::Debug for FitOptions<'_> {
             )
             .field("validation", &self.validation.map(<[Triple]>::len))
             .field("observer", &self.observer.is_some())
+            .field("isa", &self.isa)
             .finish()
     }
 }
@@ -155,6 +168,7 @@ impl ValidNmfParams {
         };
         let exec = Exec {
             pool: pool.as_ref(),
+            isa: options.isa.unwrap_or_else(Isa::detect),
         };
         let problem = Problem::new(data, k);
         let run = Run {
@@ -191,11 +205,14 @@ fn check_validation(val: &[Triple], n: usize, m: usize) -> Result<(), EngineErro
     Ok(())
 }
 
-/// Where parallel work runs: the caller's rayon pool or a dedicated one. The driver itself
+/// Where parallel work runs: the caller's rayon pool or a dedicated one, and on which
+/// instruction set. The driver itself
 /// stays on the calling thread (so the observer need not be `Send`); each pass is installed.
 #[derive(Clone, Copy)]
 struct Exec<'p> {
     pool: Option<&'p rayon::ThreadPool>,
+    /// The instruction set of the passes' kernels.
+    isa: Isa,
 }
 
 impl Exec<'_> {
@@ -321,7 +338,16 @@ impl Run<'_, '_> {
             };
             let rule = self.row_rule(marking, t, p.l2_w());
             let rs = self.exec.run(|| {
-                problem.row_pass::<K, true>(kind, rule, &w, &mut w_next, &h, &mut flags, &mut resid)
+                problem.row_pass::<K, true>(
+                    self.exec.isa,
+                    kind,
+                    rule,
+                    &w,
+                    &mut w_next,
+                    &h,
+                    &mut flags,
+                    &mut resid,
+                )
             });
             let stats = self.stats(t - 1, &rs, pending)?;
             trace.push(stats);
@@ -354,9 +380,17 @@ impl Run<'_, '_> {
             } else {
                 ColKind::Ignore
             };
-            let (h_sq, bad_item) = self
-                .exec
-                .run(|| problem.col_pass::<K>(col_kind, p.l2_h(), &w_next, &mut h, &flags, &resid));
+            let (h_sq, bad_item) = self.exec.run(|| {
+                problem.col_pass::<K>(
+                    self.exec.isa,
+                    col_kind,
+                    p.l2_h(),
+                    &w_next,
+                    &mut h,
+                    &flags,
+                    &resid,
+                )
+            });
             if let Some(i) = bad_item {
                 return Err(EngineError::NotFinite {
                     what: format!("item factors of item {i}"),
@@ -377,6 +411,7 @@ impl Run<'_, '_> {
                 let rule = self.row_rule(marking, t + 1, p.l2_w());
                 let rs = self.exec.run(|| {
                     problem.row_pass::<K, false>(
+                        self.exec.isa,
                         RowKind::Ignore,
                         rule,
                         &w,

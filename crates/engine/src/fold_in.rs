@@ -3,6 +3,7 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::isa::Portable;
 use crate::kernels::{gram, ignore_row, replace_row, RowRule, RowStats, Scratch};
 use crate::{Algorithm, EngineError, NmfModel};
 
@@ -76,7 +77,7 @@ pub(crate) fn fold_in(model: &NmfModel, items: &[(u32, f64)]) -> Result<Vec<f64>
         };
         let mut stats = RowStats::default();
         if alg.replaces() {
-            replace_row::<0, true>(
+            replace_row::<Portable, 0, true>(
                 0,
                 &w0,
                 &mut w1,
@@ -91,7 +92,7 @@ pub(crate) fn fold_in(model: &NmfModel, items: &[(u32, f64)]) -> Result<Vec<f64>
                 &mut stats,
             );
         } else {
-            ignore_row::<0, true>(
+            ignore_row::<Portable, 0, true>(
                 0,
                 &w0,
                 &mut w1,

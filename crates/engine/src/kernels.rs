@@ -5,6 +5,12 @@
 //! LLVM unrolls and vectorises them; the element-wise loops vectorise as they are, and the dot
 //! product uses four independent accumulators in a fixed order (vectorisable without
 //! reassociating floating-point sums, hence deterministic).
+//!
+//! Everything hot is `#[inline(always)]`: the passes compile each chunk of work once per
+//! instruction set ([`crate::isa`]) and a kernel left out of line would be compiled for the
+//! baseline only. Block widths come from the [`Simd`] parameter.
+
+use crate::isa::Simd;
 
 /// Guards every division of the multiplicative updates.
 pub(crate) const EPS: f64 = 1e-12;
@@ -57,12 +63,50 @@ pub(crate) fn dot_k<const K: usize>(a: &[f64], b: &[f64]) -> f64 {
 }
 
 /// `out_p = f . rows[idx_p]` for every entry: the independent dot products of a row or
-/// column, in a small loop of their own (kept out of line so LLVM vectorises it as it would
-/// in isolation, with `f` in registers when `K` is known).
-#[inline(never)]
-fn dots<const K: usize>(f: &[f64], rows: &[f64], idx: &[u32], out: &mut [f64]) {
+/// column, in a small loop of their own (so LLVM vectorises it as it would in isolation, with
+/// `f` in a local array, hence in registers, when `K` is known). Inlined like every hot
+/// kernel, so that it is compiled for the instruction set of the pass ([`crate::isa`]).
+///
+/// With [`Simd::SPLIT_DOTS`] (and `K` known) the four lanes of each dot product are first
+/// stored to `lanes` and combined in a second loop: the store of four lanes makes LLVM's SLP
+/// vectoriser keep them in one 4-wide register (AVX), where the fused loop gets two 2-wide
+/// ones (it prices the final combination of lanes in a 4-wide register too high). Same
+/// operations in the same order as [`dot_k`], hence the same bits.
+#[inline(always)]
+fn dots<S: Simd, const K: usize>(
+    f: &[f64],
+    rows: &[f64],
+    idx: &[u32],
+    out: &mut [f64],
+    lanes: &mut [[f64; 4]],
+) {
     let k = f.len();
     match local::<K>(f) {
+        Some(f) if S::SPLIT_DOTS => {
+            let full = K / 4;
+            let lanes = &mut lanes[..idx.len()];
+            for (t, &r) in lanes.iter_mut().zip(idx) {
+                let start = r as usize * K;
+                let b: &[f64; K] = rows[start..start + K].try_into().expect("K values");
+                let mut acc = [0.0f64; 4];
+                for c in 0..full {
+                    for l in 0..4 {
+                        acc[l] += f[4 * c + l] * b[4 * c + l];
+                    }
+                }
+                *t = acc;
+            }
+            for ((o, t), &r) in out.iter_mut().zip(lanes.iter()).zip(idx) {
+                let mut s = (t[0] + t[2]) + (t[1] + t[3]);
+                if K % 4 != 0 {
+                    let start = r as usize * K;
+                    for j in 4 * full..K {
+                        s += f[j] * rows[start + j];
+                    }
+                }
+                *o = s;
+            }
+        }
         Some(f) => {
             for (o, &r) in out.iter_mut().zip(idx) {
                 let start = r as usize * K;
@@ -185,6 +229,8 @@ pub(crate) struct Scratch {
     den: Vec<f64>,
     a: Vec<f64>,
     b: Vec<f64>,
+    /// The four lanes of each entry's dot product (see [`dots`]).
+    lanes: Vec<[f64; 4]>,
 }
 
 impl Scratch {
@@ -195,6 +241,7 @@ impl Scratch {
             den: vec![0.0; k],
             a: Vec::new(),
             b: Vec::new(),
+            lanes: Vec::new(),
         }
     }
 
@@ -208,25 +255,19 @@ impl Scratch {
         if self.a.len() < len {
             self.a.resize(len, 0.0);
             self.b.resize(len, 0.0);
+            self.lanes.resize(len, [0.0; 4]);
         }
     }
 }
 
-/// Splits `k` lanes into `ceil(k / max)` blocks of near-equal width (at most `max`), and calls
-/// `block(start, width)` for each.
+/// Width of the blocks when `k` lanes are split into `ceil(k / max)` blocks of near-equal
+/// width (at most `max`; the last block may be narrower).
 #[inline(always)]
-fn for_blocks(k: usize, max: usize, mut block: impl FnMut(usize, usize)) {
-    let blocks = k.div_ceil(max);
-    let width = k.div_ceil(blocks);
-    let mut start = 0;
-    while start < k {
-        let w = width.min(k - start);
-        block(start, w);
-        start += w;
-    }
+fn block_width(k: usize, max: usize) -> usize {
+    k.div_ceil(k.div_ceil(max))
 }
 
-/// Calls `$f::<B>($args)` with the block width `B` as a constant (1 to 12).
+/// Calls `$f::<B>($args)` with the block width `B` as a constant (1 to [`MAX_BLOCK`]).
 macro_rules! with_width {
     ($w:expr, $f:ident($($arg:expr),*)) => {
         match $w {
@@ -241,21 +282,40 @@ macro_rules! with_width {
             9 => $f::<9>($($arg),*),
             10 => $f::<10>($($arg),*),
             11 => $f::<11>($($arg),*),
-            _ => $f::<12>($($arg),*),
+            12 => $f::<12>($($arg),*),
+            13 => $f::<13>($($arg),*),
+            14 => $f::<14>($($arg),*),
+            15 => $f::<15>($($arg),*),
+            16 => $f::<16>($($arg),*),
+            17 => $f::<17>($($arg),*),
+            18 => $f::<18>($($arg),*),
+            19 => $f::<19>($($arg),*),
+            20 => $f::<20>($($arg),*),
+            21 => $f::<21>($($arg),*),
+            22 => $f::<22>($($arg),*),
+            23 => $f::<23>($($arg),*),
+            24 => $f::<24>($($arg),*),
+            25 => $f::<25>($($arg),*),
+            26 => $f::<26>($($arg),*),
+            27 => $f::<27>($($arg),*),
+            28 => $f::<28>($($arg),*),
+            29 => $f::<29>($($arg),*),
+            30 => $f::<30>($($arg),*),
+            31 => $f::<31>($($arg),*),
+            _ => $f::<32>($($arg),*),
         }
     };
 }
 
-/// Widest block whose two sets of sums stay in registers (16 SSE2 registers).
-const BLOCK2: usize = 10;
-/// Widest block of one set of sums.
-const BLOCK1: usize = 12;
+/// The widest block [`with_width`] dispatches ([`Simd`]'s widths must not exceed it).
+pub(crate) const MAX_BLOCK: usize = 32;
 
 /// `out_a = Σ_p a_p f_p` and `out_b = Σ_p b_p f_p` over the gathered factor rows
 /// `f_p = rows[idx_p]`, one block of lanes at a time so each block's sums stay in registers
-/// (the rows were just touched by the dot products, so the re-reads hit the cache).
+/// (the rows were just touched by the dot products, so the re-reads hit the cache). The widest
+/// block is [`Simd::BLOCK2`]; a closure-free loop, so that it inlines.
 #[inline(always)]
-fn gather_axpy2(
+fn gather_axpy2<S: Simd>(
     rows: &[f64],
     k: usize,
     idx: &[u32],
@@ -264,9 +324,14 @@ fn gather_axpy2(
     out_a: &mut [f64],
     out_b: &mut [f64],
 ) {
-    for_blocks(k, BLOCK2, |start, w| {
-        with_width!(w, gather_block2(rows, k, start, idx, a, b, out_a, out_b))
-    });
+    const { assert!(S::BLOCK2 >= 1 && S::BLOCK2 <= MAX_BLOCK) };
+    let width = block_width(k, S::BLOCK2);
+    let mut start = 0;
+    while start < k {
+        let w = width.min(k - start);
+        with_width!(w, gather_block2(rows, k, start, idx, a, b, out_a, out_b));
+        start += w;
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -295,12 +360,17 @@ fn gather_block2<const B: usize>(
     out_b[start..start + B].copy_from_slice(&sb);
 }
 
-/// `out = Σ_p a_p rows[idx_p]`, blocked as [`gather_axpy2`].
+/// `out = Σ_p a_p rows[idx_p]`, blocked as [`gather_axpy2`] (widest block [`Simd::BLOCK1`]).
 #[inline(always)]
-fn gather_axpy(rows: &[f64], k: usize, idx: &[u32], a: &[f64], out: &mut [f64]) {
-    for_blocks(k, BLOCK1, |start, w| {
-        with_width!(w, gather_block(rows, k, start, idx, a, out))
-    });
+fn gather_axpy<S: Simd>(rows: &[f64], k: usize, idx: &[u32], a: &[f64], out: &mut [f64]) {
+    const { assert!(S::BLOCK1 >= 1 && S::BLOCK1 <= MAX_BLOCK) };
+    let width = block_width(k, S::BLOCK1);
+    let mut start = 0;
+    while start < k {
+        let w = width.min(k - start);
+        with_width!(w, gather_block(rows, k, start, idx, a, out));
+        start += w;
+    }
 }
 
 #[inline(always)]
@@ -339,11 +409,10 @@ fn judge(v: f64, x: f64, flag: Option<&mut u8>, rule: RowRule, stats: &mut RowSt
         }
         _ => true,
     };
-    if keep {
-        stats.loss += e;
-    } else {
-        stats.flagged += 1;
-    }
+    // Branch-free (flags are unpredictable): adding +0.0 to the nonnegative running sum leaves
+    // it unchanged, so this is the sum over the kept entries.
+    stats.loss += if keep { e } else { 0.0 };
+    stats.flagged += usize::from(!keep);
     keep
 }
 
@@ -354,7 +423,7 @@ fn judge(v: f64, x: f64, flag: Option<&mut u8>, rule: RowRule, stats: &mut RowSt
 /// factors.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub(crate) fn ignore_row<const K: usize, const UPDATE: bool>(
+pub(crate) fn ignore_row<S: Simd, const K: usize, const UPDATE: bool>(
     row: usize,
     w0: &[f64],
     w1: &mut [f64],
@@ -369,21 +438,36 @@ pub(crate) fn ignore_row<const K: usize, const UPDATE: bool>(
     let k = if K == 0 { w0.len() } else { K };
     let w0 = &w0[..k];
     let marking = rule.mark.is_some();
-    scratch.weights(items.len());
-    let mut active = 0usize;
-    // Pass 1: predictions (independent dot products: the gathers overlap), statistics, flags.
     let n = items.len();
-    dots::<K>(w0, h, items, &mut scratch.b[..n]);
-    for (p, &v) in values.iter().enumerate() {
-        let x = scratch.b[p];
-        let flag = if marking { Some(&mut flags[p]) } else { None };
-        // Flagged entries weigh 0 in the sums.
-        let keep = judge(v, x, flag, rule, stats);
-        let on = if keep { 1.0 } else { 0.0 };
-        scratch.a[p] = on * v;
-        scratch.b[p] = on * x;
-        active += usize::from(keep);
-    }
+    scratch.weights(n);
+    let Scratch {
+        num,
+        den,
+        a,
+        b,
+        lanes,
+    } = scratch;
+    let b = &mut b[..n];
+    // Pass 1: predictions (independent dot products: the gathers overlap), statistics, flags.
+    dots::<S, K>(w0, h, items, b, lanes);
+    let (a, active): (&[f64], usize) = if marking {
+        let mut active = 0usize;
+        for (p, &v) in values.iter().enumerate() {
+            let x = b[p];
+            // Flagged entries weigh 0 in the sums.
+            let keep = judge(v, x, Some(&mut flags[p]), rule, stats);
+            a[p] = if keep { v } else { 0.0 };
+            b[p] = if keep { x } else { 0.0 };
+            active += usize::from(keep);
+        }
+        (&a[..n], active)
+    } else {
+        // Nothing is flagged: the weights of `Σ v h_i` are the values themselves (no copy).
+        for (&v, &x) in values.iter().zip(b.iter()) {
+            judge(v, x, None, rule, stats);
+        }
+        (values, n)
+    };
     stats.sq += dot(w0, w0);
     if UPDATE {
         if active == 0 {
@@ -391,8 +475,7 @@ pub(crate) fn ignore_row<const K: usize, const UPDATE: bool>(
             return;
         }
         // Pass 2: Σ v h_i and Σ x h_i (flagged entries weigh 0).
-        let Scratch { num, den, a, b } = scratch;
-        gather_axpy2(h, k, items, &a[..n], &b[..n], num, den);
+        gather_axpy2::<S>(h, k, items, a, b, num, den);
         if !mu_update(w0, w1, num, den, rule.l2) && stats.bad_row.is_none() {
             stats.bad_row = Some(row);
         }
@@ -406,7 +489,7 @@ pub(crate) fn ignore_row<const K: usize, const UPDATE: bool>(
 /// A row without entries of positive weight keeps its factors.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub(crate) fn replace_row<const K: usize, const UPDATE: bool>(
+pub(crate) fn replace_row<S: Simd, const K: usize, const UPDATE: bool>(
     row: usize,
     w0: &[f64],
     w1: &mut [f64],
@@ -426,7 +509,7 @@ pub(crate) fn replace_row<const K: usize, const UPDATE: bool>(
     let mut active = 0usize;
     let n = items.len();
     scratch.predictions(n);
-    dots::<K>(w0, h, items, &mut scratch.b[..n]);
+    dots::<S, K>(w0, h, items, &mut scratch.b[..n], &mut scratch.lanes);
     for (p, &v) in values.iter().enumerate() {
         let x = scratch.b[p];
         let flag = if marking { Some(&mut flags[p]) } else { None };
@@ -448,7 +531,7 @@ pub(crate) fn replace_row<const K: usize, const UPDATE: bool>(
             return;
         }
         let Scratch { num, den, a, .. } = scratch;
-        gather_axpy(h, k, items, &a[..n], num);
+        gather_axpy::<S>(h, k, items, &a[..n], num);
         matvec(gram_h, w0, den);
         add_clamped(num, den);
         if !mu_update(w0, w1, num, den, rule.l2) && stats.bad_row.is_none() {
@@ -464,7 +547,7 @@ pub(crate) fn replace_row<const K: usize, const UPDATE: bool>(
 /// keeps its factors. Returns whether the new values are finite.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub(crate) fn ignore_col<const K: usize>(
+pub(crate) fn ignore_col<S: Simd, const K: usize>(
     h: &mut [f64],
     w1: &[f64],
     users: &[u32],
@@ -476,24 +559,38 @@ pub(crate) fn ignore_col<const K: usize>(
 ) -> bool {
     let k = if K == 0 { h.len() } else { K };
     let h = &mut h[..k];
-    scratch.weights(users.len());
-    let mut active = 0usize;
     let n = users.len();
-    dots::<K>(h, w1, users, &mut scratch.b[..n]);
-    for (q, (&v, &p)) in values.iter().zip(pos).enumerate() {
-        if !flags.is_empty() && flags[p as usize] != 0 {
-            scratch.a[q] = 0.0;
-            scratch.b[q] = 0.0;
-            continue;
+    scratch.weights(n);
+    let Scratch {
+        num,
+        den,
+        a,
+        b,
+        lanes,
+    } = scratch;
+    let b = &mut b[..n];
+    dots::<S, K>(h, w1, users, b, lanes);
+    // Without flags the weights of `Σ v w1_u` are the values themselves (no copy).
+    let a: &[f64] = if flags.is_empty() {
+        if n == 0 {
+            return true;
         }
-        scratch.a[q] = v;
-        active += 1;
-    }
-    if active == 0 {
-        return true;
-    }
-    let Scratch { num, den, a, b } = scratch;
-    gather_axpy2(w1, k, users, &a[..n], &b[..n], num, den);
+        values
+    } else {
+        // Flagged entries weigh 0 in the sums.
+        let mut active = 0usize;
+        for (q, (&v, &p)) in values.iter().zip(pos).enumerate() {
+            let keep = flags[p as usize] == 0;
+            a[q] = if keep { v } else { 0.0 };
+            b[q] = if keep { b[q] } else { 0.0 };
+            active += usize::from(keep);
+        }
+        if active == 0 {
+            return true;
+        }
+        &a[..n]
+    };
+    gather_axpy2::<S>(w1, k, users, a, b, num, den);
     mu_update_in_place(h, num, den, l2)
 }
 
@@ -504,7 +601,7 @@ pub(crate) fn ignore_col<const K: usize>(
 /// factors. Returns whether the new values are finite.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub(crate) fn replace_col<const K: usize>(
+pub(crate) fn replace_col<S: Simd, const K: usize>(
     h: &mut [f64],
     w1: &[f64],
     users: &[u32],
@@ -533,7 +630,7 @@ pub(crate) fn replace_col<const K: usize>(
     }
     let n = users.len();
     let Scratch { num, den, a, .. } = scratch;
-    gather_axpy(w1, k, users, &a[..n], num);
+    gather_axpy::<S>(w1, k, users, &a[..n], num);
     matvec(g10, h, den);
     add_clamped(num, den);
     matvec(g11, h, den);

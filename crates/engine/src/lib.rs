@@ -82,6 +82,7 @@ mod error;
 mod factors;
 mod fit;
 mod fold_in;
+mod isa;
 mod kernels;
 mod model;
 mod params;
@@ -91,6 +92,8 @@ pub use algorithm::Algorithm;
 pub use error::EngineError;
 pub use factors::{init_factors, Factors};
 pub use fit::FitOptions;
+#[doc(hidden)]
+pub use isa::Isa;
 pub use model::{IterationStats, NmfModel, StopReason};
 pub use params::{
     lambda_from_noise_model, LambdaSource, NmfParams, ValidNmfParams, DEFAULT_DECAY,

@@ -2,13 +2,15 @@
 //!
 //! Work is split into chunks of consecutive users (items) with about [`CHUNK_NNZ`] ratings
 //! each; the chunks depend only on the data, and per-chunk statistics are summed in chunk
-//! order, so results are bit-identical for any number of threads.
+//! order, so results are bit-identical for any number of threads. Each chunk is a
+//! [`Job`] run on the instruction set chosen for the fit ([`crate::isa`]).
 
 use std::borrow::Cow;
 
 use cnmf_ratings::Ratings;
 use rayon::prelude::*;
 
+use crate::isa::{Isa, Job, Simd};
 use crate::kernels::{
     ignore_col, ignore_row, replace_col, replace_row, RowRule, RowStats, Scratch,
 };
@@ -131,10 +133,11 @@ impl<'a> Problem<'a> {
     /// The user half-step: statistics of `(w0, h)` (and the flag update when `rule.mark` is
     /// set) and, when `UPDATE`, the new user factors in `w1` (and, for the replace kind, the
     /// weighted residuals in `resid`). `K` is the rank when it is a compile-time constant, 0
-    /// otherwise.
+    /// otherwise. Each chunk runs on `isa`.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn row_pass<const K: usize, const UPDATE: bool>(
         &self,
+        isa: Isa,
         kind: RowKind<'_>,
         rule: RowRule,
         w0: &[f64],
@@ -159,64 +162,15 @@ impl<'a> Problem<'a> {
         };
         let per_chunk: Vec<RowStats> = chunks
             .into_par_iter()
-            .map(|(c, w1c, fc, rc)| {
-                let mut stats = RowStats::default();
-                let mut scratch = Scratch::new(k);
-                let (u0, u1) = (self.user_bounds[c], self.user_bounds[c + 1]);
-                let base = self.row_ptr[u0] as usize;
-                for u in u0..u1 {
-                    let (s, e) = (self.row_ptr[u] as usize, self.row_ptr[u + 1] as usize);
-                    let items = &self.row_items[s..e];
-                    let values = &self.row_values[s..e];
-                    let fl: &mut [u8] = if fc.is_empty() {
-                        &mut []
-                    } else {
-                        &mut fc[s - base..e - base]
-                    };
-                    let w0u = &w0[u * k..u * k + k];
-                    let w1u: &mut [f64] = if UPDATE {
-                        let o = (u - u0) * k;
-                        &mut w1c[o..o + k]
-                    } else {
-                        &mut []
-                    };
-                    match kind {
-                        RowKind::Ignore => ignore_row::<K, UPDATE>(
-                            u,
-                            w0u,
-                            w1u,
-                            h,
-                            items,
-                            values,
-                            fl,
-                            rule,
-                            &mut scratch,
-                            &mut stats,
-                        ),
-                        RowKind::Replace { gram_h } => {
-                            let rs: &mut [f64] = if UPDATE {
-                                &mut rc[s - base..e - base]
-                            } else {
-                                &mut []
-                            };
-                            replace_row::<K, UPDATE>(
-                                u,
-                                w0u,
-                                w1u,
-                                h,
-                                items,
-                                values,
-                                fl,
-                                rs,
-                                rule,
-                                gram_h,
-                                &mut scratch,
-                                &mut stats,
-                            )
-                        }
-                    }
-                }
-                stats
+            .map(|chunk| {
+                isa.run(RowJob::<K, UPDATE> {
+                    problem: self,
+                    chunk,
+                    kind,
+                    rule,
+                    w0,
+                    h,
+                })
             })
             .collect();
         let mut total = RowStats::default();
@@ -227,10 +181,12 @@ impl<'a> Problem<'a> {
     }
 
     /// The item half-step, in place on `h`, with the new user factors `w1`. Returns
-    /// `(||H||^2 after the update, first item whose update is not finite)`.
+    /// `(||H||^2 after the update, first item whose update is not finite)`. Each chunk runs on
+    /// `isa`.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn col_pass<const K: usize>(
         &self,
+        isa: Isa,
         kind: ColKind<'_>,
         l2: f64,
         w1: &[f64],
@@ -247,51 +203,16 @@ impl<'a> Problem<'a> {
         let per_chunk: Vec<(f64, Option<usize>)> = chunks
             .into_par_iter()
             .map(|(c, hc)| {
-                let mut scratch = Scratch::new(k);
-                let (i0, i1) = (self.item_bounds[c], self.item_bounds[c + 1]);
-                let mut sq = 0.0;
-                let mut bad = None;
-                for i in i0..i1 {
-                    let (s, e) = (self.col_ptr[i] as usize, self.col_ptr[i + 1] as usize);
-                    let o = (i - i0) * k;
-                    let hi = &mut hc[o..o + k];
-                    let users = &self.col_users[s..e];
-                    let pos = &self.col_pos[s..e];
-                    let finite = match kind {
-                        ColKind::Ignore => ignore_col::<K>(
-                            hi,
-                            w1,
-                            users,
-                            &self.col_values[s..e],
-                            pos,
-                            flags,
-                            l2,
-                            &mut scratch,
-                        ),
-                        ColKind::Replace {
-                            g10,
-                            g11,
-                            skip_flagged,
-                        } => replace_col::<K>(
-                            hi,
-                            w1,
-                            users,
-                            pos,
-                            resid,
-                            flags,
-                            skip_flagged,
-                            g10,
-                            g11,
-                            l2,
-                            &mut scratch,
-                        ),
-                    };
-                    if !finite && bad.is_none() {
-                        bad = Some(i);
-                    }
-                    sq += crate::kernels::dot(hi, hi);
-                }
-                (sq, bad)
+                isa.run(ColJob::<K> {
+                    problem: self,
+                    c,
+                    hc,
+                    kind,
+                    l2,
+                    w1,
+                    flags,
+                    resid,
+                })
             })
             .collect();
         let mut sq = 0.0;
@@ -299,6 +220,167 @@ impl<'a> Problem<'a> {
         for (s, b) in per_chunk {
             sq += s;
             bad = bad.or(b);
+        }
+        (sq, bad)
+    }
+}
+
+/// One chunk of a row pass (see [`Problem::row_pass`]).
+struct RowJob<'p, 'a, 's, 'g, const K: usize, const UPDATE: bool> {
+    problem: &'p Problem<'a>,
+    chunk: RowChunk<'s>,
+    kind: RowKind<'g>,
+    rule: RowRule,
+    w0: &'p [f64],
+    h: &'p [f64],
+}
+
+impl<const K: usize, const UPDATE: bool> Job for RowJob<'_, '_, '_, '_, K, UPDATE> {
+    type Output = RowStats;
+
+    #[inline(always)]
+    fn run<S: Simd>(self) -> RowStats {
+        let RowJob {
+            problem: p,
+            chunk: (c, w1c, fc, rc),
+            kind,
+            rule,
+            w0,
+            h,
+        } = self;
+        let k = if K == 0 { p.k } else { K };
+        let mut stats = RowStats::default();
+        let mut scratch = Scratch::new(k);
+        let (u0, u1) = (p.user_bounds[c], p.user_bounds[c + 1]);
+        let base = p.row_ptr[u0] as usize;
+        for u in u0..u1 {
+            let (s, e) = (p.row_ptr[u] as usize, p.row_ptr[u + 1] as usize);
+            let items = &p.row_items[s..e];
+            let values = &p.row_values[s..e];
+            let fl: &mut [u8] = if fc.is_empty() {
+                &mut []
+            } else {
+                &mut fc[s - base..e - base]
+            };
+            let w0u = &w0[u * k..u * k + k];
+            let w1u: &mut [f64] = if UPDATE {
+                let o = (u - u0) * k;
+                &mut w1c[o..o + k]
+            } else {
+                &mut []
+            };
+            match kind {
+                RowKind::Ignore => ignore_row::<S, K, UPDATE>(
+                    u,
+                    w0u,
+                    w1u,
+                    h,
+                    items,
+                    values,
+                    fl,
+                    rule,
+                    &mut scratch,
+                    &mut stats,
+                ),
+                RowKind::Replace { gram_h } => {
+                    let rs: &mut [f64] = if UPDATE {
+                        &mut rc[s - base..e - base]
+                    } else {
+                        &mut []
+                    };
+                    replace_row::<S, K, UPDATE>(
+                        u,
+                        w0u,
+                        w1u,
+                        h,
+                        items,
+                        values,
+                        fl,
+                        rs,
+                        rule,
+                        gram_h,
+                        &mut scratch,
+                        &mut stats,
+                    )
+                }
+            }
+        }
+        stats
+    }
+}
+
+/// One chunk of a column pass (see [`Problem::col_pass`]): returns `(||H_chunk||^2, first
+/// item whose update is not finite)`.
+struct ColJob<'p, 'a, 's, 'g, const K: usize> {
+    problem: &'p Problem<'a>,
+    c: usize,
+    hc: &'s mut [f64],
+    kind: ColKind<'g>,
+    l2: f64,
+    w1: &'p [f64],
+    flags: &'p [u8],
+    resid: &'p [f64],
+}
+
+impl<const K: usize> Job for ColJob<'_, '_, '_, '_, K> {
+    type Output = (f64, Option<usize>);
+
+    #[inline(always)]
+    fn run<S: Simd>(self) -> (f64, Option<usize>) {
+        let ColJob {
+            problem: p,
+            c,
+            hc,
+            kind,
+            l2,
+            w1,
+            flags,
+            resid,
+        } = self;
+        let k = if K == 0 { p.k } else { K };
+        let mut scratch = Scratch::new(k);
+        let (i0, i1) = (p.item_bounds[c], p.item_bounds[c + 1]);
+        let mut sq = 0.0;
+        let mut bad = None;
+        for i in i0..i1 {
+            let (s, e) = (p.col_ptr[i] as usize, p.col_ptr[i + 1] as usize);
+            let o = (i - i0) * k;
+            let hi = &mut hc[o..o + k];
+            let users = &p.col_users[s..e];
+            let pos = &p.col_pos[s..e];
+            let finite = match kind {
+                ColKind::Ignore => ignore_col::<S, K>(
+                    hi,
+                    w1,
+                    users,
+                    &p.col_values[s..e],
+                    pos,
+                    flags,
+                    l2,
+                    &mut scratch,
+                ),
+                ColKind::Replace {
+                    g10,
+                    g11,
+                    skip_flagged,
+                } => replace_col::<S, K>(
+                    hi,
+                    w1,
+                    users,
+                    pos,
+                    resid,
+                    flags,
+                    skip_flagged,
+                    g10,
+                    g11,
+                    l2,
+                    &mut scratch,
+                ),
+            };
+            if !finite && bad.is_none() {
+                bad = Some(i);
+            }
+            sq += crate::kernels::dot(hi, hi);
         }
         (sq, bad)
     }

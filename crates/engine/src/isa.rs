@@ -1,0 +1,135 @@
+//! Runtime choice of the instruction set the hot loops are compiled for.
+//!
+//! The workspace is compiled for baseline x86-64 (SSE2), so that its binaries run on any
+//! x86-64 CPU (and on aarch64). The row and column passes are compute-bound at SSE2 width, so
+//! each parallel chunk of a pass is a [`Job`] that is compiled once per instruction set
+//! ([`Simd`] marker types) and run through [`Isa::run`], which calls the copy compiled with
+//! `#[target_feature(enable = "avx2")]` (or `"avx512f"`) when the CPU has it. The job's code
+//! (the kernels) is `#[inline(always)]` all the way down, so it is inlined into, and compiled
+//! with the features of, each wrapper.
+//!
+//! **Same bits on every path.** The kernels spell out their accumulators and summation order;
+//! LLVM vectorises them at any width without reassociating (no fast-math) and never contracts
+//! `a * b + c` into a fused multiply-add (Rust does not allow it), even where the enabled
+//! features include FMA. A test fits every algorithm on the widest and the portable path and
+//! compares the factors bit for bit.
+//!
+//! This is the only module of the workspace with `unsafe` code: two one-line calls of
+//! `#[target_feature]` functions after the CPU was checked to have the features.
+#![allow(unsafe_code)]
+
+/// An instruction set the passes can run on; chosen once per fit (not part of the stable API:
+/// see `FitOptions::isa`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isa {
+    /// The baseline the crate is compiled for (SSE2 on x86-64, NEON on aarch64).
+    Portable,
+    /// x86-64 with AVX2 (16 registers of 4 `f64`).
+    Avx2,
+    /// x86-64 with AVX-512F (32 registers of 8 `f64`).
+    Avx512,
+}
+
+impl Isa {
+    /// The widest instruction set this CPU supports.
+    pub fn detect() -> Isa {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                return Isa::Avx512;
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                return Isa::Avx2;
+            }
+        }
+        Isa::Portable
+    }
+
+    /// Runs `job` compiled for this instruction set.
+    ///
+    /// A value other than [`Isa::Portable`] must come from [`Isa::detect`] (on another CPU it
+    /// falls back to the portable code: the features are checked again here).
+    #[inline]
+    pub(crate) fn run<J: Job>(self, job: J) -> J::Output {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 if std::arch::is_x86_feature_detected!("avx512f") => {
+                // SAFETY: `run_avx512` is an ordinary safe computation compiled with AVX-512F
+                // (and the features it implies) enabled; calling it is sound exactly when the
+                // CPU supports those features, which the guard just checked.
+                unsafe { run_avx512(job) }
+            }
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 if std::arch::is_x86_feature_detected!("avx2") => {
+                // SAFETY: as above, with AVX2 checked by the guard.
+                unsafe { run_avx2(job) }
+            }
+            _ => job.run::<Portable>(),
+        }
+    }
+}
+
+/// Compile-time description of an instruction set, for the kernels' block widths.
+pub(crate) trait Simd {
+    /// Widest block of lanes whose two sets of sums (the ignore kernels' gathers) stay in
+    /// registers.
+    const BLOCK2: usize;
+    /// Widest block of lanes of one set of sums (the replace kernels' gathers).
+    const BLOCK1: usize;
+    /// Whether the dot products store their four lanes before combining them (see
+    /// `kernels::dots`): pays off where a 4-wide register exists.
+    const SPLIT_DOTS: bool;
+}
+
+/// Baseline: 16 SSE2 registers of 2 `f64`.
+pub(crate) struct Portable;
+
+impl Simd for Portable {
+    const BLOCK2: usize = 10;
+    const BLOCK1: usize = 12;
+    const SPLIT_DOTS: bool = false;
+}
+
+/// AVX2: 16 registers of 4 `f64`.
+pub(crate) struct Avx2;
+
+impl Simd for Avx2 {
+    const BLOCK2: usize = 10;
+    const BLOCK1: usize = 12;
+    const SPLIT_DOTS: bool = true;
+}
+
+/// AVX-512F: 32 registers of 8 `f64`.
+pub(crate) struct Avx512;
+
+impl Simd for Avx512 {
+    const BLOCK2: usize = 10;
+    const BLOCK1: usize = 12;
+    const SPLIT_DOTS: bool = true;
+}
+
+/// A piece of work compiled once per instruction set. `run` must be `#[inline(always)]`, and
+/// so must everything hot it calls: a function that is not inlined is compiled for the
+/// baseline only.
+pub(crate) trait Job {
+    /// What the work returns.
+    type Output;
+    /// Does the work with the kernels of `S`.
+    fn run<S: Simd>(self) -> Self::Output;
+}
+
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn run_avx2<J: Job>(job: J) -> J::Output {
+    job.run::<Avx2>()
+}
+
+/// # Safety
+/// The CPU must support AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn run_avx512<J: Job>(job: J) -> J::Output {
+    job.run::<Avx512>()
+}
