@@ -310,11 +310,6 @@ impl Run<'_, '_> {
         } else {
             Vec::new()
         };
-        let mut resid = if alg.replaces() {
-            vec![0.0; problem.nnz()]
-        } else {
-            Vec::new()
-        };
         let mut trace: Vec<IterationStats> = Vec::new();
         let mut best: Option<Best> = None;
         let mut pending = Pending {
@@ -327,7 +322,7 @@ impl Run<'_, '_> {
             // Row pass of iteration t: measures iteration t-1, updates W into w_next.
             let marking = alg.flags_corruption() && t > p.warmup_iters() + 1;
             let gram_h = if alg.replaces() {
-                self.exec.run(|| gram(&h, &h, k))
+                self.exec.run(|| gram::<K>(self.exec.isa, &h, &h, k))
             } else {
                 Vec::new()
             };
@@ -346,7 +341,6 @@ impl Run<'_, '_> {
                     &mut w_next,
                     &h,
                     &mut flags,
-                    &mut resid,
                 )
             });
             let stats = self.stats(t - 1, &rs, pending)?;
@@ -363,8 +357,12 @@ impl Run<'_, '_> {
 
             // Column pass of iteration t with the new W.
             let (g10, g11) = if alg.replaces() {
-                self.exec
-                    .run(|| rayon::join(|| gram(&w_next, &w, k), || gram(&w_next, &w_next, k)))
+                self.exec.run(|| {
+                    rayon::join(
+                        || gram::<K>(self.exec.isa, &w_next, &w, k),
+                        || gram::<K>(self.exec.isa, &w_next, &w_next, k),
+                    )
+                })
             } else {
                 (Vec::new(), Vec::new())
             };
@@ -372,24 +370,19 @@ impl Run<'_, '_> {
                 ColKind::Replace {
                     g10: &g10,
                     g11: &g11,
-                    // Flagged entries weigh 0 under nointerp, and under replace-corrupt once
-                    // decay^t underflows: then they do not make a column active (as in the
-                    // row pass).
-                    skip_flagged: alg.flags_corruption() && rule.flagged_weight == 0.0,
+                    // The weighted residuals c (V - W0 H0) and flags of the row pass,
+                    // recomputed; a flagged entry of weight 0 (nointerp, or replace-corrupt
+                    // once decay^t underflows) does not make a column active (as in the row
+                    // pass).
+                    w0: &w,
+                    mark: rule.mark,
+                    flagged_weight: rule.flagged_weight,
                 }
             } else {
                 ColKind::Ignore
             };
             let (h_sq, bad_item) = self.exec.run(|| {
-                problem.col_pass::<K>(
-                    self.exec.isa,
-                    col_kind,
-                    p.l2_h(),
-                    &w_next,
-                    &mut h,
-                    &flags,
-                    &resid,
-                )
+                problem.col_pass::<K>(self.exec.isa, col_kind, p.l2_h(), &w_next, &mut h, &flags)
             });
             if let Some(i) = bad_item {
                 return Err(EngineError::NotFinite {
@@ -418,7 +411,6 @@ impl Run<'_, '_> {
                         &mut [],
                         &h,
                         &mut flags,
-                        &mut [],
                     )
                 });
                 let stats = self.stats(t, &rs, pending)?;

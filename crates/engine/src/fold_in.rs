@@ -3,7 +3,7 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::isa::Portable;
+use crate::isa::{Isa, Portable};
 use crate::kernels::{gram, ignore_row, replace_row, RowRule, RowStats, Scratch};
 use crate::{Algorithm, EngineError, NmfModel};
 
@@ -54,9 +54,8 @@ pub(crate) fn fold_in(model: &NmfModel, items: &[(u32, f64)]) -> Result<Vec<f64>
     let mut w1 = vec![0.0; k];
     let mut scratch = Scratch::new(k);
     let mut flags = vec![0u8; idx.len()];
-    let mut resid = vec![0.0; idx.len()];
     let gram_h = if alg.replaces() {
-        gram(h, h, k)
+        gram::<0>(Isa::detect(), h, h, k)
     } else {
         Vec::new()
     };
@@ -85,7 +84,6 @@ pub(crate) fn fold_in(model: &NmfModel, items: &[(u32, f64)]) -> Result<Vec<f64>
                 &idx,
                 &values,
                 &mut flags,
-                &mut resid,
                 rule,
                 &gram_h,
                 &mut scratch,

@@ -90,16 +90,17 @@ impl Simd for Portable {
     const SPLIT_DOTS: bool = false;
 }
 
-/// AVX2: 16 registers of 4 `f64`.
+/// AVX2: 16 registers of 4 `f64`. Blocks of 16 lanes (two sets of sums: 8 registers) and 20
+/// (5 registers) measured 5-15% faster than the SSE2 widths at k = 20 and 50.
 pub(crate) struct Avx2;
 
 impl Simd for Avx2 {
-    const BLOCK2: usize = 10;
-    const BLOCK1: usize = 12;
+    const BLOCK2: usize = 16;
+    const BLOCK1: usize = 20;
     const SPLIT_DOTS: bool = true;
 }
 
-/// AVX-512F: 32 registers of 8 `f64`.
+/// AVX-512F: 32 registers of 8 `f64`. Wider blocks (20/24, 24/32) measured no faster.
 pub(crate) struct Avx512;
 
 impl Simd for Avx512 {

@@ -10,7 +10,7 @@
 //! instruction set ([`crate::isa`]) and a kernel left out of line would be compiled for the
 //! baseline only. Block widths come from the [`Simd`] parameter.
 
-use crate::isa::Simd;
+use crate::isa::{Isa, Job, Simd};
 
 /// Guards every division of the multiplicative updates.
 pub(crate) const EPS: f64 = 1e-12;
@@ -98,7 +98,7 @@ fn dots<S: Simd, const K: usize>(
             }
             for ((o, t), &r) in out.iter_mut().zip(lanes.iter()).zip(idx) {
                 let mut s = (t[0] + t[2]) + (t[1] + t[3]);
-                if K % 4 != 0 {
+                if !K.is_multiple_of(4) {
                     let start = r as usize * K;
                     for j in 4 * full..K {
                         s += f[j] * rows[start + j];
@@ -144,6 +144,47 @@ pub(crate) fn matvec(g: &[f64], f: &[f64], out: &mut [f64]) {
     let k = out.len();
     for (a, o) in out.iter_mut().enumerate() {
         *o = dot(&g[a * k..a * k + k], f);
+    }
+}
+
+/// [`matvec`] with the rank `K` known at compile time (`K = 0`: falls back to [`matvec`]): the
+/// same dot products, by the kernels of [`dots`] (`f` in registers, lanes stored first with
+/// [`Simd::SPLIT_DOTS`]).
+#[inline(always)]
+fn matvec_k<S: Simd, const K: usize>(
+    g: &[f64],
+    f: &[f64],
+    out: &mut [f64],
+    lanes: &mut [[f64; 4]],
+) {
+    let Some(f) = local::<K>(f) else {
+        return matvec(g, f, out);
+    };
+    let out = &mut out[..K];
+    if S::SPLIT_DOTS {
+        let full = K / 4;
+        let lanes = &mut lanes[..K];
+        for (t, row) in lanes.iter_mut().zip(g.chunks_exact(K)) {
+            let b: &[f64; K] = row.try_into().expect("K values");
+            let mut acc = [0.0f64; 4];
+            for c in 0..full {
+                for l in 0..4 {
+                    acc[l] += f[4 * c + l] * b[4 * c + l];
+                }
+            }
+            *t = acc;
+        }
+        for ((o, t), row) in out.iter_mut().zip(lanes.iter()).zip(g.chunks_exact(K)) {
+            let mut s = (t[0] + t[2]) + (t[1] + t[3]);
+            for j in 4 * full..K {
+                s += f[j] * row[j];
+            }
+            *o = s;
+        }
+    } else {
+        for (o, row) in out.iter_mut().zip(g.chunks_exact(K)) {
+            *o = dot_k::<K>(&f, row);
+        }
     }
 }
 
@@ -241,7 +282,8 @@ impl Scratch {
             den: vec![0.0; k],
             a: Vec::new(),
             b: Vec::new(),
-            lanes: Vec::new(),
+            // At least `k`: `matvec_k` uses `k` of them.
+            lanes: vec![[0.0; 4]; k],
         }
     }
 
@@ -255,6 +297,8 @@ impl Scratch {
         if self.a.len() < len {
             self.a.resize(len, 0.0);
             self.b.resize(len, 0.0);
+        }
+        if self.lanes.len() < len {
             self.lanes.resize(len, [0.0; 4]);
         }
     }
@@ -393,6 +437,14 @@ fn gather_block<const B: usize>(
     out[start..start + B].copy_from_slice(&s);
 }
 
+/// `if cond { a } else { b }` without a branch (LLVM turns float selects on unpredictable
+/// flags into mispredicted branches): the bits of `a` or `b`, exactly.
+#[inline(always)]
+fn select(cond: bool, a: f64, b: f64) -> f64 {
+    let mask = u64::from(cond).wrapping_neg();
+    f64::from_bits((a.to_bits() & mask) | (b.to_bits() & !mask))
+}
+
 /// Residual statistics and the flag rule for one entry with prediction `x`; returns whether
 /// the entry is clean (not flagged).
 #[inline(always)]
@@ -411,7 +463,7 @@ fn judge(v: f64, x: f64, flag: Option<&mut u8>, rule: RowRule, stats: &mut RowSt
     };
     // Branch-free (flags are unpredictable): adding +0.0 to the nonnegative running sum leaves
     // it unchanged, so this is the sum over the kept entries.
-    stats.loss += if keep { e } else { 0.0 };
+    stats.loss += select(keep, e, 0.0);
     stats.flagged += usize::from(!keep);
     keep
 }
@@ -456,8 +508,8 @@ pub(crate) fn ignore_row<S: Simd, const K: usize, const UPDATE: bool>(
             let x = b[p];
             // Flagged entries weigh 0 in the sums.
             let keep = judge(v, x, Some(&mut flags[p]), rule, stats);
-            a[p] = if keep { v } else { 0.0 };
-            b[p] = if keep { x } else { 0.0 };
+            a[p] = select(keep, v, 0.0);
+            b[p] = select(keep, x, 0.0);
             active += usize::from(keep);
         }
         (&a[..n], active)
@@ -482,9 +534,8 @@ pub(crate) fn ignore_row<S: Simd, const K: usize, const UPDATE: bool>(
     }
 }
 
-/// One user's row under the replace variants: statistics and flags as in [`ignore_row`], the
-/// weighted residuals `c (V - X)` stored in `resid` (for the item half-step), and (when
-/// `UPDATE`) the sparse Lee–Seung update
+/// One user's row under the replace variants: statistics and flags as in [`ignore_row`] and
+/// (when `UPDATE`) the sparse Lee–Seung update
 /// `w1 = w0 .* (Σ c (v - x) h_i + G w0) ./ (G w0 + l2 w0 + eps)` with `G = H0 H0^T`.
 /// A row without entries of positive weight keeps its factors.
 #[allow(clippy::too_many_arguments)]
@@ -497,7 +548,6 @@ pub(crate) fn replace_row<S: Simd, const K: usize, const UPDATE: bool>(
     items: &[u32],
     values: &[f64],
     flags: &mut [u8],
-    resid: &mut [f64],
     rule: RowRule,
     gram_h: &[f64],
     scratch: &mut Scratch,
@@ -515,13 +565,9 @@ pub(crate) fn replace_row<S: Simd, const K: usize, const UPDATE: bool>(
         let flag = if marking { Some(&mut flags[p]) } else { None };
         let keep = judge(v, x, flag, rule, stats);
         if UPDATE {
-            let c = if keep { 1.0 } else { rule.flagged_weight };
-            let weighted = c * (v - x);
-            resid[p] = weighted;
-            scratch.a[p] = weighted;
-            if c != 0.0 {
-                active += 1;
-            }
+            let c = select(keep, 1.0, rule.flagged_weight);
+            scratch.a[p] = c * (v - x);
+            active += usize::from(c != 0.0);
         }
     }
     stats.sq += dot(w0, w0);
@@ -530,9 +576,11 @@ pub(crate) fn replace_row<S: Simd, const K: usize, const UPDATE: bool>(
             w1.copy_from_slice(w0);
             return;
         }
-        let Scratch { num, den, a, .. } = scratch;
+        let Scratch {
+            num, den, a, lanes, ..
+        } = scratch;
         gather_axpy::<S>(h, k, items, &a[..n], num);
-        matvec(gram_h, w0, den);
+        matvec_k::<S, K>(gram_h, w0, den, lanes);
         add_clamped(num, den);
         if !mu_update(w0, w1, num, den, rule.l2) && stats.bad_row.is_none() {
             stats.bad_row = Some(row);
@@ -581,8 +629,8 @@ pub(crate) fn ignore_col<S: Simd, const K: usize>(
         let mut active = 0usize;
         for (q, (&v, &p)) in values.iter().zip(pos).enumerate() {
             let keep = flags[p as usize] == 0;
-            a[q] = if keep { v } else { 0.0 };
-            b[q] = if keep { b[q] } else { 0.0 };
+            a[q] = select(keep, v, 0.0);
+            b[q] = select(keep, b[q], 0.0);
             active += usize::from(keep);
         }
         if active == 0 {
@@ -596,19 +644,23 @@ pub(crate) fn ignore_col<S: Simd, const K: usize>(
 
 /// One item's column under the replace variants, in place:
 /// `h = h .* (Σ_u r_u w1_u + (W1^T W0) h) ./ ((W1^T W1) h + l2 h + eps)` with the weighted
-/// residuals `r = c (V - W0 H0)` of the row pass (CSR order, reached through `pos`). A column
-/// without entries of positive weight (`skip_flagged`: flagged entries weigh 0) keeps its
-/// factors. Returns whether the new values are finite.
+/// residuals `r = c (V - X)`, `X = W0 H0`, `c` = 1 on clean entries and `flagged_weight` on
+/// flagged ones. The residuals and the flags (when `mark = Some(λ)`: `(v - x)^2 > λ`; `None`:
+/// nothing is flagged) are recomputed here exactly as the row pass computed them (same dot
+/// products: `w0_u . h0` sums the same products in the same order as `h0 . w0_u`), which costs
+/// less than reading them back in CSR order (a random access per entry, to lines the other
+/// cores just wrote). `h` must still hold `H0`. A column without entries of positive weight
+/// keeps its factors. Returns whether the new values are finite.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(crate) fn replace_col<S: Simd, const K: usize>(
     h: &mut [f64],
+    w0: &[f64],
     w1: &[f64],
     users: &[u32],
-    pos: &[u32],
-    resid: &[f64],
-    flags: &[u8],
-    skip_flagged: bool,
+    values: &[f64],
+    mark: Option<f64>,
+    flagged_weight: f64,
     g10: &[f64],
     g11: &[f64],
     l2: f64,
@@ -616,44 +668,57 @@ pub(crate) fn replace_col<S: Simd, const K: usize>(
 ) -> bool {
     let k = if K == 0 { h.len() } else { K };
     let h = &mut h[..k];
-    scratch.weights(users.len());
-    let mut active = 0usize;
-    for (q, &p) in pos.iter().enumerate() {
-        let p = p as usize;
-        scratch.a[q] = resid[p];
-        if !(skip_flagged && flags[p] != 0) {
-            active += 1;
+    let n = users.len();
+    scratch.weights(n);
+    let Scratch {
+        num,
+        den,
+        a,
+        b,
+        lanes,
+    } = scratch;
+    let (a, b) = (&mut a[..n], &mut b[..n]);
+    dots::<S, K>(h, w0, users, b, lanes);
+    let active = match mark {
+        None => {
+            for ((r, &v), &x) in a.iter_mut().zip(values).zip(b.iter()) {
+                *r = v - x;
+            }
+            n
         }
-    }
+        Some(l) => {
+            let mut active = 0usize;
+            for ((r, &v), &x) in a.iter_mut().zip(values).zip(b.iter()) {
+                // As in `judge` and `replace_row`.
+                let corrupt = (v - x) * (v - x) > l;
+                let c = select(corrupt, flagged_weight, 1.0);
+                *r = c * (v - x);
+                active += usize::from(c != 0.0);
+            }
+            active
+        }
+    };
     if active == 0 {
         return true;
     }
-    let n = users.len();
-    let Scratch { num, den, a, .. } = scratch;
-    gather_axpy::<S>(w1, k, users, &a[..n], num);
-    matvec(g10, h, den);
+    gather_axpy::<S>(w1, k, users, a, num);
+    matvec_k::<S, K>(g10, h, den, lanes);
     add_clamped(num, den);
-    matvec(g11, h, den);
+    matvec_k::<S, K>(g11, h, den, lanes);
     mu_update_in_place(h, num, den, l2)
 }
 
 /// `A^T B` (`k x k`, row-major) of two row-major matrices with `k` columns, summed over fixed
-/// blocks of rows in block order: the same bits for any number of threads.
-pub(crate) fn gram(a: &[f64], b: &[f64], k: usize) -> Vec<f64> {
+/// blocks of rows in block order: the same bits for any number of threads. Each block runs on
+/// `isa`; `K` is `k` when it is a compile-time constant, 0 otherwise.
+pub(crate) fn gram<const K: usize>(isa: Isa, a: &[f64], b: &[f64], k: usize) -> Vec<f64> {
     use rayon::prelude::*;
     const BLOCK_ROWS: usize = 256;
+    debug_assert!(K == 0 || K == k);
     let partials: Vec<Vec<f64>> = a
         .par_chunks(BLOCK_ROWS * k)
         .zip(b.par_chunks(BLOCK_ROWS * k))
-        .map(|(ab, bb)| {
-            let mut g = vec![0.0; k * k];
-            for (ar, br) in ab.chunks_exact(k).zip(bb.chunks_exact(k)) {
-                for (x, &ax) in ar.iter().enumerate() {
-                    axpy(&mut g[x * k..x * k + k], ax, br);
-                }
-            }
-            g
-        })
+        .map(|(a, b)| isa.run(GramBlock::<K> { a, b, k }))
         .collect();
     let mut g = vec![0.0; k * k];
     for p in &partials {
@@ -662,4 +727,38 @@ pub(crate) fn gram(a: &[f64], b: &[f64], k: usize) -> Vec<f64> {
         }
     }
     g
+}
+
+/// `A^T B` over one block of rows (see [`gram`]).
+struct GramBlock<'s, const K: usize> {
+    a: &'s [f64],
+    b: &'s [f64],
+    k: usize,
+}
+
+impl<const K: usize> Job for GramBlock<'_, K> {
+    type Output = Vec<f64>;
+
+    #[inline(always)]
+    fn run<S: Simd>(self) -> Vec<f64> {
+        let k = if K == 0 { self.k } else { K };
+        let mut g = vec![0.0; k * k];
+        for (ar, br) in self.a.chunks_exact(k).zip(self.b.chunks_exact(k)) {
+            if K > 0 {
+                // The same sums as `axpy`, over arrays of a known length.
+                let br: &[f64; K] = br.try_into().expect("K values");
+                for (gx, &ax) in g.chunks_exact_mut(K).zip(ar) {
+                    let gx: &mut [f64; K] = gx.try_into().expect("K values");
+                    for j in 0..K {
+                        gx[j] += ax * br[j];
+                    }
+                }
+            } else {
+                for (x, &ax) in ar.iter().enumerate() {
+                    axpy(&mut g[x * k..x * k + k], ax, br);
+                }
+            }
+        }
+        g
+    }
 }

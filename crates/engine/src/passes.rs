@@ -70,8 +70,8 @@ fn split_at_cuts<'s, T>(mut s: &'s mut [T], cuts: &[usize], scale: usize) -> Vec
     out
 }
 
-/// One parallel chunk of users: index, new factors, flags and residuals of its entries.
-type RowChunk<'s> = (usize, &'s mut [f64], &'s mut [u8], &'s mut [f64]);
+/// One parallel chunk of users: index, new factors and flags of its entries.
+type RowChunk<'s> = (usize, &'s mut [f64], &'s mut [u8]);
 
 /// Which row kernel a pass runs.
 #[derive(Debug, Clone, Copy)]
@@ -87,11 +87,15 @@ pub(crate) enum RowKind<'g> {
 pub(crate) enum ColKind<'g> {
     /// Masked multiplicative update; flagged entries (if `flags` is non-empty) are skipped.
     Ignore,
-    /// Sparse Lee–Seung update from the row pass's weighted residuals.
+    /// Sparse Lee–Seung update; the weighted residuals `c (V - W0 H0)` and the flags (the
+    /// row pass's `mark`) are recomputed from the old user factors `w0` (and `H0`, which `h`
+    /// still holds), with weight `flagged_weight` on flagged entries.
     Replace {
         g10: &'g [f64],
         g11: &'g [f64],
-        skip_flagged: bool,
+        w0: &'g [f64],
+        mark: Option<f64>,
+        flagged_weight: f64,
     },
 }
 
@@ -131,8 +135,7 @@ impl<'a> Problem<'a> {
     }
 
     /// The user half-step: statistics of `(w0, h)` (and the flag update when `rule.mark` is
-    /// set) and, when `UPDATE`, the new user factors in `w1` (and, for the replace kind, the
-    /// weighted residuals in `resid`). `K` is the rank when it is a compile-time constant, 0
+    /// set) and, when `UPDATE`, the new user factors in `w1`. `K` is the rank when it is a compile-time constant, 0
     /// otherwise. Each chunk runs on `isa`.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn row_pass<const K: usize, const UPDATE: bool>(
@@ -144,7 +147,6 @@ impl<'a> Problem<'a> {
         w1: &mut [f64],
         h: &[f64],
         flags: &mut [u8],
-        resid: &mut [f64],
     ) -> RowStats {
         debug_assert!(K == 0 || K == self.k);
         let k = if K == 0 { self.k } else { K };
@@ -152,12 +154,10 @@ impl<'a> Problem<'a> {
         let chunks: Vec<RowChunk<'_>> = {
             let w1s = split_at_cuts(w1, &self.user_bounds, k);
             let fs = split_at_cuts(flags, &pos_bounds, 1);
-            let rs = split_at_cuts(resid, &pos_bounds, 1);
             w1s.into_iter()
                 .zip(fs)
-                .zip(rs)
                 .enumerate()
-                .map(|(c, ((a, b), r))| (c, a, b, r))
+                .map(|(c, (a, b))| (c, a, b))
                 .collect()
         };
         let per_chunk: Vec<RowStats> = chunks
@@ -192,7 +192,6 @@ impl<'a> Problem<'a> {
         w1: &[f64],
         h: &mut [f64],
         flags: &[u8],
-        resid: &[f64],
     ) -> (f64, Option<usize>) {
         debug_assert!(K == 0 || K == self.k);
         let k = if K == 0 { self.k } else { K };
@@ -211,7 +210,6 @@ impl<'a> Problem<'a> {
                     l2,
                     w1,
                     flags,
-                    resid,
                 })
             })
             .collect();
@@ -242,7 +240,7 @@ impl<const K: usize, const UPDATE: bool> Job for RowJob<'_, '_, '_, '_, K, UPDAT
     fn run<S: Simd>(self) -> RowStats {
         let RowJob {
             problem: p,
-            chunk: (c, w1c, fc, rc),
+            chunk: (c, w1c, fc),
             kind,
             rule,
             w0,
@@ -282,27 +280,19 @@ impl<const K: usize, const UPDATE: bool> Job for RowJob<'_, '_, '_, '_, K, UPDAT
                     &mut scratch,
                     &mut stats,
                 ),
-                RowKind::Replace { gram_h } => {
-                    let rs: &mut [f64] = if UPDATE {
-                        &mut rc[s - base..e - base]
-                    } else {
-                        &mut []
-                    };
-                    replace_row::<S, K, UPDATE>(
-                        u,
-                        w0u,
-                        w1u,
-                        h,
-                        items,
-                        values,
-                        fl,
-                        rs,
-                        rule,
-                        gram_h,
-                        &mut scratch,
-                        &mut stats,
-                    )
-                }
+                RowKind::Replace { gram_h } => replace_row::<S, K, UPDATE>(
+                    u,
+                    w0u,
+                    w1u,
+                    h,
+                    items,
+                    values,
+                    fl,
+                    rule,
+                    gram_h,
+                    &mut scratch,
+                    &mut stats,
+                ),
             }
         }
         stats
@@ -319,7 +309,6 @@ struct ColJob<'p, 'a, 's, 'g, const K: usize> {
     l2: f64,
     w1: &'p [f64],
     flags: &'p [u8],
-    resid: &'p [f64],
 }
 
 impl<const K: usize> Job for ColJob<'_, '_, '_, '_, K> {
@@ -335,7 +324,6 @@ impl<const K: usize> Job for ColJob<'_, '_, '_, '_, K> {
             l2,
             w1,
             flags,
-            resid,
         } = self;
         let k = if K == 0 { p.k } else { K };
         let mut scratch = Scratch::new(k);
@@ -362,15 +350,17 @@ impl<const K: usize> Job for ColJob<'_, '_, '_, '_, K> {
                 ColKind::Replace {
                     g10,
                     g11,
-                    skip_flagged,
+                    w0,
+                    mark,
+                    flagged_weight,
                 } => replace_col::<S, K>(
                     hi,
+                    w0,
                     w1,
                     users,
-                    pos,
-                    resid,
-                    flags,
-                    skip_flagged,
+                    &p.col_values[s..e],
+                    mark,
+                    flagged_weight,
                     g10,
                     g11,
                     l2,
