@@ -437,35 +437,45 @@ fn gather_block<const B: usize>(
     out[start..start + B].copy_from_slice(&s);
 }
 
-/// `if cond { a } else { b }` without a branch (LLVM turns float selects on unpredictable
-/// flags into mispredicted branches): the bits of `a` or `b`, exactly.
+/// `if cond { a } else { b }` without a branch: LLVM turns float selects on the flags (which
+/// are unpredictable) into mispredicted branches unless told otherwise.
 #[inline(always)]
 fn select(cond: bool, a: f64, b: f64) -> f64 {
-    let mask = u64::from(cond).wrapping_neg();
-    f64::from_bits((a.to_bits() & mask) | (b.to_bits() & !mask))
+    std::hint::select_unpredictable(cond, a, b)
 }
 
-/// Residual statistics and the flag rule for one entry with prediction `x`; returns whether
-/// the entry is clean (not flagged).
+/// Residual statistics of one entry with prediction `x` when nothing is flagged in this pass.
 #[inline(always)]
-fn judge(v: f64, x: f64, flag: Option<&mut u8>, rule: RowRule, stats: &mut RowStats) -> bool {
+fn judge_clean(v: f64, x: f64, rule: RowRule, stats: &mut RowStats) {
     let e = (v - x) * (v - x);
     if let Some(l) = rule.lambda {
         stats.clipped += e.min(l);
     }
-    let keep = match (rule.mark, flag) {
-        (Some(l), Some(f)) => {
-            let corrupt = e > l;
-            *f = u8::from(corrupt);
-            !corrupt
-        }
-        _ => true,
-    };
-    // Branch-free (flags are unpredictable): adding +0.0 to the nonnegative running sum leaves
-    // it unchanged, so this is the sum over the kept entries.
-    stats.loss += select(keep, e, 0.0);
-    stats.flagged += usize::from(!keep);
-    keep
+    stats.loss += e;
+}
+
+/// Residual statistics and the flag rule `(v - x)^2 > mark` for one entry with prediction `x`:
+/// sets `flag` and returns whether the entry is clean. Branch-free (flags are unpredictable):
+/// adding +0.0 to the nonnegative running loss leaves it unchanged, so `loss` is the sum over
+/// the clean entries.
+#[inline(always)]
+fn judge_mark(
+    v: f64,
+    x: f64,
+    mark: f64,
+    flag: &mut u8,
+    rule: RowRule,
+    stats: &mut RowStats,
+) -> bool {
+    let e = (v - x) * (v - x);
+    if let Some(l) = rule.lambda {
+        stats.clipped += e.min(l);
+    }
+    let corrupt = e > mark;
+    *flag = u8::from(corrupt);
+    stats.loss += select(corrupt, 0.0, e);
+    stats.flagged += usize::from(corrupt);
+    !corrupt
 }
 
 /// One user's row under the ignore variants: statistics of `(w0, H)` on its entries, the flag
@@ -489,7 +499,6 @@ pub(crate) fn ignore_row<S: Simd, const K: usize, const UPDATE: bool>(
 ) {
     let k = if K == 0 { w0.len() } else { K };
     let w0 = &w0[..k];
-    let marking = rule.mark.is_some();
     let n = items.len();
     scratch.weights(n);
     let Scratch {
@@ -502,12 +511,14 @@ pub(crate) fn ignore_row<S: Simd, const K: usize, const UPDATE: bool>(
     let b = &mut b[..n];
     // Pass 1: predictions (independent dot products: the gathers overlap), statistics, flags.
     dots::<S, K>(w0, h, items, b, lanes);
-    let (a, active): (&[f64], usize) = if marking {
+    // The running sums in locals (registers) for the loop.
+    let mut st = *stats;
+    let (a, active): (&[f64], usize) = if let Some(mark) = rule.mark {
         let mut active = 0usize;
         for (p, &v) in values.iter().enumerate() {
             let x = b[p];
             // Flagged entries weigh 0 in the sums.
-            let keep = judge(v, x, Some(&mut flags[p]), rule, stats);
+            let keep = judge_mark(v, x, mark, &mut flags[p], rule, &mut st);
             a[p] = select(keep, v, 0.0);
             b[p] = select(keep, x, 0.0);
             active += usize::from(keep);
@@ -516,10 +527,11 @@ pub(crate) fn ignore_row<S: Simd, const K: usize, const UPDATE: bool>(
     } else {
         // Nothing is flagged: the weights of `Σ v h_i` are the values themselves (no copy).
         for (&v, &x) in values.iter().zip(b.iter()) {
-            judge(v, x, None, rule, stats);
+            judge_clean(v, x, rule, &mut st);
         }
         (values, n)
     };
+    *stats = st;
     stats.sq += dot(w0, w0);
     if UPDATE {
         if active == 0 {
@@ -555,31 +567,46 @@ pub(crate) fn replace_row<S: Simd, const K: usize, const UPDATE: bool>(
 ) {
     let k = if K == 0 { w0.len() } else { K };
     let w0 = &w0[..k];
-    let marking = rule.mark.is_some();
-    let mut active = 0usize;
     let n = items.len();
     scratch.predictions(n);
-    dots::<S, K>(w0, h, items, &mut scratch.b[..n], &mut scratch.lanes);
-    for (p, &v) in values.iter().enumerate() {
-        let x = scratch.b[p];
-        let flag = if marking { Some(&mut flags[p]) } else { None };
-        let keep = judge(v, x, flag, rule, stats);
-        if UPDATE {
-            let c = select(keep, 1.0, rule.flagged_weight);
-            scratch.a[p] = c * (v - x);
-            active += usize::from(c != 0.0);
+    let Scratch {
+        num,
+        den,
+        a,
+        b,
+        lanes,
+    } = scratch;
+    let (a, b) = (&mut a[..n], &mut b[..n]);
+    dots::<S, K>(w0, h, items, b, lanes);
+    // The running sums in locals (registers) for the loop.
+    let mut st = *stats;
+    let active = if let Some(mark) = rule.mark {
+        let mut active = 0usize;
+        for (p, (&v, &x)) in values.iter().zip(b.iter()).enumerate() {
+            let keep = judge_mark(v, x, mark, &mut flags[p], rule, &mut st);
+            if UPDATE {
+                let c = select(keep, 1.0, rule.flagged_weight);
+                a[p] = c * (v - x);
+                active += usize::from(c != 0.0);
+            }
         }
-    }
+        active
+    } else {
+        for ((r, &v), &x) in a.iter_mut().zip(values).zip(b.iter()) {
+            judge_clean(v, x, rule, &mut st);
+            // c = 1: c (v - x) = v - x exactly.
+            *r = v - x;
+        }
+        n
+    };
+    *stats = st;
     stats.sq += dot(w0, w0);
     if UPDATE {
         if active == 0 {
             w1.copy_from_slice(w0);
             return;
         }
-        let Scratch {
-            num, den, a, lanes, ..
-        } = scratch;
-        gather_axpy::<S>(h, k, items, &a[..n], num);
+        gather_axpy::<S>(h, k, items, a, num);
         matvec_k::<S, K>(gram_h, w0, den, lanes);
         add_clamped(num, den);
         if !mu_update(w0, w1, num, den, rule.l2) && stats.bad_row.is_none() {
