@@ -6,6 +6,10 @@
 //! * `iteration/<algorithm>/ml-100k`: the same on MovieLens 100K when `CNMF_DATA` points to
 //!   the data directory (skipped with a message otherwise).
 //! * `rank/ignore-missing/k`: one ignore-missing iteration at k = 10, 20, 50, 100.
+//! * `isa/<algorithm>/<instruction set>`: ignore-missing and replace-corrupt-nointerp at
+//!   k = 20 on the synthetic set with the passes forced to the portable (baseline SSE2)
+//!   kernels, AVX2 and AVX-512F (the engine picks the widest the CPU has; one it lacks falls
+//!   back to portable, so compare with the `iteration` group).
 //!
 //! "One iteration" is measured from the engine's own trace: a fit of `1 + iters` iterations
 //! runs and the time between the end of iteration 1 and the end of iteration `1 + iters` is
@@ -20,7 +24,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use cnmf_engine::{Algorithm, NmfParams};
+use cnmf_engine::{Algorithm, FitOptions, Isa, NmfParams};
 use cnmf_ratings::{load, LoadOptions, Ratings, SyntheticParams};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
@@ -53,19 +57,35 @@ fn ml100k() -> Option<Ratings> {
     }
 }
 
-/// Time of `iters` iterations, from the fit's trace (see the module docs).
-fn time_iterations(data: &Ratings, k: usize, algorithm: Algorithm, iters: u64) -> Duration {
+/// Time of `iters` iterations, from the fit's trace (see the module docs), on the widest
+/// instruction set the CPU has (`isa = None`) or on `isa`.
+fn time_iterations_on(
+    data: &Ratings,
+    k: usize,
+    algorithm: Algorithm,
+    iters: u64,
+    isa: Option<Isa>,
+) -> Duration {
+    let options = match isa {
+        Some(isa) => FitOptions::new().isa(isa),
+        None => FitOptions::new(),
+    };
     let model = NmfParams::new(k, algorithm)
         .lambda(1.0)
         .max_iters(1 + iters as usize)
         .seed(1)
         .check()
         .expect("valid parameters")
-        .fit(data)
+        .fit_with(data, options)
         .expect("fit");
     let trace = model.trace();
     let secs = trace[trace.len() - 1].elapsed_secs - trace[1].elapsed_secs;
     Duration::from_secs_f64(secs)
+}
+
+/// [`time_iterations_on`] the widest instruction set.
+fn time_iterations(data: &Ratings, k: usize, algorithm: Algorithm, iters: u64) -> Duration {
+    time_iterations_on(data, k, algorithm, iters, None)
 }
 
 fn bench_algorithms(c: &mut Criterion) {
@@ -95,6 +115,23 @@ fn bench_algorithms(c: &mut Criterion) {
         });
     }
     group.finish();
+
+    eprintln!("widest instruction set of this CPU: {:?}", Isa::detect());
+    for alg in [Algorithm::IgnoreMissing, Algorithm::ReplaceCorruptNoInterp] {
+        let mut group = c.benchmark_group(format!("isa/{}", alg.name()));
+        group.sample_size(10);
+        group.throughput(Throughput::Elements(data.nnz() as u64));
+        for (name, isa) in [
+            ("portable", Isa::Portable),
+            ("avx2", Isa::Avx2),
+            ("avx512", Isa::Avx512),
+        ] {
+            group.bench_function(BenchmarkId::from_parameter(name), |b| {
+                b.iter_custom(|iters| time_iterations_on(data, 20, alg, iters, Some(isa)))
+            });
+        }
+        group.finish();
+    }
 }
 
 criterion_group!(benches, bench_algorithms);
