@@ -770,17 +770,42 @@ impl<const K: usize> Job for GramBlock<'_, K> {
     fn run<S: Simd>(self) -> Vec<f64> {
         let k = if K == 0 { self.k } else { K };
         let mut g = vec![0.0; k * k];
-        for (ar, br) in self.a.chunks_exact(k).zip(self.b.chunks_exact(k)) {
-            if K > 0 {
-                // The same sums as `axpy`, over arrays of a known length.
-                let br: &[f64; K] = br.try_into().expect("K values");
-                for (gx, &ax) in g.chunks_exact_mut(K).zip(ar) {
-                    let gx: &mut [f64; K] = gx.try_into().expect("K values");
-                    for j in 0..K {
-                        gx[j] += ax * br[j];
+        if K > 0 {
+            // Register tiles of `TILE` rows of `g`, each summed over all the block's rows in
+            // order and stored once: the same sums as `axpy` row by row (each starts at +0.0
+            // and adds the same products in the same order), without reloading `g`.
+            const TILE: usize = 4;
+            let (a, b) = (self.a, self.b);
+            let rows = a.len().checked_div(K).unwrap_or(0);
+            let mut x0 = 0;
+            while x0 < K {
+                let t = TILE.min(K - x0);
+                if t == TILE {
+                    let mut acc = [[0.0f64; K]; TILE];
+                    for r in 0..rows {
+                        let ar: &[f64; K] = a[r * K..r * K + K].try_into().expect("K values");
+                        let br: &[f64; K] = b[r * K..r * K + K].try_into().expect("K values");
+                        for (i, acc_i) in acc.iter_mut().enumerate() {
+                            let ax = ar[x0 + i];
+                            for j in 0..K {
+                                acc_i[j] += ax * br[j];
+                            }
+                        }
+                    }
+                    for (i, acc_i) in acc.iter().enumerate() {
+                        g[(x0 + i) * K..(x0 + i) * K + K].copy_from_slice(acc_i);
+                    }
+                } else {
+                    for (ar, br) in a.chunks_exact(K).zip(b.chunks_exact(K)) {
+                        for x in x0..K {
+                            axpy(&mut g[x * K..x * K + K], ar[x], br);
+                        }
                     }
                 }
-            } else {
+                x0 += t;
+            }
+        } else {
+            for (ar, br) in self.a.chunks_exact(k).zip(self.b.chunks_exact(k)) {
                 for (x, &ax) in ar.iter().enumerate() {
                     axpy(&mut g[x * k..x * k + k], ax, br);
                 }
