@@ -47,8 +47,8 @@ impl Isa {
 
     /// Runs `job` compiled for this instruction set.
     ///
-    /// A value other than [`Isa::Portable`] must come from [`Isa::detect`] (on another CPU it
-    /// falls back to the portable code: the features are checked again here).
+    /// Any value is sound: the features are checked again here (a cached load), and an
+    /// instruction set the CPU lacks runs the portable code.
     #[inline]
     pub(crate) fn run<J: Job>(self, job: J) -> J::Output {
         match self {
@@ -79,6 +79,8 @@ pub(crate) trait Simd {
     /// Whether the dot products store their four lanes before combining them (see
     /// `kernels::dots`): pays off where a 4-wide register exists.
     const SPLIT_DOTS: bool;
+    /// Rows of a Gram matrix kept in registers at once (1, 2 or 4; `kernels::gram_tiles`).
+    const GRAM_TILE: usize;
 }
 
 /// Baseline: 16 SSE2 registers of 2 `f64`.
@@ -88,6 +90,7 @@ impl Simd for Portable {
     const BLOCK2: usize = 10;
     const BLOCK1: usize = 12;
     const SPLIT_DOTS: bool = false;
+    const GRAM_TILE: usize = 1;
 }
 
 /// AVX2: 16 registers of 4 `f64`. Blocks of 16 lanes (two sets of sums: 8 registers) and 20
@@ -98,6 +101,7 @@ impl Simd for Avx2 {
     const BLOCK2: usize = 16;
     const BLOCK1: usize = 20;
     const SPLIT_DOTS: bool = true;
+    const GRAM_TILE: usize = 2;
 }
 
 /// AVX-512F: 32 registers of 8 `f64`. Wider blocks (20/24, 24/32) measured no faster.
@@ -107,6 +111,7 @@ impl Simd for Avx512 {
     const BLOCK2: usize = 10;
     const BLOCK1: usize = 12;
     const SPLIT_DOTS: bool = true;
+    const GRAM_TILE: usize = 4;
 }
 
 /// A piece of work compiled once per instruction set. `run` must be `#[inline(always)]`, and

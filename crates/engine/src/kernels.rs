@@ -771,38 +771,10 @@ impl<const K: usize> Job for GramBlock<'_, K> {
         let k = if K == 0 { self.k } else { K };
         let mut g = vec![0.0; k * k];
         if K > 0 {
-            // Register tiles of `TILE` rows of `g`, each summed over all the block's rows in
-            // order and stored once: the same sums as `axpy` row by row (each starts at +0.0
-            // and adds the same products in the same order), without reloading `g`.
-            const TILE: usize = 4;
-            let (a, b) = (self.a, self.b);
-            let rows = a.len().checked_div(K).unwrap_or(0);
-            let mut x0 = 0;
-            while x0 < K {
-                let t = TILE.min(K - x0);
-                if t == TILE {
-                    let mut acc = [[0.0f64; K]; TILE];
-                    for r in 0..rows {
-                        let ar: &[f64; K] = a[r * K..r * K + K].try_into().expect("K values");
-                        let br: &[f64; K] = b[r * K..r * K + K].try_into().expect("K values");
-                        for (i, acc_i) in acc.iter_mut().enumerate() {
-                            let ax = ar[x0 + i];
-                            for j in 0..K {
-                                acc_i[j] += ax * br[j];
-                            }
-                        }
-                    }
-                    for (i, acc_i) in acc.iter().enumerate() {
-                        g[(x0 + i) * K..(x0 + i) * K + K].copy_from_slice(acc_i);
-                    }
-                } else {
-                    for (ar, br) in a.chunks_exact(K).zip(b.chunks_exact(K)) {
-                        for x in x0..K {
-                            axpy(&mut g[x * K..x * K + K], ar[x], br);
-                        }
-                    }
-                }
-                x0 += t;
+            match S::GRAM_TILE {
+                1 => gram_tiles::<K, 1>(self.a, self.b, &mut g),
+                2 => gram_tiles::<K, 2>(self.a, self.b, &mut g),
+                _ => gram_tiles::<K, 4>(self.a, self.b, &mut g),
             }
         } else {
             for (ar, br) in self.a.chunks_exact(k).zip(self.b.chunks_exact(k)) {
@@ -812,5 +784,41 @@ impl<const K: usize> Job for GramBlock<'_, K> {
             }
         }
         g
+    }
+}
+
+/// `g = A^T B` over one block of rows with `K` columns, in register tiles of `T` rows of `g`,
+/// each summed over all the block's rows in order and stored once: the same sums as `axpy`
+/// row by row (each entry starts at +0.0 and adds the same products in the same order),
+/// without reloading `g` for every row of `A`.
+#[inline(always)]
+fn gram_tiles<const K: usize, const T: usize>(a: &[f64], b: &[f64], g: &mut [f64]) {
+    let rows = a.len().checked_div(K).unwrap_or(0);
+    let mut x0 = 0;
+    while x0 < K {
+        if K - x0 >= T {
+            let mut acc = [[0.0f64; K]; T];
+            for r in 0..rows {
+                let ar: &[f64; K] = a[r * K..r * K + K].try_into().expect("K values");
+                let br: &[f64; K] = b[r * K..r * K + K].try_into().expect("K values");
+                for (i, acc_i) in acc.iter_mut().enumerate() {
+                    let ax = ar[x0 + i];
+                    for j in 0..K {
+                        acc_i[j] += ax * br[j];
+                    }
+                }
+            }
+            for (i, acc_i) in acc.iter().enumerate() {
+                g[(x0 + i) * K..(x0 + i) * K + K].copy_from_slice(acc_i);
+            }
+            x0 += T;
+        } else {
+            for (ar, br) in a.chunks_exact(K).zip(b.chunks_exact(K)) {
+                for x in x0..K {
+                    axpy(&mut g[x * K..x * K + K], ar[x], br);
+                }
+            }
+            x0 = K;
+        }
     }
 }
