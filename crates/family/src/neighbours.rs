@@ -55,7 +55,7 @@ impl ItemNeighbours {
         if rank == 0 {
             return Err(FamilyError::param("rank", "must be at least 1"));
         }
-        if factors.len() % rank != 0 {
+        if !factors.len().is_multiple_of(rank) {
             return Err(FamilyError::param(
                 "factors",
                 format!("length {} is not a multiple of rank {rank}", factors.len()),
