@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use cnmf_ratings::discover::{self, DataSetKind};
 use cnmf_ratings::synthetic::SyntheticParams;
 use cnmf_ratings::{LoadOptions, Ratings, RatingsError};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -57,9 +57,10 @@ pub fn load(explicit: Option<&Path>, download: bool) -> Result<DataSet> {
 
 /// [`load`] with the `CNMF_DATA` directory given (`None`: unset, so `./data`).
 pub fn load_in(explicit: Option<&Path>, env_dir: Option<&Path>, download: bool) -> Result<DataSet> {
-    let data_dir = env_dir.unwrap_or(Path::new(discover::DEFAULT_DIR));
+    let default_dir = Path::new(discover::DEFAULT_DIR);
+    let data_dir = env_dir.unwrap_or(default_dir);
     let mut downloaded_from = None;
-    let found = match discover::discover_in(explicit, env_dir, Path::new(discover::DEFAULT_DIR)) {
+    let found = match discover::discover_in(explicit, env_dir, default_dir) {
         Ok(source) => source,
         Err(RatingsError::DataNotFound(why)) if explicit.is_none() => {
             if !download {
@@ -128,11 +129,9 @@ fn fetch_ml1m(dir: &Path) -> Result<discover::DataSource, RatingsError> {
         dir.display()
     );
     let bar = ProgressBar::new(release.zip_size);
-    bar.set_style(
-        ProgressStyle::with_template("download [{bar:30}] {bytes}/{total_bytes}, ETA {eta}")
-            .expect("valid progress template")
-            .progress_chars("=> "),
-    );
+    bar.set_style(crate::progress::style(
+        "download [{bar:30}] {bytes}/{total_bytes}, ETA {eta}",
+    ));
     let result = discover::download(&release, dir, &mut |p| {
         if let Some(total) = p.total {
             bar.set_length(total);

@@ -3,6 +3,13 @@
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+/// The bar style of every xtask progress bar, from an indicatif template.
+pub fn style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template)
+        .expect("valid progress template")
+        .progress_chars("=> ")
+}
+
 /// The run's two bars. Cheap to share between threads (`&Progress`).
 pub struct Progress {
     multi: MultiProgress,
@@ -14,11 +21,6 @@ impl Progress {
     /// Bars for `reps` repetitions and `fits` fits in all.
     pub fn new(reps: u64, fits: u64) -> Progress {
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
-        let style = |template: &str| {
-            ProgressStyle::with_template(template)
-                .expect("valid progress template")
-                .progress_chars("=> ")
-        };
         let reps_bar = multi.add(ProgressBar::new(reps));
         reps_bar.set_style(style("{msg:14} [{bar:30}] {pos}/{len} repetitions"));
         reps_bar.set_message("calibration");
