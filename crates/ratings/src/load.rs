@@ -217,8 +217,9 @@ pub fn load(path: impl AsRef<Path>, opts: &LoadOptions) -> Result<Ratings, Ratin
         Format::Auto => Format::from_file_name(path).unwrap_or(Format::Auto),
         f => f,
     };
-    // Reserve for the usual ~20 bytes a line, so the triple buffer rarely regrows.
-    let hint = file.metadata().map(|m| m.len() / 20).unwrap_or(0);
+    // Reserve for lines of 12 bytes (MovieLens lines are about 20), so the triple buffer does
+    // not regrow; room that is never written costs no memory.
+    let hint = file.metadata().map(|m| m.len() / 12).unwrap_or(0);
     load_with_hint(file, path, &opts.format(format), hint as usize)
 }
 
@@ -252,13 +253,13 @@ fn load_with_hint<R: Read>(
     while let Some((line_no, raw)) = lines.next_line()? {
         // Fast path for well-formed MovieLens lines; anything unusual takes the checked path
         // below, which accepts it or says exactly what is wrong.
-        let sep: &[u8] = match format {
-            Format::MovieLens => b"::",
-            Format::Ml100k => b"\t",
-            _ => b"",
-        };
-        if !sep.is_empty() && blank_line.is_none() {
-            if let Some(f) = fast_line(raw, sep) {
+        if blank_line.is_none() {
+            let fast = match format {
+                Format::MovieLens => fast_line(raw, *b"::"),
+                Format::Ml100k => fast_line(raw, *b"\t"),
+                _ => None,
+            };
+            if let Some(f) = fast {
                 let u = ids.users.get_value(f.user, |s| builder.intern_user(s));
                 let i = ids.items.get_value(f.item, |s| builder.intern_item(s));
                 builder.push_indexed(u, i, f.rating, line_no)?;
@@ -787,72 +788,56 @@ struct FastLine<'a> {
 /// Parses `user SEP item SEP rating SEP timestamp` when every part has its common form
 /// (canonical integer ids, a rating `d`, `d.0` or `d.5`, digits for the timestamp); `None`
 /// otherwise, leaving the checked path to accept or reject the line.
-fn fast_line<'a>(line: &'a [u8], sep: &[u8]) -> Option<FastLine<'a>> {
-    let (user, p) = id_at(line, 0)?;
-    let p = sep_at(line, p, sep)?;
-    let (item, p) = id_at(line, p)?;
-    let mut p = sep_at(line, p, sep)?;
-    let d = line.get(p)?.wrapping_sub(b'0');
+#[inline(always)]
+fn fast_line<const N: usize>(line: &[u8], sep: [u8; N]) -> Option<FastLine<'_>> {
+    let (user, rest) = id_prefix(line)?;
+    let rest = rest.strip_prefix(&sep)?;
+    let (item, rest) = id_prefix(rest)?;
+    let rest = rest.strip_prefix(&sep)?;
+    let (&d, mut rest) = rest.split_first()?;
+    let d = d.wrapping_sub(b'0');
     if d > 9 {
         return None;
     }
     let mut rating = f64::from(d);
-    p += 1;
-    if line.get(p) == Some(&b'.') {
-        match line.get(p + 1) {
-            Some(b'0') => {}
-            Some(b'5') => rating += 0.5,
+    if let [b'.', f, tail @ ..] = rest {
+        match f {
+            b'0' => {}
+            b'5' => rating += 0.5,
             _ => return None,
         }
-        p += 2;
+        rest = tail;
     }
-    let p = sep_at(line, p, sep)?;
-    let stamp = &line[p..];
-    (!stamp.is_empty() && stamp.iter().all(u8::is_ascii_digit)).then_some(FastLine {
+    let stamp = rest.strip_prefix(&sep)?;
+    (!stamp.is_empty() && stamp.iter().all(|b| b.wrapping_sub(b'0') < 10)).then_some(FastLine {
         user,
         item,
         rating,
     })
 }
 
-/// A canonical integer id starting at `start`, and the position after it.
+/// A canonical integer id (at most 7 digits, no leading zero, below [`IntIds::LIMIT`]) at the
+/// start of `s`, and the rest of `s`.
 #[inline(always)]
-fn id_at(line: &[u8], start: usize) -> Option<(IntId<'_>, usize)> {
-    let mut p = start;
+fn id_prefix(s: &[u8]) -> Option<(IntId<'_>, &[u8])> {
     let mut value = 0u64;
-    while let Some(&b) = line.get(p) {
+    let mut len = 0;
+    while let Some(&b) = s.get(len) {
         let d = b.wrapping_sub(b'0');
         if d > 9 {
             break;
         }
-        if p - start == 7 {
+        if len == 7 {
             return None;
         }
         value = value * 10 + u64::from(d);
-        p += 1;
+        len += 1;
     }
-    let leading_zero = p - start > 1 && line[start] == b'0';
-    if p == start || leading_zero || value >= IntIds::LIMIT {
+    if len == 0 || (len > 1 && s[0] == b'0') {
         return None;
     }
-    Some((
-        IntId {
-            value,
-            text: &line[start..p],
-        },
-        p,
-    ))
-}
-
-/// The position after a one- or two-byte separator at `p`.
-#[inline(always)]
-fn sep_at(line: &[u8], p: usize, sep: &[u8]) -> Option<usize> {
-    let ok = match *sep {
-        [a] => line.get(p) == Some(&a),
-        [a, b] => line.get(p) == Some(&a) && line.get(p + 1) == Some(&b),
-        _ => false,
-    };
-    ok.then_some(p + sep.len())
+    let (text, rest) = s.split_at(len);
+    (value < IntIds::LIMIT).then_some((IntId { value, text }, rest))
 }
 
 fn is_uint(b: &[u8]) -> bool {

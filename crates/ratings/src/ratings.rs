@@ -366,7 +366,7 @@ pub struct RatingsBuilder {
     policy: DuplicatePolicy,
     source: PathBuf,
     entries: Vec<Triple>,
-    lines: Vec<u32>,
+    lines: LineMap,
 }
 
 impl RatingsBuilder {
@@ -384,7 +384,7 @@ impl RatingsBuilder {
             policy: DuplicatePolicy::Error,
             source: PathBuf::from("<memory>"),
             entries: Vec::new(),
-            lines: Vec::new(),
+            lines: LineMap::default(),
         }
     }
 
@@ -403,7 +403,6 @@ impl RatingsBuilder {
     /// Reserves room for `n` more ratings.
     pub fn reserve(&mut self, n: usize) {
         self.entries.reserve(n);
-        self.lines.reserve(n);
     }
 
     /// Number of ratings pushed so far.
@@ -452,8 +451,8 @@ impl RatingsBuilder {
         self.check_value(value, line)?;
         let u = intern(&mut self.users, user);
         let i = intern(&mut self.items, item);
+        self.lines.note(self.entries.len(), line);
         self.entries.push(Triple::new(u, i, value));
-        self.lines.push(u32::try_from(line).unwrap_or(u32::MAX));
         Ok(())
     }
 
@@ -469,6 +468,7 @@ impl RatingsBuilder {
     }
 
     /// Adds a rating by dense indices, which must already be in the id maps.
+    #[inline(always)]
     pub fn push_indexed(
         &mut self,
         user: u32,
@@ -476,19 +476,34 @@ impl RatingsBuilder {
         value: f64,
         line: usize,
     ) -> Result<(), RatingsError> {
+        if user as usize >= self.users.len()
+            || item as usize >= self.items.len()
+            || !self.scale.contains(value)
+        {
+            return Err(self.push_indexed_error(user, item, value, line));
+        }
+        self.lines.note(self.entries.len(), line);
+        self.entries.push(Triple::new(user, item, value));
+        Ok(())
+    }
+
+    /// Why [`push_indexed`](Self::push_indexed) refused a rating (kept out of its fast path).
+    #[cold]
+    #[inline(never)]
+    fn push_indexed_error(&self, user: u32, item: u32, value: f64, line: usize) -> RatingsError {
         if user as usize >= self.users.len() || item as usize >= self.items.len() {
-            return Err(RatingsError::IndexOutOfRange {
+            return RatingsError::IndexOutOfRange {
                 position: line,
                 user,
                 item,
                 n_users: self.users.len(),
                 n_items: self.items.len(),
-            });
+            };
         }
-        self.check_value(value, line)?;
-        self.entries.push(Triple::new(user, item, value));
-        self.lines.push(u32::try_from(line).unwrap_or(u32::MAX));
-        Ok(())
+        match self.check_value(value, line) {
+            Err(e) => e,
+            Ok(()) => unreachable!("push_indexed checked the value"),
+        }
     }
 
     /// Sorts, applies the duplicate policy and builds the CSR and CSC.
@@ -530,24 +545,11 @@ impl RatingsBuilder {
             return Ok(Ratings::assemble(self.users, self.items, self.scale, csr));
         }
 
-        // Two stable counting sorts (LSD radix): by item, then by user. Rows come out sorted by
-        // item with input order kept among duplicates (for keep-last), in O(nnz + n + m)
-        // without comparisons. Each pass carries its payload, so reads stay sequential.
-        let mut col_next = vec![0usize; m + 1];
-        for t in &self.entries {
-            col_next[t.item as usize + 1] += 1;
-        }
-        for j in 0..m {
-            col_next[j + 1] += col_next[j];
-        }
-        let mut by_item = vec![(Triple::new(0, 0, 0.0), 0u32); self.entries.len()];
-        for (p, t) in self.entries.iter().enumerate() {
-            let slot = &mut col_next[t.item as usize];
-            by_item[*slot] = (*t, p as u32);
-            *slot += 1;
-        }
-        drop(col_next);
-        let mut row_ptr = vec![0usize; n + 1];
+        // A stable counting sort by user straight into the CSR arrays (input order kept within
+        // a row), then each row sorted by (item, input order): rows are short. Duplicates end
+        // up next to each other in input order (for keep-last and mean).
+        let nnz = self.entries.len();
+        let mut row_ptr = vec![0u32; n + 1];
         for t in &self.entries {
             row_ptr[t.user as usize + 1] += 1;
         }
@@ -555,59 +557,131 @@ impl RatingsBuilder {
             row_ptr[u + 1] += row_ptr[u];
         }
         let mut next = row_ptr.clone();
-        // (item, input position, value) in CSR order.
-        let mut sorted = vec![(0u32, 0u32, 0f64); self.entries.len()];
-        for &(t, p) in &by_item {
+        let mut indices = vec![0u32; nnz];
+        let mut data = vec![0f64; nnz];
+        for t in &self.entries {
             let slot = &mut next[t.user as usize];
-            sorted[*slot] = (t.item, p, t.value);
+            indices[*slot as usize] = t.item;
+            data[*slot as usize] = t.value;
             *slot += 1;
         }
-        drop(by_item);
         drop(next);
-
-        let mut indptr = Vec::with_capacity(n + 1);
-        let mut indices = Vec::with_capacity(self.entries.len());
-        let mut data = Vec::with_capacity(self.entries.len());
-        indptr.push(0u32);
+        let mut keys: Vec<u64> = Vec::new();
+        let mut values: Vec<f64> = Vec::new();
         for u in 0..n {
-            let row = &sorted[row_ptr[u]..row_ptr[u + 1]];
-            let mut k = 0;
-            while k < row.len() {
-                let (item, first_pos, first_value) = row[k];
-                let mut end = k + 1;
-                while end < row.len() && row[end].0 == item {
-                    end += 1;
-                }
-                let value = if end - k == 1 {
-                    first_value
-                } else {
-                    match self.policy {
-                        DuplicatePolicy::Error => {
-                            let first_line = self.lines[first_pos as usize] as usize;
-                            let line = self.lines[row[k + 1].1 as usize] as usize;
-                            return Err(RatingsError::Duplicate {
-                                at: self.at(line),
-                                user: self.users.external(u as u32).to_string(),
-                                item: self.items.external(item).to_string(),
-                                first_line,
-                            });
-                        }
-                        DuplicatePolicy::KeepLast => row[end - 1].2,
-                        DuplicatePolicy::Mean => {
-                            row[k..end].iter().map(|r| r.2).sum::<f64>() / (end - k) as f64
-                        }
-                    }
-                };
-                indices.push(item);
-                data.push(value);
-                k = end;
+            let (a, b) = (row_ptr[u] as usize, row_ptr[u + 1] as usize);
+            let (row, vals) = (&mut indices[a..b], &mut data[a..b]);
+            if row.windows(2).all(|w| w[0] < w[1]) {
+                continue;
             }
-            indptr.push(indices.len() as u32);
+            keys.clear();
+            keys.extend(
+                row.iter()
+                    .enumerate()
+                    .map(|(k, &i)| (u64::from(i) << 32) | k as u64),
+            );
+            keys.sort_unstable();
+            values.clear();
+            values.extend_from_slice(vals);
+            for ((i, v), &key) in row.iter_mut().zip(vals.iter_mut()).zip(&keys) {
+                *i = (key >> 32) as u32;
+                *v = values[key as u32 as usize];
+            }
         }
-        drop(sorted);
 
-        let csr = CsMatI::new((n, m), indptr, indices, data);
+        // Duplicates sit next to each other in a row: find the first, and compact only then.
+        let first_dup = (0..n).find_map(|u| {
+            let (a, b) = (row_ptr[u] as usize, row_ptr[u + 1] as usize);
+            indices[a..b]
+                .windows(2)
+                .position(|w| w[0] == w[1])
+                .map(|k| (u, a + k))
+        });
+        if let Some((u0, p0)) = first_dup {
+            if self.policy == DuplicatePolicy::Error {
+                return Err(self.duplicate_error(u0 as u32, indices[p0]));
+            }
+            let mut w = row_ptr[u0] as usize;
+            for u in u0..n {
+                let (a, b) = (row_ptr[u] as usize, row_ptr[u + 1] as usize);
+                row_ptr[u] = w as u32;
+                let mut k = a;
+                while k < b {
+                    let item = indices[k];
+                    let mut end = k + 1;
+                    while end < b && indices[end] == item {
+                        end += 1;
+                    }
+                    let value = match self.policy {
+                        _ if end - k == 1 => data[k],
+                        DuplicatePolicy::KeepLast => data[end - 1],
+                        DuplicatePolicy::Mean | DuplicatePolicy::Error => {
+                            data[k..end].iter().sum::<f64>() / (end - k) as f64
+                        }
+                    };
+                    indices[w] = item;
+                    data[w] = value;
+                    w += 1;
+                    k = end;
+                }
+            }
+            row_ptr[n] = w as u32;
+            indices.truncate(w);
+            data.truncate(w);
+        }
+
+        let csr = CsMatI::new((n, m), row_ptr, indices, data);
         Ok(Ratings::assemble(self.users, self.items, self.scale, csr))
+    }
+
+    /// The error for the repeated pair (`user`, `item`), naming the lines of its first two
+    /// ratings in input order (found again by a scan: only this error needs them).
+    fn duplicate_error(&self, user: u32, item: u32) -> RatingsError {
+        let mut hits = self
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.user == user && t.item == item)
+            .map(|(p, _)| self.lines.line(p));
+        let first_line = hits.next().unwrap_or(0);
+        let line = hits.next().unwrap_or(0);
+        RatingsError::Duplicate {
+            at: self.at(line),
+            user: self.users.external(user).to_string(),
+            item: self.items.external(item).to_string(),
+            first_line,
+        }
+    }
+}
+
+/// The input line of each pushed rating, stored as breaks: rating `p` is on line
+/// `line + (p - pos)` for the last break `(pos, line)` at or before `p`, and on line `p + 1`
+/// before any break. Loaders push consecutive lines, so there are almost no breaks.
+#[derive(Debug, Default)]
+struct LineMap {
+    breaks: Vec<(usize, u32)>,
+}
+
+impl LineMap {
+    /// Records that rating `pos` (pushed in order) is on `line` (kept as a `u32`, saturating).
+    #[inline]
+    fn note(&mut self, pos: usize, line: usize) {
+        let line = u32::try_from(line).unwrap_or(u32::MAX);
+        if self.expected(pos) != Some(line) {
+            self.breaks.push((pos, line));
+        }
+    }
+
+    fn expected(&self, pos: usize) -> Option<u32> {
+        let (at, line) = self.breaks.last().copied().unwrap_or((0, 1));
+        u32::try_from(pos - at).ok()?.checked_add(line)
+    }
+
+    /// The line of rating `pos`.
+    fn line(&self, pos: usize) -> usize {
+        let k = self.breaks.partition_point(|&(at, _)| at <= pos);
+        let (at, line) = if k == 0 { (0, 1) } else { self.breaks[k - 1] };
+        line as usize + (pos - at)
     }
 }
 
