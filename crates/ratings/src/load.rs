@@ -250,9 +250,26 @@ fn load_with_hint<R: Read>(
     let mut csv: Option<CsvLayout> = None;
     let mut blank_line: Option<usize> = None;
 
-    while let Some((line_no, raw)) = lines.next_line()? {
-        // Fast path for well-formed MovieLens lines; anything unusual takes the checked path
+    loop {
+        // Fast paths for well-formed MovieLens lines (parsed in place in the read buffer, or
+        // from the line when it straddles a refill); anything unusual takes the checked path
         // below, which accepts it or says exactly what is wrong.
+        if blank_line.is_none() {
+            let fast = match format {
+                Format::MovieLens => lines.next_fast(*b"::"),
+                Format::Ml100k => lines.next_fast(*b"\t"),
+                _ => None,
+            };
+            if let Some((line_no, f)) = fast {
+                let u = ids.users.get_value(f.user, |s| builder.intern_user(s));
+                let i = ids.items.get_value(f.item, |s| builder.intern_item(s));
+                builder.push_indexed(u, i, f.rating, line_no)?;
+                continue;
+            }
+        }
+        let Some((line_no, raw)) = lines.next_line()? else {
+            break;
+        };
         if blank_line.is_none() {
             let fast = match format {
                 Format::MovieLens => fast_line(raw, *b"::"),
@@ -367,6 +384,26 @@ impl<'p, R: Read> LineReader<'p, R> {
             line = line.strip_prefix(UTF8_BOM).unwrap_or(line);
         }
         Ok(Some((self.line, line)))
+    }
+
+    /// The next line parsed in place by [`fast_prefix`] when it is complete in the buffer and
+    /// well formed (ended by `\n` or `\r\n`), consuming it; `None` (consuming nothing) leaves
+    /// it to [`next_line`](Self::next_line). Never used for line 1 (it may start with a BOM).
+    #[inline(always)]
+    fn next_fast<const N: usize>(&mut self, sep: [u8; N]) -> Option<(usize, FastLine<'_>)> {
+        if self.line == 0 {
+            return None;
+        }
+        let rest = &self.buf[self.start..self.end];
+        let (f, after) = fast_prefix(rest, sep)?;
+        let ending = match after {
+            [b'\n', ..] => 1,
+            [b'\r', b'\n', ..] => 2,
+            _ => return None,
+        };
+        self.start += rest.len() - after.len() + ending;
+        self.line += 1;
+        Some((self.line, f))
     }
 
     /// Moves the unfinished line to the front, grows the buffer when one line fills it, and
@@ -790,7 +827,16 @@ struct FastLine<'a> {
 /// otherwise, leaving the checked path to accept or reject the line.
 #[inline(always)]
 fn fast_line<const N: usize>(line: &[u8], sep: [u8; N]) -> Option<FastLine<'_>> {
-    let (user, rest) = id_prefix(line)?;
+    fast_prefix(line, sep)
+        .filter(|(_, after)| after.is_empty())
+        .map(|(f, _)| f)
+}
+
+/// Parses `user SEP item SEP rating SEP timestamp` at the start of `s` as [`fast_line`] does
+/// (the timestamp being the digits that follow), and returns the rest of `s` after them.
+#[inline(always)]
+fn fast_prefix<const N: usize>(s: &[u8], sep: [u8; N]) -> Option<(FastLine<'_>, &[u8])> {
+    let (user, rest) = id_prefix(s)?;
     let rest = rest.strip_prefix(&sep)?;
     let (item, rest) = id_prefix(rest)?;
     let rest = rest.strip_prefix(&sep)?;
@@ -809,11 +855,11 @@ fn fast_line<const N: usize>(line: &[u8], sep: [u8; N]) -> Option<FastLine<'_>> 
         rest = tail;
     }
     let stamp = rest.strip_prefix(&sep)?;
-    (!stamp.is_empty() && stamp.iter().all(|b| b.wrapping_sub(b'0') < 10)).then_some(FastLine {
-        user,
-        item,
-        rating,
-    })
+    let digits = stamp
+        .iter()
+        .position(|b| b.wrapping_sub(b'0') >= 10)
+        .unwrap_or(stamp.len());
+    (digits > 0).then_some((FastLine { user, item, rating }, &stamp[digits..]))
 }
 
 /// A canonical integer id (at most 7 digits, no leading zero, below [`IntIds::LIMIT`]) at the
