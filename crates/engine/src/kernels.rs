@@ -274,6 +274,17 @@ pub(crate) struct Scratch {
     lanes: Vec<[f64; 4]>,
 }
 
+/// [`Scratch::predict`]'s view of the buffers: `num` and `den` (`k` values), the per-entry
+/// weights `a` and the predictions `b` (one value per entry), and the dot-product lanes (free
+/// again, for [`matvec_k`]).
+struct Predicted<'s> {
+    num: &'s mut [f64],
+    den: &'s mut [f64],
+    a: &'s mut [f64],
+    b: &'s mut [f64],
+    lanes: &'s mut [[f64; 4]],
+}
+
 impl Scratch {
     /// Buffers for rank `k`.
     pub(crate) fn new(k: usize) -> Scratch {
@@ -287,9 +298,33 @@ impl Scratch {
         }
     }
 
-    /// Room for `len` predictions (the `b` buffer).
-    fn predictions(&mut self, len: usize) {
-        self.weights(len);
+    /// The buffers of one row (column) of `idx.len()` entries, with the predictions
+    /// `b[p] = f . rows[idx_p]` computed by [`dots`]: the first step of every kernel.
+    #[inline(always)]
+    fn predict<S: Simd, const K: usize>(
+        &mut self,
+        f: &[f64],
+        rows: &[f64],
+        idx: &[u32],
+    ) -> Predicted<'_> {
+        let n = idx.len();
+        self.weights(n);
+        let Scratch {
+            num,
+            den,
+            a,
+            b,
+            lanes,
+        } = self;
+        let b = &mut b[..n];
+        dots::<S, K>(f, rows, idx, b, lanes);
+        Predicted {
+            num,
+            den,
+            a: &mut a[..n],
+            b,
+            lanes,
+        }
     }
 
     /// Per-entry weight buffers of at least `len` entries (every entry used is overwritten).
@@ -500,17 +535,14 @@ pub(crate) fn ignore_row<S: Simd, const K: usize, const UPDATE: bool>(
     let k = if K == 0 { w0.len() } else { K };
     let w0 = &w0[..k];
     let n = items.len();
-    scratch.weights(n);
-    let Scratch {
+    // Pass 1: predictions (independent dot products: the gathers overlap), statistics, flags.
+    let Predicted {
         num,
         den,
         a,
         b,
-        lanes,
-    } = scratch;
-    let b = &mut b[..n];
-    // Pass 1: predictions (independent dot products: the gathers overlap), statistics, flags.
-    dots::<S, K>(w0, h, items, b, lanes);
+        ..
+    } = scratch.predict::<S, K>(w0, h, items);
     // The running sums in locals (registers) for the loop.
     let mut st = *stats;
     let (a, active): (&[f64], usize) = if let Some(mark) = rule.mark {
@@ -568,16 +600,13 @@ pub(crate) fn replace_row<S: Simd, const K: usize, const UPDATE: bool>(
     let k = if K == 0 { w0.len() } else { K };
     let w0 = &w0[..k];
     let n = items.len();
-    scratch.predictions(n);
-    let Scratch {
+    let Predicted {
         num,
         den,
         a,
         b,
         lanes,
-    } = scratch;
-    let (a, b) = (&mut a[..n], &mut b[..n]);
-    dots::<S, K>(w0, h, items, b, lanes);
+    } = scratch.predict::<S, K>(w0, h, items);
     // The running sums in locals (registers) for the loop.
     let mut st = *stats;
     let active = if let Some(mark) = rule.mark {
@@ -635,16 +664,13 @@ pub(crate) fn ignore_col<S: Simd, const K: usize>(
     let k = if K == 0 { h.len() } else { K };
     let h = &mut h[..k];
     let n = users.len();
-    scratch.weights(n);
-    let Scratch {
+    let Predicted {
         num,
         den,
         a,
         b,
-        lanes,
-    } = scratch;
-    let b = &mut b[..n];
-    dots::<S, K>(h, w1, users, b, lanes);
+        ..
+    } = scratch.predict::<S, K>(h, w1, users);
     // Without flags the weights of `Σ v w1_u` are the values themselves (no copy).
     let a: &[f64] = if flags.is_empty() {
         if n == 0 {
@@ -696,16 +722,13 @@ pub(crate) fn replace_col<S: Simd, const K: usize>(
     let k = if K == 0 { h.len() } else { K };
     let h = &mut h[..k];
     let n = users.len();
-    scratch.weights(n);
-    let Scratch {
+    let Predicted {
         num,
         den,
         a,
         b,
         lanes,
-    } = scratch;
-    let (a, b) = (&mut a[..n], &mut b[..n]);
-    dots::<S, K>(h, w0, users, b, lanes);
+    } = scratch.predict::<S, K>(h, w0, users);
     let active = match mark {
         None => {
             for ((r, &v), &x) in a.iter_mut().zip(values).zip(b.iter()) {
