@@ -536,13 +536,7 @@ pub(crate) fn ignore_row<S: Simd, const K: usize, const UPDATE: bool>(
     let w0 = &w0[..k];
     let n = items.len();
     // Pass 1: predictions (independent dot products: the gathers overlap), statistics, flags.
-    let Predicted {
-        num,
-        den,
-        a,
-        b,
-        ..
-    } = scratch.predict::<S, K>(w0, h, items);
+    let Predicted { num, den, a, b, .. } = scratch.predict::<S, K>(w0, h, items);
     // The running sums in locals (registers) for the loop.
     let mut st = *stats;
     let (a, active): (&[f64], usize) = if let Some(mark) = rule.mark {
@@ -664,13 +658,7 @@ pub(crate) fn ignore_col<S: Simd, const K: usize>(
     let k = if K == 0 { h.len() } else { K };
     let h = &mut h[..k];
     let n = users.len();
-    let Predicted {
-        num,
-        den,
-        a,
-        b,
-        ..
-    } = scratch.predict::<S, K>(h, w1, users);
+    let Predicted { num, den, a, b, .. } = scratch.predict::<S, K>(h, w1, users);
     // Without flags the weights of `Σ v w1_u` are the values themselves (no copy).
     let a: &[f64] = if flags.is_empty() {
         if n == 0 {
