@@ -206,8 +206,8 @@ fn check_validation(val: &[Triple], n: usize, m: usize) -> Result<(), EngineErro
 }
 
 /// Where parallel work runs: the caller's rayon pool or a dedicated one, and on which
-/// instruction set. The driver itself
-/// stays on the calling thread (so the observer need not be `Send`); each pass is installed.
+/// instruction set. The driver itself stays on the calling thread (so the observer need not be
+/// `Send`); each pass is installed.
 #[derive(Clone, Copy)]
 struct Exec<'p> {
     pool: Option<&'p rayon::ThreadPool>,

@@ -135,8 +135,8 @@ impl<'a> Problem<'a> {
     }
 
     /// The user half-step: statistics of `(w0, h)` (and the flag update when `rule.mark` is
-    /// set) and, when `UPDATE`, the new user factors in `w1`. `K` is the rank when it is a compile-time constant, 0
-    /// otherwise. Each chunk runs on `isa`.
+    /// set) and, when `UPDATE`, the new user factors in `w1`. `K` is the rank when it is a
+    /// compile-time constant, 0 otherwise. Each chunk runs on `isa`.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn row_pass<const K: usize, const UPDATE: bool>(
         &self,
