@@ -261,9 +261,7 @@ fn load_with_hint<R: Read>(
                 _ => None,
             };
             if let Some((line_no, f)) = fast {
-                let u = ids.users.get_value(f.user, |s| builder.intern_user(s));
-                let i = ids.items.get_value(f.item, |s| builder.intern_item(s));
-                builder.push_indexed(u, i, f.rating, line_no)?;
+                push_fast(&mut ids, &mut builder, f, line_no)?;
                 continue;
             }
         }
@@ -277,9 +275,7 @@ fn load_with_hint<R: Read>(
                 _ => None,
             };
             if let Some(f) = fast {
-                let u = ids.users.get_value(f.user, |s| builder.intern_user(s));
-                let i = ids.items.get_value(f.item, |s| builder.intern_item(s));
-                builder.push_indexed(u, i, f.rating, line_no)?;
+                push_fast(&mut ids, &mut builder, f, line_no)?;
                 continue;
             }
         }
@@ -327,6 +323,19 @@ fn load_with_hint<R: Read>(
         builder.push_indexed(u, i, value, line_no)?;
     }
     builder.build()
+}
+
+/// Adds a rating the MovieLens fast path parsed (ids through the integer cache).
+#[inline(always)]
+fn push_fast(
+    ids: &mut IntIdCache,
+    builder: &mut RatingsBuilder,
+    f: FastLine<'_>,
+    line_no: usize,
+) -> Result<(), RatingsError> {
+    let u = ids.users.get_value(f.user, |s| builder.intern_user(s));
+    let i = ids.items.get_value(f.item, |s| builder.intern_item(s));
+    builder.push_indexed(u, i, f.rating, line_no)
 }
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
