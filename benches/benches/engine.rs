@@ -24,7 +24,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use cnmf_engine::{Algorithm, FitOptions, Isa, NmfParams};
+use cnmf_engine::numeric::Isa;
+use cnmf_engine::{Algorithm, FitOptions, NmfParams};
 use cnmf_ratings::{load, LoadOptions, Ratings, SyntheticParams};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 

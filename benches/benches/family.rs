@@ -23,11 +23,12 @@
 // criterion_group! generates an undocumented public function.
 #![allow(missing_docs)]
 
+use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 use cnmf_family::{
-    AdversarialParams, BiasedNmfModel, BiasedNmfParams, ItemNeighbours, LeeSeungParams,
-    MissingRating, NeighbourParams, Objective, Observer,
+    AdversarialParams, BiasedNmfModel, BiasedNmfParams, FitOptions, ItemNeighbours, IterationStats,
+    LeeSeungParams, MissingRating, NeighbourParams, Objective, Observer,
 };
 use cnmf_ratings::synthetic::SyntheticParams;
 use cnmf_ratings::Ratings;
@@ -47,8 +48,9 @@ fn synthetic_1m() -> Ratings {
 struct Clock(Vec<Instant>);
 
 impl Observer for Clock {
-    fn on_iteration(&mut self, _iteration: usize, _objective: f64) {
+    fn on_iteration(&mut self, _stats: &IterationStats) -> ControlFlow<()> {
         self.0.push(Instant::now());
+        ControlFlow::Continue(())
     }
 }
 
@@ -58,7 +60,8 @@ fn timed(iters: u64, fit: impl FnOnce(usize, &mut Clock)) -> Duration {
     let n = iters as usize;
     let mut clock = Clock(Vec::with_capacity(n + 2));
     fit(n + 1, &mut clock);
-    clock.0[n + 1] - clock.0[1]
+    // The observer hears iterations 1..=n+1: entries 0..=n.
+    clock.0[n] - clock.0[0]
 }
 
 fn iterations(c: &mut Criterion) {
@@ -78,10 +81,10 @@ fn iterations(c: &mut Criterion) {
                     LeeSeungParams::new(K)
                         .objective(objective)
                         .normalize_w(true)
-                        .iterations(its)
+                        .max_iters(its)
                         .check()
                         .unwrap()
-                        .fit_with(&counts, clock)
+                        .fit_with(&counts, FitOptions::new().observer(clock))
                         .unwrap();
                 })
             })
@@ -96,10 +99,10 @@ fn iterations(c: &mut Criterion) {
                 timed(iters, |its, clock| {
                     LeeSeungParams::new(K)
                         .objective(objective)
-                        .iterations(its)
+                        .max_iters(its)
                         .check()
                         .unwrap()
-                        .fit_with(&data, clock)
+                        .fit_with(&data, FitOptions::new().observer(clock))
                         .unwrap();
                 })
             })
@@ -109,10 +112,10 @@ fn iterations(c: &mut Criterion) {
         b.iter_custom(|iters| {
             timed(iters, |its, clock| {
                 BiasedNmfParams::new(K)
-                    .epochs(its)
+                    .max_iters(its)
                     .check()
                     .unwrap()
-                    .fit_with(&data, clock)
+                    .fit_with(&data, FitOptions::new().observer(clock))
                     .unwrap();
             })
         })
@@ -121,10 +124,10 @@ fn iterations(c: &mut Criterion) {
         b.iter_custom(|iters| {
             timed(iters, |its, clock| {
                 AdversarialParams::new(K)
-                    .epochs(its)
+                    .max_iters(its)
                     .check()
                     .unwrap()
-                    .fit_with(&data, clock)
+                    .fit_with(&data, FitOptions::new().observer(clock))
                     .unwrap();
             })
         })
@@ -135,7 +138,7 @@ fn iterations(c: &mut Criterion) {
 fn queries(c: &mut Criterion) {
     let data = synthetic_1m();
     let model: BiasedNmfModel = BiasedNmfParams::new(K)
-        .epochs(20)
+        .max_iters(20)
         .check()
         .unwrap()
         .fit(&data)

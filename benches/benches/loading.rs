@@ -63,7 +63,7 @@ fn loading(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("generate");
     group.sample_size(10);
-    group.throughput(Throughput::Elements(params.n_ratings as u64));
+    group.throughput(Throughput::Elements(params.params().n_ratings as u64));
     group.bench_function("ml1m", |b| b.iter(|| params.generate()));
     group.finish();
 }

@@ -202,7 +202,7 @@ pub fn extend_init(init: &Factors, n_users: usize, seed: u64, mean: f64) -> Resu
     let rows = init_factors(
         extra,
         1,
-        init.k(),
+        init.rank(),
         mean,
         derive(seed, 0, Stream::InjectedInit),
     )?;
@@ -211,7 +211,7 @@ pub fn extend_init(init: &Factors, n_users: usize, seed: u64, mean: f64) -> Resu
     Ok(Factors::new(
         n_users,
         init.n_items(),
-        init.k(),
+        init.rank(),
         w,
         init.h().to_vec(),
     )?)

@@ -93,3 +93,12 @@ pub enum AttackError {
     #[error("building the attacked ratings failed: {0}")]
     Ratings(#[from] RatingsError),
 }
+
+impl From<cnmf_ratings::InvalidParam> for AttackError {
+    fn from(e: cnmf_ratings::InvalidParam) -> Self {
+        AttackError::InvalidParameter {
+            name: e.name,
+            reason: e.reason,
+        }
+    }
+}

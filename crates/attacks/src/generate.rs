@@ -46,7 +46,7 @@ impl ValidAttackSpec {
     /// ```
     pub fn generate(&self, data: &Ratings) -> Result<Attacked, AttackError> {
         let plan = self.plan(data)?;
-        let seed = self.get_seed();
+        let seed = self.seed();
         match plan.kind {
             AttackKind::RandomNoise { probability } => random_noise(data, plan, probability, seed),
             AttackKind::Informed => informed(data, plan, seed),
@@ -57,9 +57,9 @@ impl ValidAttackSpec {
     }
 }
 
-/// Checks `spec` and generates: `spec.check()?.generate(data)`.
+/// Checks `spec` and generates: `spec.clone().check()?.generate(data)`.
 pub fn attack(data: &Ratings, spec: &AttackSpec) -> Result<Attacked, AttackError> {
-    spec.check()?.generate(data)
+    spec.clone().check()?.generate(data)
 }
 
 fn random_noise(
@@ -172,7 +172,7 @@ fn injected(
 ) -> Result<Attacked, AttackError> {
     let n = data.n_users();
     let scale = data.scale();
-    let grid = RatingGrid::new(scale, spec.get_rating_step())?;
+    let grid = RatingGrid::new(scale, spec.rating_step())?;
     // data.nnz() > 0 (checked by the plan), so the global statistics exist.
     let global = mean_sd(data.csr().data());
     let rating = match plan.kind {
@@ -193,7 +193,7 @@ fn injected(
     };
 
     let mut users: IdMap = data.users().clone();
-    for id in synthetic_ids(data.users(), spec.get_id_prefix(), plan.adversaries) {
+    for id in synthetic_ids(data.users(), spec.id_prefix(), plan.adversaries) {
         users.intern(&id);
     }
     let mut set_aside: Vec<u32> = plan.targets.iter().chain(&plan.popular).copied().collect();

@@ -59,15 +59,15 @@ impl ValidAttackSpec {
         if data.nnz() == 0 {
             return Err(AttackError::EmptyRatings);
         }
-        let kind = self.get_kind();
+        let kind = self.kind();
         let scale = data.scale();
-        let target_value = match self.get_direction() {
+        let target_value = match self.direction() {
             Direction::Nuke => scale.min(),
             Direction::Push => scale.max(),
         };
         let mut plan = AttackPlan {
             kind,
-            direction: self.get_direction(),
+            direction: self.direction(),
             targets: Vec::new(),
             target_value,
             adversaries: 0,
@@ -77,11 +77,11 @@ impl ValidAttackSpec {
         if !kind.is_targeted() {
             return Ok(plan);
         }
-        plan.targets = resolve_targets(data, self.get_targets(), self.get_seed())?;
-        plan.adversaries = resolve_size(data, self.get_size(), kind)?;
+        plan.targets = resolve_targets(data, self.targets(), self.seed())?;
+        plan.adversaries = resolve_size(data, self.size(), kind)?;
         if kind.injects_users() {
-            RatingGrid::new(scale, self.get_rating_step())?;
-            plan.filler = resolve_filler(data, self.get_filler())?;
+            RatingGrid::new(scale, self.rating_step())?;
+            plan.filler = resolve_filler(data, self.filler())?;
             let available = data.n_items() - plan.targets.len();
             if plan.filler > available {
                 return Err(AttackError::FillerTooLarge {

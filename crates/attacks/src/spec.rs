@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use cnmf_ratings::params::{check_finite_positive, ParamGuard};
+
 use crate::AttackError;
 
 /// Which noise or attack model to generate.
@@ -270,49 +272,9 @@ impl AttackSpec {
         self
     }
 
-    /// The kind.
-    pub fn get_kind(&self) -> AttackKind {
-        self.kind
-    }
-
-    /// The direction.
-    pub fn get_direction(&self) -> Direction {
-        self.direction
-    }
-
-    /// The attack size.
-    pub fn get_size(&self) -> AttackSize {
-        self.size
-    }
-
-    /// The filler size.
-    pub fn get_filler(&self) -> FillerSize {
-        self.filler
-    }
-
-    /// The target choice.
-    pub fn get_targets(&self) -> &TargetChoice {
-        &self.targets
-    }
-
-    /// The rating-grid step.
-    pub fn get_rating_step(&self) -> f64 {
-        self.rating_step
-    }
-
-    /// The synthetic id prefix.
-    pub fn get_id_prefix(&self) -> &str {
-        &self.id_prefix
-    }
-
-    /// The seed.
-    pub fn get_seed(&self) -> u64 {
-        self.seed
-    }
-
     /// Checks everything that does not depend on the data. Every part of the spec is checked,
     /// even the parts the kind does not use, so a bad value never hides.
-    pub fn check(&self) -> Result<ValidAttackSpec, AttackError> {
+    pub fn check(self) -> Result<ValidAttackSpec, AttackError> {
         let bad =
             |name: &'static str, reason: String| AttackError::InvalidParameter { name, reason };
         if let AttackKind::RandomNoise { probability } = self.kind {
@@ -368,19 +330,11 @@ impl AttackSpec {
             _ => {}
         }
         check_targets(&self.targets)?;
-        if !(self.rating_step.is_finite() && self.rating_step > 0.0) {
-            return Err(bad(
-                "rating_step",
-                format!(
-                    "rating step {} is not a finite number > 0",
-                    self.rating_step
-                ),
-            ));
-        }
+        check_finite_positive("rating_step", self.rating_step)?;
         if self.id_prefix.is_empty() {
             return Err(bad("id_prefix", "the synthetic id prefix is empty".into()));
         }
-        Ok(ValidAttackSpec(self.clone()))
+        Ok(ValidAttackSpec(self))
     }
 }
 
@@ -447,17 +401,57 @@ fn check_targets(targets: &TargetChoice) -> Result<(), AttackError> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValidAttackSpec(AttackSpec);
 
-impl ValidAttackSpec {
-    /// The checked spec.
-    pub fn spec(&self) -> &AttackSpec {
-        &self.0
+impl ParamGuard for AttackSpec {
+    type Checked = ValidAttackSpec;
+    type Error = AttackError;
+    fn check(self) -> Result<ValidAttackSpec, AttackError> {
+        AttackSpec::check(self)
     }
 }
 
-impl std::ops::Deref for ValidAttackSpec {
-    type Target = AttackSpec;
-
-    fn deref(&self) -> &AttackSpec {
+impl ValidAttackSpec {
+    /// The checked spec (to change a part and check again).
+    pub fn spec(&self) -> &AttackSpec {
         &self.0
+    }
+
+    /// The kind.
+    pub fn kind(&self) -> AttackKind {
+        self.0.kind
+    }
+
+    /// The direction.
+    pub fn direction(&self) -> Direction {
+        self.0.direction
+    }
+
+    /// The attack size.
+    pub fn size(&self) -> AttackSize {
+        self.0.size
+    }
+
+    /// The filler size.
+    pub fn filler(&self) -> FillerSize {
+        self.0.filler
+    }
+
+    /// The target choice.
+    pub fn targets(&self) -> &TargetChoice {
+        &self.0.targets
+    }
+
+    /// The rating-grid step.
+    pub fn rating_step(&self) -> f64 {
+        self.0.rating_step
+    }
+
+    /// The synthetic id prefix.
+    pub fn id_prefix(&self) -> &str {
+        &self.0.id_prefix
+    }
+
+    /// The seed.
+    pub fn seed(&self) -> u64 {
+        self.0.seed
     }
 }

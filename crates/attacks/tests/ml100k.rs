@@ -53,7 +53,7 @@ fn every_model_on_ml100k() {
         assert_eq!(plan.targets.len(), 1);
         assert!(data.item_count(plan.targets[0]) >= 100);
         check_attacked(&data, &out, 1.0);
-        if spec.get_kind().injects_users() {
+        if spec.clone().check().unwrap().kind().injects_users() {
             assert_eq!(out.ratings.n_users(), 990);
             assert_eq!(out.ratings.nnz(), 100_000 + 47 * 20);
         } else {

@@ -95,7 +95,7 @@ proptest! {
             .filler(FillerSize::Count(filler))
             .targets(choice)
             .seed(seed);
-        let checked = spec.check();
+        let checked = spec.clone().check();
 
         // What should happen, worked out independently of the crate.
         let active = (0..n as u32).filter(|&u| data.user_count(u) > 0).count();

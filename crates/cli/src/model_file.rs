@@ -381,11 +381,11 @@ impl ModelFile {
                 self.items.len()
             ));
         }
-        if model.factors().k() != model.params().k() {
+        if model.factors().rank() != model.params().rank() {
             return Err(format!(
                 "factors of rank {} but parameters of rank {}",
-                model.factors().k(),
-                model.params().k()
+                model.factors().rank(),
+                model.params().rank()
             ));
         }
         let scale = model.scale();

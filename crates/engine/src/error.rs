@@ -44,6 +44,22 @@ pub enum EngineError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A user index outside the model (the same variant as in every crate of the workspace).
+    #[error("unknown user {user}: the model has {n_users} users")]
+    UnknownUser {
+        /// The dense user index asked for.
+        user: u32,
+        /// Number of users of the model.
+        n_users: usize,
+    },
+    /// An item index outside the model.
+    #[error("unknown item {item}: the model has {n_items} items")]
+    UnknownItem {
+        /// The dense item index asked for.
+        item: u32,
+        /// Number of items of the model.
+        n_items: usize,
+    },
     /// The dedicated thread pool could not be built.
     #[error("could not build a thread pool of {threads} threads: {reason}")]
     ThreadPool {
@@ -52,4 +68,13 @@ pub enum EngineError {
         /// The error reported by rayon.
         reason: String,
     },
+}
+
+impl From<cnmf_ratings::InvalidParam> for EngineError {
+    fn from(e: cnmf_ratings::InvalidParam) -> Self {
+        EngineError::InvalidParameter {
+            name: e.name,
+            reason: e.reason,
+        }
+    }
 }

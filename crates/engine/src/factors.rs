@@ -33,7 +33,7 @@ pub struct Factors {
 /// Serialised form of [`Factors`], validated on the way back in.
 #[derive(Serialize, Deserialize)]
 struct FactorsRepr {
-    k: usize,
+    rank: usize,
     n_users: usize,
     n_items: usize,
     w: Vec<f64>,
@@ -43,14 +43,14 @@ struct FactorsRepr {
 impl TryFrom<FactorsRepr> for Factors {
     type Error = EngineError;
     fn try_from(r: FactorsRepr) -> Result<Self, Self::Error> {
-        Factors::new(r.n_users, r.n_items, r.k, r.w, r.h)
+        Factors::new(r.n_users, r.n_items, r.rank, r.w, r.h)
     }
 }
 
 impl From<Factors> for FactorsRepr {
     fn from(f: Factors) -> Self {
         FactorsRepr {
-            k: f.k,
+            rank: f.k,
             n_users: f.n_users,
             n_items: f.n_items,
             w: f.w,
@@ -73,7 +73,7 @@ impl Factors {
     ) -> Result<Factors, EngineError> {
         if k == 0 {
             return Err(EngineError::InvalidParameter {
-                name: "k",
+                name: "rank",
                 reason: "the rank must be at least 1".into(),
             });
         }
@@ -140,7 +140,7 @@ impl Factors {
     }
 
     /// The rank.
-    pub fn k(&self) -> usize {
+    pub fn rank(&self) -> usize {
         self.k
     }
 
@@ -221,12 +221,7 @@ pub fn init_factors(
     mean_rating: f64,
     seed: u64,
 ) -> Result<Factors, EngineError> {
-    if k == 0 {
-        return Err(EngineError::InvalidParameter {
-            name: "k",
-            reason: "the rank must be at least 1".into(),
-        });
-    }
+    cnmf_ratings::params::check_at_least_one("rank", k)?;
     if !(mean_rating.is_finite() && mean_rating > 0.0) {
         return Err(EngineError::InvalidInput {
             what: "mean rating",

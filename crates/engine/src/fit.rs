@@ -1,6 +1,5 @@
 //! The fit driver: options, stopping rules, observer.
 
-use std::ops::ControlFlow;
 use std::time::Instant;
 
 use cnmf_ratings::{RatingScale, Ratings, Triple};
@@ -10,12 +9,12 @@ use crate::isa::Isa;
 use crate::kernels::{gram, RowRule, RowStats};
 use crate::passes::{ColKind, Problem, RowKind};
 use crate::{
-    init_factors, Algorithm, EngineError, Factors, IterationStats, NmfModel, StopReason,
+    init_factors, Algorithm, EngineError, Factors, IterationStats, NmfModel, Observer, StopReason,
     ValidNmfParams,
 };
 
 /// The observer slot of [`FitOptions`].
-type Observer<'o> = Option<&'o mut dyn FnMut(&IterationStats) -> ControlFlow<()>>;
+type ObserverSlot<'o> = Option<&'o mut dyn Observer>;
 
 /// Optional inputs of [`ValidNmfParams::fit_with`].
 ///
@@ -34,7 +33,7 @@ type Observer<'o> = Option<&'o mut dyn FnMut(&IterationStats) -> ControlFlow<()>
 pub struct FitOptions<'a> {
     pub(crate) initial: Option<&'a Factors>,
     pub(crate) validation: Option<&'a [Triple]>,
-    pub(crate) observer: Observer<'a>,
+    pub(crate) observer: ObserverSlot<'a>,
     pub(crate) isa: Option<Isa>,
 }
 
@@ -61,10 +60,7 @@ impl<'a> FitOptions<'a> {
 
     /// Called after each iteration `t >= 1` with its statistics; `ControlFlow::Break(())`
     /// stops the fit, keeping that iteration's factors.
-    pub fn observer(
-        mut self,
-        observer: &'a mut dyn FnMut(&IterationStats) -> ControlFlow<()>,
-    ) -> Self {
+    pub fn observer(mut self, observer: &'a mut dyn Observer) -> Self {
         self.observer = Some(observer);
         self
     }
@@ -85,7 +81,7 @@ impl std::fmt::Debug for FitOptions<'_> {
         f.debug_struct("FitOptions")
             .field(
                 "initial",
-                &self.initial.map(|x| (x.n_users(), x.n_items(), x.k())),
+                &self.initial.map(|x| (x.n_users(), x.n_items(), x.rank())),
             )
             .field("validation", &self.validation.map(<[Triple]>::len))
             .field("observer", &self.observer.is_some())
@@ -126,10 +122,10 @@ impl ValidNmfParams {
                 ),
             });
         }
-        let (n, m, k) = (data.n_users(), data.n_items(), self.k());
+        let (n, m, k) = (data.n_users(), data.n_items(), self.rank());
         let factors = match options.initial {
             Some(f) => {
-                if (f.n_users(), f.n_items(), f.k()) != (n, m, k) {
+                if (f.n_users(), f.n_items(), f.rank()) != (n, m, k) {
                     return Err(EngineError::ShapeMismatch {
                         what: "warm-start factors",
                         expected: format!("{n} users x {m} items at rank {k}"),
@@ -137,7 +133,7 @@ impl ValidNmfParams {
                             "{} users x {} items at rank {}",
                             f.n_users(),
                             f.n_items(),
-                            f.k()
+                            f.rank()
                         ),
                     });
                 }
@@ -247,7 +243,7 @@ fn dispatch_rank(
     k: usize,
     run: Run<'_, '_>,
     factors: Factors,
-    observer: Observer<'_>,
+    observer: ObserverSlot<'_>,
 ) -> Result<RunOutput, EngineError> {
     match k {
         5 => run.iterate::<5>(factors, observer),
@@ -296,7 +292,7 @@ impl Run<'_, '_> {
     fn iterate<const K: usize>(
         &self,
         factors: Factors,
-        mut observer: Observer<'_>,
+        mut observer: ObserverSlot<'_>,
     ) -> Result<RunOutput, EngineError> {
         let p = self.params;
         let problem = self.problem;
@@ -498,7 +494,7 @@ impl Run<'_, '_> {
     fn decide(
         &self,
         trace: &[IterationStats],
-        observer: &mut Observer<'_>,
+        observer: &mut ObserverSlot<'_>,
         best: &mut Option<Best>,
         state: (&[f64], &[f64], &[u8]),
     ) -> Option<StopReason> {
@@ -533,7 +529,7 @@ impl Run<'_, '_> {
         }
         if t >= 1 {
             if let Some(obs) = observer.as_mut() {
-                if obs(last).is_break() {
+                if obs.on_iteration(last).is_break() {
                     return Some(StopReason::Observer);
                 }
             }

@@ -46,7 +46,7 @@ pub(crate) fn fold_in(model: &NmfModel, items: &[(u32, f64)]) -> Result<Vec<f64>
     let params = model.params();
     let alg = params.algorithm();
     let factors = model.factors();
-    let k = factors.k();
+    let k = factors.rank();
     let h = factors.h();
     let s = (model.mean_rating() / k as f64).sqrt();
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed() ^ FOLD_IN_SALT);

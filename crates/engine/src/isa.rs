@@ -50,7 +50,7 @@ impl Isa {
     /// Any value is sound: the features are checked again here (a cached load), and an
     /// instruction set the CPU lacks runs the portable code.
     #[inline]
-    pub(crate) fn run<J: Job>(self, job: J) -> J::Output {
+    pub fn run<J: Job>(self, job: J) -> J::Output {
         match self {
             #[cfg(target_arch = "x86_64")]
             Isa::Avx512 if std::arch::is_x86_feature_detected!("avx512f") => {
@@ -70,7 +70,7 @@ impl Isa {
 }
 
 /// Compile-time description of an instruction set, for the kernels' block widths.
-pub(crate) trait Simd {
+pub trait Simd {
     /// Widest block of lanes whose two sets of sums (the ignore kernels' gathers) stay in
     /// registers.
     const BLOCK2: usize;
@@ -117,7 +117,7 @@ impl Simd for Avx512 {
 /// A piece of work compiled once per instruction set. `run` must be `#[inline(always)]`, and
 /// so must everything hot it calls: a function that is not inlined is compiled for the
 /// baseline only.
-pub(crate) trait Job {
+pub trait Job {
     /// What the work returns.
     type Output;
     /// Does the work with the kernels of `S`.

@@ -13,11 +13,11 @@
 use crate::isa::{Isa, Job, Simd};
 
 /// Guards every division of the multiplicative updates.
-pub(crate) const EPS: f64 = 1e-12;
+pub const EPS: f64 = 1e-12;
 
 /// Dot product of two slices of equal length, with four accumulators combined in a fixed order.
 #[inline(always)]
-pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
+pub fn dot(a: &[f64], b: &[f64]) -> f64 {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
     let mut acc = [0.0f64; 4];
@@ -130,9 +130,9 @@ fn local<const K: usize>(f: &[f64]) -> Option<[f64; K]> {
     (K > 0).then(|| f[..K].try_into().expect("K values"))
 }
 
-/// `acc += a * f`.
+/// `acc += a * f` (over the shorter of the two slices).
 #[inline(always)]
-pub(crate) fn axpy(acc: &mut [f64], a: f64, f: &[f64]) {
+pub fn axpy(acc: &mut [f64], a: f64, f: &[f64]) {
     for (s, &fj) in acc.iter_mut().zip(f) {
         *s += a * fj;
     }

@@ -85,6 +85,8 @@ mod fold_in;
 mod isa;
 mod kernels;
 mod model;
+pub mod numeric;
+mod observer;
 mod params;
 mod passes;
 
@@ -92,9 +94,8 @@ pub use algorithm::Algorithm;
 pub use error::EngineError;
 pub use factors::{init_factors, Factors};
 pub use fit::FitOptions;
-#[doc(hidden)]
-pub use isa::Isa;
 pub use model::{IterationStats, NmfModel, StopReason};
+pub use observer::{Observer, Silent};
 pub use params::{
     lambda_from_noise_model, LambdaSource, NmfParams, ValidNmfParams, DEFAULT_DECAY,
     DEFAULT_MAX_ITERS,

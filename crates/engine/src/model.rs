@@ -126,21 +126,15 @@ impl NmfModel {
 
     fn check_pair(&self, u: u32, i: u32) -> Result<(), EngineError> {
         if u as usize >= self.n_users() {
-            return Err(EngineError::InvalidInput {
-                what: "user index",
-                reason: format!(
-                    "user {u} is unknown to the model ({} users)",
-                    self.n_users()
-                ),
+            return Err(EngineError::UnknownUser {
+                user: u,
+                n_users: self.n_users(),
             });
         }
         if i as usize >= self.n_items() {
-            return Err(EngineError::InvalidInput {
-                what: "item index",
-                reason: format!(
-                    "item {i} is unknown to the model ({} items)",
-                    self.n_items()
-                ),
+            return Err(EngineError::UnknownItem {
+                item: i,
+                n_items: self.n_items(),
             });
         }
         Ok(())
@@ -218,8 +212,8 @@ impl NmfModel {
 }
 
 impl cnmf_metrics::Predictor for NmfModel {
-    /// The raw (unclipped) prediction, as the trait asks: metrics clip themselves.
-    fn predict(&self, user: u32, item: u32) -> f64 {
-        self.predict_raw(user, item)
+    /// `(W H)_ui`, unclipped (the same as the inherent [`NmfModel::predict_raw`]).
+    fn predict_raw(&self, user: u32, item: u32) -> f64 {
+        self.factors.predict(user, item)
     }
 }

@@ -4,6 +4,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use cnmf_ratings::params::{
+    check_at_least_one, check_finite_nonnegative, check_finite_positive, check_probability,
+    ParamGuard,
+};
+
 use crate::{Algorithm, EngineError};
 
 /// Default number of iterations.
@@ -48,18 +53,8 @@ pub enum LambdaSource {
 /// assert!(lambda_from_noise_model(5.0, 0.5).is_err()); // non-positive lambda
 /// ```
 pub fn lambda_from_noise_model(sigma: f64, p: f64) -> Result<f64, EngineError> {
-    if !(sigma.is_finite() && sigma > 0.0) {
-        return Err(EngineError::InvalidParameter {
-            name: "sigma",
-            reason: format!("must be finite and positive, got {sigma}"),
-        });
-    }
-    if !(p.is_finite() && p > 0.0 && p < 1.0) {
-        return Err(EngineError::InvalidParameter {
-            name: "p",
-            reason: format!("must be a probability strictly between 0 and 1, got {p}"),
-        });
-    }
+    check_finite_positive("sigma", sigma)?;
+    check_probability("p", p)?;
     let a = -(sigma * (2.0 * std::f64::consts::PI).sqrt()).ln();
     let lambda = 2.0 * sigma * sigma * (a - p.ln());
     if !(lambda.is_finite() && lambda > 0.0) {
@@ -87,11 +82,11 @@ pub fn lambda_from_noise_model(sigma: f64, p: f64) -> Result<f64, EngineError> {
 ///     .unwrap();
 /// assert!(params.lambda().unwrap() > 0.0);
 /// let err = NmfParams::new(0, Algorithm::IgnoreMissing).check().unwrap_err();
-/// assert!(err.to_string().contains("k"));
+/// assert!(err.to_string().contains("rank"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NmfParams {
-    k: usize,
+    rank: usize,
     algorithm: Algorithm,
     lambda: Option<LambdaSource>,
     decay: f64,
@@ -107,12 +102,12 @@ pub struct NmfParams {
 }
 
 impl NmfParams {
-    /// Rank `k` and algorithm; everything else at its default: no `λ`, decay 0.99,
+    /// Rank and algorithm; everything else at its default: no `λ`, decay 0.99,
     /// [`DEFAULT_MAX_ITERS`] iterations, no time budget, no tolerance, seed 0, rayon's default
     /// threads, no warm-up, no L2, no early stopping.
-    pub fn new(k: usize, algorithm: Algorithm) -> Self {
+    pub fn new(rank: usize, algorithm: Algorithm) -> Self {
         NmfParams {
-            k,
+            rank,
             algorithm,
             lambda: None,
             decay: DEFAULT_DECAY,
@@ -134,9 +129,9 @@ impl NmfParams {
         self
     }
 
-    /// Changes the rank.
-    pub fn rank(mut self, k: usize) -> Self {
-        self.k = k;
+    /// Changes the rank `k` (the number of factors per user and item; at least 1).
+    pub fn rank(mut self, rank: usize) -> Self {
+        self.rank = rank;
         self
     }
 
@@ -224,23 +219,13 @@ impl NmfParams {
     pub fn check(self) -> Result<ValidNmfParams, EngineError> {
         let bad =
             |name: &'static str, reason: String| EngineError::InvalidParameter { name, reason };
-        if self.k == 0 {
-            return Err(bad("k", "the rank must be at least 1".into()));
-        }
-        if u32::try_from(self.k).is_err() {
-            return Err(bad("k", format!("rank {} is absurdly large", self.k)));
+        check_at_least_one("rank", self.rank)?;
+        if u32::try_from(self.rank).is_err() {
+            return Err(bad("rank", format!("rank {} is absurdly large", self.rank)));
         }
         let lambda = match self.lambda {
             None => None,
-            Some(LambdaSource::Value(l)) => {
-                if !(l.is_finite() && l > 0.0) {
-                    return Err(bad(
-                        "lambda",
-                        format!("must be finite and positive, got {l}"),
-                    ));
-                }
-                Some(l)
-            }
+            Some(LambdaSource::Value(l)) => Some(check_finite_positive("lambda", l)?),
             Some(LambdaSource::NoiseModel { sigma, p }) => Some(lambda_from_noise_model(sigma, p)?),
         };
         if self.algorithm.flags_corruption() && lambda.is_none() {
@@ -258,21 +243,14 @@ impl NmfParams {
                 format!("must lie in (0, 1], got {}", self.decay),
             ));
         }
-        if self.max_iters == 0 {
-            return Err(bad("max_iters", "at least one iteration is needed".into()));
-        }
+        check_at_least_one("max_iters", self.max_iters)?;
         if let Some(b) = self.time_budget {
             if b.is_zero() {
                 return Err(bad("time_budget", "must be longer than zero".into()));
             }
         }
         if let Some(t) = self.tolerance {
-            if !(t.is_finite() && t > 0.0) {
-                return Err(bad(
-                    "tolerance",
-                    format!("must be finite and positive, got {t}"),
-                ));
-            }
+            check_finite_positive("tolerance", t)?;
         }
         if self.warmup_iters >= self.max_iters && self.algorithm.flags_corruption() {
             return Err(bad(
@@ -283,11 +261,8 @@ impl NmfParams {
                 ),
             ));
         }
-        for (name, v) in [("l2_w", self.l2_w), ("l2_h", self.l2_h)] {
-            if !(v.is_finite() && v >= 0.0) {
-                return Err(bad(name, format!("must be finite and >= 0, got {v}")));
-            }
-        }
+        check_finite_nonnegative("l2_w", self.l2_w)?;
+        check_finite_nonnegative("l2_h", self.l2_h)?;
         if self.early_stopping == Some(0) {
             return Err(bad(
                 "early_stopping",
@@ -311,6 +286,14 @@ pub struct ValidNmfParams {
     lambda: Option<f64>,
 }
 
+impl ParamGuard for NmfParams {
+    type Checked = ValidNmfParams;
+    type Error = EngineError;
+    fn check(self) -> Result<ValidNmfParams, EngineError> {
+        NmfParams::check(self)
+    }
+}
+
 impl TryFrom<NmfParams> for ValidNmfParams {
     type Error = EngineError;
     fn try_from(p: NmfParams) -> Result<Self, Self::Error> {
@@ -330,8 +313,8 @@ impl ValidNmfParams {
         &self.params
     }
     /// Rank.
-    pub fn k(&self) -> usize {
-        self.params.k
+    pub fn rank(&self) -> usize {
+        self.params.rank
     }
     /// Algorithm.
     pub fn algorithm(&self) -> Algorithm {

@@ -5,8 +5,6 @@
 //! order, so results are bit-identical for any number of threads. Each chunk is a
 //! [`Job`] run on the instruction set chosen for the fit ([`crate::isa`]).
 
-use std::borrow::Cow;
-
 use cnmf_ratings::Ratings;
 use rayon::prelude::*;
 
@@ -14,6 +12,7 @@ use crate::isa::{Isa, Job, Simd};
 use crate::kernels::{
     ignore_col, ignore_row, replace_col, replace_row, RowRule, RowStats, Scratch,
 };
+use crate::numeric::{split_at_cuts, TwoWay};
 
 /// Target number of ratings per parallel chunk.
 const CHUNK_NNZ: usize = 8192;
@@ -25,12 +24,8 @@ pub(crate) struct Problem<'a> {
     pub n: usize,
     pub m: usize,
     pub k: usize,
-    row_ptr: Cow<'a, [u32]>,
-    row_items: &'a [u32],
-    row_values: &'a [f64],
-    col_ptr: Cow<'a, [u32]>,
-    col_users: &'a [u32],
-    col_values: &'a [f64],
+    /// Users by rows (CSR), items by columns (CSC).
+    view: TwoWay<'a>,
     col_pos: &'a [u32],
     user_bounds: Vec<usize>,
     item_bounds: Vec<usize>,
@@ -52,22 +47,6 @@ fn bounds(ptr: &[u32]) -> Vec<usize> {
         b.push(rows);
     }
     b
-}
-
-/// Splits `s` into consecutive pieces at `cuts` (scaled by `scale`); an empty `s` gives empty
-/// pieces (buffers an algorithm does not use).
-fn split_at_cuts<'s, T>(mut s: &'s mut [T], cuts: &[usize], scale: usize) -> Vec<&'s mut [T]> {
-    let pieces = cuts.len() - 1;
-    if s.is_empty() {
-        return (0..pieces).map(|_| <&mut [T]>::default()).collect();
-    }
-    let mut out = Vec::with_capacity(pieces);
-    for c in 0..pieces {
-        let (piece, rest) = s.split_at_mut((cuts[c + 1] - cuts[c]) * scale);
-        out.push(piece);
-        s = rest;
-    }
-    out
 }
 
 /// One parallel chunk of users: index, new factors and flags of its entries.
@@ -101,21 +80,14 @@ pub(crate) enum ColKind<'g> {
 
 impl<'a> Problem<'a> {
     pub(crate) fn new(data: &'a Ratings, k: usize) -> Problem<'a> {
-        let (csr, csc) = (data.csr(), data.csc());
-        let row_ptr = csr.proper_indptr();
-        let col_ptr = csc.proper_indptr();
-        let user_bounds = bounds(&row_ptr);
-        let item_bounds = bounds(&col_ptr);
+        let view = TwoWay::of_ratings(data);
+        let user_bounds = bounds(&view.rows.ptr);
+        let item_bounds = bounds(&view.cols.ptr);
         Problem {
             n: data.n_users(),
             m: data.n_items(),
             k,
-            row_ptr,
-            row_items: csr.indices(),
-            row_values: csr.data(),
-            col_ptr,
-            col_users: csc.indices(),
-            col_values: csc.data(),
+            view,
             col_pos: data.csc_to_csr(),
             user_bounds,
             item_bounds,
@@ -123,14 +95,14 @@ impl<'a> Problem<'a> {
     }
 
     pub(crate) fn nnz(&self) -> usize {
-        self.row_values.len()
+        self.view.nnz()
     }
 
     /// CSR positions of the chunks' first entries.
     fn user_pos_bounds(&self) -> Vec<usize> {
         self.user_bounds
             .iter()
-            .map(|&u| self.row_ptr[u] as usize)
+            .map(|&u| self.view.rows.ptr[u] as usize)
             .collect()
     }
 
@@ -250,11 +222,11 @@ impl<const K: usize, const UPDATE: bool> Job for RowJob<'_, '_, '_, '_, K, UPDAT
         let mut stats = RowStats::default();
         let mut scratch = Scratch::new(k);
         let (u0, u1) = (p.user_bounds[c], p.user_bounds[c + 1]);
-        let base = p.row_ptr[u0] as usize;
+        let base = p.view.rows.ptr[u0] as usize;
         for u in u0..u1 {
-            let (s, e) = (p.row_ptr[u] as usize, p.row_ptr[u + 1] as usize);
-            let items = &p.row_items[s..e];
-            let values = &p.row_values[s..e];
+            let (s, e) = (p.view.rows.ptr[u] as usize, p.view.rows.ptr[u + 1] as usize);
+            let items = &p.view.rows.idx[s..e];
+            let values = &p.view.rows.val[s..e];
             let fl: &mut [u8] = if fc.is_empty() {
                 &mut []
             } else {
@@ -331,17 +303,17 @@ impl<const K: usize> Job for ColJob<'_, '_, '_, '_, K> {
         let mut sq = 0.0;
         let mut bad = None;
         for i in i0..i1 {
-            let (s, e) = (p.col_ptr[i] as usize, p.col_ptr[i + 1] as usize);
+            let (s, e) = (p.view.cols.ptr[i] as usize, p.view.cols.ptr[i + 1] as usize);
             let o = (i - i0) * k;
             let hi = &mut hc[o..o + k];
-            let users = &p.col_users[s..e];
+            let users = &p.view.cols.idx[s..e];
             let pos = &p.col_pos[s..e];
             let finite = match kind {
                 ColKind::Ignore => ignore_col::<S, K>(
                     hi,
                     w1,
                     users,
-                    &p.col_values[s..e],
+                    &p.view.cols.val[s..e],
                     pos,
                     flags,
                     l2,
@@ -358,7 +330,7 @@ impl<const K: usize> Job for ColJob<'_, '_, '_, '_, K> {
                     w0,
                     w1,
                     users,
-                    &p.col_values[s..e],
+                    &p.view.cols.val[s..e],
                     mark,
                     flagged_weight,
                     g10,

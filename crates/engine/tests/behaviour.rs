@@ -51,7 +51,7 @@ fn rejected(params: NmfParams, name: &str) {
 fn every_bad_parameter_is_rejected_by_name() {
     use Algorithm::*;
     let base = || NmfParams::new(3, IgnoreCorrupt).lambda(1.0);
-    rejected(NmfParams::new(0, IgnoreMissing), "k");
+    rejected(NmfParams::new(0, IgnoreMissing), "rank");
     rejected(base().lambda(0.0), "lambda");
     rejected(base().lambda(-2.0), "lambda");
     rejected(base().lambda(f64::NAN), "lambda");
@@ -124,7 +124,7 @@ fn warm_start_factors_with_nan_or_negative_entries_are_rejected() {
     let e = Factors::new(2, 2, 2, vec![1.0; 3], vec![1.0; 4]).unwrap_err();
     assert!(matches!(e, EngineError::ShapeMismatch { .. }), "{e}");
     // Deserialising goes through the same checks.
-    let json = r#"{"k":1,"n_users":1,"n_items":1,"w":[-1.0],"h":[1.0]}"#;
+    let json = r#"{"rank":1,"n_users":1,"n_items":1,"w":[-1.0],"h":[1.0]}"#;
     assert!(serde_json::from_str::<Factors>(json).is_err());
 }
 

@@ -3,7 +3,8 @@
 
 mod common;
 
-use cnmf_engine::{Algorithm, FitOptions, Isa, NmfModel, NmfParams};
+use cnmf_engine::numeric::Isa;
+use cnmf_engine::{Algorithm, FitOptions, NmfModel, NmfParams};
 use cnmf_ratings::Ratings;
 use common::random_instance;
 

@@ -5,7 +5,7 @@
 //!
 //! Run with `cargo run -p cnmf-family --example lecture_3x3`.
 
-use cnmf_family::nalgebra::DMatrix;
+use cnmf_family::DMatrix;
 use cnmf_family::{FamilyError, LeeSeungModel, LeeSeungParams, Objective};
 
 /// The lecture's V.
@@ -29,11 +29,11 @@ pub fn lecture_wh() -> DMatrix<f64> {
 
 /// Our fits: (Frobenius, KL with normalised W).
 pub fn compute() -> Result<(LeeSeungModel, LeeSeungModel), FamilyError> {
-    let frobenius = LeeSeungParams::new(2).iterations(2000).check()?.fit(&v())?;
+    let frobenius = LeeSeungParams::new(2).max_iters(2000).check()?.fit(&v())?;
     let kl = LeeSeungParams::new(2)
         .objective(Objective::KullbackLeibler)
         .normalize_w(true)
-        .iterations(2000)
+        .max_iters(2000)
         .check()?
         .fit(&v())?;
     Ok((frobenius, kl))

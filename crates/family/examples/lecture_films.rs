@@ -11,7 +11,7 @@
 //!
 //! Run with `cargo run -p cnmf-family --example lecture_films`.
 
-use cnmf_family::nalgebra::DMatrix;
+use cnmf_family::DMatrix;
 use cnmf_family::{FamilyError, LeeSeungModel, LeeSeungParams, Objective, RatingNmfModel};
 use cnmf_ratings::{RatingScale, Ratings};
 
@@ -79,11 +79,11 @@ pub fn compute() -> Result<(LeeSeungModel, RatingNmfModel), FamilyError> {
     let topics = LeeSeungParams::new(2)
         .objective(Objective::KullbackLeibler)
         .normalize_w(true)
-        .iterations(1000)
+        .max_iters(1000)
         .check()?
         .fit(&r())?;
     let missing = LeeSeungParams::new(2)
-        .iterations(1000)
+        .max_iters(1000)
         .check()?
         .fit(&observed()?)?;
     Ok((topics, missing))

@@ -6,7 +6,7 @@
 //!
 //! Run with `cargo run -p cnmf-family --example slides_tv_shows`.
 
-use cnmf_family::nalgebra::DMatrix;
+use cnmf_family::DMatrix;
 use cnmf_family::{
     FamilyError, ItemNeighbours, LeeSeungModel, LeeSeungParams, NeighbourEstimate, NeighbourParams,
 };
@@ -97,7 +97,7 @@ pub fn compute() -> Result<Outcome, FamilyError> {
     // note that leaving cells empty would "crash" their NMF), so this is the dense
     // Frobenius NMF, not an ignore-missing one.
     let model = LeeSeungParams::new(2)
-        .iterations(5000)
+        .max_iters(5000)
         .seed(1)
         .check()?
         .fit(&x())?;

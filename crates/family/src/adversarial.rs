@@ -49,8 +49,10 @@ use cnmf_ratings::Ratings;
 
 use crate::biased::train::{self, train, Adversary};
 use crate::biased::{BiasedNmfModel, BiasedNmfParams, ValidBiasedNmfParams};
-use crate::observer::{Observer, Silent};
+use cnmf_ratings::params::{check_finite_nonnegative, ParamGuard};
+
 use crate::FamilyError;
+use crate::FitOptions;
 
 /// Parameters of adversarial training; the biased NMF setters plus `epsilon` and `alpha`.
 ///
@@ -96,9 +98,9 @@ impl AdversarialParams {
         self
     }
 
-    /// See [`BiasedNmfParams::epochs`].
-    pub fn epochs(mut self, epochs: usize) -> Self {
-        self.base = self.base.epochs(epochs);
+    /// See [`BiasedNmfParams::max_iters`].
+    pub fn max_iters(mut self, max_iters: usize) -> Self {
+        self.base = self.base.max_iters(max_iters);
         self
     }
 
@@ -127,20 +129,10 @@ impl AdversarialParams {
     }
 
     /// Validates the parameters.
-    pub fn check(&self) -> Result<ValidAdversarialParams, FamilyError> {
+    pub fn check(self) -> Result<ValidAdversarialParams, FamilyError> {
         let base = self.base.check()?;
-        if !(self.epsilon.is_finite() && self.epsilon >= 0.0) {
-            return Err(FamilyError::param(
-                "epsilon",
-                format!("must be finite and >= 0, got {}", self.epsilon),
-            ));
-        }
-        if !(self.alpha.is_finite() && self.alpha >= 0.0) {
-            return Err(FamilyError::param(
-                "alpha",
-                format!("must be finite and >= 0, got {}", self.alpha),
-            ));
-        }
+        check_finite_nonnegative("epsilon", self.epsilon)?;
+        check_finite_nonnegative("alpha", self.alpha)?;
         Ok(ValidAdversarialParams {
             base,
             adversary: Adversary {
@@ -148,6 +140,14 @@ impl AdversarialParams {
                 alpha: self.alpha,
             },
         })
+    }
+}
+
+impl ParamGuard for AdversarialParams {
+    type Checked = ValidAdversarialParams;
+    type Error = FamilyError;
+    fn check(self) -> Result<ValidAdversarialParams, FamilyError> {
+        AdversarialParams::check(self)
     }
 }
 
@@ -176,16 +176,17 @@ impl ValidAdversarialParams {
 
     /// Trains on the observed ratings.
     pub fn fit(&self, ratings: &Ratings) -> Result<BiasedNmfModel, FamilyError> {
-        train(ratings, &self.base, Some(self.adversary), &mut Silent)
+        self.fit_with(ratings, FitOptions::new())
     }
 
-    /// Trains, reporting the objective `J` of every iterate to `observer`.
+    /// [`fit`](ValidAdversarialParams::fit) with options (an observer of the objective `J`,
+    /// which may stop the training).
     pub fn fit_with(
         &self,
         ratings: &Ratings,
-        observer: &mut dyn Observer,
+        options: FitOptions<'_>,
     ) -> Result<BiasedNmfModel, FamilyError> {
-        train(ratings, &self.base, Some(self.adversary), observer)
+        train(ratings, &self.base, Some(self.adversary), options)
     }
 }
 

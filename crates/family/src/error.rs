@@ -47,6 +47,9 @@ pub enum FamilyError {
         /// Number of items of the model.
         n_items: usize,
     },
+    /// A method that runs on `cnmf-engine` (Lee–Seung Frobenius on ratings) failed there.
+    #[error(transparent)]
+    Engine(#[from] cnmf_engine::EngineError),
     /// An iterative solver stopped at its sweep limit before meeting its tolerance.
     #[error("{what} did not converge within {limit} sweeps")]
     NotConverged {
@@ -71,6 +74,15 @@ impl FamilyError {
         FamilyError::InvalidData {
             method,
             problem: problem.into(),
+        }
+    }
+}
+
+impl From<cnmf_ratings::InvalidParam> for FamilyError {
+    fn from(e: cnmf_ratings::InvalidParam) -> Self {
+        FamilyError::InvalidParameter {
+            name: e.name,
+            reason: e.reason,
         }
     }
 }

@@ -2,7 +2,10 @@
 //! all with the project's conventions (checked parameter builders, `fit` returning a model,
 //! [`cnmf_metrics::Predictor`] for rating models, predictions clipped to the rating scale,
 //! `ChaCha8Rng` seeds, NaN/inf as errors, observers instead of printing, sparse all the way,
-//! rayon-parallel and bit-identical whatever the thread count):
+//! rayon-parallel and bit-identical whatever the thread count). The numerical core (dot
+//! products, Gram matrices, the CSR/CSC view, initialisation, the instruction-set dispatch) is
+//! `cnmf_engine::numeric`, shared with the engine; Lee–Seung's Frobenius objective on ratings
+//! *is* the engine's ignore-missing:
 //!
 //! - [`lee_seung`]: classic Lee–Seung multiplicative updates for the Frobenius objective and
 //!   the KL (I-)divergence, on dense matrices, sparse count matrices (zeros are data) and
@@ -16,11 +19,9 @@
 pub mod adversarial;
 pub mod biased;
 mod error;
-mod kernels;
 pub mod lee_seung;
 pub mod neighbours;
 mod observer;
-mod sparse;
 
 pub use adversarial::{fgm_mse, AdversarialParams, ValidAdversarialParams};
 pub use biased::{BiasedNmfModel, BiasedNmfParams, FoldedUser, ValidBiasedNmfParams};
@@ -32,9 +33,13 @@ pub use neighbours::{
     ItemNeighbours, MissingRating, Neighbour, NeighbourEstimate, NeighbourParams,
     ValidNeighbourParams,
 };
-pub use observer::{Observer, Silent};
+pub use observer::FitOptions;
 
-/// Re-exported so that callers can build dense input without depending on nalgebra.
-pub use nalgebra;
-/// Re-exported so that callers can build sparse input without depending on sprs.
-pub use sprs;
+/// The one observer type of the workspace (from `cnmf-engine`), re-exported for convenience.
+pub use cnmf_engine::{IterationStats, Observer, Silent};
+/// The dense input type of Lee–Seung NMF, re-exported so that callers need not depend on
+/// nalgebra for it.
+pub use nalgebra::DMatrix;
+/// The sparse input type of Lee–Seung NMF, re-exported so that callers need not depend on
+/// sprs for it.
+pub use sprs::CsMatI;

@@ -28,8 +28,9 @@
 
 use nalgebra::DMatrix;
 
-use crate::kernels::dot;
 use crate::FamilyError;
+use cnmf_engine::numeric::dot;
+use cnmf_ratings::ParamGuard;
 
 /// Unit-normalised item factor vectors, ready for cosine queries.
 ///
@@ -277,7 +278,7 @@ impl NeighbourParams {
     }
 
     /// Validates the parameters.
-    pub fn check(&self) -> Result<ValidNeighbourParams, FamilyError> {
+    pub fn check(self) -> Result<ValidNeighbourParams, FamilyError> {
         if self.neighbours < 2 {
             return Err(FamilyError::param(
                 "neighbours",
@@ -291,6 +292,14 @@ impl NeighbourParams {
             neighbours: self.neighbours,
             missing: self.missing,
         })
+    }
+}
+
+impl ParamGuard for NeighbourParams {
+    type Checked = ValidNeighbourParams;
+    type Error = FamilyError;
+    fn check(self) -> Result<ValidNeighbourParams, FamilyError> {
+        NeighbourParams::check(self)
     }
 }
 

@@ -6,7 +6,6 @@
 mod common;
 
 use cnmf_family::{fgm_mse, AdversarialParams, BiasedNmfParams, FamilyError};
-use cnmf_metrics::Predictor;
 use common::{mask, ratings_of, with_threads, Planted};
 
 fn data() -> cnmf_ratings::Ratings {
@@ -20,14 +19,14 @@ fn data() -> cnmf_ratings::Ratings {
 fn alpha_zero_is_plain_training_exactly() {
     let r = data();
     let plain = BiasedNmfParams::new(4)
-        .epochs(60)
+        .max_iters(60)
         .seed(3)
         .check()
         .unwrap()
         .fit(&r)
         .unwrap();
     let adv = AdversarialParams::new(4)
-        .epochs(60)
+        .max_iters(60)
         .seed(3)
         .epsilon(0.5)
         .alpha(0.0)
@@ -47,14 +46,14 @@ fn epsilon_zero_is_plain_training_with_rescaled_regularisation() {
     let r = data();
     let (alpha, lambda) = (1.5, 2.0);
     let plain = BiasedNmfParams::new(4)
-        .epochs(80)
+        .max_iters(80)
         .regularization(lambda / (1.0 + alpha))
         .check()
         .unwrap()
         .fit(&r)
         .unwrap();
     let adv = AdversarialParams::new(4)
-        .epochs(80)
+        .max_iters(80)
         .regularization(lambda)
         .epsilon(0.0)
         .alpha(alpha)
@@ -72,7 +71,7 @@ fn epsilon_zero_is_plain_training_with_rescaled_regularisation() {
     assert!((at[0] - (1.0 + alpha) * pt[0]).abs() < 1e-9 * at[0]);
     // And a non-zero epsilon does change the fit.
     let perturbed = AdversarialParams::new(4)
-        .epochs(80)
+        .max_iters(80)
         .regularization(lambda)
         .epsilon(0.3)
         .alpha(alpha)
@@ -90,14 +89,14 @@ fn adversarial_training_resists_the_perturbation_it_was_trained_against() {
     let r = data();
     let eps = 0.3;
     let plain = BiasedNmfParams::new(4)
-        .epochs(200)
+        .max_iters(200)
         .regularization(1.0)
         .check()
         .unwrap()
         .fit(&r)
         .unwrap();
     let adv = AdversarialParams::new(4)
-        .epochs(200)
+        .max_iters(200)
         .regularization(1.0)
         .epsilon(eps)
         .alpha(1.0)
@@ -128,7 +127,7 @@ fn adversarial_training_resists_the_perturbation_it_was_trained_against() {
 fn fgm_mse_at_zero_is_the_training_mse() {
     let r = data();
     let m = BiasedNmfParams::new(4)
-        .epochs(30)
+        .max_iters(30)
         .check()
         .unwrap()
         .fit(&r)
@@ -156,7 +155,7 @@ fn fgm_mse_at_zero_is_the_training_mse() {
 fn deterministic_for_any_thread_count() {
     let r = data();
     let p = AdversarialParams::new(4)
-        .epochs(10)
+        .max_iters(10)
         .seed(8)
         .check()
         .unwrap();

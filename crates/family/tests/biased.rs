@@ -6,7 +6,6 @@
 mod common;
 
 use cnmf_family::{BiasedNmfModel, BiasedNmfParams, FamilyError};
-use cnmf_metrics::Predictor;
 use cnmf_ratings::RatingScale;
 use common::{mask, ratings_of, with_threads, Planted};
 
@@ -16,7 +15,7 @@ fn fits_planted_data_and_generalises() {
     let truth = Planted::new(n, m, 3, 1);
     let train = ratings_of(&truth, n, m, mask(7, 0.5));
     let params = BiasedNmfParams::new(3)
-        .epochs(400)
+        .max_iters(400)
         .learning_rate(0.02)
         .regularization(0.1)
         .check()
@@ -56,11 +55,19 @@ fn same_seed_same_bits_for_any_thread_count() {
     let (n, m) = (700, 300);
     let truth = Planted::new(n, m, 4, 2);
     let train = ratings_of(&truth, n, m, mask(3, 0.1));
-    let params = BiasedNmfParams::new(5).epochs(15).seed(4).check().unwrap();
+    let params = BiasedNmfParams::new(5)
+        .max_iters(15)
+        .seed(4)
+        .check()
+        .unwrap();
     let one = with_threads(1, || params.fit(&train).unwrap());
     assert_eq!(one, with_threads(3, || params.fit(&train).unwrap()));
     assert_eq!(one, with_threads(4, || params.fit(&train).unwrap()));
-    let other_seed = BiasedNmfParams::new(5).epochs(15).seed(5).check().unwrap();
+    let other_seed = BiasedNmfParams::new(5)
+        .max_iters(15)
+        .seed(5)
+        .check()
+        .unwrap();
     assert_ne!(one, other_seed.fit(&train).unwrap());
 }
 
@@ -81,7 +88,7 @@ fn predictions_are_clipped_and_unknown_indices_are_errors() {
     .unwrap();
     let model = BiasedNmfParams::new(2)
         .regularization(0.0)
-        .epochs(300)
+        .max_iters(300)
         .learning_rate(0.05)
         .check()
         .unwrap()
@@ -134,7 +141,7 @@ fn a_user_without_ratings_gets_the_global_and_item_bias() {
     let train = ratings_of(&truth, n, m, |u, i| u != 29 && mask(1, 0.6)(u, i));
     assert_eq!(train.user_count(29), 0);
     let model = BiasedNmfParams::new(2)
-        .epochs(50)
+        .max_iters(50)
         .check()
         .unwrap()
         .fit(&train)
@@ -156,8 +163,8 @@ fn bad_parameters_are_named() {
     };
     assert_eq!(name(BiasedNmfParams::new(0).check().unwrap_err()), "rank");
     assert_eq!(
-        name(BiasedNmfParams::new(2).epochs(0).check().unwrap_err()),
-        "epochs"
+        name(BiasedNmfParams::new(2).max_iters(0).check().unwrap_err()),
+        "max_iters"
     );
     assert_eq!(
         name(
@@ -200,7 +207,7 @@ fn a_diverging_run_is_an_error_not_a_result() {
     // An absurd step size makes Adam's steps overflow the factors.
     let e = BiasedNmfParams::new(2)
         .learning_rate(1e300)
-        .epochs(20)
+        .max_iters(20)
         .check()
         .unwrap()
         .fit(&train)
@@ -303,7 +310,7 @@ fn fold_in_against_a_trained_model_predicts_the_new_user() {
     // Train without user n; then fold it in from half of its items.
     let train = ratings_of(&truth, n, m, mask(5, 0.6));
     let model = BiasedNmfParams::new(3)
-        .epochs(400)
+        .max_iters(400)
         .learning_rate(0.02)
         .regularization(0.1)
         .check()

@@ -20,7 +20,7 @@ mod lecture_films;
 mod slides;
 
 use cnmf_family::lee_seung::LeeSeungModel;
-use cnmf_family::nalgebra::DMatrix;
+use cnmf_family::DMatrix;
 
 fn kl(v: &DMatrix<f64>, x: &DMatrix<f64>) -> f64 {
     v.iter()

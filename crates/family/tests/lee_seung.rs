@@ -4,11 +4,15 @@
 // Index loops mirror the formulas being checked.
 #![allow(clippy::needless_range_loop)]
 
-use cnmf_family::nalgebra::DMatrix;
-use cnmf_family::sprs::{CsMatI, TriMatI};
-use cnmf_family::{FamilyError, LeeSeungModel, LeeSeungParams, Objective};
+use cnmf_family::CsMatI;
+use cnmf_family::DMatrix;
+use cnmf_family::{
+    FamilyError, FitOptions, IterationStats, LeeSeungModel, LeeSeungParams, Objective,
+};
 use cnmf_ratings::{RatingScale, Ratings};
 use proptest::prelude::*;
+use sprs::TriMatI;
+use std::ops::ControlFlow;
 
 /// The sparse (CSR) copy of a dense matrix, zeros dropped.
 fn to_csr(v: &DMatrix<f64>) -> CsMatI<f64, u32> {
@@ -81,7 +85,7 @@ proptest! {
         let model = LeeSeungParams::new(rank)
             .objective(objective_of(kl))
             .normalize_w(normalize)
-            .iterations(60)
+            .max_iters(60)
             .seed(seed)
             .check()
             .unwrap()
@@ -99,7 +103,7 @@ proptest! {
         let model = LeeSeungParams::new(rank)
             .objective(objective_of(kl))
             .normalize_w(normalize)
-            .iterations(60)
+            .max_iters(60)
             .seed(seed)
             .check()
             .unwrap()
@@ -117,10 +121,12 @@ proptest! {
         let observed = |i: usize, j: usize| (i, j) == (0, 0) || (mask_bits >> ((i * m + j) % 64)) & 1 == 1;
         let r = to_ratings(&v, observed);
         prop_assume!(r.mean() > 0.0);
+        // Frobenius on ratings is the engine's ignore-missing, which does not normalise.
+        prop_assume!(kl || !normalize);
         let model = LeeSeungParams::new(rank)
             .objective(objective_of(kl))
             .normalize_w(normalize)
-            .iterations(60)
+            .max_iters(60)
             .seed(seed)
             .check()
             .unwrap()
@@ -165,7 +171,7 @@ fn dense_and_sparse_follow_the_same_iterates() {
             let p = LeeSeungParams::new(3)
                 .objective(objective_of(kl))
                 .normalize_w(normalize)
-                .iterations(40)
+                .max_iters(40)
                 .seed(9)
                 .check()
                 .unwrap();
@@ -193,7 +199,7 @@ fn ignore_missing_with_everything_observed_is_the_complete_fit() {
     for kl in [false, true] {
         let p = LeeSeungParams::new(2)
             .objective(objective_of(kl))
-            .iterations(50)
+            .max_iters(50)
             .seed(3)
             .check()
             .unwrap();
@@ -202,6 +208,58 @@ fn ignore_missing_with_everything_observed_is_the_complete_fit() {
         assert_close(dense.w(), masked.factors().w(), 1e-9, "W");
         assert_close(dense.h(), masked.factors().h(), 1e-9, "H");
     }
+}
+
+/// Lee–Seung Frobenius on ratings delegates to the engine's ignore-missing: same factors and
+/// objective trace, bit for bit, from the same seed (with part of the matrix missing, so the
+/// mask matters). Together with the test above (all observed = the dense nalgebra fit to
+/// 1e-9) this ties the engine's masked update to the textbook formula.
+#[test]
+fn frobenius_on_ratings_is_the_engines_ignore_missing() {
+    use cnmf_engine::{Algorithm, NmfParams};
+    let v = random_matrix(14, 10, 5).map(|x| x + 0.25);
+    let r = to_ratings(&v, |i, j| (i * 7 + j * 3) % 5 != 0);
+    let family = LeeSeungParams::new(3)
+        .max_iters(40)
+        .seed(9)
+        .check()
+        .unwrap()
+        .fit(&r)
+        .unwrap();
+    let engine = NmfParams::new(3, Algorithm::IgnoreMissing)
+        .max_iters(40)
+        .seed(9)
+        .check()
+        .unwrap()
+        .fit(&r)
+        .unwrap();
+    let trace: Vec<f64> = engine.trace().iter().map(|s| s.objective).collect();
+    assert_eq!(family.factors().objective_trace(), &trace[..]);
+    for u in 0..r.n_users() as u32 {
+        for i in 0..r.n_items() as u32 {
+            assert_eq!(
+                cnmf_metrics::Predictor::predict_raw(&family, u, i),
+                engine.predict_raw(u, i)
+            );
+        }
+    }
+    // Normalising W is not available on that path: an error, not a silent no-op.
+    let err = LeeSeungParams::new(3)
+        .normalize_w(true)
+        .check()
+        .unwrap()
+        .fit(&r)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            FamilyError::InvalidParameter {
+                name: "normalize_w",
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 /// Multiplicative updates are invariant to rescaling the columns of W against the rows of H,
@@ -215,7 +273,7 @@ fn normalisation_keeps_the_product_and_sums_columns_to_one() {
             LeeSeungParams::new(3)
                 .objective(objective_of(kl))
                 .normalize_w(normalize)
-                .iterations(30)
+                .max_iters(30)
                 .check()
                 .unwrap()
                 .fit(&to_csr(&v))
@@ -241,7 +299,7 @@ fn tolerance_stops_early_at_the_same_point_for_dense_and_sparse() {
     let v = random_matrix(20, 14, 2);
     let p = LeeSeungParams::new(2)
         .objective(Objective::KullbackLeibler)
-        .iterations(5000)
+        .max_iters(5000)
         .tolerance(1e-4)
         .check()
         .unwrap();
@@ -265,7 +323,7 @@ fn sparse_fit_is_bit_identical_for_any_thread_count() {
         let p = LeeSeungParams::new(4)
             .objective(objective_of(kl))
             .normalize_w(true)
-            .iterations(10)
+            .max_iters(10)
             .check()
             .unwrap();
         let run = |threads: usize| {
@@ -282,7 +340,7 @@ fn sparse_fit_is_bit_identical_for_any_thread_count() {
     // The ignore-missing path too (the same passes, with per-entry denominators).
     let dense = random_matrix(300, 200, 3);
     let r = to_ratings(&dense, |i, j| dense[(i, j)] > 0.0);
-    let p = LeeSeungParams::new(4).iterations(10).check().unwrap();
+    let p = LeeSeungParams::new(4).max_iters(10).check().unwrap();
     let run = |threads: usize| {
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -300,7 +358,7 @@ fn an_all_zero_row_of_count_data_gets_zero_factors() {
     v.row_mut(3).fill(0.0);
     let m = LeeSeungParams::new(2)
         .objective(Objective::KullbackLeibler)
-        .iterations(20)
+        .max_iters(20)
         .check()
         .unwrap()
         .fit(&to_csr(&v))
@@ -320,7 +378,7 @@ fn a_user_without_ratings_keeps_its_initial_factors() {
     assert_eq!((only.n_users(), only.user_count(5)), (6, 0));
     let fit = |iterations: usize| {
         LeeSeungParams::new(2)
-            .iterations(iterations)
+            .max_iters(iterations)
             .check()
             .unwrap()
             .fit(&only)
@@ -343,8 +401,8 @@ fn bad_parameters_are_named() {
     };
     assert_eq!(name(LeeSeungParams::new(0).check().unwrap_err()), "rank");
     assert_eq!(
-        name(LeeSeungParams::new(2).iterations(0).check().unwrap_err()),
-        "iterations"
+        name(LeeSeungParams::new(2).max_iters(0).check().unwrap_err()),
+        "max_iters"
     );
     assert_eq!(
         name(LeeSeungParams::new(2).tolerance(-1.0).check().unwrap_err()),
@@ -392,11 +450,24 @@ fn the_observer_sees_every_iterate() {
     let v = random_matrix(5, 4, 1);
     let mut seen = Vec::new();
     let m = LeeSeungParams::new(2)
-        .iterations(7)
+        .max_iters(7)
         .check()
         .unwrap()
-        .fit_with(&to_csr(&v), &mut |it: usize, obj: f64| seen.push((it, obj)))
+        .fit_with(
+            &to_csr(&v),
+            FitOptions::new().observer(&mut |s: &IterationStats| {
+                seen.push((s.iteration, s.objective));
+                ControlFlow::Continue(())
+            }),
+        )
         .unwrap();
-    let expected: Vec<(usize, f64)> = m.objective_trace().iter().copied().enumerate().collect();
+    // Every iterate after the initial state (iteration 0 is in the trace only).
+    let expected: Vec<(usize, f64)> = m
+        .objective_trace()
+        .iter()
+        .copied()
+        .enumerate()
+        .skip(1)
+        .collect();
     assert_eq!(seen, expected);
 }

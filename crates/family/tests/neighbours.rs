@@ -3,7 +3,7 @@
 // Index loops mirror the formulas being checked.
 #![allow(clippy::needless_range_loop)]
 
-use cnmf_family::nalgebra::DMatrix;
+use cnmf_family::DMatrix;
 use cnmf_family::{FamilyError, ItemNeighbours, MissingRating, NeighbourParams};
 
 /// Items in the plane at known angles (degrees) and lengths; the cosine between two items is

@@ -84,7 +84,7 @@ pub fn accuracy_of<P: Predictor + ?Sized>(
     let truth: Vec<f64> = test.iter().map(|t| t.value).collect();
     let predictions: Vec<f64> = test
         .iter()
-        .map(|t| predictor.predict(t.user, t.item))
+        .map(|t| predictor.predict_raw(t.user, t.item))
         .collect();
     accuracy(&truth, &predictions, scale)
 }

@@ -31,6 +31,8 @@ mod hit_ratio;
 mod shift;
 mod summary;
 
+use cnmf_ratings::RatingScale;
+
 pub use accuracy::{accuracy, accuracy_of, accuracy_of_triples, Accuracy};
 pub use detection::{entry_detection, flagged_entries, user_detection, Detection};
 pub use error::MetricsError;
@@ -40,14 +42,34 @@ pub use summary::MeanSd;
 
 /// Anything that predicts a rating for a (user, item) pair given by dense indices.
 ///
-/// Implementations return the raw prediction; metrics clip to the rating scale themselves.
+/// One meaning for every model of the workspace: [`predict_raw`](Predictor::predict_raw) is
+/// the model's own value, unclipped (rankings such as the hit ratio use it, so that items
+/// predicted above the top of the scale are not tied); [`predict_clipped`](Predictor::predict_clipped)
+/// clips it to a rating scale, as the accuracy and shift metrics do. A model's inherent
+/// `predict` (where it has one) is `predict_clipped` with the model's own scale.
+///
+/// Any `Fn(u32, u32) -> f64` closure is a predictor:
+///
+/// ```
+/// use cnmf_metrics::Predictor;
+/// use cnmf_ratings::RatingScale;
+/// let model = |_user: u32, item: u32| 4.0 + item as f64;
+/// assert_eq!(model.predict_raw(0, 2), 6.0);
+/// assert_eq!(model.predict_clipped(0, 2, RatingScale::MOVIELENS), 5.0);
+/// ```
 pub trait Predictor {
-    /// The predicted rating of `item` by `user`.
-    fn predict(&self, user: u32, item: u32) -> f64;
+    /// The model's predicted rating of `item` by `user`, not clipped to any scale.
+    fn predict_raw(&self, user: u32, item: u32) -> f64;
+
+    /// [`predict_raw`](Predictor::predict_raw) clipped to `scale` (NaN stays NaN, for the
+    /// metrics to report).
+    fn predict_clipped(&self, user: u32, item: u32, scale: RatingScale) -> f64 {
+        scale.clip(self.predict_raw(user, item))
+    }
 }
 
 impl<F: Fn(u32, u32) -> f64> Predictor for F {
-    fn predict(&self, user: u32, item: u32) -> f64 {
+    fn predict_raw(&self, user: u32, item: u32) -> f64 {
         self(user, item)
     }
 }

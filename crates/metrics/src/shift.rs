@@ -75,7 +75,7 @@ pub(crate) fn predict_checked<P: Predictor + ?Sized>(
     user: u32,
     item: u32,
 ) -> Result<f64, MetricsError> {
-    let value = model.predict(user, item);
+    let value = model.predict_raw(user, item);
     if value.is_finite() {
         Ok(value)
     } else {

@@ -9,6 +9,7 @@
 //! - [`split`] makes seeded train/test splits (random holdout, k-fold, per-user holdout).
 //! - [`discover`] finds MovieLens on disk (`--data`, `CNMF_DATA`, `./data`) and downloads the
 //!   official zips, verified against pinned SHA-256 digests.
+//! - [`params`] is the workspace's parameter convention ([`ParamGuard`], shared checks).
 //! - [`synthetic`] generates MovieLens-shaped data with a known nonnegative low-rank truth,
 //!   deterministically for a seed whatever the thread count.
 //!
@@ -41,6 +42,7 @@ pub mod discover;
 mod error;
 mod ids;
 pub mod load;
+pub mod params;
 mod ratings;
 mod scale;
 pub mod split;
@@ -51,8 +53,9 @@ pub use discover::{DataSetKind, DataSource};
 pub use error::{Location, RatingsError};
 pub use ids::IdMap;
 pub use load::{load, load_reader, Format, LoadOptions};
+pub use params::{InvalidParam, ParamGuard};
 pub use ratings::{DuplicatePolicy, Ratings, RatingsBuilder, Triple};
 pub use scale::RatingScale;
 pub use split::{KFold, PerUser, Split};
-pub use synthetic::{GroundTruth, SyntheticParams, ValidSyntheticParams};
+pub use synthetic::{SyntheticParams, SyntheticTruth, ValidSyntheticParams};
 pub use write::write;

@@ -102,7 +102,7 @@ pub fn k_fold(data: &Ratings, k: usize, seed: u64) -> Result<KFold<'_>, RatingsE
 
 impl KFold<'_> {
     /// Number of folds.
-    pub fn k(&self) -> usize {
+    pub fn n_folds(&self) -> usize {
         self.k
     }
 

@@ -38,6 +38,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 use rayon::prelude::*;
 
+use crate::params::{check_at_least_one, check_finite_nonnegative, ParamGuard};
 use crate::{IdMap, RatingScale, Ratings, RatingsError};
 
 /// Users per generation chunk. Fixed (not derived from the thread count) so that the output
@@ -167,11 +168,11 @@ impl SyntheticParams {
     }
 
     /// Validates every parameter before any work starts.
-    pub fn check(&self) -> Result<ValidSyntheticParams, RatingsError> {
+    pub fn check(self) -> Result<ValidSyntheticParams, RatingsError> {
         let bad = |name: &'static str, reason: String| {
             Err(RatingsError::InvalidParameter { name, reason })
         };
-        let p = self;
+        let p = &self;
         if p.n_users == 0 || p.n_items == 0 {
             return bad(
                 "n_users/n_items",
@@ -184,9 +185,7 @@ impl SyntheticParams {
         if u32::try_from(p.n_users).is_err() || u32::try_from(p.n_items).is_err() {
             return bad("n_users/n_items", "at most u32::MAX users and items".into());
         }
-        if p.rank == 0 {
-            return bad("rank", "must be at least 1".into());
-        }
+        check_at_least_one("rank", p.rank)?;
         if p.min_per_user > p.n_items {
             return bad(
                 "min_per_user",
@@ -214,21 +213,14 @@ impl SyntheticParams {
         if u32::try_from(p.n_ratings).is_err() {
             return bad("n_ratings", format!("{} exceeds u32::MAX", p.n_ratings));
         }
-        if !(p.noise_sd.is_finite() && p.noise_sd >= 0.0) {
-            return bad(
-                "noise_sd",
-                format!("{} must be finite and >= 0", p.noise_sd),
-            );
-        }
+        check_finite_nonnegative("noise_sd", p.noise_sd)?;
         for (name, s) in [
             ("item_exponent", p.item_exponent),
             ("user_exponent", p.user_exponent),
             ("item_offset", p.item_offset),
             ("user_offset", p.user_offset),
         ] {
-            if !(s.is_finite() && s >= 0.0) {
-                return bad(name, format!("{s} must be finite and >= 0"));
-            }
+            check_finite_nonnegative(name, s)?;
         }
         let (lo, hi) = (p.scale.min().ceil(), p.scale.max().floor());
         if lo > hi {
@@ -247,7 +239,7 @@ impl SyntheticParams {
                 format!("{} must be positive and inside the scale", p.mean_rating),
             );
         }
-        Ok(ValidSyntheticParams(p.clone()))
+        Ok(ValidSyntheticParams(self))
     }
 }
 
@@ -259,13 +251,13 @@ pub struct ValidSyntheticParams(SyntheticParams);
 /// user, contiguous) and `H` (one row of `rank` factors per item, contiguous, i.e. `H`
 /// transposed).
 #[derive(Debug, Clone, PartialEq)]
-pub struct GroundTruth {
+pub struct SyntheticTruth {
     rank: usize,
     w: Vec<f64>,
     h: Vec<f64>,
 }
 
-impl GroundTruth {
+impl SyntheticTruth {
     /// The rank.
     pub fn rank(&self) -> usize {
         self.rank
@@ -292,9 +284,17 @@ impl GroundTruth {
     }
 }
 
-impl std::ops::Deref for ValidSyntheticParams {
-    type Target = SyntheticParams;
-    fn deref(&self) -> &SyntheticParams {
+impl ParamGuard for SyntheticParams {
+    type Checked = ValidSyntheticParams;
+    type Error = RatingsError;
+    fn check(self) -> Result<ValidSyntheticParams, RatingsError> {
+        SyntheticParams::check(self)
+    }
+}
+
+impl ValidSyntheticParams {
+    /// The parameters these were checked from.
+    pub fn params(&self) -> &SyntheticParams {
         &self.0
     }
 }
@@ -314,14 +314,14 @@ impl ValidSyntheticParams {
     }
 
     /// Generates the ratings and returns the ground-truth factors too.
-    pub fn generate_with_truth(&self) -> (Ratings, GroundTruth) {
+    pub fn generate_with_truth(&self) -> (Ratings, SyntheticTruth) {
         let p = &self.0;
         let counts = self.user_counts();
         let sampler = ItemSampler::new(self.item_weights());
         let a = (4.0 * p.mean_rating / p.rank as f64).sqrt();
         let w = self.factors(p.n_users, CHUNK_USERS, STREAM_W, a);
         let h = self.factors(p.n_items, CHUNK_ITEMS, STREAM_H, a);
-        let truth = GroundTruth { rank: p.rank, w, h };
+        let truth = SyntheticTruth { rank: p.rank, w, h };
 
         let mut indptr = Vec::with_capacity(p.n_users + 1);
         indptr.push(0u32);

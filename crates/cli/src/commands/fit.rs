@@ -83,7 +83,7 @@ pub fn run(args: &FitArgs, out: &Output) -> CliResult<()> {
         bytes,
         data: &summary,
         algorithm,
-        k: params.k(),
+        k: params.rank(),
         lambda: &lambda,
         warmup: params.warmup_iters(),
         iterations,

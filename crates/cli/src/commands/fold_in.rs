@@ -160,7 +160,7 @@ pub fn run(args: &FoldInArgs, out: &Output) -> CliResult<()> {
         "folded in {} ratings ({} algorithm, k = {}); top {} unrated items{}:\n",
         pairs.len(),
         model.algorithm(),
-        factors.k(),
+        factors.rank(),
         items.len(),
         min_note(args.min_ratings)
     );

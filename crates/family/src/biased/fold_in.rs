@@ -1,8 +1,8 @@
 //! Fold-in of a new, partially filled user against a fitted model's fixed item side.
 
 use super::BiasedNmfModel;
-use crate::kernels::dot;
 use crate::FamilyError;
+use cnmf_engine::numeric::dot;
 
 /// Coordinate-descent sweeps before fold-in gives up.
 const MAX_SWEEPS: usize = 100_000;

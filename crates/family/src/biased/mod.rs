@@ -49,9 +49,13 @@ pub(crate) mod train;
 use cnmf_metrics::Predictor;
 use cnmf_ratings::{RatingScale, Ratings};
 
-use crate::kernels::{all_finite, dot};
-use crate::observer::{Observer, Silent};
+use cnmf_engine::numeric::{all_finite, dot};
+use cnmf_ratings::params::{
+    check_at_least_one, check_finite_nonnegative, check_finite_positive, ParamGuard,
+};
+
 use crate::FamilyError;
+use crate::FitOptions;
 
 pub use fold_in::FoldedUser;
 
@@ -66,7 +70,7 @@ pub use fold_in::FoldedUser;
 ///      ("cid", "jaws", 4.0), ("cid", "heat", 2.0)],
 ///     RatingScale::MOVIELENS,
 /// )?;
-/// let model = BiasedNmfParams::new(2).epochs(300).regularization(0.01).check()?.fit(&r)?;
+/// let model = BiasedNmfParams::new(2).max_iters(300).regularization(0.01).check()?.fit(&r)?;
 /// let p = model.predict(0, 0); // ann, up
 /// assert!((p - 5.0).abs() < 0.5);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -74,7 +78,7 @@ pub use fold_in::FoldedUser;
 #[derive(Debug, Clone, PartialEq)]
 pub struct BiasedNmfParams {
     pub(crate) rank: usize,
-    pub(crate) epochs: usize,
+    pub(crate) max_iters: usize,
     pub(crate) learning_rate: f64,
     pub(crate) regularization: f64,
     pub(crate) init_scale: f64,
@@ -89,7 +93,7 @@ impl BiasedNmfParams {
     pub fn new(rank: usize) -> Self {
         BiasedNmfParams {
             rank,
-            epochs: 200,
+            max_iters: 200,
             learning_rate: 0.01,
             regularization: 5.0,
             init_scale: 0.1,
@@ -103,9 +107,9 @@ impl BiasedNmfParams {
         self
     }
 
-    /// Number of full-batch epochs (at least 1).
-    pub fn epochs(mut self, epochs: usize) -> Self {
-        self.epochs = epochs;
+    /// Number of full-batch epochs, i.e. iterations (at least 1).
+    pub fn max_iters(mut self, max_iters: usize) -> Self {
+        self.max_iters = max_iters;
         self
     }
 
@@ -134,32 +138,21 @@ impl BiasedNmfParams {
     }
 
     /// Validates the parameters.
-    pub fn check(&self) -> Result<ValidBiasedNmfParams, FamilyError> {
-        if self.rank == 0 {
-            return Err(FamilyError::param("rank", "must be at least 1"));
-        }
-        if self.epochs == 0 {
-            return Err(FamilyError::param("epochs", "must be at least 1"));
-        }
-        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return Err(FamilyError::param(
-                "learning_rate",
-                format!("must be finite and > 0, got {}", self.learning_rate),
-            ));
-        }
-        if !(self.regularization.is_finite() && self.regularization >= 0.0) {
-            return Err(FamilyError::param(
-                "regularization",
-                format!("must be finite and >= 0, got {}", self.regularization),
-            ));
-        }
-        if !(self.init_scale.is_finite() && self.init_scale > 0.0) {
-            return Err(FamilyError::param(
-                "init_scale",
-                format!("must be finite and > 0, got {}", self.init_scale),
-            ));
-        }
-        Ok(ValidBiasedNmfParams(self.clone()))
+    pub fn check(self) -> Result<ValidBiasedNmfParams, FamilyError> {
+        check_at_least_one("rank", self.rank)?;
+        check_at_least_one("max_iters", self.max_iters)?;
+        check_finite_positive("learning_rate", self.learning_rate)?;
+        check_finite_nonnegative("regularization", self.regularization)?;
+        check_finite_positive("init_scale", self.init_scale)?;
+        Ok(ValidBiasedNmfParams(self))
+    }
+}
+
+impl ParamGuard for BiasedNmfParams {
+    type Checked = ValidBiasedNmfParams;
+    type Error = FamilyError;
+    fn check(self) -> Result<ValidBiasedNmfParams, FamilyError> {
+        BiasedNmfParams::check(self)
     }
 }
 
@@ -173,9 +166,9 @@ impl ValidBiasedNmfParams {
         self.0.rank
     }
 
-    /// The number of epochs.
-    pub fn epochs(&self) -> usize {
-        self.0.epochs
+    /// The number of epochs (iterations).
+    pub fn max_iters(&self) -> usize {
+        self.0.max_iters
     }
 
     /// Adam's step size.
@@ -200,16 +193,17 @@ impl ValidBiasedNmfParams {
 
     /// Trains on the observed ratings.
     pub fn fit(&self, ratings: &Ratings) -> Result<BiasedNmfModel, FamilyError> {
-        train::train(ratings, self, None, &mut Silent)
+        self.fit_with(ratings, FitOptions::new())
     }
 
-    /// Trains, reporting the objective `J` of every iterate to `observer`.
+    /// [`fit`](ValidBiasedNmfParams::fit) with options (an observer of the objective `J`,
+    /// which may stop the training).
     pub fn fit_with(
         &self,
         ratings: &Ratings,
-        observer: &mut dyn Observer,
+        options: FitOptions<'_>,
     ) -> Result<BiasedNmfModel, FamilyError> {
-        train::train(ratings, self, None, observer)
+        train::train(ratings, self, None, options)
     }
 }
 
@@ -394,8 +388,23 @@ impl BiasedNmfModel {
         Ok(())
     }
 
+    /// The prediction clipped to the rating scale.
+    ///
+    /// # Panics
+    /// For a user or item outside the training data (use
+    /// [`BiasedNmfModel::try_predict`] to get an error instead).
+    pub fn predict(&self, user: u32, item: u32) -> f64 {
+        self.try_predict(user, item)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
     /// The clipped prediction, or an error for an unknown user or item.
     pub fn try_predict(&self, user: u32, item: u32) -> Result<f64, FamilyError> {
+        Ok(self.scale.clip(self.try_predict_raw(user, item)?))
+    }
+
+    /// The unclipped prediction, or an error for an unknown user or item.
+    pub fn try_predict_raw(&self, user: u32, item: u32) -> Result<f64, FamilyError> {
         if user as usize >= self.n_users() {
             return Err(FamilyError::UnknownUser {
                 user,
@@ -403,20 +412,17 @@ impl BiasedNmfModel {
             });
         }
         self.check_item(item)?;
-        Ok(self.scale.clip(self.raw(user, item)))
+        Ok(self.raw(user, item))
     }
 }
 
 impl Predictor for BiasedNmfModel {
-    /// The clipped prediction.
+    /// The unclipped prediction `P_u . Q_i + b_u + b_i + b`.
     ///
     /// # Panics
-    /// For a user or item outside the training data's id maps (use
-    /// [`BiasedNmfModel::try_predict`] to get an error instead).
-    fn predict(&self, user: u32, item: u32) -> f64 {
-        match self.try_predict(user, item) {
-            Ok(p) => p,
-            Err(e) => panic!("{e}"),
-        }
+    /// For a user or item outside the training data.
+    fn predict_raw(&self, user: u32, item: u32) -> f64 {
+        self.try_predict_raw(user, item)
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 }

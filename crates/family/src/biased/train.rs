@@ -7,10 +7,10 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use super::{BiasedNmfModel, ValidBiasedNmfParams};
-use crate::kernels::{all_finite, axpy, dot, split_by_ptr};
-use crate::observer::Observer;
-use crate::sparse::TwoWay;
+use crate::observer::Progress;
 use crate::FamilyError;
+use crate::FitOptions;
+use cnmf_engine::numeric::{all_finite, axpy, dot, split_at_cuts, TwoWay};
 
 const BETA1: f64 = 0.9;
 const BETA2: f64 = 0.999;
@@ -88,7 +88,7 @@ pub(crate) fn train(
     ratings: &Ratings,
     params: &ValidBiasedNmfParams,
     adversary: Option<Adversary>,
-    observer: &mut dyn Observer,
+    options: FitOptions<'_>,
 ) -> Result<BiasedNmfModel, FamilyError> {
     let data = TwoWay::of_ratings(ratings);
     let (n, m, k) = (data.n, data.m, params.rank());
@@ -111,8 +111,8 @@ pub(crate) fn train(
     let lr = params.learning_rate();
     let lambda = params.regularization();
 
-    let mut trace = Vec::with_capacity(params.epochs() + 1);
-    for epoch in 0..=params.epochs() {
+    let mut progress = Progress::new(options, "biased NMF objective", params.max_iters());
+    for epoch in 0..=params.max_iters() {
         let obj = evaluate(
             &data,
             csc_to_csr,
@@ -123,15 +123,8 @@ pub(crate) fn train(
             &mut grad,
             &mut scratch,
         );
-        if !obj.is_finite() {
-            return Err(FamilyError::NotFinite {
-                what: "biased NMF objective",
-                iteration: epoch,
-            });
-        }
-        observer.on_iteration(epoch, obj);
-        trace.push(obj);
-        if epoch == params.epochs() {
+        let stop = progress.record(epoch, obj)?.is_break();
+        if stop || epoch == params.max_iters() {
             break;
         }
         let t = i32::try_from(epoch + 1).unwrap_or(i32::MAX);
@@ -154,7 +147,7 @@ pub(crate) fn train(
         ratings.scale(),
         lambda,
     )?;
-    Ok(model.with_trace(trace))
+    Ok(model.with_trace(progress.trace))
 }
 
 /// The mean squared error of `model` on `ratings` after the fast-gradient perturbation of
@@ -324,7 +317,7 @@ fn perturbed(theta: &[f64], g: &[f64], k: usize, epsilon: f64) -> Vec<f64> {
         .for_each(|(row, gr)| {
             let norm = dot(gr, gr).sqrt();
             if norm > 0.0 {
-                axpy(epsilon / norm, gr, row);
+                axpy(row, epsilon / norm, gr);
             }
         });
     out
@@ -347,7 +340,8 @@ fn data_pass(
     e: &mut [f64],
 ) -> f64 {
     let rows = &data.rows;
-    let per_user = split_by_ptr(e, &rows.ptr);
+    let cuts: Vec<usize> = rows.ptr.iter().map(|&p| p as usize).collect();
+    let per_user = split_at_cuts(e, &cuts, 1);
     let losses: Vec<f64> = per_user
         .into_par_iter()
         .zip(grad.p.par_chunks_mut(k))
@@ -365,7 +359,7 @@ fn data_pass(
                 *slot = err;
                 loss += err * err;
                 esum += err;
-                axpy(weight * err, q_i, gp);
+                axpy(gp, weight * err, q_i);
             }
             *gbu += weight * esum;
             loss
@@ -379,12 +373,12 @@ fn data_pass(
         .enumerate()
         .for_each(|(i, (gq, gbi))| {
             let (users, _) = cols.outer(i);
-            let start = cols.ptr[i];
+            let start = cols.ptr[i] as usize;
             let mut esum = 0.0;
             for (pos, &u) in users.iter().enumerate() {
                 let err = e[csc_to_csr[start + pos] as usize];
                 esum += err;
-                axpy(weight * err, &pu[u as usize * k..(u as usize + 1) * k], gq);
+                axpy(gq, weight * err, &pu[u as usize * k..(u as usize + 1) * k]);
             }
             *gbi += weight * esum;
         });

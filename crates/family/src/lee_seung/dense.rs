@@ -3,14 +3,15 @@
 use nalgebra::DMatrix;
 
 use super::{check_value, kl_term, LeeSeungModel, Objective, ValidLeeSeungParams};
-use crate::kernels::{nmf_init, EPS};
-use crate::observer::Observer;
-use crate::FamilyError;
+use cnmf_engine::numeric::{init_factors, EPS};
+
+use crate::observer::Progress;
+use crate::{FamilyError, FitOptions};
 
 pub(super) fn fit(
     v: &DMatrix<f64>,
     params: &ValidLeeSeungParams,
-    observer: &mut dyn Observer,
+    options: FitOptions<'_>,
 ) -> Result<LeeSeungModel, FamilyError> {
     let (n, m) = v.shape();
     if n == 0 || m == 0 {
@@ -32,16 +33,16 @@ pub(super) fn fit(
         ));
     }
     let k = params.rank();
-    let (w0, h0) = nmf_init(params.seed(), n, m, k, mean);
+    let (w0, h0) = init_factors(n, m, k, mean, params.seed())?.into_parts();
     let mut w = DMatrix::from_row_slice(n, k, &w0);
     let mut h = DMatrix::from_column_slice(k, m, &h0);
 
     let objective = params.objective();
-    let mut trace = Vec::with_capacity(params.iterations() + 1);
+    let mut progress = Progress::new(options, "Lee-Seung objective", params.max_iters());
     for it in 0.. {
         let obj = dense_objective(v, &w, &h, objective);
-        record(&mut trace, observer, it, obj)?;
-        if it == params.iterations() || params.converged(&trace) {
+        let stop = progress.record(it, obj)?.is_break();
+        if stop || it == params.max_iters() || params.converged(&progress.trace) {
             break;
         }
         match objective {
@@ -79,25 +80,7 @@ pub(super) fn fit(
             });
         }
     }
-    Ok(LeeSeungModel::new(w, h, objective, trace))
-}
-
-/// Pushes the objective of iterate `it` after checking it is finite.
-pub(super) fn record(
-    trace: &mut Vec<f64>,
-    observer: &mut dyn Observer,
-    it: usize,
-    obj: f64,
-) -> Result<(), FamilyError> {
-    if !obj.is_finite() {
-        return Err(FamilyError::NotFinite {
-            what: "Lee-Seung objective",
-            iteration: it,
-        });
-    }
-    observer.on_iteration(it, obj);
-    trace.push(obj);
-    Ok(())
+    Ok(LeeSeungModel::new(w, h, objective, progress.trace))
 }
 
 /// `F(W, H)` or `D_I(V || W H)` computed from the dense reconstruction.

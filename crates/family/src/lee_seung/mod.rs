@@ -37,13 +37,15 @@
 //!   the KL step needs `V / (WH)` only on the stored entries and the column sums of `H` (rows
 //!   of `W`) for the denominators, and the Frobenius step needs `V H^T`, `W^T V` and the
 //!   `r x r` Gram matrices, so an iteration costs `O(nnz r + (n + m) r^2)`;
-//! - [`Ratings`]: **ignore-missing**: only observed entries count (mask `M`):
+//! - [`Ratings`]: **ignore-missing**: only observed entries count (mask `M`). The Frobenius
+//!   objective on ratings runs on `cnmf-engine`'s `ignore-missing` (the same update, one
+//!   implementation; it follows the engine's tolerance rule and cannot normalise `W`):
 //!   `F_M = sum_{ij in Omega} (V_ij - (WH)_ij)^2`, `D_M = sum_{ij in Omega} (...)`, with the
 //!   masked updates `W <- W .* ((M.*V) H^T) ./ ((M.*(WH)) H^T + eps)` and, for KL,
 //!   `W_ia <- W_ia * [sum_{mu in Omega_i} H_amu V_imu/(WH)_imu] / (sum_{mu in Omega_i} H_amu + eps)`
 //!   (and symmetrically for `H`). A user or item with no observed entry keeps its factors.
 //!
-//! Initialisation is the project's: every entry of `W` and `H` is `s * U(0.5, 1.5)` with
+//! Initialisation is the project's (`cnmf_engine::init_factors`): every entry of `W` and `H` is `s * U(0.5, 1.5)` with
 //! `s = sqrt(mean / r)`, drawn from `ChaCha8Rng::seed_from_u64(seed)`, `W` row by row first,
 //! then `H` column by column; `mean` is the mean over all `n m` entries for dense and sparse
 //! input and over observed entries for ratings. A dense matrix and its sparse copy therefore
@@ -52,13 +54,14 @@
 mod dense;
 mod sparse;
 
+use cnmf_engine::{Algorithm, NmfParams};
 use cnmf_metrics::Predictor;
+use cnmf_ratings::params::{check_at_least_one, check_finite_nonnegative, ParamGuard};
 use cnmf_ratings::{RatingScale, Ratings};
 use nalgebra::DMatrix;
 use sprs::CsMatI;
 
-use crate::observer::{Observer, Silent};
-use crate::FamilyError;
+use crate::{FamilyError, FitOptions};
 
 /// Which objective the multiplicative updates minimise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -73,13 +76,13 @@ pub enum Objective {
 /// Parameters of Lee–Seung NMF; [`check`](LeeSeungParams::check) validates them.
 ///
 /// ```
-/// use cnmf_family::{LeeSeungParams, Objective, nalgebra::DMatrix};
+/// use cnmf_family::{DMatrix, LeeSeungParams, Objective};
 /// // The lecture's 3 x 3 example with r = 2.
 /// let v = DMatrix::from_row_slice(3, 3, &[4.0, 0.0, 2.0, 0.0, 3.0, 1.0, 2.0, 1.0, 3.0]);
 /// let model = LeeSeungParams::new(2)
 ///     .objective(Objective::KullbackLeibler)
 ///     .normalize_w(true)
-///     .iterations(500)
+///     .max_iters(500)
 ///     .check()?
 ///     .fit(&v)?;
 /// let trace = model.objective_trace();
@@ -94,7 +97,7 @@ pub enum Objective {
 pub struct LeeSeungParams {
     rank: usize,
     objective: Objective,
-    iterations: usize,
+    max_iters: usize,
     tolerance: f64,
     normalize_w: bool,
     seed: u64,
@@ -107,7 +110,7 @@ impl LeeSeungParams {
         LeeSeungParams {
             rank,
             objective: Objective::Frobenius,
-            iterations: 200,
+            max_iters: 200,
             tolerance: 0.0,
             normalize_w: false,
             seed: 0,
@@ -127,8 +130,8 @@ impl LeeSeungParams {
     }
 
     /// Maximum number of iterations (at least 1).
-    pub fn iterations(mut self, iterations: usize) -> Self {
-        self.iterations = iterations;
+    pub fn max_iters(mut self, max_iters: usize) -> Self {
+        self.max_iters = max_iters;
         self
     }
 
@@ -154,20 +157,19 @@ impl LeeSeungParams {
     }
 
     /// Validates the parameters.
-    pub fn check(&self) -> Result<ValidLeeSeungParams, FamilyError> {
-        if self.rank == 0 {
-            return Err(FamilyError::param("rank", "must be at least 1"));
-        }
-        if self.iterations == 0 {
-            return Err(FamilyError::param("iterations", "must be at least 1"));
-        }
-        if !(self.tolerance.is_finite() && self.tolerance >= 0.0) {
-            return Err(FamilyError::param(
-                "tolerance",
-                format!("must be finite and >= 0, got {}", self.tolerance),
-            ));
-        }
-        Ok(ValidLeeSeungParams(self.clone()))
+    pub fn check(self) -> Result<ValidLeeSeungParams, FamilyError> {
+        check_at_least_one("rank", self.rank)?;
+        check_at_least_one("max_iters", self.max_iters)?;
+        check_finite_nonnegative("tolerance", self.tolerance)?;
+        Ok(ValidLeeSeungParams(self))
+    }
+}
+
+impl ParamGuard for LeeSeungParams {
+    type Checked = ValidLeeSeungParams;
+    type Error = FamilyError;
+    fn check(self) -> Result<ValidLeeSeungParams, FamilyError> {
+        LeeSeungParams::check(self)
     }
 }
 
@@ -187,8 +189,8 @@ impl ValidLeeSeungParams {
     }
 
     /// The maximum number of iterations.
-    pub fn iterations(&self) -> usize {
-        self.0.iterations
+    pub fn max_iters(&self) -> usize {
+        self.0.max_iters
     }
 
     /// The early-stopping tolerance.
@@ -208,16 +210,16 @@ impl ValidLeeSeungParams {
 
     /// Fits `data` (dense, sparse or ratings; see [`LeeSeungInput`]).
     pub fn fit<D: LeeSeungInput + ?Sized>(&self, data: &D) -> Result<D::Model, FamilyError> {
-        data.fit_lee_seung(self, &mut Silent)
+        data.fit_lee_seung(self, FitOptions::new())
     }
 
-    /// Fits `data`, reporting the objective of every iterate to `observer`.
+    /// [`fit`](ValidLeeSeungParams::fit) with options (an observer, which may stop the fit).
     pub fn fit_with<D: LeeSeungInput + ?Sized>(
         &self,
         data: &D,
-        observer: &mut dyn Observer,
+        options: FitOptions<'_>,
     ) -> Result<D::Model, FamilyError> {
-        data.fit_lee_seung(self, observer)
+        data.fit_lee_seung(self, options)
     }
 
     /// Whether the loop should stop after seeing `trace` (early stopping by tolerance).
@@ -242,7 +244,7 @@ pub trait LeeSeungInput {
     fn fit_lee_seung(
         &self,
         params: &ValidLeeSeungParams,
-        observer: &mut dyn Observer,
+        options: FitOptions<'_>,
     ) -> Result<Self::Model, FamilyError>;
 }
 
@@ -252,9 +254,9 @@ impl LeeSeungInput for DMatrix<f64> {
     fn fit_lee_seung(
         &self,
         params: &ValidLeeSeungParams,
-        observer: &mut dyn Observer,
+        options: FitOptions<'_>,
     ) -> Result<LeeSeungModel, FamilyError> {
-        dense::fit(self, params, observer)
+        dense::fit(self, params, options)
     }
 }
 
@@ -264,9 +266,9 @@ impl LeeSeungInput for CsMatI<f64, u32> {
     fn fit_lee_seung(
         &self,
         params: &ValidLeeSeungParams,
-        observer: &mut dyn Observer,
+        options: FitOptions<'_>,
     ) -> Result<LeeSeungModel, FamilyError> {
-        sparse::fit_complete(self, params, observer)
+        sparse::fit_complete(self, params, options)
     }
 }
 
@@ -276,9 +278,12 @@ impl LeeSeungInput for Ratings {
     fn fit_lee_seung(
         &self,
         params: &ValidLeeSeungParams,
-        observer: &mut dyn Observer,
+        options: FitOptions<'_>,
     ) -> Result<RatingNmfModel, FamilyError> {
-        let nmf = sparse::fit_masked(self, params, observer)?;
+        let nmf = match params.objective() {
+            Objective::Frobenius => frobenius_on_engine(self, params, options)?,
+            Objective::KullbackLeibler => sparse::fit_masked(self, params, options)?,
+        };
         Ok(RatingNmfModel {
             nmf,
             scale: self.scale(),
@@ -374,6 +379,11 @@ impl RatingNmfModel {
 
     /// The clipped prediction `clip((W H)_ui)`, or an error for an unknown user or item.
     pub fn try_predict(&self, user: u32, item: u32) -> Result<f64, FamilyError> {
+        Ok(self.scale.clip(self.try_predict_raw(user, item)?))
+    }
+
+    /// The unclipped `(W H)_ui`, or an error for an unknown user or item.
+    pub fn try_predict_raw(&self, user: u32, item: u32) -> Result<f64, FamilyError> {
         let (n, m) = (self.nmf.w.nrows(), self.nmf.h.ncols());
         if user as usize >= n {
             return Err(FamilyError::UnknownUser { user, n_users: n });
@@ -381,24 +391,70 @@ impl RatingNmfModel {
         if item as usize >= m {
             return Err(FamilyError::UnknownItem { item, n_items: m });
         }
-        Ok(self
-            .scale
-            .clip(self.nmf.entry(user as usize, item as usize)))
+        Ok(self.nmf.entry(user as usize, item as usize))
+    }
+
+    /// The prediction `(W H)_ui` clipped to the rating scale.
+    ///
+    /// # Panics
+    /// For a user or item outside the training data (use
+    /// [`RatingNmfModel::try_predict`] to get an error instead).
+    pub fn predict(&self, user: u32, item: u32) -> f64 {
+        self.try_predict(user, item)
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 }
 
 impl Predictor for RatingNmfModel {
-    /// The clipped prediction.
+    /// The unclipped `(W H)_ui`.
     ///
     /// # Panics
-    /// For a user or item outside the training data's id maps (use
-    /// [`RatingNmfModel::try_predict`] to get an error instead).
-    fn predict(&self, user: u32, item: u32) -> f64 {
-        match self.try_predict(user, item) {
-            Ok(p) => p,
-            Err(e) => panic!("{e}"),
-        }
+    /// For a user or item outside the training data.
+    fn predict_raw(&self, user: u32, item: u32) -> f64 {
+        self.try_predict_raw(user, item)
+            .unwrap_or_else(|e| panic!("{e}"))
     }
+}
+
+/// Lee–Seung Frobenius on ratings: the engine's `ignore-missing`, whose update is exactly the
+/// masked one of the module docs (same initialisation, same order of half-steps), so there is
+/// one implementation of it in the workspace.
+fn frobenius_on_engine(
+    r: &Ratings,
+    params: &ValidLeeSeungParams,
+    options: FitOptions<'_>,
+) -> Result<LeeSeungModel, FamilyError> {
+    if params.normalize_w() {
+        return Err(FamilyError::param(
+            "normalize_w",
+            "column normalisation of W is for topic models; Lee-Seung Frobenius on ratings \
+             runs on cnmf-engine's ignore-missing, which does not normalise (use the KL \
+             objective, or dense or sparse input)",
+        ));
+    }
+    for t in r.iter() {
+        check_value(t.value, || format!("(user {}, item {})", t.user, t.item))?;
+    }
+    let mut engine = NmfParams::new(params.rank(), Algorithm::IgnoreMissing)
+        .max_iters(params.max_iters())
+        .seed(params.seed());
+    if params.tolerance() > 0.0 {
+        engine = engine.tolerance(params.tolerance());
+    }
+    let mut engine_options = cnmf_engine::FitOptions::new();
+    if let Some(observer) = options.into_observer() {
+        engine_options = engine_options.observer(observer);
+    }
+    let model = engine.check()?.fit_with(r, engine_options)?;
+    let (n, m, k) = (model.n_users(), model.n_items(), params.rank());
+    let trace = model.trace().iter().map(|s| s.objective).collect();
+    let (w, h) = model.factors().clone().into_parts();
+    Ok(LeeSeungModel::new(
+        DMatrix::from_row_slice(n, k, &w),
+        DMatrix::from_column_slice(k, m, &h),
+        Objective::Frobenius,
+        trace,
+    ))
 }
 
 /// The KL term `v ln(v / x) - v + x` (`x` alone when `v = 0`).

@@ -5,24 +5,22 @@
 //! or of the CSC (for `H`) in which every output row depends only on its own stored entries:
 //! the result is bit-identical whatever the number of threads.
 
+use cnmf_engine::numeric::{
+    all_finite, axpy, column_sums, dot, gram, init_factors, Compressed, Isa, Job, Simd, TwoWay, EPS,
+};
 use cnmf_ratings::Ratings;
 use nalgebra::DMatrix;
 use rayon::prelude::*;
 use sprs::CsMatI;
 
-use super::dense::record;
 use super::{check_value, kl_term, LeeSeungModel, Objective, ValidLeeSeungParams};
-use crate::kernels::{all_finite, axpy, column_sums, dot, gram, nmf_init, EPS};
-use crate::observer::Observer;
-use crate::sparse::{Compressed, TwoWay};
-use crate::FamilyError;
+use crate::observer::Progress;
+use crate::{FamilyError, FitOptions};
 
 /// What a half-step accumulates over the stored entries `(v, x = f_out . f_in)` of an outer
-/// index, and which denominator it uses.
+/// index, and which denominator it uses. (Ignore-missing Frobenius is the engine's.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Rule {
-    /// Ignore-missing Frobenius: `num += v f_in`, `den += x f_in`.
-    FrobeniusMasked,
     /// Ignore-missing KL: `num += v/x f_in`, `den += f_in`.
     KlMasked,
     /// Zeros-are-data Frobenius: `num += v f_in`, `den = f_out G` (`G` = Gram of `f_in`).
@@ -31,19 +29,12 @@ enum Rule {
     KlComplete,
 }
 
-impl Rule {
-    fn masked(self) -> bool {
-        matches!(self, Rule::FrobeniusMasked | Rule::KlMasked)
-    }
-}
-
 /// Per-outer-index part of the objective, from the entries of that outer index:
-/// masked rules give their whole objective; `KlComplete` gives `sum v ln(v/x) - v` (the
+/// `KlMasked` gives its whole objective; `KlComplete` gives `sum v ln(v/x) - v` (the
 /// `+ sum (WH)` part is global); `FrobeniusComplete` gives `sum v x` (for `<V, WH>`).
-#[inline]
+#[inline(always)]
 fn entry_objective(rule: Rule, v: f64, x: f64) -> f64 {
     match rule {
-        Rule::FrobeniusMasked => (v - x) * (v - x),
         Rule::KlMasked => kl_term(v, x),
         Rule::KlComplete => {
             if v > 0.0 {
@@ -56,11 +47,87 @@ fn entry_objective(rule: Rule, v: f64, x: f64) -> f64 {
     }
 }
 
+/// The update of one row of `f_out` from its stored entries (a [`Job`], so that it runs on
+/// the widest instruction set the CPU has, like the engine's passes).
+struct RowStep<'s> {
+    idx: &'s [u32],
+    val: &'s [f64],
+    row: &'s mut [f64],
+    f_in: &'s [f64],
+    rule: Rule,
+    global: &'s [f64],
+    want_obj: bool,
+    num: &'s mut [f64],
+    den: &'s mut [f64],
+}
+
+impl Job for RowStep<'_> {
+    type Output = f64;
+
+    #[inline(always)]
+    fn run<S: Simd>(self) -> f64 {
+        let RowStep {
+            idx,
+            val,
+            row,
+            f_in,
+            rule,
+            global,
+            want_obj,
+            num,
+            den,
+        } = self;
+        let k = row.len();
+        if rule == Rule::KlMasked && idx.is_empty() {
+            // No active entry: keep the factors (num = 0 would zero them forever).
+            return 0.0;
+        }
+        num.fill(0.0);
+        den.fill(0.0);
+        let mut obj = 0.0;
+        for (&j, &v) in idx.iter().zip(val) {
+            let fj = &f_in[j as usize * k..(j as usize + 1) * k];
+            if rule == Rule::FrobeniusComplete {
+                axpy(num, v, fj);
+                continue;
+            }
+            let x = dot(row, fj);
+            if v > 0.0 {
+                axpy(num, v / (x + EPS), fj);
+            }
+            if rule == Rule::KlMasked {
+                axpy(den, 1.0, fj);
+            }
+            if want_obj {
+                obj += entry_objective(rule, v, x);
+            }
+        }
+        match rule {
+            Rule::FrobeniusComplete => {
+                if want_obj {
+                    obj = dot(row, num);
+                }
+                for (a, d) in den.iter_mut().enumerate() {
+                    *d = dot(row, &global[a * k..(a + 1) * k]);
+                }
+            }
+            Rule::KlComplete => den.copy_from_slice(global),
+            Rule::KlMasked => {}
+        }
+        for a in 0..k {
+            row[a] *= num[a] / (den[a] + EPS);
+        }
+        obj
+    }
+}
+
 /// One multiplicative half-step: updates every row of `f_out` from the entries of its outer
 /// index in `c` and the fixed `f_in`. `global` is the Gram matrix of `f_in`
 /// (`FrobeniusComplete`) or its column sums (`KlComplete`); unused otherwise. Returns the sum
 /// of [`entry_objective`] over all entries, evaluated before the update, when `want_obj`.
+#[allow(clippy::too_many_arguments)]
 fn half_step(
+    isa: Isa,
     c: &Compressed<'_>,
     f_out: &mut [f64],
     f_in: &[f64],
@@ -76,55 +143,17 @@ fn half_step(
             || (vec![0.0; k], vec![0.0; k]),
             |(num, den), (o, row)| {
                 let (idx, val) = c.outer(o);
-                if rule.masked() && idx.is_empty() {
-                    // No active entry: keep the factors (num = 0 would zero them forever).
-                    return 0.0;
-                }
-                num.fill(0.0);
-                den.fill(0.0);
-                let mut obj = 0.0;
-                for (&j, &v) in idx.iter().zip(val) {
-                    let fj = &f_in[j as usize * k..(j as usize + 1) * k];
-                    match rule {
-                        Rule::FrobeniusComplete => axpy(v, fj, num),
-                        Rule::FrobeniusMasked => {
-                            let x = dot(row, fj);
-                            axpy(v, fj, num);
-                            axpy(x, fj, den);
-                            if want_obj {
-                                obj += entry_objective(rule, v, x);
-                            }
-                        }
-                        Rule::KlMasked | Rule::KlComplete => {
-                            let x = dot(row, fj);
-                            if v > 0.0 {
-                                axpy(v / (x + EPS), fj, num);
-                            }
-                            if rule == Rule::KlMasked {
-                                axpy(1.0, fj, den);
-                            }
-                            if want_obj {
-                                obj += entry_objective(rule, v, x);
-                            }
-                        }
-                    }
-                }
-                match rule {
-                    Rule::FrobeniusComplete => {
-                        if want_obj {
-                            obj = dot(row, num);
-                        }
-                        for a in 0..k {
-                            den[a] = dot(row, &global[a * k..(a + 1) * k]);
-                        }
-                    }
-                    Rule::KlComplete => den.copy_from_slice(global),
-                    Rule::FrobeniusMasked | Rule::KlMasked => {}
-                }
-                for a in 0..k {
-                    row[a] *= num[a] / (den[a] + EPS);
-                }
-                obj
+                isa.run(RowStep {
+                    idx,
+                    val,
+                    row,
+                    f_in,
+                    rule,
+                    global,
+                    want_obj,
+                    num,
+                    den,
+                })
             },
         )
         .collect();
@@ -162,8 +191,12 @@ struct Problem<'a> {
 impl Problem<'_> {
     fn rule(&self) -> Rule {
         match (self.objective, self.masked) {
-            (Objective::Frobenius, true) => Rule::FrobeniusMasked,
             (Objective::KullbackLeibler, true) => Rule::KlMasked,
+            (Objective::Frobenius, true) => {
+                unreachable!(
+                    "ignore-missing Frobenius runs on cnmf-engine (lee_seung::frobenius_on_engine)"
+                )
+            }
             (Objective::Frobenius, false) => Rule::FrobeniusComplete,
             (Objective::KullbackLeibler, false) => Rule::KlComplete,
         }
@@ -176,14 +209,14 @@ impl Problem<'_> {
         match self.rule() {
             Rule::FrobeniusComplete => gram(f, k),
             Rule::KlComplete => column_sums(f, k),
-            Rule::FrobeniusMasked | Rule::KlMasked => Vec::new(),
+            Rule::KlMasked => Vec::new(),
         }
     }
 
     /// The objective from the row-pass partial sum and the global terms of `W` and `H`.
     fn combine(&self, partial: f64, global_w: &[f64], global_h: &[f64]) -> f64 {
         match self.rule() {
-            Rule::FrobeniusMasked | Rule::KlMasked => partial,
+            Rule::KlMasked => partial,
             // sum_ij (WH)_ij = sum_a (sum_i W_ia)(sum_j H_aj).
             Rule::KlComplete => partial + dot(global_w, global_h),
             // ||V||^2 - 2 <V, WH> + <W^T W, H H^T>: a sum of squares, so a negative value can
@@ -197,41 +230,41 @@ impl Problem<'_> {
     fn run(
         &self,
         params: &ValidLeeSeungParams,
-        observer: &mut dyn Observer,
+        options: FitOptions<'_>,
         mean: f64,
     ) -> Result<LeeSeungModel, FamilyError> {
         let (n, m, k) = (self.data.n, self.data.m, params.rank());
         let rule = self.rule();
-        let (mut w, mut h) = nmf_init(params.seed(), n, m, k, mean);
-        let mut trace = Vec::with_capacity(params.iterations() + 1);
+        let isa = Isa::detect();
+        let (mut w, mut h) = init_factors(n, m, k, mean, params.seed())?.into_parts();
+        let mut progress = Progress::new(options, "Lee-Seung objective", params.max_iters());
         let mut it = 0;
         loop {
-            if it == params.iterations() {
+            if it == params.max_iters() {
                 let partial = objective_pass(&self.data.rows, &w, &h, k, rule);
                 let obj = self.combine(partial, &self.global_of(&w, k), &self.global_of(&h, k));
-                record(&mut trace, observer, it, obj)?;
+                // The last iterate: the fit ends whatever the observer answers.
+                let _ = progress.record(it, obj)?;
                 break;
             }
-            // The W half-step also yields the objective of the current iterate; it is
-            // finished with the global terms of W before its update.
-            // (kept when early stopping may need to undo the fused W update).
-            let w_before = (params.tolerance() > 0.0).then(|| w.clone());
+            // The W half-step also yields the objective of the current iterate (finished with
+            // the global terms of W before its update); a stop decided on that objective
+            // (tolerance, observer) undoes the fused W update.
+            let w_before = w.clone();
             let global_w = self.global_of(&w, k);
             let global_h = self.global_of(&h, k);
-            let partial = half_step(&self.data.rows, &mut w, &h, k, rule, &global_h, true);
+            let partial = half_step(isa, &self.data.rows, &mut w, &h, k, rule, &global_h, true);
             let obj = self.combine(partial, &global_w, &global_h);
-            record(&mut trace, observer, it, obj)?;
-            if params.converged(&trace) {
-                if let Some(prev) = w_before {
-                    w = prev;
-                }
+            let stop = progress.record(it, obj)?.is_break();
+            if stop || params.converged(&progress.trace) {
+                w = w_before;
                 break;
             }
             if params.normalize_w() {
                 normalize(&mut w, &mut h, k);
             }
             let g = self.global_of(&w, k);
-            half_step(&self.data.cols, &mut h, &w, k, rule, &g, false);
+            half_step(isa, &self.data.cols, &mut h, &w, k, rule, &g, false);
             it += 1;
             if !(all_finite(&w) && all_finite(&h)) {
                 return Err(FamilyError::NotFinite {
@@ -244,7 +277,7 @@ impl Problem<'_> {
             DMatrix::from_row_slice(n, k, &w),
             DMatrix::from_column_slice(k, m, &h),
             self.objective,
-            trace,
+            progress.trace,
         ))
     }
 }
@@ -269,7 +302,7 @@ fn normalize(w: &mut [f64], h: &mut [f64], k: usize) {
 pub(super) fn fit_complete(
     v: &CsMatI<f64, u32>,
     params: &ValidLeeSeungParams,
-    observer: &mut dyn Observer,
+    options: FitOptions<'_>,
 ) -> Result<LeeSeungModel, FamilyError> {
     let (n, m) = v.shape();
     if n == 0 || m == 0 {
@@ -303,14 +336,14 @@ pub(super) fn fit_complete(
         masked: false,
         v_norm2,
     };
-    problem.run(params, observer, mean)
+    problem.run(params, options, mean)
 }
 
-/// Ignore-missing NMF of ratings (only observed entries count).
+/// Ignore-missing KL NMF of ratings (only observed entries count).
 pub(super) fn fit_masked(
     r: &Ratings,
     params: &ValidLeeSeungParams,
-    observer: &mut dyn Observer,
+    options: FitOptions<'_>,
 ) -> Result<LeeSeungModel, FamilyError> {
     let data = TwoWay::of_ratings(r);
     for t in r.iter() {
@@ -329,5 +362,5 @@ pub(super) fn fit_masked(
         masked: true,
         v_norm2: 0.0,
     };
-    problem.run(params, observer, mean)
+    problem.run(params, options, mean)
 }
