@@ -131,40 +131,7 @@ pub fn run(data: &Ratings, c: &Config, progress: &Progress) -> Result<Calibratio
     )?;
     let cap = c.protocol.calibration_max_iters;
 
-    let (lambda, sigma, lambda_note) = match c.lambda {
-        LambdaChoice::Value { lambda } => (lambda, None, format!("given with --lambda {lambda}")),
-        LambdaChoice::NoiseModel { sigma, p } => (
-            lambda_from_noise_model(sigma, p)?,
-            None,
-            format!("from the noise model with --sigma {sigma} and p = {p}"),
-        ),
-        LambdaChoice::Estimated { p } => {
-            let params = NmfParams::new(c.k, Algorithm::IgnoreMissing)
-                .max_iters(cap)
-                .early_stopping(c.protocol.patience)
-                .check()?;
-            let (m, _) = fit(&params, &train, &init, Some(&val))?;
-            progress.fit_done();
-            let acc = accuracy_of(&m, &val, m.scale())?;
-            let sigma = acc.rmse;
-            let lambda = lambda_from_noise_model(sigma, p).with_context(|| {
-                format!("the estimated sigma {sigma:.3} gives no positive lambda with p = {p}")
-            })?;
-            (
-                lambda,
-                Some(SigmaEstimate {
-                    sigma,
-                    best_iteration: m.iterations(),
-                    validation_nmae: acc.nmae,
-                }),
-                format!(
-                    "from the noise model with p = {p} and sigma = {sigma:.4}, the validation \
-                     RMSE of ignore-missing at its best iteration ({}) on the calibration split",
-                    m.iterations()
-                ),
-            )
-        }
-    };
+    let (lambda, sigma, lambda_note) = choose_lambda(&train, &val, &init, c, cap, progress)?;
 
     // The curves are computed whatever the budget: they are the evidence for it.
     let curves = iteration_curves(&train, &val, &init, c, lambda, cap, progress)?;
@@ -185,12 +152,83 @@ pub fn run(data: &Ratings, c: &Config, progress: &Progress) -> Result<Calibratio
             (t, mean)
         })
         .collect();
+    let (iters, iters_note) = choose_iters(c, &grid_scores)?;
+
+    let mut l2 = Vec::new();
+    if c.regularised {
+        l2 = l2_grid(&train, &val, &init, c, lambda, progress)?;
+    }
+    Ok(Calibration {
+        train_ratings: train.nnz(),
+        validation_ratings: val.len(),
+        sigma,
+        lambda,
+        lambda_note,
+        iters,
+        iters_note,
+        curves,
+        grid_scores,
+        per_method_best,
+        l2,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// lambda as the configuration asks: given, from a given sigma, or with sigma estimated as
+/// ignore-missing's validation RMSE; with where it came from, for the report.
+fn choose_lambda(
+    train: &Ratings,
+    val: &[Triple],
+    init: &Factors,
+    c: &Config,
+    cap: usize,
+    progress: &Progress,
+) -> Result<(f64, Option<SigmaEstimate>, String)> {
+    Ok(match c.lambda {
+        LambdaChoice::Value { lambda } => (lambda, None, format!("given with --lambda {lambda}")),
+        LambdaChoice::NoiseModel { sigma, p } => (
+            lambda_from_noise_model(sigma, p)?,
+            None,
+            format!("from the noise model with --sigma {sigma} and p = {p}"),
+        ),
+        LambdaChoice::Estimated { p } => {
+            let params = NmfParams::new(c.k, Algorithm::IgnoreMissing)
+                .max_iters(cap)
+                .early_stopping(c.protocol.patience)
+                .check()?;
+            let (m, _) = fit(&params, train, init, Some(val))?;
+            progress.fit_done();
+            let acc = accuracy_of(&m, val, m.scale())?;
+            let sigma = acc.rmse;
+            let lambda = lambda_from_noise_model(sigma, p).with_context(|| {
+                format!("the estimated sigma {sigma:.3} gives no positive lambda with p = {p}")
+            })?;
+            (
+                lambda,
+                Some(SigmaEstimate {
+                    sigma,
+                    best_iteration: m.iterations(),
+                    validation_nmae: acc.nmae,
+                }),
+                format!(
+                    "from the noise model with p = {p} and sigma = {sigma:.4}, the validation \
+                     RMSE of ignore-missing at its best iteration ({}) on the calibration split",
+                    m.iterations()
+                ),
+            )
+        }
+    })
+}
+
+/// The iteration budget as the configuration asks, and a note comparing it with what `auto`
+/// picks from `grid_scores` (iterations, mean validation NMAE).
+fn choose_iters(c: &Config, grid_scores: &[(usize, f64)]) -> Result<(usize, String)> {
     let &(auto, auto_score) = grid_scores
         .iter()
         .min_by(|a, b| a.1.total_cmp(&b.1))
         .context("empty iteration grid")?;
     let score_of = |n: usize| grid_scores.iter().find(|g| g.0 == n).map(|g| g.1);
-    let (iters, iters_note) = match (c.iters, c.iters_source) {
+    Ok(match (c.iters, c.iters_source) {
         (Iters::Auto, _) => (
             auto,
             format!(
@@ -217,25 +255,6 @@ pub fn run(data: &Ratings, c: &Config, progress: &Progress) -> Result<Calibratio
         ),
         (Iters::Fixed(n), IterSource::Quick) => (n, format!("{n}, the --quick default")),
         (Iters::Fixed(n), IterSource::Flag) => (n, format!("{n}, given with --iters {n}")),
-    };
-
-    let mut l2 = Vec::new();
-    if c.regularised {
-        l2 = l2_grid(&train, &val, &init, c, lambda, progress)?;
-    }
-    Ok(Calibration {
-        train_ratings: train.nnz(),
-        validation_ratings: val.len(),
-        sigma,
-        lambda,
-        lambda_note,
-        iters,
-        iters_note,
-        curves,
-        grid_scores,
-        per_method_best,
-        l2,
-        seconds: start.elapsed().as_secs_f64(),
     })
 }
 

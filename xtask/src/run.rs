@@ -3,24 +3,26 @@
 //! report.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
+use cnmf_ratings::Ratings;
 use rayon::prelude::*;
 
-use crate::calibrate;
+use crate::calibrate::{self, Calibration};
 use crate::cli::{ReproduceArgs, Schedule};
 use crate::config::Config;
 use crate::data;
-use crate::extra;
+use crate::extra::{self, ExtraMethod};
 use crate::figures;
 use crate::json::{self, Document, GitInfo, Machine, Timings};
 use crate::progress::Progress;
 use crate::protocol::{self, Settings, SweepSettings};
-use crate::report;
+use crate::records::RepRecord;
+use crate::report::{self, PlotIndex};
 use crate::summary;
-use crate::timing;
+use crate::timing::{self, TimeCurve};
 
 /// What a run wrote.
 #[derive(Debug)]
@@ -42,6 +44,77 @@ pub fn reproduce(args: &ReproduceArgs, command: String, out: &mut dyn Write) -> 
     let config = Config::from_args(args)?;
     let mut timings = Timings::default();
 
+    let ds = load_data(&config, &mut timings, out)?;
+    preflight(&ds.ratings, &config)?;
+    config.prepare_output()?;
+
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(config.threads)
+        .build()
+        .context("cannot build the worker thread pool")?;
+    let extras = extra::registry(config.k, args.extra_methods);
+    let progress = Progress::new(config.reps as u64, calibrate::fits(&config));
+
+    let cal = calibration(&pool, &ds.ratings, &config, &progress, &mut timings, out)?;
+    let result = pool.install(|| -> Result<_> {
+        let settings = settings(&config, &cal);
+        let reps = repetitions(
+            &ds.ratings,
+            &config,
+            &settings,
+            &extras,
+            args.schedule,
+            &progress,
+            &mut timings,
+        )?;
+        let tta = time_to_accuracy(&ds.ratings, &config, &settings, &progress, &mut timings)?;
+        Ok((settings, reps, tta))
+    });
+    progress.finish();
+    let (settings, reps, tta) = result?;
+
+    let t = Instant::now();
+    let summary = summary::summarise(&reps)?;
+    let plots = figures::draw_all(
+        &config.out.join("plots"),
+        &settings,
+        &cal,
+        &summary,
+        &tta,
+        &reps,
+    )?;
+    let mut doc = Document {
+        tool: "cargo xtask reproduce",
+        command,
+        git: GitInfo::current(),
+        started_unix_secs,
+        machine: Machine::this(config.threads),
+        data: &ds.info,
+        config: &config,
+        settings: &settings,
+        calibration: &cal,
+        extra_methods: extras
+            .iter()
+            .map(|m| (m.name().to_string(), m.describe()))
+            .collect(),
+        summary: &summary,
+        time_to_accuracy: &tta,
+        repetitions: &reps,
+        timings: Timings::default(),
+    };
+    timings.report_secs = t.elapsed().as_secs_f64();
+    timings.total_secs = start.elapsed().as_secs_f64();
+    doc.timings = timings;
+    let (report_path, json_path) = write_outputs(&doc, &plots)?;
+    print_summary(&doc, &report_path, &json_path, out)?;
+    Ok(Outcome {
+        json: json_path,
+        report: report_path,
+        seconds: doc.timings.total_secs,
+    })
+}
+/// Loads the data set and says which one it is (loudly when it is synthetic).
+fn load_data(config: &Config, timings: &mut Timings, out: &mut dyn Write) -> Result<data::DataSet> {
     let t = Instant::now();
     let ds = data::load(config.data.as_deref(), config.download)?;
     timings.load_secs = t.elapsed().as_secs_f64();
@@ -64,19 +137,21 @@ pub fn reproduce(args: &ReproduceArgs, command: String, out: &mut dyn Write) -> 
         info.n_ratings,
         info.sha256
     )?;
-    preflight(&ds.ratings, &config)?;
-    config.prepare_output()?;
+    Ok(ds)
+}
 
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(config.threads)
-        .build()
-        .context("cannot build the worker thread pool")?;
-    let extras = extra::registry(config.k, args.extra_methods);
-    let progress = Progress::new(config.reps as u64, calibrate::fits(&config));
-
+/// Calibrates lambda and the iteration budget on the pool, and reports them.
+fn calibration(
+    pool: &rayon::ThreadPool,
+    ratings: &Ratings,
+    config: &Config,
+    progress: &Progress,
+    timings: &mut Timings,
+    out: &mut dyn Write,
+) -> Result<Calibration> {
     progress.phase("calibration");
     let t = Instant::now();
-    let cal = pool.install(|| calibrate::run(&ds.ratings, &config, &progress));
+    let cal = pool.install(|| calibrate::run(ratings, config, progress));
     timings.calibration_secs = t.elapsed().as_secs_f64();
     let cal = match cal {
         Ok(c) => c,
@@ -92,96 +167,101 @@ pub fn reproduce(args: &ReproduceArgs, command: String, out: &mut dyn Write) -> 
             timings.calibration_secs, cal.lambda, cal.iters_note
         )
     })?;
-    let result = pool.install(|| -> Result<_> {
-        let settings = Settings {
-            k: config.k,
-            iters: cal.iters,
-            time_budget: config.time_budget_secs.map(Duration::from_secs_f64),
-            lambda: cal.lambda,
-            attack_size: config.attack_size(),
-            target_min_ratings: config.target_min_ratings,
-            seed: config.seed,
-            test_fraction: config.protocol.test_fraction,
-            validation_fraction: config.protocol.validation_fraction,
-            noise_probability: config.protocol.noise_probability,
-            filler: config.protocol.filler,
-            regularised: calibrate::regularised(&cal, &config),
-            sweeps: config.sweeps.then(|| SweepSettings {
-                reps: config.sweep_reps,
-                sizes: config.protocol.sweep_attack_sizes.clone(),
-                multipliers: config.protocol.lambda_multipliers.clone(),
-            }),
-        };
-        let fits: u64 = (0..config.reps)
-            .map(|r| protocol::fits_in_rep(&settings, extras.len(), r))
-            .sum::<u64>()
-            + cnmf_engine::Algorithm::ALL.len() as u64;
-        progress.add_fits(fits);
+    Ok(cal)
+}
 
-        progress.phase("repetitions");
-        let t = Instant::now();
-        let run_one = |r: usize| {
-            let rec = protocol::run_rep(&ds.ratings, &settings, &extras, r, &progress);
-            progress.rep_done();
-            rec
-        };
-        let reps: Vec<_> = match args.schedule {
-            Schedule::Reps => (0..config.reps)
-                .into_par_iter()
-                .map(run_one)
-                .collect::<Result<_>>()?,
-            Schedule::Fits => (0..config.reps).map(run_one).collect::<Result<_>>()?,
-        };
-        timings.repetitions_secs = t.elapsed().as_secs_f64();
+/// The settings every repetition runs with: the configuration plus what calibration chose.
+fn settings(config: &Config, cal: &Calibration) -> Settings {
+    Settings {
+        k: config.k,
+        iters: cal.iters,
+        time_budget: config.time_budget_secs.map(Duration::from_secs_f64),
+        lambda: cal.lambda,
+        attack_size: config.attack_size(),
+        target_min_ratings: config.target_min_ratings,
+        seed: config.seed,
+        test_fraction: config.protocol.test_fraction,
+        validation_fraction: config.protocol.validation_fraction,
+        noise_probability: config.protocol.noise_probability,
+        filler: config.protocol.filler,
+        regularised: calibrate::regularised(cal, config),
+        sweeps: config.sweeps.then(|| SweepSettings {
+            reps: config.sweep_reps,
+            sizes: config.protocol.sweep_attack_sizes.clone(),
+            multipliers: config.protocol.lambda_multipliers.clone(),
+        }),
+    }
+}
 
-        progress.phase("time to accuracy");
-        let t = Instant::now();
-        let tta = timing::run(&ds.ratings, &config, &settings, &progress)?;
-        timings.time_to_accuracy_secs = t.elapsed().as_secs_f64();
-        Ok((settings, reps, tta))
-    });
-    progress.finish();
-    let (settings, reps, tta) = result?;
+/// Runs the repetitions (paper block, regularised block, extra methods, sweeps) as `schedule`
+/// says; the progress bar first learns every fit still to come, time to accuracy's included.
+fn repetitions(
+    ratings: &Ratings,
+    config: &Config,
+    settings: &Settings,
+    extras: &[Box<dyn ExtraMethod>],
+    schedule: Schedule,
+    progress: &Progress,
+    timings: &mut Timings,
+) -> Result<Vec<RepRecord>> {
+    let fits: u64 = (0..config.reps)
+        .map(|r| protocol::fits_in_rep(settings, extras.len(), r))
+        .sum::<u64>()
+        + cnmf_engine::Algorithm::ALL.len() as u64;
+    progress.add_fits(fits);
 
+    progress.phase("repetitions");
     let t = Instant::now();
-    let summary = summary::summarise(&reps)?;
-    let plots = figures::draw_all(
-        &config.out.join("plots"),
-        &settings,
-        &cal,
-        &summary,
-        &tta,
-        &reps,
-    )?;
-    let mut doc = Document {
-        tool: "cargo xtask reproduce",
-        command,
-        git: GitInfo::current(),
-        started_unix_secs,
-        machine: Machine::this(config.threads),
-        data: info,
-        config: &config,
-        settings: &settings,
-        calibration: &cal,
-        extra_methods: extras
-            .iter()
-            .map(|m| (m.name().to_string(), m.describe()))
-            .collect(),
-        summary: &summary,
-        time_to_accuracy: &tta,
-        repetitions: &reps,
-        timings: Timings::default(),
+    let run_one = |r: usize| {
+        let rec = protocol::run_rep(ratings, settings, extras, r, progress);
+        progress.rep_done();
+        rec
     };
-    timings.report_secs = t.elapsed().as_secs_f64();
-    timings.total_secs = start.elapsed().as_secs_f64();
-    doc.timings = timings;
-    let md = report::markdown(&doc, &plots);
-    let report_path = config.out.join("REPRODUCTION.md");
+    let reps: Vec<_> = match schedule {
+        Schedule::Reps => (0..config.reps)
+            .into_par_iter()
+            .map(run_one)
+            .collect::<Result<_>>()?,
+        Schedule::Fits => (0..config.reps).map(run_one).collect::<Result<_>>()?,
+    };
+    timings.repetitions_secs = t.elapsed().as_secs_f64();
+    Ok(reps)
+}
+
+/// Traces every algorithm alone on repetition 0's data (convergence and time to accuracy).
+fn time_to_accuracy(
+    ratings: &Ratings,
+    config: &Config,
+    settings: &Settings,
+    progress: &Progress,
+    timings: &mut Timings,
+) -> Result<Vec<TimeCurve>> {
+    progress.phase("time to accuracy");
+    let t = Instant::now();
+    let tta = timing::run(ratings, config, settings, progress)?;
+    timings.time_to_accuracy_secs = t.elapsed().as_secs_f64();
+    Ok(tta)
+}
+
+/// Writes REPRODUCTION.md and reproduce.json into the output directory; returns their paths.
+fn write_outputs(doc: &Document<'_>, plots: &PlotIndex) -> Result<(PathBuf, PathBuf)> {
+    let md = report::markdown(doc, plots);
+    let report_path = doc.config.out.join("REPRODUCTION.md");
     std::fs::write(&report_path, &md)
         .with_context(|| format!("cannot write {}", report_path.display()))?;
-    let json_path = config.out.join("reproduce.json");
-    json::write(&json_path, &doc)?;
+    let json_path = doc.config.out.join("reproduce.json");
+    json::write(&json_path, doc)?;
+    Ok((report_path, json_path))
+}
 
+/// Prints Tables 1 and 2, the verdicts and where the files went.
+fn print_summary(
+    doc: &Document<'_>,
+    report_path: &Path,
+    json_path: &Path,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let (config, summary, settings) = (doc.config, doc.summary, doc.settings);
     writeln!(
         out,
         "\nTable 1: NMAE on the clean test set (mean ± sd over {} repetitions)\n",
@@ -209,11 +289,7 @@ pub fn reproduce(args: &ReproduceArgs, command: String, out: &mut dyn Write) -> 
         json_path.display(),
         doc.timings.total_secs
     )?;
-    Ok(Outcome {
-        json: json_path,
-        report: report_path,
-        seconds: doc.timings.total_secs,
-    })
+    Ok(())
 }
 
 /// Checks what can be checked against the data before any work: a target can be drawn and the

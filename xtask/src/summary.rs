@@ -301,9 +301,15 @@ pub fn verdicts(paper: &[MethodSummary]) -> Vec<Verdict> {
     ) else {
         return Vec::new();
     };
-    let mut out = Vec::new();
+    vec![
+        most_accurate(paper, rc),
+        ignore_corrupt_cuts_shift(im, rm, ic),
+        replace_corrupt_fails(im, rm, rc),
+    ]
+}
 
-    // Claim 1: replace-corrupt has the lowest NMAE on clean and randomly noised data.
+/// Claim 1: replace-corrupt has the lowest NMAE on clean and randomly noised data.
+fn most_accurate(paper: &[MethodSummary], rc: &MethodSummary) -> Verdict {
     let mut best_in = 0;
     let mut parts = Vec::new();
     for (i, label) in [(0usize, "Model 1"), (1, "Model 2")] {
@@ -326,7 +332,7 @@ pub fn verdicts(paper: &[MethodSummary]) -> Vec<Verdict> {
             }
         ));
     }
-    out.push(Verdict {
+    Verdict {
         claim: "replace-corrupt is the most accurate on clean and randomly noised data (Table 1)"
             .into(),
         verdict: match best_in {
@@ -336,10 +342,16 @@ pub fn verdicts(paper: &[MethodSummary]) -> Vec<Verdict> {
         }
         .into(),
         evidence: parts.join("; "),
-    });
+    }
+}
 
-    // Claim 2: ignore-corrupt cuts the prediction shift by about 64% against the existing
-    // algorithms under both attacks.
+/// Claim 2: ignore-corrupt cuts the prediction shift by about 64% against the existing
+/// algorithms under both attacks.
+fn ignore_corrupt_cuts_shift(
+    im: &MethodSummary,
+    rm: &MethodSummary,
+    ic: &MethodSummary,
+) -> Verdict {
     let c3 = cut(ic.maps[0].mean, im.maps[0].mean, rm.maps[0].mean);
     let c4 = cut(ic.maps[1].mean, im.maps[1].mean, rm.maps[1].mean);
     let avg = 0.5 * (c3 + c4);
@@ -354,7 +366,7 @@ pub fn verdicts(paper: &[MethodSummary]) -> Vec<Verdict> {
         p("ignore-missing", 3),
         p("replace-missing", 3),
     );
-    out.push(Verdict {
+    Verdict {
         claim: "ignore-corrupt cuts the mean absolute prediction shift by about 64% against the \
                 existing algorithms (ignore-missing, replace-missing) under both attacks (Table 2)"
             .into(),
@@ -381,15 +393,16 @@ pub fn verdicts(paper: &[MethodSummary]) -> Vec<Verdict> {
             100.0 * p3,
             100.0 * p4
         ),
-    });
+    }
+}
 
-    // Claim 3: replace-corrupt fails under attack (a larger shift than the existing
-    // algorithms).
+/// Claim 3: replace-corrupt fails under attack (a larger shift than the existing algorithms).
+fn replace_corrupt_fails(im: &MethodSummary, rm: &MethodSummary, rc: &MethodSummary) -> Verdict {
     let worse: Vec<bool> = (0..2)
         .map(|i| rc.maps[i].mean > im.maps[i].mean.max(rm.maps[i].mean))
         .collect();
     let n_worse = worse.iter().filter(|&&w| w).count();
-    out.push(Verdict {
+    Verdict {
         claim: "replace-corrupt fails under attack: its prediction shift exceeds the existing \
                 algorithms' (Table 2)"
             .into(),
@@ -407,8 +420,7 @@ pub fn verdicts(paper: &[MethodSummary]) -> Vec<Verdict> {
             rc.maps[1].mean,
             im.maps[1].mean.max(rm.maps[1].mean)
         ),
-    });
-    out
+    }
 }
 
 #[cfg(test)]

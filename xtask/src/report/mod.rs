@@ -1,0 +1,97 @@
+//! REPRODUCTION.md: the tables beside the paper's, the verdicts, detection, the regularised
+//! block, the sweeps, the evidence behind the defaults, and the plots.
+//!
+//! [`markdown`] writes the sections in order, one function each: `paper.rs` holds the paper's
+//! block, `beyond.rs` what the paper did not run, `evidence.rs` the defaults, convergence and
+//! timings. The cell formats the sections share stay here.
+
+mod beyond;
+mod evidence;
+mod paper;
+
+use std::fmt::Write;
+
+use cnmf_metrics::MeanSd;
+
+use crate::json::Document;
+use crate::records::NoiseModel;
+use crate::summary::{DetectionSummary, MethodSummary};
+
+pub use paper::{table1, table2};
+
+/// File names of the plots that were drawn (relative to the report).
+#[derive(Debug, Clone, Default)]
+pub struct PlotIndex {
+    /// Calibration curves (validation NMAE vs iteration).
+    pub calibration: Option<String>,
+    /// Loss and test NMAE vs iteration.
+    pub convergence: Option<String>,
+    /// MAPS vs attack size.
+    pub attack_size: Option<String>,
+    /// NMAE and MAPS vs lambda.
+    pub lambda: Option<String>,
+    /// Test NMAE vs elapsed time.
+    pub time_to_accuracy: Option<String>,
+}
+
+/// `mean ± sd` with 4 decimals (just the mean when sd is undefined).
+pub fn fmt_ms(m: &MeanSd) -> String {
+    match m.sd {
+        Some(sd) => format!("{:.4} ± {:.4}", m.mean, sd),
+        None => format!("{:.4}", m.mean),
+    }
+}
+
+fn fmt_opt(m: &Option<MeanSd>) -> String {
+    m.as_ref().map_or("n/a".to_string(), fmt_ms)
+}
+
+fn detection_rows(s: &mut String, rows: &[MethodSummary]) {
+    s.push_str(
+        "| algorithm | model | precision | recall | flagged | injected or changed |\n\
+         |---|---|---|---|---|---|\n",
+    );
+    let models = [
+        NoiseModel::RandomNoise,
+        NoiseModel::LowKnowledge,
+        NoiseModel::Informed,
+    ];
+    for m in rows {
+        let Some(d) = &m.detection else { continue };
+        for (model, d) in models.iter().zip(d.iter()) {
+            detection_row(s, &m.method, model.label(), d);
+        }
+    }
+}
+
+fn detection_row(s: &mut String, method: &str, label: &str, d: &DetectionSummary) {
+    let _ = writeln!(
+        s,
+        "| {} | {} | {} | {} | {:.0} | {:.0} |",
+        method,
+        label,
+        fmt_opt(&d.precision),
+        fmt_opt(&d.recall),
+        d.flagged.mean,
+        d.positives.mean
+    );
+}
+
+/// The whole report.
+pub fn markdown(doc: &Document<'_>, plots: &PlotIndex) -> String {
+    let mut s = String::new();
+    paper::header(&mut s, doc);
+    paper::settings(&mut s, doc);
+    paper::tables(&mut s, doc);
+    paper::verdicts(&mut s, doc);
+    paper::more_figures(&mut s, doc);
+    paper::detection(&mut s, doc);
+    beyond::regularised(&mut s, doc);
+    beyond::other_methods(&mut s, doc);
+    beyond::attack_size_sweep(&mut s, doc, plots);
+    beyond::lambda_sweep(&mut s, doc, plots);
+    evidence::defaults(&mut s, doc, plots);
+    evidence::convergence(&mut s, doc, plots);
+    evidence::timings(&mut s, doc);
+    s
+}
