@@ -40,7 +40,7 @@ pub const FORMAT_VERSION: u32 = 1;
 /// Longest header line accepted (the real one is about 100 bytes).
 const MAX_HEADER: usize = 256;
 
-/// Where the model came from; informational, shown by the commands.
+/// Where the model came from; informational, for people and tools reading the file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrainingInfo {
@@ -156,11 +156,6 @@ impl ModelFile {
     /// External item ids.
     pub fn items(&self) -> &IdMap {
         &self.items
-    }
-
-    /// Where the model came from.
-    pub fn training(&self) -> &TrainingInfo {
-        &self.training
     }
 
     /// The items user `u` rated in training, ascending.
