@@ -395,8 +395,18 @@ fn validate(p: &Payload, rated_items: &[u32]) -> Result<RatingScale, String> {
             ));
         }
     }
-    let positions = &model.corrupt_positions;
-    let entries = &model.corrupt_entries;
+    check_flags(p, rated_items, scale)?;
+    Ok(scale)
+}
+
+/// Cross-checks the flags against the rated pattern: one position, entry and rating each,
+/// positions ascending inside the pattern, each entry the rated pair at its position, ratings in
+/// the scale.
+fn check_flags(p: &Payload, rated_items: &[u32], scale: RatingScale) -> Result<(), String> {
+    let nnz = rated_items.len();
+    let indptr = &p.rated.indptr;
+    let positions = &p.model.corrupt_positions;
+    let entries = &p.model.corrupt_entries;
     if positions.len() != entries.len() || p.corrupt_ratings.len() != entries.len() {
         return Err(format!(
             "{} flag positions, {} flagged entries and {} flagged ratings disagree",
@@ -424,7 +434,7 @@ fn validate(p: &Payload, rated_items: &[u32]) -> Result<RatingScale, String> {
             return Err(format!("flagged rating {r} is outside the scale"));
         }
     }
-    Ok(scale)
+    Ok(())
 }
 
 /// Per row: the first item index, then the difference to the previous one.
