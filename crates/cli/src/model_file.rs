@@ -566,6 +566,14 @@ mod tests {
         (data, model)
     }
 
+    /// The bytes of the model file of [`tiny`].
+    fn tiny_file() -> Vec<u8> {
+        let (data, model) = tiny();
+        ModelFile::from_fit(model, &data, info(data.nnz()))
+            .to_bytes()
+            .unwrap()
+    }
+
     fn info(n: usize) -> TrainingInfo {
         TrainingInfo {
             source: "tiny".into(),
@@ -615,10 +623,7 @@ mod tests {
 
     #[test]
     fn every_flipped_byte_is_caught() {
-        let (data, model) = tiny();
-        let bytes = ModelFile::from_fit(model, &data, info(data.nnz()))
-            .to_bytes()
-            .unwrap();
+        let bytes = tiny_file();
         for p in 0..bytes.len() {
             let mut b = bytes.clone();
             b[p] ^= 0x01;
@@ -631,10 +636,7 @@ mod tests {
 
     #[test]
     fn truncation_and_foreign_files_are_errors() {
-        let (data, model) = tiny();
-        let bytes = ModelFile::from_fit(model, &data, info(data.nnz()))
-            .to_bytes()
-            .unwrap();
+        let bytes = tiny_file();
         for cut in [0, 5, 20, bytes.len() / 2, bytes.len() - 1] {
             let e = ModelFile::from_bytes(&bytes[..cut]).unwrap_err();
             assert!(
@@ -652,6 +654,25 @@ mod tests {
         let mf = ModelFile::from_fit(model, &data, info(data.nnz() + 1));
         let e = ModelFile::from_bytes(&mf.to_bytes().unwrap()).unwrap_err();
         assert!(e.contains("inconsistent model"), "{e}");
+    }
+
+    /// A flag position beyond the model's own `n_ratings` is refused by the engine's
+    /// `NmfModel::from_parts` (v1 loaded such a file, whose flag mask would then panic).
+    #[test]
+    fn the_engine_checks_the_parts_it_is_given() {
+        let bytes = tiny_file();
+        let nl = bytes.iter().position(|&b| b == b'\n').unwrap();
+        let mut p: serde_json::Value = serde_json::from_slice(&bytes[nl + 1..]).unwrap();
+        p["model"]["n_ratings"] = 1.into();
+        let body = serde_json::to_vec(&p).unwrap();
+        let digest = hex(&Sha256::digest(&body));
+        let mut file = format!("{MAGIC} 1 sha256={digest} bytes={}\n", body.len()).into_bytes();
+        file.extend_from_slice(&body);
+        let e = ModelFile::from_bytes(&file).unwrap_err();
+        assert!(
+            e.contains("inconsistent model: invalid input model parts"),
+            "{e}"
+        );
     }
 
     #[test]
