@@ -76,42 +76,12 @@ pub fn read_records(path: &Path, wanted: &[Column]) -> CliResult<Vec<Record>> {
         return Err(CliError::Data(format!(
             "{}: empty file (expected a header line naming the columns: {})",
             path.display(),
-            wanted
-                .iter()
-                .map(|c| c.name())
-                .collect::<Vec<_>>()
-                .join(",")
+            column_names(wanted, ",")
         )));
     };
     let delim = if header.contains('\t') { '\t' } else { ',' };
     let cols = split(header, delim).map_err(|p| at(hline, p))?;
-    let mut index = Vec::with_capacity(wanted.len());
-    for &w in wanted {
-        let found: Vec<usize> = (0..cols.len()).filter(|&j| w.matches(&cols[j])).collect();
-        match found.as_slice() {
-            [j] => index.push(*j),
-            [] => {
-                return Err(at(
-                    hline,
-                    format!(
-                        "the header {header:?} has no {} column (expected a header naming {})",
-                        w.name(),
-                        wanted
-                            .iter()
-                            .map(|c| c.name())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                ))
-            }
-            _ => {
-                return Err(at(
-                    hline,
-                    format!("the header names the {} column twice", w.name()),
-                ))
-            }
-        }
-    }
+    let index = find_columns(header, &cols, wanted).map_err(|p| at(hline, p))?;
     let mut records = Vec::new();
     let mut blank: Option<usize> = None;
     for (line, raw) in lines {
@@ -153,6 +123,36 @@ pub fn read_records(path: &Path, wanted: &[Column]) -> CliResult<Vec<Record>> {
         return Err(at(hline, "no records after the header".into()));
     }
     Ok(records)
+}
+
+/// The position in `cols` (the header's fields) of each wanted column; the error says which
+/// one is missing or named twice.
+fn find_columns(header: &str, cols: &[String], wanted: &[Column]) -> Result<Vec<usize>, String> {
+    let mut index = Vec::with_capacity(wanted.len());
+    for &w in wanted {
+        let found: Vec<usize> = (0..cols.len()).filter(|&j| w.matches(&cols[j])).collect();
+        match found.as_slice() {
+            [j] => index.push(*j),
+            [] => {
+                return Err(format!(
+                    "the header {header:?} has no {} column (expected a header naming {})",
+                    w.name(),
+                    column_names(wanted, ", ")
+                ))
+            }
+            _ => return Err(format!("the header names the {} column twice", w.name())),
+        }
+    }
+    Ok(index)
+}
+
+/// The wanted columns' names joined by `sep`, for messages.
+fn column_names(wanted: &[Column], sep: &str) -> String {
+    wanted
+        .iter()
+        .map(|c| c.name())
+        .collect::<Vec<_>>()
+        .join(sep)
 }
 
 /// Splits one line; fields are trimmed; quoted fields may hold the delimiter and `""`.

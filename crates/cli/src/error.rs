@@ -92,9 +92,10 @@ impl CliError {
             EngineError::InvalidParameter { .. } | EngineError::UnknownAlgorithm { .. } => {
                 CliError::Usage(e.to_string())
             }
-            EngineError::InvalidInput { .. } | EngineError::ShapeMismatch { .. } => {
-                CliError::Data(e.to_string())
-            }
+            EngineError::InvalidInput { .. }
+            | EngineError::ShapeMismatch { .. }
+            | EngineError::UnknownUser { .. }
+            | EngineError::UnknownItem { .. } => CliError::Data(e.to_string()),
             other => CliError::Runtime(anyhow::Error::new(other)),
         }
     }

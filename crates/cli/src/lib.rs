@@ -1,7 +1,8 @@
-//! The `cnmf` command-line tool as a library: argument parsing ([`cli`]), one module per
-//! command ([`commands`]), the model file format ([`model_file`], documented in
-//! `crates/cli/FORMAT.md`), and output helpers ([`output`]). The binary `cnmf` is a thin `main`
-//! over [`run`].
+//! The `cnmf` command-line tool. This library exists for the binary and its tests, not as a
+//! stable API: its only public item is [`run`], which the binary `cnmf` is a thin `main` over;
+//! the integration tests drive the binary itself. Inside: argument parsing (`cli`), one module
+//! per command (`commands`), the model file format (`model_file`, documented in
+//! `crates/cli/FORMAT.md`), and output helpers (`output`).
 //!
 //! ```text
 //! cnmf fit --data ratings.csv --k 20 -o model.cnmf     # ignore-corrupt, default lambda
@@ -13,17 +14,17 @@
 //! ```
 //!
 //! Every command takes `--json` (one JSON document on stdout, errors included) and `--quiet`.
-//! Exit codes are listed in [`error`]: 0 ok, 1 runtime failure, 2 usage, 3 bad data, 4 bad
+//! Exit codes are listed in `error`: 0 ok, 1 runtime failure, 2 usage, 3 bad data, 4 bad
 //! model file, 5 unknown id.
 
-pub mod cli;
-pub mod commands;
-pub mod csv_in;
-pub mod error;
-pub mod fit_args;
-pub mod lookup;
-pub mod model_file;
-pub mod output;
+mod cli;
+mod commands;
+mod csv_in;
+mod error;
+mod fit_args;
+mod lookup;
+mod model_file;
+mod output;
 
 use clap::error::ErrorKind;
 use clap::Parser;

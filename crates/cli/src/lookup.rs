@@ -33,6 +33,7 @@ pub enum UnknownPolicy {
 /// Which mean stood in for the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[allow(clippy::enum_variant_names)] // the names are the output's spellings (`user-mean`, ...)
 pub enum Fallback {
     /// The user's mean rating (the item is unknown).
     UserMean,
@@ -79,13 +80,6 @@ pub fn unknown_message(mf: &ModelFile, what: &str, id: &str, at: &str) -> String
         "use --unknown mean for a fallback"
     };
     format!("{at}unknown {what} {id:?}: the model knows {known} {what}s ({hint})")
-}
-
-/// The dense index of a user, or an unknown-id error.
-pub fn user_index(mf: &ModelFile, id: &str) -> CliResult<u32> {
-    mf.users()
-        .index(id)
-        .ok_or_else(|| CliError::UnknownId(unknown_message(mf, "user", id, "")))
 }
 
 /// Predicts `(user, item)` by external ids under `policy`; `at` prefixes error messages.

@@ -7,8 +7,8 @@
 //! CNMF-MODEL 1 sha256=<64 lowercase hex digits> bytes=<payload length>\n
 //! ```
 //!
-//! followed by exactly `bytes` bytes of JSON payload (one object, see [`ModelFile`]) whose
-//! SHA-256 is the header's. Floats are JSON numbers printed as the shortest decimal that
+//! followed by exactly `bytes` bytes of JSON payload (one object, laid out by the structs of
+//! [`schema`], the CLI's own) whose SHA-256 is the header's. Floats are JSON numbers printed as the shortest decimal that
 //! round-trips and parsed back exactly, so a loaded model predicts bit for bit what the fitted
 //! one did.
 //!
@@ -23,11 +23,15 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use cnmf_engine::NmfModel;
-use cnmf_ratings::{IdMap, Ratings};
+use cnmf_ratings::{IdMap, RatingScale, Ratings};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{CliError, CliResult};
+
+mod schema;
+
+use schema::{Ids, Payload, RatedPattern};
 
 /// The first word of every model file.
 pub const MAGIC: &str = "CNMF-MODEL";
@@ -36,7 +40,7 @@ pub const FORMAT_VERSION: u32 = 1;
 /// Longest header line accepted (the real one is about 100 bytes).
 const MAX_HEADER: usize = 256;
 
-/// Where the model came from; informational, shown by the commands.
+/// Where the model came from; informational, for people and tools reading the file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrainingInfo {
@@ -65,42 +69,6 @@ pub struct ModelFile {
     item_means: Vec<f64>,
     corrupt_ratings: Vec<f64>,
     training: TrainingInfo,
-}
-
-/// The rated pattern as stored: CSR offsets and, per user, the first item index followed by
-/// the gaps to the next (smaller numbers, so a smaller file).
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RatedPattern {
-    indptr: Vec<u32>,
-    gaps: Vec<u32>,
-}
-
-/// The payload, borrowed for writing.
-#[derive(Serialize)]
-struct PayloadOut<'a> {
-    training: &'a TrainingInfo,
-    users: &'a IdMap,
-    items: &'a IdMap,
-    rated: RatedPattern,
-    user_means: &'a [f64],
-    item_means: &'a [f64],
-    corrupt_ratings: &'a [f64],
-    model: &'a NmfModel,
-}
-
-/// The payload, owned for reading. Same fields as [`PayloadOut`].
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PayloadIn {
-    training: TrainingInfo,
-    users: IdMap,
-    items: IdMap,
-    rated: RatedPattern,
-    user_means: Vec<f64>,
-    item_means: Vec<f64>,
-    corrupt_ratings: Vec<f64>,
-    model: NmfModel,
 }
 
 impl ModelFile {
@@ -190,11 +158,6 @@ impl ModelFile {
         &self.items
     }
 
-    /// Where the model came from.
-    pub fn training(&self) -> &TrainingInfo {
-        &self.training
-    }
-
     /// The items user `u` rated in training, ascending.
     ///
     /// # Panics
@@ -241,18 +204,18 @@ impl ModelFile {
 
     /// Serialises to the file format: header line plus payload.
     pub fn to_bytes(&self) -> CliResult<Vec<u8>> {
-        let payload = PayloadOut {
-            training: &self.training,
-            users: &self.users,
-            items: &self.items,
+        let payload = Payload {
+            training: self.training.clone(),
+            users: Ids(self.users.clone()),
+            items: Ids(self.items.clone()),
             rated: RatedPattern {
                 indptr: self.rated_indptr.clone(),
                 gaps: encode_gaps(&self.rated_indptr, &self.rated_items),
             },
-            user_means: &self.user_means,
-            item_means: &self.item_means,
-            corrupt_ratings: &self.corrupt_ratings,
-            model: &self.model,
+            user_means: self.user_means.clone(),
+            item_means: self.item_means.clone(),
+            corrupt_ratings: self.corrupt_ratings.clone(),
+            model: schema::Model::from_engine(&self.model),
         };
         let body = serde_json::to_vec(&payload)
             .map_err(|e| CliError::runtime(format!("cannot encode the model: {e}")))?;
@@ -348,120 +311,130 @@ impl ModelFile {
                 "damaged: checksum mismatch (payload sha256 is {actual}, the header says {digest})"
             ));
         }
-        let p: PayloadIn = serde_json::from_slice(body)
+        let p: Payload = serde_json::from_slice(body)
             .map_err(|e| format!("the payload does not decode: {e}"))?;
-        let rated_items = decode_gaps(&p.rated.indptr, &p.rated.gaps, p.items.len())
+        let rated_items = decode_gaps(&p.rated.indptr, &p.rated.gaps, p.items.0.len())
             .map_err(|e| format!("inconsistent model: rated items: {e}"))?;
-        let mf = ModelFile {
-            model: p.model,
-            users: p.users,
-            items: p.items,
+        ModelFile::from_payload(p, rated_items).map_err(|e| format!("inconsistent model: {e}"))
+    }
+
+    /// Cross-checks a decoded payload and builds the engine's model from it.
+    fn from_payload(p: Payload, rated_items: Vec<u32>) -> Result<ModelFile, String> {
+        let scale = validate(&p, &rated_items)?;
+        Ok(ModelFile {
+            model: p.model.into_engine(scale).map_err(|e| e.to_string())?,
+            users: p.users.0,
+            items: p.items.0,
             rated_indptr: p.rated.indptr,
             rated_items,
             user_means: p.user_means,
             item_means: p.item_means,
             corrupt_ratings: p.corrupt_ratings,
             training: p.training,
-        };
-        mf.validate()
-            .map_err(|e| format!("inconsistent model: {e}"))?;
-        Ok(mf)
+        })
     }
+}
 
-    /// Cross-checks the parts (the factors themselves were checked when decoded).
-    fn validate(&self) -> Result<(), String> {
-        let model = &self.model;
-        let (n, m) = (model.n_users(), model.n_items());
-        if self.users.len() != n {
-            return Err(format!("{} user ids for {n} factor rows", self.users.len()));
-        }
-        if self.items.len() != m {
-            return Err(format!(
-                "{} item ids for {m} factor columns",
-                self.items.len()
-            ));
-        }
-        if model.factors().rank() != model.params().rank() {
-            return Err(format!(
-                "factors of rank {} but parameters of rank {}",
-                model.factors().rank(),
-                model.params().rank()
-            ));
-        }
-        let scale = model.scale();
-        if !(scale.min().is_finite()
-            && scale.max().is_finite()
-            && 0.0 <= scale.min()
-            && scale.min() < scale.max())
-        {
-            return Err(format!(
-                "rating scale [{}, {}] is invalid",
-                scale.min(),
-                scale.max()
-            ));
-        }
-        if !scale.contains(model.mean_rating()) {
-            return Err(format!(
-                "mean rating {} is outside the scale",
-                model.mean_rating()
-            ));
-        }
-        if self.rated_indptr.len() != n + 1 {
-            return Err(format!(
-                "{} rated-item offsets for {n} users (expected {})",
-                self.rated_indptr.len(),
-                n + 1
-            ));
-        }
-        let nnz = self.rated_items.len();
-        if self.training.n_ratings != nnz {
-            return Err(format!(
-                "{} training ratings recorded but {nnz} rated items stored",
-                self.training.n_ratings
-            ));
-        }
-        for (what, means, len) in [("user", &self.user_means, n), ("item", &self.item_means, m)] {
-            if means.len() != len {
-                return Err(format!("{} {what} means for {len} {what}s", means.len()));
-            }
-            if let Some(p) = means.iter().position(|&v| !scale.contains(v)) {
-                return Err(format!(
-                    "{what} mean {p} is {}, outside the scale",
-                    means[p]
-                ));
-            }
-        }
-        let positions = model.corrupt_positions();
-        let entries = model.corrupt_entries();
-        if positions.len() != entries.len() || self.corrupt_ratings.len() != entries.len() {
-            return Err(format!(
-                "{} flag positions, {} flagged entries and {} flagged ratings disagree",
-                positions.len(),
-                entries.len(),
-                self.corrupt_ratings.len()
-            ));
-        }
-        let mut prev: Option<u32> = None;
-        for ((&p, &(u, i)), &r) in positions.iter().zip(entries).zip(&self.corrupt_ratings) {
-            if prev.is_some_and(|q| q >= p) || p as usize >= nnz {
-                return Err(format!(
-                    "flag position {p} is out of order or beyond the {nnz} training ratings"
-                ));
-            }
-            prev = Some(p);
-            // The user whose row holds position p.
-            let row = self.rated_indptr.partition_point(|&o| o <= p) - 1;
-            if row != u as usize || self.rated_items[p as usize] != i {
-                return Err(format!(
-                    "flagged entry (user {u}, item {i}) does not match training rating {p}"
-                ));
-            }
-            if !scale.contains(r) {
-                return Err(format!("flagged rating {r} is outside the scale"));
-            }
-        }
-        Ok(())
+/// Cross-checks a decoded payload (the factors and parameters themselves were checked when
+/// decoded) and returns its rating scale.
+fn validate(p: &Payload, rated_items: &[u32]) -> Result<RatingScale, String> {
+    let model = &p.model;
+    let factors = &model.factors.0;
+    let (n, m) = (factors.n_users(), factors.n_items());
+    if p.users.0.len() != n {
+        return Err(format!("{} user ids for {n} factor rows", p.users.0.len()));
     }
+    if p.items.0.len() != m {
+        return Err(format!(
+            "{} item ids for {m} factor columns",
+            p.items.0.len()
+        ));
+    }
+    if factors.rank() != model.params.0.rank() {
+        return Err(format!(
+            "factors of rank {} but parameters of rank {}",
+            factors.rank(),
+            model.params.0.rank()
+        ));
+    }
+    let (min, max) = (model.scale.min, model.scale.max);
+    // `RatingScale::new` checks finite and min < max; NMF also needs min >= 0.
+    let scale = RatingScale::new(min, max)
+        .ok()
+        .filter(|_| 0.0 <= min)
+        .ok_or_else(|| format!("rating scale [{min}, {max}] is invalid"))?;
+    if !scale.contains(model.mean_rating) {
+        return Err(format!(
+            "mean rating {} is outside the scale",
+            model.mean_rating
+        ));
+    }
+    let indptr = &p.rated.indptr;
+    if indptr.len() != n + 1 {
+        return Err(format!(
+            "{} rated-item offsets for {n} users (expected {})",
+            indptr.len(),
+            n + 1
+        ));
+    }
+    let nnz = rated_items.len();
+    if p.training.n_ratings != nnz {
+        return Err(format!(
+            "{} training ratings recorded but {nnz} rated items stored",
+            p.training.n_ratings
+        ));
+    }
+    for (what, means, len) in [("user", &p.user_means, n), ("item", &p.item_means, m)] {
+        if means.len() != len {
+            return Err(format!("{} {what} means for {len} {what}s", means.len()));
+        }
+        if let Some(i) = means.iter().position(|&v| !scale.contains(v)) {
+            return Err(format!(
+                "{what} mean {i} is {}, outside the scale",
+                means[i]
+            ));
+        }
+    }
+    check_flags(p, rated_items, scale)?;
+    Ok(scale)
+}
+
+/// Cross-checks the flags against the rated pattern: one position, entry and rating each,
+/// positions ascending inside the pattern, each entry the rated pair at its position, ratings in
+/// the scale.
+fn check_flags(p: &Payload, rated_items: &[u32], scale: RatingScale) -> Result<(), String> {
+    let nnz = rated_items.len();
+    let indptr = &p.rated.indptr;
+    let positions = &p.model.corrupt_positions;
+    let entries = &p.model.corrupt_entries;
+    if positions.len() != entries.len() || p.corrupt_ratings.len() != entries.len() {
+        return Err(format!(
+            "{} flag positions, {} flagged entries and {} flagged ratings disagree",
+            positions.len(),
+            entries.len(),
+            p.corrupt_ratings.len()
+        ));
+    }
+    let mut prev: Option<u32> = None;
+    for ((&pos, &(u, i)), &r) in positions.iter().zip(entries).zip(&p.corrupt_ratings) {
+        if prev.is_some_and(|q| q >= pos) || pos as usize >= nnz {
+            return Err(format!(
+                "flag position {pos} is out of order or beyond the {nnz} training ratings"
+            ));
+        }
+        prev = Some(pos);
+        // The user whose row holds position pos.
+        let row = indptr.partition_point(|&o| o <= pos) - 1;
+        if row != u as usize || rated_items[pos as usize] != i {
+            return Err(format!(
+                "flagged entry (user {u}, item {i}) does not match training rating {pos}"
+            ));
+        }
+        if !scale.contains(r) {
+            return Err(format!("flagged rating {r} is outside the scale"));
+        }
+    }
+    Ok(())
 }
 
 /// Per row: the first item index, then the difference to the previous one.
@@ -593,6 +566,14 @@ mod tests {
         (data, model)
     }
 
+    /// The bytes of the model file of [`tiny`].
+    fn tiny_file() -> Vec<u8> {
+        let (data, model) = tiny();
+        ModelFile::from_fit(model, &data, info(data.nnz()))
+            .to_bytes()
+            .unwrap()
+    }
+
     fn info(n: usize) -> TrainingInfo {
         TrainingInfo {
             source: "tiny".into(),
@@ -626,12 +607,23 @@ mod tests {
         assert_eq!(back.to_bytes().unwrap(), bytes);
     }
 
+    /// Files written before the model file had its own schema (commit 0fbe530) load, and are
+    /// written back byte for byte.
+    #[test]
+    fn v1_files_load_and_are_written_back_identically() {
+        let fixtures: [&[u8]; 2] = [
+            include_bytes!("../tests/fixtures/v1_ignore_corrupt.cnmf"),
+            include_bytes!("../tests/fixtures/v1_early_stopped.cnmf"),
+        ];
+        for v1 in fixtures {
+            let mf = ModelFile::from_bytes(v1).unwrap();
+            assert_eq!(mf.to_bytes().unwrap(), v1);
+        }
+    }
+
     #[test]
     fn every_flipped_byte_is_caught() {
-        let (data, model) = tiny();
-        let bytes = ModelFile::from_fit(model, &data, info(data.nnz()))
-            .to_bytes()
-            .unwrap();
+        let bytes = tiny_file();
         for p in 0..bytes.len() {
             let mut b = bytes.clone();
             b[p] ^= 0x01;
@@ -644,10 +636,7 @@ mod tests {
 
     #[test]
     fn truncation_and_foreign_files_are_errors() {
-        let (data, model) = tiny();
-        let bytes = ModelFile::from_fit(model, &data, info(data.nnz()))
-            .to_bytes()
-            .unwrap();
+        let bytes = tiny_file();
         for cut in [0, 5, 20, bytes.len() / 2, bytes.len() - 1] {
             let e = ModelFile::from_bytes(&bytes[..cut]).unwrap_err();
             assert!(
@@ -665,6 +654,25 @@ mod tests {
         let mf = ModelFile::from_fit(model, &data, info(data.nnz() + 1));
         let e = ModelFile::from_bytes(&mf.to_bytes().unwrap()).unwrap_err();
         assert!(e.contains("inconsistent model"), "{e}");
+    }
+
+    /// A flag position beyond the model's own `n_ratings` is refused by the engine's
+    /// `NmfModel::from_parts` (v1 loaded such a file, whose flag mask would then panic).
+    #[test]
+    fn the_engine_checks_the_parts_it_is_given() {
+        let bytes = tiny_file();
+        let nl = bytes.iter().position(|&b| b == b'\n').unwrap();
+        let mut p: serde_json::Value = serde_json::from_slice(&bytes[nl + 1..]).unwrap();
+        p["model"]["n_ratings"] = 1.into();
+        let body = serde_json::to_vec(&p).unwrap();
+        let digest = hex(&Sha256::digest(&body));
+        let mut file = format!("{MAGIC} 1 sha256={digest} bytes={}\n", body.len()).into_bytes();
+        file.extend_from_slice(&body);
+        let e = ModelFile::from_bytes(&file).unwrap_err();
+        assert!(
+            e.contains("inconsistent model: invalid input model parts"),
+            "{e}"
+        );
     }
 
     #[test]

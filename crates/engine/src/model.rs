@@ -67,6 +67,77 @@ pub struct NmfModel {
 }
 
 impl NmfModel {
+    /// A model from its parts, as the getters return them (`n_ratings` is
+    /// [`corrupt_mask`](NmfModel::corrupt_mask)`().len()`, `kept_iteration` is
+    /// [`iterations`](NmfModel::iterations)): for callers that store models in a format of their
+    /// own. The parameters and factors were checked when built.
+    ///
+    /// Errors when the parts do not fit together: factors and parameters of different ranks,
+    /// flag positions and entries of different lengths, positions not strictly ascending or not
+    /// below `n_ratings`, or an entry outside the factors' users and items.
+    #[allow(clippy::too_many_arguments)] // one per field: the inverse of the getters
+    pub fn from_parts(
+        params: ValidNmfParams,
+        scale: RatingScale,
+        mean_rating: f64,
+        factors: Factors,
+        n_ratings: usize,
+        corrupt_positions: Vec<u32>,
+        corrupt_entries: Vec<(u32, u32)>,
+        trace: Vec<IterationStats>,
+        stop_reason: StopReason,
+        kept_iteration: usize,
+    ) -> Result<NmfModel, EngineError> {
+        let bad = |reason: String| EngineError::InvalidInput {
+            what: "model parts",
+            reason,
+        };
+        if factors.rank() != params.rank() {
+            return Err(bad(format!(
+                "factors of rank {} but parameters of rank {}",
+                factors.rank(),
+                params.rank()
+            )));
+        }
+        if corrupt_positions.len() != corrupt_entries.len() {
+            return Err(bad(format!(
+                "{} flag positions but {} flagged entries",
+                corrupt_positions.len(),
+                corrupt_entries.len()
+            )));
+        }
+        let ascending = corrupt_positions.windows(2).all(|w| w[0] < w[1]);
+        let inside = corrupt_positions
+            .last()
+            .is_none_or(|&p| (p as usize) < n_ratings);
+        if !(ascending && inside) {
+            return Err(bad(format!(
+                "flag positions are not strictly ascending below {n_ratings}"
+            )));
+        }
+        let (n, m) = (factors.n_users(), factors.n_items());
+        if let Some(&(u, i)) = corrupt_entries
+            .iter()
+            .find(|&&(u, i)| u as usize >= n || i as usize >= m)
+        {
+            return Err(bad(format!(
+                "flagged entry (user {u}, item {i}) is outside the {n} x {m} factors"
+            )));
+        }
+        Ok(NmfModel {
+            params,
+            scale,
+            mean_rating,
+            factors,
+            n_ratings,
+            corrupt_positions,
+            corrupt_entries,
+            trace,
+            stop_reason,
+            kept_iteration,
+        })
+    }
+
     /// The factors.
     pub fn factors(&self) -> &Factors {
         &self.factors

@@ -1,8 +1,9 @@
 //! `cnmf evaluate`: k-fold cross-validation of one algorithm on a ratings file.
 
 use clap::Args;
+use cnmf_engine::ValidNmfParams;
 use cnmf_metrics::accuracy_of;
-use cnmf_ratings::split;
+use cnmf_ratings::{split, RatingScale, Split};
 use serde::Serialize;
 
 use crate::error::{CliError, CliResult};
@@ -114,27 +115,8 @@ pub fn run(args: &EvaluateArgs, out: &Output) -> CliResult<()> {
     let scale = data.scale();
     let mut results = Vec::with_capacity(args.folds);
     for f in 0..args.folds {
-        let s = folds.fold(f);
         let label = format!("fold {}/{}", f + 1, args.folds);
-        let (model, secs) = fit_with_progress(&params, &s.train, None, out, &label)?;
-        let acc = accuracy_of(&model, &s.test, scale)
-            .map_err(|e| CliError::runtime(format!("{label}: {e}")))?;
-        let cold_test = s
-            .test
-            .iter()
-            .filter(|t| s.train.user_count(t.user) == 0 || s.train.item_count(t.item) == 0)
-            .count();
-        let r = FoldResult {
-            fold: f + 1,
-            train: s.train.nnz(),
-            test: s.test.len(),
-            cold_test,
-            nmae: acc.nmae,
-            mae: acc.mae,
-            rmse: acc.rmse,
-            fit_seconds: secs,
-            flagged: model.corrupt_entries().len(),
-        };
+        let r = run_fold(&params, &folds.fold(f), f, &label, scale, out)?;
         out.info(&format!(
             "{label}: NMAE {:.4}, MAE {:.4}, RMSE {:.4}, fit {:.2} s",
             r.nmae, r.mae, r.rmse, r.fit_seconds
@@ -162,6 +144,53 @@ pub fn run(args: &EvaluateArgs, out: &Output) -> CliResult<()> {
             summary: summary_stats,
         });
     }
+    out.text(&render_text(
+        args,
+        &params,
+        &lambda,
+        &results,
+        &summary_stats,
+    ))
+}
+
+/// Fits fold `f` (0-based) on its training part and measures it on its held-out part.
+fn run_fold(
+    params: &ValidNmfParams,
+    s: &Split,
+    f: usize,
+    label: &str,
+    scale: RatingScale,
+    out: &Output,
+) -> CliResult<FoldResult> {
+    let (model, secs) = fit_with_progress(params, &s.train, None, out, label)?;
+    let acc = accuracy_of(&model, &s.test, scale)
+        .map_err(|e| CliError::runtime(format!("{label}: {e}")))?;
+    let cold_test = s
+        .test
+        .iter()
+        .filter(|t| s.train.user_count(t.user) == 0 || s.train.item_count(t.item) == 0)
+        .count();
+    Ok(FoldResult {
+        fold: f + 1,
+        train: s.train.nnz(),
+        test: s.test.len(),
+        cold_test,
+        nmae: acc.nmae,
+        mae: acc.mae,
+        rmse: acc.rmse,
+        fit_seconds: secs,
+        flagged: model.corrupt_entries().len(),
+    })
+}
+
+/// The report for people: the per-fold table, then the means.
+fn render_text(
+    args: &EvaluateArgs,
+    params: &ValidNmfParams,
+    lambda: &LambdaChoice,
+    results: &[FoldResult],
+    summary_stats: &Summary,
+) -> String {
     let mut t = Table::new(&[
         ("fold", true),
         ("train", true),
@@ -172,7 +201,7 @@ pub fn run(args: &EvaluateArgs, out: &Output) -> CliResult<()> {
         ("fit s", true),
         ("flagged", true),
     ]);
-    for r in &results {
+    for r in results {
         t.row(vec![
             r.fold.to_string(),
             r.train.to_string(),
@@ -207,7 +236,7 @@ pub fn run(args: &EvaluateArgs, out: &Output) -> CliResult<()> {
             "{cold} held-out ratings had a user or item with no training rating in their fold\n"
         ));
     }
-    out.text(&text)
+    text
 }
 
 #[cfg(test)]

@@ -56,12 +56,10 @@ pub struct FlaggedArgs {
     top: Option<u32>,
 }
 
-/// One user of the report.
+/// The flags of one user or item.
 #[derive(Debug, Clone, Serialize)]
-pub struct UserRow {
-    /// External user id.
-    pub user: String,
-    /// The user's training ratings.
+pub struct FlagStats {
+    /// Its training ratings.
     pub ratings: usize,
     /// How many of them are flagged.
     pub flagged: usize,
@@ -73,21 +71,38 @@ pub struct UserRow {
     pub mean_prediction: f64,
 }
 
+impl FlagStats {
+    /// From the sums over the flagged entries `(count, ratings, predictions)` and the number of
+    /// training ratings.
+    fn new((flagged, ratings_sum, predictions_sum): (usize, f64, f64), ratings: usize) -> Self {
+        FlagStats {
+            ratings,
+            flagged,
+            share: flagged as f64 / ratings as f64,
+            mean_flagged_rating: ratings_sum / flagged as f64,
+            mean_prediction: predictions_sum / flagged as f64,
+        }
+    }
+}
+
+/// One user of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct UserRow {
+    /// External user id.
+    pub user: String,
+    /// Its flags.
+    #[serde(flatten)]
+    pub stats: FlagStats,
+}
+
 /// One item of the report.
 #[derive(Debug, Clone, Serialize)]
 pub struct ItemRow {
     /// External item id.
     pub item: String,
-    /// The item's training ratings.
-    pub ratings: usize,
-    /// How many of them are flagged.
-    pub flagged: usize,
-    /// `flagged / ratings`.
-    pub share: f64,
-    /// Mean of the flagged ratings.
-    pub mean_flagged_rating: f64,
-    /// Mean model prediction on the flagged entries.
-    pub mean_prediction: f64,
+    /// Its flags.
+    #[serde(flatten)]
+    pub stats: FlagStats,
 }
 
 /// One flagged rating.
@@ -141,63 +156,12 @@ pub fn run(args: &FlaggedArgs, out: &Output) -> CliResult<()> {
             model.algorithm()
         ));
     }
-    let entries = model.corrupt_entries();
-    let ratings = mf.corrupt_ratings();
-    let (n, m) = (model.n_users(), model.n_items());
-    // Per user / item: flagged count, sum of flagged ratings, sum of predictions.
-    let mut per_user = vec![(0usize, 0.0f64, 0.0f64); n];
-    let mut per_item = vec![(0usize, 0.0f64, 0.0f64); m];
-    let mut entry_rows = Vec::with_capacity(entries.len());
-    for (&(u, i), &r) in entries.iter().zip(ratings) {
-        let p = model.predict(u, i);
-        for acc in [&mut per_user[u as usize], &mut per_item[i as usize]] {
-            acc.0 += 1;
-            acc.1 += r;
-            acc.2 += p;
-        }
-        entry_rows.push(EntryRow {
-            user: mf.users().external(u).to_string(),
-            item: mf.items().external(i).to_string(),
-            rating: r,
-            prediction: p,
-        });
-    }
-    let item_counts = mf.item_rating_counts();
-    let users_with_flags = per_user.iter().filter(|a| a.0 > 0).count();
-    let mut users: Vec<UserRow> = (0..n as u32)
-        .filter(|&u| per_user[u as usize].0 > 0)
-        .map(|u| {
-            let (f, rs, ps) = per_user[u as usize];
-            let total = mf.rated(u).len();
-            UserRow {
-                user: mf.users().external(u).to_string(),
-                ratings: total,
-                flagged: f,
-                share: f as f64 / total as f64,
-                mean_flagged_rating: rs / f as f64,
-                mean_prediction: ps / f as f64,
-            }
-        })
-        .filter(|r| r.share >= args.min_share)
-        .collect();
-    // Stable sorts over index order, so ties keep the training order.
-    users.sort_by(|a, b| b.share.total_cmp(&a.share).then(b.flagged.cmp(&a.flagged)));
-    let mut items: Vec<ItemRow> = (0..m as u32)
-        .filter(|&i| per_item[i as usize].0 > 0)
-        .map(|i| {
-            let (f, rs, ps) = per_item[i as usize];
-            let total = item_counts[i as usize] as usize;
-            ItemRow {
-                item: mf.items().external(i).to_string(),
-                ratings: total,
-                flagged: f,
-                share: f as f64 / total as f64,
-                mean_flagged_rating: rs / f as f64,
-                mean_prediction: ps / f as f64,
-            }
-        })
-        .collect();
-    items.sort_by(|a, b| b.flagged.cmp(&a.flagged).then(b.share.total_cmp(&a.share)));
+    let Groups {
+        users,
+        users_with_flags,
+        items,
+        entries,
+    } = group_flags(&mf, args.min_share);
     let summary = Summary {
         algorithm: model.algorithm().name().to_string(),
         lambda: model.params().lambda(),
@@ -223,7 +187,7 @@ pub fn run(args: &FlaggedArgs, out: &Output) -> CliResult<()> {
                 summary: &summary,
                 users: &users[..users.len().min(l)],
                 items: &items[..items.len().min(l)],
-                entries: &entry_rows[..entry_rows.len().min(l)],
+                entries: &entries[..entries.len().min(l)],
             })
         }
         ReportFormat::Csv => {
@@ -232,14 +196,82 @@ pub fn run(args: &FlaggedArgs, out: &Output) -> CliResult<()> {
                 args.by.unwrap_or(Group::Users),
                 &users,
                 &items,
-                &entry_rows,
+                &entries,
                 l,
             ))
         }
         ReportFormat::Table => {
             let l = limit(Some(20));
-            out.text(&table(&summary, args.by, &users, &items, &entry_rows, l))
+            out.text(&table(&summary, args.by, &users, &items, &entries, l))
         }
+    }
+}
+
+/// The flagged entries grouped by user and by item, ranked.
+struct Groups {
+    /// Users with at least `min_share` of their ratings flagged, by share, then count.
+    users: Vec<UserRow>,
+    /// Users with any flag, listed or not.
+    users_with_flags: usize,
+    /// Items with a flag, by count, then share.
+    items: Vec<ItemRow>,
+    /// Every flagged entry, in CSR order.
+    entries: Vec<EntryRow>,
+}
+
+/// Groups the model's flags by user and by item.
+fn group_flags(mf: &ModelFile, min_share: f64) -> Groups {
+    let model = mf.model();
+    let (n, m) = (model.n_users(), model.n_items());
+    // Per user / item: flagged count, sum of flagged ratings, sum of predictions.
+    let mut per_user = vec![(0usize, 0.0f64, 0.0f64); n];
+    let mut per_item = vec![(0usize, 0.0f64, 0.0f64); m];
+    let flags = model.corrupt_entries();
+    let mut entries = Vec::with_capacity(flags.len());
+    for (&(u, i), &r) in flags.iter().zip(mf.corrupt_ratings()) {
+        let p = model.predict(u, i);
+        for acc in [&mut per_user[u as usize], &mut per_item[i as usize]] {
+            acc.0 += 1;
+            acc.1 += r;
+            acc.2 += p;
+        }
+        entries.push(EntryRow {
+            user: mf.users().external(u).to_string(),
+            item: mf.items().external(i).to_string(),
+            rating: r,
+            prediction: p,
+        });
+    }
+    let item_counts = mf.item_rating_counts();
+    let mut users: Vec<UserRow> = (0..n as u32)
+        .filter(|&u| per_user[u as usize].0 > 0)
+        .map(|u| UserRow {
+            user: mf.users().external(u).to_string(),
+            stats: FlagStats::new(per_user[u as usize], mf.rated(u).len()),
+        })
+        .filter(|r| r.stats.share >= min_share)
+        .collect();
+    // Stable sorts over index order, so ties keep the training order.
+    users.sort_by(|a, b| {
+        let (a, b) = (&a.stats, &b.stats);
+        b.share.total_cmp(&a.share).then(b.flagged.cmp(&a.flagged))
+    });
+    let mut items: Vec<ItemRow> = (0..m as u32)
+        .filter(|&i| per_item[i as usize].0 > 0)
+        .map(|i| ItemRow {
+            item: mf.items().external(i).to_string(),
+            stats: FlagStats::new(per_item[i as usize], item_counts[i as usize] as usize),
+        })
+        .collect();
+    items.sort_by(|a, b| {
+        let (a, b) = (&a.stats, &b.stats);
+        b.flagged.cmp(&a.flagged).then(b.share.total_cmp(&a.share))
+    });
+    Groups {
+        users,
+        users_with_flags: per_user.iter().filter(|a| a.0 > 0).count(),
+        items,
+        entries,
     }
 }
 
@@ -253,34 +285,12 @@ fn csv(
     let mut s = String::new();
     match by {
         Group::Users => {
-            s.push_str("user,ratings,flagged,share,mean_flagged_rating,mean_prediction\n");
-            for r in users.iter().take(limit) {
-                let _ = writeln!(
-                    s,
-                    "{},{},{},{},{},{}",
-                    csv_field(&r.user),
-                    r.ratings,
-                    r.flagged,
-                    r.share,
-                    r.mean_flagged_rating,
-                    r.mean_prediction
-                );
-            }
+            let rows = users.iter().map(|r| (&r.user, &r.stats));
+            push_group_csv(&mut s, "user", rows.take(limit));
         }
         Group::Items => {
-            s.push_str("item,ratings,flagged,share,mean_flagged_rating,mean_prediction\n");
-            for r in items.iter().take(limit) {
-                let _ = writeln!(
-                    s,
-                    "{},{},{},{},{},{}",
-                    csv_field(&r.item),
-                    r.ratings,
-                    r.flagged,
-                    r.share,
-                    r.mean_flagged_rating,
-                    r.mean_prediction
-                );
-            }
+            let rows = items.iter().map(|r| (&r.item, &r.stats));
+            push_group_csv(&mut s, "item", rows.take(limit));
         }
         Group::Entries => {
             s.push_str("user,item,rating,prediction\n");
@@ -334,27 +344,8 @@ fn table(
             users.len(),
             shown(users.len())
         );
-        let mut t = Table::new(&[
-            ("user", false),
-            ("ratings", true),
-            ("flagged", true),
-            ("share", true),
-            ("mean flagged rating", true),
-            ("mean prediction", true),
-        ]);
-        for r in users.iter().take(limit) {
-            t.row(vec![
-                r.user.clone(),
-                r.ratings.to_string(),
-                r.flagged.to_string(),
-                format!("{:.1}%", 100.0 * r.share),
-                format!("{:.2}", r.mean_flagged_rating),
-                format!("{:.2}", r.mean_prediction),
-            ]);
-        }
-        if !t.is_empty() {
-            s.push_str(&t.render());
-        }
+        let rows = users.iter().map(|r| (&r.user, &r.stats));
+        push_group_table(&mut s, "user", rows.take(limit));
     }
     if by.is_none() || by == Some(Group::Items) {
         let _ = writeln!(
@@ -363,27 +354,8 @@ fn table(
             items.len(),
             shown(items.len())
         );
-        let mut t = Table::new(&[
-            ("item", false),
-            ("ratings", true),
-            ("flagged", true),
-            ("share", true),
-            ("mean flagged rating", true),
-            ("mean prediction", true),
-        ]);
-        for r in items.iter().take(limit) {
-            t.row(vec![
-                r.item.clone(),
-                r.ratings.to_string(),
-                r.flagged.to_string(),
-                format!("{:.1}%", 100.0 * r.share),
-                format!("{:.2}", r.mean_flagged_rating),
-                format!("{:.2}", r.mean_prediction),
-            ]);
-        }
-        if !t.is_empty() {
-            s.push_str(&t.render());
-        }
+        let rows = items.iter().map(|r| (&r.item, &r.stats));
+        push_group_table(&mut s, "item", rows.take(limit));
     }
     if by == Some(Group::Entries) {
         let _ = writeln!(
@@ -411,4 +383,58 @@ fn table(
         }
     }
     s
+}
+
+/// Appends the CSV of a group of users or items (`id` names the first column).
+fn push_group_csv<'a>(
+    s: &mut String,
+    id: &str,
+    rows: impl Iterator<Item = (&'a String, &'a FlagStats)>,
+) {
+    let _ = writeln!(
+        s,
+        "{id},ratings,flagged,share,mean_flagged_rating,mean_prediction"
+    );
+    for (name, r) in rows {
+        let _ = writeln!(
+            s,
+            "{},{},{},{},{},{}",
+            csv_field(name),
+            r.ratings,
+            r.flagged,
+            r.share,
+            r.mean_flagged_rating,
+            r.mean_prediction
+        );
+    }
+}
+
+/// Appends the table of a group of users or items (`id` names the first column), if it has
+/// rows.
+fn push_group_table<'a>(
+    s: &mut String,
+    id: &str,
+    rows: impl Iterator<Item = (&'a String, &'a FlagStats)>,
+) {
+    let mut t = Table::new(&[
+        (id, false),
+        ("ratings", true),
+        ("flagged", true),
+        ("share", true),
+        ("mean flagged rating", true),
+        ("mean prediction", true),
+    ]);
+    for (name, r) in rows {
+        t.row(vec![
+            name.clone(),
+            r.ratings.to_string(),
+            r.flagged.to_string(),
+            format!("{:.1}%", 100.0 * r.share),
+            format!("{:.2}", r.mean_flagged_rating),
+            format!("{:.2}", r.mean_prediction),
+        ]);
+    }
+    if !t.is_empty() {
+        s.push_str(&t.render());
+    }
 }

@@ -66,8 +66,50 @@ struct Report<'a> {
 /// Runs `cnmf fold-in`.
 pub fn run(args: &FoldInArgs, out: &Output) -> CliResult<()> {
     let mf = ModelFile::read(&args.model)?;
+    let NewRatings { pairs, skipped } = read_new_ratings(args, &mf)?;
+    if !skipped.is_empty() {
+        out.note(&format!(
+            "left out {} rating(s) of items the model does not know: {}",
+            skipped.len(),
+            skipped.join(", ")
+        ));
+    }
+    if pairs.is_empty() {
+        return Err(CliError::Data(format!(
+            "{}: no rating of a known item is left to fold in",
+            args.ratings.display()
+        )));
+    }
     let model = mf.model();
-    let scale = model.scale();
+    let w = model.fold_in(&pairs).map_err(CliError::from_engine)?;
+    let factors = model.factors();
+    let raw = |i: u32| -> f64 { w.iter().zip(factors.h_col(i)).map(|(a, b)| a * b).sum() };
+    let items = recommend(args, &mf, &pairs, raw);
+    let would_flag = would_flag(&mf, &pairs, raw);
+    if out.json {
+        return out.json_doc(&Report {
+            command: "fold-in",
+            ratings_used: pairs.len(),
+            skipped: &skipped,
+            would_flag: &would_flag,
+            items: &items,
+        });
+    }
+    out.text(&render_text(args, &mf, pairs.len(), &items, &would_flag))
+}
+
+/// The new user's ratings file, read against the model.
+struct NewRatings {
+    /// `(item index, rating)`, in file order.
+    pairs: Vec<(u32, f64)>,
+    /// External ids of the unknown items left out under `--unknown skip`.
+    skipped: Vec<String>,
+}
+
+/// Reads the new user's ratings. Errors on a rating outside the scale, an unknown item (under
+/// `--unknown error`) and an item rated twice, naming the line.
+fn read_new_ratings(args: &FoldInArgs, mf: &ModelFile) -> CliResult<NewRatings> {
+    let scale = mf.model().scale();
     let path = &args.ratings;
     let records = read_records(path, &[Column::Item, Column::Rating])?;
     let mut pairs: Vec<(u32, f64)> = Vec::with_capacity(records.len());
@@ -89,7 +131,7 @@ pub fn run(args: &FoldInArgs, out: &Output) -> CliResult<()> {
                 continue;
             }
             return Err(CliError::UnknownId(
-                unknown_message(&mf, "item", &r.fields[0], &at).replace(
+                unknown_message(mf, "item", &r.fields[0], &at).replace(
                     "use --unknown mean for a fallback",
                     "use --unknown skip to leave it out",
                 ),
@@ -103,28 +145,22 @@ pub fn run(args: &FoldInArgs, out: &Output) -> CliResult<()> {
         }
         pairs.push((i, rating));
     }
-    if !skipped.is_empty() {
-        out.note(&format!(
-            "left out {} rating(s) of items the model does not know: {}",
-            skipped.len(),
-            skipped.join(", ")
-        ));
-    }
-    if pairs.is_empty() {
-        return Err(CliError::Data(format!(
-            "{}: no rating of a known item is left to fold in",
-            path.display()
-        )));
-    }
-    let w = model.fold_in(&pairs).map_err(CliError::from_engine)?;
-    let factors = model.factors();
-    let raw = |i: u32| -> f64 { w.iter().zip(factors.h_col(i)).map(|(a, b)| a * b).sum() };
+    Ok(NewRatings { pairs, skipped })
+}
+
+/// The top `--top` items the new user did not rate, by the folded-in score `raw`.
+fn recommend(
+    args: &FoldInArgs,
+    mf: &ModelFile,
+    pairs: &[(u32, f64)],
+    raw: impl Fn(u32) -> f64,
+) -> Vec<Recommendation> {
     let mut rated: Vec<u32> = pairs.iter().map(|&(i, _)| i).collect();
     rated.sort_unstable();
     let counts = mf.item_rating_counts();
     let keep = |i: u32| counts[i as usize] >= args.min_ratings;
-    let top = top_n(model.n_items(), args.n as usize, &rated, keep, raw);
-    let items: Vec<Recommendation> = top
+    let scale = mf.model().scale();
+    top_n(mf.model().n_items(), args.n as usize, &rated, keep, raw)
         .iter()
         .enumerate()
         .map(|(k, &(i, s))| Recommendation {
@@ -133,34 +169,44 @@ pub fn run(args: &FoldInArgs, out: &Output) -> CliResult<()> {
             prediction: scale.clip(s),
             score: s,
         })
-        .collect();
-    // The model's own flag rule, applied to the folded-in row.
-    let would_flag: Vec<FlaggedRating> = match model.params().lambda() {
+        .collect()
+}
+
+/// The new ratings the model's own flag rule would flag, given the folded-in score `raw`.
+fn would_flag(
+    mf: &ModelFile,
+    pairs: &[(u32, f64)],
+    raw: impl Fn(u32) -> f64,
+) -> Vec<FlaggedRating> {
+    let model = mf.model();
+    match model.params().lambda() {
         Some(lambda) if model.algorithm().flags_corruption() => pairs
             .iter()
             .filter(|&&(i, r)| (r - raw(i)).powi(2) > lambda)
             .map(|&(i, r)| FlaggedRating {
                 item: mf.items().external(i).to_string(),
                 rating: r,
-                prediction: scale.clip(raw(i)),
+                prediction: model.scale().clip(raw(i)),
             })
             .collect(),
         _ => Vec::new(),
-    };
-    if out.json {
-        return out.json_doc(&Report {
-            command: "fold-in",
-            ratings_used: pairs.len(),
-            skipped: &skipped,
-            would_flag: &would_flag,
-            items: &items,
-        });
     }
+}
+
+/// The report for people: the recommendations, then the ratings that would be flagged.
+fn render_text(
+    args: &FoldInArgs,
+    mf: &ModelFile,
+    ratings_used: usize,
+    items: &[Recommendation],
+    would_flag: &[FlaggedRating],
+) -> String {
+    let model = mf.model();
     let mut text = format!(
         "folded in {} ratings ({} algorithm, k = {}); top {} unrated items{}:\n",
-        pairs.len(),
+        ratings_used,
         model.algorithm(),
-        factors.rank(),
+        model.factors().rank(),
         items.len(),
         min_note(args.min_ratings)
     );
@@ -170,7 +216,7 @@ pub fn run(args: &FoldInArgs, out: &Output) -> CliResult<()> {
         ("prediction", true),
         ("score", true),
     ]);
-    for r in &items {
+    for r in items {
         t.row(vec![
             r.rank.to_string(),
             r.item.clone(),
@@ -185,7 +231,7 @@ pub fn run(args: &FoldInArgs, out: &Output) -> CliResult<()> {
             would_flag.len()
         ));
         let mut t = Table::new(&[("item", false), ("rating", true), ("prediction", true)]);
-        for f in &would_flag {
+        for f in would_flag {
             t.row(vec![
                 f.item.clone(),
                 f.rating.to_string(),
@@ -194,5 +240,5 @@ pub fn run(args: &FoldInArgs, out: &Output) -> CliResult<()> {
         }
         text.push_str(&t.render());
     }
-    out.text(&text)
+    text
 }
