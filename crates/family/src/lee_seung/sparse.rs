@@ -66,26 +66,17 @@ impl Job for RowStep<'_> {
 
     #[inline(always)]
     fn run<S: Simd>(self) -> f64 {
-        let RowStep {
-            idx,
-            val,
-            row,
-            f_in,
-            rule,
-            global,
-            want_obj,
-            num,
-            den,
-        } = self;
+        let (rule, f_in) = (self.rule, self.f_in);
+        let (row, num, den) = (self.row, self.num, self.den);
         let k = row.len();
-        if rule == Rule::KlMasked && idx.is_empty() {
+        if rule == Rule::KlMasked && self.idx.is_empty() {
             // No active entry: keep the factors (num = 0 would zero them forever).
             return 0.0;
         }
         num.fill(0.0);
         den.fill(0.0);
         let mut obj = 0.0;
-        for (&j, &v) in idx.iter().zip(val) {
+        for (&j, &v) in self.idx.iter().zip(self.val) {
             let fj = &f_in[j as usize * k..(j as usize + 1) * k];
             if rule == Rule::FrobeniusComplete {
                 axpy(num, v, fj);
@@ -98,20 +89,20 @@ impl Job for RowStep<'_> {
             if rule == Rule::KlMasked {
                 axpy(den, 1.0, fj);
             }
-            if want_obj {
+            if self.want_obj {
                 obj += entry_objective(rule, v, x);
             }
         }
         match rule {
             Rule::FrobeniusComplete => {
-                if want_obj {
+                if self.want_obj {
                     obj = dot(row, num);
                 }
                 for (a, d) in den.iter_mut().enumerate() {
-                    *d = dot(row, &global[a * k..(a + 1) * k]);
+                    *d = dot(row, &self.global[a * k..(a + 1) * k]);
                 }
             }
-            Rule::KlComplete => den.copy_from_slice(global),
+            Rule::KlComplete => den.copy_from_slice(self.global),
             Rule::KlMasked => {}
         }
         for a in 0..k {
