@@ -55,8 +55,9 @@ pub struct ParamArgs {
     #[arg(long, default_value = "ignore-corrupt", value_parser = parse_algorithm)]
     pub algo: Algorithm,
 
-    /// Rank: number of latent factors per user and item.
-    #[arg(long, default_value_t = 20)]
+    /// Rank: number of latent factors per user and item (`--rank`, the library's name, works
+    /// too).
+    #[arg(long, visible_alias = "rank", default_value_t = 20)]
     pub k: usize,
 
     /// Corruption threshold on the squared residual (V - WH)^2. Default for the corrupt
@@ -75,8 +76,8 @@ pub struct ParamArgs {
     #[arg(long, allow_negative_numbers = true)]
     pub p: Option<f64>,
 
-    /// Number of iterations.
-    #[arg(long, default_value_t = cnmf_engine::DEFAULT_MAX_ITERS)]
+    /// Number of iterations (`--max-iters`, the library's name, works too).
+    #[arg(long, visible_alias = "max-iters", default_value_t = cnmf_engine::DEFAULT_MAX_ITERS)]
     pub iters: usize,
 
     /// Seed of the initial factors (and of the fold assignment in `evaluate`).

@@ -102,6 +102,39 @@ fn fits_are_identical_whatever_the_thread_count() {
 }
 
 #[test]
+fn rank_and_max_iters_are_aliases_of_k_and_iters() {
+    let dir = tmp();
+    let fit = |name: &str, rank: &str, iters: &str| {
+        let model = dir.path().join(name).to_string_lossy().into_owned();
+        let data = fixture("ratings.csv");
+        cnmf(&[
+            "fit", "--data", &data, rank, "3", iters, "7", "-q", "-o", &model,
+        ])
+        .expect(0);
+        cnmf(&[
+            "predict",
+            "--model",
+            &model,
+            "--pairs",
+            &fixture("pairs.csv"),
+            "--json",
+        ])
+        .expect(0)
+        .stdout
+    };
+    assert_eq!(
+        fit("a.cnmf", "--k", "--iters"),
+        fit("b.cnmf", "--rank", "--max-iters")
+    );
+    // Both names at once is one option given twice: a usage error.
+    let data = fixture("ratings.csv");
+    cnmf(&[
+        "fit", "--data", &data, "--k", "2", "--rank", "3", "-o", "x.cnmf",
+    ])
+    .expect(2);
+}
+
+#[test]
 fn predict_single_pairs_and_json_agree() {
     let dir = tmp();
     let m = fit_fixture(dir.path(), "m.cnmf", &[]);
