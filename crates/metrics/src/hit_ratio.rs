@@ -95,6 +95,39 @@ where
     C: Predictor + Sync + ?Sized,
     A: Predictor + Sync + ?Sized,
 {
+    check_arguments(clean_data, users, targets, n)?;
+    let per_user: Vec<Result<UserHits, MetricsError>> = users
+        .par_iter()
+        .map_init(Vec::new, |scores, &u| {
+            user_hits(
+                clean_model,
+                attacked_model,
+                clean_data,
+                u,
+                targets,
+                n,
+                scores,
+            )
+        })
+        .collect();
+    let per_target = tally(targets, per_user)?;
+    let (before, after) = mean_ratios(&per_target)?;
+    Ok(HitRatio {
+        n,
+        users: users.len(),
+        per_target,
+        before,
+        after,
+    })
+}
+
+/// The argument checks of [`hit_ratio`]: the users, then the targets, then `n`.
+fn check_arguments(
+    clean_data: &Ratings,
+    users: &[u32],
+    targets: &[u32],
+    n: usize,
+) -> Result<(), MetricsError> {
     if users.is_empty() {
         return Err(MetricsError::Empty {
             what: "hit ratio: users",
@@ -116,22 +149,15 @@ where
             reason: "the top-N list must hold at least 1 item".into(),
         });
     }
+    Ok(())
+}
 
-    let per_user: Vec<Result<UserHits, MetricsError>> = users
-        .par_iter()
-        .map_init(Vec::new, |scores, &u| {
-            user_hits(
-                clean_model,
-                attacked_model,
-                clean_data,
-                u,
-                targets,
-                n,
-                scores,
-            )
-        })
-        .collect();
-
+/// Each target's hits summed over the users; the error of the first failing user in `users`
+/// order, so the error does not depend on the thread count.
+fn tally(
+    targets: &[u32],
+    per_user: Vec<Result<UserHits, MetricsError>>,
+) -> Result<Vec<TargetHits>, MetricsError> {
     let mut per_target: Vec<TargetHits> = targets
         .iter()
         .map(|&target| TargetHits {
@@ -150,6 +176,11 @@ where
             }
         }
     }
+    Ok(per_target)
+}
+
+/// The mean hit ratios (before, after) over the targets with at least one eligible user.
+fn mean_ratios(per_target: &[TargetHits]) -> Result<(f64, f64), MetricsError> {
     let defined: Vec<&TargetHits> = per_target.iter().filter(|h| h.eligible_users > 0).collect();
     if defined.is_empty() {
         return Err(MetricsError::Empty {
@@ -159,14 +190,7 @@ where
     let mean = |f: fn(&TargetHits) -> Option<f64>| {
         defined.iter().filter_map(|h| f(h)).sum::<f64>() / defined.len() as f64
     };
-    let (before, after) = (mean(TargetHits::before), mean(TargetHits::after));
-    Ok(HitRatio {
-        n,
-        users: users.len(),
-        per_target,
-        before,
-        after,
-    })
+    Ok((mean(TargetHits::before), mean(TargetHits::after)))
 }
 
 /// One user's hits, per target: `None` when the user had rated the target (not eligible), else

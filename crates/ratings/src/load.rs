@@ -246,16 +246,19 @@ fn load_with_hint<R: Read>(
         .source(name);
     builder.reserve(hint.min(1 << 28));
     let mut ids = IntIdCache::default();
-    let mut format = opts.format;
-    let mut csv: Option<CsvLayout> = None;
-    let mut blank_line: Option<usize> = None;
+    let mut checked = CheckedPath {
+        name,
+        format: opts.format,
+        csv: None,
+        blank_line: None,
+    };
 
     loop {
         // Fast paths for well-formed MovieLens lines (parsed in place in the read buffer, or
-        // from the line when it straddles a refill); anything unusual takes the checked path
-        // below, which accepts it or says exactly what is wrong.
-        if blank_line.is_none() {
-            let fast = match format {
+        // from the line when it straddles a refill); anything unusual takes the checked path,
+        // which accepts it or says exactly what is wrong.
+        if checked.blank_line.is_none() {
+            let fast = match checked.format {
                 Format::MovieLens => lines.next_fast(*b"::"),
                 Format::Ml100k => lines.next_fast(*b"\t"),
                 _ => None,
@@ -268,8 +271,8 @@ fn load_with_hint<R: Read>(
         let Some((line_no, raw)) = lines.next_line()? else {
             break;
         };
-        if blank_line.is_none() {
-            let fast = match format {
+        if checked.blank_line.is_none() {
+            let fast = match checked.format {
                 Format::MovieLens => fast_line(raw, *b"::"),
                 Format::Ml100k => fast_line(raw, *b"\t"),
                 _ => None,
@@ -279,48 +282,7 @@ fn load_with_hint<R: Read>(
                 continue;
             }
         }
-        if trim_ascii(raw).is_empty() {
-            blank_line.get_or_insert(line_no);
-            continue;
-        }
-        if let Some(b) = blank_line {
-            return Err(parse_error(
-                name,
-                b,
-                format!(
-                    "blank line inside the data (line {line_no} follows it); only trailing blank lines are allowed"
-                ),
-            ));
-        }
-        if format == Format::Auto {
-            format = resolve_by_sniffing(name, Some(raw))?;
-        }
-        let text = utf8(name, line_no, raw)?;
-        if format == Format::Csv && csv.is_none() {
-            csv = Some(CsvLayout::from_header(name, line_no, text)?);
-            continue;
-        }
-        let (user, item, rating) = match format {
-            Format::MovieLens => {
-                parse_movielens_fields(name, line_no, split_movielens(text), "::")?
-            }
-            Format::Ml100k => parse_movielens_fields(name, line_no, split_tabs(text), "tab")?,
-            Format::Csv => {
-                let layout = csv.as_ref().expect("header was read");
-                let owned = layout.split(name, line_no, text)?;
-                let (u, i, r) = layout.pick(name, line_no, &owned)?;
-                let value = parse_rating(name, line_no, r)?;
-                let u = builder.intern_user(u);
-                let i = builder.intern_item(i);
-                builder.push_indexed(u, i, value, line_no)?;
-                continue;
-            }
-            Format::Auto => unreachable!("resolved above"),
-        };
-        let value = parse_rating(name, line_no, rating)?;
-        let u = ids.users.get(user, |s| builder.intern_user(s));
-        let i = ids.items.get(item, |s| builder.intern_item(s));
-        builder.push_indexed(u, i, value, line_no)?;
+        checked.take_line(&mut builder, &mut ids, line_no, raw)?;
     }
     builder.build()
 }
@@ -336,6 +298,80 @@ fn push_fast(
     let u = ids.users.get_value(f.user, |s| builder.intern_user(s));
     let i = ids.items.get_value(f.item, |s| builder.intern_item(s));
     builder.push_indexed(u, i, f.rating, line_no)
+}
+
+/// The lines the fast paths leave (every line of a CSV file), and what they have told so far.
+struct CheckedPath<'p> {
+    name: &'p Path,
+    /// The format, once [`Format::Auto`] is resolved from the first line.
+    format: Format,
+    /// The CSV columns, once the header is read.
+    csv: Option<CsvLayout>,
+    /// The first blank line: only more blank lines may follow it.
+    blank_line: Option<usize>,
+}
+
+impl CheckedPath<'_> {
+    /// Takes one line: a blank line is noted, the first line resolves [`Format::Auto`], a CSV
+    /// header sets the columns, and anything else must be a rating, checked field by field.
+    fn take_line(
+        &mut self,
+        builder: &mut RatingsBuilder,
+        ids: &mut IntIdCache,
+        line_no: usize,
+        raw: &[u8],
+    ) -> Result<(), RatingsError> {
+        let name = self.name;
+        if trim_ascii(raw).is_empty() {
+            self.blank_line.get_or_insert(line_no);
+            return Ok(());
+        }
+        if let Some(b) = self.blank_line {
+            return Err(parse_error(
+                name,
+                b,
+                format!(
+                    "blank line inside the data (line {line_no} follows it); only trailing blank lines are allowed"
+                ),
+            ));
+        }
+        if self.format == Format::Auto {
+            self.format = resolve_by_sniffing(name, Some(raw))?;
+        }
+        let text = utf8(name, line_no, raw)?;
+        let (fields, sep) = match self.format {
+            Format::MovieLens => (split_movielens(text), "::"),
+            Format::Ml100k => (split_tabs(text), "tab"),
+            Format::Csv => return self.take_csv(builder, line_no, text),
+            Format::Auto => unreachable!("resolved above"),
+        };
+        let (user, item, rating) = parse_movielens_fields(name, line_no, fields, sep)?;
+        let value = parse_rating(name, line_no, rating)?;
+        let u = ids.users.get(user, |s| builder.intern_user(s));
+        let i = ids.items.get(item, |s| builder.intern_item(s));
+        builder.push_indexed(u, i, value, line_no)
+    }
+
+    /// Takes a CSV line: the header first, then ratings by the columns it names (text ids,
+    /// not the integer cache).
+    fn take_csv(
+        &mut self,
+        builder: &mut RatingsBuilder,
+        line_no: usize,
+        text: &str,
+    ) -> Result<(), RatingsError> {
+        let name = self.name;
+        let Some(layout) = &self.csv else {
+            self.csv = Some(CsvLayout::from_header(name, line_no, text)?);
+            return Ok(());
+        };
+        let owned = layout.split(name, line_no, text)?;
+        let (u, i, r) = layout.pick(name, line_no, &owned)?;
+        let value = parse_rating(name, line_no, r)?;
+        let u = builder.intern_user(u);
+        let i = builder.intern_item(i);
+        builder.push_indexed(u, i, value, line_no)
+    }
 }
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";

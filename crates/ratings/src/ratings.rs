@@ -511,11 +511,38 @@ impl RatingsBuilder {
     /// Errors: no ratings at all ([`RatingsError::Empty`]), or a duplicate under
     /// [`DuplicatePolicy::Error`].
     pub fn build(self) -> Result<Ratings, RatingsError> {
+        self.check_count()?;
+        let (n, m) = (self.users.len(), self.items.len());
+        let mut row_ptr = bucket_starts(self.entries.iter().map(|t| t.user), n);
+        // Input already in CSR order without repeats (generated or saved files): no sort.
+        if self
+            .entries
+            .windows(2)
+            .all(|w| (w[0].user, w[0].item) < (w[1].user, w[1].item))
+        {
+            let indices = self.entries.iter().map(|t| t.item).collect();
+            let data = self.entries.iter().map(|t| t.value).collect();
+            let csr = CsMatI::new((n, m), row_ptr, indices, data);
+            return Ok(Ratings::assemble(self.users, self.items, self.scale, csr));
+        }
+
+        let (mut indices, mut data) = bucket_by_user(&self.entries, &row_ptr);
+        sort_rows(&row_ptr, &mut indices, &mut data);
+        if let Some((u0, p0)) = first_duplicate(&row_ptr, &indices) {
+            if self.policy == DuplicatePolicy::Error {
+                return Err(self.duplicate_error(u0 as u32, indices[p0]));
+            }
+            merge_duplicates(self.policy, u0, &mut row_ptr, &mut indices, &mut data);
+        }
+        let csr = CsMatI::new((n, m), row_ptr, indices, data);
+        Ok(Ratings::assemble(self.users, self.items, self.scale, csr))
+    }
+
+    /// Refuses no ratings at all, and more than the `u32` positions of the CSR can index.
+    fn check_count(&self) -> Result<(), RatingsError> {
         if self.entries.is_empty() {
             return Err(RatingsError::Empty { at: self.at(0) });
         }
-        let n = self.users.len();
-        let m = self.items.len();
         if u32::try_from(self.entries.len()).is_err() {
             return Err(RatingsError::InvalidParameter {
                 name: "ratings",
@@ -526,112 +553,7 @@ impl RatingsBuilder {
                 ),
             });
         }
-        // Input already in CSR order without repeats (generated or saved files): no sort.
-        if self
-            .entries
-            .windows(2)
-            .all(|w| (w[0].user, w[0].item) < (w[1].user, w[1].item))
-        {
-            let mut indptr = vec![0u32; n + 1];
-            for t in &self.entries {
-                indptr[t.user as usize + 1] += 1;
-            }
-            for u in 0..n {
-                indptr[u + 1] += indptr[u];
-            }
-            let indices = self.entries.iter().map(|t| t.item).collect();
-            let data = self.entries.iter().map(|t| t.value).collect();
-            let csr = CsMatI::new((n, m), indptr, indices, data);
-            return Ok(Ratings::assemble(self.users, self.items, self.scale, csr));
-        }
-
-        // A stable counting sort by user straight into the CSR arrays (input order kept within
-        // a row), then each row sorted by (item, input order): rows are short. Duplicates end
-        // up next to each other in input order (for keep-last and mean).
-        let nnz = self.entries.len();
-        let mut row_ptr = vec![0u32; n + 1];
-        for t in &self.entries {
-            row_ptr[t.user as usize + 1] += 1;
-        }
-        for u in 0..n {
-            row_ptr[u + 1] += row_ptr[u];
-        }
-        let mut next = row_ptr.clone();
-        let mut indices = vec![0u32; nnz];
-        let mut data = vec![0f64; nnz];
-        for t in &self.entries {
-            let slot = &mut next[t.user as usize];
-            indices[*slot as usize] = t.item;
-            data[*slot as usize] = t.value;
-            *slot += 1;
-        }
-        drop(next);
-        let mut keys: Vec<u64> = Vec::new();
-        let mut values: Vec<f64> = Vec::new();
-        for u in 0..n {
-            let (a, b) = (row_ptr[u] as usize, row_ptr[u + 1] as usize);
-            let (row, vals) = (&mut indices[a..b], &mut data[a..b]);
-            if row.windows(2).all(|w| w[0] < w[1]) {
-                continue;
-            }
-            keys.clear();
-            keys.extend(
-                row.iter()
-                    .enumerate()
-                    .map(|(k, &i)| (u64::from(i) << 32) | k as u64),
-            );
-            keys.sort_unstable();
-            values.clear();
-            values.extend_from_slice(vals);
-            for ((i, v), &key) in row.iter_mut().zip(vals.iter_mut()).zip(&keys) {
-                *i = (key >> 32) as u32;
-                *v = values[key as u32 as usize];
-            }
-        }
-
-        // Duplicates sit next to each other in a row: find the first, and compact only then.
-        let first_dup = (0..n).find_map(|u| {
-            let (a, b) = (row_ptr[u] as usize, row_ptr[u + 1] as usize);
-            indices[a..b]
-                .windows(2)
-                .position(|w| w[0] == w[1])
-                .map(|k| (u, a + k))
-        });
-        if let Some((u0, p0)) = first_dup {
-            if self.policy == DuplicatePolicy::Error {
-                return Err(self.duplicate_error(u0 as u32, indices[p0]));
-            }
-            let mut w = row_ptr[u0] as usize;
-            for u in u0..n {
-                let (a, b) = (row_ptr[u] as usize, row_ptr[u + 1] as usize);
-                row_ptr[u] = w as u32;
-                let mut k = a;
-                while k < b {
-                    let item = indices[k];
-                    let mut end = k + 1;
-                    while end < b && indices[end] == item {
-                        end += 1;
-                    }
-                    let value = match self.policy {
-                        _ if end - k == 1 => data[k],
-                        DuplicatePolicy::KeepLast => data[end - 1],
-                        DuplicatePolicy::Mean | DuplicatePolicy::Error => {
-                            data[k..end].iter().sum::<f64>() / (end - k) as f64
-                        }
-                    };
-                    indices[w] = item;
-                    data[w] = value;
-                    w += 1;
-                    k = end;
-                }
-            }
-            row_ptr[n] = w as u32;
-            indices.truncate(w);
-            data.truncate(w);
-        }
-
-        let csr = CsMatI::new((n, m), row_ptr, indices, data);
-        Ok(Ratings::assemble(self.users, self.items, self.scale, csr))
+        Ok(())
     }
 
     /// The error for the repeated pair (`user`, `item`), naming the lines of its first two
@@ -685,6 +607,118 @@ impl LineMap {
     }
 }
 
+/// The start of each of `len` buckets in a counting sort of entries by `keys` (one key an
+/// entry): bucket `b` spans `starts[b]..starts[b + 1]`.
+fn bucket_starts(keys: impl Iterator<Item = u32>, len: usize) -> Vec<u32> {
+    let mut starts = vec![0u32; len + 1];
+    for k in keys {
+        starts[k as usize + 1] += 1;
+    }
+    for b in 0..len {
+        starts[b + 1] += starts[b];
+    }
+    starts
+}
+
+/// The CSR span of row `u`.
+#[inline]
+fn row_span(row_ptr: &[u32], u: usize) -> (usize, usize) {
+    (row_ptr[u] as usize, row_ptr[u + 1] as usize)
+}
+
+/// The items and ratings of `entries` in CSR order by user, input order kept within a row
+/// (a stable counting sort, so repeats stay in input order for keep-last and mean).
+fn bucket_by_user(entries: &[Triple], row_ptr: &[u32]) -> (Vec<u32>, Vec<f64>) {
+    let nnz = entries.len();
+    let mut next = row_ptr.to_vec();
+    let mut indices = vec![0u32; nnz];
+    let mut data = vec![0f64; nnz];
+    for t in entries {
+        let slot = &mut next[t.user as usize];
+        indices[*slot as usize] = t.item;
+        data[*slot as usize] = t.value;
+        *slot += 1;
+    }
+    (indices, data)
+}
+
+/// Sorts each row by (item, input order); rows are short, and most are already sorted.
+fn sort_rows(row_ptr: &[u32], indices: &mut [u32], data: &mut [f64]) {
+    let mut keys: Vec<u64> = Vec::new();
+    let mut values: Vec<f64> = Vec::new();
+    for u in 0..row_ptr.len() - 1 {
+        let (a, b) = row_span(row_ptr, u);
+        let (row, vals) = (&mut indices[a..b], &mut data[a..b]);
+        if row.windows(2).all(|w| w[0] < w[1]) {
+            continue;
+        }
+        keys.clear();
+        keys.extend(
+            row.iter()
+                .enumerate()
+                .map(|(k, &i)| (u64::from(i) << 32) | k as u64),
+        );
+        keys.sort_unstable();
+        values.clear();
+        values.extend_from_slice(vals);
+        for ((i, v), &key) in row.iter_mut().zip(vals.iter_mut()).zip(&keys) {
+            *i = (key >> 32) as u32;
+            *v = values[key as u32 as usize];
+        }
+    }
+}
+
+/// The row and CSR position of the first repeated item (repeats sit next to each other in
+/// sorted rows), so that clean input is never compacted.
+fn first_duplicate(row_ptr: &[u32], indices: &[u32]) -> Option<(usize, usize)> {
+    (0..row_ptr.len() - 1).find_map(|u| {
+        let (a, b) = row_span(row_ptr, u);
+        indices[a..b]
+            .windows(2)
+            .position(|w| w[0] == w[1])
+            .map(|k| (u, a + k))
+    })
+}
+
+/// Merges each run of a repeated item into one rating under `policy` (keep-last or mean),
+/// compacting the CSR in place from row `u0`, the first with a repeat.
+fn merge_duplicates(
+    policy: DuplicatePolicy,
+    u0: usize,
+    row_ptr: &mut [u32],
+    indices: &mut Vec<u32>,
+    data: &mut Vec<f64>,
+) {
+    let n = row_ptr.len() - 1;
+    let mut w = row_ptr[u0] as usize;
+    for u in u0..n {
+        let (a, b) = row_span(row_ptr, u);
+        row_ptr[u] = w as u32;
+        let mut k = a;
+        while k < b {
+            let item = indices[k];
+            let mut end = k + 1;
+            while end < b && indices[end] == item {
+                end += 1;
+            }
+            let value = match policy {
+                _ if end - k == 1 => data[k],
+                DuplicatePolicy::KeepLast => data[end - 1],
+                DuplicatePolicy::Mean | DuplicatePolicy::Error => {
+                    data[k..end].iter().sum::<f64>() / (end - k) as f64
+                }
+            };
+            indices[w] = item;
+            data[w] = value;
+            w += 1;
+            k = end;
+        }
+    }
+    row_ptr[n] = w as u32;
+    indices.truncate(w);
+    data.truncate(w);
+}
+
 /// Adds `id` to a shared map, copying the map first if it is shared.
 fn intern(map: &mut Arc<IdMap>, id: &str) -> u32 {
     if let Some(i) = map.index(id) {
@@ -698,13 +732,7 @@ fn intern(map: &mut Arc<IdMap>, id: &str) -> u32 {
 fn csc_of(csr: &CsMatI<f64, u32>) -> (CsMatI<f64, u32>, Vec<u32>) {
     let (n, m) = csr.shape();
     let nnz = csr.nnz();
-    let mut col_ptr = vec![0u32; m + 1];
-    for &j in csr.indices() {
-        col_ptr[j as usize + 1] += 1;
-    }
-    for j in 0..m {
-        col_ptr[j + 1] += col_ptr[j];
-    }
+    let col_ptr = bucket_starts(csr.indices().iter().copied(), m);
     let mut next: Vec<u32> = col_ptr[..m].to_vec();
     let mut rows = vec![0u32; nnz];
     let mut values = vec![0f64; nnz];
