@@ -355,3 +355,51 @@ pub(super) fn fit_masked(
     };
     problem.run(params, options, mean)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A row update gives the same bits on AVX2 and AVX-512F as on the portable path (where
+    /// the CPU has them), for every rule (the engine's kernels fix their summation order and never
+    /// fuse multiply-adds).
+    #[test]
+    fn row_steps_give_the_same_bits_on_every_instruction_set() {
+        let k = 13; // not a multiple of any vector width
+        let f_in: Vec<f64> = (0..40 * k)
+            .map(|x| ((x * 37 % 101) as f64 + 1.0) / 50.0)
+            .collect();
+        let idx: Vec<u32> = (0..40).step_by(3).collect();
+        let val: Vec<f64> = idx.iter().map(|&j| (j % 5) as f64).collect();
+        let global: Vec<f64> = gram(&f_in, k);
+        for rule in [Rule::KlMasked, Rule::FrobeniusComplete, Rule::KlComplete] {
+            let run = |isa: Isa| {
+                let mut row: Vec<f64> = (0..k).map(|a| 0.5 + a as f64 / 7.0).collect();
+                let (mut num, mut den) = (vec![0.0; k], vec![0.0; k]);
+                let global = if rule == Rule::KlComplete {
+                    &global[..k]
+                } else {
+                    &global[..]
+                };
+                let obj = isa.run(RowStep {
+                    idx: &idx,
+                    val: &val,
+                    row: &mut row,
+                    f_in: &f_in,
+                    rule,
+                    global,
+                    want_obj: true,
+                    num: &mut num,
+                    den: &mut den,
+                });
+                (
+                    obj.to_bits(),
+                    row.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                )
+            };
+            for isa in [Isa::Avx2, Isa::Avx512] {
+                assert_eq!(run(Isa::Portable), run(isa), "{rule:?} on {isa:?}");
+            }
+        }
+    }
+}
