@@ -141,100 +141,10 @@ impl Config {
         if a.k > 1000 {
             bail!("--k {} is absurdly large for rating data", a.k);
         }
-        if let Some(b) = a.time_budget {
-            if !(b.is_finite() && b > 0.0) {
-                bail!("--time-budget must be a positive number of seconds, got {b}");
-            }
-        }
-        let (iters, iters_source) = match (a.iters, a.time_budget) {
-            (Some(i), _) => (i, IterSource::Flag),
-            (None, Some(_)) => (Iters::Fixed(TIME_BUDGET_ITER_CAP), IterSource::Default),
-            (None, None) if quick => (Iters::Fixed(15), IterSource::Quick),
-            (None, None) => (Iters::Fixed(DEFAULT_ITERS), IterSource::Default),
-        };
-        if a.time_budget.is_some() && iters == Iters::Auto {
-            bail!("--iters auto cannot be combined with --time-budget: give an iteration cap or leave --iters out");
-        }
-        let lambda = match (a.lambda, a.sigma, a.p) {
-            (Some(l), _, _) => {
-                if !(l.is_finite() && l > 0.0) {
-                    bail!("--lambda must be a positive number, got {l}");
-                }
-                LambdaChoice::Value { lambda: l }
-            }
-            (None, Some(sigma), p) => {
-                let p = p.unwrap_or(DEFAULT_P);
-                lambda_from_noise_model(sigma, p).context("--sigma/--p")?;
-                LambdaChoice::NoiseModel { sigma, p }
-            }
-            (None, None, p) => {
-                let p = p.unwrap_or(DEFAULT_P);
-                if !(p.is_finite() && p > 0.0 && p < 1.0) {
-                    bail!("--p must be a probability strictly between 0 and 1, got {p}");
-                }
-                LambdaChoice::Estimated { p }
-            }
-        };
-        let threads = if a.threads == 0 {
-            std::thread::available_parallelism().map_or(1, |n| n.get())
-        } else {
-            a.threads
-        };
-        if threads > 1024 {
-            bail!("--threads {threads} is more than this runner supports (1024)");
-        }
-        let sweeps = !a.no_sweeps;
-        let sweep_reps = a.sweep_reps.unwrap_or(if quick { 1 } else { 3 }).min(reps);
-        let regularised_reps = a
-            .regularised_reps
-            .unwrap_or(if quick { 1 } else { 5 })
-            .min(reps);
-        for (flag, given, what) in [
-            (
-                "--sweep-reps",
-                a.sweep_reps,
-                "--no-sweeps to skip the sweeps",
-            ),
-            (
-                "--regularised-reps",
-                a.regularised_reps,
-                "--no-regularised to skip the block",
-            ),
-        ] {
-            match given {
-                Some(0) => bail!("{flag} must be at least 1 (use {what})"),
-                Some(n) if n > reps => {
-                    bail!("{flag} {n} exceeds --reps {reps}: it runs in the first repetitions")
-                }
-                _ => {}
-            }
-        }
-        let protocol = Protocol {
-            test_fraction: 0.1,
-            validation_fraction: 0.1,
-            noise_probability: 0.1,
-            filler: 19,
-            calibration_max_iters: if quick { 40 } else { 200 },
-            iters_grid: if quick {
-                vec![5, 10, 20, 40]
-            } else {
-                vec![5, 10, 15, 20, 30, 40, 50, 75, 100, 150, 200]
-            },
-            l2_grid: if quick {
-                vec![0.0, 1.0]
-            } else {
-                vec![0.0, 0.3, 1.0, 3.0]
-            },
-            patience: if quick { 3 } else { 10 },
-            regularised_max_iters: if quick { 30 } else { 150 },
-            sweep_attack_sizes: vec![0.01, 0.02, 0.05, 0.10],
-            lambda_multipliers: if quick {
-                vec![0.5, 1.0, 2.0]
-            } else {
-                vec![0.5, 0.75, 1.0, 1.5, 2.0, 3.0]
-            },
-            time_to_accuracy_iters: if quick { 40 } else { 300 },
-        };
+        let (iters, iters_source) = iterations(a)?;
+        let lambda = lambda_choice(a)?;
+        let threads = threads(a)?;
+        let (sweep_reps, regularised_reps) = block_reps(a, reps)?;
         Ok(Config {
             data: a.data.clone(),
             download: !a.no_download,
@@ -250,11 +160,11 @@ impl Config {
             threads,
             out: a.out.clone(),
             quick,
-            sweeps,
+            sweeps: !a.no_sweeps,
             sweep_reps,
             regularised: !a.no_regularised,
             regularised_reps,
-            protocol,
+            protocol: Protocol::new(quick),
         })
     }
 
@@ -286,3 +196,127 @@ impl Config {
 
 /// Iteration cap when only a time budget is given.
 pub const TIME_BUDGET_ITER_CAP: usize = 100_000;
+
+/// The iteration budget and where it came from (--iters, --time-budget, --quick); the time
+/// budget is checked here.
+fn iterations(a: &ReproduceArgs) -> Result<(Iters, IterSource)> {
+    if let Some(b) = a.time_budget {
+        if !(b.is_finite() && b > 0.0) {
+            bail!("--time-budget must be a positive number of seconds, got {b}");
+        }
+    }
+    let (iters, source) = match (a.iters, a.time_budget) {
+        (Some(i), _) => (i, IterSource::Flag),
+        (None, Some(_)) => (Iters::Fixed(TIME_BUDGET_ITER_CAP), IterSource::Default),
+        (None, None) if a.quick => (Iters::Fixed(15), IterSource::Quick),
+        (None, None) => (Iters::Fixed(DEFAULT_ITERS), IterSource::Default),
+    };
+    if a.time_budget.is_some() && iters == Iters::Auto {
+        bail!("--iters auto cannot be combined with --time-budget: give an iteration cap or leave --iters out");
+    }
+    Ok((iters, source))
+}
+
+/// Where lambda comes from: --lambda, else the noise model with --sigma, else with sigma
+/// estimated; --p defaults to [`DEFAULT_P`].
+fn lambda_choice(a: &ReproduceArgs) -> Result<LambdaChoice> {
+    Ok(match (a.lambda, a.sigma, a.p) {
+        (Some(l), _, _) => {
+            if !(l.is_finite() && l > 0.0) {
+                bail!("--lambda must be a positive number, got {l}");
+            }
+            LambdaChoice::Value { lambda: l }
+        }
+        (None, Some(sigma), p) => {
+            let p = p.unwrap_or(DEFAULT_P);
+            lambda_from_noise_model(sigma, p).context("--sigma/--p")?;
+            LambdaChoice::NoiseModel { sigma, p }
+        }
+        (None, None, p) => {
+            let p = p.unwrap_or(DEFAULT_P);
+            if !(p.is_finite() && p > 0.0 && p < 1.0) {
+                bail!("--p must be a probability strictly between 0 and 1, got {p}");
+            }
+            LambdaChoice::Estimated { p }
+        }
+    })
+}
+
+/// Worker threads: --threads, or every core for 0.
+fn threads(a: &ReproduceArgs) -> Result<usize> {
+    let threads = if a.threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        a.threads
+    };
+    if threads > 1024 {
+        bail!("--threads {threads} is more than this runner supports (1024)");
+    }
+    Ok(threads)
+}
+
+/// Repetitions of the sweeps and of the regularised block: they run in the first
+/// repetitions, so at most `reps`.
+fn block_reps(a: &ReproduceArgs, reps: usize) -> Result<(usize, usize)> {
+    let sweep_reps = a
+        .sweep_reps
+        .unwrap_or(if a.quick { 1 } else { 3 })
+        .min(reps);
+    let regularised_reps = a
+        .regularised_reps
+        .unwrap_or(if a.quick { 1 } else { 5 })
+        .min(reps);
+    for (flag, given, what) in [
+        (
+            "--sweep-reps",
+            a.sweep_reps,
+            "--no-sweeps to skip the sweeps",
+        ),
+        (
+            "--regularised-reps",
+            a.regularised_reps,
+            "--no-regularised to skip the block",
+        ),
+    ] {
+        match given {
+            Some(0) => bail!("{flag} must be at least 1 (use {what})"),
+            Some(n) if n > reps => {
+                bail!("{flag} {n} exceeds --reps {reps}: it runs in the first repetitions")
+            }
+            _ => {}
+        }
+    }
+    Ok((sweep_reps, regularised_reps))
+}
+
+impl Protocol {
+    /// The protocol's constants, smaller grids and budgets under --quick.
+    fn new(quick: bool) -> Protocol {
+        Protocol {
+            test_fraction: 0.1,
+            validation_fraction: 0.1,
+            noise_probability: 0.1,
+            filler: 19,
+            calibration_max_iters: if quick { 40 } else { 200 },
+            iters_grid: if quick {
+                vec![5, 10, 20, 40]
+            } else {
+                vec![5, 10, 15, 20, 30, 40, 50, 75, 100, 150, 200]
+            },
+            l2_grid: if quick {
+                vec![0.0, 1.0]
+            } else {
+                vec![0.0, 0.3, 1.0, 3.0]
+            },
+            patience: if quick { 3 } else { 10 },
+            regularised_max_iters: if quick { 30 } else { 150 },
+            sweep_attack_sizes: vec![0.01, 0.02, 0.05, 0.10],
+            lambda_multipliers: if quick {
+                vec![0.5, 1.0, 2.0]
+            } else {
+                vec![0.5, 0.75, 1.0, 1.5, 2.0, 3.0]
+            },
+            time_to_accuracy_iters: if quick { 40 } else { 300 },
+        }
+    }
+}

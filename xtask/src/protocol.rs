@@ -287,7 +287,7 @@ pub fn shift_of<C: Predictor + ?Sized, A: Predictor + ?Sized>(
 /// Runs one engine algorithm under the four models of `scn` (with early stopping on the
 /// scenario's validation set when it has one). Returns the record and the Model 1 model (P*
 /// for the sweeps).
-fn run_engine_method(
+pub fn run_engine_method(
     params: &ValidNmfParams,
     scn: &Scenario,
     test: &[Triple],
@@ -426,39 +426,9 @@ pub fn run_rep(
         init.clone(),
     )
     .with_context(|| format!("repetition {rep}"))?;
-    let target = scn.target;
-    let (_, target_values) = scn.train.item(target);
-    let target_info = TargetInfo {
-        item: target,
-        external_id: scn.train.items().external(target).to_string(),
-        train_ratings: target_values.len(),
-        train_mean: target_values.iter().sum::<f64>() / target_values.len().max(1) as f64,
-    };
 
-    let mut paper = Vec::new();
-    let mut clean_models = Vec::new();
-    for alg in Algorithm::ALL {
-        let params = s.paper_params(alg, s.lambda)?;
-        let (rec, clean) = run_engine_method(&params, &scn, &test, progress)
-            .with_context(|| format!("repetition {rep}, {alg}"))?;
-        paper.push(rec);
-        clean_models.push(clean);
-    }
-
-    let mut extra = Vec::new();
-    for m in extras {
-        extra.push(
-            run_extra_method(
-                m.as_ref(),
-                &scn,
-                &test,
-                derive(s.seed, rep as u64, Stream::Extra),
-                progress,
-            )
-            .with_context(|| format!("repetition {rep}, {}", m.name()))?,
-        );
-    }
-
+    let (paper, clean_models) = paper_block(&scn, &test, s, rep, progress)?;
+    let extra = extra_block(extras, &scn, &test, s, rep, progress)?;
     let sweeps = match &s.sweeps {
         Some(sw) if rep < sw.reps => Some(
             sweeps::run(&scn, &test, &clean_models, &paper, s, sw, &seeds, progress)
@@ -467,31 +437,7 @@ pub fn run_rep(
         _ => None,
     };
     drop(clean_models);
-
-    let mut regularised = Vec::new();
-    if let Some(r) = s.regularised.as_ref().filter(|r| rep < r.reps) {
-        let inner = split::random_holdout(
-            &scn.train,
-            s.validation_fraction,
-            derive(s.seed, rep as u64, Stream::Validation),
-        )?;
-        let reg_scn = Scenario::new(
-            inner.train,
-            Some(inner.test),
-            s,
-            &seeds,
-            TargetChoice::Indices(vec![target]),
-            s.attack_size,
-            init,
-        )
-        .with_context(|| format!("repetition {rep}, regularised block"))?;
-        for alg in Algorithm::ALL {
-            let params = s.regularised_params(alg, r)?;
-            let (rec, _) = run_engine_method(&params, &reg_scn, &test, progress)
-                .with_context(|| format!("repetition {rep}, regularised {alg}"))?;
-            regularised.push(rec);
-        }
-    }
+    let regularised = regularised_block(&scn, &test, init, s, &seeds, rep, progress)?;
 
     Ok(RepRecord {
         rep,
@@ -500,13 +446,111 @@ pub fn run_rep(
         test_ratings: test.len(),
         noise_flips: scn.noisy.truth.entries().len(),
         adversaries: scn.low.truth.adversaries().len(),
-        target: target_info,
+        target: target_info(&scn),
         paper,
         regularised,
         extra,
         sweeps,
         seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+/// The scenario's target item and its clean training ratings.
+fn target_info(scn: &Scenario) -> TargetInfo {
+    let target = scn.target;
+    let (_, target_values) = scn.train.item(target);
+    TargetInfo {
+        item: target,
+        external_id: scn.train.items().external(target).to_string(),
+        train_ratings: target_values.len(),
+        train_mean: target_values.iter().sum::<f64>() / target_values.len().max(1) as f64,
+    }
+}
+
+/// The paper block: every algorithm under the four models. Returns the records and the
+/// Model 1 models (P* for the sweeps), in `Algorithm::ALL` order.
+fn paper_block(
+    scn: &Scenario,
+    test: &[Triple],
+    s: &Settings,
+    rep: usize,
+    progress: &Progress,
+) -> Result<(Vec<MethodRecord>, Vec<NmfModel>)> {
+    let mut paper = Vec::new();
+    let mut clean_models = Vec::new();
+    for alg in Algorithm::ALL {
+        let params = s.paper_params(alg, s.lambda)?;
+        let (rec, clean) = run_engine_method(&params, scn, test, progress)
+            .with_context(|| format!("repetition {rep}, {alg}"))?;
+        paper.push(rec);
+        clean_models.push(clean);
+    }
+    Ok((paper, clean_models))
+}
+
+/// The extra methods under the four models, seeded per repetition.
+fn extra_block(
+    extras: &[Box<dyn ExtraMethod>],
+    scn: &Scenario,
+    test: &[Triple],
+    s: &Settings,
+    rep: usize,
+    progress: &Progress,
+) -> Result<Vec<MethodRecord>> {
+    let mut extra = Vec::new();
+    for m in extras {
+        extra.push(
+            run_extra_method(
+                m.as_ref(),
+                scn,
+                test,
+                derive(s.seed, rep as u64, Stream::Extra),
+                progress,
+            )
+            .with_context(|| format!("repetition {rep}, {}", m.name()))?,
+        );
+    }
+    Ok(extra)
+}
+
+/// The regularised block, when repetition `rep` runs it: a validation set held out of the
+/// clean training set, the same noise, attacks (same target) and initial factors, and every
+/// algorithm with L2 and early stopping; tested on the repetition's test set.
+fn regularised_block(
+    scn: &Scenario,
+    test: &[Triple],
+    init: Factors,
+    s: &Settings,
+    seeds: &RepSeeds,
+    rep: usize,
+    progress: &Progress,
+) -> Result<Vec<MethodRecord>> {
+    let mut regularised = Vec::new();
+    let Some(r) = s.regularised.as_ref().filter(|r| rep < r.reps) else {
+        return Ok(regularised);
+    };
+    let inner = split::random_holdout(
+        &scn.train,
+        s.validation_fraction,
+        derive(s.seed, rep as u64, Stream::Validation),
+    )?;
+    let reg_scn = Scenario::new(
+        inner.train,
+        Some(inner.test),
+        s,
+        seeds,
+        TargetChoice::Indices(vec![scn.target]),
+        s.attack_size,
+        init,
+    )
+    .with_context(|| format!("repetition {rep}, regularised block"))?;
+    for alg in Algorithm::ALL {
+        let params = s.regularised_params(alg, r)?;
+        let (rec, _) = run_engine_method(&params, &reg_scn, test, progress)
+            .with_context(|| format!("repetition {rep}, regularised {alg}"))?;
+        regularised.push(rec);
+    }
+    Ok(regularised)
 }
 
 /// Number of fits `run_rep` does for repetition `rep` (for the progress bar).

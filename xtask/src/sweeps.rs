@@ -9,7 +9,7 @@ use cnmf_ratings::Triple;
 
 use crate::progress::Progress;
 use crate::protocol::{
-    attacks, engine_record, extend_init, fit, Scenario, Settings, SweepSettings,
+    attacks, engine_record, extend_init, fit, run_engine_method, Scenario, Settings, SweepSettings,
 };
 use crate::records::{LambdaPoint, MethodRecord, RepSeeds, RepSweeps, SizePoint};
 
@@ -57,108 +57,89 @@ pub fn run(
     progress: &Progress,
 ) -> Result<RepSweeps> {
     let mut out = RepSweeps::default();
-
     for &fraction in &sw.sizes {
         if main_fraction(s).is_some_and(|f| same(f, fraction)) {
-            for rec in paper {
-                out.attack_size.push(SizePoint {
-                    fraction,
-                    adversaries: scn.low.truth.adversaries().len(),
-                    method: rec.method.clone(),
-                    low_knowledge: rec.low_knowledge.shift.expect("attack fits have a shift"),
-                    informed: rec.informed.shift.expect("attack fits have a shift"),
-                });
-            }
-            continue;
-        }
-        let (low, informed) = attacks(
-            &scn.train,
-            s,
-            seeds.attack,
-            TargetChoice::Indices(vec![scn.target]),
-            AttackSize::Fraction(fraction),
-        )?;
-        let init_low = extend_init(
-            &scn.init,
-            low.ratings.n_users(),
-            seeds.init,
-            scn.train.mean(),
-        )?;
-        for (alg, clean) in Algorithm::ALL.into_iter().zip(clean_models) {
-            let params = s.paper_params(alg, s.lambda)?;
-            let (m3, secs3) = fit(&params, &low.ratings, &init_low, None)?;
-            progress.fit_done();
-            let r3 = engine_record(&m3, secs3, test, Some((clean, &scn.train, &low)), None)?;
-            drop(m3);
-            let (m4, secs4) = fit(&params, &informed.ratings, &scn.init, None)?;
-            progress.fit_done();
-            let r4 = engine_record(&m4, secs4, test, Some((clean, &scn.train, &informed)), None)?;
-            out.attack_size.push(SizePoint {
+            let adversaries = scn.low.truth.adversaries().len();
+            out.attack_size.extend(paper.iter().map(|rec| SizePoint {
                 fraction,
-                adversaries: low.truth.adversaries().len(),
-                method: alg.name().to_string(),
-                low_knowledge: r3.shift.expect("shift computed"),
-                informed: r4.shift.expect("shift computed"),
-            });
+                adversaries,
+                method: rec.method.clone(),
+                low_knowledge: rec.low_knowledge.shift.expect("attack fits have a shift"),
+                informed: rec.informed.shift.expect("attack fits have a shift"),
+            }));
+        } else {
+            let points = size_points(scn, test, clean_models, s, seeds, progress, fraction)?;
+            out.attack_size.extend(points);
         }
     }
-
-    for &mult in &sw.multipliers {
-        let lambda = s.lambda * mult;
+    for &multiplier in &sw.multipliers {
+        let lambda = s.lambda * multiplier;
         for (idx, alg) in Algorithm::ALL.into_iter().enumerate() {
             if !alg.flags_corruption() {
                 continue;
             }
-            if same(mult, 1.0) {
-                let rec = &paper[idx];
-                out.lambda.push(LambdaPoint {
-                    multiplier: mult,
-                    lambda,
-                    method: rec.method.clone(),
-                    clean: rec.clean.clone(),
-                    random_noise: rec.random_noise.clone(),
-                    low_knowledge: rec.low_knowledge.clone(),
-                    informed: rec.informed.clone(),
-                });
-                continue;
-            }
-            let params = s.paper_params(alg, lambda)?;
-            let (clean, secs) = fit(&params, &scn.train, &scn.init, None)?;
-            progress.fit_done();
-            let clean_rec = engine_record(&clean, secs, test, None, None)?;
-            let (m2, secs) = fit(&params, &scn.noisy.ratings, &scn.init, None)?;
-            progress.fit_done();
-            let r2 = engine_record(&m2, secs, test, None, Some(&scn.noisy))?;
-            drop(m2);
-            let (m3, secs) = fit(&params, &scn.low.ratings, &scn.init_low, None)?;
-            progress.fit_done();
-            let r3 = engine_record(
-                &m3,
-                secs,
-                test,
-                Some((&clean, &scn.train, &scn.low)),
-                Some(&scn.low),
-            )?;
-            drop(m3);
-            let (m4, secs) = fit(&params, &scn.informed.ratings, &scn.init, None)?;
-            progress.fit_done();
-            let r4 = engine_record(
-                &m4,
-                secs,
-                test,
-                Some((&clean, &scn.train, &scn.informed)),
-                Some(&scn.informed),
-            )?;
+            let rec = if same(multiplier, 1.0) {
+                paper[idx].clone()
+            } else {
+                let params = s.paper_params(alg, lambda)?;
+                run_engine_method(&params, scn, test, progress)?.0
+            };
             out.lambda.push(LambdaPoint {
-                multiplier: mult,
+                multiplier,
                 lambda,
-                method: alg.name().to_string(),
-                clean: clean_rec,
-                random_noise: r2,
-                low_knowledge: r3,
-                informed: r4,
+                method: rec.method,
+                clean: rec.clean,
+                random_noise: rec.random_noise,
+                low_knowledge: rec.low_knowledge,
+                informed: rec.informed,
             });
         }
     }
     Ok(out)
+}
+
+/// The attack-size sweep at a size the main run does not have: Models 3 and 4 drawn again at
+/// that size (same target), every algorithm fitted to both; shifts against the main run's
+/// Model 1 fits.
+fn size_points(
+    scn: &Scenario,
+    test: &[Triple],
+    clean_models: &[NmfModel],
+    s: &Settings,
+    seeds: &RepSeeds,
+    progress: &Progress,
+    fraction: f64,
+) -> Result<Vec<SizePoint>> {
+    let (low, informed) = attacks(
+        &scn.train,
+        s,
+        seeds.attack,
+        TargetChoice::Indices(vec![scn.target]),
+        AttackSize::Fraction(fraction),
+    )?;
+    let init_low = extend_init(
+        &scn.init,
+        low.ratings.n_users(),
+        seeds.init,
+        scn.train.mean(),
+    )?;
+    let mut points = Vec::new();
+    for (alg, clean) in Algorithm::ALL.into_iter().zip(clean_models) {
+        let params = s.paper_params(alg, s.lambda)?;
+        let (m3, secs3) = fit(&params, &low.ratings, &init_low, None)?;
+        progress.fit_done();
+        let r3 = engine_record(&m3, secs3, test, Some((clean, &scn.train, &low)), None)?;
+        drop(m3);
+        let (m4, secs4) = fit(&params, &informed.ratings, &scn.init, None)?;
+        progress.fit_done();
+        let r4 = engine_record(&m4, secs4, test, Some((clean, &scn.train, &informed)), None)?;
+        points.push(SizePoint {
+            fraction,
+            adversaries: low.truth.adversaries().len(),
+            method: alg.name().to_string(),
+            low_knowledge: r3.shift.expect("shift computed"),
+            informed: r4.shift.expect("shift computed"),
+        });
+    }
+    Ok(points)
 }

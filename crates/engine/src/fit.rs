@@ -280,6 +280,72 @@ struct Best {
     flags: Vec<u8>,
 }
 
+/// What the iterations carry from one to the next.
+struct State {
+    start: Instant,
+    /// `W_t`; the row pass of iteration `t + 1` writes into `w_next`, so that a stop decided on
+    /// iteration `t`'s statistics still has `W_t`.
+    w: Vec<f64>,
+    w_next: Vec<f64>,
+    h: Vec<f64>,
+    flags: Vec<u8>,
+    trace: Vec<IterationStats>,
+    best: Option<Best>,
+    pending: Pending,
+}
+
+impl State {
+    /// The run's output, keeping iteration `kept` or, under early stopping, the best state
+    /// however the fit stopped.
+    fn finish(self, problem: &Problem<'_>, stop_reason: StopReason, kept: usize) -> RunOutput {
+        let State {
+            mut w,
+            mut h,
+            mut flags,
+            trace,
+            best,
+            ..
+        } = self;
+        let kept = match best {
+            Some(b) if b.iteration != kept => {
+                w = b.w;
+                h = b.h;
+                flags = b.flags;
+                b.iteration
+            }
+            _ => kept,
+        };
+        RunOutput {
+            factors: Factors::from_parts_unchecked(problem.n, problem.m, problem.k, w, h),
+            flags,
+            trace,
+            stop_reason,
+            kept_iteration: kept,
+        }
+    }
+}
+
+impl ValidNmfParams {
+    /// The rule of iteration `t`'s passes (the fit's and the fold-in's). Its row pass measures
+    /// iteration `t - 1` and sets that iteration's flags once `t - 1 > warmup_iters`; the
+    /// replace-corrupt filled matrix uses `decay^t`.
+    pub(crate) fn row_rule(&self, t: usize) -> RowRule {
+        let lambda = self.lambda();
+        let marking = self.algorithm().flags_corruption() && t > self.warmup_iters() + 1;
+        RowRule {
+            lambda,
+            mark: if marking { lambda } else { None },
+            flagged_weight: match self.algorithm() {
+                Algorithm::ReplaceCorrupt => {
+                    self.decay().powi(i32::try_from(t).unwrap_or(i32::MAX))
+                }
+                _ => 0.0,
+            },
+            l2: self.l2_w(),
+        }
+    }
+}
+
 impl Run<'_, '_> {
     /// The iteration loop (see the crate docs for the schedule).
     ///
@@ -295,53 +361,12 @@ impl Run<'_, '_> {
         mut observer: ObserverSlot<'_>,
     ) -> Result<RunOutput, EngineError> {
         let p = self.params;
-        let problem = self.problem;
-        let alg = p.algorithm();
-        let (n, m, k) = (problem.n, problem.m, problem.k);
-        let start = Instant::now();
-        let (mut w, mut h) = factors.into_parts();
-        let mut w_next = vec![0.0; n * k];
-        let mut flags = if alg.flags_corruption() {
-            vec![0u8; problem.nnz()]
-        } else {
-            Vec::new()
-        };
-        let mut trace: Vec<IterationStats> = Vec::new();
-        let mut best: Option<Best> = None;
-        let mut pending = Pending {
-            elapsed_secs: start.elapsed().as_secs_f64(),
-            h_sq: h.iter().map(|x| x * x).sum(),
-            validation_nmae: self.validation_nmae(&w, &h, k),
-        };
+        let mut st = self.initial_state(factors);
         let mut t = 1usize;
         let (stop_reason, kept) = loop {
-            // Row pass of iteration t: measures iteration t-1, updates W into w_next.
-            let marking = alg.flags_corruption() && t > p.warmup_iters() + 1;
-            let gram_h = if alg.replaces() {
-                self.exec.run(|| gram::<K>(self.exec.isa, &h, &h, k))
-            } else {
-                Vec::new()
-            };
-            let kind = if alg.replaces() {
-                RowKind::Replace { gram_h: &gram_h }
-            } else {
-                RowKind::Ignore
-            };
-            let rule = self.row_rule(marking, t, p.l2_w());
-            let rs = self.exec.run(|| {
-                problem.row_pass::<K, true>(
-                    self.exec.isa,
-                    kind,
-                    rule,
-                    &w,
-                    &mut w_next,
-                    &h,
-                    &mut flags,
-                )
-            });
-            let stats = self.stats(t - 1, &rs, pending)?;
-            trace.push(stats);
-            if let Some(reason) = self.decide(&trace, &mut observer, &mut best, (&w, &h, &flags)) {
+            let rule = p.row_rule(t);
+            let rs = self.row_step::<K>(&mut st, rule);
+            if let Some(reason) = self.measure(&mut st, t - 1, &rs, &mut observer)? {
                 break (reason, t - 1);
             }
             if let Some(u) = rs.bad_row {
@@ -350,110 +375,161 @@ impl Run<'_, '_> {
                     iteration: t,
                 });
             }
+            self.col_step::<K>(&mut st, t, rule)?;
 
-            // Column pass of iteration t with the new W.
-            let (g10, g11) = if alg.replaces() {
-                self.exec.run(|| {
-                    rayon::join(
-                        || gram::<K>(self.exec.isa, &w_next, &w, k),
-                        || gram::<K>(self.exec.isa, &w_next, &w_next, k),
-                    )
-                })
-            } else {
-                (Vec::new(), Vec::new())
-            };
-            let col_kind = if alg.replaces() {
-                ColKind::Replace {
-                    g10: &g10,
-                    g11: &g11,
-                    // The weighted residuals c (V - W0 H0) and flags of the row pass,
-                    // recomputed; a flagged entry of weight 0 (nointerp, or replace-corrupt
-                    // once decay^t underflows) does not make a column active (as in the row
-                    // pass).
-                    w0: &w,
-                    mark: rule.mark,
-                    flagged_weight: rule.flagged_weight,
-                }
-            } else {
-                ColKind::Ignore
-            };
-            let (h_sq, bad_item) = self.exec.run(|| {
-                problem.col_pass::<K>(self.exec.isa, col_kind, p.l2_h(), &w_next, &mut h, &flags)
-            });
-            if let Some(i) = bad_item {
-                return Err(EngineError::NotFinite {
-                    what: format!("item factors of item {i}"),
-                    iteration: t,
-                });
-            }
-            std::mem::swap(&mut w, &mut w_next);
-            pending = Pending {
-                elapsed_secs: start.elapsed().as_secs_f64(),
-                h_sq,
-                validation_nmae: self.validation_nmae(&w, &h, k),
-            };
-
-            let out_of_time = p.time_budget().is_some_and(|b| start.elapsed() >= b);
+            let out_of_time = p.time_budget().is_some_and(|b| st.start.elapsed() >= b);
             if t == p.max_iters() || out_of_time {
-                // Statistics-only row pass: measures iteration t and sets Z_t.
-                let marking = alg.flags_corruption() && t > p.warmup_iters();
-                let rule = self.row_rule(marking, t + 1, p.l2_w());
-                let rs = self.exec.run(|| {
-                    problem.row_pass::<K, false>(
-                        self.exec.isa,
-                        RowKind::Ignore,
-                        rule,
-                        &w,
-                        &mut [],
-                        &h,
-                        &mut flags,
-                    )
-                });
-                let stats = self.stats(t, &rs, pending)?;
-                trace.push(stats);
-                let reason = self
-                    .decide(&trace, &mut observer, &mut best, (&w, &h, &flags))
-                    .unwrap_or(if out_of_time {
-                        StopReason::TimeBudget
-                    } else {
-                        StopReason::MaxIters
-                    });
+                let rs = self.stats_pass::<K>(&mut st, p.row_rule(t + 1));
+                let reason =
+                    self.measure(&mut st, t, &rs, &mut observer)?
+                        .unwrap_or(if out_of_time {
+                            StopReason::TimeBudget
+                        } else {
+                            StopReason::MaxIters
+                        });
                 break (reason, t);
             }
             t += 1;
         };
-        // Under early stopping the model keeps the best state, however the fit stopped.
-        let kept = match best {
-            Some(b) if b.iteration != kept => {
-                w = b.w;
-                h = b.h;
-                flags = b.flags;
-                b.iteration
-            }
-            _ => kept,
+        Ok(st.finish(self.problem, stop_reason, kept))
+    }
+
+    /// Iteration 0: the initial factors, no flag set, nothing measured yet.
+    fn initial_state(&self, factors: Factors) -> State {
+        let problem = self.problem;
+        let start = Instant::now();
+        let (w, h) = factors.into_parts();
+        let h_sq = h.iter().map(|x| x * x).sum();
+        let pending = self.pending(start, &w, &h, h_sq);
+        State {
+            start,
+            w_next: vec![0.0; problem.n * problem.k],
+            flags: if self.params.algorithm().flags_corruption() {
+                vec![0u8; problem.nnz()]
+            } else {
+                Vec::new()
+            },
+            w,
+            h,
+            trace: Vec::new(),
+            best: None,
+            pending,
+        }
+    }
+
+    /// The statistics of the state `(w, h)` known before the next row pass.
+    fn pending(&self, start: Instant, w: &[f64], h: &[f64], h_sq: f64) -> Pending {
+        Pending {
+            elapsed_secs: start.elapsed().as_secs_f64(),
+            h_sq,
+            validation_nmae: self.validation_nmae(w, h, self.problem.k),
+        }
+    }
+
+    /// Row pass of iteration `t` (`rule` is its rule): measures iteration `t - 1`, sets the
+    /// flags it then uses as its mask and writes the new `W` into `w_next`.
+    fn row_step<const K: usize>(&self, st: &mut State, rule: RowRule) -> RowStats {
+        let (problem, exec) = (self.problem, self.exec);
+        let gram_h = if self.params.algorithm().replaces() {
+            exec.run(|| gram::<K>(exec.isa, &st.h, &st.h, problem.k))
+        } else {
+            Vec::new()
         };
-        Ok(RunOutput {
-            factors: Factors::from_parts_unchecked(n, m, k, w, h),
-            flags,
-            trace,
-            stop_reason,
-            kept_iteration: kept,
+        let kind = if self.params.algorithm().replaces() {
+            RowKind::Replace { gram_h: &gram_h }
+        } else {
+            RowKind::Ignore
+        };
+        exec.run(|| {
+            problem.row_pass::<K, true>(
+                exec.isa,
+                kind,
+                rule,
+                &st.w,
+                &mut st.w_next,
+                &st.h,
+                &mut st.flags,
+            )
         })
     }
 
-    /// The row rule of the row pass of iteration `t` (whose filled matrix uses `decay^t`).
-    fn row_rule(&self, marking: bool, t: usize, l2: f64) -> RowRule {
-        let p = self.params;
-        let lambda = p.lambda();
-        RowRule {
-            lambda,
-            mark: if marking { lambda } else { None },
-            flagged_weight: match p.algorithm() {
-                Algorithm::ReplaceCorrupt => p.decay().powi(i32::try_from(t).unwrap_or(i32::MAX)),
-                _ => 0.0,
-            },
-            l2,
+    /// Statistics-only row pass after the last iteration: measures it and sets its flags.
+    fn stats_pass<const K: usize>(&self, st: &mut State, rule: RowRule) -> RowStats {
+        let (problem, exec) = (self.problem, self.exec);
+        exec.run(|| {
+            problem.row_pass::<K, false>(
+                exec.isa,
+                RowKind::Ignore,
+                rule,
+                &st.w,
+                &mut [],
+                &st.h,
+                &mut st.flags,
+            )
+        })
+    }
+
+    /// Column pass of iteration `t` with the new `W`, which then becomes `W_t`; takes the
+    /// statistics of `(W_t, H_t)` known before the next row pass.
+    fn col_step<const K: usize>(
+        &self,
+        st: &mut State,
+        t: usize,
+        rule: RowRule,
+    ) -> Result<(), EngineError> {
+        let (problem, exec, k) = (self.problem, self.exec, self.problem.k);
+        let replaces = self.params.algorithm().replaces();
+        let (g10, g11) = if replaces {
+            exec.run(|| {
+                rayon::join(
+                    || gram::<K>(exec.isa, &st.w_next, &st.w, k),
+                    || gram::<K>(exec.isa, &st.w_next, &st.w_next, k),
+                )
+            })
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        let col_kind = if replaces {
+            ColKind::Replace {
+                g10: &g10,
+                g11: &g11,
+                // The weighted residuals c (V - W0 H0) and flags of the row pass, recomputed;
+                // a flagged entry of weight 0 (nointerp, or replace-corrupt once decay^t
+                // underflows) does not make a column active (as in the row pass).
+                w0: &st.w,
+                mark: rule.mark,
+                flagged_weight: rule.flagged_weight,
+            }
+        } else {
+            ColKind::Ignore
+        };
+        let l2_h = self.params.l2_h();
+        let (h_sq, bad_item) = exec.run(|| {
+            problem.col_pass::<K>(exec.isa, col_kind, l2_h, &st.w_next, &mut st.h, &st.flags)
+        });
+        if let Some(i) = bad_item {
+            return Err(EngineError::NotFinite {
+                what: format!("item factors of item {i}"),
+                iteration: t,
+            });
         }
+        std::mem::swap(&mut st.w, &mut st.w_next);
+        st.pending = self.pending(st.start, &st.w, &st.h, h_sq);
+        Ok(())
+    }
+
+    /// Records the statistics of iteration `t` that a row pass measured and applies the
+    /// stopping rules to them.
+    fn measure(
+        &self,
+        st: &mut State,
+        t: usize,
+        rs: &RowStats,
+        observer: &mut ObserverSlot<'_>,
+    ) -> Result<Option<StopReason>, EngineError> {
+        let stats = self.stats(t, rs, st.pending)?;
+        st.trace.push(stats);
+        Ok(self.decide(&st.trace, observer, &mut st.best, (&st.w, &st.h, &st.flags)))
     }
 
     /// Assembles and checks the statistics of iteration `t`.
