@@ -13,9 +13,10 @@
 //! data set, the ratings file, its format and its SHA-256 (so a report can say exactly which
 //! bytes were used).
 //!
-//! # Download
+//! # Download (feature `download`)
 //!
-//! [`download`] fetches the official GroupLens zip ([`ML_1M`], [`ML_100K`]), reporting progress
+//! With the crate's `download` feature (off by default; the `xtask` experiment runner turns it
+//! on), `download` fetches the official GroupLens zip ([`ML_1M`], [`ML_100K`]), reporting progress
 //! through a callback (this library never prints), checks its size and SHA-256 against pinned
 //! values, and unzips it into the data directory. Every file is first written under a temporary
 //! name in the same directory and renamed into place only once complete and verified, so an
@@ -25,10 +26,16 @@
 //! are those recorded by TensorFlow Datasets for the same URLs
 //! (`tensorflow_datasets/url_checksums/movielens.txt`: ml-1m.zip 5,917,549 bytes, ml-100k.zip
 //! 4,924,029 bytes). A mismatch is an error that says so; nothing unverified is unpacked.
+//!
+//! Without the feature the crate has no HTTP client, TLS or zip dependency; everything above
+//! the download (discovery, [`DataSource`], [`Release`], the URLs and digests) is still here.
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
+#[cfg(feature = "download")]
+use std::io::Write;
 use std::path::{Path, PathBuf};
+#[cfg(feature = "download")]
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -108,6 +115,7 @@ pub struct Release {
     pub format: Format,
 }
 
+#[cfg(feature = "download")]
 impl Release {
     /// The digest and size to check a download of this release against.
     pub fn expected(&self) -> Expected {
@@ -144,6 +152,7 @@ pub const ML_100K: Release = Release {
 pub const RELEASES: [Release; 2] = [ML_1M, ML_100K];
 
 /// What a download must match; `None` fields are not checked.
+#[cfg(feature = "download")]
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Expected {
     /// Size in bytes.
@@ -153,6 +162,7 @@ pub struct Expected {
 }
 
 /// Download progress, reported after every block received.
+#[cfg(feature = "download")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {
     /// Bytes received so far.
@@ -305,6 +315,9 @@ fn hex(bytes: &[u8]) -> String {
 ///
 /// Errors: [`RatingsError::Download`] (network failure, HTTP error, size or digest mismatch,
 /// a bad archive; the message says where to put the files by hand), [`RatingsError::Io`].
+///
+/// Needs the `download` feature.
+#[cfg(feature = "download")]
 pub fn download(
     release: &Release,
     data_dir: &Path,
@@ -321,10 +334,12 @@ pub fn download(
 
 /// Largest total size unpacked from an archive: the official zips unpack to under 30 MB, so
 /// anything near this is not MovieLens (and would be a zip bomb).
+#[cfg(feature = "download")]
 const MAX_UNPACKED: u64 = 1 << 30;
 
 /// [`download`] from another URL (a mirror, or a local server in tests), checked against
-/// `expected`.
+/// `expected`. Needs the `download` feature.
+#[cfg(feature = "download")]
 pub fn download_from(
     release: &Release,
     url: &str,
@@ -394,11 +409,13 @@ pub fn download_from(
     )
 }
 
+#[cfg(feature = "download")]
 enum Fetch {
     Http(String),
     Io(std::io::Error),
 }
 
+#[cfg(feature = "download")]
 /// Streams `url` into `dest`, hashing on the way; returns (size, SHA-256 hex).
 fn fetch(
     url: &str,
@@ -448,11 +465,13 @@ fn fetch(
     Ok((downloaded, hex(&hasher.finalize())))
 }
 
+#[cfg(feature = "download")]
 enum Unpack {
     Bad(String),
     Io(PathBuf, std::io::Error),
 }
 
+#[cfg(feature = "download")]
 /// Unpacks `zip` into `dir` (fresh), refusing entries that would land outside it, and checks
 /// that `dir/<release.dir>/<release.ratings_file>` is there.
 fn unpack(zip: &Path, dir: &Path, release: &Release) -> Result<(), Unpack> {
