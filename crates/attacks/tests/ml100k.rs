@@ -3,26 +3,17 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use cnmf_attacks::{attack, AttackSize, AttackSpec, Direction, FillerSize, TargetChoice};
 use cnmf_ratings::{load, LoadOptions, Ratings};
 use common::check_attacked;
 
 fn ml100k() -> Option<Ratings> {
-    let Some(root) = std::env::var_os("CNMF_DATA") else {
-        eprintln!("skipped: CNMF_DATA is not set (point it at the folder holding ml-100k/)");
-        return None;
-    };
-    let path = PathBuf::from(root).join("ml-100k").join("u.data");
-    if !path.exists() {
-        eprintln!("skipped: {} does not exist", path.display());
-        return None;
-    }
+    let path = cnmf_ratings::discover::require_ml100k();
     Some(load(&path, &LoadOptions::default()).expect("ML-100K loads"))
 }
 
 #[test]
+#[ignore = "needs MovieLens 100K: set CNMF_DATA to the folder holding ml-100k/"]
 fn every_model_on_ml100k() {
     let Some(data) = ml100k() else { return };
     assert_eq!(

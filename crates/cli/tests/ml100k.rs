@@ -10,22 +10,11 @@ use std::path::PathBuf;
 use common::cnmf;
 
 fn u_data() -> Option<PathBuf> {
-    let Some(root) = std::env::var_os("CNMF_DATA") else {
-        eprintln!("skipping the ML-100K test: CNMF_DATA is not set");
-        return None;
-    };
-    let path = PathBuf::from(root).join("ml-100k/u.data");
-    if !path.is_file() {
-        eprintln!(
-            "skipping the ML-100K test: {} does not exist",
-            path.display()
-        );
-        return None;
-    }
-    Some(path)
+    Some(cnmf_ratings::discover::require_ml100k())
 }
 
 #[test]
+#[ignore = "needs MovieLens 100K: set CNMF_DATA to the folder holding ml-100k/"]
 fn fit_predict_recommend_flag_and_evaluate_on_ml100k() {
     let Some(data) = u_data() else { return };
     let data = data.to_string_lossy().into_owned();

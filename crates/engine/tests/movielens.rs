@@ -1,7 +1,5 @@
 //! A short MovieLens 100K run of every algorithm (only when `CNMF_DATA` is set).
 
-use std::path::PathBuf;
-
 use cnmf_engine::{init_factors, Algorithm, FitOptions, NmfParams};
 use cnmf_metrics::accuracy_of;
 use cnmf_ratings::{DuplicatePolicy, RatingScale, Ratings, Triple};
@@ -11,11 +9,7 @@ use rand_chacha::ChaCha8Rng;
 
 /// `$CNMF_DATA/ml-100k/u.data` (user, item, rating, timestamp separated by tabs).
 fn load_ml100k() -> Option<Ratings> {
-    let Some(dir) = std::env::var_os("CNMF_DATA") else {
-        eprintln!("skipped: CNMF_DATA is not set (point it at the directory holding ml-100k/)");
-        return None;
-    };
-    let path = PathBuf::from(dir).join("ml-100k").join("u.data");
+    let path = cnmf_ratings::discover::require_ml100k();
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("CNMF_DATA is set but {} is unreadable: {e}", path.display()));
     let rows: Vec<(&str, &str, f64)> = text
@@ -30,6 +24,7 @@ fn load_ml100k() -> Option<Ratings> {
 }
 
 #[test]
+#[ignore = "needs MovieLens 100K: set CNMF_DATA to the folder holding ml-100k/"]
 fn every_algorithm_predicts_movielens_100k() {
     let Some(data) = load_ml100k() else { return };
     assert_eq!(data.nnz(), 100_000);

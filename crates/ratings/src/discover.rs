@@ -209,6 +209,35 @@ pub fn find_in_dir(dir: &Path) -> Option<(Release, PathBuf)> {
     })
 }
 
+/// `$CNMF_DATA/ml-100k/u.data`, for tests and benchmarks that were asked to run on MovieLens
+/// 100K (the workspace's `#[ignore]`d tests, run with `cargo test -- --ignored`).
+///
+/// # Panics
+///
+/// When [`ENV_VAR`] is not set, or is set but the file is not there: asking for a MovieLens run
+/// without the data is a mistake to report, not a reason to skip. The message names the path
+/// and what to do.
+pub fn require_ml100k() -> PathBuf {
+    let Some(dir) = std::env::var_os(ENV_VAR) else {
+        panic!(
+            "this test needs MovieLens 100K: set {ENV_VAR} to the directory holding ml-100k/u.data \
+             (download {} and unzip it there)",
+            ML_100K.url
+        );
+    };
+    let path = PathBuf::from(dir)
+        .join(ML_100K.dir)
+        .join(ML_100K.ratings_file);
+    assert!(
+        path.is_file(),
+        "{ENV_VAR} is set but {} does not exist: point {ENV_VAR} at the directory holding \
+         ml-100k/ (download {} and unzip it there)",
+        path.display(),
+        ML_100K.url
+    );
+    path
+}
+
 fn from_explicit(path: &Path) -> Result<DataSource, RatingsError> {
     if path.is_file() {
         let format = Format::Auto.detect(path)?;
