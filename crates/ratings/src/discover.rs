@@ -451,21 +451,26 @@ fn fetch(
     dest: &Path,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(u64, String), Fetch> {
-    let agent = ureq::AgentBuilder::new()
-        .timeout_connect(Duration::from_secs(20))
-        .timeout_read(Duration::from_secs(60))
-        .build();
-    let response = agent.get(url).call().map_err(|e| match e {
-        ureq::Error::Status(code, r) => Fetch::Http(format!(
-            "the server answered HTTP {code} {}",
-            r.status_text()
-        )),
-        ureq::Error::Transport(t) => Fetch::Http(format!("no connection ({t})")),
-    })?;
-    let total = response
-        .header("Content-Length")
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    let mut body = response.into_reader().take(MAX_UNPACKED);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_connect(Some(Duration::from_secs(20)))
+        .timeout_per_read(Some(Duration::from_secs(60)))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let response = agent
+        .get(url)
+        .call()
+        .map_err(|e| Fetch::Http(format!("no connection ({e})")))?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(Fetch::Http(format!(
+            "the server answered HTTP {} {}",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("")
+        )));
+    }
+    let total = response.body().content_length();
+    let mut body = response.into_body().into_reader().take(MAX_UNPACKED);
     let mut out = File::create(dest).map_err(Fetch::Io)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
@@ -518,10 +523,10 @@ fn unpack(zip: &Path, dir: &Path, release: &Release) -> Result<(), Unpack> {
         let mut entry = archive
             .by_index(k)
             .map_err(|e| Unpack::Bad(format!("zip entry {k} is unreadable ({e})")))?;
+        let name = String::from_utf8_lossy(entry.name_raw()).into_owned();
         let Some(rel) = entry.enclosed_name() else {
             return Err(Unpack::Bad(format!(
-                "zip entry {:?} points outside the target directory",
-                entry.name()
+                "zip entry {name:?} points outside the target directory"
             )));
         };
         let out_path = dir.join(rel);
@@ -534,7 +539,6 @@ fn unpack(zip: &Path, dir: &Path, release: &Release) -> Result<(), Unpack> {
         }
         let mut out = File::create(&out_path).map_err(io(&out_path))?;
         let budget = MAX_UNPACKED - unpacked;
-        let name = entry.name().to_string();
         let n = std::io::copy(&mut (&mut entry).take(budget + 1), &mut out)
             .map_err(|e| Unpack::Bad(format!("zip entry {name:?} is corrupt ({e})")))?;
         unpacked += n;
