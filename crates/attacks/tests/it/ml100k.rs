@@ -1,7 +1,7 @@
 //! Every model on the real MovieLens 100K, checked against the data. Runs only when `CNMF_DATA`
 //! points at a folder holding `ml-100k/u.data`; otherwise it says why it skipped.
 
-mod common;
+use crate::common;
 
 use cnmf_attacks::{attack, AttackSize, AttackSpec, Direction, FillerSize, TargetChoice};
 use cnmf_ratings::{load, LoadOptions, Ratings};
