@@ -2,7 +2,7 @@
 //! printed reason otherwise). Few iterations: this checks the plumbing at scale, not accuracy
 //! figures.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
