@@ -86,7 +86,7 @@ fn files(ext: &str) -> Vec<(String, String)> {
 fn fail_with(rule: &str, offenders: &[String]) {
     assert!(
         offenders.is_empty(),
-        "{rule}:\n  {}\n(rules: xtask/tests/tidy.rs)",
+        "{rule}:\n  {}\n(rules: xtask/tests/it/tidy.rs)",
         offenders.join("\n  ")
     );
 }
@@ -252,7 +252,7 @@ fn docs_have_no_machine_local_paths_or_process_words() {
         }
     }
     offenders.extend(clean_known.iter().map(|k| {
-        format!("{k}: no hits any more; remove it from KNOWN_HITS in xtask/tests/tidy.rs")
+        format!("{k}: no hits any more; remove it from KNOWN_HITS in xtask/tests/it/tidy.rs")
     }));
     fail_with(
         "documentation must not name machine-local paths or the project's process",
