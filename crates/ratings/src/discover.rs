@@ -13,9 +13,10 @@
 //! data set, the ratings file, its format and its SHA-256 (so a report can say exactly which
 //! bytes were used).
 //!
-//! # Download
+//! # Download (feature `download`)
 //!
-//! [`download`] fetches the official GroupLens zip ([`ML_1M`], [`ML_100K`]), reporting progress
+//! With the crate's `download` feature (off by default; the `xtask` experiment runner turns it
+//! on), `download` fetches the official GroupLens zip ([`ML_1M`], [`ML_100K`]), reporting progress
 //! through a callback (this library never prints), checks its size and SHA-256 against pinned
 //! values, and unzips it into the data directory. Every file is first written under a temporary
 //! name in the same directory and renamed into place only once complete and verified, so an
@@ -25,10 +26,16 @@
 //! are those recorded by TensorFlow Datasets for the same URLs
 //! (`tensorflow_datasets/url_checksums/movielens.txt`: ml-1m.zip 5,917,549 bytes, ml-100k.zip
 //! 4,924,029 bytes). A mismatch is an error that says so; nothing unverified is unpacked.
+//!
+//! Without the feature the crate has no HTTP client, TLS or zip dependency; everything above
+//! the download (discovery, [`DataSource`], [`Release`], the URLs and digests) is still here.
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
+#[cfg(feature = "download")]
+use std::io::Write;
 use std::path::{Path, PathBuf};
+#[cfg(feature = "download")]
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -108,6 +115,7 @@ pub struct Release {
     pub format: Format,
 }
 
+#[cfg(feature = "download")]
 impl Release {
     /// The digest and size to check a download of this release against.
     pub fn expected(&self) -> Expected {
@@ -144,6 +152,7 @@ pub const ML_100K: Release = Release {
 pub const RELEASES: [Release; 2] = [ML_1M, ML_100K];
 
 /// What a download must match; `None` fields are not checked.
+#[cfg(feature = "download")]
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Expected {
     /// Size in bytes.
@@ -153,6 +162,7 @@ pub struct Expected {
 }
 
 /// Download progress, reported after every block received.
+#[cfg(feature = "download")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {
     /// Bytes received so far.
@@ -197,6 +207,35 @@ pub fn find_in_dir(dir: &Path) -> Option<(Release, PathBuf)> {
         let p = dir.join(r.dir).join(r.ratings_file);
         p.is_file().then_some((*r, p))
     })
+}
+
+/// `$CNMF_DATA/ml-100k/u.data`, for tests and benchmarks that were asked to run on MovieLens
+/// 100K (the workspace's `#[ignore]`d tests, run with `cargo test -- --ignored`).
+///
+/// # Panics
+///
+/// When [`ENV_VAR`] is not set, or is set but the file is not there: asking for a MovieLens run
+/// without the data is a mistake to report, not a reason to skip. The message names the path
+/// and what to do.
+pub fn require_ml100k() -> PathBuf {
+    let Some(dir) = std::env::var_os(ENV_VAR) else {
+        panic!(
+            "this test needs MovieLens 100K: set {ENV_VAR} to the directory holding ml-100k/u.data \
+             (download {} and unzip it there)",
+            ML_100K.url
+        );
+    };
+    let path = PathBuf::from(dir)
+        .join(ML_100K.dir)
+        .join(ML_100K.ratings_file);
+    assert!(
+        path.is_file(),
+        "{ENV_VAR} is set but {} does not exist: point {ENV_VAR} at the directory holding \
+         ml-100k/ (download {} and unzip it there)",
+        path.display(),
+        ML_100K.url
+    );
+    path
 }
 
 fn from_explicit(path: &Path) -> Result<DataSource, RatingsError> {
@@ -305,6 +344,9 @@ fn hex(bytes: &[u8]) -> String {
 ///
 /// Errors: [`RatingsError::Download`] (network failure, HTTP error, size or digest mismatch,
 /// a bad archive; the message says where to put the files by hand), [`RatingsError::Io`].
+///
+/// Needs the `download` feature.
+#[cfg(feature = "download")]
 pub fn download(
     release: &Release,
     data_dir: &Path,
@@ -321,10 +363,12 @@ pub fn download(
 
 /// Largest total size unpacked from an archive: the official zips unpack to under 30 MB, so
 /// anything near this is not MovieLens (and would be a zip bomb).
+#[cfg(feature = "download")]
 const MAX_UNPACKED: u64 = 1 << 30;
 
 /// [`download`] from another URL (a mirror, or a local server in tests), checked against
-/// `expected`.
+/// `expected`. Needs the `download` feature.
+#[cfg(feature = "download")]
 pub fn download_from(
     release: &Release,
     url: &str,
@@ -394,32 +438,39 @@ pub fn download_from(
     )
 }
 
+#[cfg(feature = "download")]
 enum Fetch {
     Http(String),
     Io(std::io::Error),
 }
 
+#[cfg(feature = "download")]
 /// Streams `url` into `dest`, hashing on the way; returns (size, SHA-256 hex).
 fn fetch(
     url: &str,
     dest: &Path,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(u64, String), Fetch> {
-    let agent = ureq::AgentBuilder::new()
-        .timeout_connect(Duration::from_secs(20))
-        .timeout_read(Duration::from_secs(60))
-        .build();
-    let response = agent.get(url).call().map_err(|e| match e {
-        ureq::Error::Status(code, r) => Fetch::Http(format!(
-            "the server answered HTTP {code} {}",
-            r.status_text()
-        )),
-        ureq::Error::Transport(t) => Fetch::Http(format!("no connection ({t})")),
-    })?;
-    let total = response
-        .header("Content-Length")
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    let mut body = response.into_reader().take(MAX_UNPACKED);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_connect(Some(Duration::from_secs(20)))
+        .timeout_per_read(Some(Duration::from_secs(60)))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let response = agent
+        .get(url)
+        .call()
+        .map_err(|e| Fetch::Http(format!("no connection ({e})")))?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(Fetch::Http(format!(
+            "the server answered HTTP {} {}",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("")
+        )));
+    }
+    let total = response.body().content_length();
+    let mut body = response.into_body().into_reader().take(MAX_UNPACKED);
     let mut out = File::create(dest).map_err(Fetch::Io)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
@@ -448,11 +499,13 @@ fn fetch(
     Ok((downloaded, hex(&hasher.finalize())))
 }
 
+#[cfg(feature = "download")]
 enum Unpack {
     Bad(String),
     Io(PathBuf, std::io::Error),
 }
 
+#[cfg(feature = "download")]
 /// Unpacks `zip` into `dir` (fresh), refusing entries that would land outside it, and checks
 /// that `dir/<release.dir>/<release.ratings_file>` is there.
 fn unpack(zip: &Path, dir: &Path, release: &Release) -> Result<(), Unpack> {
@@ -470,10 +523,10 @@ fn unpack(zip: &Path, dir: &Path, release: &Release) -> Result<(), Unpack> {
         let mut entry = archive
             .by_index(k)
             .map_err(|e| Unpack::Bad(format!("zip entry {k} is unreadable ({e})")))?;
+        let name = String::from_utf8_lossy(entry.name_raw()).into_owned();
         let Some(rel) = entry.enclosed_name() else {
             return Err(Unpack::Bad(format!(
-                "zip entry {:?} points outside the target directory",
-                entry.name()
+                "zip entry {name:?} points outside the target directory"
             )));
         };
         let out_path = dir.join(rel);
@@ -486,7 +539,6 @@ fn unpack(zip: &Path, dir: &Path, release: &Release) -> Result<(), Unpack> {
         }
         let mut out = File::create(&out_path).map_err(io(&out_path))?;
         let budget = MAX_UNPACKED - unpacked;
-        let name = entry.name().to_string();
         let n = std::io::copy(&mut (&mut entry).take(budget + 1), &mut out)
             .map_err(|e| Unpack::Bad(format!("zip entry {name:?} is corrupt ({e})")))?;
         unpacked += n;

@@ -7,8 +7,8 @@
 //!   streaming; [`write()`] writes any of them back ([`load`](mod@load) module docs list what
 //!   is accepted).
 //! - [`split`] makes seeded train/test splits (random holdout, k-fold, per-user holdout).
-//! - [`discover`] finds MovieLens on disk (`--data`, `CNMF_DATA`, `./data`) and downloads the
-//!   official zips, verified against pinned SHA-256 digests.
+//! - [`discover`] finds MovieLens on disk (`--data`, `CNMF_DATA`, `./data`) and, with the
+//!   `download` feature, downloads the official zips, verified against pinned SHA-256 digests.
 //! - [`params`] is the workspace's parameter convention ([`ParamGuard`], shared checks).
 //! - [`synthetic`] generates MovieLens-shaped data with a known nonnegative low-rank truth,
 //!   deterministically for a seed whatever the thread count.
@@ -37,6 +37,13 @@
 //! assert_eq!(s.train.get(t.user, t.item), None);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # Features
+//!
+//! - `download` (off by default): `discover::download` and `discover::download_from`, which
+//!   fetch the official MovieLens zips over HTTPS and unpack them. It brings an HTTP client,
+//!   TLS (rustls, ring) and a zip reader; without it the crate reads files already on disk only.
+//!   The `xtask` experiment runner turns it on.
 
 pub mod discover;
 mod error;

@@ -1,6 +1,6 @@
 //! Hand-checked behaviour of every generator and every rejected spec.
 
-mod common;
+use crate::common;
 
 use cnmf_attacks::{
     attack, AttackError, AttackKind, AttackSize, AttackSpec, Direction, FillerSize, TargetChoice,

@@ -3,7 +3,7 @@
 // Index loops mirror the formulas being checked.
 #![allow(clippy::needless_range_loop)]
 
-mod common;
+use crate::common;
 
 use cnmf_family::{BiasedNmfModel, BiasedNmfParams, FamilyError};
 use cnmf_ratings::RatingScale;

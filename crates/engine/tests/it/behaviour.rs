@@ -1,6 +1,6 @@
 //! Parameters, errors, guards, determinism, stopping rules, fold-in and serialisation.
 
-mod common;
+use crate::common;
 
 use std::ops::ControlFlow;
 use std::time::Duration;

@@ -1,16 +1,20 @@
 //! Data discovery and download, against temporary directories and a tiny HTTP server on
-//! 127.0.0.1 serving a zip of made-up ratings. No test touches the real network.
+//! 127.0.0.1 serving a zip of made-up ratings. No test touches the real network. The download
+//! tests need the `download` feature (on in `cargo test --workspace`, through xtask).
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::thread::JoinHandle;
+use std::path::Path;
 
-use cnmf_ratings::discover::{
-    discover_in, download_from, sha256_file, Expected, Progress, ML_100K, ML_1M,
-};
+use cnmf_ratings::discover::{discover_in, ML_100K, ML_1M};
 use cnmf_ratings::{DataSetKind, Format, LoadOptions, RatingsError};
 use sha2::{Digest, Sha256};
+#[cfg(feature = "download")]
+use {
+    cnmf_ratings::discover::{download_from, sha256_file, Expected, Progress},
+    std::io::{Read, Write},
+    std::net::{TcpListener, TcpStream},
+    std::path::PathBuf,
+    std::thread::JoinHandle,
+};
 
 /// Made-up ratings in u.data layout (not MovieLens data).
 const UDATA: &str = "1\t10\t4\t100\n1\t11\t2\t101\n2\t10\t5\t102\n3\t12\t3\t103\n";
@@ -110,6 +114,7 @@ fn missing_data_says_where_to_put_it() {
 }
 
 /// A zip holding `entries` (name, content), built with the zip crate.
+#[cfg(feature = "download")]
 fn zip_of(entries: &[(&str, &str)]) -> Vec<u8> {
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let opts = zip::write::SimpleFileOptions::default()
@@ -122,6 +127,7 @@ fn zip_of(entries: &[(&str, &str)]) -> Vec<u8> {
 }
 
 /// Serves `body` at `/data.zip` (404 elsewhere) for exactly `requests` connections, then stops.
+#[cfg(feature = "download")]
 fn serve(body: Vec<u8>, requests: usize) -> (String, JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -133,6 +139,7 @@ fn serve(body: Vec<u8>, requests: usize) -> (String, JoinHandle<()>) {
     (base, handle)
 }
 
+#[cfg(feature = "download")]
 fn answer(mut stream: TcpStream, body: &[u8]) {
     let mut request = Vec::new();
     let mut byte = [0u8; 1];
@@ -157,6 +164,7 @@ fn answer(mut stream: TcpStream, body: &[u8]) {
     stream.write_all(payload).unwrap();
 }
 
+#[cfg(feature = "download")]
 fn leftovers(dir: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(dir)
         .map(|d| {
@@ -167,6 +175,7 @@ fn leftovers(dir: &Path) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
+#[cfg(feature = "download")]
 #[test]
 fn download_verifies_unpacks_and_reports_progress() {
     let zip = zip_of(&[
@@ -226,6 +235,7 @@ fn download_verifies_unpacks_and_reports_progress() {
     assert!(e.contains("already exists"), "{e}");
 }
 
+#[cfg(feature = "download")]
 #[test]
 fn a_digest_or_size_mismatch_unpacks_nothing() {
     let zip = zip_of(&[("ml-100k/u.data", UDATA)]);
@@ -261,6 +271,7 @@ fn a_digest_or_size_mismatch_unpacks_nothing() {
     );
 }
 
+#[cfg(feature = "download")]
 #[test]
 fn an_archive_without_the_ratings_file_is_rejected() {
     let zip = zip_of(&[("ml-100k/u.item", "1|made up|\n")]);
@@ -281,6 +292,7 @@ fn an_archive_without_the_ratings_file_is_rejected() {
     assert!(leftovers(data.path()).is_empty());
 }
 
+#[cfg(feature = "download")]
 #[test]
 fn http_errors_and_no_network_say_where_to_put_the_files() {
     let (base, server) = serve(Vec::new(), 1);

@@ -1,33 +1,22 @@
-//! The tool on real MovieLens 100K, when `$CNMF_DATA/ml-100k/u.data` exists (skipped with a
-//! printed reason otherwise). Few iterations: this checks the plumbing at scale, not accuracy
+//! The tool on real MovieLens 100K (`#[ignore]`d: run with `-- --ignored` and `CNMF_DATA` set;
+//! it fails, saying why, when the data are not there). Few iterations: this checks the plumbing at scale, not accuracy
 //! figures.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
 
 use common::cnmf;
 
-fn u_data() -> Option<PathBuf> {
-    let Some(root) = std::env::var_os("CNMF_DATA") else {
-        eprintln!("skipping the ML-100K test: CNMF_DATA is not set");
-        return None;
-    };
-    let path = PathBuf::from(root).join("ml-100k/u.data");
-    if !path.is_file() {
-        eprintln!(
-            "skipping the ML-100K test: {} does not exist",
-            path.display()
-        );
-        return None;
-    }
-    Some(path)
+fn u_data() -> PathBuf {
+    cnmf_ratings::discover::require_ml100k()
 }
 
 #[test]
+#[ignore = "needs MovieLens 100K: set CNMF_DATA to the folder holding ml-100k/"]
 fn fit_predict_recommend_flag_and_evaluate_on_ml100k() {
-    let Some(data) = u_data() else { return };
+    let data = u_data();
     let data = data.to_string_lossy().into_owned();
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("ml100k.cnmf");

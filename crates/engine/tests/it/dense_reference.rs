@@ -1,6 +1,6 @@
 //! The sparse updates of all five algorithms equal the specification's dense formulas.
 
-mod common;
+use crate::common;
 
 use cnmf_engine::{init_factors, Algorithm, FitOptions, NmfParams};
 use common::{max_rel_diff, random_instance, Dense, DenseParams};

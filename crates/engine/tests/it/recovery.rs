@@ -1,6 +1,6 @@
 //! Recovery of a planted nonnegative low-rank matrix, with missing entries and gross outliers.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 

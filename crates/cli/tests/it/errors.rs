@@ -1,6 +1,6 @@
 //! Every bad-input path ends in a clear message and its documented exit code, never a panic.
 
-mod common;
+use crate::common;
 
 use common::{cnmf, fit_fixture, fixture};
 

@@ -1,6 +1,6 @@
 //! End-to-end tests of the commands on made-up fixtures: outputs, JSON, fallbacks, exit codes.
 
-mod common;
+use crate::common;
 
 use std::collections::{HashMap, HashSet};
 

@@ -1,7 +1,7 @@
 //! Property tests: on random small data and random specs, a generation succeeds exactly when the
 //! spec fits the data, keeps the genuine data intact and produces exactly the requested sizes.
 
-mod common;
+use crate::common;
 
 use cnmf_attacks::{
     attack, AttackKind, AttackSize, AttackSpec, Direction, FillerSize, TargetChoice,

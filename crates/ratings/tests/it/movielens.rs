@@ -1,26 +1,13 @@
-//! The real MovieLens 100K file, when `CNMF_DATA` points at a directory holding
-//! `ml-100k/u.data`; skipped (with the reason on stderr) otherwise.
+//! The real MovieLens 100K file, from `CNMF_DATA`. Ignored by default; run it with
+//! `cargo test -- --ignored` (it fails, saying why, when the data are not there).
 
-use std::path::PathBuf;
-
+use cnmf_ratings::discover::require_ml100k;
 use cnmf_ratings::{load, Format, LoadOptions, RatingScale};
 
-fn ml100k() -> Option<PathBuf> {
-    let Some(dir) = std::env::var_os("CNMF_DATA") else {
-        eprintln!("skipped: CNMF_DATA is not set (point it at a directory holding ml-100k/u.data)");
-        return None;
-    };
-    let path = PathBuf::from(dir).join("ml-100k/u.data");
-    if !path.is_file() {
-        eprintln!("skipped: {} does not exist", path.display());
-        return None;
-    }
-    Some(path)
-}
-
 #[test]
+#[ignore = "needs MovieLens 100K: set CNMF_DATA to the folder holding ml-100k/"]
 fn ml100k_has_the_published_shape() {
-    let Some(path) = ml100k() else { return };
+    let path = require_ml100k();
     assert_eq!(Format::Auto.detect(&path).unwrap(), Format::Ml100k);
     let r = load(&path, &LoadOptions::default()).unwrap();
     // Figures from the data set's README: 943 users, 1682 items, 100000 ratings on 1..5, and

@@ -1,7 +1,7 @@
 //! The passes run on the widest instruction set the CPU has (AVX-512F, AVX2 or the portable
 //! baseline); every instruction set must give the same bits.
 
-mod common;
+use crate::common;
 
 use cnmf_engine::numeric::Isa;
 use cnmf_engine::{Algorithm, FitOptions, NmfModel, NmfParams};

@@ -1,28 +1,20 @@
-//! Biased gradient NMF and adversarial MF on MovieLens 100K (only when CNMF_DATA is set).
-
-use std::path::PathBuf;
+//! Biased gradient NMF and adversarial MF on MovieLens 100K (`#[ignore]`d: run with
+//! `-- --ignored` and `CNMF_DATA` set; it fails, saying why, when the data are not there).
 
 use cnmf_family::{AdversarialParams, BiasedNmfParams};
 use cnmf_metrics::accuracy_of;
 use cnmf_ratings::{load, split, LoadOptions, Ratings};
 
 /// ML-100K from `$CNMF_DATA/ml-100k/u.data`, or `None` (with the reason printed) to skip.
-fn ml100k() -> Option<Ratings> {
-    let Some(dir) = std::env::var_os("CNMF_DATA") else {
-        eprintln!("skipped: CNMF_DATA is not set (point it at the directory holding ml-100k/)");
-        return None;
-    };
-    let path = PathBuf::from(dir).join("ml-100k").join("u.data");
-    if !path.exists() {
-        eprintln!("skipped: {} does not exist", path.display());
-        return None;
-    }
-    Some(load(&path, &LoadOptions::default()).expect("ML-100K loads"))
+fn ml100k() -> Ratings {
+    let path = cnmf_ratings::discover::require_ml100k();
+    load(&path, &LoadOptions::default()).expect("ML-100K loads")
 }
 
 #[test]
+#[ignore = "needs MovieLens 100K: set CNMF_DATA to the folder holding ml-100k/"]
 fn biased_and_adversarial_nmf_predict_held_out_ratings() {
-    let Some(data) = ml100k() else { return };
+    let data = ml100k();
     assert_eq!(data.nnz(), 100_000);
     let s = split::random_holdout(&data, 0.1, 2024).unwrap();
     let biased = BiasedNmfParams::new(20)

@@ -8,15 +8,15 @@
 #![allow(clippy::needless_range_loop)]
 
 #[allow(dead_code)]
-#[path = "../examples/lecture_3x3.rs"]
+#[path = "../../examples/lecture_3x3.rs"]
 mod lecture_3x3;
 
 #[allow(dead_code)]
-#[path = "../examples/lecture_films.rs"]
+#[path = "../../examples/lecture_films.rs"]
 mod lecture_films;
 
 #[allow(dead_code)]
-#[path = "../examples/slides_tv_shows.rs"]
+#[path = "../../examples/slides_tv_shows.rs"]
 mod slides;
 
 use cnmf_family::lee_seung::LeeSeungModel;

@@ -1,7 +1,7 @@
 //! Property tests on random small instances: monotonicity of the objectives the updates
 //! descend, and nonnegative finite factors for every algorithm.
 
-mod common;
+use crate::common;
 
 use cnmf_engine::{Algorithm, NmfParams};
 use common::random_instance;

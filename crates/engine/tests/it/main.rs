@@ -1,0 +1,11 @@
+//! The integration tests of cnmf-engine, linked as one test binary (one link instead of one per
+//! file); each file is a module.
+
+mod common;
+
+mod behaviour;
+mod dense_reference;
+mod isa;
+mod movielens;
+mod properties;
+mod recovery;

@@ -1,0 +1,5 @@
+//! The integration tests of xtask, linked as one test binary (one link instead of one per
+//! file); each file is a module.
+
+mod reproduce;
+mod tidy;
