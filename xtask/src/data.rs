@@ -95,9 +95,18 @@ pub fn load_in(explicit: Option<&Path>, env_dir: Option<&Path>, download: bool) 
         ),
         (Some(p), None) => format!("--data {}", p.display()),
         (None, None) => match env_dir {
-            Some(d) => format!("discovered in {}={}", discover::ENV_VAR, d.display()),
+            Some(_) => format!("discovered in ${}", discover::ENV_VAR),
             None => format!("discovered in ./{}", discover::DEFAULT_DIR),
         },
+    };
+    // Under CNMF_DATA the path is written relative to it, so that a report says where the
+    // file was without naming a directory of one machine.
+    let path = match env_dir
+        .as_deref()
+        .and_then(|d| found.path.strip_prefix(d).ok())
+    {
+        Some(rel) if explicit.is_none() => format!("${}/{}", discover::ENV_VAR, rel.display()),
+        _ => found.path.display().to_string(),
     };
     let name = match found.kind {
         DataSetKind::Other => "other".to_string(),
@@ -106,7 +115,7 @@ pub fn load_in(explicit: Option<&Path>, env_dir: Option<&Path>, download: bool) 
     Ok(DataSet {
         info: DataInfo {
             name,
-            path: Some(found.path.display().to_string()),
+            path: Some(path),
             sha256: found.sha256.clone(),
             n_users: ratings.n_users(),
             n_items: ratings.n_items(),
@@ -221,11 +230,9 @@ mod tests {
         let ds = load_in(None, Some(dir.path()), false).unwrap();
         assert!(!ds.info.synthetic);
         assert_eq!((ds.info.name.as_str(), ds.info.n_ratings), ("ml-100k", 2));
-        assert!(
-            ds.info.origin.starts_with("discovered in CNMF_DATA="),
-            "{}",
-            ds.info.origin
-        );
+        assert_eq!(ds.info.origin, "discovered in $CNMF_DATA");
+        // Written relative to CNMF_DATA: no directory of this machine in the report.
+        assert_eq!(ds.info.path.as_deref(), Some("$CNMF_DATA/ml-100k/u.data"));
 
         let missing = dir.path().join("nope.csv");
         let err = load_in(Some(&missing), Some(dir.path()), true).unwrap_err();

@@ -1,5 +1,5 @@
 //! The lecture's 3 x 3 example ("Non-negative matrix factorization", lecture notes,
-//! `/work/shared/reference/nmf-lee-seung-lecture.md`, section "The numerical problem"):
+//! the project's reference document `nmf-lee-seung-lecture.md`, section "The numerical problem"):
 //! V with r = 2, against the lecture's hand-made W and H, by Lee–Seung's multiplicative
 //! updates for both objectives (KL with the lecture's column normalisation of W).
 //!

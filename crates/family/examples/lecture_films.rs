@@ -1,5 +1,5 @@
 //! The lecture's users x films example ("Coda: simple NMF example", lecture notes,
-//! `/work/shared/reference/nmf-lee-seung-lecture.md`): 7 users, 5 films, K = 2. The lecture
+//! the project's reference document `nmf-lee-seung-lecture.md`): 7 users, 5 films, K = 2. The lecture
 //! shows two topics: the science-fiction films (Matrix, Alien, Star Wars) with their fans
 //! Joe..Jack, and the romances (Casablanca, Titanic) with Jill, Jenny and Jane.
 //!

@@ -1,5 +1,5 @@
 //! The slides' TV-show example ("NMF", Jaiprakash R, IIT Kharagpur, 19 September 2019;
-//! `/work/shared/reference/nmf-slides-tv-shows.txt`): factorise the shows x users rating
+//! the project's reference document `nmf-slides-tv-shows.txt`): factorise the shows x users rating
 //! table with r = 2, compute the cosine similarity of the shows' factor vectors (rows of W),
 //! and estimate Jai's rating of Black Mirror from its three nearest shows with the slides'
 //! rank weights.
