@@ -6,7 +6,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::shift::{check_targets, predict_checked};
+use crate::shift::{check_targets, check_users, predict_checked};
 use crate::{MetricsError, Predictor};
 
 /// Hits of one target: among the eligible users (those evaluated who had not rated the target
@@ -128,20 +128,7 @@ fn check_arguments(
     targets: &[u32],
     n: usize,
 ) -> Result<(), MetricsError> {
-    if users.is_empty() {
-        return Err(MetricsError::Empty {
-            what: "hit ratio: users",
-        });
-    }
-    if let Some(&u) = users.iter().find(|&&u| u as usize >= clean_data.n_users()) {
-        return Err(MetricsError::InvalidArgument {
-            name: "users",
-            reason: format!(
-                "user index {u} is outside the clean data's {} users",
-                clean_data.n_users()
-            ),
-        });
-    }
+    check_users(clean_data, users, "hit ratio: users")?;
     check_targets(clean_data, targets)?;
     if n == 0 {
         return Err(MetricsError::InvalidArgument {

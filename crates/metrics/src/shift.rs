@@ -29,7 +29,8 @@ pub struct PredictionShift {
     pub n_unrated: usize,
 }
 
-fn check_users(
+/// `users` is not empty (else `Empty { what }`) and every index is a user of `clean_data`.
+pub(crate) fn check_users(
     clean_data: &Ratings,
     users: &[u32],
     what: &'static str,
