@@ -41,6 +41,9 @@ pub fn reproduce(args: &ReproduceArgs, command: String, out: &mut dyn Write) -> 
     let started_unix_secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
+    // Before anything is written: a report written into a tracked folder (docs/reproduction)
+    // must not count its own files as uncommitted changes of the code that made it.
+    let git = GitInfo::current();
     let config = Config::from_args(args)?;
     let mut timings = Timings::default();
 
@@ -86,7 +89,7 @@ pub fn reproduce(args: &ReproduceArgs, command: String, out: &mut dyn Write) -> 
     let mut doc = Document {
         tool: "cargo xtask reproduce",
         command,
-        git: GitInfo::current(),
+        git,
         started_unix_secs,
         machine: Machine::this(config.threads),
         data: &ds.info,
