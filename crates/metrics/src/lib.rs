@@ -23,12 +23,16 @@
 //! | MAPS, signed shift, MAPS over non-raters | [`prediction_shift`], [`prediction_shift_many`] |
 //! | hit ratio at N | [`hit_ratio`] (with [`sample_users`]) |
 //! | detection precision / recall / F1 | [`entry_detection`], [`user_detection`] (with [`flagged_entries`]) |
+//! | mean with a Student-t interval | [`mean_ci`] ([`Interval`]) |
+//! | paired comparison: mean difference, interval, d_z, t-test, sign-flip test | [`paired_difference`], [`paired_difference_scaled`] ([`PairedTest`]) |
+//! | verdict of a claim with a margin | [`verdict`] ([`Claim`], [`Verdict`]) |
 
 mod accuracy;
 mod detection;
 mod error;
 mod hit_ratio;
 mod shift;
+mod stats;
 mod summary;
 
 use cnmf_ratings::RatingScale;
@@ -38,6 +42,10 @@ pub use detection::{entry_detection, flagged_entries, user_detection, Detection}
 pub use error::MetricsError;
 pub use hit_ratio::{hit_ratio, sample_users, HitRatio, TargetHits};
 pub use shift::{prediction_shift, prediction_shift_many, PredictionShift, ShiftSummary};
+pub use stats::{
+    mean_ci, paired_difference, paired_difference_scaled, verdict, Claim, Interval, PairedTest,
+    SignFlip, Verdict, SIGN_FLIP_EXACT_MAX, SIGN_FLIP_SAMPLES, SIGN_FLIP_SEED,
+};
 pub use summary::MeanSd;
 
 /// Anything that predicts a rating for a (user, item) pair given by dense indices.
