@@ -5,7 +5,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use cnmf_metrics::{
-    entry_detection, hit_ratio, prediction_shift, user_detection, Detection, MetricsError,
+    entry_detection, hit_ratio, mean_ci, paired_difference, prediction_shift, user_detection,
+    verdict, Claim, Detection, MetricsError, Verdict,
 };
 use cnmf_ratings::{DuplicatePolicy, IdMap, RatingScale, Ratings, Triple};
 use proptest::prelude::*;
@@ -157,5 +158,78 @@ proptest! {
         let adv: HashSet<u32> = adversaries.into_iter().collect();
         let tp = caught.intersection(&adv).count();
         prop_assert_eq!(d, Detection::from_counts(tp, caught.len() - tp, adv.len() - tp));
+    }
+}
+
+/// Paired samples of 2 to 12 values on a grid of quarters (so that ties and equal differences
+/// happen).
+fn pairs() -> impl Strategy<Value = (Vec<f64>, Vec<f64>)> {
+    (2usize..12).prop_flat_map(|n| {
+        let values = proptest::collection::vec((-40i32..40).prop_map(|v| f64::from(v) / 4.0), n);
+        (values.clone(), values)
+    })
+}
+
+proptest! {
+    #[test]
+    fn mean_interval_contains_the_mean_and_widens_with_level(
+        (values, _) in pairs(),
+        level in 0.5f64..0.99,
+    ) {
+        let ci = mean_ci(&values, level).unwrap();
+        let mean = values.iter().sum::<f64>() / values.len() as f64;
+        prop_assert!((ci.estimate - mean).abs() <= 1e-12);
+        prop_assert!(ci.contains(ci.estimate));
+        let wider = mean_ci(&values, (level + 1.0) / 2.0).unwrap();
+        prop_assert!(wider.low <= ci.low && ci.high <= wider.high);
+    }
+
+    #[test]
+    fn swapping_a_and_b_negates_the_difference_and_keeps_the_p_values((a, b) in pairs()) {
+        let ab = paired_difference(&a, &b, 0.95).unwrap();
+        let ba = paired_difference(&b, &a, 0.95).unwrap();
+        prop_assert_eq!(ab.difference.estimate, -ba.difference.estimate);
+        prop_assert!((ab.difference.low + ba.difference.high).abs() <= 1e-12);
+        prop_assert!((ab.difference.high + ba.difference.low).abs() <= 1e-12);
+        prop_assert_eq!(ab.effect_size.map(|e| -e), ba.effect_size);
+        prop_assert_eq!(ab.p_value_t, ba.p_value_t);
+        prop_assert_eq!(ab.p_value_sign_flip, ba.p_value_sign_flip);
+        prop_assert!((0.0..=1.0).contains(&ab.p_value_t));
+    }
+
+    #[test]
+    fn sign_flip_p_value_matches_enumeration((a, b) in pairs()) {
+        let test = paired_difference(&a, &b, 0.95).unwrap();
+        // differences are multiples of 1/4, so sums are exact and ties are exact
+        let d: Vec<f64> = a.iter().zip(&b).map(|(x, y)| x - y).collect();
+        let observed = d.iter().sum::<f64>().abs();
+        let hits = (0u32..1 << d.len())
+            .filter(|mask| {
+                let sum: f64 = d
+                    .iter()
+                    .enumerate()
+                    .map(|(j, x)| if mask >> j & 1 == 1 { -x } else { *x })
+                    .sum();
+                sum.abs() >= observed
+            })
+            .count();
+        prop_assert_eq!(test.p_value_sign_flip, hits as f64 / f64::from(1u32 << d.len()));
+    }
+
+    #[test]
+    fn a_claim_that_holds_holds_for_any_smaller_margin(
+        (a, b) in pairs(),
+        margin in -5.0f64..5.0,
+        less in 0.0f64..5.0,
+    ) {
+        let test = paired_difference(&a, &b, 0.9).unwrap();
+        for claim in [Claim::Lower, Claim::Higher] {
+            if verdict(&test, margin, claim) == Verdict::Holds {
+                prop_assert_eq!(verdict(&test, margin - less, claim), Verdict::Holds);
+            }
+            if verdict(&test, margin, claim) == Verdict::DoesNotHold {
+                prop_assert_eq!(verdict(&test, margin + less, claim), Verdict::DoesNotHold);
+            }
+        }
     }
 }
