@@ -23,7 +23,7 @@
 //! | MAPS, signed shift, MAPS over non-raters | [`prediction_shift`], [`prediction_shift_many`] |
 //! | hit ratio at N | [`hit_ratio`] (with [`sample_users`]) |
 //! | detection precision / recall / F1 | [`entry_detection`], [`user_detection`] (with [`flagged_entries`]) |
-//! | mean with a Student-t interval | [`mean_ci`] ([`Interval`]) |
+//! | mean with a Student-t or bootstrap interval | [`mean_ci`], [`bootstrap_mean_ci`] ([`Interval`]) |
 //! | paired comparison: mean difference, interval, d_z, t-test, sign-flip test | [`paired_difference`], [`paired_difference_scaled`] ([`PairedTest`]) |
 //! | verdict of a claim with a margin | [`verdict`] ([`Claim`], [`Verdict`]) |
 
@@ -43,8 +43,9 @@ pub use error::MetricsError;
 pub use hit_ratio::{hit_ratio, sample_users, HitRatio, TargetHits};
 pub use shift::{prediction_shift, prediction_shift_many, PredictionShift, ShiftSummary};
 pub use stats::{
-    mean_ci, paired_difference, paired_difference_scaled, verdict, Claim, Interval, PairedTest,
-    SignFlip, Verdict, SIGN_FLIP_EXACT_MAX, SIGN_FLIP_SAMPLES, SIGN_FLIP_SEED,
+    bootstrap_mean_ci, mean_ci, paired_difference, paired_difference_scaled, verdict, Claim,
+    Interval, PairedTest, SignFlip, Verdict, SIGN_FLIP_EXACT_MAX, SIGN_FLIP_SAMPLES,
+    SIGN_FLIP_SEED,
 };
 pub use summary::MeanSd;
 
