@@ -44,16 +44,87 @@ impl ValidAttackSpec {
     /// assert_eq!(out.truth.entries().len(), 4);
     /// assert_eq!(out.ratings.get(3, data.items().index("x").unwrap()), Some(1.0));
     /// ```
+    ///
+    /// The adaptive attack needs the model's predictions: generate it with
+    /// [`ValidAttackSpec::generate_adaptive`]; here it is an error.
     pub fn generate(&self, data: &Ratings) -> Result<Attacked, AttackError> {
+        if let AttackKind::Adaptive { .. } = self.kind() {
+            return Err(AttackError::InvalidParameter {
+                name: "kind",
+                reason: "the adaptive attack needs the model's predictions: use generate_adaptive"
+                    .into(),
+            });
+        }
         let plan = self.plan(data)?;
         let seed = self.seed();
         match plan.kind {
             AttackKind::RandomNoise { probability } => random_noise(data, plan, probability, seed),
-            AttackKind::Informed => informed(data, plan, seed),
-            AttackKind::LowKnowledge | AttackKind::Average | AttackKind::Bandwagon { .. } => {
-                injected(data, plan, self, seed)
+            AttackKind::Informed => {
+                let value = plan.target_value;
+                informed(data, plan, seed, |_, _| Ok(Some(value)))
             }
+            AttackKind::LowKnowledge
+            | AttackKind::Average
+            | AttackKind::Bandwagon { .. }
+            | AttackKind::NullControl => injected(data, plan, self, seed),
+            AttackKind::Adaptive { .. } => unreachable!("refused above"),
         }
+    }
+
+    /// Generates like [`ValidAttackSpec::generate`], giving the adaptive attack the model's
+    /// current predictions: `predict(user, item)` for a user and item of `data` (dense
+    /// indices). Other kinds do not use `predict`.
+    ///
+    /// The adaptive attacker asks for the prediction of every target for every account it
+    /// controls (existing users, as in the informed attack), then rates each target at
+    /// the most extreme grid value inside the threshold of that prediction (see
+    /// [`AttackKind::Adaptive`]); a target with no grid value inside keeps the account's
+    /// original rating, if any, and has no ground-truth entry.
+    ///
+    /// Errors: as [`ValidAttackSpec::generate`], and a prediction that is not finite (before
+    /// anything is built).
+    ///
+    /// ```
+    /// use cnmf_attacks::{AttackSize, AttackSpec, TargetChoice};
+    /// use cnmf_ratings::{Ratings, RatingScale};
+    /// let data = Ratings::from_external(
+    ///     [("a", "x", 5.0), ("a", "y", 3.0), ("b", "x", 4.0), ("c", "y", 2.0)],
+    ///     RatingScale::MOVIELENS,
+    /// ).unwrap();
+    /// // Threshold 2.25 (residuals up to 1.5) and a model predicting 4.2 everywhere: a nuke
+    /// // rates the target 3, the lowest grid value within 1.5 of 4.2.
+    /// let out = AttackSpec::adaptive(2.25)
+    ///     .size(AttackSize::Count(1))
+    ///     .targets(TargetChoice::Items(vec!["x".into()]))
+    ///     .check()
+    ///     .unwrap()
+    ///     .generate_adaptive(&data, &|_, _| 4.2)
+    ///     .unwrap();
+    /// let adversary = out.truth.adversaries()[0];
+    /// let x = data.items().index("x").unwrap();
+    /// assert_eq!(out.ratings.get(adversary, x), Some(3.0));
+    /// ```
+    pub fn generate_adaptive(
+        &self,
+        data: &Ratings,
+        predict: &dyn Fn(u32, u32) -> f64,
+    ) -> Result<Attacked, AttackError> {
+        let AttackKind::Adaptive { lambda } = self.kind() else {
+            return self.generate(data);
+        };
+        let plan = self.plan(data)?;
+        let grid = RatingGrid::new(data.scale(), self.rating_step())?;
+        let direction = plan.direction;
+        informed(data, plan, self.seed(), |user, item| {
+            let x = predict(user, item);
+            if !x.is_finite() {
+                return Err(AttackError::InvalidParameter {
+                    name: "prediction",
+                    reason: format!("the prediction {x} of user {user}, item {item} is not finite"),
+                });
+            }
+            Ok(grid.extreme_within(x, lambda, direction))
+        })
     }
 }
 
@@ -97,7 +168,15 @@ fn random_noise(
     Ok(Attacked { ratings, truth })
 }
 
-fn informed(data: &Ratings, plan: AttackPlan, seed: u64) -> Result<Attacked, AttackError> {
+/// Converts `A` existing users into adversaries; each rates every target at `rate(user, item)`
+/// (adding or replacing the rating), or leaves it as it was when that is `None`. Every rating is
+/// decided before the data is built, so an error from `rate` comes first.
+fn informed(
+    data: &Ratings,
+    plan: AttackPlan,
+    seed: u64,
+    mut rate: impl FnMut(u32, u32) -> Result<Option<f64>, AttackError>,
+) -> Result<Attacked, AttackError> {
     let n = data.n_users();
     let candidates: Vec<u32> = (0..n as u32).filter(|&u| data.user_count(u) > 0).collect();
     let mut r = rng(seed, Stream::Adversaries);
@@ -110,22 +189,27 @@ fn informed(data: &Ratings, plan: AttackPlan, seed: u64) -> Result<Attacked, Att
         is_adversary[u as usize] = true;
     }
     let targets = &plan.targets;
-    let mut triples: Vec<Triple> = data
-        .iter()
-        .filter(|t| !(is_adversary[t.user as usize] && targets.binary_search(&t.item).is_ok()))
-        .collect();
     let mut entries = Vec::with_capacity(adversaries.len() * targets.len());
     for &u in &adversaries {
         for &item in targets {
-            triples.push(Triple::new(u, item, plan.target_value));
-            entries.push(CorruptEntry {
-                user: u,
-                item,
-                value: plan.target_value,
-                original: data.get(u, item),
-            });
+            if let Some(value) = rate(u, item)? {
+                entries.push(CorruptEntry {
+                    user: u,
+                    item,
+                    value,
+                    original: data.get(u, item),
+                });
+            }
         }
     }
+    let replaced = |t: &Triple| {
+        is_adversary[t.user as usize]
+            && entries
+                .binary_search_by_key(&(t.user, t.item), |e| (e.user, e.item))
+                .is_ok()
+    };
+    let mut triples: Vec<Triple> = data.iter().filter(|t| !replaced(t)).collect();
+    triples.extend(entries.iter().map(|e| Triple::new(e.user, e.item, e.value)));
     let ratings = data.with_triples(&triples, DuplicatePolicy::Error)?;
     let truth = GroundTruth::new(plan, seed, n, adversaries, entries);
     Ok(Attacked { ratings, truth })
@@ -204,6 +288,8 @@ fn injected(
     let mut pool = Pool::new(pool_items);
     let random_filler = plan.filler - plan.popular.len();
 
+    // The null-attack control draws exactly what the low-knowledge attack draws (same pool,
+    // same stream, same order), so only the target ratings differ.
     let profile_len = plan.targets.len() + plan.filler;
     let mut triples = Vec::with_capacity(data.nnz() + plan.adversaries * profile_len);
     triples.extend(data.iter());
@@ -213,7 +299,9 @@ fn injected(
     for a in 0..plan.adversaries {
         let user = (n + a) as u32;
         profile.clear();
-        profile.extend(plan.targets.iter().map(|&t| (t, plan.target_value)));
+        if plan.kind != AttackKind::NullControl {
+            profile.extend(plan.targets.iter().map(|&t| (t, plan.target_value)));
+        }
         profile.extend(plan.popular.iter().map(|&i| (i, scale.max())));
         let drawn = pool.draw(random_filler, &mut r);
         for &item in drawn {

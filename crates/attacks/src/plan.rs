@@ -16,16 +16,19 @@ use crate::{
 pub struct AttackPlan {
     /// The model.
     pub kind: AttackKind,
-    /// The direction (meaningless for random noise).
+    /// The direction (meaningless for random noise and the null-attack control).
     pub direction: Direction,
     /// Target items, dense indices ascending (empty for random noise).
     pub targets: Vec<u32>,
     /// The rating adversaries give the targets: the scale minimum (nuke) or maximum (push).
+    /// The null-attack control gives none; the adaptive attack's ratings depend on each
+    /// account's prediction and are in the ground truth's entries (this is the bound they
+    /// move towards).
     pub target_value: f64,
     /// Number of adversaries `A` (0 for random noise).
     pub adversaries: usize,
     /// Filler items per injected profile, besides the targets (0 for random noise and the
-    /// informed attack).
+    /// informed and adaptive attacks).
     pub filler: usize,
     /// The bandwagon attack's popular items, most rated first (empty for other kinds).
     pub popular: Vec<u32>,
@@ -79,6 +82,9 @@ impl ValidAttackSpec {
         }
         plan.targets = resolve_targets(data, self.targets(), self.seed())?;
         plan.adversaries = resolve_size(data, self.size(), kind)?;
+        if let AttackKind::Adaptive { .. } = kind {
+            RatingGrid::new(scale, self.rating_step())?;
+        }
         if kind.injects_users() {
             RatingGrid::new(scale, self.rating_step())?;
             plan.filler = resolve_filler(data, self.filler())?;
@@ -151,7 +157,8 @@ fn resolve_size(data: &Ratings, size: AttackSize, kind: AttackKind) -> Result<us
             return Err(AttackError::TooManyAdversaries {
                 requested: a,
                 available: active,
-                why: "the informed attack converts existing users with at least one rating",
+                why:
+                    "informed and adaptive attacks convert existing users with at least one rating",
             });
         }
     }

@@ -4,7 +4,7 @@ use cnmf_ratings::RatingScale;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::AttackError;
+use crate::{AttackError, Direction};
 
 /// The independent random streams of one generation. Separate streams keep each choice stable
 /// when another part of the spec changes: the same seed draws the same targets whatever the
@@ -104,6 +104,42 @@ impl RatingGrid {
             .clamp(0.0, f64::from(self.points - 1));
         self.at(k as u32)
     }
+
+    /// The most extreme grid point in `direction` (lowest for a nuke, highest for a push)
+    /// within the threshold of `x`, `(r - x)^2 <= lambda`; `None` when no grid point is.
+    ///
+    /// The arithmetic guess `x -/+ sqrt(lambda)` can be one step off by rounding, so it is
+    /// corrected against the exact condition: the answer satisfies it, and the next grid point
+    /// in `direction` (if any) does not.
+    pub(crate) fn extreme_within(&self, x: f64, lambda: f64, direction: Direction) -> Option<f64> {
+        let inside = |k: u32| (self.at(k) - x).powi(2) <= lambda;
+        let last = self.points - 1;
+        let reach = lambda.sqrt();
+        let index = |v: f64| ((v - self.min) / self.step).clamp(0.0, f64::from(last));
+        let k = match direction {
+            Direction::Nuke => {
+                let mut k = index(x - reach).ceil() as u32;
+                while k > 0 && inside(k - 1) {
+                    k -= 1;
+                }
+                while k < last && !inside(k) && self.at(k) < x {
+                    k += 1;
+                }
+                k
+            }
+            Direction::Push => {
+                let mut k = index(x + reach).floor() as u32;
+                while k < last && inside(k + 1) {
+                    k += 1;
+                }
+                while k > 0 && !inside(k) && self.at(k) > x {
+                    k -= 1;
+                }
+                k
+            }
+        };
+        inside(k).then(|| self.at(k))
+    }
 }
 
 #[cfg(test)]
@@ -122,6 +158,26 @@ mod tests {
         assert_eq!(half.points, 10);
         assert_eq!(half.round(4.8), 5.0);
         assert!(RatingGrid::new(RatingScale::MOVIELENS, 5.0).is_err());
+    }
+
+    #[test]
+    fn extreme_within_the_threshold() {
+        let g = RatingGrid::new(RatingScale::MOVIELENS, 1.0).unwrap();
+        // x = 3.4, sqrt(lambda) = 1.5: the interval [1.9, 4.9] holds 2, 3, 4.
+        assert_eq!(g.extreme_within(3.4, 2.25, Direction::Nuke), Some(2.0));
+        assert_eq!(g.extreme_within(3.4, 2.25, Direction::Push), Some(4.0));
+        // Exactly on the boundary counts as inside.
+        assert_eq!(g.extreme_within(3.0, 1.0, Direction::Nuke), Some(2.0));
+        assert_eq!(g.extreme_within(3.0, 1.0, Direction::Push), Some(4.0));
+        // A wide threshold reaches the scale's ends.
+        assert_eq!(g.extreme_within(3.0, 100.0, Direction::Nuke), Some(1.0));
+        assert_eq!(g.extreme_within(3.0, 100.0, Direction::Push), Some(5.0));
+        // A narrow one between grid points holds nothing.
+        assert_eq!(g.extreme_within(3.5, 0.01, Direction::Nuke), None);
+        assert_eq!(g.extreme_within(3.5, 0.01, Direction::Push), None);
+        // Far outside the scale, nothing.
+        assert_eq!(g.extreme_within(9.0, 1.0, Direction::Nuke), None);
+        assert_eq!(g.extreme_within(-9.0, 1.0, Direction::Push), None);
     }
 
     #[test]

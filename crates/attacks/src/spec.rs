@@ -8,8 +8,10 @@ use crate::AttackError;
 
 /// Which noise or attack model to generate.
 ///
-/// The first three are the paper's models 2–4; the last two are the classic shilling attacks of
-/// the recommender-security literature (Mobasher et al.), added for a wider robustness study.
+/// The first three are the paper's models 2–4; the next two are the classic shilling attacks of
+/// the recommender-security literature (Mobasher et al.), added for a wider robustness study;
+/// the last two are a control that separates instability from attack and an attacker that
+/// knows the robust fit's threshold.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum AttackKind {
@@ -45,11 +47,42 @@ pub enum AttackKind {
         /// How many of the most popular items every profile rates at the maximum (>= 1).
         popular: usize,
     },
+    /// The null-attack control: exactly the low-knowledge attack's synthetic users, with the
+    /// same filler items and filler ratings for the same seed (the same random draws), but no
+    /// rating of any target. The data change as under a low-knowledge attack of that size,
+    /// while nobody touches the targets.
+    ///
+    /// Why: whatever the targets' predictions move under this control is instability of the
+    /// fit caused by injection alone, not attack; subtracting it from an attack's prediction
+    /// shift isolates the part the target ratings cause. The ground truth lists the injected
+    /// users and their filler entries, and the targets (so that metrics can measure them);
+    /// the direction is not used.
+    NullControl,
+    /// The adaptive, threshold-aware review bomb: an informed attacker who knows the
+    /// corruption threshold `lambda` of a robust fit and, for each account it controls, the
+    /// model's current prediction `x` of the target. It rates the target at the most extreme
+    /// value of the rating grid that stays inside the threshold, `(r - x)^2 <= lambda`: the
+    /// lowest such grid value for a nuke, the highest for a push. If no grid value lies inside
+    /// (only possible when `x` is outside the scale or the grid step exceeds `2 sqrt(lambda)`),
+    /// the account leaves that target as it was: a rating outside the threshold would be the
+    /// one the fit discards.
+    ///
+    /// Why: it is the strongest attacker a residual threshold cannot flag, so it measures how
+    /// much harm gets under the threshold. The accounts are chosen as in the informed attack
+    /// (`A` existing users with at least one rating, drawn uniformly), so `x` is the model's
+    /// prediction for that very user and item; the filler size is not used. Generate it with
+    /// [`ValidAttackSpec::generate_adaptive`](crate::ValidAttackSpec::generate_adaptive), which
+    /// takes the predictions; plain `generate` refuses it.
+    Adaptive {
+        /// The corruption threshold on squared residuals the attacker stays under (finite,
+        /// > 0).
+        lambda: f64,
+    },
 }
 
 impl AttackKind {
     /// The name used in reports (`random-noise`, `low-knowledge`, `informed`, `average`,
-    /// `bandwagon`).
+    /// `bandwagon`, `null-control`, `adaptive`).
     pub fn name(&self) -> &'static str {
         match self {
             AttackKind::RandomNoise { .. } => "random-noise",
@@ -57,6 +90,8 @@ impl AttackKind {
             AttackKind::Informed => "informed",
             AttackKind::Average => "average",
             AttackKind::Bandwagon { .. } => "bandwagon",
+            AttackKind::NullControl => "null-control",
+            AttackKind::Adaptive { .. } => "adaptive",
         }
     }
 
@@ -64,7 +99,10 @@ impl AttackKind {
     pub fn injects_users(&self) -> bool {
         matches!(
             self,
-            AttackKind::LowKnowledge | AttackKind::Average | AttackKind::Bandwagon { .. }
+            AttackKind::LowKnowledge
+                | AttackKind::Average
+                | AttackKind::Bandwagon { .. }
+                | AttackKind::NullControl
         )
     }
 
@@ -221,6 +259,18 @@ impl AttackSpec {
         AttackSpec::new(AttackKind::Bandwagon { popular })
     }
 
+    /// The null-attack control: the low-knowledge attack's injected users without their target
+    /// ratings.
+    pub fn null_control() -> Self {
+        AttackSpec::new(AttackKind::NullControl)
+    }
+
+    /// The adaptive attack that stays under the corruption threshold `lambda`; generate it with
+    /// [`ValidAttackSpec::generate_adaptive`].
+    pub fn adaptive(lambda: f64) -> Self {
+        AttackSpec::new(AttackKind::Adaptive { lambda })
+    }
+
     /// Sets the kind.
     pub fn kind(mut self, kind: AttackKind) -> Self {
         self.kind = kind;
@@ -284,6 +334,9 @@ impl AttackSpec {
                     format!("flip probability {probability} is not in [0, 1]"),
                 ));
             }
+        }
+        if let AttackKind::Adaptive { lambda } = self.kind {
+            check_finite_positive("lambda", lambda)?;
         }
         if let AttackKind::Bandwagon { popular } = self.kind {
             if popular == 0 {

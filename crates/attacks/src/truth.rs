@@ -19,7 +19,8 @@ pub struct CorruptEntry {
     /// The rating before the attack: `None` when the entry was added, `Some` when an existing
     /// rating was replaced. The informed attack lists every adversary's target rating, so
     /// `Some(v)` with `v == value` happens when an adversary had already given the target that
-    /// rating; random-noise flips always change the value.
+    /// rating (so does the adaptive attack, for every target it rates); random-noise flips
+    /// always change the value.
     pub original: Option<f64>,
 }
 
@@ -94,7 +95,8 @@ impl GroundTruth {
         self.seed
     }
 
-    /// Target items, ascending (empty for random noise).
+    /// Target items, ascending (empty for random noise; for the null-attack control, the items
+    /// whose shift under injection alone is to be measured).
     pub fn targets(&self) -> &[u32] {
         &self.plan.targets
     }
@@ -104,7 +106,8 @@ impl GroundTruth {
         self.n_genuine_users
     }
 
-    /// Adversarial users (injected or converted), ascending. Empty for random noise.
+    /// Adversarial users (injected or converted), ascending. Empty for random noise. For the
+    /// null-attack control, its injected users, although they do not rate the targets.
     pub fn adversaries(&self) -> &[u32] {
         &self.adversaries
     }

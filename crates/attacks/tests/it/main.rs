@@ -3,6 +3,7 @@
 
 mod common;
 
+mod controls;
 mod generators;
 mod ml100k;
 mod properties;

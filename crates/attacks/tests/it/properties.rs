@@ -38,6 +38,7 @@ fn kind_strategy() -> impl Strategy<Value = AttackKind> {
         Just(AttackKind::Informed),
         Just(AttackKind::Average),
         (1usize..5).prop_map(|popular| AttackKind::Bandwagon { popular }),
+        Just(AttackKind::NullControl),
     ]
 }
 
@@ -137,7 +138,8 @@ proptest! {
         if kind.injects_users() {
             prop_assert_eq!(plan.filler, filler);
             for u in out.truth.injected_users() {
-                prop_assert_eq!(out.ratings.user_count(u), n_targets + filler);
+                let rated_targets = if kind == AttackKind::NullControl { 0 } else { n_targets };
+                prop_assert_eq!(out.ratings.user_count(u), rated_targets + filler);
             }
         }
         if let Targets::Drawn { min_ratings, .. } = targets {

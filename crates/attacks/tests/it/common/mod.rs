@@ -68,7 +68,7 @@ pub fn check_attacked(data: &Ratings, out: &Attacked, rating_step: f64) {
     );
     match plan.kind {
         AttackKind::RandomNoise { .. } => assert!(adv.is_empty()),
-        AttackKind::Informed => {
+        AttackKind::Informed | AttackKind::Adaptive { .. } => {
             assert_eq!(adv.len(), plan.adversaries);
             for &u in adv {
                 assert!(
@@ -164,6 +164,22 @@ pub fn check_attacked(data: &Ratings, out: &Attacked, rating_step: f64) {
                 .count();
             assert_eq!(differing, truth.entries().len());
         }
+        AttackKind::Adaptive { .. } => {
+            // At most one entry per adversary and target (a target with no grid value inside
+            // the threshold is left alone), each on the grid; other ratings are kept.
+            assert!(truth.entries().len() <= adv.len() * targets.len());
+            for e in truth.entries() {
+                assert!(truth.is_adversary(e.user) && targets.contains(&e.item));
+                assert!(on_grid(e.value), "adaptive rating {} off the grid", e.value);
+            }
+            for &u in adv {
+                for (&i, &v) in data.user(u).0.iter().zip(data.user(u).1) {
+                    if truth.entry(u, i).is_none() {
+                        assert_eq!(attacked.get(u, i), Some(v));
+                    }
+                }
+            }
+        }
         AttackKind::Informed => {
             assert_eq!(truth.entries().len(), adv.len() * targets.len());
             for &u in adv {
@@ -181,13 +197,19 @@ pub fn check_attacked(data: &Ratings, out: &Attacked, rating_step: f64) {
         }
         _ => {
             assert!(!targets.is_empty());
-            let len = targets.len() + plan.filler;
+            let rated_targets = if plan.kind == AttackKind::NullControl {
+                0
+            } else {
+                targets.len()
+            };
+            let len = rated_targets + plan.filler;
             assert_eq!(truth.entries().len(), adv.len() * len);
             for &u in adv {
                 let (items, values) = attacked.user(u);
                 assert_eq!(items.len(), len, "profile length of {u}");
                 for &t in targets {
-                    assert_eq!(attacked.get(u, t), Some(plan.target_value));
+                    let expect = (rated_targets > 0).then_some(plan.target_value);
+                    assert_eq!(attacked.get(u, t), expect, "target {t} of {u}");
                 }
                 for &p in &plan.popular {
                     assert_eq!(attacked.get(u, p), Some(scale.max()), "popular item {p}");
