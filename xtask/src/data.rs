@@ -101,10 +101,7 @@ pub fn load_in(explicit: Option<&Path>, env_dir: Option<&Path>, download: bool) 
     };
     // Under CNMF_DATA the path is written relative to it, so that a report says where the
     // file was without naming a directory of one machine.
-    let path = match env_dir
-        .as_deref()
-        .and_then(|d| found.path.strip_prefix(d).ok())
-    {
+    let path = match env_dir.and_then(|d| found.path.strip_prefix(d).ok()) {
         Some(rel) if explicit.is_none() => format!("${}/{}", discover::ENV_VAR, rel.display()),
         _ => found.path.display().to_string(),
     };
