@@ -77,7 +77,7 @@ pub fn reproduce(args: &ReproduceArgs, command: String, out: &mut dyn Write) -> 
     let (settings, reps, tta) = result?;
 
     let t = Instant::now();
-    let summary = summary::summarise(&reps)?;
+    let summary = summary::summarise(&reps, &summary::budget_label(&settings))?;
     let plots = figures::draw_all(
         &config.out.join("plots"),
         &settings,
@@ -278,12 +278,14 @@ fn print_summary(
     write!(out, "{}", report::table2(&summary.paper))?;
     writeln!(out)?;
     for v in &summary.verdicts {
-        writeln!(out, "{}: {}", v.verdict, v.claim)?;
+        let n = if v.repetitions < 2 {
+            " (n < 2 repetitions)"
+        } else {
+            ""
+        };
+        writeln!(out, "{}{n}: {}", v.verdict, v.claim)?;
     }
-    let budget = match settings.time_budget {
-        Some(b) => format!("{:.3} s per fit", b.as_secs_f64()),
-        None => format!("{} iterations", settings.iters),
-    };
+    let budget = summary::budget_label(settings);
     writeln!(
         out,
         "\nlambda = {:.4}, {budget}; wrote {} and {} ({:.1} s)",

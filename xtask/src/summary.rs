@@ -57,17 +57,6 @@ pub struct MethodSummary {
     pub seconds: MeanSd,
 }
 
-/// A verdict on one claim of the paper.
-#[derive(Debug, Clone, Serialize)]
-pub struct Verdict {
-    /// The claim.
-    pub claim: String,
-    /// `holds`, `partly holds` or `does not hold`.
-    pub verdict: String,
-    /// The figures behind it.
-    pub evidence: String,
-}
-
 /// The attack-size sweep at one size for one method.
 #[derive(Debug, Clone, Serialize)]
 pub struct SizeSummary {
@@ -225,11 +214,11 @@ fn block(
 }
 
 /// Builds the summary.
-pub fn summarise(reps: &[RepRecord]) -> Result<Summary> {
+pub fn summarise(reps: &[RepRecord], budget: &str) -> Result<Summary> {
     let paper = block(reps, |r| &r.paper)?;
     let regularised = block(reps, |r| &r.regularised)?;
     let extra = block(reps, |r| &r.extra)?;
-    let verdicts = verdicts(&paper);
+    let verdicts = verdicts(reps, budget);
     let (attack_size, lambda) = sweeps(reps)?;
     Ok(Summary {
         paper,
@@ -282,157 +271,461 @@ fn sweeps(reps: &[RepRecord]) -> Result<(Vec<SizeSummary>, Vec<LambdaSummary>)> 
     Ok((sizes, lambdas))
 }
 
-fn find<'a>(paper: &'a [MethodSummary], name: &str) -> Option<&'a MethodSummary> {
-    paper.iter().find(|m| m.method == name)
+/// Confidence level of the verdicts' intervals.
+pub const VERDICT_LEVEL: f64 = 0.95;
+
+/// One paired comparison behind a verdict: `a - scale · b` per repetition, `a` the claim's
+/// algorithm and `b` the one it is compared with, both from the same repetitions.
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison {
+    /// The claim's algorithm (`a`).
+    pub algorithm: String,
+    /// The algorithm compared with (`b`).
+    pub against: String,
+    /// The noise model, "Model 1" to "Model 4".
+    pub model: String,
+    /// `NMAE` or `MAPS`.
+    pub metric: String,
+    /// Factor on `b` in the differences (0.5 for "at most half of b's").
+    pub scale: f64,
+    /// The paired test: mean difference, 95% interval, p-values, n (`None` with fewer than 2
+    /// repetitions).
+    pub test: Option<cnmf_metrics::PairedTest>,
+    /// This comparison's own outcome: `holds`, `does not hold` or `inconclusive`.
+    pub outcome: String,
+    /// Estimated cut of `a` against `b`, `1 - mean(a) / mean(b)` (relative claims only).
+    pub estimated_cut: Option<f64>,
+    /// The same cut from the paper's Table 2 (relative claims only).
+    pub paper_cut: Option<f64>,
+    /// Two-sided comparisons only: the algorithm with the lower mean when the interval excludes
+    /// 0, otherwise `None`.
+    pub lower: Option<String>,
 }
 
-/// Relative cut of `x` against the mean of `a` and `b`.
-fn cut(x: f64, a: f64, b: f64) -> f64 {
-    1.0 - x / (0.5 * (a + b))
+/// A verdict on one claim, decided from paired differences across repetitions.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    /// The claim.
+    pub claim: String,
+    /// `holds`, `does not hold` or `inconclusive`.
+    pub verdict: String,
+    /// How the comparisons' outcomes combine into the verdict.
+    pub rule: String,
+    /// Repetitions paired (the comparisons' n).
+    pub repetitions: usize,
+    /// The iteration budget of the run's fits, e.g. "40 iterations".
+    pub budget: String,
+    /// The paired comparisons.
+    pub comparisons: Vec<Comparison>,
 }
 
-/// One verdict per claim of the paper, from the paper block.
-pub fn verdicts(paper: &[MethodSummary]) -> Vec<Verdict> {
-    let (Some(im), Some(rm), Some(ic), Some(rc)) = (
-        find(paper, "ignore-missing"),
-        find(paper, "replace-missing"),
-        find(paper, "ignore-corrupt"),
-        find(paper, "replace-corrupt"),
-    ) else {
-        return Vec::new();
-    };
-    vec![
-        most_accurate(paper, rc),
-        ignore_corrupt_cuts_shift(im, rm, ic),
-        replace_corrupt_fails(im, rm, rc),
-    ]
+/// The budget every fit ran with, e.g. "40 iterations" or "0.500 s per fit".
+pub fn budget_label(settings: &crate::protocol::Settings) -> String {
+    match settings.time_budget {
+        Some(b) => format!("{:.3} s per fit", b.as_secs_f64()),
+        None => format!("{} iterations", settings.iters),
+    }
 }
 
-/// Claim 1: replace-corrupt has the lowest NMAE on clean and randomly noised data.
-fn most_accurate(paper: &[MethodSummary], rc: &MethodSummary) -> Verdict {
-    let mut best_in = 0;
-    let mut parts = Vec::new();
-    for (i, label) in [(0usize, "Model 1"), (1, "Model 2")] {
-        let best_other = paper
-            .iter()
-            .filter(|m| m.method != rc.method)
-            .min_by(|a, b| a.nmae[i].mean.total_cmp(&b.nmae[i].mean))
-            .expect("five algorithms");
-        let is_best = rc.nmae[i].mean < best_other.nmae[i].mean;
-        best_in += usize::from(is_best);
-        parts.push(format!(
-            "{label}: replace-corrupt {:.4} vs the best other, {} {:.4}{}",
-            rc.nmae[i].mean,
-            best_other.method,
-            best_other.nmae[i].mean,
-            if is_best {
-                " (lowest)"
-            } else {
-                " (not lowest)"
+fn outcome_label(v: cnmf_metrics::Verdict) -> &'static str {
+    match v {
+        cnmf_metrics::Verdict::Holds => "holds",
+        cnmf_metrics::Verdict::DoesNotHold => "does not hold",
+        cnmf_metrics::Verdict::Inconclusive => "inconclusive",
+    }
+}
+
+/// Per-repetition NMAE (Models 1, 2) or MAPS (Models 3, 4) of one method of the paper block.
+fn per_rep(reps: &[&RepRecord], method: &str, model: NoiseModel) -> Option<Vec<f64>> {
+    reps.iter()
+        .map(|r| {
+            let m = r.paper.iter().find(|m| m.method == method)?;
+            let f = m.fit(model);
+            match model {
+                NoiseModel::Clean | NoiseModel::RandomNoise => Some(f.accuracy.nmae),
+                NoiseModel::LowKnowledge | NoiseModel::Informed => f.shift.map(|s| s.maps),
             }
+        })
+        .collect()
+}
+
+fn model_label(model: NoiseModel) -> &'static str {
+    match model {
+        NoiseModel::Clean => "Model 1",
+        NoiseModel::RandomNoise => "Model 2",
+        NoiseModel::LowKnowledge => "Model 3",
+        NoiseModel::Informed => "Model 4",
+    }
+}
+
+/// One comparison of `a` against `scale · b` under `model`, judged as `claim` with margin 0.
+fn compare(
+    reps: &[&RepRecord],
+    a: &str,
+    b: &str,
+    model: NoiseModel,
+    scale: f64,
+    claim: cnmf_metrics::Claim,
+) -> Option<Comparison> {
+    let xa = per_rep(reps, a, model)?;
+    let xb = per_rep(reps, b, model)?;
+    let test = (xa.len() >= 2)
+        .then(|| cnmf_metrics::paired_difference_scaled(&xa, &xb, scale, VERDICT_LEVEL).ok())
+        .flatten();
+    let relative = scale != 1.0;
+    let paper_cut = |m: &str| {
+        let i = match model {
+            NoiseModel::LowKnowledge => 2,
+            NoiseModel::Informed => 3,
+            _ => return None,
+        };
+        paper_figures(m).map(|f| f[i])
+    };
+    Some(Comparison {
+        algorithm: a.into(),
+        against: b.into(),
+        model: model_label(model).into(),
+        metric: match model {
+            NoiseModel::Clean | NoiseModel::RandomNoise => "NMAE",
+            _ => "MAPS",
+        }
+        .into(),
+        scale,
+        outcome: test
+            .as_ref()
+            .map_or("inconclusive", |t| {
+                outcome_label(cnmf_metrics::verdict(t, 0.0, claim))
+            })
+            .into(),
+        estimated_cut: test
+            .as_ref()
+            .filter(|_| relative)
+            .and_then(|t| (t.mean_b != 0.0).then(|| 1.0 - t.mean_a / t.mean_b)),
+        paper_cut: if relative {
+            match (paper_cut(a), paper_cut(b)) {
+                (Some(x), Some(y)) if y != 0.0 => Some(1.0 - x / y),
+                _ => None,
+            }
+        } else {
+            None
+        },
+        lower: None,
+        test,
+    })
+}
+
+/// Combines comparisons: holds when every one holds, does not hold when one does not, and
+/// inconclusive otherwise; fewer than 2 repetitions is always inconclusive.
+fn combine(
+    claim: &str,
+    rule: &str,
+    reps: usize,
+    budget: &str,
+    comparisons: Vec<Comparison>,
+) -> Verdict {
+    let verdict = if reps < 2 || comparisons.is_empty() {
+        "inconclusive"
+    } else if comparisons.iter().all(|c| c.outcome == "holds") {
+        "holds"
+    } else if comparisons.iter().any(|c| c.outcome == "does not hold") {
+        "does not hold"
+    } else {
+        "inconclusive"
+    };
+    Verdict {
+        claim: claim.into(),
+        verdict: verdict.into(),
+        rule: rule.into(),
+        repetitions: reps,
+        budget: budget.into(),
+        comparisons,
+    }
+}
+
+/// One verdict per claim of the paper (and one on the two most robust algorithms), each from
+/// the paired differences of the paper block across repetitions.
+pub fn verdicts(reps: &[RepRecord], budget: &str) -> Vec<Verdict> {
+    use cnmf_metrics::Claim;
+    const IM: &str = "ignore-missing";
+    const RM: &str = "replace-missing";
+    const IC: &str = "ignore-corrupt";
+    const RC: &str = "replace-corrupt";
+    const RCN: &str = "replace-corrupt-nointerp";
+    let reps: Vec<&RepRecord> = reps.iter().filter(|r| !r.paper.is_empty()).collect();
+    let n = reps.len();
+    let has = |m: &str| {
+        reps.first()
+            .is_some_and(|r| r.paper.iter().any(|x| x.method == m))
+    };
+    if n == 0 || ![IM, RM, IC, RC].iter().all(|m| has(m)) {
+        return Vec::new();
+    }
+    let attacks = [NoiseModel::LowKnowledge, NoiseModel::Informed];
+    let pairs = |a: &str,
+                 against: &[&str],
+                 models: &[NoiseModel],
+                 scale: f64,
+                 claim: Claim|
+     -> Vec<Comparison> {
+        models
+            .iter()
+            .flat_map(|&m| {
+                against
+                    .iter()
+                    .filter_map(move |&b| (b != a && has(b)).then_some((m, b)))
+            })
+            .filter_map(|(m, b)| compare(&reps, a, b, m, scale, claim))
+            .collect()
+    };
+    let others = [IM, RM, IC, RCN];
+    let mut out = vec![
+        combine(
+            "replace-corrupt is the most accurate on clean and randomly noised data (Table 1)",
+            "holds when every paired NMAE difference replace-corrupt − X has its 95% interval \
+             below 0, does not hold when some interval lies entirely above 0, inconclusive \
+             otherwise",
+            n,
+            budget,
+            pairs(
+                RC,
+                &others,
+                &[NoiseModel::Clean, NoiseModel::RandomNoise],
+                1.0,
+                Claim::Lower,
+            ),
+        ),
+        combine(
+            "ignore-corrupt cuts the mean absolute prediction shift by about 64% against the \
+             existing algorithms (ignore-missing, replace-missing) under both attacks (Table 2), \
+             tested as: its MAPS is at most 50% of each one's",
+            "holds when every paired difference ignore-corrupt − 0.5 · X has its 95% interval \
+             below 0, does not hold when some interval lies entirely above 0, inconclusive \
+             otherwise",
+            n,
+            budget,
+            pairs(IC, &[IM, RM], &attacks, 0.5, Claim::Lower),
+        ),
+        combine(
+            "replace-corrupt fails under attack: its prediction shift exceeds the existing \
+             algorithms' (Table 2)",
+            "holds when every paired MAPS difference replace-corrupt − X has its 95% interval \
+             above 0, does not hold when some interval lies entirely below 0, inconclusive \
+             otherwise",
+            n,
+            budget,
+            pairs(RC, &[IM, RM], &attacks, 1.0, Claim::Higher),
+        ),
+    ];
+    if has(RCN) {
+        out.push(combine(
+            "ignore-corrupt has a lower prediction shift than replace-corrupt-nointerp under \
+             both attacks (not a claim of the paper; a two-sided comparison of the two most \
+             robust corrupt variants)",
+            "holds when every paired MAPS difference ignore-corrupt − replace-corrupt-nointerp \
+             has its 95% interval below 0, does not hold when some interval lies entirely above \
+             0 (replace-corrupt-nointerp lower), inconclusive otherwise",
+            n,
+            budget,
+            pairs(IC, &[RCN], &attacks, 1.0, Claim::Lower)
+                .into_iter()
+                .map(|mut c| {
+                    c.lower = c.test.as_ref().and_then(|t| {
+                        let d = t.difference;
+                        if d.high < 0.0 {
+                            Some(c.algorithm.clone())
+                        } else if d.low > 0.0 {
+                            Some(c.against.clone())
+                        } else {
+                            None
+                        }
+                    });
+                    c
+                })
+                .collect(),
         ));
     }
-    Verdict {
-        claim: "replace-corrupt is the most accurate on clean and randomly noised data (Table 1)"
-            .into(),
-        verdict: match best_in {
-            2 => "holds",
-            1 => "partly holds",
-            _ => "does not hold",
-        }
-        .into(),
-        evidence: parts.join("; "),
-    }
-}
-
-/// Claim 2: ignore-corrupt cuts the prediction shift by about 64% against the existing
-/// algorithms under both attacks.
-fn ignore_corrupt_cuts_shift(
-    im: &MethodSummary,
-    rm: &MethodSummary,
-    ic: &MethodSummary,
-) -> Verdict {
-    let c3 = cut(ic.maps[0].mean, im.maps[0].mean, rm.maps[0].mean);
-    let c4 = cut(ic.maps[1].mean, im.maps[1].mean, rm.maps[1].mean);
-    let avg = 0.5 * (c3 + c4);
-    let p = |m: &str, i| paper_figures(m).expect("paper method")[i];
-    let p3 = cut(
-        p("ignore-corrupt", 2),
-        p("ignore-missing", 2),
-        p("replace-missing", 2),
-    );
-    let p4 = cut(
-        p("ignore-corrupt", 3),
-        p("ignore-missing", 3),
-        p("replace-missing", 3),
-    );
-    Verdict {
-        claim: "ignore-corrupt cuts the mean absolute prediction shift by about 64% against the \
-                existing algorithms (ignore-missing, replace-missing) under both attacks (Table 2)"
-            .into(),
-        verdict: if c3 > 0.0 && c4 > 0.0 && avg >= 0.5 {
-            "holds"
-        } else if c3 > 0.0 || c4 > 0.0 {
-            "partly holds"
-        } else {
-            "does not hold"
-        }
-        .into(),
-        evidence: format!(
-            "MAPS of ignore-corrupt against the mean of ignore-missing and replace-missing: \
-             Model 3 {:.4} vs {:.4} (cut {:.0}%), Model 4 {:.4} vs {:.4} (cut {:.0}%), average \
-             cut {:.0}% (criterion: both cuts positive and an average of at least 50%; the \
-             paper's own figures give {:.0}% and {:.0}% by this measure)",
-            ic.maps[0].mean,
-            0.5 * (im.maps[0].mean + rm.maps[0].mean),
-            100.0 * c3,
-            ic.maps[1].mean,
-            0.5 * (im.maps[1].mean + rm.maps[1].mean),
-            100.0 * c4,
-            100.0 * avg,
-            100.0 * p3,
-            100.0 * p4
-        ),
-    }
-}
-
-/// Claim 3: replace-corrupt fails under attack (a larger shift than the existing algorithms).
-fn replace_corrupt_fails(im: &MethodSummary, rm: &MethodSummary, rc: &MethodSummary) -> Verdict {
-    let worse: Vec<bool> = (0..2)
-        .map(|i| rc.maps[i].mean > im.maps[i].mean.max(rm.maps[i].mean))
-        .collect();
-    let n_worse = worse.iter().filter(|&&w| w).count();
-    Verdict {
-        claim: "replace-corrupt fails under attack: its prediction shift exceeds the existing \
-                algorithms' (Table 2)"
-            .into(),
-        verdict: match n_worse {
-            2 => "holds",
-            1 => "partly holds",
-            _ => "does not hold",
-        }
-        .into(),
-        evidence: format!(
-            "MAPS of replace-corrupt vs the larger of ignore-missing and replace-missing: \
-             Model 3 {:.4} vs {:.4}, Model 4 {:.4} vs {:.4}",
-            rc.maps[0].mean,
-            im.maps[0].mean.max(rm.maps[0].mean),
-            rc.maps[1].mean,
-            im.maps[1].mean.max(rm.maps[1].mean)
-        ),
-    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::records::{RepSeeds, TargetInfo};
+    use cnmf_metrics::{Accuracy, PredictionShift};
+
+    fn fit(nmae: f64, maps: Option<f64>) -> FitRecord {
+        FitRecord {
+            accuracy: Accuracy {
+                nmae,
+                mae: 4.0 * nmae,
+                rmse: 5.0 * nmae,
+                n: 100,
+            },
+            shift: maps.map(|maps| PredictionShift {
+                target: 0,
+                maps,
+                mean_shift: -maps,
+                maps_unrated: None,
+                n_users: 100,
+                n_unrated: 0,
+            }),
+            detection: None,
+            iterations: 40,
+            stop_reason: "budget".into(),
+            flagged: 0,
+            seconds: 0.0,
+        }
+    }
+
+    /// A repetition whose paper block gives `method` NMAE `nmae` under Models 1 and 2 and MAPS
+    /// `maps` under Models 3 and 4.
+    fn rep(rep: usize, methods: &[(&str, f64, f64)]) -> RepRecord {
+        RepRecord {
+            rep,
+            seeds: RepSeeds {
+                split: 0,
+                init: 0,
+                noise: 0,
+                attack: 0,
+            },
+            train_ratings: 0,
+            test_ratings: 0,
+            noise_flips: 0,
+            adversaries: 0,
+            target: TargetInfo {
+                item: 0,
+                external_id: "1".into(),
+                train_ratings: 0,
+                train_mean: 0.0,
+            },
+            paper: methods
+                .iter()
+                .map(|&(m, nmae, maps)| MethodRecord {
+                    method: m.into(),
+                    clean: fit(nmae, None),
+                    random_noise: fit(nmae, None),
+                    low_knowledge: fit(nmae, Some(maps)),
+                    informed: fit(nmae, Some(maps)),
+                })
+                .collect(),
+            regularised: Vec::new(),
+            extra: Vec::new(),
+            sweeps: None,
+            seconds: 0.0,
+        }
+    }
+
+    /// Five repetitions with ignore-corrupt's MAPS `ic[i]` and the others' fixed per repetition.
+    fn reps_with_ic(ic: [f64; 5]) -> Vec<RepRecord> {
+        let im = [0.060, 0.064, 0.058, 0.062, 0.066];
+        let rm = [0.040, 0.044, 0.041, 0.043, 0.042];
+        (0..5)
+            .map(|i| {
+                let j = i as f64 * 1e-3;
+                rep(
+                    i,
+                    &[
+                        ("ignore-missing", 0.160 + j, im[i]),
+                        ("replace-missing", 0.156 + j, rm[i]),
+                        ("ignore-corrupt", 0.156 + j, ic[i]),
+                        ("replace-corrupt", 0.149 + j * 0.5, 0.6 + j),
+                        ("replace-corrupt-nointerp", 0.155 + j, 0.4 + j),
+                    ],
+                )
+            })
+            .collect()
+    }
+
+    fn claim2(reps: &[RepRecord]) -> Verdict {
+        verdicts(reps, "40 iterations").swap_remove(1)
+    }
 
     #[test]
-    fn paper_cuts_by_the_verdict_measure() {
-        // Hand-computed from the paper's Table 2: 1 - 0.027 / 0.052 and 1 - 0.019 / 0.0665.
-        let p3 = cut(0.027, 0.062, 0.042);
-        let p4 = cut(0.019, 0.083, 0.050);
-        assert!((p3 - 0.480_769).abs() < 1e-5, "{p3}");
-        assert!((p4 - 0.714_286).abs() < 1e-5, "{p4}");
+    fn claim2_clearly_holds() {
+        // About a quarter of replace-missing's MAPS in every repetition.
+        let v = claim2(&reps_with_ic([0.010, 0.011, 0.010, 0.011, 0.010]));
+        assert_eq!(v.verdict, "holds", "{v:?}");
+        assert_eq!(v.repetitions, 5);
+        assert_eq!(v.budget, "40 iterations");
+        // ignore-missing and replace-missing under Models 3 and 4.
+        assert_eq!(v.comparisons.len(), 4);
+        for c in &v.comparisons {
+            let t = c.test.as_ref().unwrap();
+            assert_eq!(t.n, 5);
+            assert_eq!(c.scale, 0.5);
+            assert!(t.difference.high < 0.0, "{c:?}");
+            let cut = c.estimated_cut.unwrap();
+            assert!((cut - (1.0 - t.mean_a / t.mean_b)).abs() < 1e-12);
+            assert!(cut > 0.5, "{c:?}");
+        }
+        // The paper's own cut against ignore-missing under Model 3: 1 - 0.027 / 0.062.
+        let p = v.comparisons[0].paper_cut.unwrap();
+        assert!((p - (1.0 - 0.027 / 0.062)).abs() < 1e-12, "{p}");
+    }
+
+    #[test]
+    fn claim2_clearly_fails() {
+        // As large as replace-missing's: no cut at all.
+        let v = claim2(&reps_with_ic([0.040, 0.044, 0.041, 0.043, 0.042]));
+        assert_eq!(v.verdict, "does not hold", "{v:?}");
+        assert!(v
+            .comparisons
+            .iter()
+            .any(|c| c.outcome == "does not hold" && c.test.unwrap().difference.low > 0.0));
+    }
+
+    #[test]
+    fn claim2_straddles() {
+        // Half of replace-missing's on average, with noise across repetitions: the interval
+        // against replace-missing contains 0, the one against ignore-missing lies below.
+        let v = claim2(&reps_with_ic([0.012, 0.030, 0.016, 0.028, 0.019]));
+        assert_eq!(v.verdict, "inconclusive", "{v:?}");
+        let rm: Vec<_> = v
+            .comparisons
+            .iter()
+            .filter(|c| c.against == "replace-missing")
+            .collect();
+        assert!(rm.iter().all(|c| c.outcome == "inconclusive"), "{rm:?}");
+        let im: Vec<_> = v
+            .comparisons
+            .iter()
+            .filter(|c| c.against == "ignore-missing")
+            .collect();
+        assert!(im.iter().all(|c| c.outcome == "holds"), "{im:?}");
+    }
+
+    #[test]
+    fn every_claim_from_paired_differences() {
+        let v = verdicts(
+            &reps_with_ic([0.010, 0.011, 0.010, 0.011, 0.010]),
+            "40 iterations",
+        );
+        assert_eq!(v.len(), 4);
+        // Claim 1: four others under Models 1 and 2; replace-corrupt is lower in every pair.
+        assert_eq!(v[0].comparisons.len(), 8);
+        assert_eq!(v[0].verdict, "holds", "{:?}", v[0]);
+        assert!(v[0].comparisons.iter().all(|c| c.metric == "NMAE"));
+        // Claim 3: replace-corrupt's MAPS far above ignore-missing's and replace-missing's.
+        assert_eq!(v[2].comparisons.len(), 4);
+        assert_eq!(v[2].verdict, "holds", "{:?}", v[2]);
+        // ignore-corrupt against replace-corrupt-nointerp: much lower.
+        assert_eq!(v[3].comparisons.len(), 2);
+        assert_eq!(v[3].verdict, "holds", "{:?}", v[3]);
+        assert!(v[3].comparisons[0].estimated_cut.is_none());
+        assert_eq!(v[3].comparisons[0].lower.as_deref(), Some("ignore-corrupt"));
+        assert!(v[0].comparisons.iter().all(|c| c.lower.is_none()));
+    }
+
+    #[test]
+    fn fewer_than_two_repetitions_is_inconclusive() {
+        let reps = reps_with_ic([0.010, 0.011, 0.010, 0.011, 0.010]);
+        let v = verdicts(&reps[..1], "15 iterations");
+        assert_eq!(v.len(), 4);
+        for v in &v {
+            assert_eq!(v.verdict, "inconclusive", "{v:?}");
+            assert_eq!(v.repetitions, 1);
+            assert!(v.comparisons.iter().all(|c| c.test.is_none()));
+        }
+        assert!(verdicts(&[], "15 iterations").is_empty());
     }
 }

@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use super::{detection_rows, fmt_ms, fmt_opt};
 use crate::json::Document;
-use crate::summary::{paper_figures, MethodSummary};
+use crate::summary::{paper_figures, Comparison, MethodSummary, Verdict};
 
 fn paper_cell(method: &str, i: usize) -> String {
     paper_figures(method).map_or("–".to_string(), |f| format!("{:.3}", f[i]))
@@ -182,11 +182,72 @@ pub(super) fn tables(s: &mut String, doc: &Document<'_>) {
     s.push_str(&table2(&sum.paper));
 }
 
+/// One comparison of a verdict: the mean paired difference with its interval, p-values and n.
+pub fn comparison_text(c: &Comparison) -> String {
+    let lhs = if c.scale == 1.0 {
+        format!("{} − {}", c.algorithm, c.against)
+    } else {
+        format!("{} − {} · {}", c.algorithm, c.scale, c.against)
+    };
+    let Some(t) = &c.test else {
+        return format!("{lhs}, {} {}: no paired test", c.model, c.metric);
+    };
+    let mut s = format!(
+        "{lhs}, {} {}: {:+.4} (95% CI {:+.4} to {:+.4}; p = {:.3} t, {:.3} sign-flip; n = {})",
+        c.model,
+        c.metric,
+        t.difference.estimate,
+        t.difference.low,
+        t.difference.high,
+        t.p_value_t,
+        t.p_value_sign_flip,
+        t.n
+    );
+    if let Some(lower) = &c.lower {
+        let _ = write!(s, ", {lower} lower");
+    }
+    if let Some(cut) = c.estimated_cut {
+        let _ = write!(s, ", estimated cut {:.0}%", 100.0 * cut);
+        if let Some(p) = c.paper_cut {
+            let _ = write!(s, " (paper {:.0}%)", 100.0 * p);
+        }
+    }
+    s
+}
+
+/// One verdict line: the outcome, the claim, the budget, the rule and every comparison.
+pub fn verdict_text(v: &Verdict) -> String {
+    let outcome = if v.repetitions < 2 {
+        format!("{}: n < 2 repetitions", v.verdict)
+    } else {
+        v.verdict.clone()
+    };
+    let comparisons: Vec<String> = v.comparisons.iter().map(comparison_text).collect();
+    format!(
+        "**{outcome}** (at {}, n = {}): {}. Rule: {}. {}.",
+        v.budget,
+        v.repetitions,
+        v.claim,
+        v.rule,
+        comparisons.join("; ")
+    )
+}
+
 /// Writes "Verdicts on the paper's claims", one bullet a claim.
 pub(super) fn verdicts(s: &mut String, doc: &Document<'_>) {
     let _ = writeln!(s, "\n## Verdicts on the paper's claims\n");
+    let _ = writeln!(
+        s,
+        "Each claim is decided from the paired differences of the paper block across \
+         repetitions (same split, target and initial factors for every algorithm in a \
+         repetition): the mean difference with its 95% Student-t interval, the two-sided \
+         paired t-test and sign-flip permutation p-values, and n. A claim holds when every \
+         comparison's interval lies on the claimed side of 0, does not hold when some \
+         comparison's interval lies entirely on the other side, and is inconclusive otherwise \
+         (always with fewer than 2 repetitions).\n"
+    );
     for v in &doc.summary.verdicts {
-        let _ = writeln!(s, "- **{}**: {}. {}.", v.verdict, v.claim, v.evidence);
+        let _ = writeln!(s, "- {}", verdict_text(v));
     }
 }
 

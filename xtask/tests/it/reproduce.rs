@@ -195,18 +195,54 @@ fn pipeline_writes_consistent_json_report_and_plots() {
         assert_eq!(t2r[4].parse::<f64>().unwrap(), paper[3]);
     }
     let verdicts = json["summary"]["verdicts"].as_array().unwrap();
-    assert_eq!(verdicts.len(), 3, "one verdict per claim");
+    assert_eq!(
+        verdicts.len(),
+        4,
+        "one verdict per claim and one on the two most robust corrupt variants"
+    );
+    let section = &md[md.find("## Verdicts on the paper's claims").unwrap()..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
     for verdict in verdicts {
         let v = verdict["verdict"].as_str().unwrap();
         assert!(
-            ["holds", "partly holds", "does not hold"].contains(&v),
+            ["holds", "inconclusive", "does not hold"].contains(&v),
             "{v}"
         );
+        assert_eq!(verdict["repetitions"], 2);
+        let budget = verdict["budget"].as_str().unwrap();
+        assert!(budget.ends_with("iterations"), "{budget}");
         assert!(
-            md.contains(&format!("- **{v}**")),
-            "verdict {v} in the report"
+            section.contains(&format!("- **{v}** (at {budget}, n = 2)")),
+            "verdict {v} in the report: {section}"
         );
+        let comparisons = verdict["comparisons"].as_array().unwrap();
+        assert!(!comparisons.is_empty());
+        for c in comparisons {
+            let t = &c["test"];
+            assert_eq!(t["n"], 2);
+            let (low, mid, high) = (
+                t["difference"]["low"].as_f64().unwrap(),
+                t["difference"]["estimate"].as_f64().unwrap(),
+                t["difference"]["high"].as_f64().unwrap(),
+            );
+            assert!(low <= mid && mid <= high, "{c}");
+            let p = t["p_value_sign_flip"].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&p), "{c}");
+            // The mean difference with its interval, as the report prints it.
+            assert!(
+                section.contains(&format!("{mid:+.4} (95% CI {low:+.4} to {high:+.4}")),
+                "{c} in {section}"
+            );
+        }
     }
+    // Claim 2's comparisons are relative: at most 50% of the other's MAPS, with the cut.
+    let c2 = &verdicts[1]["comparisons"][0];
+    assert_eq!(c2["scale"], 0.5);
+    assert!(
+        c2["estimated_cut"].is_f64() && c2["paper_cut"].is_f64(),
+        "{c2}"
+    );
+    assert!(section.contains("estimated cut"), "{section}");
 
     // Every linked plot exists and is an SVG; the expected ones are linked.
     let links: Vec<&str> = md
