@@ -279,11 +279,11 @@ fn print_summary(
     writeln!(out)?;
     for v in &summary.verdicts {
         let n = if v.repetitions < 2 {
-            " (n < 2 repetitions)"
+            ": n < 2 repetitions".to_string()
         } else {
-            ""
+            format!(" (n = {})", v.repetitions)
         };
-        writeln!(out, "{}{n}: {}", v.verdict, v.claim)?;
+        writeln!(out, "{}{n}: {}", v.verdict, v.short)?;
     }
     let budget = summary::budget_label(settings);
     writeln!(

@@ -217,14 +217,16 @@ pub fn comparison_text(c: &Comparison) -> String {
 
 /// One verdict line: the outcome, the claim, the budget, the rule and every comparison.
 pub fn verdict_text(v: &Verdict) -> String {
-    let outcome = if v.repetitions < 2 {
-        format!("{}: n < 2 repetitions", v.verdict)
-    } else {
-        v.verdict.clone()
-    };
+    if v.repetitions < 2 {
+        return format!(
+            "**{}: n < 2 repetitions** (at {}, n = {}): {}. No paired test is possible.",
+            v.verdict, v.budget, v.repetitions, v.claim
+        );
+    }
     let comparisons: Vec<String> = v.comparisons.iter().map(comparison_text).collect();
     format!(
-        "**{outcome}** (at {}, n = {}): {}. Rule: {}. {}.",
+        "**{}** (at {}, n = {}): {}. Rule: {}. {}.",
+        v.verdict,
         v.budget,
         v.repetitions,
         v.claim,
@@ -324,4 +326,64 @@ pub(super) fn detection(s: &mut String, doc: &Document<'_>) {
          already rated it 1.\n"
     );
     detection_rows(s, &doc.summary.paper);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verdict(repetitions: usize, comparisons: Vec<Comparison>) -> Verdict {
+        Verdict {
+            claim: "a claim".into(),
+            short: "short".into(),
+            verdict: "inconclusive".into(),
+            rule: "a rule".into(),
+            repetitions,
+            budget: "40 iterations".into(),
+            comparisons,
+        }
+    }
+
+    #[test]
+    fn verdict_line_gives_interval_p_values_n_and_cut() {
+        let a = [0.010, 0.012, 0.011, 0.013];
+        let b = [0.060, 0.064, 0.058, 0.062];
+        let test = cnmf_metrics::paired_difference_scaled(&a, &b, 0.5, 0.95).unwrap();
+        let c = Comparison {
+            algorithm: "ignore-corrupt".into(),
+            against: "ignore-missing".into(),
+            model: "Model 3".into(),
+            metric: "MAPS".into(),
+            scale: 0.5,
+            test: Some(test),
+            outcome: "holds".into(),
+            estimated_cut: Some(1.0 - test.mean_a / test.mean_b),
+            paper_cut: Some(1.0 - 0.027 / 0.062),
+            lower: None,
+        };
+        let line = verdict_text(&verdict(4, vec![c]));
+        assert!(
+            line.starts_with("**inconclusive** (at 40 iterations, n = 4): a claim. Rule: a rule."),
+            "{line}"
+        );
+        let d = test.difference;
+        assert!(
+            line.contains(&format!(
+                "ignore-corrupt − 0.5 · ignore-missing, Model 3 MAPS: {:+.4} (95% CI {:+.4} to \
+                 {:+.4}; p = {:.3} t, {:.3} sign-flip; n = 4), estimated cut 81% (paper 56%)",
+                d.estimate, d.low, d.high, test.p_value_t, test.p_value_sign_flip
+            )),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn verdict_line_with_one_repetition_says_why_it_is_inconclusive() {
+        let line = verdict_text(&verdict(1, Vec::new()));
+        assert_eq!(
+            line,
+            "**inconclusive: n < 2 repetitions** (at 40 iterations, n = 1): a claim. No paired \
+             test is possible."
+        );
+    }
 }
