@@ -238,7 +238,7 @@ pub fn verdict_text(v: &Verdict) -> String {
 /// Writes "Verdicts on the paper's claims", one bullet a claim.
 pub(super) fn verdicts(s: &mut String, doc: &Document<'_>) {
     let _ = writeln!(s, "\n## Verdicts on the paper's claims\n");
-    let _ = writeln!(
+    let _ = write!(
         s,
         "Each claim is decided from the paired differences of the paper block across \
          repetitions (same split, target and initial factors for every algorithm in a \
@@ -246,8 +246,19 @@ pub(super) fn verdicts(s: &mut String, doc: &Document<'_>) {
          paired t-test and sign-flip permutation p-values, and n. A claim holds when every \
          comparison's interval lies on the claimed side of 0, does not hold when some \
          comparison's interval lies entirely on the other side, and is inconclusive otherwise \
-         (always with fewer than 2 repetitions).\n"
+         (always with fewer than 2 repetitions). The verdicts rest on the intervals; the \
+         p-values are two-sided tests of a zero difference (for claim 2, of `a - 0.5 b`)."
     );
+    if let Some(n) = doc.summary.verdicts.first().map(|v| v.repetitions) {
+        if (2..=20).contains(&n) {
+            let _ = write!(
+                s,
+                " With n = {n} the exact sign-flip p-value cannot fall below 2 / 2^n = {:.3}.",
+                2.0 / 2f64.powi(n as i32)
+            );
+        }
+    }
+    let _ = writeln!(s, "\n");
     for v in &doc.summary.verdicts {
         let _ = writeln!(s, "- {}", verdict_text(v));
     }
