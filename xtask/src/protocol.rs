@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::extra::ExtraMethod;
 use crate::progress::Progress;
-use crate::records::{FitRecord, MethodRecord, RepRecord, RepSeeds, TargetInfo};
+use crate::records::{ControlRecord, FitRecord, MethodRecord, RepRecord, RepSeeds, TargetInfo};
 use crate::seeds::{derive, Stream};
 use crate::sweeps;
 
@@ -120,11 +120,14 @@ pub struct Scenario {
     pub noisy: Attacked,
     /// Model 3.
     pub low: Attacked,
+    /// The null-attack control of Model 3: its injected users without the target ratings.
+    pub control: Attacked,
     /// Model 4.
     pub informed: Attacked,
     /// Initial factors of every fit on `train`, `noisy` and `informed`.
     pub init: Factors,
-    /// The same factors with rows appended for the injected users of Model 3.
+    /// The same factors with rows appended for the injected users of Model 3 (and of the
+    /// null control, which injects the same users).
     pub init_low: Factors,
     /// The target item.
     pub target: u32,
@@ -146,7 +149,8 @@ impl Scenario {
             .check()?
             .generate(&train)
             .context("Model 2 (random noise)")?;
-        let (low, informed) = attacks(&train, s, seeds.attack, targets, size)?;
+        let (low, informed) = attacks(&train, s, seeds.attack, targets.clone(), size)?;
+        let control = null_control(&train, s, seeds.attack, targets, size, &low)?;
         let target = low.truth.targets()[0];
         let init_low = extend_init(&init, low.ratings.n_users(), seeds.init, train.mean())?;
         Ok(Scenario {
@@ -154,12 +158,51 @@ impl Scenario {
             validation,
             noisy,
             low,
+            control,
             informed,
             init,
             init_low,
             target,
         })
     }
+}
+
+/// `base` (Model 3 or its null control) with Model 3's size, filler, targets and seed: the one
+/// place both take their settings from, so the control injects exactly Model 3's users.
+pub fn injected_spec(
+    base: AttackSpec,
+    s: &Settings,
+    seed: u64,
+    targets: TargetChoice,
+    size: AttackSize,
+) -> AttackSpec {
+    base.size(size)
+        .filler(FillerSize::Count(s.filler))
+        .targets(targets)
+        .seed(seed)
+}
+
+/// The null-attack control of `low` (Model 3, generated with the same arguments): the same
+/// injected users, filler items and ratings, without the target ratings.
+pub fn null_control(
+    train: &Ratings,
+    s: &Settings,
+    seed: u64,
+    targets: TargetChoice,
+    size: AttackSize,
+    low: &Attacked,
+) -> Result<Attacked> {
+    let control = injected_spec(AttackSpec::null_control(), s, seed, targets, size)
+        .check()?
+        .generate(train)
+        .context("null-attack control of Model 3")?;
+    anyhow::ensure!(
+        control.truth.targets() == low.truth.targets()
+            && control.truth.adversaries() == low.truth.adversaries()
+            && control.ratings.n_users() == low.ratings.n_users(),
+        "the null control and Model 3 differ in targets or injected users for the same seed"
+    );
+    Ok(control)
 }
 
 /// Models 3 and 4 on `train` with the same seed (so the same target).
@@ -170,11 +213,7 @@ pub fn attacks(
     targets: TargetChoice,
     size: AttackSize,
 ) -> Result<(Attacked, Attacked)> {
-    let low = AttackSpec::low_knowledge()
-        .size(size)
-        .filler(FillerSize::Count(s.filler))
-        .targets(targets.clone())
-        .seed(seed)
+    let low = injected_spec(AttackSpec::low_knowledge(), s, seed, targets.clone(), size)
         .check()?
         .generate(train)
         .context("Model 3 (low-knowledge attack)")?;
@@ -427,7 +466,7 @@ pub fn run_rep(
     )
     .with_context(|| format!("repetition {rep}"))?;
 
-    let (paper, clean_models) = paper_block(&scn, &test, s, rep, progress)?;
+    let (paper, null_control, clean_models) = paper_block(&scn, &test, s, rep, progress)?;
     let extra = extra_block(extras, &scn, &test, s, rep, progress)?;
     let sweeps = match &s.sweeps {
         Some(sw) if rep < sw.reps => Some(
@@ -448,6 +487,7 @@ pub fn run_rep(
         adversaries: scn.low.truth.adversaries().len(),
         target: target_info(&scn),
         paper,
+        null_control,
         regularised,
         extra,
         sweeps,
@@ -467,25 +507,62 @@ fn target_info(scn: &Scenario) -> TargetInfo {
     }
 }
 
-/// The paper block: every algorithm under the four models. Returns the records and the
-/// Model 1 models (P* for the sweeps), in `Algorithm::ALL` order.
+/// The paper block: every algorithm under the four models, then on the null-attack control.
+/// Returns the records, the control's records and the Model 1 models (P* for the sweeps), in
+/// `Algorithm::ALL` order.
 fn paper_block(
     scn: &Scenario,
     test: &[Triple],
     s: &Settings,
     rep: usize,
     progress: &Progress,
-) -> Result<(Vec<MethodRecord>, Vec<NmfModel>)> {
+) -> Result<(Vec<MethodRecord>, Vec<ControlRecord>, Vec<NmfModel>)> {
     let mut paper = Vec::new();
+    let mut control = Vec::new();
     let mut clean_models = Vec::new();
     for alg in Algorithm::ALL {
         let params = s.paper_params(alg, s.lambda)?;
         let (rec, clean) = run_engine_method(&params, scn, test, progress)
             .with_context(|| format!("repetition {rep}, {alg}"))?;
+        control.push(
+            run_null_control(&params, scn, test, &clean, &rec, progress)
+                .with_context(|| format!("repetition {rep}, {alg}, null control"))?,
+        );
         paper.push(rec);
         clean_models.push(clean);
     }
-    Ok((paper, clean_models))
+    Ok((paper, control, clean_models))
+}
+
+/// One algorithm on the null-attack control, fitted and measured as Model 3 is in
+/// [`run_engine_method`] (the same initial factors with the injected users' rows, MAPS against
+/// `clean` over genuine users), and the attacks' MAPS of `rec` net of it.
+fn run_null_control(
+    params: &ValidNmfParams,
+    scn: &Scenario,
+    test: &[Triple],
+    clean: &NmfModel,
+    rec: &MethodRecord,
+    progress: &Progress,
+) -> Result<ControlRecord> {
+    let validation = scn.validation.as_deref();
+    let (model, secs) = fit(params, &scn.control.ratings, &scn.init_low, validation)?;
+    progress.fit_done();
+    let fit = engine_record(
+        &model,
+        secs,
+        test,
+        Some((clean, &scn.train, &scn.control)),
+        Some(&scn.control),
+    )?;
+    let maps = |f: &FitRecord| f.shift.as_ref().map(|x| x.maps).context("no MAPS recorded");
+    let control_maps = maps(&fit)?;
+    Ok(ControlRecord {
+        method: params.algorithm().name().to_string(),
+        low_knowledge_maps_net_of_control: maps(&rec.low_knowledge)? - control_maps,
+        informed_maps_net_of_control: maps(&rec.informed)? - control_maps,
+        fit,
+    })
 }
 
 /// The extra methods under the four models, seeded per repetition.
@@ -556,7 +633,8 @@ fn regularised_block(
 /// Number of fits `run_rep` does for repetition `rep` (for the progress bar).
 pub fn fits_in_rep(s: &Settings, n_extras: usize, rep: usize) -> u64 {
     let n_alg = Algorithm::ALL.len() as u64;
-    let mut n = 4 * n_alg + 4 * n_extras as u64;
+    // The paper block's four models and its null control, then the extra methods.
+    let mut n = 5 * n_alg + 4 * n_extras as u64;
     if s.regularised.as_ref().is_some_and(|r| rep < r.reps) {
         n += 4 * n_alg;
     }

@@ -85,6 +85,28 @@ impl MethodRecord {
     }
 }
 
+/// One algorithm on the null-attack control of Model 3 (the same injected users, no target
+/// ratings), and the attacks' MAPS net of it in the same repetition.
+#[derive(Debug, Clone, Serialize)]
+pub struct ControlRecord {
+    /// The algorithm's name.
+    pub method: String,
+    /// The control's fit; its shift is the target's MAPS against the same algorithm's Model 1
+    /// fit, over genuine users, as for Model 3.
+    pub fit: FitRecord,
+    /// Model 3's MAPS minus the control's.
+    pub low_knowledge_maps_net_of_control: f64,
+    /// Model 4's MAPS minus the control's.
+    pub informed_maps_net_of_control: f64,
+}
+
+impl ControlRecord {
+    /// The control's MAPS.
+    pub fn maps(&self) -> Option<f64> {
+        self.fit.shift.as_ref().map(|s| s.maps)
+    }
+}
+
 /// The target of a repetition's attacks.
 #[derive(Debug, Clone, Serialize)]
 pub struct TargetInfo {
@@ -173,6 +195,9 @@ pub struct RepRecord {
     pub target: TargetInfo,
     /// The paper's protocol, five algorithms.
     pub paper: Vec<MethodRecord>,
+    /// The null-attack control of Model 3, five algorithms (paper block settings and initial
+    /// factors).
+    pub null_control: Vec<ControlRecord>,
     /// L2 + early stopping, five algorithms (empty when skipped).
     pub regularised: Vec<MethodRecord>,
     /// Other methods (see `extra.rs`).

@@ -257,7 +257,7 @@ fn write_outputs(doc: &Document<'_>, plots: &PlotIndex) -> Result<(PathBuf, Path
     Ok((report_path, json_path))
 }
 
-/// Prints Tables 1 and 2, the verdicts and where the files went.
+/// Prints Tables 1 and 2, the null-attack control, the verdicts and where the files went.
 fn print_summary(
     doc: &Document<'_>,
     report_path: &Path,
@@ -276,6 +276,14 @@ fn print_summary(
         "\nTable 2: mean absolute prediction shift (mean ± sd)\n"
     )?;
     write!(out, "{}", report::table2(&summary.paper))?;
+    if !summary.null_control.is_empty() {
+        writeln!(
+            out,
+            "\nNull-attack control: MAPS of Model 3's users without target ratings, and the \
+             attacks' MAPS net of it (mean [95% interval])\n"
+        )?;
+        write!(out, "{}", report::control_table(&summary.null_control))?;
+    }
     writeln!(out)?;
     for v in &summary.verdicts {
         let n = if v.repetitions < 2 {

@@ -2,10 +2,10 @@
 //! averaged over their repetitions, and one verdict per claim of the paper.
 
 use anyhow::Result;
-use cnmf_metrics::MeanSd;
+use cnmf_metrics::{Interval, MeanSd};
 use serde::Serialize;
 
-use crate::records::{FitRecord, MethodRecord, NoiseModel, RepRecord};
+use crate::records::{ControlRecord, FitRecord, MethodRecord, NoiseModel, RepRecord};
 
 /// The paper's figures (spec section 7): NMAE Models 1, 2 and MAPS Models 3, 4.
 pub const PAPER: [(&str, [f64; 4]); 5] = [
@@ -93,11 +93,76 @@ pub struct LambdaSummary {
     pub detection: [DetectionSummary; 3],
 }
 
+/// One algorithm on the null-attack control of Model 3, across repetitions: the control's
+/// MAPS and the attacks' MAPS net of it (per repetition: attack minus control).
+#[derive(Debug, Clone, Serialize)]
+pub struct ControlSummary {
+    /// Algorithm.
+    pub method: String,
+    /// Repetitions averaged.
+    pub repetitions: usize,
+    /// The control's MAPS.
+    pub control_maps: MeanSd,
+    /// Model 3's MAPS net of the control.
+    pub low_knowledge_maps_net_of_control: MeanSd,
+    /// Its mean with a 95% Student-t interval (`None` with fewer than 2 repetitions).
+    pub low_knowledge_maps_net_of_control_ci95: Option<Interval>,
+    /// Model 4's MAPS net of the control.
+    pub informed_maps_net_of_control: MeanSd,
+    /// Its mean with a 95% Student-t interval (`None` with fewer than 2 repetitions).
+    pub informed_maps_net_of_control_ci95: Option<Interval>,
+}
+
+/// Confidence level of the net-of-control intervals.
+pub const CONTROL_LEVEL: f64 = 0.95;
+
+/// The null-control summary of every algorithm, in the order of the first repetition.
+pub fn control_summary(reps: &[RepRecord]) -> Result<Vec<ControlSummary>> {
+    let reps: Vec<&RepRecord> = reps.iter().filter(|r| !r.null_control.is_empty()).collect();
+    let Some(first) = reps.first() else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for (i, c) in first.null_control.iter().enumerate() {
+        let recs: Vec<&ControlRecord> = reps.iter().filter_map(|r| r.null_control.get(i)).collect();
+        anyhow::ensure!(
+            recs.iter().all(|r| r.method == c.method),
+            "null-control records of different repetitions are not in the same order"
+        );
+        let control: Vec<f64> = recs.iter().filter_map(|r| r.maps()).collect();
+        let low: Vec<f64> = recs
+            .iter()
+            .map(|r| r.low_knowledge_maps_net_of_control)
+            .collect();
+        let inf: Vec<f64> = recs
+            .iter()
+            .map(|r| r.informed_maps_net_of_control)
+            .collect();
+        let ci = |v: &[f64]| {
+            (v.len() >= 2)
+                .then(|| cnmf_metrics::mean_ci(v, CONTROL_LEVEL).ok())
+                .flatten()
+        };
+        out.push(ControlSummary {
+            method: c.method.clone(),
+            repetitions: recs.len(),
+            control_maps: mean_sd(&control)?,
+            low_knowledge_maps_net_of_control: mean_sd(&low)?,
+            low_knowledge_maps_net_of_control_ci95: ci(&low),
+            informed_maps_net_of_control: mean_sd(&inf)?,
+            informed_maps_net_of_control_ci95: ci(&inf),
+        });
+    }
+    Ok(out)
+}
+
 /// Everything the report shows.
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
     /// The paper's protocol.
     pub paper: Vec<MethodSummary>,
+    /// The null-attack control of Model 3 and the attacks' MAPS net of it.
+    pub null_control: Vec<ControlSummary>,
     /// L2 + early stopping.
     pub regularised: Vec<MethodSummary>,
     /// Other methods.
@@ -216,12 +281,14 @@ fn block(
 /// Builds the summary.
 pub fn summarise(reps: &[RepRecord], budget: &str) -> Result<Summary> {
     let paper = block(reps, |r| &r.paper)?;
+    let null_control = control_summary(reps)?;
     let regularised = block(reps, |r| &r.regularised)?;
     let extra = block(reps, |r| &r.extra)?;
     let verdicts = verdicts(reps, budget);
     let (attack_size, lambda) = sweeps(reps)?;
     Ok(Summary {
         paper,
+        null_control,
         regularised,
         extra,
         verdicts,
@@ -627,6 +694,7 @@ mod tests {
                     informed: fit(nmae, Some(maps)),
                 })
                 .collect(),
+            null_control: Vec::new(),
             regularised: Vec::new(),
             extra: Vec::new(),
             sweeps: None,

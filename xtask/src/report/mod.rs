@@ -17,7 +17,7 @@ use crate::json::Document;
 use crate::records::NoiseModel;
 use crate::summary::{DetectionSummary, MethodSummary};
 
-pub use paper::{table1, table2};
+pub use paper::{control_table, table1, table2};
 
 /// File names of the plots that were drawn (relative to the report).
 #[derive(Debug, Clone, Default)]
@@ -83,6 +83,7 @@ pub fn markdown(doc: &Document<'_>, plots: &PlotIndex) -> String {
     paper::header(&mut s, doc);
     paper::settings(&mut s, doc);
     paper::tables(&mut s, doc);
+    paper::null_control(&mut s, doc);
     paper::verdicts(&mut s, doc);
     paper::more_figures(&mut s, doc);
     paper::detection(&mut s, doc);

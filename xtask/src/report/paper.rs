@@ -1,11 +1,13 @@
 //! The report's sections on the paper's block: the run's header and settings, Tables 1 and 2,
-//! the verdicts, the block's other figures and detection.
+//! the null-attack control, the verdicts, the block's other figures and detection.
 
 use std::fmt::Write;
 
+use cnmf_metrics::{Interval, MeanSd};
+
 use super::{detection_rows, fmt_ms, fmt_opt};
 use crate::json::Document;
-use crate::summary::{paper_figures, Comparison, MethodSummary, Verdict};
+use crate::summary::{paper_figures, Comparison, ControlSummary, MethodSummary, Verdict};
 
 fn paper_cell(method: &str, i: usize) -> String {
     paper_figures(method).map_or("–".to_string(), |f| format!("{:.3}", f[i]))
@@ -180,6 +182,56 @@ pub(super) fn tables(s: &mut String, doc: &Document<'_>) {
         c.reps
     );
     s.push_str(&table2(&sum.paper));
+}
+
+/// Writes "Null-attack control": per algorithm, the target's MAPS under Model 3's injected
+/// users without their target ratings, and Models 3 and 4's MAPS net of it.
+pub(super) fn null_control(s: &mut String, doc: &Document<'_>) {
+    let rows = &doc.summary.null_control;
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "\n## Null-attack control\n");
+    let _ = writeln!(
+        s,
+        "The control injects Model 3's users (same ids, filler items and ratings, same seed and \
+         initial factors) without any rating of the target, so its MAPS is how far injection \
+         alone moves the target's predictions; an attack's MAPS net of it (per repetition: \
+         attack minus control; mean with a {:.0}% Student-t interval over {} repetitions) is \
+         the part its target ratings cause.\n",
+        100.0 * crate::summary::CONTROL_LEVEL,
+        rows[0].repetitions
+    );
+    s.push_str(&control_table(rows));
+}
+
+/// The null-control table.
+pub fn control_table(rows: &[ControlSummary]) -> String {
+    let mut s = String::from(
+        "| algorithm | control MAPS | Model 3 MAPS net of control | Model 4 MAPS net of control |\n\
+         |---|---|---|---|\n",
+    );
+    let net = |m: &MeanSd, ci: &Option<Interval>| match ci {
+        Some(ci) => format!("{:.4} [{:.4}, {:.4}]", ci.estimate, ci.low, ci.high),
+        None => format!("{:.4}", m.mean),
+    };
+    for c in rows {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} |",
+            c.method,
+            fmt_ms(&c.control_maps),
+            net(
+                &c.low_knowledge_maps_net_of_control,
+                &c.low_knowledge_maps_net_of_control_ci95
+            ),
+            net(
+                &c.informed_maps_net_of_control,
+                &c.informed_maps_net_of_control_ci95
+            )
+        );
+    }
+    s
 }
 
 /// One comparison of a verdict: the mean paired difference with its interval, p-values and n.
