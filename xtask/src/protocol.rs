@@ -645,3 +645,95 @@ pub fn fits_in_rep(s: &Settings, n_extras: usize, rep: usize) -> u64 {
     }
     n
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cnmf_attacks::AttackKind;
+    use cnmf_ratings::RatingScale;
+
+    fn settings() -> Settings {
+        Settings {
+            k: 2,
+            iters: 5,
+            time_budget: None,
+            lambda: 1.0,
+            attack_size: AttackSize::Count(4),
+            target_min_ratings: 5,
+            seed: 7,
+            test_fraction: 0.1,
+            validation_fraction: 0.1,
+            noise_probability: 0.1,
+            filler: 6,
+            regularised: None,
+            sweeps: None,
+        }
+    }
+
+    #[test]
+    fn null_control_spec_is_model_3_but_for_the_kind() {
+        let s = settings();
+        let targets = TargetChoice::Drawn {
+            count: 1,
+            min_ratings: 5,
+        };
+        let size = AttackSize::Count(4);
+        let low = injected_spec(AttackSpec::low_knowledge(), &s, 42, targets.clone(), size)
+            .check()
+            .unwrap();
+        let control = injected_spec(AttackSpec::null_control(), &s, 42, targets.clone(), size)
+            .check()
+            .unwrap();
+        assert_eq!(low.kind(), AttackKind::LowKnowledge);
+        assert_eq!(control.kind(), AttackKind::NullControl);
+        assert_eq!(control.seed(), 42);
+        assert_eq!(control.size(), size);
+        assert_eq!(control.filler(), FillerSize::Count(s.filler));
+        assert_eq!(control.targets(), &targets);
+        // Everything else too: only the kind differs.
+        assert_eq!(
+            control.spec().clone().kind(AttackKind::LowKnowledge),
+            *low.spec()
+        );
+    }
+
+    #[test]
+    fn null_control_injects_model_3_users_without_target_ratings() {
+        let (users, items): (Vec<String>, Vec<String>) = (
+            (0..30).map(|u| format!("u{u}")).collect(),
+            (0..20).map(|i| format!("i{i}")).collect(),
+        );
+        let triples = (0..30usize).flat_map(|u| {
+            let (users, items) = (&users, &items);
+            (0..20usize)
+                .filter(move |i| (u + i) % 3 != 0)
+                .map(move |i| {
+                    (
+                        users[u].as_str(),
+                        items[i].as_str(),
+                        ((u + i) % 5 + 1) as f64,
+                    )
+                })
+        });
+        let train = Ratings::from_external(triples, RatingScale::MOVIELENS).unwrap();
+        let s = settings();
+        let targets = TargetChoice::Drawn {
+            count: 1,
+            min_ratings: 5,
+        };
+        let (low, _) = attacks(&train, &s, 3, targets.clone(), s.attack_size).unwrap();
+        let control = null_control(&train, &s, 3, targets, s.attack_size, &low).unwrap();
+        let target = low.truth.targets()[0];
+        assert_eq!(control.truth.targets(), low.truth.targets());
+        assert_eq!(control.truth.adversaries(), low.truth.adversaries());
+        for &a in control.truth.adversaries() {
+            assert_eq!(control.ratings.get(a, target), None);
+            assert!(low.ratings.get(a, target).is_some());
+            let (items, values) = control.ratings.user(a);
+            assert_eq!(items.len(), s.filler);
+            for (&i, &v) in items.iter().zip(values) {
+                assert_eq!(low.ratings.get(a, i), Some(v), "same filler and ratings");
+            }
+        }
+    }
+}

@@ -244,6 +244,70 @@ fn pipeline_writes_consistent_json_report_and_plots() {
     );
     assert!(section.contains("estimated cut"), "{section}");
 
+    // The null-attack control: five algorithms per repetition, finite MAPS, net figures that
+    // are the attack's MAPS minus the control's, summarised and shown after Table 2.
+    for r in reps {
+        let control = r["null_control"].as_array().unwrap();
+        assert_eq!(
+            control.len(),
+            5,
+            "the control of every algorithm is recorded"
+        );
+        for (c, (p, (name, _))) in control
+            .iter()
+            .zip(r["paper"].as_array().unwrap().iter().zip(PAPER))
+        {
+            assert_eq!(c["method"], name);
+            let maps = c["fit"]["shift"]["maps"].as_f64().unwrap();
+            assert!(maps.is_finite() && maps >= 0.0, "{c}");
+            for (net, model) in [
+                ("low_knowledge_maps_net_of_control", "low_knowledge"),
+                ("informed_maps_net_of_control", "informed"),
+            ] {
+                let attack = p[model]["shift"]["maps"].as_f64().unwrap();
+                let net = c[net].as_f64().unwrap();
+                assert!((net - (attack - maps)).abs() < 1e-12, "{c}");
+            }
+        }
+    }
+    let control_summary = json["summary"]["null_control"].as_array().unwrap();
+    assert_eq!(control_summary.len(), 5);
+    let tc = table_after(&md, "## Null-attack control");
+    assert_eq!(tc.len(), 5);
+    assert!(
+        md.find("## Table 2").unwrap() < md.find("## Null-attack control").unwrap(),
+        "the control follows Table 2"
+    );
+    for (i, (row, m)) in tc.iter().zip(control_summary).enumerate() {
+        assert_eq!(row[0], PAPER[i].0);
+        assert_eq!(m["method"], PAPER[i].0);
+        assert_eq!(m["repetitions"], 2);
+        let mean = |r: &Value| -> f64 {
+            r["null_control"][i]["fit"]["shift"]["maps"]
+                .as_f64()
+                .unwrap()
+        };
+        let control_mean = reps.iter().map(mean).sum::<f64>() / 2.0;
+        assert!((m["control_maps"]["mean"].as_f64().unwrap() - control_mean).abs() < 1e-12);
+        let (shown, sd) = cell(&row[1]);
+        assert!(close(shown, control_mean) && sd.is_some(), "{row:?}");
+        for (col, key) in [
+            (2, "low_knowledge_maps_net_of_control"),
+            (3, "informed_maps_net_of_control"),
+        ] {
+            let ci = &m[format!("{key}_ci95")];
+            let (low, mid, high) = (
+                ci["low"].as_f64().unwrap(),
+                ci["estimate"].as_f64().unwrap(),
+                ci["high"].as_f64().unwrap(),
+            );
+            assert!(low <= mid && mid <= high, "{m}");
+            assert!(close(mid, m[key]["mean"].as_f64().unwrap()), "{m}");
+            assert_eq!(row[col], format!("{mid:.4} [{low:.4}, {high:.4}]"));
+        }
+    }
+    assert!(stdout.contains("Null-attack control"), "{stdout}");
+
     // Every linked plot exists and is an SVG; the expected ones are linked.
     let links: Vec<&str> = md
         .split("](")
