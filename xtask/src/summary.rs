@@ -815,4 +815,37 @@ mod tests {
         }
         assert!(verdicts(&[], "15 iterations").is_empty());
     }
+
+    /// A repetition whose null control gives `method` MAPS `control`, Model 3 net `low`.
+    fn with_control(n: usize, control: f64, low: f64) -> RepRecord {
+        let mut r = rep(n, &[]);
+        r.null_control = vec![ControlRecord {
+            method: "ignore-missing".into(),
+            fit: fit(0.2, Some(control)),
+            low_knowledge_maps_net_of_control: low,
+            informed_maps_net_of_control: 2.0 * low,
+        }];
+        r
+    }
+
+    #[test]
+    fn control_summary_means_and_intervals() {
+        let reps = [
+            with_control(0, 0.01, 0.10),
+            with_control(1, 0.03, 0.20),
+            with_control(2, 0.02, 0.30),
+        ];
+        let c = &control_summary(&reps).unwrap()[0];
+        assert_eq!((c.method.as_str(), c.repetitions), ("ignore-missing", 3));
+        assert!((c.control_maps.mean - 0.02).abs() < 1e-12);
+        let ci = c.low_knowledge_maps_net_of_control_ci95.unwrap();
+        assert!((ci.estimate - 0.2).abs() < 1e-12 && ci.low < 0.2 && ci.high > 0.2);
+        let inf = c.informed_maps_net_of_control_ci95.unwrap();
+        assert!((inf.estimate - 0.4).abs() < 1e-12);
+        // One repetition: means, no interval; no control recorded: no rows.
+        let one = &control_summary(&reps[..1]).unwrap()[0];
+        assert!(one.low_knowledge_maps_net_of_control_ci95.is_none());
+        assert!((one.low_knowledge_maps_net_of_control.mean - 0.1).abs() < 1e-12);
+        assert!(control_summary(&[rep(0, &[])]).unwrap().is_empty());
+    }
 }
