@@ -10,7 +10,10 @@ use cnmf_attacks::{AttackSize, AttackSpec, Attacked, FillerSize, TargetChoice};
 use cnmf_engine::{
     init_factors, Algorithm, Factors, FitOptions, NmfModel, NmfParams, ValidNmfParams,
 };
-use cnmf_metrics::{accuracy_of, entry_detection, prediction_shift, Predictor};
+use cnmf_metrics::{
+    accuracy_of, entry_detection, hit_ratio, prediction_shift, sample_users, user_detection,
+    HitRatio, Predictor,
+};
 use cnmf_ratings::{split, Ratings, Triple};
 use serde::Serialize;
 
@@ -131,6 +134,28 @@ pub struct Scenario {
     pub init_low: Factors,
     /// The target item.
     pub target: u32,
+    /// The genuine users of Model 3 sampled for the target's hit ratio (none had rated it).
+    pub hit_users_low: Vec<u32>,
+    /// The same for Model 4.
+    pub hit_users_informed: Vec<u32>,
+}
+
+/// List length N of the hit ratio.
+pub const HIT_RATIO_N: usize = 10;
+
+/// Genuine users sampled for the hit ratio: its cost is O(users · items · k) per model.
+pub const HIT_RATIO_USERS: usize = 200;
+
+/// A seeded sample of `att`'s genuine users who had not rated its target in `train`.
+pub fn hit_sample(train: &Ratings, att: &Attacked, seed: u64) -> Vec<u32> {
+    let target = att.truth.targets()[0];
+    let eligible: Vec<u32> = att
+        .truth
+        .genuine_users()
+        .into_iter()
+        .filter(|&u| train.get(u, target).is_none())
+        .collect();
+    sample_users(&eligible, HIT_RATIO_USERS, seed)
 }
 
 impl Scenario {
@@ -153,6 +178,9 @@ impl Scenario {
         let control = null_control(&train, s, seeds.attack, targets, size, &low)?;
         let target = low.truth.targets()[0];
         let init_low = extend_init(&init, low.ratings.n_users(), seeds.init, train.mean())?;
+        let hit_seed = derive(seeds.attack, 0, Stream::HitRatio);
+        let hit_users_low = hit_sample(&train, &low, hit_seed);
+        let hit_users_informed = hit_sample(&train, &informed, hit_seed);
         Ok(Scenario {
             train,
             validation,
@@ -163,6 +191,8 @@ impl Scenario {
             init,
             init_low,
             target,
+            hit_users_low,
+            hit_users_informed,
         })
     }
 }
@@ -274,14 +304,17 @@ pub fn fit(
     Ok((model, start.elapsed().as_secs_f64()))
 }
 
-/// The record of an engine fit: accuracy, shift against `clean` (attacks), detection against
-/// `attacked`'s ground truth (corrupt variants).
+/// The record of an engine fit: accuracy, shift against `clean` (attacks), hit ratio at 10
+/// against `clean` over `hit_users` (when given), entry- and user-level detection against
+/// `attacked`'s ground truth (corrupt variants; user-level only when the attack has
+/// adversaries).
 pub fn engine_record(
     model: &NmfModel,
     seconds: f64,
     test: &[Triple],
     clean: Option<(&NmfModel, &Ratings, &Attacked)>,
     attacked: Option<&Attacked>,
+    hit_users: Option<&[u32]>,
 ) -> Result<FitRecord> {
     let accuracy = accuracy_of(model, test, model.scale())?;
     let shift = match clean {
@@ -295,15 +328,64 @@ pub fn engine_record(
         )),
         _ => None,
     };
+    let user_detection = match attacked {
+        Some(att)
+            if model.algorithm().flags_corruption() && !att.truth.adversaries().is_empty() =>
+        {
+            Some(flagged_users(model, att)?)
+        }
+        _ => None,
+    };
+    let hit_ratio_at_10 = match (clean, hit_users) {
+        (Some((p_star, clean_train, att)), Some(users)) => {
+            hit_ratio_of(p_star, model, clean_train, att, users)?
+        }
+        _ => None,
+    };
     Ok(FitRecord {
         accuracy,
         shift,
         detection,
+        hit_ratio_at_10,
+        user_detection,
         iterations: model.iterations(),
         stop_reason: format!("{:?}", model.stop_reason()),
         flagged: model.corrupt_entries().len(),
         seconds,
     })
+}
+
+/// User-level detection of `model`'s flags on `att`'s data: a user is flagged when at least one
+/// of their ratings is (any positive share), against `att`'s adversaries.
+fn flagged_users(model: &NmfModel, att: &Attacked) -> Result<cnmf_metrics::Detection> {
+    Ok(user_detection(
+        &att.ratings,
+        model.corrupt_entries().iter().copied(),
+        att.truth.adversaries(),
+        f64::MIN_POSITIVE,
+    )?)
+}
+
+/// Hit ratio at [`HIT_RATIO_N`] of `att`'s target over `users`, P* = `clean`; `None` when no
+/// user was sampled (every genuine user had rated the target).
+pub fn hit_ratio_of<C: Predictor + Sync + ?Sized, A: Predictor + Sync + ?Sized>(
+    clean: &C,
+    attacked: &A,
+    clean_train: &Ratings,
+    att: &Attacked,
+    users: &[u32],
+) -> Result<Option<HitRatio>> {
+    if users.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(hit_ratio(
+        clean,
+        attacked,
+        clean_train,
+        users,
+        &att.truth.targets()[..1],
+        HIT_RATIO_N,
+    )?))
 }
 
 /// MAPS of `att`'s target over its genuine users, P* = `clean`.
@@ -335,10 +417,10 @@ pub fn run_engine_method(
     let validation = scn.validation.as_deref();
     let (clean, secs) = fit(params, &scn.train, &scn.init, validation)?;
     progress.fit_done();
-    let clean_rec = engine_record(&clean, secs, test, None, None)?;
+    let clean_rec = engine_record(&clean, secs, test, None, None, None)?;
     let (noisy, secs) = fit(params, &scn.noisy.ratings, &scn.init, validation)?;
     progress.fit_done();
-    let noisy_rec = engine_record(&noisy, secs, test, None, Some(&scn.noisy))?;
+    let noisy_rec = engine_record(&noisy, secs, test, None, Some(&scn.noisy), None)?;
     drop(noisy);
     let (low, secs) = fit(params, &scn.low.ratings, &scn.init_low, validation)?;
     progress.fit_done();
@@ -348,6 +430,7 @@ pub fn run_engine_method(
         test,
         Some((&clean, &scn.train, &scn.low)),
         Some(&scn.low),
+        Some(&scn.hit_users_low),
     )?;
     drop(low);
     let (inf, secs) = fit(params, &scn.informed.ratings, &scn.init, validation)?;
@@ -358,6 +441,7 @@ pub fn run_engine_method(
         test,
         Some((&clean, &scn.train, &scn.informed)),
         Some(&scn.informed),
+        Some(&scn.hit_users_informed),
     )?;
     Ok((
         MethodRecord {
@@ -394,6 +478,8 @@ fn run_extra_method(
             accuracy: accuracy_of(m, test, scale)?,
             shift,
             detection: None,
+            hit_ratio_at_10: None,
+            user_detection: None,
             iterations: 0,
             stop_reason: "n/a".into(),
             flagged: 0,
@@ -554,6 +640,7 @@ fn run_null_control(
         test,
         Some((clean, &scn.train, &scn.control)),
         Some(&scn.control),
+        None,
     )?;
     let maps = |f: &FitRecord| f.shift.as_ref().map(|x| x.maps).context("no MAPS recorded");
     let control_maps = maps(&fit)?;

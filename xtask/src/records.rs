@@ -1,7 +1,7 @@
 //! What a repetition records: one [`FitRecord`] per fit, grouped by method and block. All of it
 //! goes into reproduce.json; the tables are computed from it.
 
-use cnmf_metrics::{Accuracy, Detection, PredictionShift};
+use cnmf_metrics::{Accuracy, Detection, HitRatio, PredictionShift};
 use serde::Serialize;
 
 /// The four noise models of the paper.
@@ -48,6 +48,13 @@ pub struct FitRecord {
     /// Precision and recall of the corruption flags against the injected or changed entries
     /// (corrupt variants, Models 2-4).
     pub detection: Option<Detection>,
+    /// Hit ratio at 10 of the target under the same method's Model 1 fit (`before`) and this
+    /// fit (`after`), over a seeded sample of genuine users who had not rated it (Models 3, 4 of
+    /// the engine's algorithms).
+    pub hit_ratio_at_10: Option<HitRatio>,
+    /// User-level detection: a user is flagged when at least one of their ratings is flagged;
+    /// positives are the attack's adversaries (corrupt variants, Models 3, 4).
+    pub user_detection: Option<Detection>,
     /// Iterations the kept model ran (0 for methods without iterations).
     pub iterations: usize,
     /// Why the fit stopped.

@@ -21,6 +21,8 @@ pub enum Stream {
     Calibration = 7,
     /// Seeds of the extra methods.
     Extra = 8,
+    /// The genuine users sampled for the hit ratio of the target.
+    HitRatio = 9,
 }
 
 /// SplitMix64's finaliser: a bijective mix with good avalanche.

@@ -656,6 +656,8 @@ mod tests {
                 n_unrated: 0,
             }),
             detection: None,
+            hit_ratio_at_10: None,
+            user_detection: None,
             iterations: 40,
             stop_reason: "budget".into(),
             flagged: 0,

@@ -128,11 +128,25 @@ fn size_points(
         let params = s.paper_params(alg, s.lambda)?;
         let (m3, secs3) = fit(&params, &low.ratings, &init_low, None)?;
         progress.fit_done();
-        let r3 = engine_record(&m3, secs3, test, Some((clean, &scn.train, &low)), None)?;
+        let r3 = engine_record(
+            &m3,
+            secs3,
+            test,
+            Some((clean, &scn.train, &low)),
+            None,
+            None,
+        )?;
         drop(m3);
         let (m4, secs4) = fit(&params, &informed.ratings, &scn.init, None)?;
         progress.fit_done();
-        let r4 = engine_record(&m4, secs4, test, Some((clean, &scn.train, &informed)), None)?;
+        let r4 = engine_record(
+            &m4,
+            secs4,
+            test,
+            Some((clean, &scn.train, &informed)),
+            None,
+            None,
+        )?;
         points.push(SizePoint {
             fraction,
             adversaries: low.truth.adversaries().len(),
