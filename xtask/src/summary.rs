@@ -156,6 +156,77 @@ pub fn control_summary(reps: &[RepRecord]) -> Result<Vec<ControlSummary>> {
     Ok(out)
 }
 
+/// Hit ratio at 10 and user-level detection of one algorithm under one attack, across
+/// repetitions (each `None` when no repetition recorded it).
+#[derive(Debug, Clone, Serialize)]
+pub struct HitUserSummary {
+    /// Hit ratio at 10 of the target under the clean Model 1 fit.
+    pub hit_ratio_before: Option<MeanSd>,
+    /// Hit ratio at 10 of the target under the attacked fit.
+    pub hit_ratio_after: Option<MeanSd>,
+    /// User-level precision, over the repetitions where some user was flagged.
+    pub user_precision: Option<MeanSd>,
+    /// User-level recall.
+    pub user_recall: Option<MeanSd>,
+    /// User-level F1.
+    pub user_f1: Option<MeanSd>,
+}
+
+/// One algorithm's hit ratio at 10 and user-level detection under Models 3 and 4.
+#[derive(Debug, Clone, Serialize)]
+pub struct HitUserMethodSummary {
+    /// Algorithm.
+    pub method: String,
+    /// Repetitions averaged.
+    pub repetitions: usize,
+    /// Model 3.
+    pub low_knowledge: HitUserSummary,
+    /// Model 4.
+    pub informed: HitUserSummary,
+}
+
+fn hit_user_summary(fits: &[&FitRecord]) -> Result<HitUserSummary> {
+    let hits: Vec<_> = fits
+        .iter()
+        .filter_map(|f| f.hit_ratio_at_10.as_ref())
+        .collect();
+    let users: Vec<_> = fits.iter().filter_map(|f| f.user_detection).collect();
+    let rate = |f: fn(&cnmf_metrics::Detection) -> Option<f64>| {
+        opt_mean_sd(&users.iter().filter_map(f).collect::<Vec<_>>())
+    };
+    Ok(HitUserSummary {
+        hit_ratio_before: opt_mean_sd(&hits.iter().map(|h| h.before).collect::<Vec<_>>())?,
+        hit_ratio_after: opt_mean_sd(&hits.iter().map(|h| h.after).collect::<Vec<_>>())?,
+        user_precision: rate(|d| d.precision)?,
+        user_recall: rate(|d| d.recall)?,
+        user_f1: rate(|d| d.f1)?,
+    })
+}
+
+/// The paper block's hit ratio at 10 and user-level detection per algorithm, in the order of
+/// the first repetition.
+pub fn hit_user_summary_of(reps: &[RepRecord]) -> Result<Vec<HitUserMethodSummary>> {
+    let Some(first) = reps.first() else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for (i, m) in first.paper.iter().enumerate() {
+        let recs: Vec<&MethodRecord> = reps.iter().filter_map(|r| r.paper.get(i)).collect();
+        anyhow::ensure!(
+            recs.iter().all(|r| r.method == m.method),
+            "paper records of different repetitions are not in the same order"
+        );
+        let fits = |model| recs.iter().map(|r| r.fit(model)).collect::<Vec<_>>();
+        out.push(HitUserMethodSummary {
+            method: m.method.clone(),
+            repetitions: recs.len(),
+            low_knowledge: hit_user_summary(&fits(NoiseModel::LowKnowledge))?,
+            informed: hit_user_summary(&fits(NoiseModel::Informed))?,
+        });
+    }
+    Ok(out)
+}
+
 /// Everything the report shows.
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
@@ -163,6 +234,8 @@ pub struct Summary {
     pub paper: Vec<MethodSummary>,
     /// The null-attack control of Model 3 and the attacks' MAPS net of it.
     pub null_control: Vec<ControlSummary>,
+    /// Hit ratio at 10 of the target and user-level detection, Models 3 and 4 (paper block).
+    pub hit_ratio_and_user_detection: Vec<HitUserMethodSummary>,
     /// L2 + early stopping.
     pub regularised: Vec<MethodSummary>,
     /// Other methods.
@@ -282,6 +355,7 @@ fn block(
 pub fn summarise(reps: &[RepRecord], budget: &str) -> Result<Summary> {
     let paper = block(reps, |r| &r.paper)?;
     let null_control = control_summary(reps)?;
+    let hit_ratio_and_user_detection = hit_user_summary_of(reps)?;
     let regularised = block(reps, |r| &r.regularised)?;
     let extra = block(reps, |r| &r.extra)?;
     let verdicts = verdicts(reps, budget);
@@ -289,6 +363,7 @@ pub fn summarise(reps: &[RepRecord], budget: &str) -> Result<Summary> {
     Ok(Summary {
         paper,
         null_control,
+        hit_ratio_and_user_detection,
         regularised,
         extra,
         verdicts,
@@ -637,7 +712,7 @@ pub fn verdicts(reps: &[RepRecord], budget: &str) -> Vec<Verdict> {
 mod tests {
     use super::*;
     use crate::records::{RepSeeds, TargetInfo};
-    use cnmf_metrics::{Accuracy, PredictionShift};
+    use cnmf_metrics::{Accuracy, Detection, PredictionShift};
 
     fn fit(nmae: f64, maps: Option<f64>) -> FitRecord {
         FitRecord {
@@ -849,5 +924,57 @@ mod tests {
         assert!(one.low_knowledge_maps_net_of_control_ci95.is_none());
         assert!((one.low_knowledge_maps_net_of_control.mean - 0.1).abs() < 1e-12);
         assert!(control_summary(&[rep(0, &[])]).unwrap().is_empty());
+    }
+
+    /// A hit ratio at 10 of (before, after) over 100 users, target 0.
+    fn hits(before: f64, after: f64) -> cnmf_metrics::HitRatio {
+        let count = |r: f64| (r * 100.0).round() as usize;
+        cnmf_metrics::HitRatio {
+            n: 10,
+            users: 100,
+            per_target: vec![cnmf_metrics::TargetHits {
+                target: 0,
+                eligible_users: 100,
+                hits_before: count(before),
+                hits_after: count(after),
+            }],
+            before,
+            after,
+        }
+    }
+
+    #[test]
+    fn hit_user_summary_means_and_undefined_rates() {
+        let mut reps = vec![
+            rep(0, &[("ignore-corrupt", 0.2, 0.1)]),
+            rep(1, &[("ignore-corrupt", 0.2, 0.1)]),
+        ];
+        // Repetition 0: 2 of 4 adversaries caught, 2 genuine users flagged; repetition 1:
+        // nothing flagged (precision undefined), 4 adversaries missed.
+        let users = [
+            Detection::from_counts(2, 2, 2),
+            Detection::from_counts(0, 0, 4),
+        ];
+        for (r, (b, a)) in reps.iter_mut().zip([(0.0, 0.5), (0.1, 0.7)]) {
+            r.paper[0].low_knowledge.hit_ratio_at_10 = Some(hits(b, a));
+            r.paper[0].informed.hit_ratio_at_10 = Some(hits(b, a / 2.0));
+        }
+        for (r, d) in reps.iter_mut().zip(users) {
+            r.paper[0].low_knowledge.user_detection = Some(d);
+        }
+        let s = &hit_user_summary_of(&reps).unwrap()[0];
+        assert_eq!((s.method.as_str(), s.repetitions), ("ignore-corrupt", 2));
+        let low = &s.low_knowledge;
+        assert!((low.hit_ratio_before.unwrap().mean - 0.05).abs() < 1e-12);
+        assert!((low.hit_ratio_after.unwrap().mean - 0.6).abs() < 1e-12);
+        assert!((s.informed.hit_ratio_after.unwrap().mean - 0.3).abs() < 1e-12);
+        // Precision only where something was flagged; recall and F1 over both repetitions.
+        let p = low.user_precision.unwrap();
+        assert_eq!((p.mean, p.sd), (0.5, None));
+        assert!((low.user_recall.unwrap().mean - 0.25).abs() < 1e-12);
+        assert!((low.user_f1.unwrap().mean - 0.25).abs() < 1e-12);
+        // No user-level detection recorded (a non-corrupt algorithm): undefined, not zero.
+        assert!(s.informed.user_recall.is_none() && s.informed.user_f1.is_none());
+        assert!(hit_user_summary_of(&[]).unwrap().is_empty());
     }
 }

@@ -1,5 +1,6 @@
-//! REPRODUCTION.md: the tables beside the paper's, the verdicts, detection, the regularised
-//! block, the sweeps, the evidence behind the defaults, and the plots.
+//! REPRODUCTION.md: the tables beside the paper's, the verdicts, detection, the hit ratio at 10
+//! and user-level detection, the regularised block, the sweeps, the evidence behind the
+//! defaults, and the plots.
 //!
 //! [`markdown`] writes the sections in order, one function each: `paper.rs` holds the paper's
 //! block, `beyond.rs` what the paper did not run, `evidence.rs` the defaults, convergence and
@@ -87,6 +88,7 @@ pub fn markdown(doc: &Document<'_>, plots: &PlotIndex) -> String {
     paper::verdicts(&mut s, doc);
     paper::more_figures(&mut s, doc);
     paper::detection(&mut s, doc);
+    paper::hit_ratio_and_users(&mut s, doc);
     beyond::regularised(&mut s, doc);
     beyond::other_methods(&mut s, doc);
     beyond::attack_size_sweep(&mut s, doc, plots);

@@ -1,5 +1,6 @@
 //! The report's sections on the paper's block: the run's header and settings, Tables 1 and 2,
-//! the null-attack control, the verdicts, the block's other figures and detection.
+//! the null-attack control, the verdicts, the block's other figures, detection, and the
+//! target's hit ratio at 10 with user-level detection.
 
 use std::fmt::Write;
 
@@ -7,7 +8,10 @@ use cnmf_metrics::{Interval, MeanSd};
 
 use super::{detection_rows, fmt_ms, fmt_opt};
 use crate::json::Document;
-use crate::summary::{paper_figures, Comparison, ControlSummary, MethodSummary, Verdict};
+use crate::protocol::{HIT_RATIO_N, HIT_RATIO_USERS};
+use crate::summary::{
+    paper_figures, Comparison, ControlSummary, HitUserMethodSummary, MethodSummary, Verdict,
+};
 
 fn paper_cell(method: &str, i: usize) -> String {
     paper_figures(method).map_or("–".to_string(), |f| format!("{:.3}", f[i]))
@@ -389,6 +393,77 @@ pub(super) fn detection(s: &mut String, doc: &Document<'_>) {
          already rated it 1.\n"
     );
     detection_rows(s, &doc.summary.paper);
+}
+
+/// The target's hit ratio at 10 before and after each attack, and user-level detection.
+pub(super) fn hit_ratio_and_users(s: &mut String, doc: &Document<'_>) {
+    let rows = &doc.summary.hit_ratio_and_user_detection;
+    let _ = writeln!(
+        s,
+        "\n## Hit ratio at {HIT_RATIO_N} and user-level detection\n\n\
+         Not in the paper. The hit ratio at {HIT_RATIO_N} is the share of genuine users (a seeded \
+         sample of up to {HIT_RATIO_USERS} per repetition who had not rated the target) whose \
+         top {HIT_RATIO_N} unrated items, ranked by raw prediction, include the target: before \
+         under the algorithm's Model 1 fit, after under its attacked fit (mean ± sd over \
+         repetitions).\n"
+    );
+    s.push_str(&hit_ratio_table(rows));
+    let _ = writeln!(
+        s,
+        "\nUser-level detection of the corrupt variants: a user counts as flagged when at least \
+         one of their ratings is flagged; precision is the share of flagged users who are \
+         adversaries (over the repetitions where some user was flagged), recall the share of \
+         adversaries flagged, F1 their harmonic mean.\n"
+    );
+    s.push_str(&user_detection_table(rows));
+}
+
+/// Hit ratio at 10 before and after Models 3 and 4, one row per algorithm.
+pub fn hit_ratio_table(rows: &[HitUserMethodSummary]) -> String {
+    let mut s = String::from(
+        "| algorithm | Model 3 before | Model 3 after | Model 4 before | Model 4 after |\n\
+         |---|---|---|---|---|\n",
+    );
+    for m in rows {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} |",
+            m.method,
+            fmt_opt(&m.low_knowledge.hit_ratio_before),
+            fmt_opt(&m.low_knowledge.hit_ratio_after),
+            fmt_opt(&m.informed.hit_ratio_before),
+            fmt_opt(&m.informed.hit_ratio_after),
+        );
+    }
+    s
+}
+
+/// User-level precision, recall and F1 under Models 3 and 4, for the algorithms that flag.
+pub fn user_detection_table(rows: &[HitUserMethodSummary]) -> String {
+    let mut s = String::from(
+        "| algorithm | model | precision | recall | F1 |\n\
+         |---|---|---|---|---|\n",
+    );
+    for m in rows {
+        for (label, d) in [
+            ("Model 3 (low-knowledge)", &m.low_knowledge),
+            ("Model 4 (informed)", &m.informed),
+        ] {
+            if d.user_recall.is_none() && d.user_precision.is_none() {
+                continue;
+            }
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} |",
+                m.method,
+                label,
+                fmt_opt(&d.user_precision),
+                fmt_opt(&d.user_recall),
+                fmt_opt(&d.user_f1),
+            );
+        }
+    }
+    s
 }
 
 #[cfg(test)]
