@@ -308,6 +308,79 @@ fn pipeline_writes_consistent_json_report_and_plots() {
     }
     assert!(stdout.contains("Null-attack control"), "{stdout}");
 
+    // Hit ratio at 10 and user-level detection: per repetition under Models 3 and 4, rates in
+    // [0, 1]; summarised and shown after the detection section.
+    let unit = |v: &Value| {
+        let x = v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"));
+        assert!((0.0..=1.0).contains(&x), "{x} outside [0, 1]");
+        x
+    };
+    for r in reps {
+        for p in r["paper"].as_array().unwrap() {
+            let corrupt = p["method"].as_str().unwrap().ends_with("corrupt")
+                || p["method"] == "replace-corrupt-nointerp";
+            for model in ["low_knowledge", "informed"] {
+                let h = &p[model]["hit_ratio_at_10"];
+                assert_eq!(h["n"], 10, "{h}");
+                assert!(h["users"].as_u64().unwrap() >= 1, "{h}");
+                unit(&h["before"]);
+                unit(&h["after"]);
+                let u = &p[model]["user_detection"];
+                if corrupt {
+                    unit(&u["recall"]);
+                    unit(&u["f1"]);
+                    assert!(u["precision"].is_null() || unit(&u["precision"]) >= 0.0);
+                } else {
+                    assert!(u.is_null(), "{u}");
+                }
+            }
+            for model in ["clean", "random_noise"] {
+                assert!(p[model]["hit_ratio_at_10"].is_null());
+                assert!(p[model]["user_detection"].is_null());
+            }
+        }
+    }
+    let hu = json["summary"]["hit_ratio_and_user_detection"]
+        .as_array()
+        .unwrap();
+    assert_eq!(hu.len(), 5);
+    assert!(
+        md.find("## Detection").unwrap() < md.find("## Hit ratio at 10").unwrap(),
+        "the hit ratio follows the detection section"
+    );
+    let th = table_after(&md, "## Hit ratio at 10");
+    assert_eq!(th.len(), 5);
+    for (i, (row, m)) in th.iter().zip(hu).enumerate() {
+        assert_eq!(row[0], PAPER[i].0);
+        assert_eq!(m["method"], PAPER[i].0);
+        for (col, (model, key)) in [
+            ("low_knowledge", "hit_ratio_before"),
+            ("low_knowledge", "hit_ratio_after"),
+            ("informed", "hit_ratio_before"),
+            ("informed", "hit_ratio_after"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mean = unit(&m[model][key]["mean"]);
+            assert!(close(cell(&row[col + 1]).0, mean), "{row:?}");
+        }
+    }
+    let tu = table_after(&md, "User-level detection of the corrupt variants");
+    assert_eq!(tu.len(), 6, "three corrupt variants, two models: {tu:?}");
+    for row in &tu {
+        let m = hu.iter().find(|m| m["method"] == row[0].as_str()).unwrap();
+        let model = if row[1].starts_with("Model 3") {
+            "low_knowledge"
+        } else {
+            "informed"
+        };
+        for (col, key) in [(3, "user_recall"), (4, "user_f1")] {
+            let mean = unit(&m[model][key]["mean"]);
+            assert!(close(cell(&row[col]).0, mean), "{row:?}");
+        }
+    }
+
     // Every linked plot exists and is an SVG; the expected ones are linked.
     let links: Vec<&str> = md
         .split("](")
