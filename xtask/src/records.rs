@@ -27,6 +27,16 @@ impl NoiseModel {
         NoiseModel::Informed,
     ];
 
+    /// "Model 1" to "Model 4".
+    pub fn short_label(self) -> &'static str {
+        match self {
+            NoiseModel::Clean => "Model 1",
+            NoiseModel::RandomNoise => "Model 2",
+            NoiseModel::LowKnowledge => "Model 3",
+            NoiseModel::Informed => "Model 4",
+        }
+    }
+
     /// "Model 1 (no noise)" and so on.
     pub fn label(self) -> &'static str {
         match self {

@@ -5,7 +5,7 @@ use anyhow::Result;
 use cnmf_metrics::{Interval, MeanSd};
 use serde::Serialize;
 
-use crate::records::{ControlRecord, FitRecord, MethodRecord, NoiseModel, RepRecord};
+use crate::records::{FitRecord, MethodRecord, NoiseModel, RepRecord};
 
 /// The paper's figures (spec section 7): NMAE Models 1, 2 and MAPS Models 3, 4.
 pub const PAPER: [(&str, [f64; 4]); 5] = [
@@ -118,17 +118,9 @@ pub const CONTROL_LEVEL: f64 = 0.95;
 
 /// The null-control summary of every algorithm, in the order of the first repetition.
 pub fn control_summary(reps: &[RepRecord]) -> Result<Vec<ControlSummary>> {
-    let reps: Vec<&RepRecord> = reps.iter().filter(|r| !r.null_control.is_empty()).collect();
-    let Some(first) = reps.first() else {
-        return Ok(Vec::new());
-    };
     let mut out = Vec::new();
-    for (i, c) in first.null_control.iter().enumerate() {
-        let recs: Vec<&ControlRecord> = reps.iter().filter_map(|r| r.null_control.get(i)).collect();
-        anyhow::ensure!(
-            recs.iter().all(|r| r.method == c.method),
-            "null-control records of different repetitions are not in the same order"
-        );
+    for recs in per_method(reps, "null-control", |r| &r.null_control, |c| &c.method)? {
+        let c = recs[0];
         let control: Vec<f64> = recs.iter().filter_map(|r| r.maps()).collect();
         let low: Vec<f64> = recs
             .iter()
@@ -138,11 +130,8 @@ pub fn control_summary(reps: &[RepRecord]) -> Result<Vec<ControlSummary>> {
             .iter()
             .map(|r| r.informed_maps_net_of_control)
             .collect();
-        let ci = |v: &[f64]| {
-            (v.len() >= 2)
-                .then(|| cnmf_metrics::mean_ci(v, CONTROL_LEVEL).ok())
-                .flatten()
-        };
+        // `mean_ci` refuses fewer than 2 values: no interval then.
+        let ci = |v: &[f64]| cnmf_metrics::mean_ci(v, CONTROL_LEVEL).ok();
         out.push(ControlSummary {
             method: c.method.clone(),
             repetitions: recs.len(),
@@ -206,16 +195,9 @@ fn hit_user_summary(fits: &[&FitRecord]) -> Result<HitUserSummary> {
 /// The paper block's hit ratio at 10 and user-level detection per algorithm, in the order of
 /// the first repetition.
 pub fn hit_user_summary_of(reps: &[RepRecord]) -> Result<Vec<HitUserMethodSummary>> {
-    let Some(first) = reps.first() else {
-        return Ok(Vec::new());
-    };
     let mut out = Vec::new();
-    for (i, m) in first.paper.iter().enumerate() {
-        let recs: Vec<&MethodRecord> = reps.iter().filter_map(|r| r.paper.get(i)).collect();
-        anyhow::ensure!(
-            recs.iter().all(|r| r.method == m.method),
-            "paper records of different repetitions are not in the same order"
-        );
+    for recs in per_method(reps, "paper", |r| &r.paper, |m| &m.method)? {
+        let m = recs[0];
         let fits = |model| recs.iter().map(|r| r.fit(model)).collect::<Vec<_>>();
         out.push(HitUserMethodSummary {
             method: m.method.clone(),
@@ -336,28 +318,53 @@ pub fn method_summary(recs: &[&MethodRecord]) -> Result<MethodSummary> {
     })
 }
 
-/// Summaries of a block: `pick` selects the block's records of a repetition.
-fn block(
-    reps: &[RepRecord],
-    pick: impl Fn(&RepRecord) -> &Vec<MethodRecord>,
-) -> Result<Vec<MethodSummary>> {
-    // Blocks that run in the first repetitions only are summarised over those.
+/// Each method's records of one block across the repetitions that ran it (a block that runs
+/// in the first repetitions only is taken over those), in the order of the first one; `pick`
+/// selects the block's records of a repetition, `method` names a record's method. Errors when
+/// the repetitions list the methods differently.
+fn per_method<'r, T>(
+    reps: &'r [RepRecord],
+    what: &str,
+    pick: impl Fn(&'r RepRecord) -> &'r [T],
+    method: impl Fn(&T) -> &str,
+) -> Result<Vec<Vec<&'r T>>> {
     let reps: Vec<&RepRecord> = reps.iter().filter(|r| !pick(r).is_empty()).collect();
     let Some(first) = reps.first() else {
         return Ok(Vec::new());
     };
-    (0..pick(first).len())
-        .map(|i| method_summary(&reps.iter().map(|r| &pick(r)[i]).collect::<Vec<_>>()))
+    pick(first)
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let recs: Vec<&T> = reps.iter().filter_map(|r| pick(r).get(i)).collect();
+            anyhow::ensure!(
+                recs.len() == reps.len() && recs.iter().all(|r| method(r) == method(m)),
+                "{what} records of different repetitions are not in the same order"
+            );
+            Ok(recs)
+        })
+        .collect()
+}
+
+/// Summaries of a block: `pick` selects the block's records of a repetition.
+fn block<'r>(
+    reps: &'r [RepRecord],
+    what: &str,
+    pick: impl Fn(&'r RepRecord) -> &'r [MethodRecord],
+) -> Result<Vec<MethodSummary>> {
+    per_method(reps, what, pick, |m| &m.method)?
+        .iter()
+        .map(|recs| method_summary(recs))
         .collect()
 }
 
 /// Builds the summary.
 pub fn summarise(reps: &[RepRecord], budget: &str) -> Result<Summary> {
-    let paper = block(reps, |r| &r.paper)?;
+    let paper = block(reps, "paper", |r| &r.paper)?;
     let null_control = control_summary(reps)?;
     let hit_ratio_and_user_detection = hit_user_summary_of(reps)?;
-    let regularised = block(reps, |r| &r.regularised)?;
-    let extra = block(reps, |r| &r.extra)?;
+    let regularised = block(reps, "regularised", |r| &r.regularised)?;
+    let extra = block(reps, "extra-method", |r| &r.extra)?;
     let verdicts = verdicts(reps, budget);
     let (attack_size, lambda) = sweeps(reps)?;
     Ok(Summary {
@@ -493,15 +500,6 @@ fn per_rep(reps: &[&RepRecord], method: &str, model: NoiseModel) -> Option<Vec<f
         .collect()
 }
 
-fn model_label(model: NoiseModel) -> &'static str {
-    match model {
-        NoiseModel::Clean => "Model 1",
-        NoiseModel::RandomNoise => "Model 2",
-        NoiseModel::LowKnowledge => "Model 3",
-        NoiseModel::Informed => "Model 4",
-    }
-}
-
 /// One comparison of `a` against `scale · b` under `model`, judged as `claim` with margin 0.
 fn compare(
     reps: &[&RepRecord],
@@ -513,9 +511,8 @@ fn compare(
 ) -> Option<Comparison> {
     let xa = per_rep(reps, a, model)?;
     let xb = per_rep(reps, b, model)?;
-    let test = (xa.len() >= 2)
-        .then(|| cnmf_metrics::paired_difference_scaled(&xa, &xb, scale, VERDICT_LEVEL).ok())
-        .flatten();
+    // Refused with fewer than 2 pairs: no test, an inconclusive comparison.
+    let test = cnmf_metrics::paired_difference_scaled(&xa, &xb, scale, VERDICT_LEVEL).ok();
     let relative = scale != 1.0;
     let paper_cut = |m: &str| {
         let i = match model {
@@ -528,7 +525,7 @@ fn compare(
     Some(Comparison {
         algorithm: a.into(),
         against: b.into(),
-        model: model_label(model).into(),
+        model: model.short_label().into(),
         metric: match model {
             NoiseModel::Clean | NoiseModel::RandomNoise => "NMAE",
             _ => "MAPS",
@@ -896,7 +893,7 @@ mod tests {
     /// A repetition whose null control gives `method` MAPS `control`, Model 3 net `low`.
     fn with_control(n: usize, control: f64, low: f64) -> RepRecord {
         let mut r = rep(n, &[]);
-        r.null_control = vec![ControlRecord {
+        r.null_control = vec![crate::records::ControlRecord {
             method: "ignore-missing".into(),
             fit: fit(0.2, Some(control)),
             low_knowledge_maps_net_of_control: low,
