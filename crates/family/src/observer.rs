@@ -84,6 +84,11 @@ impl<'o> Progress<'o> {
         }
     }
 
+    /// Whether an observer listens (and so may stop the fit).
+    pub fn has_observer(&self) -> bool {
+        self.observer.is_some()
+    }
+
     /// Records the objective of iterate `it` (0 = initial state) after checking it is finite,
     /// and tells the observer (from iteration 1 on), whose answer is returned.
     pub fn record(&mut self, it: usize, objective: f64) -> Result<ControlFlow<()>, FamilyError> {

@@ -240,15 +240,17 @@ impl Problem<'_> {
             }
             // The W half-step also yields the objective of the current iterate (finished with
             // the global terms of W before its update); a stop decided on that objective
-            // (tolerance, observer) undoes the fused W update.
-            let w_before = w.clone();
+            // (tolerance, observer) undoes the fused W update, so W is kept only when one of
+            // them can stop the fit.
+            let can_stop = params.tolerance() > 0.0 || progress.has_observer();
+            let w_before = can_stop.then(|| w.clone());
             let global_w = self.global_of(&w, k);
             let global_h = self.global_of(&h, k);
             let partial = half_step(isa, &self.data.rows, &mut w, &h, k, rule, &global_h, true);
             let obj = self.combine(partial, &global_w, &global_h);
             let stop = progress.record(it, obj)?.is_break();
             if stop || params.converged(&progress.trace) {
-                w = w_before;
+                w = w_before.expect("kept whenever the fit can stop here");
                 break;
             }
             if params.normalize_w() {
