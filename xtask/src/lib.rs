@@ -24,3 +24,4 @@ pub mod seeds;
 pub mod summary;
 pub mod sweeps;
 pub mod timing;
+pub mod verdicts;

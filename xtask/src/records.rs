@@ -224,3 +224,77 @@ pub struct RepRecord {
     /// Wall-clock seconds of the repetition.
     pub seconds: f64,
 }
+
+/// Records for the tests of the summaries and verdicts.
+#[cfg(test)]
+pub mod fixtures {
+    use super::*;
+    use cnmf_metrics::{Accuracy, PredictionShift};
+
+    /// A fit with test NMAE `nmae` (MAE, RMSE in proportion) and MAPS `maps` if given.
+    pub fn fit(nmae: f64, maps: Option<f64>) -> FitRecord {
+        FitRecord {
+            accuracy: Accuracy {
+                nmae,
+                mae: 4.0 * nmae,
+                rmse: 5.0 * nmae,
+                n: 100,
+            },
+            shift: maps.map(|maps| PredictionShift {
+                target: 0,
+                maps,
+                maps_unclipped: maps,
+                mean_shift: -maps,
+                maps_unrated: None,
+                n_users: 100,
+                n_unrated: 0,
+            }),
+            detection: None,
+            hit_ratio_at_10: None,
+            user_detection: None,
+            iterations: 40,
+            stop_reason: "budget".into(),
+            flagged: 0,
+            seconds: 0.0,
+        }
+    }
+
+    /// A repetition whose paper block gives `method` NMAE `nmae` under Models 1 and 2 and MAPS
+    /// `maps` under Models 3 and 4.
+    pub fn rep(rep: usize, methods: &[(&str, f64, f64)]) -> RepRecord {
+        RepRecord {
+            rep,
+            seeds: RepSeeds {
+                split: 0,
+                init: 0,
+                noise: 0,
+                attack: 0,
+            },
+            train_ratings: 0,
+            test_ratings: 0,
+            noise_flips: 0,
+            adversaries: 0,
+            target: TargetInfo {
+                item: 0,
+                external_id: "1".into(),
+                train_ratings: 0,
+                train_mean: 0.0,
+            },
+            paper: methods
+                .iter()
+                .map(|&(m, nmae, maps)| MethodRecord {
+                    method: m.into(),
+                    clean: fit(nmae, None),
+                    random_noise: fit(nmae, None),
+                    low_knowledge: fit(nmae, Some(maps)),
+                    informed: fit(nmae, Some(maps)),
+                })
+                .collect(),
+            null_control: Vec::new(),
+            regularised: Vec::new(),
+            extra: Vec::new(),
+            sweeps: None,
+            seconds: 0.0,
+        }
+    }
+}

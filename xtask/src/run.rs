@@ -23,6 +23,7 @@ use crate::records::RepRecord;
 use crate::report::{self, PlotIndex};
 use crate::summary;
 use crate::timing::{self, TimeCurve};
+use crate::verdicts;
 
 /// What a run wrote.
 #[derive(Debug)]
@@ -77,7 +78,7 @@ pub fn reproduce(args: &ReproduceArgs, command: String, out: &mut dyn Write) -> 
     let (settings, reps, tta) = result?;
 
     let t = Instant::now();
-    let summary = summary::summarise(&reps, &summary::budget_label(&settings))?;
+    let summary = summary::summarise(&reps, &verdicts::budget_label(&settings))?;
     let plots = figures::draw_all(
         &config.out.join("plots"),
         &settings,
@@ -267,13 +268,13 @@ fn print_summary(
     let (config, summary, settings) = (doc.config, doc.summary, doc.settings);
     writeln!(
         out,
-        "\nTable 1: NMAE on the clean test set (mean ± sd over {} repetitions)\n",
-        config.reps
+        "\nTable 1: NMAE on the clean test set ({})\n",
+        report::cells(config.reps)
     )?;
     write!(out, "{}", report::table1(&summary.paper))?;
     writeln!(
         out,
-        "\nTable 2: mean absolute prediction shift (mean ± sd)\n"
+        "\nTable 2: mean absolute prediction shift (mean [95% interval])\n"
     )?;
     write!(out, "{}", report::table2(&summary.paper))?;
     if !summary.null_control.is_empty() {
@@ -293,7 +294,7 @@ fn print_summary(
         };
         writeln!(out, "{}{n}: {}", v.verdict, v.short)?;
     }
-    let budget = summary::budget_label(settings);
+    let budget = verdicts::budget_label(settings);
     writeln!(
         out,
         "\nlambda = {:.4}, {budget}; wrote {} and {} ({:.1} s)",

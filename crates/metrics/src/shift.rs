@@ -7,9 +7,12 @@ use crate::{MeanSd, MetricsError, Predictor};
 
 /// The prediction shift of one target item between the clean model P* and the attacked model P.
 ///
-/// Both predictions are clipped to the rating scale before they are differenced: a served
-/// prediction is always clipped, and an unclipped difference would count movement outside the
-/// scale that no user ever sees.
+/// [`maps`](Self::maps) and the other figures clip both predictions to the rating scale before
+/// they are differenced: a served prediction is always clipped, and an unclipped difference
+/// counts movement outside the scale that no user ever sees.
+/// [`maps_unclipped`](Self::maps_unclipped) is the specification's definition on raw
+/// predictions; it is never smaller than `maps` (clipping is 1-Lipschitz), and the two differ
+/// when a prediction leaves the scale.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct PredictionShift {
     /// The target item.
@@ -17,6 +20,8 @@ pub struct PredictionShift {
     /// Mean absolute prediction shift (MAPS, the paper's figure): mean over genuine users of
     /// `|clip(P[u, t]) - clip(P*[u, t])|`.
     pub maps: f64,
+    /// MAPS on raw predictions: mean over genuine users of `|P[u, t] - P*[u, t]|`.
+    pub maps_unclipped: f64,
     /// Signed mean shift: mean of `clip(P[u, t]) - clip(P*[u, t])` (negative when a nuke
     /// worked).
     pub mean_shift: f64,
@@ -131,15 +136,12 @@ where
     let scale = clean_data.scale();
     let (raters, _) = clean_data.item(target);
     let (mut abs, mut signed, mut abs_unrated, mut n_unrated) = (0.0, 0.0, 0.0, 0usize);
+    let mut abs_raw = 0.0;
     for &u in genuine_users {
-        let before = scale.clip(predict_checked(clean_model, "clean model", u, target)?);
-        let after = scale.clip(predict_checked(
-            attacked_model,
-            "attacked model",
-            u,
-            target,
-        )?);
-        let d = after - before;
+        let raw_before = predict_checked(clean_model, "clean model", u, target)?;
+        let raw_after = predict_checked(attacked_model, "attacked model", u, target)?;
+        abs_raw += (raw_after - raw_before).abs();
+        let d = scale.clip(raw_after) - scale.clip(raw_before);
         abs += d.abs();
         signed += d;
         if raters.binary_search(&u).is_err() {
@@ -151,6 +153,7 @@ where
     Ok(PredictionShift {
         target,
         maps: abs / n,
+        maps_unclipped: abs_raw / n,
         mean_shift: signed / n,
         maps_unrated: (n_unrated > 0).then(|| abs_unrated / n_unrated as f64),
         n_users: genuine_users.len(),
@@ -234,6 +237,8 @@ mod tests {
         let s = prediction_shift(&p_star, &p, &data, &[0, 1, 2, 3], 0).unwrap();
         // shifts 0, -1, -2, -2.5
         assert_eq!(s.maps, 5.5 / 4.0);
+        // raw shifts 0, -1, -2, -3: user 3's 0.5 is below the scale
+        assert_eq!(s.maps_unclipped, 6.0 / 4.0);
         assert_eq!(s.mean_shift, -5.5 / 4.0);
         // users 2 and 3 had not rated item 0: |-2| and |-2.5|
         assert_eq!(s.maps_unrated, Some(2.25));

@@ -352,21 +352,48 @@ fn check_sample(
 
 /// The t-interval of the mean of `values` (already checked: at least 2, all finite).
 fn t_interval(values: &[f64], level: f64) -> Result<Interval, MetricsError> {
-    let s = MeanSd::of(values)?;
-    let t = t_quantile_upper((1.0 - level) / 2.0, (s.n - 1) as f64);
-    let half = t * s.sd.unwrap_or(0.0) / (s.n as f64).sqrt();
-    if !half.is_finite() {
-        return Err(MetricsError::InvalidArgument {
+    MeanSd::of(values)?
+        .ci(level)?
+        .ok_or(MetricsError::InvalidArgument {
             name: "values",
-            reason: "too large for a finite standard deviation".into(),
-        });
+            reason: "at least 2 values are needed for an interval".into(),
+        })
+}
+
+impl MeanSd {
+    /// The Student-t confidence interval of the mean at confidence `level`, from the summary
+    /// alone (`mean ± t_{(1 + level) / 2, n - 1} · sd / √n`, as [`mean_ci`]); `None` for a
+    /// single value, whose standard deviation is undefined.
+    ///
+    /// Errors: `level` not strictly between 0 and 1, or a standard deviation too large for a
+    /// finite interval ([`MetricsError::InvalidArgument`]).
+    ///
+    /// ```
+    /// use cnmf_metrics::MeanSd;
+    /// let ci = MeanSd::of(&[1.0, 2.0, 3.0]).unwrap().ci(0.95).unwrap().unwrap();
+    /// assert!((ci.high - 4.4841).abs() < 1e-4 && (ci.low + 0.4841).abs() < 1e-4);
+    /// assert!(MeanSd::of(&[1.0]).unwrap().ci(0.95).unwrap().is_none());
+    /// ```
+    pub fn ci(&self, level: f64) -> Result<Option<Interval>, MetricsError> {
+        let level = check_level(level)?;
+        let Some(sd) = self.sd else {
+            return Ok(None);
+        };
+        let t = t_quantile_upper((1.0 - level) / 2.0, (self.n - 1) as f64);
+        let half = t * sd / (self.n as f64).sqrt();
+        if !half.is_finite() {
+            return Err(MetricsError::InvalidArgument {
+                name: "values",
+                reason: "too large for a finite standard deviation".into(),
+            });
+        }
+        Ok(Some(Interval {
+            estimate: self.mean,
+            low: self.mean - half,
+            high: self.mean + half,
+            level,
+        }))
     }
-    Ok(Interval {
-        estimate: s.mean,
-        low: s.mean - half,
-        high: s.mean + half,
-        level,
-    })
 }
 
 /// The exact (up to [`SIGN_FLIP_EXACT_MAX`] values) or sampled two-sided sign-flip p-value.

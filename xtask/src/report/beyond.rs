@@ -30,7 +30,7 @@ pub(super) fn regularised(s: &mut String, doc: &Document<'_>) {
          most {} iterations) on a clean {:.0}% validation split of each repetition's \
          training set (carved out before noise or attacks are applied, so the model is fit \
          on 81% of the ratings). Same initial factors, targets and test sets as above; \
-         mean ± sd over the first {} repetitions.\n",
+         mean [95% interval] over the first {} repetitions.\n",
         c.protocol.l2_grid,
         c.protocol.patience,
         c.protocol.regularised_max_iters,
@@ -106,7 +106,7 @@ pub(super) fn attack_size_sweep(s: &mut String, doc: &Document<'_>, plots: &Plot
     let n = swept_reps(doc);
     let _ = writeln!(
         s,
-        "\n## Sweep: MAPS against the attack size\n\nMean ± sd over the first {n} \
+        "\n## Sweep: MAPS against the attack size\n\nMean [95% interval] over the first {n} \
          repetitions (same split, initial factors and target as the main run; only A \
          changes).\n"
     );
@@ -139,7 +139,7 @@ pub(super) fn lambda_sweep(s: &mut String, doc: &Document<'_>, plots: &PlotIndex
     let _ = writeln!(
         s,
         "\n## Sweep: lambda\n\nThe corrupt variants at multiples of the run's lambda \
-         ({:.4}); mean ± sd over the first {n} repetitions. Recall is of the injected \
+         ({:.4}); mean [95% interval] over the first {n} repetitions. Recall is of the injected \
          entries of the attack (Models 3, 4) or the flips (Model 2).\n",
         st.lambda
     );

@@ -35,11 +35,24 @@ pub struct PlotIndex {
     pub time_to_accuracy: Option<String>,
 }
 
-/// `mean ± sd` with 4 decimals (just the mean when sd is undefined).
+/// Confidence level of every interval in the tables.
+pub const CELL_LEVEL: f64 = 0.95;
+
+/// What a table cell holds, for the headings: "mean [95% interval] over N repetitions".
+pub fn cells(n: usize) -> String {
+    format!(
+        "mean [95% Student-t interval of the mean] over {n} repetitions; standard deviations \
+         in reproduce.json"
+    )
+}
+
+/// `mean [low, high]` (the 95% Student-t interval of the mean) with 4 decimals; just the mean
+/// when there is a single value.
 pub fn fmt_ms(m: &MeanSd) -> String {
-    match m.sd {
-        Some(sd) => format!("{:.4} ± {:.4}", m.mean, sd),
-        None => format!("{:.4}", m.mean),
+    match m.ci(CELL_LEVEL) {
+        Ok(Some(ci)) => format!("{:.4} [{:.4}, {:.4}]", m.mean, ci.low, ci.high),
+        Ok(None) => format!("{:.4}", m.mean),
+        Err(e) => format!("{:.4} (no interval: {e})", m.mean),
     }
 }
 

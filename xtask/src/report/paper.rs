@@ -9,9 +9,8 @@ use cnmf_metrics::{Interval, MeanSd};
 use super::{detection_rows, fmt_ms, fmt_opt};
 use crate::json::Document;
 use crate::protocol::{HIT_RATIO_N, HIT_RATIO_USERS};
-use crate::summary::{
-    paper_figures, Comparison, ControlSummary, HitUserMethodSummary, MethodSummary, Verdict,
-};
+use crate::summary::{paper_figures, ControlSummary, HitUserMethodSummary, MethodSummary};
+use crate::verdicts::{Comparison, Verdict};
 
 fn paper_cell(method: &str, i: usize) -> String {
     paper_figures(method).map_or("–".to_string(), |f| format!("{:.3}", f[i]))
@@ -175,15 +174,14 @@ pub(super) fn tables(s: &mut String, doc: &Document<'_>) {
     let sum = doc.summary;
     let _ = writeln!(
         s,
-        "## Table 1: NMAE on the clean test set (mean ± sd over {} repetitions)\n",
-        c.reps
+        "## Table 1: NMAE on the clean test set ({})\n",
+        super::cells(c.reps)
     );
     s.push_str(&table1(&sum.paper));
     let _ = writeln!(
         s,
-        "\n## Table 2: mean absolute prediction shift of the target (mean ± sd over {} \
-         repetitions)\n",
-        c.reps
+        "\n## Table 2: mean absolute prediction shift of the target ({})\n",
+        super::cells(c.reps)
     );
     s.push_str(&table2(&sum.paper));
 }
@@ -243,7 +241,10 @@ pub fn comparison_text(c: &Comparison) -> String {
     let lhs = if c.scale == 1.0 {
         format!("{} − {}", c.algorithm, c.against)
     } else {
-        format!("{} − {} · {}", c.algorithm, c.scale, c.against)
+        // At most 4 decimals, without trailing zeros: 0.5, 0.9313.
+        let scale = format!("{:.4}", c.scale);
+        let scale = scale.trim_end_matches('0').trim_end_matches('.');
+        format!("{} − {scale} · {}", c.algorithm, c.against)
     };
     let Some(t) = &c.test else {
         return format!("{lhs}, {} {}: no paired test", c.model, c.metric);
@@ -309,13 +310,26 @@ pub(super) fn verdicts(s: &mut String, doc: &Document<'_>) {
         if (2..=20).contains(&n) {
             let _ = write!(
                 s,
-                " With n = {n} the exact sign-flip p-value cannot fall below 2 / 2^n = {:.3}.",
+                " With n = {n} the exact sign-flip p-value cannot fall below 2 / 2^n = {:.1e}.",
                 2.0 / 2f64.powi(n as i32)
             );
         }
     }
     let _ = writeln!(s, "\n");
     for v in &doc.summary.verdicts {
+        let _ = writeln!(s, "- {}", verdict_text(v));
+    }
+    if doc.summary.verdicts_net_of_control.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "\n### The prediction-shift verdicts on MAPS net of the null control\n\n\
+         The same claims on Models 3 and 4, with each repetition's MAPS replaced by the \
+         attack's MAPS minus the same algorithm's null-control MAPS (the part the target \
+         ratings cause).\n"
+    );
+    for v in &doc.summary.verdicts_net_of_control {
         let _ = writeln!(s, "- {}", verdict_text(v));
     }
 }
@@ -387,8 +401,8 @@ pub(super) fn detection(s: &mut String, doc: &Document<'_>) {
         s,
         "\n## Detection: corruption flags against the injected or changed entries\n\n\
          Not in the paper. Precision and recall of the final flags Z of the paper block's fits \
-         against the ratings Model 2 flipped or Models 3 and 4 injected or changed (mean ± sd \
-         over repetitions; precision over the repetitions where something was flagged). Model \
+         against the ratings Model 2 flipped or Models 3 and 4 injected or changed (mean \
+         [95% interval] over repetitions; precision over the repetitions where something was flagged). Model \
          4's positives include every adversary's target rating, even when the adversary had \
          already rated it 1.\n"
     );
@@ -404,8 +418,8 @@ pub(super) fn hit_ratio_and_users(s: &mut String, doc: &Document<'_>) {
          Not in the paper. The hit ratio at {HIT_RATIO_N} is the share of genuine users (a seeded \
          sample of up to {HIT_RATIO_USERS} per repetition who had not rated the target) whose \
          top {HIT_RATIO_N} unrated items, ranked by raw prediction, include the target: before \
-         under the algorithm's Model 1 fit, after under its attacked fit (mean ± sd over \
-         repetitions). Both attacks here nuke the target (rate it at the bottom of the scale) and \
+         under the algorithm's Model 1 fit, after under its attacked fit (mean [95% \
+         interval] over repetitions). Both attacks here nuke the target (rate it at the bottom of the scale) and \
          the targets seldom sit in anyone's top {HIT_RATIO_N} to begin with, so these figures stay \
          near 0 (other items' predictions move with the injected profiles too, so a small rise is \
          possible); the measure is made for push attacks, which this report does not run yet.\n"
@@ -475,6 +489,7 @@ mod tests {
 
     fn verdict(repetitions: usize, comparisons: Vec<Comparison>) -> Verdict {
         Verdict {
+            id: "claim-1".into(),
             claim: "a claim".into(),
             short: "short".into(),
             verdict: "inconclusive".into(),

@@ -75,10 +75,32 @@ fn run_tiny(data: &Path, out: &Path, extra: &[&str]) -> (Output, Value) {
     (output, json)
 }
 
-/// Parses `a ± b` (or `a`) into (a, Some(b)).
-fn cell(s: &str) -> (f64, Option<f64>) {
-    let mut parts = s.split('±').map(|p| p.trim().parse::<f64>().expect(s));
-    (parts.next().unwrap(), parts.next())
+/// Parses `a [low, high]` (or `a`) into (a, Some((low, high))).
+fn cell(s: &str) -> (f64, Option<(f64, f64)>) {
+    let num = |p: &str| p.trim().parse::<f64>().expect(s);
+    match s.split_once('[') {
+        Some((mean, rest)) => {
+            let (low, high) = rest.trim_end_matches(']').split_once(',').expect(s);
+            (num(mean), Some((num(low), num(high))))
+        }
+        None => (num(s), None),
+    }
+}
+
+/// t_{0.975, 1}: the 95% interval of a mean of 2 repetitions is mean ± 12.7062 sd / √2.
+const T_975_DF1: f64 = 12.706_204_736_174_7;
+
+/// The cell shows the JSON's `{mean, sd}` as `mean [95% t-interval]` of 2 repetitions.
+fn check_cell(shown: &str, json: &Value) {
+    let (mean, ci) = cell(shown);
+    let (want_mean, sd) = (json["mean"].as_f64().unwrap(), json["sd"].as_f64().unwrap());
+    assert!(close(mean, want_mean), "{shown} vs {json}");
+    let (low, high) = ci.unwrap_or_else(|| panic!("no interval in {shown}"));
+    let half = T_975_DF1 * sd / 2f64.sqrt();
+    assert!(
+        close(low, want_mean - half) && close(high, want_mean + half),
+        "{shown} vs {json}"
+    );
 }
 
 /// The rows of the first Markdown table after the heading that starts with `heading`.
@@ -167,27 +189,9 @@ fn pipeline_writes_consistent_json_report_and_plots() {
         assert_eq!(t1r[0], name);
         assert_eq!(t2r[0], name);
         assert_eq!(m["method"], name);
-        for (col, (key, idx)) in [(1, ("nmae", 0)), (3, ("nmae", 1))] {
-            let (mean, sd) = cell(&t1r[col]);
-            assert!(
-                close(mean, m[key][idx]["mean"].as_f64().unwrap()),
-                "{t1r:?}"
-            );
-            assert!(
-                close(sd.unwrap(), m[key][idx]["sd"].as_f64().unwrap()),
-                "{t1r:?}"
-            );
-        }
         for (col, idx) in [(1, 0), (3, 1)] {
-            let (mean, sd) = cell(&t2r[col]);
-            assert!(
-                close(mean, m["maps"][idx]["mean"].as_f64().unwrap()),
-                "{t2r:?}"
-            );
-            assert!(
-                close(sd.unwrap(), m["maps"][idx]["sd"].as_f64().unwrap()),
-                "{t2r:?}"
-            );
+            check_cell(&t1r[col], &m["nmae"][idx]);
+            check_cell(&t2r[col], &m["maps"][idx]);
         }
         assert_eq!(t1r[2].parse::<f64>().unwrap(), paper[0]);
         assert_eq!(t1r[4].parse::<f64>().unwrap(), paper[1]);
@@ -195,10 +199,19 @@ fn pipeline_writes_consistent_json_report_and_plots() {
         assert_eq!(t2r[4].parse::<f64>().unwrap(), paper[3]);
     }
     let verdicts = json["summary"]["verdicts"].as_array().unwrap();
+    let ids: Vec<&str> = verdicts.iter().map(|v| v["id"].as_str().unwrap()).collect();
     assert_eq!(
-        verdicts.len(),
-        4,
-        "one verdict per claim and one on the two most robust corrupt variants"
+        ids,
+        [
+            "claim-1",
+            "claim-1-margin",
+            "claim-2",
+            "claim-3",
+            "ic-vs-rcn",
+            "rcn-lowest"
+        ],
+        "claim 1 twice (lowest of five, the paper's margin), claims 2 and 3, two on the most \
+         robust corrupt variants"
     );
     let section = &md[md.find("## Verdicts on the paper's claims").unwrap()..];
     let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
@@ -236,7 +249,7 @@ fn pipeline_writes_consistent_json_report_and_plots() {
         }
     }
     // Claim 2's comparisons are relative: at most 50% of the other's MAPS, with the cut.
-    let c2 = &verdicts[1]["comparisons"][0];
+    let c2 = &verdicts[2]["comparisons"][0];
     assert_eq!(c2["scale"], 0.5);
     assert!(
         c2["estimated_cut"].is_f64() && c2["paper_cut"].is_f64(),
@@ -289,8 +302,8 @@ fn pipeline_writes_consistent_json_report_and_plots() {
         };
         let control_mean = reps.iter().map(mean).sum::<f64>() / 2.0;
         assert!((m["control_maps"]["mean"].as_f64().unwrap() - control_mean).abs() < 1e-12);
-        let (shown, sd) = cell(&row[1]);
-        assert!(close(shown, control_mean) && sd.is_some(), "{row:?}");
+        let (shown, ci) = cell(&row[1]);
+        assert!(close(shown, control_mean) && ci.is_some(), "{row:?}");
         for (col, key) in [
             (2, "low_knowledge_maps_net_of_control"),
             (3, "informed_maps_net_of_control"),
