@@ -1,5 +1,6 @@
 //! Calibration: the settings the paper does not state, chosen once on a validation split of
-//! repetition 0's training set (the test set is never looked at):
+//! repetition 0's training set (repetition 0's test set is never looked at; later repetitions'
+//! test sets overlap the calibration data, which the report states):
 //!
 //! - sigma of the noise model: the validation RMSE of ignore-missing at its best iteration
 //!   (the typical residual of a clean rating around a rank-k fit), then

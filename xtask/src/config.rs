@@ -82,6 +82,13 @@ pub struct Protocol {
     pub lambda_multipliers: Vec<f64>,
     /// Iterations of the time-to-accuracy fits.
     pub time_to_accuracy_iters: usize,
+    /// The long budget the paper's algorithms run again with (the calibration curves' end).
+    pub long_iters: usize,
+    /// Filler sizes of the low-knowledge attack in the filler sweep.
+    pub sweep_fillers: Vec<usize>,
+    /// Popularity band of the unpopular target of the attacks beyond the paper: quantiles
+    /// `[.0, .1)` of the items ranked by rating count.
+    pub unpopular_band: (f64, f64),
 }
 
 /// The checked configuration of `cargo xtask reproduce`.
@@ -123,6 +130,11 @@ pub struct Config {
     pub regularised: bool,
     /// Repetitions of the regularised block.
     pub regularised_reps: usize,
+    /// Whether the paper's algorithms run again at the other budgets (every repetition; not
+    /// with a time budget).
+    pub budgets: bool,
+    /// Whether the attacks beyond the paper run (every repetition).
+    pub more_attacks: bool,
     /// Protocol constants.
     pub protocol: Protocol,
 }
@@ -164,6 +176,8 @@ impl Config {
             sweep_reps,
             regularised: !a.no_regularised,
             regularised_reps,
+            budgets: !a.no_budgets && a.time_budget.is_none(),
+            more_attacks: !a.no_more_attacks,
             protocol: Protocol::new(quick),
         })
     }
@@ -310,13 +324,20 @@ impl Protocol {
             },
             patience: if quick { 3 } else { 10 },
             regularised_max_iters: if quick { 30 } else { 150 },
-            sweep_attack_sizes: vec![0.01, 0.02, 0.05, 0.10],
+            sweep_attack_sizes: vec![0.005, 0.01, 0.02, 0.05, 0.10, 0.20],
             lambda_multipliers: if quick {
                 vec![0.5, 1.0, 2.0]
             } else {
                 vec![0.5, 0.75, 1.0, 1.5, 2.0, 3.0]
             },
             time_to_accuracy_iters: if quick { 40 } else { 300 },
+            long_iters: if quick { 40 } else { 200 },
+            sweep_fillers: if quick {
+                vec![5, 19]
+            } else {
+                vec![0, 5, 19, 50, 100]
+            },
+            unpopular_band: (0.6, 0.8),
         }
     }
 }

@@ -7,6 +7,7 @@
 //! [`sweeps`], [`timing`] (time to accuracy), [`extra`] (other methods), [`records`] and
 //! [`summary`] (figures and tables), [`report`], [`figures`] and [`plots`], [`json`], [`run`].
 
+pub mod budgets;
 pub mod calibrate;
 pub mod cli;
 pub mod config;
@@ -14,11 +15,13 @@ pub mod data;
 pub mod extra;
 pub mod figures;
 pub mod json;
+pub mod more_attacks;
 pub mod plots;
 pub mod progress;
 pub mod protocol;
 pub mod records;
 pub mod report;
+pub mod robustness;
 pub mod run;
 pub mod seeds;
 pub mod summary;

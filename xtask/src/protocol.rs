@@ -21,7 +21,7 @@ use crate::extra::ExtraMethod;
 use crate::progress::Progress;
 use crate::records::{ControlRecord, FitRecord, MethodRecord, RepRecord, RepSeeds, TargetInfo};
 use crate::seeds::{derive, Stream};
-use crate::sweeps;
+use crate::{budgets, more_attacks, sweeps};
 
 /// Settings of the regularised block (chosen on the calibration split).
 #[derive(Debug, Clone, Serialize)]
@@ -45,6 +45,8 @@ pub struct SweepSettings {
     pub sizes: Vec<f64>,
     /// Multiples of lambda.
     pub multipliers: Vec<f64>,
+    /// Filler sizes of the low-knowledge attack.
+    pub fillers: Vec<usize>,
 }
 
 /// Everything a repetition needs, resolved (after calibration).
@@ -76,6 +78,10 @@ pub struct Settings {
     pub regularised: Option<Regularised>,
     /// The sweeps, if they run.
     pub sweeps: Option<SweepSettings>,
+    /// The other iteration budgets of the paper's algorithms (empty when skipped).
+    pub budgets: Vec<crate::budgets::Budget>,
+    /// The attacks beyond the paper, if they run.
+    pub more_attacks: Option<crate::more_attacks::MoreAttackSettings>,
 }
 
 impl Settings {
@@ -321,12 +327,24 @@ pub fn engine_record(
         Some((p_star, clean_train, att)) => Some(shift_of(p_star, model, clean_train, att)?),
         None => None,
     };
-    let detection = match attacked {
-        Some(att) if model.algorithm().flags_corruption() => Some(entry_detection(
-            model.corrupt_entries().iter().copied(),
-            att.truth.entry_pairs(),
-        )),
-        _ => None,
+    let flags = || model.corrupt_entries().iter().copied();
+    let flagging = attacked.filter(|_| model.algorithm().flags_corruption());
+    let detection = flagging.map(|att| entry_detection(flags(), att.truth.entry_pairs()));
+    // The target ratings and the filler ratings of an attack, each against the flags.
+    let (target_detection, filler_detection) = match flagging {
+        Some(att) if att.truth.kind().is_targeted() => {
+            let targets = att.truth.targets();
+            let (on_target, filler): (Vec<_>, Vec<_>) = att
+                .truth
+                .entry_pairs()
+                .into_iter()
+                .partition(|(_, i)| targets.contains(i));
+            (
+                Some(entry_detection(flags(), on_target)),
+                Some(entry_detection(flags(), filler)),
+            )
+        }
+        _ => (None, None),
     };
     let user_detection = match attacked {
         Some(att)
@@ -346,6 +364,8 @@ pub fn engine_record(
         accuracy,
         shift,
         detection,
+        target_detection,
+        filler_detection,
         hit_ratio_at_10,
         user_detection,
         iterations: model.iterations(),
@@ -478,6 +498,8 @@ fn run_extra_method(
             accuracy: accuracy_of(m, test, scale)?,
             shift,
             detection: None,
+            target_detection: None,
+            filler_detection: None,
             hit_ratio_at_10: None,
             user_detection: None,
             iterations: 0,
@@ -553,6 +575,9 @@ pub fn run_rep(
     .with_context(|| format!("repetition {rep}"))?;
 
     let (paper, null_control, clean_models) = paper_block(&scn, &test, s, rep, progress)?;
+    let more_attacks = more_attacks::run(&scn, &test, &clean_models, s, &seeds, progress)
+        .with_context(|| format!("repetition {rep}, attacks beyond the paper"))?;
+    let budgets = budgets::run(&scn, &test, s, rep, progress)?;
     let extra = extra_block(extras, &scn, &test, s, rep, progress)?;
     let sweeps = match &s.sweeps {
         Some(sw) if rep < sw.reps => Some(
@@ -571,23 +596,24 @@ pub fn run_rep(
         test_ratings: test.len(),
         noise_flips: scn.noisy.truth.entries().len(),
         adversaries: scn.low.truth.adversaries().len(),
-        target: target_info(&scn),
+        target: target_info(&scn.train, scn.target),
         paper,
         null_control,
         regularised,
         extra,
+        budgets,
+        more_attacks,
         sweeps,
         seconds: start.elapsed().as_secs_f64(),
     })
 }
 
-/// The scenario's target item and its clean training ratings.
-fn target_info(scn: &Scenario) -> TargetInfo {
-    let target = scn.target;
-    let (_, target_values) = scn.train.item(target);
+/// Item `target` and its ratings in `train`.
+pub fn target_info(train: &Ratings, target: u32) -> TargetInfo {
+    let (_, target_values) = train.item(target);
     TargetInfo {
         item: target,
-        external_id: scn.train.items().external(target).to_string(),
+        external_id: train.items().external(target).to_string(),
         train_ratings: target_values.len(),
         train_mean: target_values.iter().sum::<f64>() / target_values.len().max(1) as f64,
     }
@@ -717,17 +743,18 @@ fn regularised_block(
     Ok(regularised)
 }
 
-/// Number of fits `run_rep` does for repetition `rep` (for the progress bar).
-pub fn fits_in_rep(s: &Settings, n_extras: usize, rep: usize) -> u64 {
+/// Number of fits `run_rep` does for repetition `rep` on data with `n_users` users (for the
+/// progress bar).
+pub fn fits_in_rep(s: &Settings, n_extras: usize, rep: usize, n_users: usize) -> u64 {
     let n_alg = Algorithm::ALL.len() as u64;
     // The paper block's four models and its null control, then the extra methods.
-    let mut n = 5 * n_alg + 4 * n_extras as u64;
+    let mut n = 5 * n_alg + 4 * n_extras as u64 + budgets::fits(s) + more_attacks::fits(s);
     if s.regularised.as_ref().is_some_and(|r| rep < r.reps) {
         n += 4 * n_alg;
     }
     if let Some(sw) = &s.sweeps {
         if rep < sw.reps {
-            n += sweeps::fits(s, sw);
+            n += sweeps::fits(s, sw, n_users);
         }
     }
     n
@@ -754,6 +781,8 @@ mod tests {
             filler: 6,
             regularised: None,
             sweeps: None,
+            budgets: Vec::new(),
+            more_attacks: None,
         }
     }
 

@@ -58,6 +58,12 @@ pub struct FitRecord {
     /// Precision and recall of the corruption flags against the injected or changed entries
     /// (corrupt variants, Models 2-4).
     pub detection: Option<Detection>,
+    /// The same against the attack's ratings of its targets only (corrupt variants, Models
+    /// 3, 4): recall is the share of the target ratings flagged.
+    pub target_detection: Option<Detection>,
+    /// The same against the attack's other (filler) ratings only: recall is the share of the
+    /// harmless filler flagged (undefined when there is none, as under Model 4).
+    pub filler_detection: Option<Detection>,
     /// Hit ratio at 10 of the target under the same method's Model 1 fit (`before`) and this
     /// fit (`after`), over a seeded sample of genuine users who had not rated it (Models 3, 4 of
     /// the engine's algorithms).
@@ -184,6 +190,39 @@ pub struct LambdaPoint {
     pub informed: FitRecord,
 }
 
+/// The paper's algorithms at another iteration budget in one repetition.
+#[derive(Debug, Clone, Serialize)]
+pub struct BudgetRecord {
+    /// The budget, as `Budget::label`.
+    pub label: String,
+    /// One record per algorithm, in the budget's order.
+    pub methods: Vec<MethodRecord>,
+}
+
+/// One algorithm under one attack beyond the paper in one repetition.
+#[derive(Debug, Clone, Serialize)]
+pub struct AttackRecord {
+    /// The attack's name (see `more_attacks.rs`).
+    pub attack: String,
+    /// The algorithm.
+    pub method: String,
+    /// The attack's target (the paper block's, but for the unpopular-target attack).
+    pub target: TargetInfo,
+    /// The attacked fit: shift against the algorithm's Model 1 fit, detection, hit ratio.
+    pub fit: FitRecord,
+}
+
+/// One point of the filler sweep: one method, one filler size of the low-knowledge attack.
+#[derive(Debug, Clone, Serialize)]
+pub struct FillerPoint {
+    /// Filler items per injected profile besides the target.
+    pub filler: usize,
+    /// Method.
+    pub method: String,
+    /// Model 3 shift.
+    pub low_knowledge: PredictionShift,
+}
+
 /// The sweeps of one repetition.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RepSweeps {
@@ -191,6 +230,8 @@ pub struct RepSweeps {
     pub attack_size: Vec<SizePoint>,
     /// Lambda sweep.
     pub lambda: Vec<LambdaPoint>,
+    /// Filler sweep (Model 3).
+    pub filler: Vec<FillerPoint>,
 }
 
 /// Everything one repetition produced.
@@ -219,6 +260,10 @@ pub struct RepRecord {
     pub regularised: Vec<MethodRecord>,
     /// Other methods (see `extra.rs`).
     pub extra: Vec<MethodRecord>,
+    /// The paper's algorithms at the other budgets (empty when skipped).
+    pub budgets: Vec<BudgetRecord>,
+    /// The attacks beyond the paper, every algorithm (empty when skipped).
+    pub more_attacks: Vec<AttackRecord>,
     /// Sweeps (only in the first `sweep_reps` repetitions).
     pub sweeps: Option<RepSweeps>,
     /// Wall-clock seconds of the repetition.
@@ -250,6 +295,8 @@ pub mod fixtures {
                 n_unrated: 0,
             }),
             detection: None,
+            target_detection: None,
+            filler_detection: None,
             hit_ratio_at_10: None,
             user_detection: None,
             iterations: 40,
@@ -293,6 +340,8 @@ pub mod fixtures {
             null_control: Vec::new(),
             regularised: Vec::new(),
             extra: Vec::new(),
+            budgets: Vec::new(),
+            more_attacks: Vec::new(),
             sweeps: None,
             seconds: 0.0,
         }

@@ -17,6 +17,7 @@ use crate::data;
 use crate::extra::{self, ExtraMethod};
 use crate::figures;
 use crate::json::{self, Document, GitInfo, Machine, Timings};
+use crate::more_attacks::MoreAttackSettings;
 use crate::progress::Progress;
 use crate::protocol::{self, Settings, SweepSettings};
 use crate::records::RepRecord;
@@ -193,6 +194,11 @@ fn settings(config: &Config, cal: &Calibration) -> Settings {
             reps: config.sweep_reps,
             sizes: config.protocol.sweep_attack_sizes.clone(),
             multipliers: config.protocol.lambda_multipliers.clone(),
+            fillers: config.protocol.sweep_fillers.clone(),
+        }),
+        budgets: crate::budgets::from_calibration(config, cal),
+        more_attacks: config.more_attacks.then_some(MoreAttackSettings {
+            unpopular_band: config.protocol.unpopular_band,
         }),
     }
 }
@@ -209,7 +215,7 @@ fn repetitions(
     timings: &mut Timings,
 ) -> Result<Vec<RepRecord>> {
     let fits: u64 = (0..config.reps)
-        .map(|r| protocol::fits_in_rep(settings, extras.len(), r))
+        .map(|r| protocol::fits_in_rep(settings, extras.len(), r, ratings.n_users()))
         .sum::<u64>()
         + cnmf_engine::Algorithm::ALL.len() as u64;
     progress.add_fits(fits);

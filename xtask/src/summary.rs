@@ -29,6 +29,10 @@ pub struct DetectionSummary {
     pub precision: Option<MeanSd>,
     /// Recall.
     pub recall: Option<MeanSd>,
+    /// Recall over the attack's target ratings only (attacks).
+    pub target_recall: Option<MeanSd>,
+    /// Recall over the attack's filler ratings only (attacks with filler).
+    pub filler_recall: Option<MeanSd>,
     /// Ratings flagged.
     pub flagged: MeanSd,
     /// Injected or changed entries (positives).
@@ -44,8 +48,10 @@ pub struct MethodSummary {
     pub nmae: [MeanSd; 4],
     /// Test RMSE under Models 1-4.
     pub rmse: [MeanSd; 4],
-    /// MAPS under Models 3, 4.
+    /// MAPS under Models 3, 4 (clipped predictions, as served).
     pub maps: [MeanSd; 2],
+    /// MAPS on raw predictions (the specification's definition), Models 3, 4.
+    pub maps_unclipped: [MeanSd; 2],
     /// Signed mean shift under Models 3, 4.
     pub mean_shift: [MeanSd; 2],
     /// MAPS over genuine users who had not rated the target, Models 3, 4.
@@ -71,6 +77,17 @@ pub struct SizeSummary {
     pub low_knowledge: MeanSd,
     /// MAPS, Model 4.
     pub informed: MeanSd,
+}
+
+/// The filler sweep at one filler size for one method.
+#[derive(Debug, Clone, Serialize)]
+pub struct FillerSummary {
+    /// Filler items per profile.
+    pub filler: usize,
+    /// Method.
+    pub method: String,
+    /// MAPS, Model 3.
+    pub low_knowledge: MeanSd,
 }
 
 /// The lambda sweep at one lambda for one corrupt variant.
@@ -231,9 +248,19 @@ pub struct Summary {
     pub attack_size: Vec<SizeSummary>,
     /// Lambda sweep.
     pub lambda: Vec<LambdaSummary>,
+    /// Filler sweep.
+    pub filler: Vec<FillerSummary>,
+    /// The paper's algorithms at the other budgets, and the verdicts there.
+    pub budgets: Vec<crate::robustness::BudgetSummary>,
+    /// The attacks beyond the paper.
+    pub more_attacks: Vec<crate::robustness::AttackSummary>,
+    /// The paper block's MAPS by the target's mean-rating band and popularity band.
+    pub bands: Vec<crate::robustness::BandSummary>,
+    /// Share of the clean training ratings each corrupt variant flags under Model 1.
+    pub clean_flagged_share: Vec<(String, MeanSd)>,
 }
 
-fn mean_sd(values: &[f64]) -> Result<MeanSd> {
+pub(crate) fn mean_sd(values: &[f64]) -> Result<MeanSd> {
     Ok(MeanSd::of(values)?)
 }
 
@@ -250,11 +277,20 @@ fn detection_summary(fits: &[&FitRecord]) -> Result<DetectionSummary> {
     let d: Vec<_> = fits.iter().filter_map(|f| f.detection).collect();
     let precision: Vec<f64> = d.iter().filter_map(|x| x.precision).collect();
     let recall: Vec<f64> = d.iter().filter_map(|x| x.recall).collect();
+    let part = |pick: fn(&FitRecord) -> Option<cnmf_metrics::Detection>| -> Vec<f64> {
+        fits.iter()
+            .filter_map(|f| pick(f).and_then(|d| d.recall))
+            .collect()
+    };
+    let target_recall = part(|f| f.target_detection);
+    let filler_recall = part(|f| f.filler_detection);
     let flagged: Vec<f64> = d.iter().map(|x| x.flagged() as f64).collect();
     let positives: Vec<f64> = d.iter().map(|x| x.positives() as f64).collect();
     Ok(DetectionSummary {
         precision: opt_mean_sd(&precision)?,
         recall: opt_mean_sd(&recall)?,
+        target_recall: opt_mean_sd(&target_recall)?,
+        filler_recall: opt_mean_sd(&filler_recall)?,
         flagged: mean_sd(&flagged)?,
         positives: mean_sd(&positives)?,
     })
@@ -275,11 +311,15 @@ pub fn method_summary(recs: &[&MethodRecord]) -> Result<MethodSummary> {
             .collect::<Option<Vec<_>>>()
     };
     let mut maps = Vec::new();
+    let mut raw = Vec::new();
     let mut signed = Vec::new();
     let mut unrated = Vec::new();
     for i in 0..2 {
         let s = shift(i).ok_or_else(|| anyhow::anyhow!("attack fit without a shift"))?;
         maps.push(mean_sd(&s.iter().map(|x| x.maps).collect::<Vec<_>>())?);
+        raw.push(mean_sd(
+            &s.iter().map(|x| x.maps_unclipped).collect::<Vec<_>>(),
+        )?);
         signed.push(mean_sd(
             &s.iter().map(|x| x.mean_shift).collect::<Vec<_>>(),
         )?);
@@ -313,6 +353,7 @@ pub fn method_summary(recs: &[&MethodRecord]) -> Result<MethodSummary> {
         nmae: [n0?, n1?, n2?, n3?],
         rmse: [r0?, r1?, r2?, r3?],
         maps: [maps[0], maps[1]],
+        maps_unclipped: [raw[0], raw[1]],
         mean_shift: [signed[0], signed[1]],
         maps_unrated: [unrated[0], unrated[1]],
         detection,
@@ -325,7 +366,7 @@ pub fn method_summary(recs: &[&MethodRecord]) -> Result<MethodSummary> {
 /// in the first repetitions only is taken over those), in the order of the first one; `pick`
 /// selects the block's records of a repetition, `method` names a record's method. Errors when
 /// the repetitions list the methods differently.
-fn per_method<'r, T>(
+pub(crate) fn per_method<'r, T>(
     reps: &'r [RepRecord],
     what: &str,
     pick: impl Fn(&'r RepRecord) -> &'r [T],
@@ -350,7 +391,7 @@ fn per_method<'r, T>(
 }
 
 /// Summaries of a block: `pick` selects the block's records of a repetition.
-fn block<'r>(
+pub(crate) fn block<'r>(
     reps: &'r [RepRecord],
     what: &str,
     pick: impl Fn(&'r RepRecord) -> &'r [MethodRecord],
@@ -375,7 +416,7 @@ pub fn summarise(reps: &[RepRecord], budget: &str) -> Result<Summary> {
         .into_iter()
         .filter(|v| v.comparisons.iter().all(|c| c.metric == "MAPS"))
         .collect();
-    let (attack_size, lambda) = sweeps(reps)?;
+    let (attack_size, lambda, filler) = sweeps(reps)?;
     Ok(Summary {
         paper,
         null_control,
@@ -386,13 +427,21 @@ pub fn summarise(reps: &[RepRecord], budget: &str) -> Result<Summary> {
         verdicts_net_of_control,
         attack_size,
         lambda,
+        filler,
+        budgets: crate::robustness::budget_summaries(reps)?,
+        more_attacks: crate::robustness::attack_summaries(reps)?,
+        bands: crate::robustness::band_summaries(reps)?,
+        clean_flagged_share: crate::robustness::clean_flagged_share(reps)?,
     })
 }
 
-fn sweeps(reps: &[RepRecord]) -> Result<(Vec<SizeSummary>, Vec<LambdaSummary>)> {
+/// The sweeps' summaries.
+type Sweeps = (Vec<SizeSummary>, Vec<LambdaSummary>, Vec<FillerSummary>);
+
+fn sweeps(reps: &[RepRecord]) -> Result<Sweeps> {
     let swept: Vec<_> = reps.iter().filter_map(|r| r.sweeps.as_ref()).collect();
     let Some(first) = swept.first() else {
-        return Ok((Vec::new(), Vec::new()));
+        return Ok((Vec::new(), Vec::new(), Vec::new()));
     };
     let mut sizes = Vec::new();
     for (i, p) in first.attack_size.iter().enumerate() {
@@ -427,7 +476,19 @@ fn sweeps(reps: &[RepRecord]) -> Result<(Vec<SizeSummary>, Vec<LambdaSummary>)> 
             ],
         });
     }
-    Ok((sizes, lambdas))
+    let mut fillers = Vec::new();
+    for (i, p) in first.filler.iter().enumerate() {
+        let maps: Vec<f64> = swept
+            .iter()
+            .map(|s| s.filler[i].low_knowledge.maps)
+            .collect();
+        fillers.push(FillerSummary {
+            filler: p.filler,
+            method: p.method.clone(),
+            low_knowledge: mean_sd(&maps)?,
+        });
+    }
+    Ok((sizes, lambdas, fillers))
 }
 
 #[cfg(test)]

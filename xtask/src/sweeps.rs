@@ -1,17 +1,18 @@
-//! The sweeps of one repetition: MAPS against the attack size, and NMAE, MAPS and detection
-//! against lambda. They reuse the repetition's split, initial factors, target and Model 1 fits,
+//! The sweeps of one repetition: MAPS against the attack size, NMAE, MAPS and detection
+//! against lambda, and Model 3's MAPS against the filler size. They reuse the repetition's split, initial factors, target and Model 1 fits,
 //! so a sweep point differs from the main run in the swept setting only.
 
-use anyhow::Result;
-use cnmf_attacks::{AttackSize, TargetChoice};
+use anyhow::{Context, Result};
+use cnmf_attacks::{AttackSize, AttackSpec, FillerSize, TargetChoice};
 use cnmf_engine::{Algorithm, NmfModel};
 use cnmf_ratings::Triple;
 
 use crate::progress::Progress;
 use crate::protocol::{
-    attacks, engine_record, extend_init, fit, run_engine_method, Scenario, Settings, SweepSettings,
+    attacks, engine_record, extend_init, fit, injected_spec, run_engine_method, Scenario, Settings,
+    SweepSettings,
 };
-use crate::records::{LambdaPoint, MethodRecord, RepSeeds, RepSweeps, SizePoint};
+use crate::records::{FillerPoint, LambdaPoint, MethodRecord, RepSeeds, RepSweeps, SizePoint};
 
 /// Whether two settings are the same point (sweep values are written with few digits).
 fn same(a: f64, b: f64) -> bool {
@@ -26,9 +27,15 @@ fn main_fraction(s: &Settings) -> Option<f64> {
     }
 }
 
+/// Whether `fraction` of `n_users` rounds to no adversary (as `cnmf-attacks` rounds it): such
+/// a size is left out of the sweep, which the report's table then simply lacks.
+fn too_small(fraction: f64, n_users: usize) -> bool {
+    (fraction * n_users as f64).round() < 1.0
+}
+
 /// Number of fits the sweeps add to a repetition (points the main run already has are
-/// reused, not refitted).
-pub fn fits(s: &Settings, sw: &SweepSettings) -> u64 {
+/// reused, not refitted; sizes with no adversary among `n_users` are skipped).
+pub fn fits(s: &Settings, sw: &SweepSettings, n_users: usize) -> u64 {
     let n_alg = Algorithm::ALL.len() as u64;
     let n_corrupt = Algorithm::ALL
         .iter()
@@ -37,10 +44,11 @@ pub fn fits(s: &Settings, sw: &SweepSettings) -> u64 {
     let sizes = sw
         .sizes
         .iter()
-        .filter(|&&x| !main_fraction(s).is_some_and(|f| same(f, x)))
+        .filter(|&&x| !main_fraction(s).is_some_and(|f| same(f, x)) && !too_small(x, n_users))
         .count() as u64;
     let mults = sw.multipliers.iter().filter(|&&m| !same(m, 1.0)).count() as u64;
-    sizes * 2 * n_alg + mults * 4 * n_corrupt
+    let fillers = sw.fillers.iter().filter(|&&f| f != s.filler).count() as u64;
+    sizes * 2 * n_alg + mults * 4 * n_corrupt + fillers * n_alg
 }
 
 /// Runs both sweeps for one repetition. `clean_models` and `paper` are the repetition's
@@ -58,6 +66,9 @@ pub fn run(
 ) -> Result<RepSweeps> {
     let mut out = RepSweeps::default();
     for &fraction in &sw.sizes {
+        if too_small(fraction, scn.train.n_users()) {
+            continue;
+        }
         if main_fraction(s).is_some_and(|f| same(f, fraction)) {
             let adversaries = scn.low.truth.adversaries().len();
             out.attack_size.extend(paper.iter().map(|rec| SizePoint {
@@ -95,7 +106,58 @@ pub fn run(
             });
         }
     }
+    for &filler in &sw.fillers {
+        if filler == s.filler {
+            out.filler.extend(paper.iter().map(|rec| FillerPoint {
+                filler,
+                method: rec.method.clone(),
+                low_knowledge: rec.low_knowledge.shift.expect("attack fits have a shift"),
+            }));
+        } else {
+            let points = filler_points(scn, test, clean_models, s, seeds, progress, filler)?;
+            out.filler.extend(points);
+        }
+    }
     Ok(out)
+}
+
+/// The filler sweep at a filler size the main run does not have: Model 3 drawn again with
+/// `filler` filler items per profile (same target and size), every algorithm fitted to it;
+/// shifts against the main run's Model 1 fits.
+fn filler_points(
+    scn: &Scenario,
+    test: &[Triple],
+    clean_models: &[NmfModel],
+    s: &Settings,
+    seeds: &RepSeeds,
+    progress: &Progress,
+    filler: usize,
+) -> Result<Vec<FillerPoint>> {
+    let targets = TargetChoice::Indices(vec![scn.target]);
+    let low = injected_spec(
+        AttackSpec::low_knowledge(),
+        s,
+        seeds.attack,
+        targets,
+        s.attack_size,
+    )
+    .filler(FillerSize::Count(filler))
+    .check()?
+    .generate(&scn.train)
+    .with_context(|| format!("Model 3 with {filler} filler items"))?;
+    let mut points = Vec::new();
+    for (alg, clean) in Algorithm::ALL.into_iter().zip(clean_models) {
+        let params = s.paper_params(alg, s.lambda)?;
+        let (m3, secs) = fit(&params, &low.ratings, &scn.init_low, None)?;
+        progress.fit_done();
+        let r3 = engine_record(&m3, secs, test, Some((clean, &scn.train, &low)), None, None)?;
+        points.push(FillerPoint {
+            filler,
+            method: alg.name().to_string(),
+            low_knowledge: r3.shift.context("no shift recorded")?,
+        });
+    }
+    Ok(points)
 }
 
 /// The attack-size sweep at a size the main run does not have: Models 3 and 4 drawn again at

@@ -1,5 +1,5 @@
-//! The report's sections beyond the paper: the regularised block, other methods and the two
-//! sweeps. Each writes nothing when its part of the run was skipped.
+//! The report's sections beyond the paper: the regularised block, other methods and the
+//! sweeps (attack size, filler size, lambda). Each writes nothing when its part of the run was skipped.
 
 use std::fmt::Write;
 
@@ -114,9 +114,9 @@ pub(super) fn attack_size_sweep(s: &mut String, doc: &Document<'_>, plots: &Plot
     for p in &sum.attack_size {
         let _ = writeln!(
             s,
-            "| {} | {:.0}% | {:.0} | {} | {} |",
+            "| {} | {} | {:.0} | {} | {} |",
             p.method,
-            100.0 * p.fraction,
+            super::robustness::fmt_pct(p.fraction),
             p.adversaries,
             fmt_ms(&p.low_knowledge),
             fmt_ms(&p.informed)
@@ -124,6 +124,32 @@ pub(super) fn attack_size_sweep(s: &mut String, doc: &Document<'_>, plots: &Plot
     }
     if let Some(f) = &plots.attack_size {
         let _ = writeln!(s, "\n![MAPS against attack size]({f})");
+    }
+}
+
+/// Writes "Sweep: MAPS against the filler size".
+pub(super) fn filler_sweep(s: &mut String, doc: &Document<'_>) {
+    let sum = doc.summary;
+    if sum.filler.is_empty() {
+        return;
+    }
+    let n = swept_reps(doc);
+    let _ = writeln!(
+        s,
+        "\n## Sweep: MAPS against the filler size\n\nModel 3 with each number of filler \
+         items per injected profile (the paper: {}); mean [95% interval] over the first {n} \
+         repetitions (same split, initial factors, target and attack size as the main run).\n\n\
+         | algorithm | filler items | MAPS Model 3 |\n|---|---|---|",
+        doc.settings.filler
+    );
+    for p in &sum.filler {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} |",
+            p.method,
+            p.filler,
+            fmt_ms(&p.low_knowledge)
+        );
     }
 }
 

@@ -9,6 +9,7 @@
 mod beyond;
 mod evidence;
 mod paper;
+mod robustness;
 
 use std::fmt::Write;
 
@@ -62,8 +63,8 @@ fn fmt_opt(m: &Option<MeanSd>) -> String {
 
 fn detection_rows(s: &mut String, rows: &[MethodSummary]) {
     s.push_str(
-        "| algorithm | model | precision | recall | flagged | injected or changed |\n\
-         |---|---|---|---|---|---|\n",
+        "| algorithm | model | precision | recall | recall: target ratings | recall: filler ratings | flagged | injected or changed |\n\
+         |---|---|---|---|---|---|---|---|\n",
     );
     let models = [
         NoiseModel::RandomNoise,
@@ -81,11 +82,13 @@ fn detection_rows(s: &mut String, rows: &[MethodSummary]) {
 fn detection_row(s: &mut String, method: &str, label: &str, d: &DetectionSummary) {
     let _ = writeln!(
         s,
-        "| {} | {} | {} | {} | {:.0} | {:.0} |",
+        "| {} | {} | {} | {} | {} | {} | {:.0} | {:.0} |",
         method,
         label,
         fmt_opt(&d.precision),
         fmt_opt(&d.recall),
+        fmt_opt(&d.target_recall),
+        fmt_opt(&d.filler_recall),
         d.flagged.mean,
         d.positives.mean
     );
@@ -97,14 +100,20 @@ pub fn markdown(doc: &Document<'_>, plots: &PlotIndex) -> String {
     paper::header(&mut s, doc);
     paper::settings(&mut s, doc);
     paper::tables(&mut s, doc);
+    robustness::clipping(&mut s, doc);
     paper::null_control(&mut s, doc);
     paper::verdicts(&mut s, doc);
+    robustness::budgets(&mut s, doc);
+    robustness::bands(&mut s, doc);
     paper::more_figures(&mut s, doc);
     paper::detection(&mut s, doc);
     paper::hit_ratio_and_users(&mut s, doc);
     beyond::regularised(&mut s, doc);
     beyond::other_methods(&mut s, doc);
+    robustness::more_attacks(&mut s, doc);
     beyond::attack_size_sweep(&mut s, doc, plots);
+    robustness::paper_gap(&mut s, doc);
+    beyond::filler_sweep(&mut s, doc);
     beyond::lambda_sweep(&mut s, doc, plots);
     evidence::defaults(&mut s, doc, plots);
     evidence::convergence(&mut s, doc, plots);

@@ -160,8 +160,13 @@ pub(super) fn settings(s: &mut String, doc: &Document<'_>) {
     let _ = writeln!(
         s,
         "- Calibration (the choices the paper does not state) used a {:.0}% validation split of \
-         repetition 0's training set ({} training and {} validation ratings); no test set was \
-         looked at.\n",
+         repetition 0's training set ({} training and {} validation ratings). Repetition 0's \
+         test set was not looked at, but the repetitions draw their splits independently, so \
+         later repetitions test on ratings the calibration fitted or validated on (about 90% \
+         of each later test set lies in the calibration data): the calibrated lambda and \
+         budgets have seen those test ratings, though never as test data and never with the \
+         noise or attacks applied. A reviewer who wants a clean separation can fix lambda \
+         with `--lambda` or `--sigma` and the budget with `--iters`.\n",
         100.0 * st.validation_fraction,
         doc.calibration.train_ratings,
         doc.calibration.validation_ratings
@@ -404,9 +409,25 @@ pub(super) fn detection(s: &mut String, doc: &Document<'_>) {
          against the ratings Model 2 flipped or Models 3 and 4 injected or changed (mean \
          [95% interval] over repetitions; precision over the repetitions where something was flagged). Model \
          4's positives include every adversary's target rating, even when the adversary had \
-         already rated it 1.\n"
+         already rated it 1. The recall is also split between the attack's ratings of the \
+         target and its filler ratings (harmless on their own; n/a where there are none: Model \
+         2 has no target, Model 4 no filler).\n"
     );
     detection_rows(s, &doc.summary.paper);
+    let shares: Vec<String> = doc
+        .summary
+        .clean_flagged_share
+        .iter()
+        .map(|(m, share)| format!("{m} {}", super::fmt_ms(share)))
+        .collect();
+    if !shares.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nOn clean data (Model 1) every flag is a false alarm: share of the genuine \
+             training ratings flagged: {}.",
+            shares.join("; ")
+        );
+    }
 }
 
 /// The target's hit ratio at 10 before and after each attack, and user-level detection.
@@ -422,7 +443,8 @@ pub(super) fn hit_ratio_and_users(s: &mut String, doc: &Document<'_>) {
          interval] over repetitions). Both attacks here nuke the target (rate it at the bottom of the scale) and \
          the targets seldom sit in anyone's top {HIT_RATIO_N} to begin with, so these figures stay \
          near 0 (other items' predictions move with the injected profiles too, so a small rise is \
-         possible); the measure is made for push attacks, which this report does not run yet.\n"
+         possible); the measure is made for push attacks, whose hit ratios are in \"Attacks \
+         beyond the paper\" below.\n"
     );
     s.push_str(&hit_ratio_table(rows));
     let _ = writeln!(

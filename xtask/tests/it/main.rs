@@ -2,4 +2,5 @@
 //! file); each file is a module.
 
 mod reproduce;
+mod robustness;
 mod tidy;

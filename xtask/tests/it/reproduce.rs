@@ -10,7 +10,7 @@ use serde_json::Value;
 
 /// A made-up data set: 80 users x 50 items, a rank-3 pattern plus deterministic jitter, each
 /// user rating 30 items, written as CSV with a header.
-fn write_tiny_data(dir: &Path) -> PathBuf {
+pub(crate) fn write_tiny_data(dir: &Path) -> PathBuf {
     let mut state: u64 = 0x2545_F491_4F6C_DD1D;
     let mut next = move || {
         state ^= state << 13;
@@ -43,7 +43,7 @@ fn xtask(args: &[&str]) -> Output {
         .expect("the xtask binary runs")
 }
 
-fn run_tiny(data: &Path, out: &Path, extra: &[&str]) -> (Output, Value) {
+pub(crate) fn run_tiny(data: &Path, out: &Path, extra: &[&str]) -> (Output, Value) {
     let mut args = vec![
         "--data",
         data.to_str().unwrap(),
@@ -76,7 +76,7 @@ fn run_tiny(data: &Path, out: &Path, extra: &[&str]) -> (Output, Value) {
 }
 
 /// Parses `a [low, high]` (or `a`) into (a, Some((low, high))).
-fn cell(s: &str) -> (f64, Option<(f64, f64)>) {
+pub(crate) fn cell(s: &str) -> (f64, Option<(f64, f64)>) {
     let num = |p: &str| p.trim().parse::<f64>().expect(s);
     match s.split_once('[') {
         Some((mean, rest)) => {
@@ -91,7 +91,7 @@ fn cell(s: &str) -> (f64, Option<(f64, f64)>) {
 const T_975_DF1: f64 = 12.706_204_736_174_7;
 
 /// The cell shows the JSON's `{mean, sd}` as `mean [95% t-interval]` of 2 repetitions.
-fn check_cell(shown: &str, json: &Value) {
+pub(crate) fn check_cell(shown: &str, json: &Value) {
     let (mean, ci) = cell(shown);
     let (want_mean, sd) = (json["mean"].as_f64().unwrap(), json["sd"].as_f64().unwrap());
     assert!(close(mean, want_mean), "{shown} vs {json}");
@@ -104,7 +104,7 @@ fn check_cell(shown: &str, json: &Value) {
 }
 
 /// The rows of the first Markdown table after the heading that starts with `heading`.
-fn table_after(md: &str, heading: &str) -> Vec<Vec<String>> {
+pub(crate) fn table_after(md: &str, heading: &str) -> Vec<Vec<String>> {
     let start = md
         .find(heading)
         .unwrap_or_else(|| panic!("no heading {heading}"));
