@@ -12,7 +12,7 @@ use crate::calibrate::Calibration;
 use crate::config::Config;
 use crate::progress::Progress;
 use crate::protocol::{run_engine_method, Scenario, Settings};
-use crate::records::BudgetRecord;
+use crate::records::{BudgetRecord, MethodRecord};
 use crate::summary::paper_figures;
 
 /// One budget: iterations per algorithm of the paper's five.
@@ -66,37 +66,63 @@ fn params(s: &Settings, alg: Algorithm, iters: usize) -> Result<ValidNmfParams> 
 }
 
 /// Runs every budget of `s` on the repetition's scenario (same data, initial factors, target
-/// and test set as the paper block).
+/// and test set as the paper block). A fit is deterministic in (algorithm, iterations), so a
+/// pair already run, by an earlier budget or by the paper block at the main budget, is reused
+/// rather than refitted (e.g. the replace variants, whose best validation iteration is often
+/// the long budget).
 pub fn run(
     scn: &Scenario,
     test: &[Triple],
     s: &Settings,
+    paper: &[MethodRecord],
     rep: usize,
     progress: &Progress,
 ) -> Result<Vec<BudgetRecord>> {
-    s.budgets
-        .iter()
-        .map(|b| {
-            let methods = b
-                .iters
-                .iter()
-                .map(|&(alg, iters)| {
+    let mut done: Vec<(Algorithm, usize, MethodRecord)> = Vec::new();
+    if s.time_budget.is_none() {
+        for rec in paper {
+            if let Ok(alg) = rec.method.parse::<Algorithm>() {
+                done.push((alg, s.iters, rec.clone()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for b in &s.budgets {
+        let mut methods = Vec::new();
+        for &(alg, iters) in &b.iters {
+            let known = done.iter().find(|(a, t, _)| *a == alg && *t == iters);
+            let rec = match known {
+                Some((_, _, rec)) => rec.clone(),
+                None => {
                     let (rec, _) = run_engine_method(&params(s, alg, iters)?, scn, test, progress)
                         .with_context(|| {
                             format!("repetition {rep}, {alg} at {iters} iterations")
                         })?;
-                    Ok(rec)
-                })
-                .collect::<Result<_>>()?;
-            Ok(BudgetRecord {
-                label: b.label.clone(),
-                methods,
-            })
-        })
-        .collect()
+                    done.push((alg, iters, rec.clone()));
+                    rec
+                }
+            };
+            methods.push(rec);
+        }
+        out.push(BudgetRecord {
+            label: b.label.clone(),
+            methods,
+        });
+    }
+    Ok(out)
 }
 
-/// Fits the budgets add to a repetition.
+/// Fits the budgets add to a repetition: one per distinct (algorithm, iterations) pair that
+/// the main budget does not already have, four models each.
 pub fn fits(s: &Settings) -> u64 {
-    s.budgets.iter().map(|b| 4 * b.iters.len() as u64).sum()
+    let mut pairs: Vec<(Algorithm, usize)> = Vec::new();
+    for b in &s.budgets {
+        for &(alg, iters) in &b.iters {
+            let main = s.time_budget.is_none() && iters == s.iters;
+            if !main && !pairs.contains(&(alg, iters)) {
+                pairs.push((alg, iters));
+            }
+        }
+    }
+    4 * pairs.len() as u64
 }

@@ -577,7 +577,7 @@ pub fn run_rep(
     let (paper, null_control, clean_models) = paper_block(&scn, &test, s, rep, progress)?;
     let more_attacks = more_attacks::run(&scn, &test, &clean_models, s, &seeds, progress)
         .with_context(|| format!("repetition {rep}, attacks beyond the paper"))?;
-    let budgets = budgets::run(&scn, &test, s, rep, progress)?;
+    let budgets = budgets::run(&scn, &test, s, &paper, rep, progress)?;
     let extra = extra_block(extras, &scn, &test, s, rep, progress)?;
     let sweeps = match &s.sweeps {
         Some(sw) if rep < sw.reps => Some(
