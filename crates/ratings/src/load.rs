@@ -27,6 +27,9 @@
 //!   span lines. Spaces around CSV fields are trimmed.
 //! - A file with no rating (empty, only blank lines, or a CSV header alone) is
 //!   [`RatingsError::Empty`].
+//! - A line longer than [`LoadOptions::max_line_bytes`] (default 1 MiB) is an error, so an input
+//!   without line breaks cannot exhaust memory; an error quotes at most 300 characters of the
+//!   offending text.
 //!
 //! Loading streams the file through a reused line buffer (no copy of the whole file), and
 //! integer ids skip hashing through a dense cache.
@@ -115,7 +118,7 @@ impl Format {
             return Ok(f);
         }
         let file = File::open(path).map_err(|e| io_error(path, e))?;
-        let mut lines = LineReader::new(file, path);
+        let mut lines = LineReader::new(file, path, DEFAULT_MAX_LINE_BYTES);
         let first = lines.next_line()?.map(|(_, l)| l.to_vec());
         resolve_by_sniffing(path, first.as_deref())
     }
@@ -165,7 +168,7 @@ impl FromStr for Format {
 ///     .scale(RatingScale::new(0.5, 5.0).unwrap());
 /// assert_eq!(opts.format, Format::Csv);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LoadOptions {
     /// The scale every rating must lie in (default 1..5).
     pub scale: RatingScale,
@@ -173,6 +176,24 @@ pub struct LoadOptions {
     pub duplicates: DuplicatePolicy,
     /// The file layout (default: detect).
     pub format: Format,
+    /// The longest line accepted, in bytes (default [`DEFAULT_MAX_LINE_BYTES`]): a longer
+    /// line is an error, so that an input without line breaks cannot grow the line buffer
+    /// until memory runs out.
+    pub max_line_bytes: usize,
+}
+
+/// Default longest line of a ratings file: 1 MiB, thousands of times a real rating line.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            scale: RatingScale::default(),
+            duplicates: DuplicatePolicy::default(),
+            format: Format::default(),
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+        }
+    }
 }
 
 impl LoadOptions {
@@ -191,6 +212,12 @@ impl LoadOptions {
     /// Sets the format.
     pub fn format(mut self, format: Format) -> Self {
         self.format = format;
+        self
+    }
+
+    /// Sets the longest line accepted, in bytes (at least 1).
+    pub fn max_line_bytes(mut self, bytes: usize) -> Self {
+        self.max_line_bytes = bytes.max(1);
         self
     }
 }
@@ -240,7 +267,7 @@ fn load_with_hint<R: Read>(
     opts: &LoadOptions,
     hint: usize,
 ) -> Result<Ratings, RatingsError> {
-    let mut lines = LineReader::new(reader, name);
+    let mut lines = LineReader::new(reader, name, opts.max_line_bytes);
     let mut builder = RatingsBuilder::new(opts.scale)
         .duplicates(opts.duplicates)
         .source(name);
@@ -386,12 +413,13 @@ struct LineReader<'p, R> {
     end: usize,
     eof: bool,
     line: usize,
+    max: usize,
 }
 
 impl<'p, R: Read> LineReader<'p, R> {
     const BLOCK: usize = 1 << 16;
 
-    fn new(reader: R, path: &'p Path) -> Self {
+    fn new(reader: R, path: &'p Path, max: usize) -> Self {
         LineReader {
             reader,
             path,
@@ -400,7 +428,21 @@ impl<'p, R: Read> LineReader<'p, R> {
             end: 0,
             eof: false,
             line: 0,
+            max,
         }
+    }
+
+    /// The error for line `self.line + 1`, longer than the limit.
+    fn too_long(&self) -> RatingsError {
+        parse_error(
+            self.path,
+            self.line + 1,
+            format!(
+                "line is longer than {} bytes, the limit (is this a ratings file with line \
+                 breaks?)",
+                self.max
+            ),
+        )
     }
 
     fn next_line(&mut self) -> Result<Option<(usize, &[u8])>, RatingsError> {
@@ -420,6 +462,9 @@ impl<'p, R: Read> LineReader<'p, R> {
             }
             self.refill()?;
         };
+        if to - from > self.max {
+            return Err(self.too_long());
+        }
         self.line += 1;
         let mut line = &self.buf[from..to];
         if let Some(l) = line.strip_suffix(b"\r") {
@@ -457,6 +502,9 @@ impl<'p, R: Read> LineReader<'p, R> {
         self.buf.copy_within(self.start..self.end, 0);
         self.end -= self.start;
         self.start = 0;
+        if self.end > self.max {
+            return Err(self.too_long());
+        }
         if self.end == self.buf.len() {
             self.buf.resize(self.buf.len() * 2, 0);
         }
@@ -939,7 +987,16 @@ fn trim_ascii(b: &[u8]) -> &[u8] {
     b.trim_ascii()
 }
 
-fn parse_error(name: &Path, line: usize, problem: String) -> RatingsError {
+/// Longest problem text an error carries: a message quotes fields of the bad line, and a
+/// megabyte-long field would otherwise be echoed whole.
+const MAX_PROBLEM_CHARS: usize = 300;
+
+fn parse_error(name: &Path, line: usize, mut problem: String) -> RatingsError {
+    if let Some((cut, _)) = problem.char_indices().nth(MAX_PROBLEM_CHARS) {
+        let rest = problem.len() - cut;
+        problem.truncate(cut);
+        problem.push_str(&format!("… ({rest} more bytes)"));
+    }
     RatingsError::Parse {
         at: Location {
             path: name.to_path_buf(),

@@ -291,3 +291,53 @@ fn unusual_but_valid_movielens_lines() {
     let t = cnmf_ratings::load_reader(tabbed.as_bytes(), "<mem>", &opts).unwrap();
     assert_eq!(t.triples(), r.triples());
 }
+
+/// A reader that yields `byte` forever: an input without any line break.
+struct Endless(u8);
+
+impl std::io::Read for Endless {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        buf.fill(self.0);
+        Ok(buf.len())
+    }
+}
+
+#[test]
+fn an_endless_line_is_an_error_not_an_exhausted_memory() {
+    for limit in [100, 70_000, cnmf_ratings::DEFAULT_MAX_LINE_BYTES] {
+        let opts = LoadOptions::default().max_line_bytes(limit);
+        let e = cnmf_ratings::load_reader(Endless(b'7'), "<endless>", &opts)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("<endless>:1") && e.contains(&format!("longer than {limit} bytes")),
+            "{e}"
+        );
+    }
+    // The limit counts per line: short lines after a long one are not affected, and a line
+    // just over it fails with its own number.
+    let text = format!("user,item,rating\na,x,{}\n", "1".repeat(40));
+    let opts = LoadOptions::default().max_line_bytes(30);
+    let e = cnmf_ratings::load_reader(text.as_bytes(), "<mem>", &opts)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("<mem>:2") && e.contains("longer than 30 bytes"),
+        "{e}"
+    );
+    let ok = "user,item,rating\na,x,1\n";
+    assert!(cnmf_ratings::load_reader(ok.as_bytes(), "<mem>", &opts).is_ok());
+}
+
+#[test]
+fn a_huge_bad_field_is_not_echoed_whole() {
+    let header = format!("user,item,rating,{}\n", "z".repeat(500_000));
+    let e = cnmf_ratings::load_reader(header.as_bytes(), "<mem>", &LoadOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("<mem>:1") && e.contains("more bytes)"),
+        "{e:.200}"
+    );
+    assert!(e.len() < 1_000, "{} bytes of message", e.len());
+}
