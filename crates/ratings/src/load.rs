@@ -27,6 +27,11 @@
 //!   span lines. Spaces around CSV fields are trimmed.
 //! - A file with no rating (empty, only blank lines, or a CSV header alone) is
 //!   [`RatingsError::Empty`].
+//! - **Compressed input**: a file starting with the gzip magic bytes is decompressed on the fly
+//!   with the `gzip` feature (the `cnmf` CLI has it), and is an error naming the file without
+//!   it; `name.dat.gz` is detected as `name.dat` would be.
+//! - **Pipes**: a file is read once, from the start, so named pipes and `/dev/stdin` work;
+//!   without a telling file name the format comes from the first line.
 //! - A line longer than [`LoadOptions::max_line_bytes`] (default 1 MiB) is an error, so an input
 //!   without line breaks cannot exhaust memory; an error quotes at most 300 characters of the
 //!   offending text.
@@ -61,6 +66,8 @@ impl Format {
     /// `*.csv` / `*.tsv` -> CSV; `None` when the name says nothing.
     pub fn from_file_name(path: &Path) -> Option<Format> {
         let name = path.file_name()?.to_str()?;
+        // `ratings.dat.gz` is a compressed `ratings.dat`.
+        let name = name.strip_suffix(".gz").unwrap_or(name);
         if name == "u.data" {
             return Some(Format::Ml100k);
         }
@@ -117,8 +124,8 @@ impl Format {
         if let Some(f) = Format::from_file_name(path) {
             return Ok(f);
         }
-        let file = File::open(path).map_err(|e| io_error(path, e))?;
-        let mut lines = LineReader::new(file, path, DEFAULT_MAX_LINE_BYTES);
+        let (input, _) = open(path)?;
+        let mut lines = LineReader::new(input, path, DEFAULT_MAX_LINE_BYTES);
         let first = lines.next_line()?.map(|(_, l)| l.to_vec());
         resolve_by_sniffing(path, first.as_deref())
     }
@@ -239,15 +246,62 @@ impl LoadOptions {
 /// ```
 pub fn load(path: impl AsRef<Path>, opts: &LoadOptions) -> Result<Ratings, RatingsError> {
     let path = path.as_ref();
-    let file = File::open(path).map_err(|e| io_error(path, e))?;
+    let (input, size) = open(path)?;
     let format = match opts.format {
         Format::Auto => Format::from_file_name(path).unwrap_or(Format::Auto),
         f => f,
     };
     // Reserve for lines of 12 bytes (MovieLens lines are about 20), so the triple buffer does
     // not regrow; room that is never written costs no memory.
-    let hint = file.metadata().map(|m| m.len() / 12).unwrap_or(0);
-    load_with_hint(file, path, &opts.format(format), hint as usize)
+    load_with_hint(input, path, &opts.format(format), (size / 12) as usize)
+}
+
+/// The first bytes of a gzip stream.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Opens `path` for one sequential pass (so a named pipe or `/dev/stdin` works: nothing is
+/// read twice), decompressing it when it starts with the gzip magic bytes; returns the reader
+/// and a size hint (the file's length in bytes, 0 when unknown; for a compressed file, four
+/// times it).
+fn open(path: &Path) -> Result<(Box<dyn Read>, u64), RatingsError> {
+    let mut file = File::open(path).map_err(|e| io_error(path, e))?;
+    let size = file
+        .metadata()
+        .ok()
+        .filter(|m| m.is_file())
+        .map_or(0, |m| m.len());
+    let mut magic = [0u8; 2];
+    let mut got = 0;
+    while got < magic.len() {
+        match file.read(&mut magic[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io_error(path, e)),
+        }
+    }
+    let input = std::io::Cursor::new(magic[..got].to_vec()).chain(file);
+    if magic[..got] != GZIP_MAGIC {
+        return Ok((Box::new(input), size));
+    }
+    #[cfg(feature = "gzip")]
+    {
+        Ok((
+            Box::new(flate2::read::MultiGzDecoder::new(input)),
+            size.saturating_mul(4),
+        ))
+    }
+    #[cfg(not(feature = "gzip"))]
+    {
+        drop(input);
+        Err(parse_error(
+            path,
+            1,
+            "the file is gzip-compressed: decompress it (gunzip) first, or use a build of \
+             cnmf-ratings with its `gzip` feature"
+                .into(),
+        ))
+    }
 }
 
 /// Loads ratings from any reader (it is read in large blocks: no `BufReader` needed); `name`

@@ -341,3 +341,61 @@ fn a_huge_bad_field_is_not_echoed_whole() {
     );
     assert!(e.len() < 1_000, "{} bytes of message", e.len());
 }
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+#[test]
+fn gzip_input_is_recognised_by_its_magic_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read(fixture("good/ratings.dat")).unwrap();
+    // The name says `.dat` under `.gz`; a second copy has a name that says nothing.
+    for name in ["ratings.dat.gz", "ratings.data"] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, gzip(&text)).unwrap();
+        let got = load(&path, &LoadOptions::default());
+        #[cfg(feature = "gzip")]
+        assert_five(&got.unwrap(), name);
+        #[cfg(not(feature = "gzip"))]
+        {
+            let e = got.unwrap_err().to_string();
+            assert!(e.contains(name) && e.contains("gzip-compressed"), "{e}");
+        }
+    }
+    // A truncated stream is an error naming the file, never a silently short data set.
+    #[cfg(feature = "gzip")]
+    {
+        let gz = gzip(&text);
+        let path = dir.path().join("cut.dat.gz");
+        std::fs::write(&path, &gz[..gz.len() - 12]).unwrap();
+        let e = load(&path, &LoadOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cut.dat.gz"), "{e}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_named_pipe_is_read_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("ratings.fifo");
+    let status = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if !status.is_ok_and(|s| s.success()) {
+        eprintln!("skipped: mkfifo is not available");
+        return;
+    }
+    let text = std::fs::read(fixture("good/ratings.dat")).unwrap();
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::write(fifo, text).unwrap())
+    };
+    // No file name to go by: the format comes from the first line, read in the same pass.
+    let r = load(&fifo, &LoadOptions::default()).unwrap();
+    writer.join().unwrap();
+    assert_five(&r, "fifo");
+}
