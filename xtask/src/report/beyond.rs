@@ -81,20 +81,8 @@ pub(super) fn other_methods(s: &mut String, doc: &Document<'_>) {
     for (name, what) in &doc.extra_methods {
         let _ = writeln!(s, "- `{name}`: {what}");
     }
-    s.push_str(
-        "\n| method | NMAE Model 1 | NMAE Model 2 | MAPS Model 3 | MAPS Model 4 |\n|---|---|---|---|---|\n",
-    );
-    for m in &sum.extra {
-        let _ = writeln!(
-            s,
-            "| {} | {} | {} | {} | {} |",
-            m.method,
-            fmt_ms(&m.nmae[0]),
-            fmt_ms(&m.nmae[1]),
-            fmt_ms(&m.maps[0]),
-            fmt_ms(&m.maps[1])
-        );
-    }
+    s.push('\n');
+    super::nmae_maps_table(s, "method", &sum.extra);
 }
 
 /// Writes "Sweep: MAPS against the attack size" and links its plot.

@@ -57,6 +57,56 @@ pub fn fmt_ms(m: &MeanSd) -> String {
     }
 }
 
+/// Writes a Markdown table's header row and separator.
+fn header_row<S: AsRef<str>>(s: &mut String, cols: &[S]) {
+    s.push('|');
+    for c in cols {
+        let _ = write!(s, " {} |", c.as_ref());
+    }
+    s.push_str("\n|");
+    for _ in cols {
+        s.push_str("---|");
+    }
+    s.push('\n');
+}
+
+/// The common table of a block: one row per method with NMAE under Models 1, 2 and MAPS under
+/// Models 3, 4; `first` heads the method column.
+fn nmae_maps_table(s: &mut String, first: &str, rows: &[MethodSummary]) {
+    header_row(
+        s,
+        &[
+            first,
+            "NMAE Model 1",
+            "NMAE Model 2",
+            "MAPS Model 3",
+            "MAPS Model 4",
+        ],
+    );
+    for m in rows {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} |",
+            m.method,
+            fmt_ms(&m.nmae[0]),
+            fmt_ms(&m.nmae[1]),
+            fmt_ms(&m.maps[0]),
+            fmt_ms(&m.maps[1])
+        );
+    }
+}
+
+/// The distinct strings of `items`, in first-seen order.
+fn distinct<'a>(items: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut out: Vec<&str> = Vec::new();
+    for x in items {
+        if !out.contains(&x) {
+            out.push(x);
+        }
+    }
+    out
+}
+
 fn fmt_opt(m: &Option<MeanSd>) -> String {
     m.as_ref().map_or("n/a".to_string(), fmt_ms)
 }

@@ -4,9 +4,10 @@
 
 use std::fmt::Write;
 
-use super::{fmt_ms, fmt_opt};
+use super::{distinct, fmt_ms, fmt_opt, header_row, nmae_maps_table};
 use crate::json::Document;
 use crate::more_attacks::{MoreAttack, BANDWAGON_POPULAR};
+use crate::robustness::AttackSummary;
 use crate::summary::{paper_figures, SizeSummary};
 
 /// `0.5%`, `5%`: a fraction of the users as a percentage with at most one decimal.
@@ -95,25 +96,8 @@ pub(super) fn budgets(s: &mut String, doc: &Document<'_>) {
             .iter()
             .map(|(m, t)| format!("{m} {t}"))
             .collect();
-        let _ = writeln!(
-            s,
-            "\nAt {} (iterations: {}):\n\n\
-             | algorithm | NMAE Model 1 | NMAE Model 2 | MAPS Model 3 | MAPS Model 4 |\n\
-             |---|---|---|---|---|",
-            b.label,
-            iters.join(", ")
-        );
-        for m in &b.methods {
-            let _ = writeln!(
-                s,
-                "| {} | {} | {} | {} | {} |",
-                m.method,
-                fmt_ms(&m.nmae[0]),
-                fmt_ms(&m.nmae[1]),
-                fmt_ms(&m.maps[0]),
-                fmt_ms(&m.maps[1])
-            );
-        }
+        let _ = writeln!(s, "\nAt {} (iterations: {}):\n", b.label, iters.join(", "));
+        nmae_maps_table(s, "algorithm", &b.methods);
         let _ = writeln!(s);
         for v in &b.verdicts {
             let _ = writeln!(s, "- {}", super::paper::verdict_text(v));
@@ -199,33 +183,31 @@ pub(super) fn more_attacks(s: &mut String, doc: &Document<'_>) {
         .into_iter()
         .filter(|a| rows.iter().any(|r| r.attack == a.name()))
         .collect();
-    let mut methods: Vec<&str> = Vec::new();
-    for r in rows {
-        if !methods.contains(&r.method.as_str()) {
-            methods.push(&r.method);
-        }
-    }
+    let methods = distinct(rows.iter().map(|r| r.method.as_str()));
     let find = |a: MoreAttack, m: &str| rows.iter().find(|r| r.attack == a.name() && r.method == m);
-    s.push_str("\nMAPS:\n\n| algorithm");
-    for a in &present {
-        let _ = write!(s, " | {}", a.name());
-    }
-    s.push_str(" |\n|---");
-    for _ in &present {
-        s.push_str("|---");
-    }
-    s.push_str("|\n");
-    for m in &methods {
-        let _ = write!(s, "| {m}");
-        for &a in &present {
-            let _ = write!(
-                s,
-                " | {}",
-                find(a, m).map_or("n/a".into(), |r| fmt_ms(&r.maps))
-            );
+    let names: Vec<&str> = present.iter().map(|a| a.name()).collect();
+    // One row per algorithm of `methods`, one column per attack of `attacks` (or more: `cell`
+    // gives the cells of one attack).
+    let per_attack = |s: &mut String,
+                      methods: &[&str],
+                      attacks: &[MoreAttack],
+                      cell: &dyn Fn(&AttackSummary) -> Vec<String>| {
+        for m in methods {
+            let _ = write!(s, "| {m}");
+            for &a in attacks {
+                match find(a, m) {
+                    Some(r) => cell(r).iter().for_each(|c| {
+                        let _ = write!(s, " | {c}");
+                    }),
+                    None => s.push_str(" | n/a"),
+                }
+            }
+            s.push_str(" |\n");
         }
-        s.push_str(" |\n");
-    }
+    };
+    s.push_str("\nMAPS:\n\n");
+    header_row(s, &[&["algorithm"][..], &names].concat());
+    per_attack(s, &methods, &present, &|r| vec![fmt_ms(&r.maps)]);
     if let Some(r) = rows
         .iter()
         .find(|r| r.attack == MoreAttack::UnpopularTarget.name())
@@ -242,54 +224,25 @@ pub(super) fn more_attacks(s: &mut String, doc: &Document<'_>) {
             "\nHit ratio at 10 of the target before (Model 1 fit) and after the push attacks, \
              over the same sampled genuine users as the paper block:\n\n| algorithm",
         );
+        let mut cols = vec!["algorithm".to_string()];
         for a in &pushes {
-            let _ = write!(s, " | {} before | {} after", a.name(), a.name());
+            cols.push(format!("{} before", a.name()));
+            cols.push(format!("{} after", a.name()));
         }
-        s.push_str(" |\n|---");
-        for _ in 0..2 * pushes.len() {
-            s.push_str("|---");
-        }
-        s.push_str("|\n");
-        for m in &methods {
-            let _ = write!(s, "| {m}");
-            for &a in &pushes {
-                let r = find(a, m);
-                let _ = write!(
-                    s,
-                    " | {} | {}",
-                    r.map_or("n/a".into(), |r| fmt_opt(&r.hit_ratio_before)),
-                    r.map_or("n/a".into(), |r| fmt_opt(&r.hit_ratio_after))
-                );
-            }
-            s.push_str(" |\n");
-        }
+        header_row(s, &cols);
+        per_attack(s, &methods, &pushes, &|r| {
+            vec![fmt_opt(&r.hit_ratio_before), fmt_opt(&r.hit_ratio_after)]
+        });
     }
-    s.push_str("\nShare of the attack's target ratings flagged (corrupt variants):\n\n| algorithm");
-    for a in &present {
-        let _ = write!(s, " | {}", a.name());
-    }
-    s.push_str(" |\n|---");
-    for _ in &present {
-        s.push_str("|---");
-    }
-    s.push_str("|\n");
-    for m in &methods {
-        if present
-            .iter()
-            .all(|&a| find(a, m).is_none_or(|r| r.target_recall.is_none()))
-        {
-            continue;
-        }
-        let _ = write!(s, "| {m}");
-        for &a in &present {
-            let _ = write!(
-                s,
-                " | {}",
-                find(a, m).map_or("n/a".into(), |r| fmt_opt(&r.target_recall))
-            );
-        }
-        s.push_str(" |\n");
-    }
+    s.push_str("\nShare of the attack's target ratings flagged (corrupt variants):\n\n");
+    header_row(s, &[&["algorithm"][..], &names].concat());
+    // Only the algorithms that flag anything have rows here.
+    let flagging = distinct(
+        rows.iter()
+            .filter(|r| r.target_recall.is_some())
+            .map(|r| r.method.as_str()),
+    );
+    per_attack(s, &flagging, &present, &|r| vec![fmt_opt(&r.target_recall)]);
 }
 
 /// The attack size (fraction of users) at which `curve` (sizes ascending) reaches `value`, by
@@ -313,13 +266,7 @@ pub fn size_matching(curve: &[(f64, f64)], value: f64) -> Option<f64> {
 /// and 4, from the attack-size sweep (with the point (0, 0): without adversaries the data and
 /// so the fit are unchanged).
 fn matching_sizes(sizes: &[SizeSummary]) -> Vec<(String, [f64; 4], [Option<f64>; 2])> {
-    let mut methods: Vec<&str> = Vec::new();
-    for p in sizes {
-        if !methods.contains(&p.method.as_str()) {
-            methods.push(&p.method);
-        }
-    }
-    methods
+    distinct(sizes.iter().map(|p| p.method.as_str()))
         .into_iter()
         .filter_map(|m| {
             let paper = paper_figures(m)?;
