@@ -30,10 +30,7 @@ fn main_fraction(s: &Settings) -> Option<f64> {
 /// reused, not refitted).
 pub fn fits(s: &Settings, sw: &SweepSettings) -> u64 {
     let n_alg = Algorithm::ALL.len() as u64;
-    let n_corrupt = Algorithm::ALL
-        .iter()
-        .filter(|a| a.flags_corruption())
-        .count() as u64;
+    let n_corrupt = Algorithm::ALL.iter().filter(|a| a.needs_lambda()).count() as u64;
     let sizes = sw
         .sizes
         .iter()
@@ -75,7 +72,7 @@ pub fn run(
     for &multiplier in &sw.multipliers {
         let lambda = s.lambda * multiplier;
         for (idx, alg) in Algorithm::ALL.into_iter().enumerate() {
-            if !alg.flags_corruption() {
+            if !alg.needs_lambda() {
                 continue;
             }
             let rec = if same(multiplier, 1.0) {
