@@ -13,22 +13,14 @@ use crate::config::Config;
 use crate::progress::Progress;
 use crate::protocol::{run_engine_method, Scenario, Settings};
 use crate::records::{BudgetRecord, MethodRecord};
-use crate::summary::paper_figures;
 
 /// One budget: iterations per algorithm of the paper's five.
 #[derive(Debug, Clone, Serialize)]
 pub struct Budget {
     /// What the budget is, for the report (e.g. "200 iterations").
     pub label: String,
-    /// Iterations per algorithm, in `Algorithm::ALL` order.
+    /// Iterations per algorithm, in `Algorithm::PAPER` order.
     pub iters: Vec<(Algorithm, usize)>,
-}
-
-/// The paper's algorithms, in table order (the engine may have more).
-pub fn paper_algorithms() -> impl Iterator<Item = Algorithm> {
-    Algorithm::ALL
-        .into_iter()
-        .filter(|a| paper_figures(a.name()).is_some())
 }
 
 /// The budgets besides the main one: the long budget, and each algorithm's best validation
@@ -48,11 +40,14 @@ pub fn from_calibration(config: &Config, cal: &Calibration) -> Vec<Budget> {
     vec![
         Budget {
             label: format!("{long} iterations"),
-            iters: paper_algorithms().map(|a| (a, long)).collect(),
+            iters: Algorithm::PAPER.into_iter().map(|a| (a, long)).collect(),
         },
         Budget {
             label: "each algorithm's best validation iteration".into(),
-            iters: paper_algorithms().map(|a| (a, best_of(a))).collect(),
+            iters: Algorithm::PAPER
+                .into_iter()
+                .map(|a| (a, best_of(a)))
+                .collect(),
         },
     ]
 }

@@ -310,7 +310,7 @@ fn references(swept: &[&RepRecord], lambdas: &[f64], rpick: &RefPick) -> Vec<Ser
         (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
     };
     let mut series = Vec::new();
-    for a in Algorithm::ALL.iter().filter(|a| !a.flags_corruption()) {
+    for a in Algorithm::ALL.iter().filter(|a| !a.needs_lambda()) {
         if let Some(v) = reference(a.name(), rpick) {
             series.push(Series {
                 name: format!("{} (no lambda)", a.name()),

@@ -37,10 +37,7 @@ fn too_small(fraction: f64, n_users: usize) -> bool {
 /// reused, not refitted; sizes with no adversary among `n_users` are skipped).
 pub fn fits(s: &Settings, sw: &SweepSettings, n_users: usize) -> u64 {
     let n_alg = Algorithm::ALL.len() as u64;
-    let n_corrupt = Algorithm::ALL
-        .iter()
-        .filter(|a| a.flags_corruption())
-        .count() as u64;
+    let n_corrupt = Algorithm::ALL.iter().filter(|a| a.needs_lambda()).count() as u64;
     let sizes = sw
         .sizes
         .iter()
@@ -86,7 +83,7 @@ pub fn run(
     for &multiplier in &sw.multipliers {
         let lambda = s.lambda * multiplier;
         for (idx, alg) in Algorithm::ALL.into_iter().enumerate() {
-            if !alg.flags_corruption() {
+            if !alg.needs_lambda() {
                 continue;
             }
             let rec = if same(multiplier, 1.0) {

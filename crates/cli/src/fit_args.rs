@@ -50,9 +50,17 @@ pub struct DataArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ParamArgs {
     /// Algorithm: ignore-missing, replace-missing, ignore-corrupt, replace-corrupt,
-    /// replace-corrupt-nointerp. The corrupt variants flag ratings whose squared residual
-    /// exceeds lambda and stop fitting them.
-    #[arg(long, default_value = "ignore-corrupt", value_parser = parse_algorithm)]
+    /// replace-corrupt-nointerp, or a robust-loss baseline: huber, l1, trimmed. The corrupt
+    /// variants flag ratings whose squared residual exceeds lambda and stop fitting them; huber
+    /// down-weights (and flags) ratings more than sqrt(lambda) from their prediction, l1 fits the
+    /// smoothed absolute loss, trimmed drops the --trim-fraction worst-fitted ratings
+    /// (`--algorithm`, the library's name, works too).
+    #[arg(
+        long,
+        visible_alias = "algorithm",
+        default_value = "ignore-corrupt",
+        value_parser = parse_algorithm
+    )]
     pub algo: Algorithm,
 
     /// Rank: number of latent factors per user and item (`--rank`, the library's name, works
@@ -60,9 +68,9 @@ pub struct ParamArgs {
     #[arg(long, visible_alias = "rank", default_value_t = 20)]
     pub k: usize,
 
-    /// Corruption threshold on the squared residual (V - WH)^2. Default for the corrupt
-    /// variants: from the noise model with --sigma 1 --p 0.05, which gives about 4.154 (a rating
-    /// more than ~2.04 stars from its prediction is flagged).
+    /// Corruption threshold on the squared residual (V - WH)^2 (huber: delta = sqrt(lambda)).
+    /// Default for the corrupt variants and huber: from the noise model with --sigma 1 --p 0.05,
+    /// which gives about 4.154 (a rating more than ~2.04 stars from its prediction is flagged).
     #[arg(long, allow_negative_numbers = true, conflicts_with_all = ["sigma", "p"])]
     pub lambda: Option<f64>,
 
@@ -92,12 +100,18 @@ pub struct ParamArgs {
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub l2: f64,
 
-    /// Iterations fitted before corrupt flags start being set (corrupt variants only).
-    /// Default: min(10, iters / 2), so that ratings are judged against a model that already
-    /// fits the data; from a random start every rating looks off and whole taste groups can be
-    /// flagged. 0 follows the paper's Algorithm 1 literally.
+    /// Iterations fitted before corrupt flags start being set (corrupt variants; the robust
+    /// baselines fit plain ignore-missing until then). Default: min(10, iters / 2), so that
+    /// ratings are judged against a model that already fits the data; from a random start
+    /// every rating looks off and whole taste groups can be flagged. 0 follows the paper's
+    /// Algorithm 1 literally.
     #[arg(long)]
     pub warmup: Option<usize>,
+
+    /// trimmed only: the share of the ratings dropped each iteration, in [0, 1) (default
+    /// 0.05): the floor(share x ratings) worst-fitted ratings are flagged and ignored.
+    #[arg(long, allow_negative_numbers = true)]
+    pub trim_fraction: Option<f64>,
 }
 
 /// How lambda was chosen, for the output.
@@ -137,13 +151,19 @@ impl ParamArgs {
     /// Checked engine parameters and how lambda was chosen. Every problem is a usage error,
     /// found before any data is read.
     pub fn check(&self) -> CliResult<(ValidNmfParams, LambdaChoice)> {
+        if self.trim_fraction.is_some() && self.algo != Algorithm::Trimmed {
+            return Err(CliError::Usage(format!(
+                "--trim-fraction applies to the trimmed algorithm only, not {}",
+                self.algo
+            )));
+        }
         let mut params = NmfParams::new(self.k, self.algo)
             .max_iters(self.iters)
             .seed(self.seed)
             .threads(self.threads)
             .l2_w(self.l2)
             .l2_h(self.l2)
-            .warmup_iters(self.warmup.unwrap_or(if self.algo.flags_corruption() {
+            .warmup_iters(self.warmup.unwrap_or(if self.algo.downweights() {
                 DEFAULT_WARMUP.min(self.iters / 2)
             } else {
                 0
@@ -156,7 +176,7 @@ impl ParamArgs {
         };
         if let Some(l) = self.lambda {
             params = params.lambda(l);
-        } else if self.sigma.is_some() || self.p.is_some() || self.algo.flags_corruption() {
+        } else if self.sigma.is_some() || self.p.is_some() || self.algo.needs_lambda() {
             let sigma = self.sigma.unwrap_or(DEFAULT_SIGMA);
             let p = self.p.unwrap_or(DEFAULT_P);
             params = params.noise_model(sigma, p);
@@ -167,6 +187,9 @@ impl ParamArgs {
             };
             choice.sigma = Some(sigma);
             choice.p = Some(p);
+        }
+        if let Some(q) = self.trim_fraction {
+            params = params.trim_fraction(q);
         }
         let valid = params.check().map_err(CliError::from_engine)?;
         choice.lambda = valid.lambda();
@@ -389,6 +412,7 @@ mod tests {
             threads: 0,
             l2: 0.0,
             warmup: None,
+            trim_fraction: None,
         };
         let (valid, choice) = args.check().unwrap();
         assert_eq!(valid.warmup_iters(), 5);

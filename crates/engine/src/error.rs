@@ -13,7 +13,7 @@ pub enum EngineError {
         reason: String,
     },
     /// An algorithm name that is not one of [`Algorithm::ALL`](crate::Algorithm::ALL).
-    #[error("unknown algorithm {name:?}; expected one of: ignore-missing, replace-missing, ignore-corrupt, replace-corrupt, replace-corrupt-nointerp")]
+    #[error("unknown algorithm {name:?}; expected one of: ignore-missing, replace-missing, ignore-corrupt, replace-corrupt, replace-corrupt-nointerp, huber, l1, trimmed")]
     UnknownAlgorithm {
         /// The name given.
         name: String,

@@ -6,7 +6,7 @@ use cnmf_ratings::{RatingScale, Ratings, Triple};
 use rayon::prelude::*;
 
 use crate::isa::Isa;
-use crate::kernels::{gram, RowRule, RowStats};
+use crate::kernels::{gram, Robust, RowRule, RowStats};
 use crate::passes::{ColKind, Problem, RowKind};
 use crate::{
     init_factors, Algorithm, EngineError, Factors, IterationStats, NmfModel, Observer, StopReason,
@@ -289,6 +289,9 @@ struct State {
     w_next: Vec<f64>,
     h: Vec<f64>,
     flags: Vec<u8>,
+    /// Per-entry values of the robust baselines (CSR order; empty for the paper's five):
+    /// `huber`'s and `l1`'s weights of the current iteration, `trimmed`'s squared residuals.
+    weights: Vec<f64>,
     trace: Vec<IterationStats>,
     best: Option<Best>,
     pending: Pending,
@@ -328,13 +331,35 @@ impl State {
 impl ValidNmfParams {
     /// The rule of iteration `t`'s passes (the fit's and the fold-in's). Its row pass measures
     /// iteration `t - 1` and sets that iteration's flags once `t - 1 > warmup_iters`; the
-    /// replace-corrupt filled matrix uses `decay^t`.
+    /// replace-corrupt filled matrix uses `decay^t`. `huber` and `l1` reweight (and `huber`
+    /// flags) from iteration `warmup_iters + 1` on, measuring iteration `warmup_iters`; for
+    /// `trimmed` this is the rule of the update pass, whose flags the selection set
+    /// ([`ValidNmfParams::trims`] says whether it sets them).
     pub(crate) fn row_rule(&self, t: usize) -> RowRule {
         let lambda = self.lambda();
-        let marking = self.algorithm().flags_corruption() && t > self.warmup_iters() + 1;
+        let alg = self.algorithm();
+        let marking = alg.flags_corruption() && !alg.is_robust_baseline() && self.marks(t);
+        let reweight = t > self.warmup_iters();
+        let robust = match alg {
+            Algorithm::Huber => {
+                let l = lambda.expect("huber has a checked lambda");
+                Some(Robust::Huber {
+                    lambda: l,
+                    delta: l.sqrt(),
+                    reweight,
+                })
+            }
+            Algorithm::L1 => Some(Robust::L1 {
+                smoothing: crate::L1_SMOOTHING,
+                reweight,
+            }),
+            Algorithm::Trimmed => Some(Robust::Flags),
+            _ => None,
+        };
         RowRule {
             lambda,
             mark: if marking { lambda } else { None },
+            robust,
             flagged_weight: match self.algorithm() {
                 Algorithm::ReplaceCorrupt => {
                     self.decay().powi(i32::try_from(t).unwrap_or(i32::MAX))
@@ -342,6 +367,24 @@ impl ValidNmfParams {
                 _ => 0.0,
             },
             l2: self.l2_w(),
+        }
+    }
+
+    /// Whether the row pass of iteration `t` sets flags (those of iteration `t - 1`).
+    fn marks(&self, t: usize) -> bool {
+        t > self.warmup_iters() + 1
+    }
+
+    /// `trimmed` only: whether the row pass of iteration `t` sets the flags by the selection.
+    pub(crate) fn trims(&self, t: usize) -> bool {
+        self.algorithm() == Algorithm::Trimmed && self.marks(t)
+    }
+
+    /// The rule of `trimmed`'s measuring pass of iteration `t`: squared residuals, no update.
+    pub(crate) fn squares_rule(&self, t: usize) -> RowRule {
+        RowRule {
+            robust: Some(Robust::Squares),
+            ..self.row_rule(t)
         }
     }
 }
@@ -365,7 +408,7 @@ impl Run<'_, '_> {
         let mut t = 1usize;
         let (stop_reason, kept) = loop {
             let rule = p.row_rule(t);
-            let rs = self.row_step::<K>(&mut st, rule);
+            let rs = self.row_step::<K>(&mut st, t, rule);
             if let Some(reason) = self.measure(&mut st, t - 1, &rs, &mut observer)? {
                 break (reason, t - 1);
             }
@@ -379,7 +422,7 @@ impl Run<'_, '_> {
 
             let out_of_time = p.time_budget().is_some_and(|b| st.start.elapsed() >= b);
             if t == p.max_iters() || out_of_time {
-                let rs = self.stats_pass::<K>(&mut st, p.row_rule(t + 1));
+                let rs = self.stats_pass::<K>(&mut st, t + 1);
                 let reason =
                     self.measure(&mut st, t, &rs, &mut observer)?
                         .unwrap_or(if out_of_time {
@@ -409,6 +452,11 @@ impl Run<'_, '_> {
             } else {
                 Vec::new()
             },
+            weights: if self.params.algorithm().is_robust_baseline() {
+                vec![0.0; problem.nnz()]
+            } else {
+                Vec::new()
+            },
             w,
             h,
             trace: Vec::new(),
@@ -427,9 +475,27 @@ impl Run<'_, '_> {
     }
 
     /// Row pass of iteration `t` (`rule` is its rule): measures iteration `t - 1`, sets the
-    /// flags it then uses as its mask and writes the new `W` into `w_next`.
-    fn row_step<const K: usize>(&self, st: &mut State, rule: RowRule) -> RowStats {
+    /// flags it then uses as its mask and writes the new `W` into `w_next`. `trimmed` measures
+    /// and selects first ([`Run::trim_measure`]), then updates with the flags it set.
+    fn row_step<const K: usize>(&self, st: &mut State, t: usize, rule: RowRule) -> RowStats {
         let (problem, exec) = (self.problem, self.exec);
+        if self.params.algorithm() == Algorithm::Trimmed {
+            let mut rs = self.trim_measure::<K>(st, t);
+            let update = exec.run(|| {
+                problem.row_pass::<K, true>(
+                    exec.isa,
+                    RowKind::Ignore,
+                    rule,
+                    &st.w,
+                    &mut st.w_next,
+                    &st.h,
+                    &mut st.flags,
+                    &mut [],
+                )
+            });
+            rs.bad_row = update.bad_row;
+            return rs;
+        }
         let gram_h = if self.params.algorithm().replaces() {
             exec.run(|| gram::<K>(exec.isa, &st.h, &st.h, problem.k))
         } else {
@@ -449,13 +515,19 @@ impl Run<'_, '_> {
                 &mut st.w_next,
                 &st.h,
                 &mut st.flags,
+                &mut st.weights,
             )
         })
     }
 
-    /// Statistics-only row pass after the last iteration: measures it and sets its flags.
-    fn stats_pass<const K: usize>(&self, st: &mut State, rule: RowRule) -> RowStats {
+    /// Statistics-only row pass after the last iteration (`t` is the iteration that would
+    /// follow): measures it and sets its flags.
+    fn stats_pass<const K: usize>(&self, st: &mut State, t: usize) -> RowStats {
         let (problem, exec) = (self.problem, self.exec);
+        if self.params.algorithm() == Algorithm::Trimmed {
+            return self.trim_measure::<K>(st, t);
+        }
+        let rule = self.params.row_rule(t);
         exec.run(|| {
             problem.row_pass::<K, false>(
                 exec.isa,
@@ -465,8 +537,40 @@ impl Run<'_, '_> {
                 &mut [],
                 &st.h,
                 &mut st.flags,
+                &mut st.weights,
             )
         })
+    }
+
+    /// `trimmed`'s measurement in the row pass of iteration `t`: the squared residuals of
+    /// iteration `t - 1` (one statistics-only pass, into `st.weights`), then the global
+    /// selection, which sets the flags once [`ValidNmfParams::trims`]. The statistics' `robust`
+    /// is the trimmed loss, `loss` the squared loss over the entries not flagged.
+    fn trim_measure<const K: usize>(&self, st: &mut State, t: usize) -> RowStats {
+        let (problem, exec, p) = (self.problem, self.exec, self.params);
+        let rule = p.squares_rule(t);
+        let mut rs = exec.run(|| {
+            problem.row_pass::<K, false>(
+                exec.isa,
+                RowKind::Ignore,
+                rule,
+                &st.w,
+                &mut [],
+                &st.h,
+                &mut [],
+                &mut st.weights,
+            )
+        });
+        let drop = crate::trim::trim_count(p.trim_fraction(), problem.nnz());
+        let marking = p.trims(t);
+        let flags = marking.then_some(&mut st.flags[..]);
+        let kept = exec.run(|| crate::trim::trim(&st.weights, drop, flags));
+        rs.robust = kept;
+        if marking {
+            rs.loss = kept;
+            rs.flagged = drop;
+        }
+        rs
     }
 
     /// Column pass of iteration `t` with the new `W`, which then becomes `W_t`; takes the
@@ -499,6 +603,12 @@ impl Run<'_, '_> {
                 w0: &st.w,
                 mark: rule.mark,
                 flagged_weight: rule.flagged_weight,
+            }
+        } else if matches!(self.params.algorithm(), Algorithm::Huber | Algorithm::L1) {
+            // The row pass's weights; `trimmed` stores squared residuals there and masks by its
+            // flags (the ignore kernel).
+            ColKind::Weighted {
+                weights: &st.weights,
             }
         } else {
             ColKind::Ignore
@@ -541,7 +651,9 @@ impl Run<'_, '_> {
     ) -> Result<IterationStats, EngineError> {
         let p = self.params;
         let clipped_loss = p.lambda().map(|_| rs.clipped);
-        let data_term = if p.algorithm().flags_corruption() {
+        let data_term = if p.algorithm().is_robust_baseline() {
+            rs.robust
+        } else if p.algorithm().flags_corruption() {
             rs.clipped
         } else {
             rs.loss

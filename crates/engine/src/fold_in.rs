@@ -4,8 +4,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::isa::{Isa, Portable};
-use crate::kernels::{gram, ignore_row, replace_row, RowRule, RowStats, Scratch};
-use crate::{EngineError, NmfModel};
+use crate::kernels::{gram, ignore_row, replace_row, robust_row, RowRule, RowStats, Scratch};
+use crate::{Algorithm, EngineError, NmfModel};
 
 /// Mixed into the model's seed so a folded-in row does not reuse the stream of `W0`'s first row.
 const FOLD_IN_SALT: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -20,6 +20,11 @@ pub(crate) fn fold_in(model: &NmfModel, items: &[(u32, f64)]) -> Result<Vec<f64>
     let mut w1 = vec![0.0; k];
     let mut scratch = Scratch::new(k);
     let mut flags = vec![0u8; idx.len()];
+    let mut weights = if params.algorithm().is_robust_baseline() {
+        vec![0.0; idx.len()]
+    } else {
+        Vec::new()
+    };
     let row = FixedRow {
         replaces: params.algorithm().replaces(),
         h,
@@ -31,9 +36,32 @@ pub(crate) fn fold_in(model: &NmfModel, items: &[(u32, f64)]) -> Result<Vec<f64>
             Vec::new()
         },
     };
+    // `trimmed` drops the same share of the user's ratings as the fit drops of all ratings.
+    let drop = crate::trim::trim_count(params.trim_fraction(), idx.len());
     for t in 1..=params.max_iters() {
-        // Flags as they stand at the end of iteration t-1, as in the fit.
-        let stats = row.update(params.row_rule(t), &w0, &mut w1, &mut flags, &mut scratch);
+        if params.algorithm() == Algorithm::Trimmed {
+            // The row's squared residuals, then the selection (as the fit's measuring pass).
+            row.update(
+                params.squares_rule(t),
+                &w0,
+                &mut [],
+                &mut [],
+                &mut weights,
+                &mut scratch,
+            );
+            if params.trims(t) {
+                crate::trim::trim(&weights, drop, Some(&mut flags));
+            }
+        }
+        // Flags (and weights) as they stand at the end of iteration t-1, as in the fit.
+        let stats = row.update(
+            params.row_rule(t),
+            &w0,
+            &mut w1,
+            &mut flags,
+            &mut weights,
+            &mut scratch,
+        );
         if stats.bad_row.is_some() {
             return Err(EngineError::NotFinite {
                 what: "folded-in user factors".into(),
@@ -103,14 +131,16 @@ struct FixedRow<'a> {
 }
 
 impl FixedRow<'_> {
-    /// One multiplicative update of the row, `w0` to `w1`, under `rule`; measures `w0` and
-    /// sets its flags, as the fit's row pass does for one user.
+    /// One multiplicative update of the row, `w0` to `w1`, under `rule` (only measures when
+    /// `w1` is empty); measures `w0` and sets its flags (and weights), as the fit's row pass
+    /// does for one user.
     fn update(
         &self,
         rule: RowRule,
         w0: &[f64],
         w1: &mut [f64],
         flags: &mut [u8],
+        weights: &mut [f64],
         scratch: &mut Scratch,
     ) -> RowStats {
         let mut stats = RowStats::default();
@@ -128,6 +158,38 @@ impl FixedRow<'_> {
                 scratch,
                 &mut stats,
             );
+        } else if let Some(robust) = rule.robust {
+            if w1.is_empty() {
+                robust_row::<Portable, 0, false>(
+                    0,
+                    w0,
+                    w1,
+                    self.h,
+                    self.idx,
+                    self.values,
+                    flags,
+                    weights,
+                    rule,
+                    robust,
+                    scratch,
+                    &mut stats,
+                );
+            } else {
+                robust_row::<Portable, 0, true>(
+                    0,
+                    w0,
+                    w1,
+                    self.h,
+                    self.idx,
+                    self.values,
+                    flags,
+                    weights,
+                    rule,
+                    robust,
+                    scratch,
+                    &mut stats,
+                );
+            }
         } else {
             ignore_row::<Portable, 0, true>(
                 0,

@@ -221,14 +221,39 @@ pub(crate) fn mu_update_in_place(f: &mut [f64], num: &[f64], den: &[f64], l2: f6
     finite
 }
 
+/// The per-entry rule of the robust baselines' row passes (see [`RowRule::robust`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Robust {
+    /// `huber`: the objective `ρ(r)` into [`RowStats::robust`]; when `reweight`, the weight
+    /// `c = 1` if `r^2 <= λ`, else `δ / |r|`, and the flag `r^2 > λ`; otherwise `c = 1` and no
+    /// flag (warm-up).
+    Huber {
+        lambda: f64,
+        delta: f64,
+        reweight: bool,
+    },
+    /// `l1`: `sqrt(r^2 + e^2)` into [`RowStats::robust`]; when `reweight`, the weight
+    /// `c = 1 / (2 sqrt(r^2 + e^2))`, otherwise `c = 1`.
+    L1 { smoothing: f64, reweight: bool },
+    /// `trimmed`'s measuring pass: stores `r^2` of every entry (in the weights' place) for the
+    /// global selection; no update.
+    Squares,
+    /// `trimmed`'s update: weight 0 on the entries flagged by the selection, 1 elsewhere; the
+    /// flags are read, not recomputed.
+    Flags,
+}
+
 /// How a row pass treats each observed entry.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RowRule {
     /// `λ`, when known: adds the clipped loss to the statistics.
     pub lambda: Option<f64>,
     /// `Some(λ)` when this pass recomputes the corruption flags (`Z = (V - X)^2 > λ`);
-    /// `None` when every flag is and stays zero.
+    /// `None` when every flag is and stays zero (or a [`Robust`] rule handles them).
     pub mark: Option<f64>,
+    /// The robust baselines' rule (`None` for the paper's five): the passes then run
+    /// [`robust_row`] and [`weighted_col`] instead of the ignore kernels.
+    pub robust: Option<Robust>,
     /// Replace variants: the data weight `c` of a flagged entry in `c .* (V - X)`.
     pub flagged_weight: f64,
     /// L2 penalty on the updated factors.
@@ -242,6 +267,9 @@ pub(crate) struct RowStats {
     pub loss: f64,
     /// Clipped loss over all observed entries (when `λ` is known).
     pub clipped: f64,
+    /// The robust baselines' data term (Huber's `Σ ρ(r)`, the smoothed L1 loss; `trimmed`'s
+    /// trimmed loss is summed by its selection, not here).
+    pub robust: f64,
     /// Number of flagged entries.
     pub flagged: usize,
     /// `||W0||^2` of the rows read.
@@ -255,6 +283,7 @@ impl RowStats {
     pub(crate) fn add(&mut self, other: &RowStats) {
         self.loss += other.loss;
         self.clipped += other.clipped;
+        self.robust += other.robust;
         self.flagged += other.flagged;
         self.sq += other.sq;
         if self.bad_row.is_none() {
@@ -572,6 +601,151 @@ pub(crate) fn ignore_row<S: Simd, const K: usize, const UPDATE: bool>(
     }
 }
 
+/// One user's row under the robust baselines' rule `robust`: statistics of `(w0, H)` on its
+/// entries (and `huber`'s flags), the weights `c` of [`robust_entries`] (written to `weights`,
+/// the row's slice, for the column pass) and (when `UPDATE`) the weighted multiplicative
+/// update `w1 = w0 .* (Σ c v h_i) ./ (Σ c x h_i + l2 w0 + eps)`: [`ignore_row`] with real
+/// weights, on the same kernels. A row without entries of positive weight keeps its factors.
+/// A kernel of its own, so that the ignore variants' hot loop stays as it was.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) fn robust_row<S: Simd, const K: usize, const UPDATE: bool>(
+    row: usize,
+    w0: &[f64],
+    w1: &mut [f64],
+    h: &[f64],
+    items: &[u32],
+    values: &[f64],
+    flags: &mut [u8],
+    weights: &mut [f64],
+    rule: RowRule,
+    robust: Robust,
+    scratch: &mut Scratch,
+    stats: &mut RowStats,
+) {
+    let k = if K == 0 { w0.len() } else { K };
+    let w0 = &w0[..k];
+    let n = items.len();
+    let Predicted { num, den, a, b, .. } = scratch.predict::<S, K>(w0, h, items);
+    let mut st = *stats;
+    let active = robust_entries(
+        robust,
+        values,
+        &mut a[..n],
+        &mut b[..n],
+        flags,
+        weights,
+        rule,
+        &mut st,
+    );
+    *stats = st;
+    stats.sq += dot(w0, w0);
+    if UPDATE {
+        if active == 0 {
+            w1.copy_from_slice(w0);
+            return;
+        }
+        gather_axpy2::<S>(h, k, items, &a[..n], &b[..n], num, den);
+        if !mu_update(w0, w1, num, den, rule.l2) && stats.bad_row.is_none() {
+            stats.bad_row = Some(row);
+        }
+    }
+}
+
+/// The robust baselines' pass over one row's entries with predictions `b`: statistics, and
+/// the weighted sums' per-entry factors `a = c v`, `b = c x` with the weight `c` of the rule
+/// (stored in `weights` for the column pass; `Squares` stores `r^2` there instead and leaves
+/// `a`, `b` unused). Returns the number of entries of positive weight. Branch-free inside each
+/// loop (flags are unpredictable).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn robust_entries(
+    robust: Robust,
+    values: &[f64],
+    a: &mut [f64],
+    b: &mut [f64],
+    flags: &mut [u8],
+    weights: &mut [f64],
+    rule: RowRule,
+    st: &mut RowStats,
+) -> usize {
+    let clip = |st: &mut RowStats, e: f64| {
+        if let Some(l) = rule.lambda {
+            st.clipped += e.min(l);
+        }
+    };
+    let mut active = 0usize;
+    match robust {
+        Robust::Huber {
+            lambda,
+            delta,
+            reweight,
+        } => {
+            for (p, &v) in values.iter().enumerate() {
+                let r = v - b[p];
+                let e = r * r;
+                clip(st, e);
+                let beyond = e > lambda;
+                let ar = r.abs();
+                st.robust += select(beyond, 2.0 * delta * ar - lambda, e);
+                let flagged = reweight && beyond;
+                if !flags.is_empty() {
+                    flags[p] = u8::from(flagged);
+                }
+                st.flagged += usize::from(flagged);
+                st.loss += select(flagged, 0.0, e);
+                let c = select(flagged, delta / ar, 1.0);
+                weights[p] = c;
+                a[p] = c * v;
+                b[p] *= c;
+                active += usize::from(c > 0.0);
+            }
+        }
+        Robust::L1 {
+            smoothing,
+            reweight,
+        } => {
+            let s2 = smoothing * smoothing;
+            for (p, &v) in values.iter().enumerate() {
+                let r = v - b[p];
+                let e = r * r;
+                clip(st, e);
+                st.loss += e;
+                let root = (e + s2).sqrt();
+                st.robust += root;
+                let c = if reweight { 0.5 / root } else { 1.0 };
+                weights[p] = c;
+                a[p] = c * v;
+                b[p] *= c;
+                active += usize::from(c > 0.0);
+            }
+        }
+        Robust::Squares => {
+            for (p, &v) in values.iter().enumerate() {
+                let r = v - b[p];
+                let e = r * r;
+                clip(st, e);
+                st.loss += e;
+                weights[p] = e;
+            }
+        }
+        Robust::Flags => {
+            for (p, &v) in values.iter().enumerate() {
+                let x = b[p];
+                let e = (v - x) * (v - x);
+                clip(st, e);
+                let keep = flags[p] == 0;
+                st.loss += select(keep, e, 0.0);
+                st.flagged += usize::from(!keep);
+                a[p] = select(keep, v, 0.0);
+                b[p] = select(keep, x, 0.0);
+                active += usize::from(keep);
+            }
+        }
+    }
+    active
+}
+
 /// One user's row under the replace variants: statistics and flags as in [`ignore_row`] and
 /// (when `UPDATE`) the sparse Lee–Seung update
 /// `w1 = w0 .* (Σ c (v - x) h_i + G w0) ./ (G w0 + l2 w0 + eps)` with `G = H0 H0^T`.
@@ -680,6 +854,40 @@ pub(crate) fn ignore_col<S: Simd, const K: usize>(
         &a[..n]
     };
     gather_axpy2::<S>(w1, k, users, a, b, num, den);
+    mu_update_in_place(h, num, den, l2)
+}
+
+/// One item's column under `huber` and `l1`, in place: [`ignore_col`] with the real weights
+/// `c` of the row pass (`weights`, CSR order, reached through `pos`):
+/// `h = h .* (Σ c v w1_u) ./ (Σ c x w1_u + l2 h + eps)`, `x = w1_u . h`. A column without
+/// entries of positive weight keeps its factors. Returns whether the new values are finite.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) fn weighted_col<S: Simd, const K: usize>(
+    h: &mut [f64],
+    w1: &[f64],
+    users: &[u32],
+    values: &[f64],
+    pos: &[u32],
+    weights: &[f64],
+    l2: f64,
+    scratch: &mut Scratch,
+) -> bool {
+    let k = if K == 0 { h.len() } else { K };
+    let h = &mut h[..k];
+    let n = users.len();
+    let Predicted { num, den, a, b, .. } = scratch.predict::<S, K>(h, w1, users);
+    let mut active = 0usize;
+    for (q, (&v, &p)) in values.iter().zip(pos).enumerate() {
+        let c = weights[p as usize];
+        a[q] = c * v;
+        b[q] *= c;
+        active += usize::from(c > 0.0);
+    }
+    if active == 0 {
+        return true;
+    }
+    gather_axpy2::<S>(w1, k, users, &a[..n], &b[..n], num, den);
     mu_update_in_place(h, num, den, l2)
 }
 

@@ -1,8 +1,10 @@
-//! The Corrective NMF factorization engine: five masked multiplicative-update NMF variants,
-//! sparse, parallel and deterministic.
+//! The Corrective NMF factorization engine: the paper's five masked multiplicative-update NMF
+//! variants and three robust-loss baselines, sparse, parallel and deterministic.
 //!
 //! * [`Algorithm`]: `ignore-missing`, `replace-missing`, `ignore-corrupt`, `replace-corrupt`,
-//!   `replace-corrupt-nointerp` (update rules in each variant's docs).
+//!   `replace-corrupt-nointerp` ([`Algorithm::PAPER`]), and the baselines `huber`, `l1`,
+//!   `trimmed` (update rules, objectives and monotonicity in each variant's docs;
+//!   [`Algorithm::ALL`] lists all eight).
 //! * [`NmfParams`] -> [`check`](NmfParams::check) -> [`ValidNmfParams`] ->
 //!   [`fit`](ValidNmfParams::fit) / [`fit_with`](ValidNmfParams::fit_with) -> [`NmfModel`].
 //! * [`init_factors`]: the seeded initialisation shared by every algorithm.
@@ -39,6 +41,20 @@
 //!   for the replace variants "active" means an observed entry of positive weight `c`, so a
 //!   fully flagged row keeps its factors under `replace-corrupt-nointerp` but still moves under
 //!   `replace-corrupt` (its flagged entries keep the weight `decay^t`).
+//! * **Robust baselines.** `huber` and `l1` are `ignore-missing` with real weights `c` on the
+//!   observed entries: the user pass of iteration `t + 1` measures iteration `t` (the loss
+//!   `Σ ρ(r)` of the baseline goes into the trace's `objective`), computes `c` from the same
+//!   residuals, uses it and stores it (CSR order) for the item pass, which reads it through the
+//!   CSC -> CSR map; so both half-steps use the weights of `X = W0 H0`. Weights of exactly 1
+//!   give the same sums as `ignore-missing` (bit for bit). `huber` reuses `λ`: `δ = sqrt(λ)`,
+//!   `ρ(r) = r^2` inside and `2 δ |r| - δ^2` beyond, and its flags are the entries beyond `δ`
+//!   (`r^2 > λ`, the corrupt variants' rule), set whenever it reweights. `l1` minimises
+//!   `Σ sqrt(r^2 + e^2)` with `e =` [`L1_SMOOTHING`] and keeps no flags. `trimmed` needs a
+//!   global selection before its user pass: a statistics-only pass stores every `r^2`, the
+//!   `floor(q |Ω|)` largest (ties by CSR position) are flagged, then the masked update runs
+//!   with those flags (one extra dot product per rating per iteration); its `objective` is the
+//!   trimmed loss. During `warmup_iters` `huber` and `l1` use weights 1 (their objective is
+//!   still reported) and `trimmed` flags nothing.
 //! * **L2** (`l2_w`, `l2_h`) adds `l2 * f` to the denominator of each multiplicative update,
 //!   the majorisation step of the objective `loss + l2_w ||W||^2 + l2_h ||H||^2`; the trace's
 //!   `objective` includes these terms.
@@ -89,6 +105,7 @@ pub mod numeric;
 mod observer;
 mod params;
 mod passes;
+mod trim;
 
 pub use algorithm::Algorithm;
 pub use error::EngineError;
@@ -98,5 +115,5 @@ pub use model::{IterationStats, NmfModel, StopReason};
 pub use observer::{Observer, Silent};
 pub use params::{
     lambda_from_noise_model, LambdaSource, NmfParams, ValidNmfParams, DEFAULT_DECAY,
-    DEFAULT_MAX_ITERS,
+    DEFAULT_MAX_ITERS, DEFAULT_TRIM_FRACTION, L1_SMOOTHING,
 };

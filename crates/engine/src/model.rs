@@ -13,14 +13,19 @@ pub struct IterationStats {
     /// Iteration number (0 = initial factors).
     pub iteration: usize,
     /// Squared loss `Σ (V - W H)^2` over the observed entries that are not flagged corrupt
-    /// (after this iteration's flag update).
+    /// (after this iteration's flag update; for `huber` the entries beyond `δ`, for `trimmed`
+    /// the dropped ones).
     pub loss: f64,
     /// Clipped loss `Σ_Ω min((V - W H)^2, λ)` over all observed entries, when `λ` is known.
     pub clipped_loss: Option<f64>,
     /// The objective the algorithm descends: the clipped loss for the corrupt variants, the
-    /// squared loss otherwise, plus `l2_w ||W||^2 + l2_h ||H||^2`. The tolerance applies to it.
+    /// Huber loss `Σ_Ω ρ(r)` for `huber`, the smoothed absolute loss `Σ_Ω sqrt(r^2 + e^2)` for
+    /// `l1`, the trimmed loss (the `|Ω| - floor(q |Ω|)` smallest squared residuals) for
+    /// `trimmed`, the squared loss otherwise, plus `l2_w ||W||^2 + l2_h ||H||^2`. The tolerance
+    /// applies to it.
     pub objective: f64,
-    /// Number of observed entries flagged corrupt (always 0 for the missing variants).
+    /// Number of observed entries flagged corrupt (always 0 for the missing variants and
+    /// `l1`).
     pub flagged: usize,
     /// Seconds since the fit started, measured when the iteration's updates ended.
     pub elapsed_secs: f64,
@@ -224,7 +229,8 @@ impl NmfModel {
     }
 
     /// The final corruption flags as `(user, item)` pairs, in CSR order (by user, then item).
-    /// Empty for the missing variants.
+    /// Empty for the missing variants and `l1`; for `huber` the entries beyond `δ`, for
+    /// `trimmed` the dropped ones.
     pub fn corrupt_entries(&self) -> &[(u32, u32)] {
         &self.corrupt_entries
     }
@@ -272,7 +278,9 @@ impl NmfModel {
     ///
     /// Runs the model's own algorithm restricted to one row: `max_iters` masked multiplicative
     /// updates of the row (the replace variants use the sparse Lee–Seung row update with
-    /// `H H^T`), and with the corrupt variants the same flag rule and warm-up. The row starts
+    /// `H H^T`), and with the corrupt variants the same flag rule and warm-up; `huber` and `l1`
+    /// reweight the row's ratings, `trimmed` drops `floor(q n)` of the user's `n` ratings
+    /// (the same share as the fit). The row starts
     /// from `s * U(0.5, 1.5)`, `s = sqrt(mean_rating / k)`, seeded by the model's seed.
     ///
     /// Errors on an empty list, an unknown item, a repeated item, or a rating that is not finite

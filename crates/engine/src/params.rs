@@ -15,6 +15,20 @@ use crate::{Algorithm, EngineError};
 pub const DEFAULT_MAX_ITERS: usize = 100;
 /// Default decay of the corrupt entries' weight in `replace-corrupt` (the paper's 0.99).
 pub const DEFAULT_DECAY: f64 = 0.99;
+/// Default share of the observed entries `trimmed` drops (5%).
+pub const DEFAULT_TRIM_FRACTION: f64 = 0.05;
+/// The smoothing `e` of the `l1` baseline's loss `Σ sqrt(r^2 + e^2)`.
+///
+/// Fixed rather than a parameter: on rating scales (residuals of order 0.1 to 4) `e = 0.01`
+/// makes the loss the absolute loss to within `e` per entry while bounding the weights
+/// `1 / (2 sqrt(r^2 + e^2))` by `1 / (2e) = 50`, a harmless range for `f64`; smaller values
+/// only slow the iterations down near exactly fitted entries.
+pub const L1_SMOOTHING: f64 = 0.01;
+
+/// `NmfParams`' `trim_fraction` when a stored copy lacks it.
+fn default_trim_fraction() -> f64 {
+    DEFAULT_TRIM_FRACTION
+}
 
 /// Where the corruption threshold `λ` comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -99,12 +113,15 @@ pub struct NmfParams {
     l2_w: f64,
     l2_h: f64,
     early_stopping: Option<usize>,
+    #[serde(default = "default_trim_fraction")]
+    trim_fraction: f64,
 }
 
 impl NmfParams {
     /// Rank and algorithm; everything else at its default: no `λ`, decay 0.99,
     /// [`DEFAULT_MAX_ITERS`] iterations, no time budget, no tolerance, seed 0, rayon's default
-    /// threads, no warm-up, no L2, no early stopping.
+    /// threads, no warm-up, no L2, no early stopping, trim fraction
+    /// [`DEFAULT_TRIM_FRACTION`].
     pub fn new(rank: usize, algorithm: Algorithm) -> Self {
         NmfParams {
             rank,
@@ -120,6 +137,7 @@ impl NmfParams {
             l2_w: 0.0,
             l2_h: 0.0,
             early_stopping: None,
+            trim_fraction: DEFAULT_TRIM_FRACTION,
         }
     }
 
@@ -135,8 +153,9 @@ impl NmfParams {
         self
     }
 
-    /// The corruption threshold `λ` on the squared residual (required by the corrupt variants;
-    /// with the missing variants it only enables the clipped loss in the trace).
+    /// The corruption threshold `λ` on the squared residual (required by the corrupt variants
+    /// and by `huber`, whose threshold on `|r|` is `δ = sqrt(λ)`; with the other algorithms it
+    /// only enables the clipped loss in the trace).
     pub fn lambda(mut self, lambda: f64) -> Self {
         self.lambda = Some(LambdaSource::Value(lambda));
         self
@@ -187,8 +206,10 @@ impl NmfParams {
         self
     }
 
-    /// Iterations run before corruption flags start being set (the corrupt variants behave as
-    /// their missing counterparts until then). Default 0: flags are set from iteration 1 on.
+    /// Iterations run before corruption flags start being set (the corrupt variants and
+    /// `trimmed` behave as their missing counterparts until then; `huber` and `l1` use weights
+    /// 1, that is `ignore-missing`, for their first `warmup_iters` iterations). Default 0: flags
+    /// are set from iteration 1 on and the robust weights are used from iteration 1 on.
     pub fn warmup_iters(mut self, warmup_iters: usize) -> Self {
         self.warmup_iters = warmup_iters;
         self
@@ -215,6 +236,14 @@ impl NmfParams {
         self
     }
 
+    /// The share `q` of the observed entries that `trimmed` drops: each iteration flags the
+    /// `floor(q |Ω|)` entries with the largest squared residuals. In `[0, 1)`; default
+    /// [`DEFAULT_TRIM_FRACTION`]; `q = 0` is `ignore-missing`. Ignored by the other algorithms.
+    pub fn trim_fraction(mut self, trim_fraction: f64) -> Self {
+        self.trim_fraction = trim_fraction;
+        self
+    }
+
     /// Checks every parameter; the error names the first bad one and says why.
     pub fn check(self) -> Result<ValidNmfParams, EngineError> {
         let bad =
@@ -228,13 +257,19 @@ impl NmfParams {
             Some(LambdaSource::Value(l)) => Some(check_finite_positive("lambda", l)?),
             Some(LambdaSource::NoiseModel { sigma, p }) => Some(lambda_from_noise_model(sigma, p)?),
         };
-        if self.algorithm.flags_corruption() && lambda.is_none() {
+        if self.algorithm.needs_lambda() && lambda.is_none() {
             return Err(bad(
                 "lambda",
                 format!(
                     "{} needs a corruption threshold: give lambda or a noise model (sigma, p)",
                     self.algorithm
                 ),
+            ));
+        }
+        if !(self.trim_fraction.is_finite() && (0.0..1.0).contains(&self.trim_fraction)) {
+            return Err(bad(
+                "trim_fraction",
+                format!("must lie in [0, 1), got {}", self.trim_fraction),
             ));
         }
         if !(self.decay.is_finite() && self.decay > 0.0 && self.decay <= 1.0) {
@@ -252,11 +287,12 @@ impl NmfParams {
         if let Some(t) = self.tolerance {
             check_finite_positive("tolerance", t)?;
         }
-        if self.warmup_iters >= self.max_iters && self.algorithm.flags_corruption() {
+        if self.warmup_iters >= self.max_iters && self.algorithm.downweights() {
             return Err(bad(
                 "warmup_iters",
                 format!(
-                    "{} warm-up iterations leave none of the {} iterations to flag corrupt entries",
+                    "{} warm-up iterations leave none of the {} iterations to flag corrupt \
+                     entries or reweight them",
                     self.warmup_iters, self.max_iters
                 ),
             ));
@@ -367,5 +403,9 @@ impl ValidNmfParams {
     /// Early-stopping patience, if any.
     pub fn early_stopping(&self) -> Option<usize> {
         self.params.early_stopping
+    }
+    /// The share of the observed entries `trimmed` drops.
+    pub fn trim_fraction(&self) -> f64 {
+        self.params.trim_fraction
     }
 }

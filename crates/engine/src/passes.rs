@@ -10,7 +10,8 @@ use rayon::prelude::*;
 
 use crate::isa::{Isa, Job, Simd};
 use crate::kernels::{
-    ignore_col, ignore_row, replace_col, replace_row, RowRule, RowStats, Scratch,
+    ignore_col, ignore_row, replace_col, replace_row, robust_row, weighted_col, Robust, RowRule,
+    RowStats, Scratch,
 };
 use crate::numeric::{split_at_cuts, TwoWay};
 
@@ -49,13 +50,14 @@ fn bounds(ptr: &[u32]) -> Vec<usize> {
     b
 }
 
-/// One parallel chunk of users: index, new factors and flags of its entries.
-type RowChunk<'s> = (usize, &'s mut [f64], &'s mut [u8]);
+/// One parallel chunk of users: index, new factors, and flags and weights of its entries.
+type RowChunk<'s> = (usize, &'s mut [f64], &'s mut [u8], &'s mut [f64]);
 
 /// Which row kernel a pass runs.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum RowKind<'g> {
-    /// Masked multiplicative update (ignore variants).
+    /// Masked multiplicative update (ignore variants; the robust baselines' weighted update
+    /// when the rule has a robust part).
     Ignore,
     /// Sparse Lee–Seung update with `G = H0 H0^T` (replace variants).
     Replace { gram_h: &'g [f64] },
@@ -66,6 +68,8 @@ pub(crate) enum RowKind<'g> {
 pub(crate) enum ColKind<'g> {
     /// Masked multiplicative update; flagged entries (if `flags` is non-empty) are skipped.
     Ignore,
+    /// The weighted update of `huber` and `l1` with the row pass's weights (CSR order).
+    Weighted { weights: &'g [f64] },
     /// Sparse Lee–Seung update; the weighted residuals `c (V - W0 H0)` and the flags (the
     /// row pass's `mark`) are recomputed from the old user factors `w0` (and `H0`, which `h`
     /// still holds), with weight `flagged_weight` on flagged entries.
@@ -108,7 +112,9 @@ impl<'a> Problem<'a> {
 
     /// The user half-step: statistics of `(w0, h)` (and the flag update when `rule.mark` is
     /// set) and, when `UPDATE`, the new user factors in `w1`. `K` is the rank when it is a
-    /// compile-time constant, 0 otherwise. Each chunk runs on `isa`.
+    /// compile-time constant, 0 otherwise. Each chunk runs on `isa`. `weights` (CSR order) is
+    /// empty except under a robust rule, which writes each entry's weight (or squared residual)
+    /// there.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn row_pass<const K: usize, const UPDATE: bool>(
         &self,
@@ -119,6 +125,7 @@ impl<'a> Problem<'a> {
         w1: &mut [f64],
         h: &[f64],
         flags: &mut [u8],
+        weights: &mut [f64],
     ) -> RowStats {
         debug_assert!(K == 0 || K == self.k);
         let k = if K == 0 { self.k } else { K };
@@ -126,23 +133,31 @@ impl<'a> Problem<'a> {
         let chunks: Vec<RowChunk<'_>> = {
             let w1s = split_at_cuts(w1, &self.user_bounds, k);
             let fs = split_at_cuts(flags, &pos_bounds, 1);
+            let cs = split_at_cuts(weights, &pos_bounds, 1);
             w1s.into_iter()
                 .zip(fs)
+                .zip(cs)
                 .enumerate()
-                .map(|(c, (a, b))| (c, a, b))
+                .map(|(c, ((a, b), d))| (c, a, b, d))
                 .collect()
         };
         let per_chunk: Vec<RowStats> = chunks
             .into_par_iter()
             .map(|chunk| {
-                isa.run(RowJob::<K, UPDATE> {
+                let job = RowJob::<K, UPDATE> {
                     problem: self,
                     chunk,
                     kind,
                     rule,
                     w0,
                     h,
-                })
+                };
+                // The robust baselines' rows are a job of their own, so that the ignore and
+                // replace variants' job compiles exactly as without them.
+                match (kind, rule.robust) {
+                    (RowKind::Ignore, Some(robust)) => isa.run(RobustRowJob { job, robust }),
+                    _ => isa.run(job),
+                }
             })
             .collect();
         let mut total = RowStats::default();
@@ -174,7 +189,7 @@ impl<'a> Problem<'a> {
         let per_chunk: Vec<(f64, Option<usize>)> = chunks
             .into_par_iter()
             .map(|(c, hc)| {
-                isa.run(ColJob::<K> {
+                let job = ColJob::<K> {
                     problem: self,
                     c,
                     hc,
@@ -182,7 +197,11 @@ impl<'a> Problem<'a> {
                     l2,
                     w1,
                     flags,
-                })
+                };
+                match kind {
+                    ColKind::Weighted { weights } => isa.run(WeightedColJob { job, weights }),
+                    _ => isa.run(job),
+                }
             })
             .collect();
         let mut sq = 0.0;
@@ -212,7 +231,7 @@ impl<const K: usize, const UPDATE: bool> Job for RowJob<'_, '_, '_, '_, K, UPDAT
     fn run<S: Simd>(self) -> RowStats {
         let RowJob {
             problem: p,
-            chunk: (c, w1c, fc),
+            chunk: (c, w1c, fc, _),
             kind,
             rule,
             w0,
@@ -319,6 +338,7 @@ impl<const K: usize> Job for ColJob<'_, '_, '_, '_, K> {
                     l2,
                     &mut scratch,
                 ),
+                ColKind::Weighted { .. } => unreachable!("run by WeightedColJob"),
                 ColKind::Replace {
                     g10,
                     g11,
@@ -339,6 +359,123 @@ impl<const K: usize> Job for ColJob<'_, '_, '_, '_, K> {
                     &mut scratch,
                 ),
             };
+            if !finite && bad.is_none() {
+                bad = Some(i);
+            }
+            sq += crate::kernels::dot(hi, hi);
+        }
+        (sq, bad)
+    }
+}
+
+/// A chunk of a row pass under a robust baseline's rule: [`robust_row`] on each user, with the
+/// chunk's flags and weights.
+struct RobustRowJob<'p, 'a, 's, 'g, const K: usize, const UPDATE: bool> {
+    job: RowJob<'p, 'a, 's, 'g, K, UPDATE>,
+    robust: Robust,
+}
+
+impl<const K: usize, const UPDATE: bool> Job for RobustRowJob<'_, '_, '_, '_, K, UPDATE> {
+    type Output = RowStats;
+
+    #[inline(always)]
+    fn run<S: Simd>(self) -> RowStats {
+        let RobustRowJob {
+            job:
+                RowJob {
+                    problem: p,
+                    chunk: (c, w1c, fc, cc),
+                    rule,
+                    w0,
+                    h,
+                    ..
+                },
+            robust,
+        } = self;
+        let k = if K == 0 { p.k } else { K };
+        let mut stats = RowStats::default();
+        let mut scratch = Scratch::new(k);
+        let (u0, u1) = (p.user_bounds[c], p.user_bounds[c + 1]);
+        let base = p.view.rows.ptr[u0] as usize;
+        for u in u0..u1 {
+            let (s, e) = (p.view.rows.ptr[u] as usize, p.view.rows.ptr[u + 1] as usize);
+            let fl: &mut [u8] = if fc.is_empty() {
+                &mut []
+            } else {
+                &mut fc[s - base..e - base]
+            };
+            let cw: &mut [f64] = if cc.is_empty() {
+                &mut []
+            } else {
+                &mut cc[s - base..e - base]
+            };
+            let w1u: &mut [f64] = if UPDATE {
+                let o = (u - u0) * k;
+                &mut w1c[o..o + k]
+            } else {
+                &mut []
+            };
+            robust_row::<S, K, UPDATE>(
+                u,
+                &w0[u * k..u * k + k],
+                w1u,
+                h,
+                &p.view.rows.idx[s..e],
+                &p.view.rows.val[s..e],
+                fl,
+                cw,
+                rule,
+                robust,
+                &mut scratch,
+                &mut stats,
+            );
+        }
+        stats
+    }
+}
+
+/// A chunk of a column pass under `huber` or `l1`: [`weighted_col`] on each item.
+struct WeightedColJob<'p, 'a, 's, 'g, const K: usize> {
+    job: ColJob<'p, 'a, 's, 'g, K>,
+    weights: &'g [f64],
+}
+
+impl<const K: usize> Job for WeightedColJob<'_, '_, '_, '_, K> {
+    type Output = (f64, Option<usize>);
+
+    #[inline(always)]
+    fn run<S: Simd>(self) -> (f64, Option<usize>) {
+        let WeightedColJob {
+            job:
+                ColJob {
+                    problem: p,
+                    c,
+                    hc,
+                    l2,
+                    w1,
+                    ..
+                },
+            weights,
+        } = self;
+        let k = if K == 0 { p.k } else { K };
+        let mut scratch = Scratch::new(k);
+        let (i0, i1) = (p.item_bounds[c], p.item_bounds[c + 1]);
+        let mut sq = 0.0;
+        let mut bad = None;
+        for i in i0..i1 {
+            let (s, e) = (p.view.cols.ptr[i] as usize, p.view.cols.ptr[i + 1] as usize);
+            let o = (i - i0) * k;
+            let hi = &mut hc[o..o + k];
+            let finite = weighted_col::<S, K>(
+                hi,
+                w1,
+                &p.view.cols.idx[s..e],
+                &p.view.cols.val[s..e],
+                &p.col_pos[s..e],
+                weights,
+                l2,
+                &mut scratch,
+            );
             if !finite && bad.is_none() {
                 bad = Some(i);
             }

@@ -152,8 +152,9 @@ pub(super) fn lambda_sweep(s: &mut String, doc: &Document<'_>, plots: &PlotIndex
     let n = swept_reps(doc);
     let _ = writeln!(
         s,
-        "\n## Sweep: lambda\n\nThe corrupt variants at multiples of the run's lambda \
-         ({:.4}); mean [95% interval] over the first {n} repetitions. Recall is of the injected \
+        "\n## Sweep: lambda\n\nThe algorithms that use lambda (the corrupt variants and huber) \
+         at multiples of the run's lambda ({:.4}); mean [95% interval] over the first {n} \
+         repetitions. Recall is of the injected \
          entries of the attack (Models 3, 4) or the flips (Model 2).\n",
         st.lambda
     );

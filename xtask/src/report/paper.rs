@@ -449,7 +449,8 @@ pub(super) fn hit_ratio_and_users(s: &mut String, doc: &Document<'_>) {
     s.push_str(&hit_ratio_table(rows));
     let _ = writeln!(
         s,
-        "\nUser-level detection of the corrupt variants: a user counts as flagged when at least \
+        "\nUser-level detection of the algorithms that flag (the corrupt variants, huber and \
+         trimmed): a user counts as flagged when at least \
          one of their ratings is flagged; precision is the share of flagged users who are \
          adversaries (over the repetitions where some user was flagged), recall the share of \
          adversaries flagged, F1 their harmonic mean.\n"

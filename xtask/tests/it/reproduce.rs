@@ -126,6 +126,21 @@ fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 5e-5 + 1e-9
 }
 
+/// Every algorithm of the engine, in table order: the paper's five, then the robust baselines.
+fn names() -> Vec<&'static str> {
+    cnmf_engine::Algorithm::ALL
+        .iter()
+        .map(|a| a.name())
+        .collect()
+}
+
+/// Whether `method` keeps corruption flags (and so has detection figures).
+fn flags(method: &str) -> bool {
+    method
+        .parse::<cnmf_engine::Algorithm>()
+        .is_ok_and(|a| a.flags_corruption())
+}
+
 /// The spec's table (section 7), typed in by hand.
 const PAPER: [(&str, [f64; 4]); 5] = [
     ("ignore-missing", [0.160, 0.168, 0.062, 0.083]),
@@ -156,8 +171,9 @@ fn pipeline_writes_consistent_json_report_and_plots() {
     assert!(json["timings"]["total_secs"].as_f64().unwrap() > 0.0);
     let reps = json["repetitions"].as_array().unwrap();
     assert_eq!(reps.len(), 2);
-    assert_eq!(reps[0]["paper"].as_array().unwrap().len(), 5);
-    assert_eq!(reps[0]["regularised"].as_array().unwrap().len(), 5);
+    let n_alg = names().len();
+    assert_eq!(reps[0]["paper"].as_array().unwrap().len(), n_alg);
+    assert_eq!(reps[0]["regularised"].as_array().unwrap().len(), n_alg);
     assert_eq!(reps[0]["adversaries"], 4);
     assert!(reps[0]["sweeps"].is_object() && reps[1]["sweeps"].is_null());
     let chosen = json["settings"]["iters"].as_u64().unwrap();
@@ -182,10 +198,11 @@ fn pipeline_writes_consistent_json_report_and_plots() {
     let md = std::fs::read_to_string(out.join("REPRODUCTION.md")).unwrap();
     let t1 = table_after(&md, "## Table 1");
     let t2 = table_after(&md, "## Table 2");
-    assert_eq!((t1.len(), t2.len()), (5, 5));
+    assert_eq!((t1.len(), t2.len()), (n_alg, n_alg));
     for (row_i, (t1r, t2r)) in t1.iter().zip(&t2).enumerate() {
         let m = &summary[row_i];
-        let (name, paper) = PAPER[row_i];
+        let name = names()[row_i];
+        let paper = PAPER.iter().find(|(n, _)| *n == name).map(|(_, f)| *f);
         assert_eq!(t1r[0], name);
         assert_eq!(t2r[0], name);
         assert_eq!(m["method"], name);
@@ -193,10 +210,20 @@ fn pipeline_writes_consistent_json_report_and_plots() {
             check_cell(&t1r[col], &m["nmae"][idx]);
             check_cell(&t2r[col], &m["maps"][idx]);
         }
-        assert_eq!(t1r[2].parse::<f64>().unwrap(), paper[0]);
-        assert_eq!(t1r[4].parse::<f64>().unwrap(), paper[1]);
-        assert_eq!(t2r[2].parse::<f64>().unwrap(), paper[2]);
-        assert_eq!(t2r[4].parse::<f64>().unwrap(), paper[3]);
+        // The paper's figures beside its five; none for the robust baselines.
+        match paper {
+            Some(paper) => {
+                assert_eq!(t1r[2].parse::<f64>().unwrap(), paper[0]);
+                assert_eq!(t1r[4].parse::<f64>().unwrap(), paper[1]);
+                assert_eq!(t2r[2].parse::<f64>().unwrap(), paper[2]);
+                assert_eq!(t2r[4].parse::<f64>().unwrap(), paper[3]);
+            }
+            None => {
+                for c in [&t1r[2], &t1r[4], &t2r[2], &t2r[4]] {
+                    assert_eq!(c, "–", "{name}");
+                }
+            }
+        }
     }
     let verdicts = json["summary"]["verdicts"].as_array().unwrap();
     let ids: Vec<&str> = verdicts.iter().map(|v| v["id"].as_str().unwrap()).collect();
@@ -257,18 +284,18 @@ fn pipeline_writes_consistent_json_report_and_plots() {
     );
     assert!(section.contains("estimated cut"), "{section}");
 
-    // The null-attack control: five algorithms per repetition, finite MAPS, net figures that
+    // The null-attack control: every algorithm per repetition, finite MAPS, net figures that
     // are the attack's MAPS minus the control's, summarised and shown after Table 2.
     for r in reps {
         let control = r["null_control"].as_array().unwrap();
         assert_eq!(
             control.len(),
-            5,
+            n_alg,
             "the control of every algorithm is recorded"
         );
-        for (c, (p, (name, _))) in control
+        for (c, (p, name)) in control
             .iter()
-            .zip(r["paper"].as_array().unwrap().iter().zip(PAPER))
+            .zip(r["paper"].as_array().unwrap().iter().zip(names()))
         {
             assert_eq!(c["method"], name);
             let maps = c["fit"]["shift"]["maps"].as_f64().unwrap();
@@ -284,16 +311,16 @@ fn pipeline_writes_consistent_json_report_and_plots() {
         }
     }
     let control_summary = json["summary"]["null_control"].as_array().unwrap();
-    assert_eq!(control_summary.len(), 5);
+    assert_eq!(control_summary.len(), n_alg);
     let tc = table_after(&md, "## Null-attack control");
-    assert_eq!(tc.len(), 5);
+    assert_eq!(tc.len(), n_alg);
     assert!(
         md.find("## Table 2").unwrap() < md.find("## Null-attack control").unwrap(),
         "the control follows Table 2"
     );
     for (i, (row, m)) in tc.iter().zip(control_summary).enumerate() {
-        assert_eq!(row[0], PAPER[i].0);
-        assert_eq!(m["method"], PAPER[i].0);
+        assert_eq!(row[0], names()[i]);
+        assert_eq!(m["method"], names()[i]);
         assert_eq!(m["repetitions"], 2);
         let mean = |r: &Value| -> f64 {
             r["null_control"][i]["fit"]["shift"]["maps"]
@@ -330,8 +357,7 @@ fn pipeline_writes_consistent_json_report_and_plots() {
     };
     for r in reps {
         for p in r["paper"].as_array().unwrap() {
-            let corrupt = p["method"].as_str().unwrap().ends_with("corrupt")
-                || p["method"] == "replace-corrupt-nointerp";
+            let corrupt = flags(p["method"].as_str().unwrap());
             for model in ["low_knowledge", "informed"] {
                 let h = &p[model]["hit_ratio_at_10"];
                 assert_eq!(h["n"], 10, "{h}");
@@ -356,16 +382,16 @@ fn pipeline_writes_consistent_json_report_and_plots() {
     let hu = json["summary"]["hit_ratio_and_user_detection"]
         .as_array()
         .unwrap();
-    assert_eq!(hu.len(), 5);
+    assert_eq!(hu.len(), n_alg);
     assert!(
         md.find("## Detection").unwrap() < md.find("## Hit ratio at 10").unwrap(),
         "the hit ratio follows the detection section"
     );
     let th = table_after(&md, "## Hit ratio at 10");
-    assert_eq!(th.len(), 5);
+    assert_eq!(th.len(), n_alg);
     for (i, (row, m)) in th.iter().zip(hu).enumerate() {
-        assert_eq!(row[0], PAPER[i].0);
-        assert_eq!(m["method"], PAPER[i].0);
+        assert_eq!(row[0], names()[i]);
+        assert_eq!(m["method"], names()[i]);
         for (col, (model, key)) in [
             ("low_knowledge", "hit_ratio_before"),
             ("low_knowledge", "hit_ratio_after"),
@@ -379,8 +405,13 @@ fn pipeline_writes_consistent_json_report_and_plots() {
             assert!(close(cell(&row[col + 1]).0, mean), "{row:?}");
         }
     }
-    let tu = table_after(&md, "User-level detection of the corrupt variants");
-    assert_eq!(tu.len(), 6, "three corrupt variants, two models: {tu:?}");
+    let tu = table_after(&md, "User-level detection of the algorithms that flag");
+    let n_flagging = names().into_iter().filter(|m| flags(m)).count();
+    assert_eq!(
+        tu.len(),
+        2 * n_flagging,
+        "the algorithms that flag, two models: {tu:?}"
+    );
     for row in &tu {
         let m = hu.iter().find(|m| m["method"] == row[0].as_str()).unwrap();
         let model = if row[1].starts_with("Model 3") {

@@ -36,8 +36,8 @@ pub enum Group {
 /// Arguments of `cnmf flagged`.
 #[derive(Debug, Clone, Args)]
 pub struct FlaggedArgs {
-    /// The model file written by `cnmf fit` (with a corrupt variant: ignore-corrupt,
-    /// replace-corrupt, replace-corrupt-nointerp).
+    /// The model file written by `cnmf fit` (with an algorithm that flags: ignore-corrupt,
+    /// replace-corrupt, replace-corrupt-nointerp, huber or trimmed).
     #[arg(long, value_name = "MODEL")]
     model: PathBuf,
     /// List only users with at least this share of their ratings flagged (0 to 1). Review
@@ -152,7 +152,7 @@ pub fn run(args: &FlaggedArgs, out: &Output) -> CliResult<()> {
     let model = mf.model();
     if !model.algorithm().flags_corruption() {
         out.note(&format!(
-            "the model was fitted with {}, which flags nothing; refit with ignore-corrupt (or another corrupt variant) for a review-bomb report",
+            "the model was fitted with {}, which flags nothing; refit with ignore-corrupt (or another corrupt variant, huber or trimmed) for a review-bomb report",
             model.algorithm()
         ));
     }

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
+use cnmf_engine::Algorithm;
 use serde::Serialize;
 
 use crate::commands::recommend::{min_note, top_n, Recommendation};
@@ -172,23 +173,42 @@ fn recommend(
         .collect()
 }
 
-/// The new ratings the model's own flag rule would flag, given the folded-in score `raw`.
+/// The new ratings the model's own flag rule would flag, given the folded-in score `raw`: the
+/// threshold rule `(r - prediction)^2 > lambda` of the corrupt variants and huber, or trimmed's
+/// `floor(q n)` largest squared residuals of the user's `n` ratings (ties: lowest item index
+/// first, as the fold-in orders them).
 fn would_flag(
     mf: &ModelFile,
     pairs: &[(u32, f64)],
     raw: impl Fn(u32) -> f64,
 ) -> Vec<FlaggedRating> {
     let model = mf.model();
+    let flag = |&(i, r): &(u32, f64)| FlaggedRating {
+        item: mf.items().external(i).to_string(),
+        rating: r,
+        prediction: model.scale().clip(raw(i)),
+    };
+    let alg = model.algorithm();
     match model.params().lambda() {
-        Some(lambda) if model.algorithm().flags_corruption() => pairs
+        Some(lambda) if alg.flags_corruption() && alg.needs_lambda() => pairs
             .iter()
             .filter(|&&(i, r)| (r - raw(i)).powi(2) > lambda)
-            .map(|&(i, r)| FlaggedRating {
-                item: mf.items().external(i).to_string(),
-                rating: r,
-                prediction: model.scale().clip(raw(i)),
-            })
+            .map(flag)
             .collect(),
+        _ if alg == Algorithm::Trimmed => {
+            let q = model.params().trim_fraction();
+            let drop = ((q * pairs.len() as f64).floor() as usize).min(pairs.len());
+            let mut order: Vec<(f64, u32, f64)> = pairs
+                .iter()
+                .map(|&(i, r)| ((r - raw(i)).powi(2), i, r))
+                .collect();
+            order.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            let mut dropped: Vec<(u32, f64)> =
+                order[..drop].iter().map(|&(_, i, r)| (i, r)).collect();
+            // In the order the user gave them.
+            dropped.sort_by_key(|&(i, _)| pairs.iter().position(|p| p.0 == i));
+            dropped.iter().map(flag).collect()
+        }
         _ => Vec::new(),
     }
 }

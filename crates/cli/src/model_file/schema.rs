@@ -139,6 +139,10 @@ struct ParamsFields {
     l2_w: f64,
     l2_h: f64,
     early_stopping: Option<usize>,
+    /// Written for `trimmed` only (the one algorithm that reads it), so that the files of the
+    /// other algorithms keep their layout; absent means the engine's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    trim_fraction: Option<f64>,
 }
 
 impl TryFrom<ParamsFields> for Params {
@@ -166,6 +170,9 @@ impl TryFrom<ParamsFields> for Params {
         if let Some(patience) = f.early_stopping {
             p = p.early_stopping(patience);
         }
+        if let Some(q) = f.trim_fraction {
+            p = p.trim_fraction(q);
+        }
         p.check().map(Params)
     }
 }
@@ -186,6 +193,7 @@ impl From<Params> for ParamsFields {
             l2_w: p.l2_w(),
             l2_h: p.l2_h(),
             early_stopping: p.early_stopping(),
+            trim_fraction: (p.algorithm() == Algorithm::Trimmed).then(|| p.trim_fraction()),
         }
     }
 }
@@ -203,6 +211,12 @@ enum AlgorithmName {
     ReplaceCorrupt,
     #[serde(rename = "replace-corrupt-nointerp")]
     ReplaceCorruptNoInterp,
+    #[serde(rename = "huber")]
+    Huber,
+    #[serde(rename = "l1")]
+    L1,
+    #[serde(rename = "trimmed")]
+    Trimmed,
 }
 
 impl From<AlgorithmName> for Algorithm {
@@ -213,6 +227,9 @@ impl From<AlgorithmName> for Algorithm {
             AlgorithmName::IgnoreCorrupt => Algorithm::IgnoreCorrupt,
             AlgorithmName::ReplaceCorrupt => Algorithm::ReplaceCorrupt,
             AlgorithmName::ReplaceCorruptNoInterp => Algorithm::ReplaceCorruptNoInterp,
+            AlgorithmName::Huber => Algorithm::Huber,
+            AlgorithmName::L1 => Algorithm::L1,
+            AlgorithmName::Trimmed => Algorithm::Trimmed,
         }
     }
 }
@@ -225,6 +242,9 @@ impl From<Algorithm> for AlgorithmName {
             Algorithm::IgnoreCorrupt => AlgorithmName::IgnoreCorrupt,
             Algorithm::ReplaceCorrupt => AlgorithmName::ReplaceCorrupt,
             Algorithm::ReplaceCorruptNoInterp => AlgorithmName::ReplaceCorruptNoInterp,
+            Algorithm::Huber => AlgorithmName::Huber,
+            Algorithm::L1 => AlgorithmName::L1,
+            Algorithm::Trimmed => AlgorithmName::Trimmed,
         }
     }
 }
@@ -501,7 +521,10 @@ mod tests {
                 "replace-missing",
                 "ignore-corrupt",
                 "replace-corrupt",
-                "replace-corrupt-nointerp"
+                "replace-corrupt-nointerp",
+                "huber",
+                "l1",
+                "trimmed"
             ]
         );
         let stop = |s: StopReason| serde_json::to_value(Stop::from(s)).unwrap();

@@ -637,3 +637,88 @@ fn fold_in_scores_a_new_user() {
         r.stderr
     );
 }
+
+#[test]
+fn robust_baselines_fit_reload_fold_in_and_flag() {
+    let dir = tmp();
+    let n_ratings = fixture_ratings().len();
+    for (alg, extra, flags) in [
+        ("huber", &["--lambda", "1.5"][..], true),
+        ("l1", &[][..], false),
+        ("trimmed", &["--trim-fraction", "0.1"][..], true),
+    ] {
+        let mut args = vec!["--algorithm", alg];
+        args.extend_from_slice(extra);
+        let m = fit_fixture(dir.path(), &format!("{alg}.cnmf"), &args);
+        // The model file reloads with its parameters; predictions work.
+        cnmf(&["predict", "--model", &m, "--user", "u01", "--item", "a01"]).expect(0);
+        let j = cnmf(&["flagged", "--model", &m, "--json", "--min-share", "0"])
+            .expect(0)
+            .json();
+        assert_eq!(j["summary"]["algorithm"], alg);
+        let flagged = j["summary"]["flagged"].as_u64().unwrap() as usize;
+        match alg {
+            // trimmed flags exactly floor(q |Omega|) ratings.
+            "trimmed" => assert_eq!(flagged, n_ratings / 10, "{j}"),
+            _ => assert_eq!(flagged > 0, flags, "{alg}: {flagged} flagged"),
+        }
+        let r = cnmf(&[
+            "fold-in",
+            "--model",
+            &m,
+            "--ratings",
+            &fixture("new_user.csv"),
+            "--json",
+        ])
+        .expect(0);
+        assert!(r.json()["items"].is_array(), "{}", r.stdout);
+    }
+    // --trim-fraction belongs to trimmed, and must lie in [0, 1).
+    let r = cnmf(&[
+        "fit",
+        "--data",
+        &fixture("ratings.csv"),
+        "--algo",
+        "l1",
+        "--trim-fraction",
+        "0.1",
+        "-o",
+        dir.path().join("x.cnmf").to_str().unwrap(),
+    ])
+    .expect(2);
+    assert!(r.stderr.contains("--trim-fraction"), "{}", r.stderr);
+    for bad in ["1", "-0.1", "NaN"] {
+        let r = cnmf(&[
+            "fit",
+            "--data",
+            &fixture("ratings.csv"),
+            "--algo",
+            "trimmed",
+            "--trim-fraction",
+            bad,
+            "-o",
+            dir.path().join("x.cnmf").to_str().unwrap(),
+        ])
+        .expect(2);
+        assert!(r.stderr.contains("trim_fraction"), "{bad}: {}", r.stderr);
+    }
+    // huber needs lambda: without one it takes the default noise model, like the corrupt
+    // variants; l1 and trimmed need none.
+    let j = cnmf(&[
+        "fit",
+        "--data",
+        &fixture("ratings.csv"),
+        "--algo",
+        "huber",
+        "--k",
+        "2",
+        "--iters",
+        "20",
+        "-o",
+        dir.path().join("h.cnmf").to_str().unwrap(),
+        "--json",
+    ])
+    .expect(0)
+    .json();
+    assert!(j["lambda"]["lambda"].is_f64(), "{j}");
+}

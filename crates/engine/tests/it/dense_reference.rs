@@ -1,4 +1,5 @@
-//! The sparse updates of all five algorithms equal the specification's dense formulas.
+//! The sparse updates of every algorithm equal the specification's dense formulas (and the
+//! robust baselines' weighted ones).
 
 use crate::common;
 
@@ -30,6 +31,7 @@ fn compare(alg: Algorithm, seed: u64, iters: usize, lambda: f64, l2: f64, warmup
         l2_w: l2,
         l2_h: l2 * 0.5,
         warmup,
+        trim_fraction: cnmf_engine::DEFAULT_TRIM_FRACTION,
     };
     for t in 1..=iters {
         dense.iterate(t, &p);

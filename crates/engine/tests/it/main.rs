@@ -9,3 +9,4 @@ mod isa;
 mod movielens;
 mod properties;
 mod recovery;
+mod robust;

@@ -75,11 +75,68 @@ proptest! {
         prop_assert!((last.objective - loss - pen).abs() <= 1e-9 * (loss + pen).max(1.0));
     }
 
+    /// Huber by majorise-minimise: the Huber objective (with L2: plus the penalties) never
+    /// increases, from iteration `warmup_iters` on (the weights are used from then on).
+    #[test]
+    fn huber_objective_never_increases(
+        n in 2usize..14, m in 2usize..14, k in 1usize..5, density in 0.2f64..0.9,
+        lambda in 0.05f64..4.0, seed in 0u64..1000, l2 in prop_oneof![Just(0.0), 0.01f64..1.0],
+        warmup in 0usize..3,
+    ) {
+        let data = random_instance(n, m, density, seed);
+        let model = NmfParams::new(k, Algorithm::Huber)
+            .lambda(lambda).l2_w(l2).l2_h(l2).warmup_iters(warmup).max_iters(25).seed(seed)
+            .check().unwrap().fit(&data).unwrap();
+        let objective: Vec<f64> =
+            model.trace()[warmup..].iter().map(|s| s.objective).collect();
+        if let Err(e) = non_increasing(&objective) {
+            return Err(TestCaseError::fail(format!("huber objective {e}")));
+        }
+    }
+
+    /// The smoothed L1 objective never increases (same argument), from iteration
+    /// `warmup_iters` on.
+    #[test]
+    fn l1_objective_never_increases(
+        n in 2usize..14, m in 2usize..14, k in 1usize..5, density in 0.2f64..0.9,
+        seed in 0u64..1000, l2 in prop_oneof![Just(0.0), 0.01f64..1.0], warmup in 0usize..3,
+    ) {
+        let data = random_instance(n, m, density, seed);
+        let model = NmfParams::new(k, Algorithm::L1)
+            .l2_w(l2).l2_h(l2 * 0.5).warmup_iters(warmup).max_iters(25).seed(seed)
+            .check().unwrap().fit(&data).unwrap();
+        let objective: Vec<f64> =
+            model.trace()[warmup..].iter().map(|s| s.objective).collect();
+        if let Err(e) = non_increasing(&objective) {
+            return Err(TestCaseError::fail(format!("smoothed L1 objective {e}")));
+        }
+    }
+
+    /// Least trimmed squares: the trimmed loss never increases from iteration 1 on (flags
+    /// start at zero, as for ignore-corrupt), and exactly floor(q |Omega|) entries are
+    /// flagged once flags are set.
+    #[test]
+    fn trimmed_loss_never_increases(
+        n in 2usize..14, m in 2usize..14, k in 1usize..5, density in 0.2f64..0.9,
+        q in 0.0f64..0.6, seed in 0u64..1000, l2 in prop_oneof![Just(0.0), 0.01f64..1.0],
+    ) {
+        let data = random_instance(n, m, density, seed);
+        let model = NmfParams::new(k, Algorithm::Trimmed)
+            .trim_fraction(q).l2_w(l2).l2_h(l2).max_iters(25).seed(seed)
+            .check().unwrap().fit(&data).unwrap();
+        let objective: Vec<f64> = model.trace()[1..].iter().map(|s| s.objective).collect();
+        if let Err(e) = non_increasing(&objective) {
+            return Err(TestCaseError::fail(format!("trimmed objective {e}")));
+        }
+        let drop = (q * data.nnz() as f64).floor() as usize;
+        prop_assert_eq!(model.corrupt_entries().len(), drop);
+    }
+
     /// Every algorithm keeps its factors nonnegative and finite.
     #[test]
     fn factors_stay_nonnegative_and_finite(
         n in 1usize..12, m in 1usize..12, k in 1usize..6, density in 0.1f64..1.0,
-        lambda in 0.05f64..4.0, seed in 0u64..1000, alg in 0usize..5,
+        lambda in 0.05f64..4.0, seed in 0u64..1000, alg in 0usize..Algorithm::ALL.len(),
     ) {
         let alg = Algorithm::ALL[alg];
         let data = random_instance(n, m, density, seed);

@@ -41,8 +41,8 @@ pub fn random_instance(n: usize, m: usize, density: f64, seed: u64) -> Ratings {
     ratings(n, m, &t, RatingScale::MOVIELENS)
 }
 
-/// Dense reference of the five algorithms, written straight from the specification's dense
-/// formulas (section 3) on plain `n x m` arrays. `w` is `n x k`, `h` is `k x m` here (the
+/// Dense reference of the algorithms, written straight from the specification's dense formulas
+/// (section 3) and the robust baselines' weighted update on plain `n x m` arrays. `w` is `n x k`, `h` is `k x m` here (the
 /// specification's layout), `z` the flags (dense, only meaningful where observed).
 pub struct Dense {
     pub n: usize,
@@ -63,6 +63,8 @@ pub struct DenseParams {
     pub l2_w: f64,
     pub l2_h: f64,
     pub warmup: usize,
+    /// `trimmed`'s share of dropped entries.
+    pub trim_fraction: f64,
 }
 
 impl Dense {
@@ -122,10 +124,22 @@ impl Dense {
             Algorithm::ReplaceCorrupt => p.decay.powi(t as i32),
             _ => 0.0,
         };
-        // Data weight of each entry: 1 active, c corrupt (replace), 0 missing / ignored.
+        // Data weight of each entry: 1 active, c corrupt (replace), 0 missing / ignored; the
+        // robust weights of huber and l1 from the residuals of X, once the warm-up is over.
         let mut weight = vec![0.0; n * m];
         for e in 0..n * m {
-            if self.v[e].is_some() {
+            if let (Some(v), Algorithm::Huber | Algorithm::L1) = (self.v[e], p.algorithm) {
+                let r: f64 = v - x[e];
+                weight[e] = if t <= p.warmup {
+                    1.0
+                } else if p.algorithm == Algorithm::L1 {
+                    0.5 / (r * r + cnmf_engine::L1_SMOOTHING.powi(2)).sqrt()
+                } else if r * r > p.lambda {
+                    p.lambda.sqrt() / r.abs()
+                } else {
+                    1.0
+                };
+            } else if self.v[e].is_some() {
                 weight[e] = if self.z[e] {
                     if p.algorithm.replaces() {
                         corrupt_weight
@@ -185,8 +199,8 @@ impl Dense {
                     for i in 0..m {
                         let e = u * m + i;
                         if weight[e] > 0.0 {
-                            num += self.v[e].unwrap() * self.h[a * m + i];
-                            den += x[e] * self.h[a * m + i];
+                            num += weight[e] * self.v[e].unwrap() * self.h[a * m + i];
+                            den += weight[e] * x[e] * self.h[a * m + i];
                         }
                     }
                     let w = self.w[u * k + a];
@@ -204,8 +218,8 @@ impl Dense {
                     for u in 0..n {
                         let e = u * m + i;
                         if weight[e] > 0.0 {
-                            num += w1[u * k + a] * self.v[e].unwrap();
-                            den += w1[u * k + a] * x1[e];
+                            num += weight[e] * w1[u * k + a] * self.v[e].unwrap();
+                            den += weight[e] * w1[u * k + a] * x1[e];
                         }
                     }
                     let h = self.h[a * m + i];
@@ -215,8 +229,31 @@ impl Dense {
         }
         self.w = w1;
         self.h = h1;
-        // Z <- (V - W H)^2 > lambda on observed entries, once the warm-up is over.
-        if p.algorithm.flags_corruption() && t > p.warmup {
+        // trimmed: Z <- the floor(q |Omega|) largest squared residuals (ties: lowest position,
+        // which is row-major order here), once the warm-up is over.
+        if p.algorithm == Algorithm::Trimmed {
+            if t > p.warmup {
+                let x = self.product(&self.w, &self.h);
+                let mut obs: Vec<(f64, usize)> = (0..n * m)
+                    .filter_map(|e| self.v[e].map(|v| ((v - x[e]).powi(2), e)))
+                    .collect();
+                let drop = (p.trim_fraction * obs.len() as f64).floor() as usize;
+                obs.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+                self.z = vec![false; n * m];
+                for &(_, e) in &obs[..drop] {
+                    self.z[e] = true;
+                }
+            }
+            return;
+        }
+        // Z <- (V - W H)^2 > lambda on observed entries, once the warm-up is over (huber: the
+        // entries beyond delta, flagged as soon as the next iteration reweights).
+        let from = if p.algorithm == Algorithm::Huber {
+            p.warmup.saturating_sub(1)
+        } else {
+            p.warmup
+        };
+        if p.algorithm.flags_corruption() && t > from {
             let x = self.product(&self.w, &self.h);
             for e in 0..n * m {
                 if let Some(v) = self.v[e] {
