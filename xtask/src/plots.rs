@@ -38,7 +38,9 @@ pub struct Panel {
     pub vline: Option<(f64, String)>,
 }
 
-const PALETTE: [RGBColor; 8] = [
+/// Twelve distinguishable colours (Tableau 10 plus two darker tones): the engine's eight
+/// algorithms and the other methods each get their own before any repeats.
+const PALETTE: [RGBColor; 12] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -47,6 +49,10 @@ const PALETTE: [RGBColor; 8] = [
     RGBColor(140, 86, 75),
     RGBColor(227, 119, 194),
     RGBColor(23, 190, 207),
+    RGBColor(188, 189, 34),
+    RGBColor(127, 127, 127),
+    RGBColor(0, 0, 128),
+    RGBColor(128, 0, 0),
 ];
 
 /// The palette colour of `i`.
