@@ -45,7 +45,7 @@ pub struct ReproduceArgs {
     pub k: usize,
 
     /// Iterations per fit, the same for every algorithm: a number, or `auto` to pick the count
-    /// with the lowest mean validation NMAE over the five algorithms on a calibration split of
+    /// with the lowest mean validation NMAE over the paper's five algorithms on a calibration split of
     /// the training data (default: 40, what `auto` picks on MovieLens 100K; --quick: 15).
     #[arg(long, value_name = "N|auto", value_parser = parse_iters)]
     pub iters: Option<Iters>,

@@ -14,7 +14,7 @@ use crate::cli::{AttackSizeArg, Iters, ReproduceArgs};
 pub const DEFAULT_P: f64 = 0.05;
 
 /// Default iterations per fit: the count `--iters auto` picks on MovieLens 100K (the lowest
-/// validation NMAE averaged over the five algorithms; measured, see docs/reproduction). Fixed
+/// validation NMAE averaged over the paper's five algorithms; measured, see docs/reproduction). Fixed
 /// rather than `auto` by default so that the default run's cost does not depend on the data:
 /// on the ML-1M-shaped synthetic set (low noise) `auto` picks 200, five times the cost.
 pub const DEFAULT_ITERS: usize = 40;

@@ -1,4 +1,4 @@
-//! Extension point: methods beyond the five engine algorithms, each producing a
+//! Extension point: methods beyond the engine algorithms, each producing a
 //! [`Predictor`] per data set. They get rows of their own in the tables (the same splits, noise
 //! and attacks; their own initialisation, seeded per repetition; P* for MAPS is their own
 //! Model 1 fit with the same seed). To add one, implement [`ExtraMethod`] and list it in

@@ -251,12 +251,12 @@ pub struct RepRecord {
     pub adversaries: usize,
     /// The target.
     pub target: TargetInfo,
-    /// The paper's protocol, five algorithms.
+    /// The paper's protocol, every engine algorithm (the paper's five first).
     pub paper: Vec<MethodRecord>,
-    /// The null-attack control of Model 3, five algorithms (paper block settings and initial
+    /// The null-attack control of Model 3, every engine algorithm (paper block settings and initial
     /// factors).
     pub null_control: Vec<ControlRecord>,
-    /// L2 + early stopping, five algorithms (empty when skipped).
+    /// L2 + early stopping, every engine algorithm (empty when skipped).
     pub regularised: Vec<MethodRecord>,
     /// Other methods (see `extra.rs`).
     pub extra: Vec<MethodRecord>,

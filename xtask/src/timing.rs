@@ -36,7 +36,7 @@ pub fn iterations(c: &Config, s: &Settings) -> usize {
     c.protocol.time_to_accuracy_iters.max(2 * main)
 }
 
-/// Runs the five fits one after the other.
+/// Runs one fit per engine algorithm, one after the other.
 pub fn run(
     data: &cnmf_ratings::Ratings,
     c: &Config,

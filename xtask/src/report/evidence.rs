@@ -52,7 +52,7 @@ fn iterations_evidence(s: &mut String, doc: &Document<'_>, plots: &PlotIndex) {
              the ignore variants fit the observed ratings directly, the replace variants shrink \
              towards the current prediction. Each algorithm's own best iteration on the \
              calibration split is listed below; where they differ, one budget for all is a \
-             compromise. Budget used: {}. Validation NMAE averaged over the engine's algorithms, \
+             compromise. Budget used: {}. Validation NMAE averaged over the paper's five algorithms, \
              from the same initial factors:\n",
             doc.calibration.iters_note
         );
