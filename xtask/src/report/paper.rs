@@ -205,7 +205,9 @@ pub(super) fn null_control(s: &mut String, doc: &Document<'_>) {
          initial factors) without any rating of the target, so its MAPS is how far injection \
          alone moves the target's predictions; an attack's MAPS net of it (per repetition: \
          attack minus control; mean with a {:.0}% Student-t interval over {} repetitions) is \
-         the part its target ratings cause.\n",
+         the part its target ratings cause. Model 4 injects no one (it converts existing \
+         accounts), so its own control would be the clean data, MAPS 0 by construction; its \
+         net figure subtracts Model 3's control as an estimate of the fit's instability.\n",
         100.0 * crate::summary::CONTROL_LEVEL,
         rows[0].repetitions
     );
