@@ -165,7 +165,7 @@ pub(super) fn settings(s: &mut String, doc: &Document<'_>) {
          later repetitions test on ratings the calibration fitted or validated on (about 90% \
          of each later test set lies in the calibration data): the calibrated lambda and \
          budgets have seen those test ratings, though never as test data and never with the \
-         noise or attacks applied. A reviewer who wants a clean separation can fix lambda \
+         noise or attacks applied. For a clean separation, one can fix lambda \
          with `--lambda` or `--sigma` and the budget with `--iters`.\n",
         100.0 * st.validation_fraction,
         doc.calibration.train_ratings,
