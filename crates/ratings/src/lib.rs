@@ -59,7 +59,10 @@ pub mod write;
 pub use discover::{DataSetKind, DataSource};
 pub use error::{Location, RatingsError};
 pub use ids::IdMap;
-pub use load::{load, load_reader, Format, LoadOptions, DEFAULT_MAX_LINE_BYTES};
+pub use load::{
+    load, load_reader, load_reader_with_format, load_with_format, Format, LoadOptions,
+    DEFAULT_MAX_LINE_BYTES,
+};
 pub use params::{InvalidParam, ParamGuard};
 pub use ratings::{DuplicatePolicy, Ratings, RatingsBuilder, Triple};
 pub use scale::RatingScale;
