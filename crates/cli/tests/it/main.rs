@@ -4,5 +4,6 @@
 mod common;
 
 mod commands;
+mod catalogue;
 mod errors;
 mod ml100k;
