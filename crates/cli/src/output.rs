@@ -170,9 +170,10 @@ impl Table {
     }
 }
 
-/// Quotes a CSV field when it holds a comma, a quote or a line break.
+/// Quotes a CSV field when it holds a comma, a quote or a line break, or starts or ends with
+/// whitespace (which a reader trims from an unquoted field), so it reads back as written.
 pub fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
+    if s.contains([',', '"', '\n', '\r']) || s.trim() != s {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s.to_string()
@@ -189,8 +190,7 @@ fn remove_temporaries_on_signals() {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
         use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-        let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
-        else {
+        let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
             return; // without the handler a signal leaves the file behind, as before
         };
         std::thread::spawn(move || {
@@ -309,7 +309,9 @@ pub fn check_output_path(path: &Path, inputs: &[&Path]) -> CliResult<()> {
     let shown = path.display();
     let usage = |why: String| Err(CliError::Usage(format!("cannot write {shown}: {why}")));
     if path.as_os_str() == "-" {
-        return usage("writing the model to standard output is not supported; give a file name".into());
+        return usage(
+            "writing the model to standard output is not supported; give a file name".into(),
+        );
     }
     let text = path.as_os_str().to_string_lossy();
     if path.file_name().is_none() || text.ends_with('/') || text.ends_with("/.") {
@@ -398,5 +400,8 @@ mod tests {
         assert_eq!(csv_field("plain"), "plain");
         assert_eq!(csv_field("a,b"), "\"a,b\"");
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        // Found by the csv_split fuzz target: trailing whitespace was lost on reading back.
+        assert_eq!(csv_field("a\u{b}"), "\"a\u{b}\"");
+        assert_eq!(csv_field(" a"), "\" a\"");
     }
 }

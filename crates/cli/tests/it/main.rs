@@ -3,7 +3,9 @@
 
 mod common;
 
-mod commands;
 mod catalogue;
+mod commands;
 mod errors;
+mod fuzz;
 mod ml100k;
+mod reliability;
