@@ -84,7 +84,11 @@ pub fn read_records_from(
     max_line: usize,
 ) -> CliResult<Vec<Record>> {
     let at = |line: usize, problem: String| {
-        CliError::Data(format!("{}:{line}: {}", name.display(), clip(&problem, 300)))
+        CliError::Data(format!(
+            "{}:{line}: {}",
+            name.display(),
+            clip(&problem, 300)
+        ))
     };
     let mut lines = BoundedLines::new(reader, max_line);
     let mut next = || -> CliResult<Option<(usize, String)>> {
@@ -311,24 +315,18 @@ mod tests {
         assert_eq!(r[1].line, 3);
 
         fs::write(&p, "user,item\nu1,x\n\nu2,y\n").unwrap();
-        let e = read(&[Column::User, Column::Item])
-            .unwrap_err()
-            .to_string();
+        let e = read(&[Column::User, Column::Item]).unwrap_err().to_string();
         assert!(
             e.ends_with("p.csv:3: blank line inside the data (line 4 follows it)"),
             "{e}"
         );
 
         fs::write(&p, "user,item\nu1\n").unwrap();
-        let e = read(&[Column::User, Column::Item])
-            .unwrap_err()
-            .to_string();
+        let e = read(&[Column::User, Column::Item]).unwrap_err().to_string();
         assert!(e.contains("p.csv:2: expected 2 fields"), "{e}");
 
         fs::write(&p, "user,rating\nu1,3\n").unwrap();
-        let e = read(&[Column::User, Column::Item])
-            .unwrap_err()
-            .to_string();
+        let e = read(&[Column::User, Column::Item]).unwrap_err().to_string();
         assert!(
             e.contains("p.csv:1:") && e.contains("no item column"),
             "{e}"

@@ -201,7 +201,12 @@ mod tests {
     fn lines_are_split_and_bounded() {
         assert_eq!(
             lines(b"\xEF\xBB\xBFa,b\r\nc\n\nd", 10),
-            [Ok("a,b".into()), Ok("c".into()), Ok("".into()), Ok("d".into())]
+            [
+                Ok("a,b".into()),
+                Ok("c".into()),
+                Ok("".into()),
+                Ok("d".into())
+            ]
         );
         assert_eq!(lines(b"abcd\r\n", 4), [Ok("abcd".into())]);
         assert_eq!(

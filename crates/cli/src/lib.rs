@@ -22,10 +22,10 @@ mod commands;
 mod csv_in;
 mod error;
 mod fit_args;
-mod input;
-mod limits;
 #[doc(hidden)]
 pub mod fuzzing;
+mod input;
+mod limits;
 mod lookup;
 mod model_file;
 mod output;

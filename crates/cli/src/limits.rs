@@ -64,9 +64,15 @@ mod tests {
     fn bounds_hold() {
         assert!(check_rank_iters(20, 100).is_ok());
         assert!(check_rank_iters(MAX_RANK, 9_000).is_ok());
-        assert!(check_rank_iters(MAX_RANK + 1, 1).unwrap_err().contains("rank"));
-        assert!(check_rank_iters(1, MAX_ITERS + 1).unwrap_err().contains("iterations"));
-        assert!(check_rank_iters(1000, 100_000).unwrap_err().contains("work"));
+        assert!(check_rank_iters(MAX_RANK + 1, 1)
+            .unwrap_err()
+            .contains("rank"));
+        assert!(check_rank_iters(1, MAX_ITERS + 1)
+            .unwrap_err()
+            .contains("iterations"));
+        assert!(check_rank_iters(1000, 100_000)
+            .unwrap_err()
+            .contains("work"));
         let (t, lowered) = threads(1 << 20);
         assert!(lowered && t >= 1);
         assert_eq!(threads(0), (0, false));

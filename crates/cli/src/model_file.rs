@@ -28,8 +28,8 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{CliError, CliResult};
 use crate::input::{clip, Input};
-use crate::output::OutputFile;
 use crate::limits::{check_rank_iters, MAX_MODEL_BYTES, MAX_SCORE_PER_SCALE};
+use crate::output::OutputFile;
 
 mod schema;
 

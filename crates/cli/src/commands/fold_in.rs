@@ -81,8 +81,7 @@ pub fn run(args: &FoldInArgs, out: &Output) -> CliResult<()> {
         &[Column::User],
         args.limit.max_line_bytes,
     )?;
-    let NewRatings { pairs, skipped } =
-        new_ratings(&records, &ratings.name(), args.unknown, &mf)?;
+    let NewRatings { pairs, skipped } = new_ratings(&records, &ratings.name(), args.unknown, &mf)?;
     if !skipped.is_empty() {
         out.note(&format!(
             "left out {} rating(s) of items the model does not know: {}",

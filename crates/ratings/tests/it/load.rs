@@ -407,12 +407,9 @@ fn a_named_pipe_is_read_once() {
 fn a_compressed_reader_is_decompressed_and_its_format_reported() {
     let text = std::fs::read(fixture("good/ratings.dat")).unwrap();
     let gz = gzip(&text);
-    let (r, format) = cnmf_ratings::load_reader_with_format(
-        gz.as_slice(),
-        "<stdin>",
-        &LoadOptions::default(),
-    )
-    .unwrap();
+    let (r, format) =
+        cnmf_ratings::load_reader_with_format(gz.as_slice(), "<stdin>", &LoadOptions::default())
+            .unwrap();
     assert_five(&r, "gzip reader");
     assert_eq!(format, Format::MovieLens);
     let (_, format) =
