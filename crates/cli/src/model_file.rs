@@ -431,7 +431,7 @@ fn validate(p: &Payload, rated_items: &[u32]) -> Result<RatingScale, String> {
     let top = |v: &[f64]| v.iter().fold(0.0f64, |a, &b| a.max(b));
     let bound = factors.rank() as f64 * top(factors.w()) * top(factors.h());
     let limit = MAX_SCORE_PER_SCALE * max.max(1.0);
-    if !(bound <= limit) {
+    if !bound.is_finite() || bound > limit {
         return Err(format!(
             "factors too large: scores could reach {bound:e}, beyond {limit:e} for a scale up to {max}"
         ));

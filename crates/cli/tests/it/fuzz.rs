@@ -62,10 +62,13 @@ fn config() -> ProptestConfig {
     }
 }
 
+/// A target's body.
+type Body = Box<dyn Fn(&[u8])>;
+
 #[test]
 fn every_seed_passes_its_target() {
     let load = |f: Format| move |d: &[u8]| fuzzing::load(f, d);
-    let targets: [(&str, Box<dyn Fn(&[u8])>); 8] = [
+    let targets: [(&str, Body); 8] = [
         ("load_movielens", Box::new(load(Format::MovieLens))),
         ("load_ml100k", Box::new(load(Format::Ml100k))),
         ("load_csv", Box::new(load(Format::Csv))),
