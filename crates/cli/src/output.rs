@@ -199,7 +199,14 @@ fn remove_temporaries_on_signals() {
                 for t in temps.iter() {
                     let _ = fs::remove_file(t);
                 }
-                eprintln!("\ninterrupted: removed the unfinished output");
+                let message = "interrupted: removed the unfinished output";
+                eprintln!("\n{message}");
+                if std::env::args_os().any(|a| a == "--json") {
+                    let doc = serde_json::json!({
+                        "error": { "kind": "interrupted", "exit_code": 128 + sig, "message": message }
+                    });
+                    let _ = Output::default().json_doc(&doc);
+                }
                 std::process::exit(128 + sig);
             }
         });
