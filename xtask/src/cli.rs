@@ -7,7 +7,12 @@ use clap::{Args, Parser, Subcommand};
 
 /// Project tasks.
 #[derive(Debug, Parser)]
-#[command(name = "cargo xtask", about = "corrective-nmf project tasks", version)]
+#[command(
+    name = "cargo xtask",
+    about = "corrective-nmf project tasks",
+    version,
+    after_help = cnmf_ratings::exit::HELP_TABLE
+)]
 pub struct Cli {
     /// The task.
     #[command(subcommand)]

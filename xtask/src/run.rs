@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
-use cnmf_ratings::Ratings;
+use cnmf_ratings::exit::Exit;
+use cnmf_ratings::{Ratings, RatingsError};
 use rayon::prelude::*;
 
 use crate::calibrate::{self, Calibration};
@@ -37,6 +38,38 @@ pub struct Outcome {
     pub seconds: f64,
 }
 
+/// A flag value refused before any work (exit code 2, as `cnmf` and clap give).
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+fn usage(e: anyhow::Error) -> anyhow::Error {
+    anyhow::Error::new(UsageError(format!("{e:#}")))
+}
+
+/// The exit code of a failed run, from the workspace's shared table (`cnmf_ratings::exit`):
+/// a refused flag is a usage error (2), unreadable or malformed data bad data (3), a failed
+/// download or anything else a runtime failure (1).
+pub fn exit_code(e: &anyhow::Error) -> Exit {
+    if e.chain().any(|c| c.is::<UsageError>()) {
+        return Exit::Usage;
+    }
+    match e.chain().find_map(|c| c.downcast_ref::<RatingsError>()) {
+        Some(RatingsError::Download { .. }) | None => Exit::Runtime,
+        Some(RatingsError::InvalidParameter { .. } | RatingsError::InvalidScale { .. }) => {
+            Exit::Usage
+        }
+        Some(_) => Exit::Data,
+    }
+}
+
 /// Runs the reproduction. `out` receives the human-readable summary (stdout in the binary).
 pub fn reproduce(args: &ReproduceArgs, command: String, out: &mut dyn Write) -> Result<Outcome> {
     let start = Instant::now();
@@ -46,11 +79,11 @@ pub fn reproduce(args: &ReproduceArgs, command: String, out: &mut dyn Write) -> 
     // Before anything is written: a report written into a tracked folder (docs/reproduction)
     // must not count its own files as uncommitted changes of the code that made it.
     let git = GitInfo::current();
-    let config = Config::from_args(args)?;
+    let config = Config::from_args(args).map_err(usage)?;
     let mut timings = Timings::default();
 
     let ds = load_data(&config, &mut timings, out)?;
-    preflight(&ds.ratings, &config)?;
+    preflight(&ds.ratings, &config).map_err(usage)?;
     config.prepare_output()?;
 
     let pool = rayon::ThreadPoolBuilder::new()

@@ -6,25 +6,22 @@ use crate::commands::{evaluate, fit, flagged, fold_in, predict, recommend};
 use crate::error::CliResult;
 use crate::output::Output;
 
-const AFTER_HELP: &str = "\
-Exit codes:
-  0  success
-  1  runtime failure (the fit diverged, a file could not be written, ...)
-  2  usage error: bad command line or invalid parameter (e.g. --k 0, unknown algorithm)
-  3  bad input data: unreadable ratings/pairs file, malformed line (file:line in the message)
-  4  bad model file: missing, truncated, damaged (checksum), foreign, or another format version
-  5  unknown user or item id (see --unknown)
-
+const EXAMPLES: &str = "\
 Example:
   cnmf fit --data ml-100k/u.data --k 20 --iters 100 -o ml100k.cnmf
   cnmf recommend --model ml100k.cnmf --user 196 -n 5
   cnmf flagged --model ml100k.cnmf --min-share 0.2";
 
+/// The exit-code table (shared with `cargo xtask`) and examples, after `--help`.
+fn after_help() -> String {
+    format!("{}\n\n{EXAMPLES}", cnmf_ratings::exit::HELP_TABLE)
+}
+
 /// cnmf: robust nonnegative matrix factorisation of ratings (Corrective NMF). Fits models
 /// that flag and ignore corrupt ratings (review bombs), predicts, recommends, reports what
 /// was flagged, and cross-validates.
 #[derive(Debug, Parser)]
-#[command(name = "cnmf", version, after_help = AFTER_HELP, propagate_version = true)]
+#[command(name = "cnmf", version, after_help = after_help(), propagate_version = true)]
 pub struct Cli {
     /// Machine-readable output: one JSON document on stdout (errors too, as
     /// {"error": {"kind", "exit_code", "message"}}).

@@ -7,10 +7,11 @@
 //! order; other columns are allowed and not used. Trailing blank lines are ignored, a blank line
 //! followed by more data is an error. Every error names the file and the line.
 
-use std::fs;
+use std::io::Read;
 use std::path::Path;
 
 use crate::error::{CliError, CliResult};
+use crate::input::{clip, BoundedLines, Input, LineError};
 
 /// A column the caller needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,48 +44,92 @@ impl Column {
     }
 }
 
-/// One record: its 1-based line number and the wanted fields, in the order asked for.
+/// One record: its 1-based line number, the wanted fields and the optional ones.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
     /// Line number in the file.
     pub line: usize,
     /// The wanted fields.
     pub fields: Vec<String>,
+    /// The optional fields, in the order asked for: `None` when the header has no such column
+    /// (or the field is empty).
+    pub optional: Vec<Option<String>>,
 }
 
-/// Reads `path` and returns, for each record, the fields of `wanted` (in that order).
+/// Reads `input` once and returns, for each record, the fields of `wanted` (in that order) and
+/// of the `optional` columns the header names. No line may be longer than `max_line` bytes.
 ///
-/// Errors (bad data, exit 3): unreadable file, missing or repeated column, a record with the
-/// wrong number of fields, an empty wanted field, bad quoting, no record at all.
-pub fn read_records(path: &Path, wanted: &[Column]) -> CliResult<Vec<Record>> {
-    let text = fs::read(path)
-        .map_err(|e| CliError::Data(format!("{}: cannot read: {e}", path.display())))?;
+/// Errors (bad data, exit 3): unreadable input, missing or repeated column, a record with the
+/// wrong number of fields, an empty wanted field, bad quoting, a line over the limit, no record
+/// at all.
+pub fn read_records(
+    input: &Input,
+    wanted: &[Column],
+    optional: &[Column],
+    max_line: usize,
+) -> CliResult<Vec<Record>> {
+    let name = input.name();
+    let reader = input
+        .open()
+        .map_err(|e| CliError::Data(format!("{}: cannot read: {e}", name.display())))?;
+    read_records_from(reader, &name, wanted, optional, max_line)
+}
+
+/// [`read_records`] over any reader; `name` stands for it in messages.
+pub fn read_records_from(
+    reader: impl Read,
+    name: &Path,
+    wanted: &[Column],
+    optional: &[Column],
+    max_line: usize,
+) -> CliResult<Vec<Record>> {
     let at = |line: usize, problem: String| {
-        CliError::Data(format!("{}:{line}: {problem}", path.display()))
+        CliError::Data(format!(
+            "{}:{line}: {}",
+            name.display(),
+            clip(&problem, 300)
+        ))
     };
-    let text = std::str::from_utf8(&text).map_err(|e| {
-        let line = text[..e.valid_up_to()]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
-            + 1;
-        at(line, "line is not valid UTF-8".into())
-    })?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut lines = text.lines().enumerate().map(|(k, l)| (k + 1, l));
-    let Some((hline, header)) = lines.find(|(_, l)| !l.trim().is_empty()) else {
-        return Err(CliError::Data(format!(
-            "{}: empty file (expected a header line naming the columns: {})",
-            path.display(),
-            column_names(wanted, ",")
-        )));
+    let mut lines = BoundedLines::new(reader, max_line);
+    let mut next = || -> CliResult<Option<(usize, String)>> {
+        match lines.next_line() {
+            Ok(None) => Ok(None),
+            Ok(Some((n, raw))) => match std::str::from_utf8(raw) {
+                Ok(t) => Ok(Some((n, t.to_string()))),
+                Err(_) => Err(at(n, "line is not valid UTF-8".into())),
+            },
+            Err(LineError::Io(e)) => Err(CliError::Data(format!(
+                "{}: cannot read: {e}",
+                name.display()
+            ))),
+            Err(LineError::TooLong(n)) => Err(at(
+                n,
+                format!(
+                    "line is longer than {max_line} bytes, the limit (--max-line-bytes to raise it)"
+                ),
+            )),
+        }
+    };
+    let (hline, header) = loop {
+        match next()? {
+            None => {
+                return Err(CliError::Data(format!(
+                    "{}: empty file (expected a header line naming the columns: {})",
+                    name.display(),
+                    column_names(wanted, ",")
+                )))
+            }
+            Some((n, l)) if !l.trim().is_empty() => break (n, l),
+            Some(_) => {}
+        }
     };
     let delim = if header.contains('\t') { '\t' } else { ',' };
-    let cols = split(header, delim).map_err(|p| at(hline, p))?;
-    let index = find_columns(header, &cols, wanted).map_err(|p| at(hline, p))?;
+    let cols = split(&header, delim).map_err(|p| at(hline, p))?;
+    let index = find_columns(&header, &cols, wanted).map_err(|p| at(hline, p))?;
+    let opt_index = find_optional(&cols, optional).map_err(|p| at(hline, p))?;
     let mut records = Vec::new();
     let mut blank: Option<usize> = None;
-    for (line, raw) in lines {
+    while let Some((line, raw)) = next()? {
         if raw.trim().is_empty() {
             blank.get_or_insert(line);
             continue;
@@ -95,7 +140,7 @@ pub fn read_records(path: &Path, wanted: &[Column]) -> CliResult<Vec<Record>> {
                 format!("blank line inside the data (line {line} follows it)"),
             ));
         }
-        let fields = split(raw, delim).map_err(|p| at(line, p))?;
+        let fields = split(&raw, delim).map_err(|p| at(line, p))?;
         if fields.len() != cols.len() {
             return Err(at(
                 line,
@@ -114,15 +159,34 @@ pub fn read_records(path: &Path, wanted: &[Column]) -> CliResult<Vec<Record>> {
             }
             picked.push(fields[j].clone());
         }
+        let optional = opt_index
+            .iter()
+            .map(|j| j.map(|j| fields[j].clone()).filter(|f| !f.is_empty()))
+            .collect();
         records.push(Record {
             line,
             fields: picked,
+            optional,
         });
     }
     if records.is_empty() {
         return Err(at(hline, "no records after the header".into()));
     }
     Ok(records)
+}
+
+/// The position in `cols` of each optional column, `None` when the header lacks it.
+fn find_optional(cols: &[String], optional: &[Column]) -> Result<Vec<Option<usize>>, String> {
+    let mut index = Vec::with_capacity(optional.len());
+    for &w in optional {
+        let found: Vec<usize> = (0..cols.len()).filter(|&j| w.matches(&cols[j])).collect();
+        match found.as_slice() {
+            [] => index.push(None),
+            [j] => index.push(Some(*j)),
+            _ => return Err(format!("the header names the {} column twice", w.name())),
+        }
+    }
+    Ok(index)
 }
 
 /// The position in `cols` (the header's fields) of each wanted column; the error says which
@@ -156,7 +220,7 @@ fn column_names(wanted: &[Column], sep: &str) -> String {
 }
 
 /// Splits one line; fields are trimmed; quoted fields may hold the delimiter and `""`.
-fn split(line: &str, delim: char) -> Result<Vec<String>, String> {
+pub fn split(line: &str, delim: char) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     let mut chars = line.chars().peekable();
     loop {
@@ -224,6 +288,7 @@ pub fn parse_rating(path: &Path, rec: &Record, text: &str) -> CliResult<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn split_handles_quotes_and_spaces() {
@@ -242,31 +307,26 @@ mod tests {
     fn records_pick_columns_by_name() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("p.csv");
+        let read = |wanted: &[Column]| read_records(&Input::new(&p), wanted, &[], 1 << 20);
         fs::write(&p, "item,note,user\nx,hello,u1\n\"y,z\",,u2\n\n").unwrap();
-        let r = read_records(&p, &[Column::User, Column::Item]).unwrap();
+        let r = read(&[Column::User, Column::Item]).unwrap();
         assert_eq!(r.len(), 2);
         assert_eq!(r[1].fields, ["u2", "y,z"]);
         assert_eq!(r[1].line, 3);
 
         fs::write(&p, "user,item\nu1,x\n\nu2,y\n").unwrap();
-        let e = read_records(&p, &[Column::User, Column::Item])
-            .unwrap_err()
-            .to_string();
+        let e = read(&[Column::User, Column::Item]).unwrap_err().to_string();
         assert!(
             e.ends_with("p.csv:3: blank line inside the data (line 4 follows it)"),
             "{e}"
         );
 
         fs::write(&p, "user,item\nu1\n").unwrap();
-        let e = read_records(&p, &[Column::User, Column::Item])
-            .unwrap_err()
-            .to_string();
+        let e = read(&[Column::User, Column::Item]).unwrap_err().to_string();
         assert!(e.contains("p.csv:2: expected 2 fields"), "{e}");
 
         fs::write(&p, "user,rating\nu1,3\n").unwrap();
-        let e = read_records(&p, &[Column::User, Column::Item])
-            .unwrap_err()
-            .to_string();
+        let e = read(&[Column::User, Column::Item]).unwrap_err().to_string();
         assert!(
             e.contains("p.csv:1:") && e.contains("no item column"),
             "{e}"

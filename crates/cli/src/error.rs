@@ -1,52 +1,13 @@
-//! Errors of the tool and the exit codes they map to.
-//!
-//! | code | meaning |
-//! |---|---|
-//! | 0 | success |
-//! | 1 | runtime failure (the fit diverged, a file could not be written, ...) |
-//! | 2 | usage error: bad command line or invalid parameter (`--k 0`, `--lambda -1`, unknown algorithm) |
-//! | 3 | bad input data: a ratings, pairs or fold-in file that cannot be read or has a bad line |
-//! | 4 | bad model file: missing, truncated, damaged (checksum), foreign, or of another format version |
-//! | 5 | unknown user or item id (without `--unknown mean`) |
+//! Errors of the tool and the exit codes they map to: the workspace's one table,
+//! `cnmf_ratings::exit` (also in the README), shared with `cargo xtask`. 0 ok, 1 runtime
+//! failure, 2 usage, 3 bad data, 4 bad model file, 5 unknown id; 101 is a panic (a bug, with
+//! a JSON error document under `--json` too), 130/143 an interruption, 134 an abort.
 
 use cnmf_engine::EngineError;
 use cnmf_ratings::RatingsError;
 
-/// The process exit codes of `cnmf` (see the [module docs](self)).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    /// 0: success.
-    Ok = 0,
-    /// 1: a failure at run time that is not the input's fault.
-    Runtime = 1,
-    /// 2: a usage error (clap's own code for bad command lines).
-    Usage = 2,
-    /// 3: bad input data.
-    Data = 3,
-    /// 4: a missing, damaged or foreign model file.
-    Model = 4,
-    /// 5: an unknown user or item id.
-    UnknownId = 5,
-}
-
-impl Exit {
-    /// The numeric exit code.
-    pub fn code(self) -> u8 {
-        self as u8
-    }
-
-    /// A short stable name, used in `--json` error reports.
-    pub fn kind(self) -> &'static str {
-        match self {
-            Exit::Ok => "ok",
-            Exit::Runtime => "runtime",
-            Exit::Usage => "usage",
-            Exit::Data => "bad-data",
-            Exit::Model => "bad-model",
-            Exit::UnknownId => "unknown-id",
-        }
-    }
-}
+/// The process exit codes of `cnmf`: the workspace's shared table.
+pub use cnmf_ratings::exit::Exit;
 
 /// Why a command failed. The variant decides the exit code; the message says what and where.
 #[derive(Debug, thiserror::Error)]

@@ -2,18 +2,24 @@
 //! the fit itself with its progress bar.
 
 use std::ops::ControlFlow;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
 use cnmf_engine::{
-    Algorithm, FitOptions, IterationStats, NmfModel, NmfParams, StopReason, ValidNmfParams,
+    lambda_from_noise_model, Algorithm, FitOptions, IterationStats, NmfModel, NmfParams,
+    StopReason, ValidNmfParams,
 };
-use cnmf_ratings::{load, DuplicatePolicy, Format, LoadOptions, RatingScale, Ratings, Triple};
+use cnmf_ratings::{
+    load_reader_with_format, load_with_format, DuplicatePolicy, Format, LoadOptions, RatingScale,
+    Ratings, RatingsError, Triple,
+};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
 use crate::error::{CliError, CliResult};
+use crate::input::{Input, LineLimit};
+use crate::limits::{self, check_rank_iters};
 use crate::output::Output;
 
 /// Noise-model standard deviation used when a corrupt variant gets neither `--lambda` nor
@@ -29,7 +35,8 @@ pub const DEFAULT_WARMUP: usize = 10;
 #[derive(Debug, Clone, Args)]
 pub struct DataArgs {
     /// Ratings file: MovieLens `ratings.dat` (user::item::rating::timestamp), MovieLens 100K
-    /// `u.data` (tab-separated), or CSV/TSV with a header naming user, item, rating columns.
+    /// `u.data` (tab-separated), or CSV/TSV with a header naming user, item, rating columns;
+    /// gzip-compressed or not; `-` reads standard input (pipes work too).
     #[arg(long, value_name = "FILE")]
     pub data: PathBuf,
 
@@ -38,12 +45,16 @@ pub struct DataArgs {
     pub format: Format,
 
     /// Rating scale MIN:MAX; every rating must lie in it and predictions are clipped to it.
-    #[arg(long, default_value = "1:5", value_parser = parse_scale, value_name = "MIN:MAX")]
+    #[arg(long, default_value = "1:5", value_parser = parse_scale, value_name = "MIN:MAX",
+          allow_hyphen_values = true)]
     pub scale: RatingScale,
 
     /// What to do when a (user, item) pair is rated twice: error, keep-last, or mean.
     #[arg(long, default_value = "error", value_parser = parse_duplicates)]
     pub duplicates: DuplicatePolicy,
+
+    #[command(flatten)]
+    pub limit: LineLimit,
 }
 
 /// The algorithm and its hyper-parameters.
@@ -65,12 +76,20 @@ pub struct ParamArgs {
 
     /// Rank: number of latent factors per user and item (`--rank`, the library's name, works
     /// too).
-    #[arg(long, visible_alias = "rank", default_value_t = 20)]
+    #[arg(long, visible_alias = "rank", default_value_t = 20, value_parser = parse_count,
+          allow_negative_numbers = true)]
     pub k: usize,
 
+    /// Allow a rank above min(users, items) (the factors can then fit every rating exactly;
+    /// the hard limit of 1024 still holds).
+    #[arg(long)]
+    pub force_rank: bool,
+
     /// Corruption threshold on the squared residual (V - WH)^2 (huber: delta = sqrt(lambda)).
-    /// Default for the corrupt variants and huber: from the noise model with --sigma 1 --p 0.05,
-    /// which gives about 4.154 (a rating more than ~2.04 stars from its prediction is flagged).
+    /// Default for the corrupt variants and huber: from the noise model with --sigma 1 --p 0.05
+    /// on a 1..5 scale, which gives about 4.154 (a rating more than ~2.04 stars from its
+    /// prediction is flagged); on another scale that value times ((max - min) / 4)^2, the same
+    /// share of the range. Refused for the algorithms that use no threshold.
     #[arg(long, allow_negative_numbers = true, conflicts_with_all = ["sigma", "p"])]
     pub lambda: Option<f64>,
 
@@ -85,15 +104,17 @@ pub struct ParamArgs {
     pub p: Option<f64>,
 
     /// Number of iterations (`--max-iters`, the library's name, works too).
-    #[arg(long, visible_alias = "max-iters", default_value_t = cnmf_engine::DEFAULT_MAX_ITERS)]
+    #[arg(long, visible_alias = "max-iters", default_value_t = cnmf_engine::DEFAULT_MAX_ITERS,
+          value_parser = parse_count, allow_negative_numbers = true)]
     pub iters: usize,
 
     /// Seed of the initial factors (and of the fold assignment in `evaluate`).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = parse_seed, allow_negative_numbers = true)]
     pub seed: u64,
 
-    /// Worker threads; 0 uses every core. Results are identical for every value.
-    #[arg(long, default_value_t = 0)]
+    /// Worker threads; 0 uses every core, more than the cores are lowered to their number.
+    /// Results are identical for every value.
+    #[arg(long, default_value_t = 0, value_parser = parse_count, allow_negative_numbers = true)]
     pub threads: usize,
 
     /// L2 penalty on both factor matrices (added to the update's denominator).
@@ -105,7 +126,7 @@ pub struct ParamArgs {
     /// ratings are judged against a model that already fits the data; from a random start
     /// every rating looks off and whole taste groups can be flagged. 0 follows the paper's
     /// Algorithm 1 literally.
-    #[arg(long)]
+    #[arg(long, value_parser = parse_count, allow_negative_numbers = true)]
     pub warmup: Option<usize>,
 
     /// trimmed only: the share of the ratings dropped each iteration, in [0, 1) (default
@@ -119,7 +140,8 @@ pub struct ParamArgs {
 pub struct LambdaChoice {
     /// The threshold used (None: the algorithm needs none and none was given).
     pub lambda: Option<f64>,
-    /// `given`, `noise-model` or `default-noise-model`.
+    /// `given`, `noise-model`, `default-noise-model` or `default-scaled` (the 1..5 default
+    /// scaled to the rating scale's range).
     pub source: &'static str,
     /// Noise-model standard deviation, when lambda came from it.
     pub sigma: Option<f64>,
@@ -133,6 +155,11 @@ impl LambdaChoice {
         match (self.lambda, self.source) {
             (None, _) => "no lambda (not needed by this algorithm)".into(),
             (Some(l), "given") => format!("lambda = {l}"),
+            (Some(l), "default-scaled") => format!(
+                "lambda = {l:.4} (the default; the noise model sigma = {}, p = {} on a 1..5 scale, \
+                 scaled by ((max - min) / 4)^2 to this scale)",
+                DEFAULT_SIGMA, DEFAULT_P
+            ),
             (Some(l), s) => format!(
                 "lambda = {l:.4} (noise model sigma = {}, p = {}{})",
                 self.sigma.unwrap_or(f64::NAN),
@@ -147,20 +174,65 @@ impl LambdaChoice {
     }
 }
 
+/// [`ParamArgs::check`]'s result.
+#[derive(Debug, Clone)]
+pub struct CheckedParams {
+    /// The engine's parameters.
+    pub params: ValidNmfParams,
+    /// How lambda was chosen.
+    pub lambda: LambdaChoice,
+    /// Notes for stderr about what was chosen on the user's behalf.
+    pub notes: Vec<String>,
+}
+
 impl ParamArgs {
-    /// Checked engine parameters and how lambda was chosen. Every problem is a usage error,
-    /// found before any data is read.
-    pub fn check(&self) -> CliResult<(ValidNmfParams, LambdaChoice)> {
+    /// Checked engine parameters and how lambda was chosen, for ratings on `scale`. Every
+    /// problem is a usage error, found before any data is read.
+    pub fn check(&self, scale: RatingScale) -> CliResult<CheckedParams> {
         if self.trim_fraction.is_some() && self.algo != Algorithm::Trimmed {
             return Err(CliError::Usage(format!(
                 "--trim-fraction applies to the trimmed algorithm only, not {}",
                 self.algo
             )));
         }
+        if !self.algo.needs_lambda() {
+            let given: Vec<&str> = [
+                ("--lambda", self.lambda.is_some()),
+                ("--sigma", self.sigma.is_some()),
+                ("--p", self.p.is_some()),
+            ]
+            .iter()
+            .filter(|(_, g)| *g)
+            .map(|(n, _)| *n)
+            .collect();
+            if !given.is_empty() {
+                let users: Vec<&str> = Algorithm::ALL
+                    .iter()
+                    .filter(|a| a.needs_lambda())
+                    .map(|a| a.name())
+                    .collect();
+                return Err(CliError::Usage(format!(
+                    "{} {} no effect on {}, which uses no corruption threshold (it applies to {})",
+                    given.join(" and "),
+                    if given.len() == 1 { "has" } else { "have" },
+                    self.algo,
+                    users.join(", ")
+                )));
+            }
+        }
+        check_rank_iters(self.k, self.iters).map_err(CliError::Usage)?;
+        let mut notes = Vec::new();
+        let (threads, lowered) = limits::threads(self.threads);
+        if lowered {
+            notes.push(format!(
+                "--threads {} is more than the {threads} cores; using {threads} (results are the same)",
+                self.threads
+            ));
+        }
         let mut params = NmfParams::new(self.k, self.algo)
             .max_iters(self.iters)
             .seed(self.seed)
-            .threads(self.threads)
+            .threads(threads)
             .l2_w(self.l2)
             .l2_h(self.l2)
             .warmup_iters(self.warmup.unwrap_or(if self.algo.downweights() {
@@ -176,25 +248,75 @@ impl ParamArgs {
         };
         if let Some(l) = self.lambda {
             params = params.lambda(l);
-        } else if self.sigma.is_some() || self.p.is_some() || self.algo.needs_lambda() {
+        } else if self.sigma.is_some() || self.p.is_some() {
             let sigma = self.sigma.unwrap_or(DEFAULT_SIGMA);
             let p = self.p.unwrap_or(DEFAULT_P);
             params = params.noise_model(sigma, p);
-            choice.source = if self.sigma.is_none() && self.p.is_none() {
-                "default-noise-model"
-            } else {
-                "noise-model"
-            };
+            choice.source = "noise-model";
             choice.sigma = Some(sigma);
             choice.p = Some(p);
+        } else if self.algo.needs_lambda() {
+            let factor = ((scale.max() - scale.min()) / 4.0).powi(2);
+            if factor == 1.0 {
+                params = params.noise_model(DEFAULT_SIGMA, DEFAULT_P);
+                choice.source = "default-noise-model";
+                choice.sigma = Some(DEFAULT_SIGMA);
+                choice.p = Some(DEFAULT_P);
+            } else {
+                let base = lambda_from_noise_model(DEFAULT_SIGMA, DEFAULT_P)
+                    .map_err(CliError::from_engine)?;
+                params = params.lambda(base * factor);
+                choice.source = "default-scaled";
+            }
         }
         if let Some(q) = self.trim_fraction {
             params = params.trim_fraction(q);
         }
         let valid = params.check().map_err(CliError::from_engine)?;
         choice.lambda = valid.lambda();
-        Ok((valid, choice))
+        Ok(CheckedParams {
+            params: valid,
+            lambda: choice,
+            notes,
+        })
     }
+
+    /// Checks the rank against the data: at most min(users, items) unless `--force-rank`.
+    pub fn check_rank_for(&self, data: &DataSummary) -> CliResult<()> {
+        let most = data.users.min(data.items);
+        if self.k > most && !self.force_rank {
+            return Err(CliError::Usage(format!(
+                "--k {} is above min(users, items) = {most} for {} ({} users, {} items): such a \
+                 rank can fit every rating exactly and flags nothing useful; lower it, or pass \
+                 --force-rank",
+                self.k, data.file, data.users, data.items
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Share of the ratings flagged above which a fit warns that lambda may be too small.
+pub const FLAGGED_WARNING_SHARE: f64 = 0.2;
+
+/// The warning for a fit that flagged more than [`FLAGGED_WARNING_SHARE`] of the ratings with
+/// a threshold (the algorithms that need lambda), if it did.
+pub fn flagged_warning(
+    params: &ValidNmfParams,
+    lambda: &LambdaChoice,
+    flagged: usize,
+    ratings: usize,
+) -> Option<String> {
+    let share = flagged as f64 / ratings.max(1) as f64;
+    (params.algorithm().needs_lambda() && share > FLAGGED_WARNING_SHARE).then(|| {
+        format!(
+            "{:.1}% of the ratings ({flagged} of {ratings}) were flagged as corrupt, more than {:.0}%: \
+             {} is probably too small for this data (raise --lambda)",
+            100.0 * share,
+            100.0 * FLAGGED_WARNING_SHARE,
+            lambda.describe()
+        )
+    })
 }
 
 /// Facts about the loaded data, for the output.
@@ -229,19 +351,40 @@ impl DataArgs {
         Ok(())
     }
 
-    /// Loads the ratings; errors name the file, the line and the problem.
+    /// The ratings input (`-`: standard input).
+    pub fn input(&self) -> Input {
+        Input::new(&self.data)
+    }
+
+    /// Loads the ratings, reading the input once (so pipes and standard input work); errors
+    /// name the file, the line and the problem.
     pub fn load(&self) -> CliResult<(Ratings, DataSummary)> {
-        let format = self
-            .format
-            .detect(&self.data)
-            .map_err(CliError::from_ratings)?;
+        let input = self.input();
+        let name = input.name();
         let opts = LoadOptions::default()
-            .format(format)
+            .format(self.format)
             .scale(self.scale)
-            .duplicates(self.duplicates);
-        let data = load(&self.data, &opts).map_err(CliError::from_ratings)?;
+            .duplicates(self.duplicates)
+            .max_line_bytes(self.limit.max_line_bytes);
+        let (data, format) = match &input {
+            Input::Path(p) => load_with_format(p, &opts),
+            Input::Stdin => load_reader_with_format(std::io::stdin().lock(), &name, &opts),
+        }
+        .map_err(|e| match e {
+            RatingsError::Parse { ref problem, .. } if problem.contains("longer than") => {
+                CliError::Data(format!("{e} (--max-line-bytes to raise it)"))
+            }
+            e => CliError::from_ratings(e),
+        })?;
+        if data.iter().all(|t| t.value == 0.0) {
+            return Err(CliError::Data(format!(
+                "{}: every rating is 0; nonnegative matrix factorization needs some positive \
+                 ratings (is the scale shifted?)",
+                name.display()
+            )));
+        }
         let summary = DataSummary {
-            file: self.data.display().to_string(),
+            file: name.display().to_string(),
             format: format.name().to_string(),
             users: data.n_users(),
             items: data.n_items(),
@@ -324,32 +467,19 @@ pub fn stop_name(r: StopReason) -> String {
     }
 }
 
-/// Checks that the directory an output file goes to exists, before any work is done.
-pub fn check_output_path(path: &Path) -> CliResult<()> {
-    if path.file_name().is_none() {
-        return Err(CliError::Usage(format!(
-            "output {} is not a file name",
-            path.display()
-        )));
-    }
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    if !dir.is_dir() {
-        return Err(CliError::Usage(format!(
-            "cannot write {}: directory {} does not exist",
-            path.display(),
-            dir.display()
-        )));
-    }
-    if path.is_dir() {
-        return Err(CliError::Usage(format!(
-            "cannot write {}: it is a directory",
-            path.display()
-        )));
-    }
-    Ok(())
+/// A count option (`--k`, `--iters`, `--threads`, ...): a whole number >= 0, with a message
+/// that says so for `-3` or `2.5`.
+fn parse_count(s: &str) -> Result<usize, String> {
+    s.trim()
+        .parse::<usize>()
+        .map_err(|_| format!("{s:?} is not a whole number >= 0"))
+}
+
+/// `--seed`: a whole number from 0 to 2^64 - 1.
+fn parse_seed(s: &str) -> Result<u64, String> {
+    s.trim()
+        .parse::<u64>()
+        .map_err(|_| format!("{s:?} is not a whole number from 0 to {}", u64::MAX))
 }
 
 fn parse_algorithm(s: &str) -> Result<Algorithm, String> {
@@ -404,6 +534,7 @@ mod tests {
         let args = ParamArgs {
             algo: Algorithm::IgnoreCorrupt,
             k: 5,
+            force_rank: false,
             lambda: None,
             sigma: None,
             p: None,
@@ -414,7 +545,11 @@ mod tests {
             warmup: None,
             trim_fraction: None,
         };
-        let (valid, choice) = args.check().unwrap();
+        let CheckedParams {
+            params: valid,
+            lambda: choice,
+            ..
+        } = args.check(RatingScale::MOVIELENS).unwrap();
         assert_eq!(valid.warmup_iters(), 5);
         assert!((choice.lambda.unwrap() - expected).abs() < 1e-12);
         assert!((expected - 4.1536).abs() < 1e-3);

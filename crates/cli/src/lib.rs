@@ -1,6 +1,7 @@
 //! The `cnmf` command-line tool. This library exists for the binary and its tests, not as a
-//! stable API: its only public item is [`run`], which the binary `cnmf` is a thin `main` over;
-//! the integration tests drive the binary itself. Inside: argument parsing (`cli`), one module
+//! stable API: its only public item is [`run`], which the binary `cnmf` is a thin `main` over
+//! (and the hidden `fuzzing` module, the bodies of the fuzz targets in `fuzz/`); the
+//! integration tests drive the binary itself. Inside: argument parsing (`cli`), one module
 //! per command (`commands`), the model file format (`model_file`, documented in
 //! `crates/cli/FORMAT.md`), and output helpers (`output`).
 //!
@@ -14,14 +15,18 @@
 //! ```
 //!
 //! Every command takes `--json` (one JSON document on stdout, errors included) and `--quiet`.
-//! Exit codes are listed in `error`: 0 ok, 1 runtime failure, 2 usage, 3 bad data, 4 bad
-//! model file, 5 unknown id.
+//! Exit codes are the workspace's table (`cnmf_ratings::exit`, listed in `error`): 0 ok, 1
+//! runtime failure, 2 usage, 3 bad data, 4 bad model file, 5 unknown id, 101 a bug.
 
 mod cli;
 mod commands;
 mod csv_in;
 mod error;
 mod fit_args;
+#[doc(hidden)]
+pub mod fuzzing;
+mod input;
+mod limits;
 mod lookup;
 mod model_file;
 mod output;
@@ -33,6 +38,9 @@ use clap::Parser;
 /// Usage errors found by clap exit with code 2; clap prints them, and with `--json` they are
 /// also reported as a JSON error document on stdout.
 pub fn run() -> std::process::ExitCode {
+    if std::env::args_os().any(|a| a == "--json") {
+        json_on_panic();
+    }
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
@@ -47,6 +55,29 @@ pub fn run() -> std::process::ExitCode {
         out.error(e);
     }
     std::process::ExitCode::from(output::exit_code(&result).code())
+}
+
+/// Under `--json`, a panic (a bug; exit code 101) also prints the JSON error document, after
+/// the usual message on stderr, so that a caller parsing stdout is never left with nothing.
+fn json_on_panic() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default(info);
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        let doc = serde_json::json!({
+            "error": {
+                "kind": "internal",
+                "exit_code": cnmf_ratings::exit::PANIC,
+                "message": format!("internal error (a bug in cnmf, please report it): {what}"),
+            }
+        });
+        let _ = output::Output::default().json_doc(&doc);
+    }));
 }
 
 /// Reports a clap error: help and version requests print and exit 0; real usage errors exit 2,

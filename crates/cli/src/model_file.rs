@@ -16,11 +16,10 @@
 //! the payload and checks every shape, index and value (finite, nonnegative factors; ids unique;
 //! rated items sorted and in range; flags consistent with the rated pattern; means in the
 //! rating scale). Any failure is a [`CliError::Model`] naming the file and the problem.
-//! [`ModelFile::write`] is atomic: a temporary file in the target's directory, `fsync`, rename.
+//! [`ModelFile::write`] is atomic: a temporary file in the target's directory (created before
+//! the fit by [`OutputFile`]), `fsync`, rename.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::io::{self, BufRead, BufReader, Read};
 
 use cnmf_engine::NmfModel;
 use cnmf_ratings::{IdMap, RatingScale, Ratings};
@@ -28,6 +27,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{CliError, CliResult};
+use crate::input::{clip, Input};
+use crate::limits::{check_rank_iters, MAX_MODEL_BYTES, MAX_SCORE_PER_SCALE};
+use crate::output::OutputFile;
 
 mod schema;
 
@@ -229,70 +231,68 @@ impl ModelFile {
         Ok(out)
     }
 
-    /// Writes the model to `path` atomically (temporary file in the same directory, `fsync`,
-    /// rename) and returns the number of bytes written. An existing file is replaced only once
-    /// the new one is complete.
-    pub fn write(&self, path: &Path) -> CliResult<u64> {
+    /// Writes the model through `out` (atomically: the temporary file created before the
+    /// fit, `fsync`, rename) and returns the number of bytes written. An existing file is
+    /// replaced only once the new one is complete.
+    pub fn write(&self, out: OutputFile) -> CliResult<u64> {
         let bytes = self.to_bytes()?;
-        write_atomic(path, &bytes).map_err(|e| {
-            CliError::runtime(format!("{}: cannot write the model: {e}", path.display()))
-        })?;
+        let target = out.target().display().to_string();
+        out.commit(&bytes)
+            .map_err(|e| CliError::runtime(format!("{target}: cannot write the model: {e}")))?;
         Ok(bytes.len() as u64)
     }
 
-    /// Reads and checks a model file (see the [module docs](self)).
-    pub fn read(path: &Path) -> CliResult<ModelFile> {
-        let bytes = fs::read(path).map_err(|e| {
-            let why = if e.kind() == io::ErrorKind::NotFound {
+    /// Reads and checks a model file (see the [module docs](self)). The header line is read
+    /// and checked first: a file that is not a model costs a few bytes, not its size; then
+    /// exactly the declared payload length is read (at most [`MAX_MODEL_BYTES`]).
+    pub fn read(input: &Input) -> CliResult<ModelFile> {
+        let name = input.name();
+        let fail = |why: String| CliError::Model(format!("{}: {why}", name.display()));
+        let reader = input.open().map_err(|e| {
+            fail(if e.kind() == io::ErrorKind::NotFound {
                 "model file not found".to_string()
             } else {
                 format!("cannot read the model file: {e}")
-            };
-            CliError::Model(format!("{}: {why}", path.display()))
+            })
         })?;
-        ModelFile::from_bytes(&bytes)
-            .map_err(|why| CliError::Model(format!("{}: {why}", path.display())))
+        let mut reader = BufReader::new(reader);
+        let mut first = Vec::with_capacity(MAX_HEADER);
+        (&mut reader)
+            .take(MAX_HEADER as u64)
+            .read_until(b'\n', &mut first)
+            .map_err(|e| fail(format!("cannot read the model file: {e}")))?;
+        let header = Header::parse(&first).map_err(fail)?;
+        let mut body = Vec::with_capacity(header.declared.min(1 << 26));
+        reader
+            .take(header.declared as u64 + 1)
+            .read_to_end(&mut body)
+            .map_err(|e| fail(format!("cannot read the model file: {e}")))?;
+        ModelFile::from_body(&header, &body).map_err(fail)
     }
 
     /// Decodes and checks the bytes of a model file; the error says what is wrong.
     pub fn from_bytes(bytes: &[u8]) -> Result<ModelFile, String> {
-        let foreign = || {
-            format!(
-                "not a cnmf model file (it does not start with a `{MAGIC} <version> sha256=.. bytes=..` header line)"
-            )
-        };
-        if !bytes.starts_with(MAGIC.as_bytes()) {
-            return Err(foreign());
-        }
-        let Some(nl) = bytes.iter().take(MAX_HEADER).position(|&b| b == b'\n') else {
+        let end = bytes
+            .iter()
+            .take(MAX_HEADER)
+            .position(|&b| b == b'\n')
+            .map_or(bytes.len().min(MAX_HEADER), |nl| nl + 1);
+        let header = Header::parse(&bytes[..end])?;
+        let body = &bytes[end..];
+        if body.len() > header.declared {
             return Err(format!(
-                "{}; the header line is unterminated (truncated file?)",
-                foreign()
-            ));
-        };
-        let header = std::str::from_utf8(&bytes[..nl]).map_err(|_| foreign())?;
-        let body = &bytes[nl + 1..];
-        let fields: Vec<&str> = header.split(' ').collect();
-        if fields.len() != 4 || fields[0] != MAGIC {
-            return Err(format!("{}; found {header:?}", foreign()));
-        }
-        let version: u32 = fields[1]
-            .parse()
-            .map_err(|_| format!("bad format version {:?} in the header", fields[1]))?;
-        if version != FORMAT_VERSION {
-            return Err(format!(
-                "model file format version {version} is not supported: this cnmf ({}) reads version {FORMAT_VERSION} only; refit the model or use a matching cnmf",
-                env!("CARGO_PKG_VERSION")
+                "damaged: {} bytes follow the header, which declares {}",
+                body.len(),
+                header.declared
             ));
         }
-        let digest = fields[2]
-            .strip_prefix("sha256=")
-            .filter(|d| d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit()))
-            .ok_or_else(|| format!("bad checksum field {:?} in the header", fields[2]))?;
-        let declared: usize = fields[3]
-            .strip_prefix("bytes=")
-            .and_then(|b| b.parse().ok())
-            .ok_or_else(|| format!("bad length field {:?} in the header", fields[3]))?;
+        ModelFile::from_body(&header, body)
+    }
+
+    /// Checks the payload `body` (at most one byte longer than declared: the reader stops
+    /// there) against the header, then decodes and checks it.
+    fn from_body(header: &Header, body: &[u8]) -> Result<ModelFile, String> {
+        let declared = header.declared;
         if body.len() < declared {
             return Err(format!(
                 "truncated: the header declares {declared} payload bytes, the file holds {}",
@@ -301,18 +301,18 @@ impl ModelFile {
         }
         if body.len() > declared {
             return Err(format!(
-                "damaged: {} bytes follow the header, which declares {declared}",
-                body.len()
+                "damaged: more than the {declared} payload bytes the header declares follow it"
             ));
         }
         let actual = hex(&Sha256::digest(body));
-        if !actual.eq_ignore_ascii_case(digest) {
+        if !actual.eq_ignore_ascii_case(&header.digest) {
             return Err(format!(
-                "damaged: checksum mismatch (payload sha256 is {actual}, the header says {digest})"
+                "damaged: checksum mismatch (payload sha256 is {actual}, the header says {})",
+                header.digest
             ));
         }
         let p: Payload = serde_json::from_slice(body)
-            .map_err(|e| format!("the payload does not decode: {e}"))?;
+            .map_err(|e| format!("the payload does not decode: {}", clip(&e.to_string(), 300)))?;
         let rated_items = decode_gaps(&p.rated.indptr, &p.rated.gaps, p.items.0.len())
             .map_err(|e| format!("inconsistent model: rated items: {e}"))?;
         ModelFile::from_payload(p, rated_items).map_err(|e| format!("inconsistent model: {e}"))
@@ -331,6 +331,65 @@ impl ModelFile {
             item_means: p.item_means,
             corrupt_ratings: p.corrupt_ratings,
             training: p.training,
+        })
+    }
+}
+
+/// The header line's checksum and payload length.
+struct Header {
+    digest: String,
+    declared: usize,
+}
+
+impl Header {
+    /// Parses the first line of a file (`line`: up to [`MAX_HEADER`] bytes, with its `\n`
+    /// when there is one). The magic word is checked first.
+    fn parse(line: &[u8]) -> Result<Header, String> {
+        let foreign = || {
+            format!(
+                "not a cnmf model file (it does not start with a `{MAGIC} <version> sha256=.. bytes=..` header line)"
+            )
+        };
+        if !line.starts_with(MAGIC.as_bytes()) {
+            return Err(foreign());
+        }
+        let Some(line) = line.strip_suffix(b"\n") else {
+            return Err(format!(
+                "{}; the header line is unterminated (truncated file?)",
+                foreign()
+            ));
+        };
+        let header = std::str::from_utf8(line).map_err(|_| foreign())?;
+        let fields: Vec<&str> = header.split(' ').collect();
+        if fields.len() != 4 || fields[0] != MAGIC {
+            return Err(format!("{}; found {header:?}", foreign()));
+        }
+        let version: u32 = fields[1]
+            .parse()
+            .map_err(|_| format!("bad format version {:?} in the header", fields[1]))?;
+        if version != FORMAT_VERSION {
+            return Err(format!(
+                "model file format version {version} is not supported: this cnmf ({}) reads version {FORMAT_VERSION} only; refit the model or use a matching cnmf",
+                env!("CARGO_PKG_VERSION")
+            ));
+        }
+        let digest = fields[2]
+            .strip_prefix("sha256=")
+            .filter(|d| d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit()))
+            .ok_or_else(|| format!("bad checksum field {:?} in the header", fields[2]))?;
+        let declared: u64 = fields[3]
+            .strip_prefix("bytes=")
+            .and_then(|b| b.parse().ok())
+            .ok_or_else(|| format!("bad length field {:?} in the header", fields[3]))?;
+        if declared > MAX_MODEL_BYTES {
+            return Err(format!(
+                "the header declares {declared} payload bytes, more than the {MAX_MODEL_BYTES} \
+                 this cnmf reads (damaged or not a model file)"
+            ));
+        }
+        Ok(Header {
+            digest: digest.to_string(),
+            declared: declared as usize,
         })
     }
 }
@@ -357,12 +416,26 @@ fn validate(p: &Payload, rated_items: &[u32]) -> Result<RatingScale, String> {
             model.params.0.rank()
         ));
     }
+    if n == 0 || m == 0 {
+        return Err(format!("factors for {n} users and {m} items"));
+    }
+    let params = &model.params.0;
+    check_rank_iters(params.rank(), params.max_iters())?;
     let (min, max) = (model.scale.min, model.scale.max);
     // `RatingScale::new` checks finite and min < max; NMF also needs min >= 0.
     let scale = RatingScale::new(min, max)
         .ok()
         .filter(|_| 0.0 <= min)
         .ok_or_else(|| format!("rating scale [{min}, {max}] is invalid"))?;
+    // Every raw score (W H)_ui is at most k max(W) max(H): bounded, so scores are finite.
+    let top = |v: &[f64]| v.iter().fold(0.0f64, |a, &b| a.max(b));
+    let bound = factors.rank() as f64 * top(factors.w()) * top(factors.h());
+    let limit = MAX_SCORE_PER_SCALE * max.max(1.0);
+    if !bound.is_finite() || bound > limit {
+        return Err(format!(
+            "factors too large: scores could reach {bound:e}, beyond {limit:e} for a scale up to {max}"
+        ));
+    }
     if !scale.contains(model.mean_rating) {
         return Err(format!(
             "mean rating {} is outside the scale",
@@ -471,6 +544,13 @@ fn decode_gaps(indptr: &[u32], gaps: &[u32], n_items: usize) -> Result<Vec<u32>,
         if w[1] < w[0] {
             return Err(format!("offsets decrease at user {u}"));
         }
+        if w[1] as usize > gaps.len() {
+            return Err(format!(
+                "offset {} of user {u} is beyond the {} stored items",
+                w[1],
+                gaps.len()
+            ));
+        }
         let mut prev: Option<u32> = None;
         for &g in &gaps[w[0] as usize..w[1] as usize] {
             let i = match prev {
@@ -501,39 +581,6 @@ fn hex(bytes: &[u8]) -> String {
         let _ = write!(s, "{b:02x}");
     }
     s
-}
-
-/// Writes `bytes` to a temporary file next to `path`, syncs it, and renames it over `path`.
-fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a file name"))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-        return result;
-    }
-    // Make the rename itself durable. Some file systems refuse to sync a directory; the rename
-    // is atomic either way, so that failure is not reported.
-    if let Ok(d) = File::open(&dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
 }
 
 #[cfg(test)]

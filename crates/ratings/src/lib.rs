@@ -9,7 +9,8 @@
 //! - [`split`] makes seeded train/test splits (random holdout, k-fold, per-user holdout).
 //! - [`discover`] finds MovieLens on disk (`--data`, `CNMF_DATA`, `./data`) and, with the
 //!   `download` feature, downloads the official zips, verified against pinned SHA-256 digests.
-//! - [`params`] is the workspace's parameter convention ([`ParamGuard`], shared checks).
+//! - [`params`] is the workspace's parameter convention ([`ParamGuard`], shared checks), and
+//!   [`exit`] the exit-code table its programs (`cnmf`, `cargo xtask`) share.
 //! - [`synthetic`] generates MovieLens-shaped data with a known nonnegative low-rank truth,
 //!   deterministically for a seed whatever the thread count.
 //!
@@ -47,6 +48,7 @@
 
 pub mod discover;
 mod error;
+pub mod exit;
 mod ids;
 pub mod load;
 pub mod params;
@@ -59,7 +61,10 @@ pub mod write;
 pub use discover::{DataSetKind, DataSource};
 pub use error::{Location, RatingsError};
 pub use ids::IdMap;
-pub use load::{load, load_reader, Format, LoadOptions, DEFAULT_MAX_LINE_BYTES};
+pub use load::{
+    load, load_reader, load_reader_with_format, load_with_format, Format, LoadOptions,
+    DEFAULT_MAX_LINE_BYTES,
+};
 pub use params::{InvalidParam, ParamGuard};
 pub use ratings::{DuplicatePolicy, Ratings, RatingsBuilder, Triple};
 pub use scale::RatingScale;

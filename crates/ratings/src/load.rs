@@ -124,7 +124,8 @@ impl Format {
         if let Some(f) = Format::from_file_name(path) {
             return Ok(f);
         }
-        let (input, _) = open(path)?;
+        let file = File::open(path).map_err(|e| io_error(path, e))?;
+        let (input, _) = decompress(file, path)?;
         let mut lines = LineReader::new(input, path, DEFAULT_MAX_LINE_BYTES);
         let first = lines.next_line()?.map(|(_, l)| l.to_vec());
         resolve_by_sniffing(path, first.as_deref())
@@ -245,8 +246,28 @@ impl LoadOptions {
 /// assert!(e.contains("ratings.csv:3") && e.contains("expected 3 fields"), "{e}");
 /// ```
 pub fn load(path: impl AsRef<Path>, opts: &LoadOptions) -> Result<Ratings, RatingsError> {
+    load_with_format(path, opts).map(|(r, _)| r)
+}
+
+/// [`load`], also returning the format the file was read as ([`Format::Auto`] resolved from
+/// the file name or the first line), from one pass over the file.
+pub fn load_with_format(
+    path: impl AsRef<Path>,
+    opts: &LoadOptions,
+) -> Result<(Ratings, Format), RatingsError> {
     let path = path.as_ref();
-    let (input, size) = open(path)?;
+    let file = File::open(path).map_err(|e| io_error(path, e))?;
+    let size = file
+        .metadata()
+        .ok()
+        .filter(|m| m.is_file())
+        .map_or(0, |m| m.len());
+    let (input, compressed) = decompress(file, path)?;
+    let size = if compressed {
+        size.saturating_mul(4)
+    } else {
+        size
+    };
     let format = match opts.format {
         Format::Auto => Format::from_file_name(path).unwrap_or(Format::Auto),
         f => f,
@@ -259,43 +280,36 @@ pub fn load(path: impl AsRef<Path>, opts: &LoadOptions) -> Result<Ratings, Ratin
 /// The first bytes of a gzip stream.
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
-/// Opens `path` for one sequential pass (so a named pipe or `/dev/stdin` works: nothing is
-/// read twice), decompressing it when it starts with the gzip magic bytes; returns the reader
-/// and a size hint (the file's length in bytes, 0 when unknown; for a compressed file, four
-/// times it).
-fn open(path: &Path) -> Result<(Box<dyn Read>, u64), RatingsError> {
-    let mut file = File::open(path).map_err(|e| io_error(path, e))?;
-    let size = file
-        .metadata()
-        .ok()
-        .filter(|m| m.is_file())
-        .map_or(0, |m| m.len());
+/// Wraps `input` (read once, from the start: a named pipe or `/dev/stdin` works, nothing is
+/// read twice) in a gzip decoder when it starts with the gzip magic bytes; says whether it
+/// did.
+fn decompress<'r, R: Read + 'r>(
+    mut input: R,
+    name: &Path,
+) -> Result<(Box<dyn Read + 'r>, bool), RatingsError> {
     let mut magic = [0u8; 2];
     let mut got = 0;
     while got < magic.len() {
-        match file.read(&mut magic[got..]) {
+        match input.read(&mut magic[got..]) {
             Ok(0) => break,
             Ok(n) => got += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(io_error(path, e)),
+            Err(e) => return Err(io_error(name, e)),
         }
     }
-    let input = std::io::Cursor::new(magic[..got].to_vec()).chain(file);
+    let input = std::io::Cursor::new(magic[..got].to_vec()).chain(input);
     if magic[..got] != GZIP_MAGIC {
-        return Ok((Box::new(input), size));
+        return Ok((Box::new(input), false));
     }
     #[cfg(feature = "gzip")]
     {
-        Ok((
-            Box::new(flate2::read::MultiGzDecoder::new(input)),
-            size.saturating_mul(4),
-        ))
+        Ok((Box::new(flate2::read::MultiGzDecoder::new(input)), true))
     }
     #[cfg(not(feature = "gzip"))]
     {
         drop(input);
         Err(parse_error(
-            path,
+            name,
             1,
             "the file is gzip-compressed: decompress it (gunzip) first, or use a build of \
              cnmf-ratings with its `gzip` feature"
@@ -304,15 +318,27 @@ fn open(path: &Path) -> Result<(Box<dyn Read>, u64), RatingsError> {
     }
 }
 
-/// Loads ratings from any reader (it is read in large blocks: no `BufReader` needed); `name`
-/// stands for the input in error messages. [`Format::Auto`] is resolved from the first line
-/// only (there is no file name to use).
+/// Loads ratings from any reader (it is read once, in large blocks: no `BufReader` needed,
+/// and gzip-compressed input is decompressed as in [`load`]); `name` stands for the input in
+/// error messages. [`Format::Auto`] is resolved from the first line only (there is no file
+/// name to use).
 pub fn load_reader<R: Read>(
     reader: R,
     name: impl AsRef<Path>,
     opts: &LoadOptions,
 ) -> Result<Ratings, RatingsError> {
-    load_with_hint(reader, name.as_ref(), opts, 0)
+    load_reader_with_format(reader, name, opts).map(|(r, _)| r)
+}
+
+/// [`load_reader`], also returning the format the input was read as.
+pub fn load_reader_with_format<R: Read>(
+    reader: R,
+    name: impl AsRef<Path>,
+    opts: &LoadOptions,
+) -> Result<(Ratings, Format), RatingsError> {
+    let name = name.as_ref();
+    let (input, _) = decompress(reader, name)?;
+    load_with_hint(input, name, opts, 0)
 }
 
 fn load_with_hint<R: Read>(
@@ -320,7 +346,7 @@ fn load_with_hint<R: Read>(
     name: &Path,
     opts: &LoadOptions,
     hint: usize,
-) -> Result<Ratings, RatingsError> {
+) -> Result<(Ratings, Format), RatingsError> {
     let mut lines = LineReader::new(reader, name, opts.max_line_bytes);
     let mut builder = RatingsBuilder::new(opts.scale)
         .duplicates(opts.duplicates)
@@ -365,7 +391,7 @@ fn load_with_hint<R: Read>(
         }
         checked.take_line(&mut builder, &mut ids, line_no, raw)?;
     }
-    builder.build()
+    Ok((builder.build()?, checked.format))
 }
 
 /// Adds a rating the MovieLens fast path parsed (ids through the integer cache).
@@ -588,6 +614,16 @@ fn resolve_by_sniffing(name: &Path, first: Option<&[u8]>) -> Result<Format, Rati
             },
         });
     };
+    if let Some(kind) = compression(first) {
+        return Err(parse_error(
+            name,
+            1,
+            format!(
+                "the file looks {kind}-compressed: decompress it first (only gzip is \
+                 decompressed on the fly)"
+            ),
+        ));
+    }
     Format::sniff(first).ok_or_else(|| {
         parse_error(
             name,
@@ -598,6 +634,21 @@ fn resolve_by_sniffing(name: &Path, first: Option<&[u8]>) -> Result<Format, Rati
                 .to_string(),
         )
     })
+}
+
+/// The compression format whose magic bytes `first` starts with, if any (gzip is
+/// decompressed before lines are read, so it is not listed).
+fn compression(first: &[u8]) -> Option<&'static str> {
+    const MAGICS: [(&[u8], &str); 4] = [
+        (b"PK\x03\x04", "zip"),
+        (b"\xFD7zXZ\x00", "xz"),
+        (b"BZh", "bzip2"),
+        (b"\x28\xB5\x2F\xFD", "zstd"),
+    ];
+    MAGICS
+        .iter()
+        .find(|(m, _)| first.starts_with(m))
+        .map(|&(_, k)| k)
 }
 
 fn utf8<'a>(name: &Path, line: usize, raw: &'a [u8]) -> Result<&'a str, RatingsError> {

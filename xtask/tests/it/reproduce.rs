@@ -488,14 +488,21 @@ fn figures_do_not_depend_on_threads_or_schedule() {
     assert!(results[1] == results[2], "schedules differ");
 }
 
-fn fails_with(args: &[&str], needle: &str) {
+/// Runs with `args`, expecting a failure whose message holds `needle` and whose exit code is
+/// `code` (the shared table: 2 for a refused flag, 3 for bad data).
+fn fails_with_code(args: &[&str], needle: &str, code: i32) {
     let out = xtask(args);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{args:?} should fail");
+    assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
     assert!(
         stderr.contains(needle),
         "{args:?}: expected `{needle}` in stderr:\n{stderr}"
     );
+}
+
+/// A refused flag: exit code 2, as cnmf and clap give.
+fn fails_with(args: &[&str], needle: &str) {
+    fails_with_code(args, needle, 2);
 }
 
 #[test]
@@ -560,15 +567,16 @@ fn unreadable_data_fails_with_the_file_and_problem() {
     let out_dir = dir.path().join("never");
     let o = out_dir.to_str().unwrap();
     let missing = dir.path().join("no-such-file.csv");
-    fails_with(
+    fails_with_code(
         &["--data", missing.to_str().unwrap(), "--out", o],
         "no-such-file.csv",
+        3,
     );
     let bad = dir.path().join("bad.csv");
     std::fs::write(&bad, "user,item,rating\nu1,m1,4\nu2,m1,lots\n").unwrap();
     let out = xtask(&["--data", bad.to_str().unwrap(), "--out", o]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(3), "bad data: {stderr}");
     assert!(
         stderr.contains("bad.csv:3"),
         "names file and line: {stderr}"

@@ -7,7 +7,10 @@ use cnmf_ratings::{split, RatingScale, Split};
 use serde::Serialize;
 
 use crate::error::{CliError, CliResult};
-use crate::fit_args::{fit_with_progress, DataArgs, DataSummary, LambdaChoice, ParamArgs};
+use crate::fit_args::{
+    fit_with_progress, flagged_warning, CheckedParams, DataArgs, DataSummary, LambdaChoice,
+    ParamArgs,
+};
 use crate::output::{Output, Table};
 
 /// Arguments of `cnmf evaluate`.
@@ -19,7 +22,8 @@ pub struct EvaluateArgs {
     params: ParamArgs,
     /// Number of folds: every rating is held out exactly once; each fold trains on the rest.
     /// The assignment is seeded by --seed.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(usize),
+          allow_negative_numbers = true)]
     folds: usize,
 }
 
@@ -89,12 +93,20 @@ struct Report<'a> {
     seed: u64,
     folds: &'a [FoldResult],
     summary: Summary,
+    warnings: &'a [String],
 }
 
 /// Runs `cnmf evaluate`.
 pub fn run(args: &EvaluateArgs, out: &Output) -> CliResult<()> {
-    let (params, lambda) = args.params.check()?;
     args.data.check()?;
+    let CheckedParams {
+        params,
+        lambda,
+        notes,
+    } = args.params.check(args.data.scale)?;
+    for n in &notes {
+        out.note(n);
+    }
     if args.folds < 2 {
         return Err(CliError::Usage(format!(
             "--folds must be at least 2, got {}",
@@ -103,7 +115,17 @@ pub fn run(args: &EvaluateArgs, out: &Output) -> CliResult<()> {
     }
     let (data, summary) = args.data.load()?;
     out.info(&format!("data: {}", summary.describe()));
-    if lambda.source == "default-noise-model" {
+    if args.folds > data.nnz() {
+        return Err(CliError::Usage(format!(
+            "--folds {} needs at least {} ratings (each fold holds out at least one); {} has {}",
+            args.folds,
+            args.folds,
+            summary.file,
+            data.nnz()
+        )));
+    }
+    args.params.check_rank_for(&summary)?;
+    if lambda.source.starts_with("default") {
         out.note(&format!(
             "{} needs a corruption threshold; using {}",
             params.algorithm(),
@@ -122,6 +144,14 @@ pub fn run(args: &EvaluateArgs, out: &Output) -> CliResult<()> {
             r.nmae, r.mae, r.rmse, r.fit_seconds
         ));
         results.push(r);
+    }
+    let flagged: usize = results.iter().map(|r| r.flagged).sum();
+    let train: usize = results.iter().map(|r| r.train).sum();
+    let warnings: Vec<String> = flagged_warning(&params, &lambda, flagged, train)
+        .into_iter()
+        .collect();
+    for w in &warnings {
+        out.warn(w);
     }
     let col = |g: fn(&FoldResult) -> f64| MeanStd::of(&results.iter().map(g).collect::<Vec<_>>());
     let summary_stats = Summary {
@@ -142,6 +172,7 @@ pub fn run(args: &EvaluateArgs, out: &Output) -> CliResult<()> {
             seed: params.seed(),
             folds: &results,
             summary: summary_stats,
+            warnings: &warnings,
         });
     }
     out.text(&render_text(

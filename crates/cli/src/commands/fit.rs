@@ -7,10 +7,12 @@ use serde::Serialize;
 
 use crate::error::CliResult;
 use crate::fit_args::{
-    check_output_path, fit_with_progress, stop_name, DataArgs, DataSummary, LambdaChoice, ParamArgs,
+    fit_with_progress, flagged_warning, stop_name, CheckedParams, DataArgs, DataSummary,
+    LambdaChoice, ParamArgs,
 };
+use crate::input::Input;
 use crate::model_file::{ModelFile, TrainingInfo};
-use crate::output::Output;
+use crate::output::{Output, OutputFile};
 
 /// Arguments of `cnmf fit`.
 #[derive(Debug, Clone, Args)]
@@ -19,7 +21,8 @@ pub struct FitArgs {
     data: DataArgs,
     #[command(flatten)]
     params: ParamArgs,
-    /// Where to write the model (replaced atomically if it exists).
+    /// Where to write the model: a regular file, replaced atomically if it exists (not a
+    /// directory, device, symbolic link or the input; checked before the fit).
     #[arg(short, long, value_name = "MODEL")]
     output: PathBuf,
 }
@@ -41,16 +44,31 @@ struct Report<'a> {
     flagged: usize,
     flagged_share: f64,
     flagged_users: usize,
+    warnings: Vec<String>,
 }
 
 /// Runs `cnmf fit`.
 pub fn run(args: &FitArgs, out: &Output) -> CliResult<()> {
-    let (params, lambda) = args.params.check()?;
     args.data.check()?;
-    check_output_path(&args.output)?;
+    let CheckedParams {
+        params,
+        lambda,
+        notes,
+    } = args.params.check(args.data.scale)?;
+    let input = args.data.input();
+    let inputs: Vec<&std::path::Path> = match &input {
+        Input::Path(p) => vec![p.as_path()],
+        Input::Stdin => vec![],
+    };
+    // The output is checked, and its temporary file created, before the data is read.
+    let output = OutputFile::create(&args.output, &inputs)?;
+    for n in &notes {
+        out.note(n);
+    }
     let (data, summary) = args.data.load()?;
     out.info(&format!("data: {}", summary.describe()));
-    if lambda.source == "default-noise-model" {
+    args.params.check_rank_for(&summary)?;
+    if lambda.source.starts_with("default") {
         out.note(&format!(
             "{} needs a corruption threshold; using {}",
             params.algorithm(),
@@ -76,7 +94,13 @@ pub fn run(args: &FitArgs, out: &Output) -> CliResult<()> {
     };
     let algorithm = params.algorithm().name().to_string();
     let mf = ModelFile::from_fit(model, &data, training);
-    let bytes = mf.write(&args.output)?;
+    let bytes = mf.write(output)?;
+    let warnings: Vec<String> = flagged_warning(&params, &lambda, flagged, data.nnz())
+        .into_iter()
+        .collect();
+    for w in &warnings {
+        out.warn(w);
+    }
     let report = Report {
         command: "fit",
         model: args.output.display().to_string(),
@@ -93,6 +117,7 @@ pub fn run(args: &FitArgs, out: &Output) -> CliResult<()> {
         flagged,
         flagged_share: flagged as f64 / data.nnz() as f64,
         flagged_users,
+        warnings,
     };
     if out.json {
         return out.json_doc(&report);

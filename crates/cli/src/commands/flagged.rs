@@ -148,7 +148,7 @@ pub fn run(args: &FlaggedArgs, out: &Output) -> CliResult<()> {
             args.min_share
         )));
     }
-    let mf = ModelFile::read(&args.model)?;
+    let mf = ModelFile::read(&crate::input::Input::new(&args.model))?;
     let model = mf.model();
     if !model.algorithm().flags_corruption() {
         out.note(&format!(

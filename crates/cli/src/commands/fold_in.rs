@@ -1,15 +1,16 @@
 //! `cnmf fold-in`: score a new user from a few ratings without refitting the model.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use cnmf_engine::Algorithm;
 use serde::Serialize;
 
 use crate::commands::recommend::{min_note, top_n, Recommendation};
-use crate::csv_in::{parse_rating, read_records, Column};
+use crate::csv_in::{parse_rating, read_records, Column, Record};
 use crate::error::{CliError, CliResult};
+use crate::input::{clip, stdin_once, Input, LineLimit};
 use crate::lookup::unknown_message;
 use crate::model_file::ModelFile;
 use crate::output::{Output, Table};
@@ -27,10 +28,12 @@ pub enum UnknownItems {
 /// Arguments of `cnmf fold-in`.
 #[derive(Debug, Clone, Args)]
 pub struct FoldInArgs {
-    /// The model file written by `cnmf fit`.
+    /// The model file written by `cnmf fit` (`-`: standard input).
     #[arg(long, value_name = "MODEL")]
     model: PathBuf,
-    /// The new user's ratings: CSV with a header naming `item` and `rating` columns.
+    /// The new user's ratings (`-`: standard input): CSV with a header naming `item` and
+    /// `rating` columns. A `user` column is allowed when it names one user throughout (a file
+    /// holding several users' ratings is refused rather than folded in as one user).
     #[arg(long, value_name = "FILE")]
     ratings: PathBuf,
     /// Number of items to list.
@@ -42,6 +45,8 @@ pub struct FoldInArgs {
     /// Only list items with at least this many training ratings (see `cnmf recommend --help`).
     #[arg(long, default_value_t = 0)]
     min_ratings: u32,
+    #[command(flatten)]
+    limit: LineLimit,
 }
 
 /// One of the new user's ratings that the model's rule would flag as corrupt.
@@ -66,8 +71,17 @@ struct Report<'a> {
 
 /// Runs `cnmf fold-in`.
 pub fn run(args: &FoldInArgs, out: &Output) -> CliResult<()> {
-    let mf = ModelFile::read(&args.model)?;
-    let NewRatings { pairs, skipped } = read_new_ratings(args, &mf)?;
+    let model = Input::new(&args.model);
+    let ratings = Input::new(&args.ratings);
+    stdin_once(&[("--model", &model), ("--ratings", &ratings)])?;
+    let mf = ModelFile::read(&model)?;
+    let records = read_records(
+        &ratings,
+        &[Column::Item, Column::Rating],
+        &[Column::User],
+        args.limit.max_line_bytes,
+    )?;
+    let NewRatings { pairs, skipped } = new_ratings(&records, &ratings.name(), args.unknown, &mf)?;
     if !skipped.is_empty() {
         out.note(&format!(
             "left out {} rating(s) of items the model does not know: {}",
@@ -78,14 +92,14 @@ pub fn run(args: &FoldInArgs, out: &Output) -> CliResult<()> {
     if pairs.is_empty() {
         return Err(CliError::Data(format!(
             "{}: no rating of a known item is left to fold in",
-            args.ratings.display()
+            ratings.name().display()
         )));
     }
     let model = mf.model();
     let w = model.fold_in(&pairs).map_err(CliError::from_engine)?;
     let factors = model.factors();
     let raw = |i: u32| -> f64 { w.iter().zip(factors.h_col(i)).map(|(a, b)| a * b).sum() };
-    let items = recommend(args, &mf, &pairs, raw);
+    let items = recommend(args.n as usize, args.min_ratings, &mf, &pairs, raw);
     let would_flag = would_flag(&mf, &pairs, raw);
     if out.json {
         return out.json_doc(&Report {
@@ -100,24 +114,43 @@ pub fn run(args: &FoldInArgs, out: &Output) -> CliResult<()> {
 }
 
 /// The new user's ratings file, read against the model.
-struct NewRatings {
+pub struct NewRatings {
     /// `(item index, rating)`, in file order.
-    pairs: Vec<(u32, f64)>,
+    pub pairs: Vec<(u32, f64)>,
     /// External ids of the unknown items left out under `--unknown skip`.
-    skipped: Vec<String>,
+    pub skipped: Vec<String>,
 }
 
-/// Reads the new user's ratings. Errors on a rating outside the scale, an unknown item (under
-/// `--unknown error`) and an item rated twice, naming the line.
-fn read_new_ratings(args: &FoldInArgs, mf: &ModelFile) -> CliResult<NewRatings> {
+/// The new user's ratings from the records of `path` (item, rating, and the optional user).
+/// Errors on ratings of two different users, a rating outside the scale, an unknown item
+/// (under `--unknown error`) and an item rated twice, naming the line.
+pub fn new_ratings(
+    records: &[Record],
+    path: &Path,
+    unknown: UnknownItems,
+    mf: &ModelFile,
+) -> CliResult<NewRatings> {
     let scale = mf.model().scale();
-    let path = &args.ratings;
-    let records = read_records(path, &[Column::Item, Column::Rating])?;
     let mut pairs: Vec<(u32, f64)> = Vec::with_capacity(records.len());
     let mut first_line: HashMap<u32, usize> = HashMap::new();
     let mut skipped = Vec::new();
-    for r in &records {
+    let mut user: Option<(&str, usize)> = None;
+    for r in records {
         let at = format!("{}:{}: ", path.display(), r.line);
+        if let Some(Some(u)) = r.optional.first() {
+            match user {
+                None => user = Some((u, r.line)),
+                Some((first, line)) if first != u => {
+                    return Err(CliError::Data(format!(
+                        "{at}user {:?} differs from user {:?} on line {line}: fold-in takes \
+                         one new user's ratings (filter the file to one user)",
+                        clip(u, 100),
+                        clip(first, 100)
+                    )))
+                }
+                Some(_) => {}
+            }
+        }
         let rating = parse_rating(path, r, &r.fields[1])?;
         if !scale.contains(rating) {
             return Err(CliError::Data(format!(
@@ -127,7 +160,7 @@ fn read_new_ratings(args: &FoldInArgs, mf: &ModelFile) -> CliResult<NewRatings> 
             )));
         }
         let Some(i) = mf.items().index(&r.fields[0]) else {
-            if args.unknown == UnknownItems::Skip {
+            if unknown == UnknownItems::Skip {
                 skipped.push(r.fields[0].clone());
                 continue;
             }
@@ -141,7 +174,7 @@ fn read_new_ratings(args: &FoldInArgs, mf: &ModelFile) -> CliResult<NewRatings> 
         if let Some(first) = first_line.insert(i, r.line) {
             return Err(CliError::Data(format!(
                 "{at}item {:?} is rated twice (first on line {first})",
-                r.fields[0]
+                clip(&r.fields[0], 100)
             )));
         }
         pairs.push((i, rating));
@@ -150,8 +183,9 @@ fn read_new_ratings(args: &FoldInArgs, mf: &ModelFile) -> CliResult<NewRatings> 
 }
 
 /// The top `--top` items the new user did not rate, by the folded-in score `raw`.
-fn recommend(
-    args: &FoldInArgs,
+pub fn recommend(
+    n: usize,
+    min_ratings: u32,
     mf: &ModelFile,
     pairs: &[(u32, f64)],
     raw: impl Fn(u32) -> f64,
@@ -159,9 +193,9 @@ fn recommend(
     let mut rated: Vec<u32> = pairs.iter().map(|&(i, _)| i).collect();
     rated.sort_unstable();
     let counts = mf.item_rating_counts();
-    let keep = |i: u32| counts[i as usize] >= args.min_ratings;
+    let keep = |i: u32| counts[i as usize] >= min_ratings;
     let scale = mf.model().scale();
-    top_n(mf.model().n_items(), args.n as usize, &rated, keep, raw)
+    top_n(mf.model().n_items(), n, &rated, keep, raw)
         .iter()
         .enumerate()
         .map(|(k, &(i, s))| Recommendation {
@@ -177,7 +211,7 @@ fn recommend(
 /// threshold rule `(r - prediction)^2 > lambda` of the corrupt variants and huber, or trimmed's
 /// `floor(q n)` largest squared residuals of the user's `n` ratings (ties: lowest item index
 /// first, as the fold-in orders them).
-fn would_flag(
+pub fn would_flag(
     mf: &ModelFile,
     pairs: &[(u32, f64)],
     raw: impl Fn(u32) -> f64,

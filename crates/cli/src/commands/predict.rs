@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::csv_in::{read_records, Column};
 use crate::error::CliResult;
+use crate::input::{stdin_once, Input, LineLimit};
 use crate::lookup::{self, Prediction, UnknownPolicy};
 use crate::model_file::ModelFile;
 use crate::output::{csv_field, io_failure, Output};
@@ -16,7 +17,7 @@ use crate::output::{csv_field, io_failure, Output};
 /// Arguments of `cnmf predict`.
 #[derive(Debug, Clone, Args)]
 pub struct PredictArgs {
-    /// The model file written by `cnmf fit`.
+    /// The model file written by `cnmf fit` (`-`: standard input).
     #[arg(long, value_name = "MODEL")]
     model: PathBuf,
     /// External user id (as in the training file).
@@ -30,7 +31,7 @@ pub struct PredictArgs {
     /// External item id (as in the training file).
     #[arg(long, requires = "user", conflicts_with = "pairs")]
     item: Option<String>,
-    /// CSV file of pairs with a header naming `user` and `item` columns (other columns are
+    /// CSV file (`-`: standard input) of pairs with a header naming `user` and `item` columns (other columns are
     /// allowed and not used). Output: CSV `user,item,prediction` on stdout, in input order (with
     /// a fourth column `fallback` under `--unknown mean`).
     #[arg(long, value_name = "FILE")]
@@ -40,6 +41,8 @@ pub struct PredictArgs {
     /// unknown (means over the training ratings not flagged corrupt), and say so.
     #[arg(long, value_enum, default_value_t = UnknownPolicy::Error)]
     unknown: UnknownPolicy,
+    #[command(flatten)]
+    limit: LineLimit,
 }
 
 #[derive(Serialize)]
@@ -51,10 +54,21 @@ struct Report<'a> {
 
 /// Runs `cnmf predict`.
 pub fn run(args: &PredictArgs, out: &Output) -> CliResult<()> {
-    let mf = ModelFile::read(&args.model)?;
-    let predictions = match (&args.pairs, &args.user, &args.item) {
-        (Some(path), _, _) => {
-            let records = read_records(path, &[Column::User, Column::Item])?;
+    let model = Input::new(&args.model);
+    let pairs = args.pairs.as_deref().map(Input::new);
+    if let Some(p) = &pairs {
+        stdin_once(&[("--model", &model), ("--pairs", p)])?;
+    }
+    let mf = ModelFile::read(&model)?;
+    let predictions = match (&pairs, &args.user, &args.item) {
+        (Some(input), _, _) => {
+            let path = &input.name();
+            let records = read_records(
+                input,
+                &[Column::User, Column::Item],
+                &[],
+                args.limit.max_line_bytes,
+            )?;
             let mut v = Vec::with_capacity(records.len());
             for r in &records {
                 let at = format!("{}:{}: ", path.display(), r.line);

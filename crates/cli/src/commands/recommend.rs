@@ -13,7 +13,7 @@ use crate::output::{Output, Table};
 /// Arguments of `cnmf recommend`.
 #[derive(Debug, Clone, Args)]
 pub struct RecommendArgs {
-    /// The model file written by `cnmf fit`.
+    /// The model file written by `cnmf fit` (`-`: standard input).
     #[arg(long, value_name = "MODEL")]
     model: PathBuf,
     /// External user id (as in the training file).
@@ -86,7 +86,7 @@ pub fn top_n(
 
 /// Runs `cnmf recommend`.
 pub fn run(args: &RecommendArgs, out: &Output) -> CliResult<()> {
-    let mf = ModelFile::read(&args.model)?;
+    let mf = ModelFile::read(&crate::input::Input::new(&args.model))?;
     let model = mf.model();
     let scale = model.scale();
     let n = args.n as usize;

@@ -3,6 +3,9 @@
 
 mod common;
 
+mod catalogue;
 mod commands;
 mod errors;
+mod fuzz;
 mod ml100k;
+mod reliability;

@@ -399,3 +399,38 @@ fn a_named_pipe_is_read_once() {
     writer.join().unwrap();
     assert_five(&r, "fifo");
 }
+
+/// Standard input and `<(cat file)` are readers without a file: gzip is recognised there too,
+/// and the format the input was read as comes back with the ratings.
+#[cfg(feature = "gzip")]
+#[test]
+fn a_compressed_reader_is_decompressed_and_its_format_reported() {
+    let text = std::fs::read(fixture("good/ratings.dat")).unwrap();
+    let gz = gzip(&text);
+    let (r, format) =
+        cnmf_ratings::load_reader_with_format(gz.as_slice(), "<stdin>", &LoadOptions::default())
+            .unwrap();
+    assert_five(&r, "gzip reader");
+    assert_eq!(format, Format::MovieLens);
+    let (_, format) =
+        cnmf_ratings::load_with_format(fixture("good/u.data"), &LoadOptions::default()).unwrap();
+    assert_eq!(format, Format::Ml100k);
+}
+
+#[test]
+fn other_compressed_files_get_a_hint() {
+    for (magic, kind) in [
+        (&b"PK\x03\x04rest"[..], "zip"),
+        (b"\xFD7zXZ\x00rest", "xz"),
+        (b"BZh91AY", "bzip2"),
+        (b"\x28\xB5\x2F\xFDrest", "zstd"),
+    ] {
+        let e = cnmf_ratings::load_reader(magic, "<in>", &LoadOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("<in>:1") && e.contains(&format!("looks {kind}-compressed")),
+            "{e}"
+        );
+    }
+}
