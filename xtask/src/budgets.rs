@@ -23,6 +23,11 @@ pub struct Budget {
     pub iters: Vec<(Algorithm, usize)>,
 }
 
+/// The names of the paper's five algorithms, in table order.
+pub fn paper_names() -> impl Iterator<Item = &'static str> {
+    Algorithm::PAPER.into_iter().map(Algorithm::name)
+}
+
 /// The budgets besides the main one: the long budget, and each algorithm's best validation
 /// iteration on the calibration split (at least 1). None when the run has a time budget or
 /// `--no-budgets`.

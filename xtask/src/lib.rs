@@ -23,6 +23,7 @@ pub mod records;
 pub mod report;
 pub mod robustness;
 pub mod run;
+pub mod scorecard;
 pub mod seeds;
 pub mod summary;
 pub mod sweeps;

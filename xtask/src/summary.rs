@@ -258,6 +258,8 @@ pub struct Summary {
     pub bands: Vec<crate::robustness::BandSummary>,
     /// Share of the clean training ratings each corrupt variant flags under Model 1.
     pub clean_flagged_share: Vec<(String, MeanSd)>,
+    /// The defence against its targets, when the run fitted it.
+    pub scorecard: Option<crate::scorecard::Scorecard>,
 }
 
 pub(crate) fn mean_sd(values: &[f64]) -> Result<MeanSd> {
@@ -432,6 +434,7 @@ pub fn summarise(reps: &[RepRecord], budget: &str) -> Result<Summary> {
         more_attacks: crate::robustness::attack_summaries(reps)?,
         bands: crate::robustness::band_summaries(reps)?,
         clean_flagged_share: crate::robustness::clean_flagged_share(reps)?,
+        scorecard: crate::scorecard::scorecard(reps),
     })
 }
 

@@ -7,6 +7,7 @@
 //! timings. The cell formats the sections share stay here.
 
 mod beyond;
+mod defence;
 mod evidence;
 mod paper;
 mod robustness;
@@ -161,6 +162,7 @@ pub fn markdown(doc: &Document<'_>, plots: &PlotIndex) -> String {
     beyond::regularised(&mut s, doc);
     beyond::other_methods(&mut s, doc);
     robustness::more_attacks(&mut s, doc);
+    defence::defence(&mut s, doc);
     beyond::attack_size_sweep(&mut s, doc, plots);
     robustness::paper_gap(&mut s, doc);
     beyond::filler_sweep(&mut s, doc);
