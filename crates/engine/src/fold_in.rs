@@ -4,7 +4,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::isa::{Isa, Portable};
-use crate::kernels::{gram, ignore_row, replace_row, robust_row, RowRule, RowStats, Scratch};
+use crate::kernels::{
+    gram, guarded_row, ignore_row, replace_row, robust_row, RowRule, RowStats, Scratch,
+};
 use crate::{Algorithm, EngineError, NmfModel};
 
 /// Mixed into the model's seed so a folded-in row does not reuse the stream of `W0`'s first row.
@@ -158,6 +160,39 @@ impl FixedRow<'_> {
                 scratch,
                 &mut stats,
             );
+        } else if let Some(guard) = rule.guard {
+            // No screen at fold-in: it acts on the item half-step only.
+            if w1.is_empty() {
+                guarded_row::<Portable, 0, false>(
+                    0,
+                    w0,
+                    w1,
+                    self.h,
+                    self.idx,
+                    self.values,
+                    flags,
+                    rule,
+                    guard,
+                    false,
+                    scratch,
+                    &mut stats,
+                );
+            } else {
+                guarded_row::<Portable, 0, true>(
+                    0,
+                    w0,
+                    w1,
+                    self.h,
+                    self.idx,
+                    self.values,
+                    flags,
+                    rule,
+                    guard,
+                    false,
+                    scratch,
+                    &mut stats,
+                );
+            }
         } else if let Some(robust) = rule.robust {
             if w1.is_empty() {
                 robust_row::<Portable, 0, false>(

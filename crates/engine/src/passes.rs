@@ -10,8 +10,8 @@ use rayon::prelude::*;
 
 use crate::isa::{Isa, Job, Simd};
 use crate::kernels::{
-    ignore_col, ignore_row, replace_col, replace_row, robust_row, weighted_col, Robust, RowRule,
-    RowStats, Scratch,
+    guarded_row, ignore_col, ignore_row, replace_col, replace_row, robust_row, weighted_col, Guard,
+    Robust, RowRule, RowStats, Scratch,
 };
 use crate::numeric::{split_at_cuts, TwoWay};
 
@@ -61,6 +61,9 @@ pub(crate) enum RowKind<'g> {
     Ignore,
     /// Sparse Lee–Seung update with `G = H0 H0^T` (replace variants).
     Replace { gram_h: &'g [f64] },
+    /// `guarded`'s rows (the rule's [`Guard`]); `screened` has one value per user, or is empty
+    /// when nobody is screened.
+    Guarded { screened: &'g [bool] },
 }
 
 /// Which column kernel a pass runs.
@@ -152,10 +155,15 @@ impl<'a> Problem<'a> {
                     w0,
                     h,
                 };
-                // The robust baselines' rows are a job of their own, so that the ignore and
-                // replace variants' job compiles exactly as without them.
-                match (kind, rule.robust) {
-                    (RowKind::Ignore, Some(robust)) => isa.run(RobustRowJob { job, robust }),
+                // The robust baselines' and guarded's rows are jobs of their own, so that the
+                // ignore and replace variants' job compiles exactly as without them.
+                match (kind, rule.robust, rule.guard) {
+                    (RowKind::Guarded { screened }, _, Some(guard)) => isa.run(GuardedRowJob {
+                        job,
+                        guard,
+                        screened,
+                    }),
+                    (RowKind::Ignore, Some(robust), _) => isa.run(RobustRowJob { job, robust }),
                     _ => isa.run(job),
                 }
             })
@@ -284,6 +292,7 @@ impl<const K: usize, const UPDATE: bool> Job for RowJob<'_, '_, '_, '_, K, UPDAT
                     &mut scratch,
                     &mut stats,
                 ),
+                RowKind::Guarded { .. } => unreachable!("run by GuardedRowJob"),
             }
         }
         stats
@@ -426,6 +435,64 @@ impl<const K: usize, const UPDATE: bool> Job for RobustRowJob<'_, '_, '_, '_, K,
                 cw,
                 rule,
                 robust,
+                &mut scratch,
+                &mut stats,
+            );
+        }
+        stats
+    }
+}
+
+/// A chunk of a row pass under `guarded`'s rule: [`guarded_row`] on each user, with the
+/// chunk's flags (the item side's) and each user's screen.
+struct GuardedRowJob<'p, 'a, 's, 'g, const K: usize, const UPDATE: bool> {
+    job: RowJob<'p, 'a, 's, 'g, K, UPDATE>,
+    guard: Guard,
+    screened: &'g [bool],
+}
+
+impl<const K: usize, const UPDATE: bool> Job for GuardedRowJob<'_, '_, '_, '_, K, UPDATE> {
+    type Output = RowStats;
+
+    #[inline(always)]
+    fn run<S: Simd>(self) -> RowStats {
+        let GuardedRowJob {
+            job:
+                RowJob {
+                    problem: p,
+                    chunk: (c, w1c, fc, _),
+                    rule,
+                    w0,
+                    h,
+                    ..
+                },
+            guard,
+            screened,
+        } = self;
+        let k = if K == 0 { p.k } else { K };
+        let mut stats = RowStats::default();
+        let mut scratch = Scratch::new(k);
+        let (u0, u1) = (p.user_bounds[c], p.user_bounds[c + 1]);
+        let base = p.view.rows.ptr[u0] as usize;
+        for u in u0..u1 {
+            let (s, e) = (p.view.rows.ptr[u] as usize, p.view.rows.ptr[u + 1] as usize);
+            let w1u: &mut [f64] = if UPDATE {
+                let o = (u - u0) * k;
+                &mut w1c[o..o + k]
+            } else {
+                &mut []
+            };
+            guarded_row::<S, K, UPDATE>(
+                u,
+                &w0[u * k..u * k + k],
+                w1u,
+                h,
+                &p.view.rows.idx[s..e],
+                &p.view.rows.val[s..e],
+                &mut fc[s - base..e - base],
+                rule,
+                guard,
+                screened.get(u).copied().unwrap_or(false),
                 &mut scratch,
                 &mut stats,
             );
