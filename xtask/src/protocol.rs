@@ -376,11 +376,16 @@ pub fn engine_record(
 }
 
 /// User-level detection of `model`'s flags on `att`'s data: a user is flagged when at least one
-/// of their ratings is (any positive share), against `att`'s adversaries.
+/// of their ratings is (any positive share), or, for guarded, when its profile screen kept the
+/// user out of the items' fit, against `att`'s adversaries.
 fn flagged_users(model: &NmfModel, att: &Attacked) -> Result<cnmf_metrics::Detection> {
+    let screened = model.screened_users().iter().flat_map(|&u| {
+        let (items, _) = att.ratings.user(u);
+        items.iter().map(move |&i| (u, i))
+    });
     Ok(user_detection(
         &att.ratings,
-        model.corrupt_entries().iter().copied(),
+        model.corrupt_entries().iter().copied().chain(screened),
         att.truth.adversaries(),
         f64::MIN_POSITIVE,
     )?)
