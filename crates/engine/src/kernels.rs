@@ -800,7 +800,8 @@ pub(crate) fn guarded_row<S: Simd, const K: usize, const UPDATE: bool>(
             st.clipped += e.min(l);
         }
         let ar = r.abs();
-        let item_out = out_of_items | !(ar <= guard.item_cut);
+        let near = ar <= guard.item_cut;
+        let item_out = out_of_items | !near;
         flags[p] = u8::from(item_out);
         st.flagged += usize::from(item_out);
         st.loss += select(item_out, 0.0, e);

@@ -196,7 +196,10 @@ fn would_flag(
             let cut = model.params().item_threshold_scale() * lambda.sqrt();
             pairs
                 .iter()
-                .filter(|&&(i, r)| !((r - raw(i)).abs() <= cut))
+                .filter(|&&(i, r)| {
+                    let near = (r - raw(i)).abs() <= cut;
+                    !near
+                })
                 .map(flag)
                 .collect()
         }
