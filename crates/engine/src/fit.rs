@@ -341,9 +341,8 @@ impl ValidNmfParams {
     /// replace-corrupt filled matrix uses `decay^t`. `huber` and `l1` reweight (and `huber`
     /// flags) from iteration `warmup_iters + 1` on, measuring iteration `warmup_iters`; for
     /// `trimmed` this is the rule of the update pass, whose flags the selection set
-    /// ([`ValidNmfParams::trims`] says whether it sets them). `guarded`'s item side (and
-    /// screen) acts from iteration `warmup_iters + 1` on, its user side from `warmup_iters + 2`
-    /// on (the corrupt variants' first masked iteration).
+    /// ([`ValidNmfParams::trims`] says whether it sets them). `guarded`'s thresholds are
+    /// [`ValidNmfParams::guard`].
     pub(crate) fn row_rule(&self, t: usize) -> RowRule {
         let lambda = self.lambda();
         let alg = self.algorithm();
@@ -381,24 +380,31 @@ impl ValidNmfParams {
                 }
                 _ => 0.0,
             },
-            guard: (alg == Algorithm::Guarded).then(|| {
-                let root = lambda.expect("guarded has a checked lambda").sqrt();
-                Guard {
-                    user_cut: if self.marks(t) {
-                        self.user_threshold_scale() * root
-                    } else {
-                        f64::INFINITY
-                    },
-                    item_cut: if reweight {
-                        self.item_threshold_scale() * root
-                    } else {
-                        f64::INFINITY
-                    },
-                    screen: reweight,
-                }
-            }),
             l2: self.l2_w(),
         }
+    }
+
+    /// `guarded`'s rule of iteration `t` (`None` for the other algorithms): its item side (and
+    /// screen) acts from iteration `warmup_iters + 1` on, its user side from `warmup_iters + 2`
+    /// on (the corrupt variants' first masked iteration).
+    pub(crate) fn guard(&self, t: usize) -> Option<Guard> {
+        (self.algorithm() == Algorithm::Guarded).then(|| {
+            let root = self.lambda().expect("guarded has a checked lambda").sqrt();
+            let items = t > self.warmup_iters();
+            Guard {
+                user_cut: if self.marks(t) {
+                    self.user_threshold_scale() * root
+                } else {
+                    f64::INFINITY
+                },
+                item_cut: if items {
+                    self.item_threshold_scale() * root
+                } else {
+                    f64::INFINITY
+                },
+                screen: items,
+            }
+        })
     }
 
     /// Whether the row pass of iteration `t` sets flags (those of iteration `t - 1`).
@@ -527,6 +533,20 @@ impl Run<'_, '_> {
             rs.bad_row = update.bad_row;
             return rs;
         }
+        if let Some(guard) = self.params.guard(t) {
+            return exec.run(|| {
+                problem.guarded_row_pass::<K, true>(
+                    exec.isa,
+                    rule,
+                    guard,
+                    self.screened,
+                    &st.w,
+                    &mut st.w_next,
+                    &st.h,
+                    &mut st.flags,
+                )
+            });
+        }
         let gram_h = if self.params.algorithm().replaces() {
             exec.run(|| gram::<K>(exec.isa, &st.h, &st.h, problem.k))
         } else {
@@ -535,7 +555,7 @@ impl Run<'_, '_> {
         let kind = if self.params.algorithm().replaces() {
             RowKind::Replace { gram_h: &gram_h }
         } else {
-            self.ignore_kind()
+            RowKind::Ignore
         };
         exec.run(|| {
             problem.row_pass::<K, true>(
@@ -551,18 +571,6 @@ impl Run<'_, '_> {
         })
     }
 
-    /// The row kernel of the algorithms that ignore entries: `guarded`'s, with its screen, or
-    /// the ignore kernel (which runs the robust baselines' rule when it has one).
-    fn ignore_kind(&self) -> RowKind<'_> {
-        if self.params.algorithm() == Algorithm::Guarded {
-            RowKind::Guarded {
-                screened: self.screened,
-            }
-        } else {
-            RowKind::Ignore
-        }
-    }
-
     /// Statistics-only row pass after the last iteration (`t` is the iteration that would
     /// follow): measures it and sets its flags.
     fn stats_pass<const K: usize>(&self, st: &mut State, t: usize) -> RowStats {
@@ -571,11 +579,24 @@ impl Run<'_, '_> {
             return self.trim_measure::<K>(st, t);
         }
         let rule = self.params.row_rule(t);
-        let kind = self.ignore_kind();
+        if let Some(guard) = self.params.guard(t) {
+            return exec.run(|| {
+                problem.guarded_row_pass::<K, false>(
+                    exec.isa,
+                    rule,
+                    guard,
+                    self.screened,
+                    &st.w,
+                    &mut [],
+                    &st.h,
+                    &mut st.flags,
+                )
+            });
+        }
         exec.run(|| {
             problem.row_pass::<K, false>(
                 exec.isa,
-                kind,
+                RowKind::Ignore,
                 rule,
                 &st.w,
                 &mut [],

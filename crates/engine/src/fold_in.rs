@@ -5,7 +5,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::isa::{Isa, Portable};
 use crate::kernels::{
-    gram, guarded_row, ignore_row, replace_row, robust_row, RowRule, RowStats, Scratch,
+    gram, guarded_row, ignore_row, replace_row, robust_row, Guard, RowRule, RowStats, Scratch,
 };
 use crate::{Algorithm, EngineError, NmfModel};
 
@@ -45,6 +45,7 @@ pub(crate) fn fold_in(model: &NmfModel, items: &[(u32, f64)]) -> Result<Vec<f64>
             // The row's squared residuals, then the selection (as the fit's measuring pass).
             row.update(
                 params.squares_rule(t),
+                None,
                 &w0,
                 &mut [],
                 &mut [],
@@ -58,6 +59,7 @@ pub(crate) fn fold_in(model: &NmfModel, items: &[(u32, f64)]) -> Result<Vec<f64>
         // Flags (and weights) as they stand at the end of iteration t-1, as in the fit.
         let stats = row.update(
             params.row_rule(t),
+            params.guard(t),
             &w0,
             &mut w1,
             &mut flags,
@@ -133,12 +135,15 @@ struct FixedRow<'a> {
 }
 
 impl FixedRow<'_> {
-    /// One multiplicative update of the row, `w0` to `w1`, under `rule` (only measures when
+    /// One multiplicative update of the row, `w0` to `w1`, under `rule` (and `guarded`'s
+    /// `guard`, without the screen) (only measures when
     /// `w1` is empty); measures `w0` and sets its flags (and weights), as the fit's row pass
     /// does for one user.
+    #[allow(clippy::too_many_arguments)]
     fn update(
         &self,
         rule: RowRule,
+        guard: Option<Guard>,
         w0: &[f64],
         w1: &mut [f64],
         flags: &mut [u8],
@@ -160,7 +165,7 @@ impl FixedRow<'_> {
                 scratch,
                 &mut stats,
             );
-        } else if let Some(guard) = rule.guard {
+        } else if let Some(guard) = guard {
             // No screen at fold-in: it acts on the item half-step only.
             if w1.is_empty() {
                 guarded_row::<Portable, 0, false>(

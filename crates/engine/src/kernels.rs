@@ -268,9 +268,6 @@ pub(crate) struct RowRule {
     pub robust: Option<Robust>,
     /// Replace variants: the data weight `c` of a flagged entry in `c .* (V - X)`.
     pub flagged_weight: f64,
-    /// `guarded`'s rule (`None` for every other algorithm): the passes then run
-    /// [`guarded_row`] and the ignore column kernel with its flags.
-    pub guard: Option<Guard>,
     /// L2 penalty on the updated factors.
     pub l2: f64,
 }

@@ -61,9 +61,6 @@ pub(crate) enum RowKind<'g> {
     Ignore,
     /// Sparse Lee–Seung update with `G = H0 H0^T` (replace variants).
     Replace { gram_h: &'g [f64] },
-    /// `guarded`'s rows (the rule's [`Guard`]); `screened` has one value per user, or is empty
-    /// when nobody is screened.
-    Guarded { screened: &'g [bool] },
 }
 
 /// Which column kernel a pass runs.
@@ -155,17 +152,63 @@ impl<'a> Problem<'a> {
                     w0,
                     h,
                 };
-                // The robust baselines' and guarded's rows are jobs of their own, so that the
-                // ignore and replace variants' job compiles exactly as without them.
-                match (kind, rule.robust, rule.guard) {
-                    (RowKind::Guarded { screened }, _, Some(guard)) => isa.run(GuardedRowJob {
-                        job,
-                        guard,
-                        screened,
-                    }),
-                    (RowKind::Ignore, Some(robust), _) => isa.run(RobustRowJob { job, robust }),
+                // The robust baselines' rows are a job of their own, so that the ignore and
+                // replace variants' job compiles exactly as without them.
+                match (kind, rule.robust) {
+                    (RowKind::Ignore, Some(robust)) => isa.run(RobustRowJob { job, robust }),
                     _ => isa.run(job),
                 }
+            })
+            .collect();
+        let mut total = RowStats::default();
+        for s in &per_chunk {
+            total.add(s);
+        }
+        total
+    }
+
+    /// `guarded`'s user half-step: [`Problem::row_pass`] with [`guarded_row`] under `guard` on
+    /// each user (`screened`: one value per user, or empty when nobody is screened), writing the
+    /// item side's flags into `flags` (CSR order). A pass of its own, so that the other
+    /// algorithms' passes compile exactly as without it.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn guarded_row_pass<const K: usize, const UPDATE: bool>(
+        &self,
+        isa: Isa,
+        rule: RowRule,
+        guard: Guard,
+        screened: &[bool],
+        w0: &[f64],
+        w1: &mut [f64],
+        h: &[f64],
+        flags: &mut [u8],
+    ) -> RowStats {
+        debug_assert!(K == 0 || K == self.k);
+        let k = if K == 0 { self.k } else { K };
+        let pos_bounds = self.user_pos_bounds();
+        let chunks: Vec<(usize, &mut [f64], &mut [u8])> = {
+            let w1s = split_at_cuts(w1, &self.user_bounds, k);
+            let fs = split_at_cuts(flags, &pos_bounds, 1);
+            w1s.into_iter()
+                .zip(fs)
+                .enumerate()
+                .map(|(c, (a, b))| (c, a, b))
+                .collect()
+        };
+        let per_chunk: Vec<RowStats> = chunks
+            .into_par_iter()
+            .map(|(c, w1c, fc)| {
+                isa.run(GuardedRowJob::<K, UPDATE> {
+                    problem: self,
+                    c,
+                    w1c,
+                    fc,
+                    rule,
+                    guard,
+                    screened,
+                    w0,
+                    h,
+                })
             })
             .collect();
         let mut total = RowStats::default();
@@ -292,7 +335,6 @@ impl<const K: usize, const UPDATE: bool> Job for RowJob<'_, '_, '_, '_, K, UPDAT
                     &mut scratch,
                     &mut stats,
                 ),
-                RowKind::Guarded { .. } => unreachable!("run by GuardedRowJob"),
             }
         }
         stats
@@ -443,31 +485,35 @@ impl<const K: usize, const UPDATE: bool> Job for RobustRowJob<'_, '_, '_, '_, K,
     }
 }
 
-/// A chunk of a row pass under `guarded`'s rule: [`guarded_row`] on each user, with the
-/// chunk's flags (the item side's) and each user's screen.
-struct GuardedRowJob<'p, 'a, 's, 'g, const K: usize, const UPDATE: bool> {
-    job: RowJob<'p, 'a, 's, 'g, K, UPDATE>,
+/// A chunk of `guarded`'s row pass: [`guarded_row`] on each user, with the chunk's flags (the
+/// item side's) and each user's screen.
+struct GuardedRowJob<'p, 'a, 's, const K: usize, const UPDATE: bool> {
+    problem: &'p Problem<'a>,
+    c: usize,
+    w1c: &'s mut [f64],
+    fc: &'s mut [u8],
+    rule: RowRule,
     guard: Guard,
-    screened: &'g [bool],
+    screened: &'p [bool],
+    w0: &'p [f64],
+    h: &'p [f64],
 }
 
-impl<const K: usize, const UPDATE: bool> Job for GuardedRowJob<'_, '_, '_, '_, K, UPDATE> {
+impl<const K: usize, const UPDATE: bool> Job for GuardedRowJob<'_, '_, '_, K, UPDATE> {
     type Output = RowStats;
 
     #[inline(always)]
     fn run<S: Simd>(self) -> RowStats {
         let GuardedRowJob {
-            job:
-                RowJob {
-                    problem: p,
-                    chunk: (c, w1c, fc, _),
-                    rule,
-                    w0,
-                    h,
-                    ..
-                },
+            problem: p,
+            c,
+            w1c,
+            fc,
+            rule,
             guard,
             screened,
+            w0,
+            h,
         } = self;
         let k = if K == 0 { p.k } else { K };
         let mut stats = RowStats::default();
