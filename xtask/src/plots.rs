@@ -38,7 +38,7 @@ pub struct Panel {
     pub vline: Option<(f64, String)>,
 }
 
-/// Twelve distinguishable colours (Tableau 10 plus two darker tones): the engine's eight
+/// Twelve distinguishable colours (Tableau 10 plus two darker tones): the engine's nine
 /// algorithms and the other methods each get their own before any repeats.
 const PALETTE: [RGBColor; 12] = [
     RGBColor(31, 119, 180),

@@ -376,11 +376,23 @@ pub fn engine_record(
 }
 
 /// User-level detection of `model`'s flags on `att`'s data: a user is flagged when at least one
-/// of their ratings is (any positive share), against `att`'s adversaries.
+/// of their ratings is (any positive share), against `att`'s adversaries. For guarded the
+/// user-level decision is its profile screen: a user is flagged when screened (its
+/// rating-level flags are the ratings its items are not fitted on, about a fifth of the clean
+/// ratings, so nearly every user has one).
 fn flagged_users(model: &NmfModel, att: &Attacked) -> Result<cnmf_metrics::Detection> {
+    let entries: Vec<(u32, u32)> = if model.algorithm() == Algorithm::Guarded {
+        model
+            .screened_users()
+            .iter()
+            .flat_map(|&u| att.ratings.user(u).0.iter().map(move |&i| (u, i)))
+            .collect()
+    } else {
+        model.corrupt_entries().to_vec()
+    };
     Ok(user_detection(
         &att.ratings,
-        model.corrupt_entries().iter().copied(),
+        entries,
         att.truth.adversaries(),
         f64::MIN_POSITIVE,
     )?)

@@ -61,11 +61,15 @@ pub struct DataArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ParamArgs {
     /// Algorithm: ignore-missing, replace-missing, ignore-corrupt, replace-corrupt,
-    /// replace-corrupt-nointerp, or a robust-loss baseline: huber, l1, trimmed. The corrupt
-    /// variants flag ratings whose squared residual exceeds lambda and stop fitting them; huber
-    /// down-weights (and flags) ratings more than sqrt(lambda) from their prediction, l1 fits the
-    /// smoothed absolute loss, trimmed drops the --trim-fraction worst-fitted ratings
-    /// (`--algorithm`, the library's name, works too).
+    /// replace-corrupt-nointerp, a robust-loss baseline: huber, l1, trimmed, or the guarded
+    /// defence. The corrupt variants flag ratings whose squared residual exceeds lambda and stop
+    /// fitting them; huber down-weights (and flags) ratings more than sqrt(lambda) from their
+    /// prediction, l1 fits the smoothed absolute loss, trimmed drops the --trim-fraction
+    /// worst-fitted ratings; guarded fits each user on the ratings within
+    /// --user-threshold-scale x sqrt(lambda), each item on the ratings within
+    /// --item-threshold-scale x sqrt(lambda) from the first iteration, and keeps the users of
+    /// the --profile-screen out of every item's fit (`--algorithm`, the library's name, works
+    /// too).
     #[arg(
         long,
         visible_alias = "algorithm",
@@ -122,10 +126,11 @@ pub struct ParamArgs {
     pub l2: f64,
 
     /// Iterations fitted before corrupt flags start being set (corrupt variants; the robust
-    /// baselines fit plain ignore-missing until then). Default: min(10, iters / 2), so that
-    /// ratings are judged against a model that already fits the data; from a random start
-    /// every rating looks off and whole taste groups can be flagged. 0 follows the paper's
-    /// Algorithm 1 literally.
+    /// baselines and guarded fit plain ignore-missing until then). Default: min(10, iters / 2),
+    /// so that ratings are judged against a model that already fits the data; from a random
+    /// start every rating looks off and whole taste groups can be flagged. 0 follows the
+    /// paper's Algorithm 1 literally. guarded's default is 0: its item side is meant to act
+    /// from the first iteration, while every prediction is still near the mean rating.
     #[arg(long, value_parser = parse_count, allow_negative_numbers = true)]
     pub warmup: Option<usize>,
 
@@ -133,7 +138,27 @@ pub struct ParamArgs {
     /// 0.05): the floor(share x ratings) worst-fitted ratings are flagged and ignored.
     #[arg(long, allow_negative_numbers = true)]
     pub trim_fraction: Option<f64>,
+
+    /// guarded only: a rating takes part in its user's fit while it lies within this many
+    /// sqrt(lambda) of its prediction (default 0.8; all ratings in the first iteration).
+    #[arg(long, allow_negative_numbers = true, value_name = "A")]
+    pub user_threshold_scale: Option<f64>,
+
+    /// guarded only: a rating takes part in its item's fit while it lies within this many
+    /// sqrt(lambda) of its prediction (default 0.6, from the first iteration on).
+    #[arg(long, allow_negative_numbers = true, value_name = "B")]
+    pub item_threshold_scale: Option<f64>,
+
+    /// guarded only: screen out of every item's fit the users whose rated items' mean
+    /// ln(1 + number of ratings) lies more than Z robust standard deviations below the users'
+    /// median (default 3), or `off`.
+    #[arg(long, value_parser = parse_screen, value_name = "Z|off")]
+    pub profile_screen: Option<ScreenArg>,
 }
+
+/// The value of `--profile-screen`: `Some(z)`, or `None` for `off`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScreenArg(pub Option<f64>);
 
 /// How lambda was chosen, for the output.
 #[derive(Debug, Clone, Serialize)]
@@ -229,17 +254,39 @@ impl ParamArgs {
                 self.threads
             ));
         }
+        if self.algo != Algorithm::Guarded {
+            for (given, flag) in [
+                (
+                    self.user_threshold_scale.is_some(),
+                    "--user-threshold-scale",
+                ),
+                (
+                    self.item_threshold_scale.is_some(),
+                    "--item-threshold-scale",
+                ),
+                (self.profile_screen.is_some(), "--profile-screen"),
+            ] {
+                if given {
+                    return Err(CliError::Usage(format!(
+                        "{flag} applies to the guarded algorithm only, not {}",
+                        self.algo
+                    )));
+                }
+            }
+        }
         let mut params = NmfParams::new(self.k, self.algo)
             .max_iters(self.iters)
             .seed(self.seed)
             .threads(threads)
             .l2_w(self.l2)
             .l2_h(self.l2)
-            .warmup_iters(self.warmup.unwrap_or(if self.algo.downweights() {
-                DEFAULT_WARMUP.min(self.iters / 2)
-            } else {
-                0
-            }));
+            .warmup_iters(self.warmup.unwrap_or(
+                if self.algo.downweights() && self.algo != Algorithm::Guarded {
+                    DEFAULT_WARMUP.min(self.iters / 2)
+                } else {
+                    0
+                },
+            ));
         let mut choice = LambdaChoice {
             lambda: None,
             source: "given",
@@ -271,6 +318,15 @@ impl ParamArgs {
         }
         if let Some(q) = self.trim_fraction {
             params = params.trim_fraction(q);
+        }
+        if let Some(a) = self.user_threshold_scale {
+            params = params.user_threshold_scale(a);
+        }
+        if let Some(b) = self.item_threshold_scale {
+            params = params.item_threshold_scale(b);
+        }
+        if let Some(ScreenArg(z)) = self.profile_screen {
+            params = params.profile_screen(z);
         }
         let valid = params.check().map_err(CliError::from_engine)?;
         choice.lambda = valid.lambda();
@@ -486,6 +542,15 @@ fn parse_algorithm(s: &str) -> Result<Algorithm, String> {
     s.parse::<Algorithm>().map_err(|e| e.to_string())
 }
 
+fn parse_screen(s: &str) -> Result<ScreenArg, String> {
+    if s == "off" {
+        return Ok(ScreenArg(None));
+    }
+    s.parse::<f64>()
+        .map(|z| ScreenArg(Some(z)))
+        .map_err(|_| format!("{s:?} is neither a number nor `off`"))
+}
+
 fn parse_format(s: &str) -> Result<Format, String> {
     s.parse::<Format>()
         .map_err(|_| format!("unknown format {s:?}; expected one of auto, movielens, ml100k, csv"))
@@ -544,6 +609,9 @@ mod tests {
             l2: 0.0,
             warmup: None,
             trim_fraction: None,
+            user_threshold_scale: None,
+            item_threshold_scale: None,
+            profile_screen: None,
         };
         let CheckedParams {
             params: valid,
@@ -554,5 +622,12 @@ mod tests {
         assert!((choice.lambda.unwrap() - expected).abs() < 1e-12);
         assert!((expected - 4.1536).abs() < 1e-3);
         assert_eq!(choice.source, "default-noise-model");
+    }
+
+    #[test]
+    fn profile_screen_parses_numbers_and_off() {
+        assert_eq!(parse_screen("off").unwrap(), ScreenArg(None));
+        assert_eq!(parse_screen("2.5").unwrap(), ScreenArg(Some(2.5)));
+        assert!(parse_screen("none").is_err());
     }
 }

@@ -6,7 +6,7 @@ use cnmf_ratings::{RatingScale, Ratings, Triple};
 use rayon::prelude::*;
 
 use crate::isa::Isa;
-use crate::kernels::{gram, Robust, RowRule, RowStats};
+use crate::kernels::{gram, Guard, Robust, RowRule, RowStats};
 use crate::passes::{ColKind, Problem, RowKind};
 use crate::{
     init_factors, Algorithm, EngineError, Factors, IterationStats, NmfModel, Observer, StopReason,
@@ -167,15 +167,20 @@ impl ValidNmfParams {
             isa: options.isa.unwrap_or_else(Isa::detect),
         };
         let problem = Problem::new(data, k);
+        let screened = match (self.algorithm(), self.profile_screen()) {
+            (Algorithm::Guarded, Some(z)) => exec.run(|| crate::screen::profile_screen(data, z)),
+            _ => Vec::new(),
+        };
         let run = Run {
             params: self,
             problem: &problem,
             exec,
             scale,
             validation: options.validation.filter(|v| !v.is_empty()),
+            screened: &screened,
         };
         let out = dispatch_rank(k, run, factors, options.observer)?;
-        Ok(finish_model(self, data, out))
+        Ok(finish_model(self, data, out, &screened))
     }
 }
 
@@ -227,6 +232,8 @@ struct Run<'r, 'a> {
     exec: Exec<'r>,
     scale: RatingScale,
     validation: Option<&'r [Triple]>,
+    /// `guarded`'s profile screen, one value per user (empty: nobody is screened).
+    screened: &'r [bool],
 }
 
 /// What the iterations produce.
@@ -334,11 +341,18 @@ impl ValidNmfParams {
     /// replace-corrupt filled matrix uses `decay^t`. `huber` and `l1` reweight (and `huber`
     /// flags) from iteration `warmup_iters + 1` on, measuring iteration `warmup_iters`; for
     /// `trimmed` this is the rule of the update pass, whose flags the selection set
-    /// ([`ValidNmfParams::trims`] says whether it sets them).
+    /// ([`ValidNmfParams::trims`] says whether it sets them). `guarded`'s thresholds are
+    /// [`ValidNmfParams::guard`].
     pub(crate) fn row_rule(&self, t: usize) -> RowRule {
         let lambda = self.lambda();
         let alg = self.algorithm();
-        let marking = alg.flags_corruption() && !alg.is_robust_baseline() && self.marks(t);
+        let paper_corrupt = matches!(
+            alg,
+            Algorithm::IgnoreCorrupt
+                | Algorithm::ReplaceCorrupt
+                | Algorithm::ReplaceCorruptNoInterp
+        );
+        let marking = paper_corrupt && self.marks(t);
         let reweight = t > self.warmup_iters();
         let robust = match alg {
             Algorithm::Huber => {
@@ -368,6 +382,29 @@ impl ValidNmfParams {
             },
             l2: self.l2_w(),
         }
+    }
+
+    /// `guarded`'s rule of iteration `t` (`None` for the other algorithms): its item side (and
+    /// screen) acts from iteration `warmup_iters + 1` on, its user side from `warmup_iters + 2`
+    /// on (the corrupt variants' first masked iteration).
+    pub(crate) fn guard(&self, t: usize) -> Option<Guard> {
+        (self.algorithm() == Algorithm::Guarded).then(|| {
+            let root = self.lambda().expect("guarded has a checked lambda").sqrt();
+            let items = t > self.warmup_iters();
+            Guard {
+                user_cut: if self.marks(t) {
+                    self.user_threshold_scale() * root
+                } else {
+                    f64::INFINITY
+                },
+                item_cut: if items {
+                    self.item_threshold_scale() * root
+                } else {
+                    f64::INFINITY
+                },
+                screen: items,
+            }
+        })
     }
 
     /// Whether the row pass of iteration `t` sets flags (those of iteration `t - 1`).
@@ -496,6 +533,20 @@ impl Run<'_, '_> {
             rs.bad_row = update.bad_row;
             return rs;
         }
+        if let Some(guard) = self.params.guard(t) {
+            return exec.run(|| {
+                problem.guarded_row_pass::<K, true>(
+                    exec.isa,
+                    rule,
+                    guard,
+                    self.screened,
+                    &st.w,
+                    &mut st.w_next,
+                    &st.h,
+                    &mut st.flags,
+                )
+            });
+        }
         let gram_h = if self.params.algorithm().replaces() {
             exec.run(|| gram::<K>(exec.isa, &st.h, &st.h, problem.k))
         } else {
@@ -528,6 +579,20 @@ impl Run<'_, '_> {
             return self.trim_measure::<K>(st, t);
         }
         let rule = self.params.row_rule(t);
+        if let Some(guard) = self.params.guard(t) {
+            return exec.run(|| {
+                problem.guarded_row_pass::<K, false>(
+                    exec.isa,
+                    rule,
+                    guard,
+                    self.screened,
+                    &st.w,
+                    &mut [],
+                    &st.h,
+                    &mut st.flags,
+                )
+            });
+        }
         exec.run(|| {
             problem.row_pass::<K, false>(
                 exec.isa,
@@ -754,8 +819,14 @@ impl Run<'_, '_> {
     }
 }
 
-/// Packs the run's output into a model: flags as CSR positions and (user, item) pairs.
-fn finish_model(params: &ValidNmfParams, data: &Ratings, out: RunOutput) -> NmfModel {
+/// Packs the run's output into a model: flags as CSR positions and (user, item) pairs, the
+/// screened users as indices.
+fn finish_model(
+    params: &ValidNmfParams,
+    data: &Ratings,
+    out: RunOutput,
+    screened: &[bool],
+) -> NmfModel {
     let mut corrupt_positions = Vec::new();
     let mut corrupt_entries = Vec::new();
     if !out.flags.is_empty() {
@@ -782,5 +853,8 @@ fn finish_model(params: &ValidNmfParams, data: &Ratings, out: RunOutput) -> NmfM
         trace: out.trace,
         stop_reason: out.stop_reason,
         kept_iteration: out.kept_iteration,
+        screened_users: (0..screened.len() as u32)
+            .filter(|&u| screened[u as usize])
+            .collect(),
     }
 }

@@ -4,7 +4,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::isa::{Isa, Portable};
-use crate::kernels::{gram, ignore_row, replace_row, robust_row, RowRule, RowStats, Scratch};
+use crate::kernels::{
+    gram, guarded_row, ignore_row, replace_row, robust_row, Guard, RowRule, RowStats, Scratch,
+};
 use crate::{Algorithm, EngineError, NmfModel};
 
 /// Mixed into the model's seed so a folded-in row does not reuse the stream of `W0`'s first row.
@@ -43,6 +45,7 @@ pub(crate) fn fold_in(model: &NmfModel, items: &[(u32, f64)]) -> Result<Vec<f64>
             // The row's squared residuals, then the selection (as the fit's measuring pass).
             row.update(
                 params.squares_rule(t),
+                None,
                 &w0,
                 &mut [],
                 &mut [],
@@ -56,6 +59,7 @@ pub(crate) fn fold_in(model: &NmfModel, items: &[(u32, f64)]) -> Result<Vec<f64>
         // Flags (and weights) as they stand at the end of iteration t-1, as in the fit.
         let stats = row.update(
             params.row_rule(t),
+            params.guard(t),
             &w0,
             &mut w1,
             &mut flags,
@@ -131,12 +135,15 @@ struct FixedRow<'a> {
 }
 
 impl FixedRow<'_> {
-    /// One multiplicative update of the row, `w0` to `w1`, under `rule` (only measures when
+    /// One multiplicative update of the row, `w0` to `w1`, under `rule` (and `guarded`'s
+    /// `guard`, without the screen) (only measures when
     /// `w1` is empty); measures `w0` and sets its flags (and weights), as the fit's row pass
     /// does for one user.
+    #[allow(clippy::too_many_arguments)]
     fn update(
         &self,
         rule: RowRule,
+        guard: Option<Guard>,
         w0: &[f64],
         w1: &mut [f64],
         flags: &mut [u8],
@@ -158,6 +165,39 @@ impl FixedRow<'_> {
                 scratch,
                 &mut stats,
             );
+        } else if let Some(guard) = guard {
+            // No screen at fold-in: it acts on the item half-step only.
+            if w1.is_empty() {
+                guarded_row::<Portable, 0, false>(
+                    0,
+                    w0,
+                    w1,
+                    self.h,
+                    self.idx,
+                    self.values,
+                    flags,
+                    rule,
+                    guard,
+                    false,
+                    scratch,
+                    &mut stats,
+                );
+            } else {
+                guarded_row::<Portable, 0, true>(
+                    0,
+                    w0,
+                    w1,
+                    self.h,
+                    self.idx,
+                    self.values,
+                    flags,
+                    rule,
+                    guard,
+                    false,
+                    scratch,
+                    &mut stats,
+                );
+            }
         } else if let Some(robust) = rule.robust {
             if w1.is_empty() {
                 robust_row::<Portable, 0, false>(

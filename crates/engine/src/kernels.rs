@@ -243,6 +243,18 @@ pub(crate) enum Robust {
     Flags,
 }
 
+/// `guarded`'s rule of one pass (see [`guarded_row`]): the two thresholds on `|r|` and whether
+/// the profile screen applies.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Guard {
+    /// The user side's threshold `a sqrt(λ)` (infinite while its weights are all ones).
+    pub user_cut: f64,
+    /// The item side's threshold `b sqrt(λ)` (infinite during the warm-up).
+    pub item_cut: f64,
+    /// Whether screened users are left out of the item side (not during the warm-up).
+    pub screen: bool,
+}
+
 /// How a row pass treats each observed entry.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RowRule {
@@ -744,6 +756,69 @@ fn robust_entries(
         }
     }
     active
+}
+
+/// One user's row under `guarded`: statistics of `(w0, H)` on its entries, the item side's
+/// flags `1 - C_H` (`flags`, the row's slice: `|r| > item_cut`, or every entry when the user
+/// is `screened` and the screen applies; the column pass masks by them) and (when `UPDATE`)
+/// the user side's masked update over the entries with `|r| <= user_cut`:
+/// `w1 = w0 .* (Σ v h_i) ./ (Σ x h_i + l2 w0 + eps)`. `loss` sums `r^2` over the entries of
+/// item-side weight 1. A row without entries of user-side weight 1 keeps its factors. The
+/// comparisons are written so that a NaN residual counts as beyond both thresholds.
+/// Branch-free inside the loop.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) fn guarded_row<S: Simd, const K: usize, const UPDATE: bool>(
+    row: usize,
+    w0: &[f64],
+    w1: &mut [f64],
+    h: &[f64],
+    items: &[u32],
+    values: &[f64],
+    flags: &mut [u8],
+    rule: RowRule,
+    guard: Guard,
+    screened: bool,
+    scratch: &mut Scratch,
+    stats: &mut RowStats,
+) {
+    let k = if K == 0 { w0.len() } else { K };
+    let w0 = &w0[..k];
+    let n = items.len();
+    let Predicted { num, den, a, b, .. } = scratch.predict::<S, K>(w0, h, items);
+    let mut st = *stats;
+    let out_of_items = screened && guard.screen;
+    let mut active = 0usize;
+    for (p, &v) in values.iter().enumerate() {
+        let x = b[p];
+        let r = v - x;
+        let e = r * r;
+        if let Some(l) = rule.lambda {
+            st.clipped += e.min(l);
+        }
+        let ar = r.abs();
+        let near = ar <= guard.item_cut;
+        let item_out = out_of_items | !near;
+        flags[p] = u8::from(item_out);
+        st.flagged += usize::from(item_out);
+        st.loss += select(item_out, 0.0, e);
+        let keep = ar <= guard.user_cut;
+        a[p] = select(keep, v, 0.0);
+        b[p] = select(keep, x, 0.0);
+        active += usize::from(keep);
+    }
+    *stats = st;
+    stats.sq += dot(w0, w0);
+    if UPDATE {
+        if active == 0 {
+            w1.copy_from_slice(w0);
+            return;
+        }
+        gather_axpy2::<S>(h, k, items, &a[..n], &b[..n], num, den);
+        if !mu_update(w0, w1, num, den, rule.l2) && stats.bad_row.is_none() {
+            stats.bad_row = Some(row);
+        }
+    }
 }
 
 /// One user's row under the replace variants: statistics and flags as in [`ignore_row`] and

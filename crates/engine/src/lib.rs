@@ -1,10 +1,11 @@
 //! The Corrective NMF factorization engine: the paper's five masked multiplicative-update NMF
-//! variants and three robust-loss baselines, sparse, parallel and deterministic.
+//! variants, three robust-loss baselines and the `guarded` defence, sparse, parallel and
+//! deterministic.
 //!
 //! * [`Algorithm`]: `ignore-missing`, `replace-missing`, `ignore-corrupt`, `replace-corrupt`,
 //!   `replace-corrupt-nointerp` ([`Algorithm::PAPER`]), and the baselines `huber`, `l1`,
-//!   `trimmed` (update rules, objectives and monotonicity in each variant's docs;
-//!   [`Algorithm::ALL`] lists all eight).
+//!   `trimmed`, and `guarded`, the defence against review bombs (update rules, objectives and
+//!   monotonicity in each variant's docs; [`Algorithm::ALL`] lists all nine).
 //! * [`NmfParams`] -> [`check`](NmfParams::check) -> [`ValidNmfParams`] ->
 //!   [`fit`](ValidNmfParams::fit) / [`fit_with`](ValidNmfParams::fit_with) -> [`NmfModel`].
 //! * [`init_factors`]: the seeded initialisation shared by every algorithm.
@@ -55,6 +56,13 @@
 //!   with those flags (one extra dot product per rating per iteration); its `objective` is the
 //!   trimmed loss. During `warmup_iters` `huber` and `l1` use weights 1 (their objective is
 //!   still reported) and `trimmed` flags nothing.
+//! * **`guarded`** keeps one flag per observed entry like the corrupt variants, but its flags
+//!   are the *item side's* weights (`1 - C_H`): the user pass of iteration `t + 1` measures
+//!   iteration `t`, sets those flags from the residuals of `X = W0 H0` (and the profile
+//!   screen, computed once before iteration 1), uses its own user-side threshold for its update
+//!   without storing it, and the item pass is `ignore-corrupt`'s masked column update with
+//!   those flags. Its only extra work per iteration is one more comparison per rating; the
+//!   screen costs one pass over the ratings and two sorts of the users' scores per fit.
 //! * **L2** (`l2_w`, `l2_h`) adds `l2 * f` to the denominator of each multiplicative update,
 //!   the majorisation step of the objective `loss + l2_w ||W||^2 + l2_h ||H||^2`; the trace's
 //!   `objective` includes these terms.
@@ -105,6 +113,7 @@ pub mod numeric;
 mod observer;
 mod params;
 mod passes;
+mod screen;
 mod trim;
 
 pub use algorithm::Algorithm;
@@ -115,5 +124,6 @@ pub use model::{IterationStats, NmfModel, StopReason};
 pub use observer::{Observer, Silent};
 pub use params::{
     lambda_from_noise_model, LambdaSource, NmfParams, ValidNmfParams, DEFAULT_DECAY,
-    DEFAULT_MAX_ITERS, DEFAULT_TRIM_FRACTION, L1_SMOOTHING,
+    DEFAULT_ITEM_THRESHOLD_SCALE, DEFAULT_MAX_ITERS, DEFAULT_PROFILE_SCREEN, DEFAULT_TRIM_FRACTION,
+    DEFAULT_USER_THRESHOLD_SCALE, L1_SMOOTHING,
 };

@@ -69,6 +69,8 @@ pub struct NmfModel {
     pub(crate) trace: Vec<IterationStats>,
     pub(crate) stop_reason: StopReason,
     pub(crate) kept_iteration: usize,
+    #[serde(default)]
+    pub(crate) screened_users: Vec<u32>,
 }
 
 impl NmfModel {
@@ -140,7 +142,38 @@ impl NmfModel {
             trace,
             stop_reason,
             kept_iteration,
+            screened_users: Vec::new(),
         })
+    }
+
+    /// The model with these [`screened_users`](NmfModel::screened_users) (`guarded`'s profile
+    /// screen), for callers that store models in a format of their own: the counterpart of
+    /// [`from_parts`](NmfModel::from_parts), which builds a model without any.
+    ///
+    /// Errors when the users are not strictly ascending or not below the number of users, or
+    /// when the list is not empty and the model's algorithm is not `guarded`.
+    pub fn with_screened_users(mut self, users: Vec<u32>) -> Result<NmfModel, EngineError> {
+        let bad = |reason: String| EngineError::InvalidInput {
+            what: "screened users",
+            reason,
+        };
+        if !users.is_empty() && self.algorithm() != Algorithm::Guarded {
+            return Err(bad(format!(
+                "{} has no profile screen, but {} users are listed as screened",
+                self.algorithm(),
+                users.len()
+            )));
+        }
+        let n = self.n_users();
+        let ascending = users.windows(2).all(|w| w[0] < w[1]);
+        let inside = users.last().is_none_or(|&u| (u as usize) < n);
+        if !(ascending && inside) {
+            return Err(bad(format!(
+                "user indices are not strictly ascending below {n}"
+            )));
+        }
+        self.screened_users = users;
+        Ok(self)
     }
 
     /// The factors.
@@ -230,9 +263,17 @@ impl NmfModel {
 
     /// The final corruption flags as `(user, item)` pairs, in CSR order (by user, then item).
     /// Empty for the missing variants and `l1`; for `huber` the entries beyond `δ`, for
-    /// `trimmed` the dropped ones.
+    /// `trimmed` the dropped ones, for `guarded` the entries of item-side weight 0 on the final
+    /// factors (`|r| > b sqrt(λ)`, and every rating of a screened user).
     pub fn corrupt_entries(&self) -> &[(u32, u32)] {
         &self.corrupt_entries
+    }
+
+    /// `guarded`'s screened users, ascending: the users its profile screen left out of the item
+    /// half-step (see [`Algorithm::Guarded`]). Empty for every other algorithm and when the
+    /// screen is off.
+    pub fn screened_users(&self) -> &[u32] {
+        &self.screened_users
     }
 
     /// Positions of the flagged entries in the training data's CSR data array, ascending.
@@ -280,7 +321,10 @@ impl NmfModel {
     /// updates of the row (the replace variants use the sparse Lee–Seung row update with
     /// `H H^T`), and with the corrupt variants the same flag rule and warm-up; `huber` and `l1`
     /// reweight the row's ratings, `trimmed` drops `floor(q n)` of the user's `n` ratings
-    /// (the same share as the fit). The row starts
+    /// (the same share as the fit), `guarded` runs its user-side rule (all ones in iteration
+    /// 1, then `|r| <= a sqrt(λ)`). The profile screen plays no part: it only keeps a user out
+    /// of the item half-step, which fold-in does not run (a screened user's own factors are
+    /// fitted by the user-side rule in the fit too). The row starts
     /// from `s * U(0.5, 1.5)`, `s = sqrt(mean_rating / k)`, seeded by the model's seed.
     ///
     /// Errors on an empty list, an unknown item, a repeated item, or a rating that is not finite

@@ -17,6 +17,13 @@ pub const DEFAULT_MAX_ITERS: usize = 100;
 pub const DEFAULT_DECAY: f64 = 0.99;
 /// Default share of the observed entries `trimmed` drops (5%).
 pub const DEFAULT_TRIM_FRACTION: f64 = 0.05;
+/// Default scale `a` of `guarded`'s user-side threshold `a sqrt(λ)`.
+pub const DEFAULT_USER_THRESHOLD_SCALE: f64 = 0.8;
+/// Default scale `b` of `guarded`'s item-side threshold `b sqrt(λ)`.
+pub const DEFAULT_ITEM_THRESHOLD_SCALE: f64 = 0.6;
+/// Default `z` of `guarded`'s profile screen (users more than `z` robust standard deviations
+/// below the median popularity score are screened).
+pub const DEFAULT_PROFILE_SCREEN: f64 = 3.0;
 /// The smoothing `e` of the `l1` baseline's loss `Σ sqrt(r^2 + e^2)`.
 ///
 /// Fixed rather than a parameter: on rating scales (residuals of order 0.1 to 4) `e = 0.01`
@@ -28,6 +35,21 @@ pub const L1_SMOOTHING: f64 = 0.01;
 /// `NmfParams`' `trim_fraction` when a stored copy lacks it.
 fn default_trim_fraction() -> f64 {
     DEFAULT_TRIM_FRACTION
+}
+
+/// `NmfParams`' `user_threshold_scale` when a stored copy lacks it.
+fn default_user_threshold_scale() -> f64 {
+    DEFAULT_USER_THRESHOLD_SCALE
+}
+
+/// `NmfParams`' `item_threshold_scale` when a stored copy lacks it.
+fn default_item_threshold_scale() -> f64 {
+    DEFAULT_ITEM_THRESHOLD_SCALE
+}
+
+/// `NmfParams`' `profile_screen` when a stored copy lacks it (a stored `null` is off).
+fn default_profile_screen() -> Option<f64> {
+    Some(DEFAULT_PROFILE_SCREEN)
 }
 
 /// Where the corruption threshold `λ` comes from.
@@ -115,13 +137,21 @@ pub struct NmfParams {
     early_stopping: Option<usize>,
     #[serde(default = "default_trim_fraction")]
     trim_fraction: f64,
+    #[serde(default = "default_user_threshold_scale")]
+    user_threshold_scale: f64,
+    #[serde(default = "default_item_threshold_scale")]
+    item_threshold_scale: f64,
+    #[serde(default = "default_profile_screen")]
+    profile_screen: Option<f64>,
 }
 
 impl NmfParams {
     /// Rank and algorithm; everything else at its default: no `λ`, decay 0.99,
     /// [`DEFAULT_MAX_ITERS`] iterations, no time budget, no tolerance, seed 0, rayon's default
     /// threads, no warm-up, no L2, no early stopping, trim fraction
-    /// [`DEFAULT_TRIM_FRACTION`].
+    /// [`DEFAULT_TRIM_FRACTION`], `guarded`'s threshold scales
+    /// [`DEFAULT_USER_THRESHOLD_SCALE`] and [`DEFAULT_ITEM_THRESHOLD_SCALE`] and its profile
+    /// screen at [`DEFAULT_PROFILE_SCREEN`].
     pub fn new(rank: usize, algorithm: Algorithm) -> Self {
         NmfParams {
             rank,
@@ -138,6 +168,9 @@ impl NmfParams {
             l2_h: 0.0,
             early_stopping: None,
             trim_fraction: DEFAULT_TRIM_FRACTION,
+            user_threshold_scale: DEFAULT_USER_THRESHOLD_SCALE,
+            item_threshold_scale: DEFAULT_ITEM_THRESHOLD_SCALE,
+            profile_screen: Some(DEFAULT_PROFILE_SCREEN),
         }
     }
 
@@ -244,6 +277,33 @@ impl NmfParams {
         self
     }
 
+    /// `guarded`'s user-side threshold scale `a`: a rating takes part in its user's update when
+    /// `|V - W H| <= a sqrt(λ)` (from iteration 2 on). Finite and positive; default
+    /// [`DEFAULT_USER_THRESHOLD_SCALE`]. Ignored by the other algorithms (but checked).
+    pub fn user_threshold_scale(mut self, scale: f64) -> Self {
+        self.user_threshold_scale = scale;
+        self
+    }
+
+    /// `guarded`'s item-side threshold scale `b`: a rating takes part in its item's update when
+    /// `|V - W H| <= b sqrt(λ)` (from iteration 1 on) and its user is not screened. Finite and
+    /// positive; default [`DEFAULT_ITEM_THRESHOLD_SCALE`]. Ignored by the other algorithms (but
+    /// checked).
+    pub fn item_threshold_scale(mut self, scale: f64) -> Self {
+        self.item_threshold_scale = scale;
+        self
+    }
+
+    /// `guarded`'s profile screen: `Some(z)` leaves out of the item half-step the users whose
+    /// mean `ln(1 + ratings of the item)` over their rated items lies more than `z` robust
+    /// standard deviations (`1.4826 MAD`) below the users' median; `None` screens nobody.
+    /// `z` finite and positive; default [`DEFAULT_PROFILE_SCREEN`]. Ignored by the other
+    /// algorithms (but checked).
+    pub fn profile_screen(mut self, z: Option<f64>) -> Self {
+        self.profile_screen = z;
+        self
+    }
+
     /// Checks every parameter; the error names the first bad one and says why.
     pub fn check(self) -> Result<ValidNmfParams, EngineError> {
         let bad =
@@ -271,6 +331,11 @@ impl NmfParams {
                 "trim_fraction",
                 format!("must lie in [0, 1), got {}", self.trim_fraction),
             ));
+        }
+        check_finite_positive("user_threshold_scale", self.user_threshold_scale)?;
+        check_finite_positive("item_threshold_scale", self.item_threshold_scale)?;
+        if let Some(z) = self.profile_screen {
+            check_finite_positive("profile_screen", z)?;
         }
         if !(self.decay.is_finite() && self.decay > 0.0 && self.decay <= 1.0) {
             return Err(bad(
@@ -407,5 +472,17 @@ impl ValidNmfParams {
     /// The share of the observed entries `trimmed` drops.
     pub fn trim_fraction(&self) -> f64 {
         self.params.trim_fraction
+    }
+    /// `guarded`'s user-side threshold scale `a` (threshold `a sqrt(λ)`).
+    pub fn user_threshold_scale(&self) -> f64 {
+        self.params.user_threshold_scale
+    }
+    /// `guarded`'s item-side threshold scale `b` (threshold `b sqrt(λ)`).
+    pub fn item_threshold_scale(&self) -> f64 {
+        self.params.item_threshold_scale
+    }
+    /// `guarded`'s profile screen `z`, `None` when off.
+    pub fn profile_screen(&self) -> Option<f64> {
+        self.params.profile_screen
     }
 }

@@ -10,8 +10,8 @@ use rayon::prelude::*;
 
 use crate::isa::{Isa, Job, Simd};
 use crate::kernels::{
-    ignore_col, ignore_row, replace_col, replace_row, robust_row, weighted_col, Robust, RowRule,
-    RowStats, Scratch,
+    guarded_row, ignore_col, ignore_row, replace_col, replace_row, robust_row, weighted_col, Guard,
+    Robust, RowRule, RowStats, Scratch,
 };
 use crate::numeric::{split_at_cuts, TwoWay};
 
@@ -158,6 +158,57 @@ impl<'a> Problem<'a> {
                     (RowKind::Ignore, Some(robust)) => isa.run(RobustRowJob { job, robust }),
                     _ => isa.run(job),
                 }
+            })
+            .collect();
+        let mut total = RowStats::default();
+        for s in &per_chunk {
+            total.add(s);
+        }
+        total
+    }
+
+    /// `guarded`'s user half-step: [`Problem::row_pass`] with [`guarded_row`] under `guard` on
+    /// each user (`screened`: one value per user, or empty when nobody is screened), writing the
+    /// item side's flags into `flags` (CSR order). A pass of its own, so that the other
+    /// algorithms' passes compile exactly as without it.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn guarded_row_pass<const K: usize, const UPDATE: bool>(
+        &self,
+        isa: Isa,
+        rule: RowRule,
+        guard: Guard,
+        screened: &[bool],
+        w0: &[f64],
+        w1: &mut [f64],
+        h: &[f64],
+        flags: &mut [u8],
+    ) -> RowStats {
+        debug_assert!(K == 0 || K == self.k);
+        let k = if K == 0 { self.k } else { K };
+        let pos_bounds = self.user_pos_bounds();
+        let chunks: Vec<(usize, &mut [f64], &mut [u8])> = {
+            let w1s = split_at_cuts(w1, &self.user_bounds, k);
+            let fs = split_at_cuts(flags, &pos_bounds, 1);
+            w1s.into_iter()
+                .zip(fs)
+                .enumerate()
+                .map(|(c, (a, b))| (c, a, b))
+                .collect()
+        };
+        let per_chunk: Vec<RowStats> = chunks
+            .into_par_iter()
+            .map(|(c, w1c, fc)| {
+                isa.run(GuardedRowJob::<K, UPDATE> {
+                    problem: self,
+                    c,
+                    w1c,
+                    fc,
+                    rule,
+                    guard,
+                    screened,
+                    w0,
+                    h,
+                })
             })
             .collect();
         let mut total = RowStats::default();
@@ -426,6 +477,68 @@ impl<const K: usize, const UPDATE: bool> Job for RobustRowJob<'_, '_, '_, '_, K,
                 cw,
                 rule,
                 robust,
+                &mut scratch,
+                &mut stats,
+            );
+        }
+        stats
+    }
+}
+
+/// A chunk of `guarded`'s row pass: [`guarded_row`] on each user, with the chunk's flags (the
+/// item side's) and each user's screen.
+struct GuardedRowJob<'p, 'a, 's, const K: usize, const UPDATE: bool> {
+    problem: &'p Problem<'a>,
+    c: usize,
+    w1c: &'s mut [f64],
+    fc: &'s mut [u8],
+    rule: RowRule,
+    guard: Guard,
+    screened: &'p [bool],
+    w0: &'p [f64],
+    h: &'p [f64],
+}
+
+impl<const K: usize, const UPDATE: bool> Job for GuardedRowJob<'_, '_, '_, K, UPDATE> {
+    type Output = RowStats;
+
+    #[inline(always)]
+    fn run<S: Simd>(self) -> RowStats {
+        let GuardedRowJob {
+            problem: p,
+            c,
+            w1c,
+            fc,
+            rule,
+            guard,
+            screened,
+            w0,
+            h,
+        } = self;
+        let k = if K == 0 { p.k } else { K };
+        let mut stats = RowStats::default();
+        let mut scratch = Scratch::new(k);
+        let (u0, u1) = (p.user_bounds[c], p.user_bounds[c + 1]);
+        let base = p.view.rows.ptr[u0] as usize;
+        for u in u0..u1 {
+            let (s, e) = (p.view.rows.ptr[u] as usize, p.view.rows.ptr[u + 1] as usize);
+            let w1u: &mut [f64] = if UPDATE {
+                let o = (u - u0) * k;
+                &mut w1c[o..o + k]
+            } else {
+                &mut []
+            };
+            guarded_row::<S, K, UPDATE>(
+                u,
+                &w0[u * k..u * k + k],
+                w1u,
+                h,
+                &p.view.rows.idx[s..e],
+                &p.view.rows.val[s..e],
+                &mut fc[s - base..e - base],
+                rule,
+                guard,
+                screened.get(u).copied().unwrap_or(false),
                 &mut scratch,
                 &mut stats,
             );

@@ -451,9 +451,11 @@ pub(super) fn hit_ratio_and_users(s: &mut String, doc: &Document<'_>) {
     s.push_str(&hit_ratio_table(rows));
     let _ = writeln!(
         s,
-        "\nUser-level detection of the algorithms that flag (the corrupt variants, huber and \
-         trimmed): a user counts as flagged when at least \
-         one of their ratings is flagged; precision is the share of flagged users who are \
+        "\nUser-level detection of the algorithms that flag (the corrupt variants, huber, \
+         trimmed and guarded): a user counts as flagged when at least \
+         one of their ratings is flagged, for guarded when its profile screen kept the user \
+         out of the items' fit (its rating-level flags, every rating its items are not fitted \
+         on, cover a fifth of the clean ratings); precision is the share of flagged users who are \
          adversaries (over the repetitions where some user was flagged), recall the share of \
          adversaries flagged, F1 their harmonic mean.\n"
     );

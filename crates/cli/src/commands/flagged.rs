@@ -1,10 +1,12 @@
 //! `cnmf flagged`: the review-bomb report, i.e. the training ratings the model flagged as
-//! corrupt, grouped by user and by item.
+//! corrupt, grouped by user and by item, and for `guarded` the users its profile screen kept
+//! out of every item's fit.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
+use cnmf_engine::Algorithm;
 use serde::Serialize;
 
 use crate::error::{CliError, CliResult};
@@ -31,13 +33,16 @@ pub enum Group {
     Items,
     /// Every flagged rating with the model's prediction.
     Entries,
+    /// guarded only: the users its profile screen kept out of every item's fit.
+    Screened,
 }
 
 /// Arguments of `cnmf flagged`.
 #[derive(Debug, Clone, Args)]
 pub struct FlaggedArgs {
     /// The model file written by `cnmf fit` (with an algorithm that flags: ignore-corrupt,
-    /// replace-corrupt, replace-corrupt-nointerp, huber or trimmed).
+    /// replace-corrupt, replace-corrupt-nointerp, huber, trimmed or guarded; guarded flags the
+    /// ratings kept out of the items' fit, which include every rating of a screened user).
     #[arg(long, value_name = "MODEL")]
     model: PathBuf,
     /// List only users with at least this share of their ratings flagged (0 to 1). Review
@@ -105,6 +110,15 @@ pub struct ItemRow {
     pub stats: FlagStats,
 }
 
+/// One user of guarded's profile screen.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScreenedRow {
+    /// External user id.
+    pub user: String,
+    /// Its training ratings (all of them flagged).
+    pub ratings: usize,
+}
+
 /// One flagged rating.
 #[derive(Debug, Clone, Serialize)]
 pub struct EntryRow {
@@ -129,6 +143,9 @@ struct Summary {
     users_listed: usize,
     min_share: f64,
     items_with_flags: usize,
+    /// guarded only: the number of users its profile screen kept out of the items' fit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    screened_users: Option<usize>,
 }
 
 #[derive(Serialize)]
@@ -138,6 +155,8 @@ struct Report<'a> {
     users: &'a [UserRow],
     items: &'a [ItemRow],
     entries: &'a [EntryRow],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    screened: Option<&'a [ScreenedRow]>,
 }
 
 /// Runs `cnmf flagged`.
@@ -162,6 +181,21 @@ pub fn run(args: &FlaggedArgs, out: &Output) -> CliResult<()> {
         items,
         entries,
     } = group_flags(&mf, args.min_share);
+    let guarded = model.algorithm() == Algorithm::Guarded;
+    if args.by == Some(Group::Screened) && !guarded {
+        return Err(CliError::Usage(format!(
+            "--by screened needs a model fitted with guarded, not {}",
+            model.algorithm()
+        )));
+    }
+    let screened: Vec<ScreenedRow> = model
+        .screened_users()
+        .iter()
+        .map(|&u| ScreenedRow {
+            user: mf.users().external(u).to_string(),
+            ratings: mf.rated(u).len(),
+        })
+        .collect();
     let summary = Summary {
         algorithm: model.algorithm().name().to_string(),
         lambda: model.params().lambda(),
@@ -172,6 +206,7 @@ pub fn run(args: &FlaggedArgs, out: &Output) -> CliResult<()> {
         users_listed: users.len(),
         min_share: args.min_share,
         items_with_flags: items.len(),
+        screened_users: guarded.then_some(screened.len()),
     };
     let format = if out.json {
         ReportFormat::Json
@@ -188,6 +223,7 @@ pub fn run(args: &FlaggedArgs, out: &Output) -> CliResult<()> {
                 users: &users[..users.len().min(l)],
                 items: &items[..items.len().min(l)],
                 entries: &entries[..entries.len().min(l)],
+                screened: guarded.then(|| &screened[..screened.len().min(l)]),
             })
         }
         ReportFormat::Csv => {
@@ -197,12 +233,15 @@ pub fn run(args: &FlaggedArgs, out: &Output) -> CliResult<()> {
                 &users,
                 &items,
                 &entries,
+                &screened,
                 l,
             ))
         }
         ReportFormat::Table => {
             let l = limit(Some(20));
-            out.text(&table(&summary, args.by, &users, &items, &entries, l))
+            out.text(&table(
+                &summary, args.by, &users, &items, &entries, &screened, l,
+            ))
         }
     }
 }
@@ -280,6 +319,7 @@ fn csv(
     users: &[UserRow],
     items: &[ItemRow],
     entries: &[EntryRow],
+    screened: &[ScreenedRow],
     limit: usize,
 ) -> String {
     let mut s = String::new();
@@ -305,6 +345,12 @@ fn csv(
                 );
             }
         }
+        Group::Screened => {
+            s.push_str("user,ratings\n");
+            for r in screened.iter().take(limit) {
+                let _ = writeln!(s, "{},{}", csv_field(&r.user), r.ratings);
+            }
+        }
     }
     s
 }
@@ -315,6 +361,7 @@ fn table(
     users: &[UserRow],
     items: &[ItemRow],
     entries: &[EntryRow],
+    screened: &[ScreenedRow],
     limit: usize,
 ) -> String {
     let mut s = format!(
@@ -336,6 +383,12 @@ fn table(
             String::new()
         }
     };
+    if let Some(n) = summary.screened_users {
+        let _ = writeln!(
+            s,
+            "profile screen: {n} users kept out of every item's fit (all their ratings count as flagged)"
+        );
+    }
     if by.is_none() || by == Some(Group::Users) {
         let _ = writeln!(
             s,
@@ -377,6 +430,21 @@ fn table(
                 format!("{}", r.rating),
                 format!("{:.2}", r.prediction),
             ]);
+        }
+        if !t.is_empty() {
+            s.push_str(&t.render());
+        }
+    }
+    if summary.screened_users.is_some() && (by.is_none() || by == Some(Group::Screened)) {
+        let _ = writeln!(
+            s,
+            "\nusers screened by their rated items' popularity: {}{}",
+            screened.len(),
+            shown(screened.len())
+        );
+        let mut t = Table::new(&[("user", false), ("ratings", true)]);
+        for r in screened.iter().take(limit) {
+            t.row(vec![r.user.clone(), r.ratings.to_string()]);
         }
         if !t.is_empty() {
             s.push_str(&t.render());

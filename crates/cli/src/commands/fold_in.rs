@@ -208,7 +208,9 @@ pub fn recommend(
 }
 
 /// The new ratings the model's own flag rule would flag, given the folded-in score `raw`: the
-/// threshold rule `(r - prediction)^2 > lambda` of the corrupt variants and huber, or trimmed's
+/// threshold rule `(r - prediction)^2 > lambda` of the corrupt variants and huber, guarded's
+/// item-side rule `|r - prediction| > b sqrt(lambda)` (the profile screen is not applied to a
+/// folded-in user), or trimmed's
 /// `floor(q n)` largest squared residuals of the user's `n` ratings (ties: lowest item index
 /// first, as the fold-in orders them).
 pub fn would_flag(
@@ -224,6 +226,17 @@ pub fn would_flag(
     };
     let alg = model.algorithm();
     match model.params().lambda() {
+        Some(lambda) if alg == Algorithm::Guarded => {
+            let cut = model.params().item_threshold_scale() * lambda.sqrt();
+            pairs
+                .iter()
+                .filter(|&&(i, r)| {
+                    let near = (r - raw(i)).abs() <= cut;
+                    !near
+                })
+                .map(flag)
+                .collect()
+        }
         Some(lambda) if alg.flags_corruption() && alg.needs_lambda() => pairs
             .iter()
             .filter(|&&(i, r)| (r - raw(i)).powi(2) > lambda)

@@ -73,6 +73,10 @@ pub(super) struct Model {
     pub(super) trace: Vec<Iteration>,
     pub(super) stop_reason: Stop,
     pub(super) kept_iteration: usize,
+    /// `guarded`'s screened users (ascending user indices), written for `guarded` only, so that
+    /// the files of the other algorithms keep their layout; absent means none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) screened_users: Option<Vec<u32>>,
 }
 
 impl Model {
@@ -94,6 +98,8 @@ impl Model {
             trace: model.trace().iter().map(Iteration::from).collect(),
             stop_reason: model.stop_reason().into(),
             kept_iteration: model.iterations(),
+            screened_users: (model.algorithm() == Algorithm::Guarded)
+                .then(|| model.screened_users().to_vec()),
         }
     }
 
@@ -114,7 +120,8 @@ impl Model {
             self.trace.into_iter().map(IterationStats::from).collect(),
             self.stop_reason.into(),
             self.kept_iteration,
-        )
+        )?
+        .with_screened_users(self.screened_users.unwrap_or_default())
     }
 }
 
@@ -143,6 +150,18 @@ struct ParamsFields {
     /// other algorithms keep their layout; absent means the engine's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     trim_fraction: Option<f64>,
+    /// Written for `guarded` only, for the same reason; absent means the engine's defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    guard: Option<GuardFields>,
+}
+
+/// `model.params.guard`: `guarded`'s parameters (`profile_screen` is `null` when off).
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GuardFields {
+    user_threshold_scale: f64,
+    item_threshold_scale: f64,
+    profile_screen: Option<f64>,
 }
 
 impl TryFrom<ParamsFields> for Params {
@@ -173,6 +192,12 @@ impl TryFrom<ParamsFields> for Params {
         if let Some(q) = f.trim_fraction {
             p = p.trim_fraction(q);
         }
+        if let Some(g) = f.guard {
+            p = p
+                .user_threshold_scale(g.user_threshold_scale)
+                .item_threshold_scale(g.item_threshold_scale)
+                .profile_screen(g.profile_screen);
+        }
         p.check().map(Params)
     }
 }
@@ -194,6 +219,11 @@ impl From<Params> for ParamsFields {
             l2_h: p.l2_h(),
             early_stopping: p.early_stopping(),
             trim_fraction: (p.algorithm() == Algorithm::Trimmed).then(|| p.trim_fraction()),
+            guard: (p.algorithm() == Algorithm::Guarded).then(|| GuardFields {
+                user_threshold_scale: p.user_threshold_scale(),
+                item_threshold_scale: p.item_threshold_scale(),
+                profile_screen: p.profile_screen(),
+            }),
         }
     }
 }
@@ -217,6 +247,8 @@ enum AlgorithmName {
     L1,
     #[serde(rename = "trimmed")]
     Trimmed,
+    #[serde(rename = "guarded")]
+    Guarded,
 }
 
 impl From<AlgorithmName> for Algorithm {
@@ -230,6 +262,7 @@ impl From<AlgorithmName> for Algorithm {
             AlgorithmName::Huber => Algorithm::Huber,
             AlgorithmName::L1 => Algorithm::L1,
             AlgorithmName::Trimmed => Algorithm::Trimmed,
+            AlgorithmName::Guarded => Algorithm::Guarded,
         }
     }
 }
@@ -245,6 +278,7 @@ impl From<Algorithm> for AlgorithmName {
             Algorithm::Huber => AlgorithmName::Huber,
             Algorithm::L1 => AlgorithmName::L1,
             Algorithm::Trimmed => AlgorithmName::Trimmed,
+            Algorithm::Guarded => AlgorithmName::Guarded,
         }
     }
 }
@@ -510,6 +544,64 @@ mod tests {
         assert!(p["model"]["corrupt_entries"][0].is_array());
     }
 
+    /// A guarded model file stores its parameters under `params.guard` and its screened users,
+    /// and reads back to the same model; the other algorithms' files have neither key.
+    #[test]
+    fn guarded_files_store_their_parameters_and_screened_users() {
+        use cnmf_ratings::{RatingScale, Ratings};
+        let mut t: Vec<(String, String, f64)> = Vec::new();
+        for u in 0..30 {
+            for i in 0..8 {
+                if i != u % 8 {
+                    t.push((format!("g{u}"), format!("p{i}"), f64::from(2 + (u + i) % 4)));
+                }
+            }
+            for j in 0..(u % 3) {
+                t.push((format!("g{u}"), format!("q{}", (u + j) % 5), 4.0));
+            }
+        }
+        for r in ["r0", "r1", "r2"] {
+            t.push(("bomber".into(), r.into(), 1.0));
+        }
+        let data = Ratings::from_external(
+            t.iter().map(|(u, i, v)| (u.as_str(), i.as_str(), *v)),
+            RatingScale::MOVIELENS,
+        )
+        .unwrap();
+        let info = || super::super::TrainingInfo {
+            source: "made up".into(),
+            format: "csv".into(),
+            n_ratings: data.nnz(),
+            fit_seconds: 0.5,
+            cnmf_version: "test".into(),
+        };
+        let model = NmfParams::new(2, Algorithm::Guarded)
+            .lambda(2.0)
+            .item_threshold_scale(0.7)
+            .max_iters(10)
+            .check()
+            .unwrap()
+            .fit(&data)
+            .unwrap();
+        assert_eq!(model.screened_users().len(), 1);
+        let bytes = super::super::ModelFile::from_fit(model.clone(), &data, info())
+            .to_bytes()
+            .unwrap();
+        let back = super::super::ModelFile::from_bytes(&bytes).unwrap();
+        assert_eq!(back.model(), &model);
+        let nl = bytes.iter().position(|&b| b == b'\n').unwrap();
+        let p: Value = serde_json::from_slice(&bytes[nl + 1..]).unwrap();
+        assert_eq!(
+            p["model"]["params"]["guard"],
+            json!({"user_threshold_scale": 0.8, "item_threshold_scale": 0.7, "profile_screen": 3.0})
+        );
+        let bomber = data.users().index("bomber").unwrap();
+        assert_eq!(p["model"]["screened_users"], json!([bomber]));
+        let written = written_payload();
+        assert!(written["model"].get("screened_users").is_none());
+        assert!(written["model"]["params"].get("guard").is_none());
+    }
+
     #[test]
     fn enum_spellings_are_the_documented_ones() {
         let name = |a: Algorithm| serde_json::to_value(AlgorithmName::from(a)).unwrap();
@@ -524,7 +616,8 @@ mod tests {
                 "replace-corrupt-nointerp",
                 "huber",
                 "l1",
-                "trimmed"
+                "trimmed",
+                "guarded"
             ]
         );
         let stop = |s: StopReason| serde_json::to_value(Stop::from(s)).unwrap();

@@ -722,3 +722,127 @@ fn robust_baselines_fit_reload_fold_in_and_flag() {
     .json();
     assert!(j["lambda"]["lambda"].is_f64(), "{j}");
 }
+
+/// Thirty users who rate the ten popular items p0..p9 (each leaves one out) and two review
+/// bombers who rate the target p0 with 1 and otherwise items nobody else rated.
+fn bombed_csv(dir: &std::path::Path) -> String {
+    let mut s = String::from("user,item,rating\n");
+    for u in 0..30 {
+        for i in 0..10 {
+            if i != u % 10 || i == 0 {
+                s.push_str(&format!("g{u:02},p{i},{}\n", 2 + (u * 3 + i * 7) % 4));
+            }
+        }
+        // A few less popular items, so that the honest users' profiles differ.
+        for j in 0..(u % 4) {
+            s.push_str(&format!("g{u:02},q{},{}\n", (u + j) % 6, 3 + (u + j) % 3));
+        }
+    }
+    for (b, rare) in [("bomb1", ["r0", "r1", "r2"]), ("bomb2", ["r3", "r4", "r5"])] {
+        s.push_str(&format!("{b},p0,1\n"));
+        for r in rare {
+            s.push_str(&format!("{b},{r},1\n"));
+        }
+    }
+    let path = dir.join("bombed.csv");
+    std::fs::write(&path, s).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn guarded_fits_reloads_reports_screened_users_and_folds_in() {
+    let dir = tmp();
+    let data = bombed_csv(dir.path());
+    let model = dir.path().join("g.cnmf").to_string_lossy().into_owned();
+    let fit = |extra: &[&str]| {
+        let mut args = vec![
+            "fit", "--data", &data, "--algo", "guarded", "--k", "2", "--iters", "30", "-q", "-o",
+            &model,
+        ];
+        args.extend_from_slice(extra);
+        cnmf(&args).expect(0);
+    };
+    fit(&[
+        "--user-threshold-scale",
+        "0.9",
+        "--item-threshold-scale",
+        "0.7",
+        "--profile-screen",
+        "3",
+    ]);
+    cnmf(&[
+        "predict", "--model", &model, "--user", "g01", "--item", "p3",
+    ])
+    .expect(0);
+    let j = cnmf(&["flagged", "--model", &model, "--json", "--min-share", "0"])
+        .expect(0)
+        .json();
+    assert_eq!(j["summary"]["algorithm"], "guarded");
+    assert_eq!(j["summary"]["screened_users"], 2, "{j}");
+    let screened: Vec<&str> = j["screened"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["user"].as_str().unwrap())
+        .collect();
+    assert_eq!(screened, ["bomb1", "bomb2"]);
+    // Every rating of a screened user is among the flags.
+    let flagged_users: Vec<&str> = j["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["user"].as_str().unwrap())
+        .collect();
+    assert_eq!(flagged_users.iter().filter(|&&u| u == "bomb1").count(), 4);
+    let csv = cnmf(&[
+        "flagged", "--model", &model, "--format", "csv", "--by", "screened",
+    ])
+    .expect(0);
+    assert_eq!(csv.stdout, "user,ratings\nbomb1,4\nbomb2,4\n");
+    let table = cnmf(&["flagged", "--model", &model]).expect(0);
+    assert!(
+        table.stdout.contains("profile screen: 2 users"),
+        "{}",
+        table.stdout
+    );
+    // Fold-in runs the user side; a rating far from its prediction would be kept out of the
+    // items.
+    let newbie = dir.path().join("newbie.csv");
+    std::fs::write(&newbie, "item,rating\np1,4\np2,5\np3,3\np0,1\n").unwrap();
+    let j = cnmf(&[
+        "fold-in",
+        "--model",
+        &model,
+        "--ratings",
+        newbie.to_str().unwrap(),
+        "--json",
+    ])
+    .expect(0)
+    .json();
+    assert!(j["items"].is_array(), "{j}");
+    // Off: nobody screened.
+    fit(&["--profile-screen", "off"]);
+    let j = cnmf(&["flagged", "--model", &model, "--json"])
+        .expect(0)
+        .json();
+    assert_eq!(j["summary"]["screened_users"], 0, "{j}");
+    // Bad values are named; the flags belong to guarded.
+    for (flag, bad, name) in [
+        ("--user-threshold-scale", "0", "user_threshold_scale"),
+        ("--item-threshold-scale", "-1", "item_threshold_scale"),
+        ("--profile-screen", "NaN", "profile_screen"),
+    ] {
+        let mut args = vec![
+            "fit", "--data", &data, "--algo", "guarded", "-o", &model, flag, bad,
+        ];
+        let r = cnmf(&args).expect(2);
+        assert!(r.stderr.contains(name), "{flag} {bad}: {}", r.stderr);
+        args[4] = "ignore-corrupt";
+        args[8] = "0.5";
+        let r = cnmf(&args).expect(2);
+        assert!(r.stderr.contains(flag), "{flag}: {}", r.stderr);
+    }
+    let ic = fit_fixture(dir.path(), "ic.cnmf", &[]);
+    let r = cnmf(&["flagged", "--model", &ic, "--by", "screened"]).expect(2);
+    assert!(r.stderr.contains("guarded"), "{}", r.stderr);
+}

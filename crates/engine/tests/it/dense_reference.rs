@@ -32,6 +32,9 @@ fn compare(alg: Algorithm, seed: u64, iters: usize, lambda: f64, l2: f64, warmup
         l2_h: l2 * 0.5,
         warmup,
         trim_fraction: cnmf_engine::DEFAULT_TRIM_FRACTION,
+        user_scale: cnmf_engine::DEFAULT_USER_THRESHOLD_SCALE,
+        item_scale: cnmf_engine::DEFAULT_ITEM_THRESHOLD_SCALE,
+        screen: Some(cnmf_engine::DEFAULT_PROFILE_SCREEN),
     };
     for t in 1..=iters {
         dense.iterate(t, &p);

@@ -5,6 +5,7 @@ mod common;
 
 mod behaviour;
 mod dense_reference;
+mod guarded;
 mod isa;
 mod movielens;
 mod properties;

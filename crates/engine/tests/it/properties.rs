@@ -132,6 +132,52 @@ proptest! {
         prop_assert_eq!(model.corrupt_entries().len(), drop);
     }
 
+    /// guarded has no single objective, but for the weights of an iteration (held fixed within
+    /// it) each half-step does not increase its own weighted squared loss plus its L2 term:
+    /// `Σ C_W r^2 + l2_w ||W||^2` over `W` with `H_t` fixed, then `Σ C_H r^2 + l2_h ||H||^2`
+    /// over `H` with the new `W`. Iteration `t + 1` is read off a `t`- and a `t + 1`-iteration
+    /// fit (the same bits up to iteration `t`); its weights are recomputed here from
+    /// `X = W_t H_t` and the screened users.
+    #[test]
+    fn guarded_half_steps_do_not_increase_their_weighted_losses(
+        n in 2usize..16, m in 2usize..16, k in 1usize..5, density in 0.2f64..0.9,
+        lambda in 0.05f64..4.0, seed in 0u64..1000, l2 in prop_oneof![Just(0.0), 0.01f64..1.0],
+        t in 1usize..6, a in 0.3f64..1.5, b in 0.3f64..1.5,
+        screen in prop_oneof![Just(None), (0.5f64..3.0).prop_map(Some)],
+    ) {
+        let data = random_instance(n, m, density, seed);
+        let params = NmfParams::new(k, Algorithm::Guarded)
+            .lambda(lambda).user_threshold_scale(a).item_threshold_scale(b).profile_screen(screen)
+            .l2_w(l2).l2_h(l2 * 0.5).seed(seed);
+        let before = params.clone().max_iters(t).check().unwrap().fit(&data).unwrap();
+        let after = params.max_iters(t + 1).check().unwrap().fit(&data).unwrap();
+        let (f0, f1) = (before.factors(), after.factors());
+        let (w0, h0, w1, h1) = (f0.w(), f0.h(), f1.w(), f1.h());
+        let dot = |w: &[f64], h: &[f64], u: u32, i: u32| -> f64 {
+            let (u, i) = (u as usize * k, i as usize * k);
+            (0..k).map(|j| w[u + j] * h[i + j]).sum()
+        };
+        let screened = after.screened_users();
+        let root = lambda.sqrt();
+        let sq = |x: &[f64]| x.iter().map(|v| v * v).sum::<f64>();
+        let (mut lw0, mut lw1, mut lh0, mut lh1) = (0.0, 0.0, 0.0, 0.0);
+        for e in data.iter() {
+            let r0 = (e.value - dot(w0, h0, e.user, e.item)).abs();
+            if r0 <= a * root {
+                lw0 += (e.value - dot(w0, h0, e.user, e.item)).powi(2);
+                lw1 += (e.value - dot(w1, h0, e.user, e.item)).powi(2);
+            }
+            if r0 <= b * root && !screened.contains(&e.user) {
+                lh0 += (e.value - dot(w1, h0, e.user, e.item)).powi(2);
+                lh1 += (e.value - dot(w1, h1, e.user, e.item)).powi(2);
+            }
+        }
+        let (lw0, lw1) = (lw0 + l2 * sq(w0), lw1 + l2 * sq(w1));
+        let (lh0, lh1) = (lh0 + l2 * 0.5 * sq(h0), lh1 + l2 * 0.5 * sq(h1));
+        prop_assert!(lw1 <= lw0 * (1.0 + ROUNDING) + 1e-12, "W half-step: {} -> {}", lw0, lw1);
+        prop_assert!(lh1 <= lh0 * (1.0 + ROUNDING) + 1e-12, "H half-step: {} -> {}", lh0, lh1);
+    }
+
     /// Every algorithm keeps its factors nonnegative and finite.
     #[test]
     fn factors_stay_nonnegative_and_finite(

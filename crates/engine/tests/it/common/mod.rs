@@ -65,6 +65,56 @@ pub struct DenseParams {
     pub warmup: usize,
     /// `trimmed`'s share of dropped entries.
     pub trim_fraction: f64,
+    /// `guarded`'s threshold scales `a` (user side) and `b` (item side) and profile screen.
+    pub user_scale: f64,
+    pub item_scale: f64,
+    pub screen: Option<f64>,
+}
+
+/// `guarded`'s profile screen written out plainly: each user's mean `ln(1 + item count)` over
+/// its rated items; flagged when below `median - z 1.4826 MAD` (users with ratings only; the
+/// median of an even count is the mean of the middle two; nobody when the MAD is 0).
+pub fn reference_screen(
+    n: usize,
+    m: usize,
+    observed: impl Fn(usize, usize) -> bool,
+    z: f64,
+) -> Vec<bool> {
+    let counts: Vec<usize> = (0..m)
+        .map(|i| (0..n).filter(|&u| observed(u, i)).count())
+        .collect();
+    let score: Vec<Option<f64>> = (0..n)
+        .map(|u| {
+            let rated: Vec<usize> = (0..m).filter(|&i| observed(u, i)).collect();
+            if rated.is_empty() {
+                return None;
+            }
+            let sum: f64 = rated.iter().map(|&i| (counts[i] as f64 + 1.0).ln()).sum();
+            Some(sum / rated.len() as f64)
+        })
+        .collect();
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        let h = v.len() / 2;
+        if v.len() % 2 == 1 {
+            v[h]
+        } else {
+            (v[h - 1] + v[h]) / 2.0
+        }
+    };
+    let s: Vec<f64> = score.iter().flatten().copied().collect();
+    if s.is_empty() {
+        return vec![false; n];
+    }
+    let med = median(s.clone());
+    let mad = median(s.iter().map(|x| (x - med).abs()).collect());
+    if mad == 0.0 {
+        return vec![false; n];
+    }
+    score
+        .iter()
+        .map(|x| matches!(x, Some(x) if *x < med - z * 1.4826 * mad))
+        .collect()
 }
 
 impl Dense {
@@ -151,8 +201,35 @@ impl Dense {
                 };
             }
         }
+        // guarded: the user side's weights C_W (all ones until the warm-up and iteration 1 are
+        // over) in `weight`, the item side's C_H in `weight_h`, both from the residuals of X.
+        let mut weight_h = weight.clone();
+        if p.algorithm == Algorithm::Guarded {
+            let screened = match p.screen {
+                Some(z) => reference_screen(n, m, |u, i| self.v[u * m + i].is_some(), z),
+                None => vec![false; n],
+            };
+            let root = p.lambda.sqrt();
+            for e in 0..n * m {
+                if let Some(v) = self.v[e] {
+                    let r: f64 = v - x[e];
+                    weight[e] = if t <= p.warmup + 1 || r.abs() <= p.user_scale * root {
+                        1.0
+                    } else {
+                        0.0
+                    };
+                    weight_h[e] = if t <= p.warmup {
+                        1.0
+                    } else if screened[e / m] || r.abs() > p.item_scale * root {
+                        0.0
+                    } else {
+                        1.0
+                    };
+                }
+            }
+        }
         let row_active = |u: usize| (0..m).any(|i| weight[u * m + i] > 0.0);
-        let col_active = |i: usize| (0..n).any(|u| weight[u * m + i] > 0.0);
+        let col_active = |i: usize| (0..n).any(|u| weight_h[u * m + i] > 0.0);
         let mut w1 = self.w.clone();
         let mut h1 = self.h.clone();
         if p.algorithm.replaces() {
@@ -217,9 +294,9 @@ impl Dense {
                     let (mut num, mut den) = (0.0, 0.0);
                     for u in 0..n {
                         let e = u * m + i;
-                        if weight[e] > 0.0 {
-                            num += weight[e] * w1[u * k + a] * self.v[e].unwrap();
-                            den += weight[e] * w1[u * k + a] * x1[e];
+                        if weight_h[e] > 0.0 {
+                            num += weight_h[e] * w1[u * k + a] * self.v[e].unwrap();
+                            den += weight_h[e] * w1[u * k + a] * x1[e];
                         }
                     }
                     let h = self.h[a * m + i];
@@ -242,6 +319,24 @@ impl Dense {
                 self.z = vec![false; n * m];
                 for &(_, e) in &obs[..drop] {
                     self.z[e] = true;
+                }
+            }
+            return;
+        }
+        // guarded: Z <- the item side's zero weights of the next iteration, from the new
+        // product (all zero while the next iteration is still in the warm-up).
+        if p.algorithm == Algorithm::Guarded {
+            if t >= p.warmup {
+                let screened = match p.screen {
+                    Some(z) => reference_screen(n, m, |u, i| self.v[u * m + i].is_some(), z),
+                    None => vec![false; n],
+                };
+                let x = self.product(&self.w, &self.h);
+                let cut = p.item_scale * p.lambda.sqrt();
+                for e in 0..n * m {
+                    if let Some(v) = self.v[e] {
+                        self.z[e] = screened[e / m] || (v - x[e]).abs() > cut;
+                    }
                 }
             }
             return;
