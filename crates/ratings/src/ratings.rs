@@ -690,7 +690,7 @@ impl RatingsBuilder {
         &self,
         payload: impl Fn(usize) -> T,
         merge: impl Fn(&[T]) -> T,
-    ) -> Result<(Vec<u32>, Vec<u32>, Vec<T>), RatingsError> {
+    ) -> Result<CsrParts<T>, RatingsError> {
         let mut row_ptr = bucket_starts(self.entries.iter().map(|t| t.user), self.users.len());
         // Input already in CSR order without repeats (generated or saved files): no sort.
         if self
@@ -750,6 +750,9 @@ impl RatingsBuilder {
         }
     }
 }
+
+/// Row pointers, column indices and one payload per entry of a CSR under construction.
+type CsrParts<T> = (Vec<u32>, Vec<u32>, Vec<T>);
 
 /// The input line of each pushed rating, stored as breaks: rating `p` is on line
 /// `line + (p - pos)` for the last break `(pos, line)` at or before `p`, and on line `p + 1`
