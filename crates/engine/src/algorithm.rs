@@ -152,7 +152,7 @@ pub enum Algorithm {
     /// fitted): `s_i` is the mean over the items user `i` rated of `ln(1 + n_j)`, `n_j` the
     /// item's number of observed ratings; `f_i = 1` iff `s_i < median(s) - z 1.4826 MAD(s)`
     /// over the users with ratings, `z` the [`profile_screen`](crate::NmfParams::profile_screen)
-    /// (default 3; `None` turns it off). Median and MAD are exact (sorted copies; the median of
+    /// (default 4; `None` turns it off). Median and MAD are exact (sorted copies; the median of
     /// an even count is the mean of the two middle values); when `MAD(s) = 0` there is no
     /// spread to judge by and nobody is screened. A screened user is left out of the item
     /// half-step (cannot move any item) but keeps its user half-step, so its own predictions

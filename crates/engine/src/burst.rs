@@ -57,6 +57,8 @@ pub struct Burst {
     pub z: f64,
     /// Ratings held (those of the window on the side of the shift).
     pub held: usize,
+    /// The users whose ratings of the item are held, ascending.
+    pub users: Vec<u32>,
 }
 
 /// What the burst screen found: the bursts (by item) and one flag per rating in CSR order
@@ -95,23 +97,25 @@ fn item_burst(
     window: i64,
     width: f64,
 ) -> Option<(Burst, Vec<u32>)> {
-    let (_, values) = data.item(j);
+    let (raters, values) = data.item(j);
     let n = values.len();
     if n < MIN_BURST + MIN_REST {
         return None;
     }
     let span = data.csc().indptr().outer_inds_sz(j as usize);
     let positions = &data.csc_to_csr()[span];
-    // (time, CSR position, value), in time order (CSR position breaks ties: deterministic).
-    let mut r: Vec<(i64, u32, f64)> = positions
+    // (time, CSR position, value, user), in time order (CSR position breaks ties:
+    // deterministic).
+    let mut r: Vec<(i64, u32, f64, u32)> = positions
         .iter()
         .zip(values)
-        .map(|(&p, &v)| (times[p as usize], p, v))
+        .zip(raters)
+        .map(|((&p, &v), &u)| (times[p as usize], p, v, u))
         .collect();
-    r.sort_unstable_by_key(|&(t, p, _)| (t, p));
+    r.sort_unstable_by_key(|&(t, p, _, _)| (t, p));
     let (sum, sq) = r
         .iter()
-        .fold((0.0, 0.0), |(s, q), &(_, _, v)| (s + v, q + v * v));
+        .fold((0.0, 0.0), |(s, q), &(_, _, v, _)| (s + v, q + v * v));
     let time_span = r[n - 1].0.saturating_sub(r[0].0);
     let mut best: Option<(f64, usize, usize)> = None;
     let (mut end, mut ws, mut wq) = (0usize, 0.0, 0.0);
@@ -141,7 +145,7 @@ fn item_burst(
     let rest: Vec<f64> = r[..a].iter().chain(&r[b..]).map(|x| x.2).collect();
     let rest_mean = rest.iter().sum::<f64>() / rest.len() as f64;
     let down = z < 0.0;
-    let held: Vec<u32> = r[a..b]
+    let shifted: Vec<&(i64, u32, f64, u32)> = r[a..b]
         .iter()
         .filter(|x| {
             if down {
@@ -150,8 +154,10 @@ fn item_burst(
                 x.2 > rest_mean
             }
         })
-        .map(|x| x.1)
         .collect();
+    let held: Vec<u32> = shifted.iter().map(|x| x.1).collect();
+    let mut users: Vec<u32> = shifted.iter().map(|x| x.3).collect();
+    users.sort_unstable();
     let burst = Burst {
         item: j,
         start: r[a].0,
@@ -161,6 +167,7 @@ fn item_burst(
         rest_mean,
         z,
         held: held.len(),
+        users,
     };
     Some((burst, held))
 }

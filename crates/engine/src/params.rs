@@ -23,7 +23,7 @@ pub const DEFAULT_USER_THRESHOLD_SCALE: f64 = 0.8;
 pub const DEFAULT_ITEM_THRESHOLD_SCALE: f64 = 0.6;
 /// Default `z` of `guarded`'s profile screen (users more than `z` robust standard deviations
 /// below the median popularity score are screened).
-pub const DEFAULT_PROFILE_SCREEN: f64 = 3.0;
+pub const DEFAULT_PROFILE_SCREEN: f64 = 4.0;
 /// Default window of `guarded`'s burst screen: one day, in seconds.
 pub const DEFAULT_BURST_WINDOW: u64 = 86_400;
 /// The smoothing `e` of the `l1` baseline's loss `Σ sqrt(r^2 + e^2)`.
@@ -49,9 +49,10 @@ fn default_item_threshold_scale() -> f64 {
     DEFAULT_ITEM_THRESHOLD_SCALE
 }
 
-/// `NmfParams`' `profile_screen` when a stored copy lacks it (a stored `null` is off).
+/// `NmfParams`' `profile_screen` when a stored copy lacks it (a stored `null` is off): 3, the
+/// default when such copies were written (it became 4 with the burst screen).
 fn default_profile_screen() -> Option<f64> {
-    Some(DEFAULT_PROFILE_SCREEN)
+    Some(3.0)
 }
 
 /// Where the corruption threshold `λ` comes from.

@@ -27,6 +27,38 @@ pub fn parse_timestamp(text: &str) -> Result<i64, String> {
     })
 }
 
+/// Seconds since the Unix epoch as a UTC time `YYYY-MM-DDTHH:MM:SSZ` (the inverse of
+/// [`parse_timestamp`] for such text).
+///
+/// ```
+/// use cnmf_ratings::time::{format_timestamp, parse_timestamp};
+/// assert_eq!(format_timestamp(874_965_758), "1997-09-22T22:02:38Z");
+/// assert_eq!(parse_timestamp(&format_timestamp(-1)), Ok(-1));
+/// ```
+pub fn format_timestamp(t: i64) -> String {
+    let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// The proleptic Gregorian date of a day count from 1970-01-01 (H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
 /// `YYYY-MM-DD[(T| )HH:MM[:SS]][Z]` as seconds since the epoch, `None` when malformed.
 fn parse_date(t: &str) -> Option<i64> {
     let t = t.strip_suffix('Z').unwrap_or(t);
@@ -97,6 +129,21 @@ mod tests {
         assert_eq!(parse_timestamp("2024-02-29 12:00:00"), Ok(1_709_208_000));
         assert_eq!(parse_timestamp("1969-12-31T23:59:59Z"), Ok(-1));
         assert_eq!(parse_timestamp(" -5 "), Ok(-5));
+    }
+
+    #[test]
+    fn formatting_inverts_parsing_across_eras() {
+        for t in [
+            0,
+            -1,
+            951_868_800,
+            1_709_208_000,
+            -62_135_596_800,
+            4_102_444_800,
+        ] {
+            assert_eq!(parse_timestamp(&format_timestamp(t)), Ok(t), "{t}");
+        }
+        assert_eq!(format_timestamp(1_709_208_000), "2024-02-29T12:00:00Z");
     }
 
     #[test]

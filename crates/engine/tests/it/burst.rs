@@ -99,6 +99,7 @@ fn a_shifted_burst_is_held_and_flagged() {
     assert!(b.z < -4.0 && b.mean == 2.0 && b.rest_mean > 4.0, "{b:?}");
     assert!(b.start >= 200 * DAY && b.end < 200 * DAY + 3600, "{b:?}");
     assert_eq!(b.held, ATTACKERS as usize);
+    assert_eq!(b.users, attackers, "the held ratings' users");
     let flagged = model.corrupt_entries();
     for &u in &attackers {
         assert!(flagged.contains(&(u, 0)), "attacker {u} not flagged");
