@@ -53,6 +53,11 @@ pub struct DataArgs {
     #[arg(long, default_value = "error", value_parser = parse_duplicates)]
     pub duplicates: DuplicatePolicy,
 
+    /// Drop the file's timestamps (kept by default, for guarded's burst screen): a CSV
+    /// timestamp column may then hold any text.
+    #[arg(long)]
+    pub ignore_timestamps: bool,
+
     #[command(flatten)]
     pub limit: LineLimit,
 }
@@ -436,6 +441,7 @@ impl DataArgs {
             .format(self.format)
             .scale(self.scale)
             .duplicates(self.duplicates)
+            .timestamps(!self.ignore_timestamps)
             .max_line_bytes(self.limit.max_line_bytes);
         let (data, format) = match &input {
             Input::Path(p) => load_with_format(p, &opts),
@@ -444,6 +450,9 @@ impl DataArgs {
         .map_err(|e| match e {
             RatingsError::Parse { ref problem, .. } if problem.contains("longer than") => {
                 CliError::Data(format!("{e} (--max-line-bytes to raise it)"))
+            }
+            RatingsError::Parse { ref problem, .. } if problem.starts_with("timestamp") => {
+                CliError::Data(format!("{e} (--ignore-timestamps to drop them)"))
             }
             e => CliError::from_ratings(e),
         })?;

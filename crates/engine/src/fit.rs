@@ -6,7 +6,7 @@ use cnmf_ratings::{RatingScale, Ratings, Triple};
 use rayon::prelude::*;
 
 use crate::isa::Isa;
-use crate::kernels::{gram, Guard, Robust, RowRule, RowStats};
+use crate::kernels::{gram, Guard, Robust, RowRule, RowStats, L2};
 use crate::passes::{ColKind, Problem, RowKind};
 use crate::{
     init_factors, Algorithm, EngineError, Factors, IterationStats, NmfModel, Observer, StopReason,
@@ -390,7 +390,10 @@ impl ValidNmfParams {
                 }
                 _ => 0.0,
             },
-            l2: self.l2_w(),
+            l2: L2 {
+                value: self.l2_w(),
+                per_rating: self.l2_per_rating(),
+            },
         }
     }
 
@@ -489,7 +492,21 @@ impl Run<'_, '_> {
         let problem = self.problem;
         let start = Instant::now();
         let (w, h) = factors.into_parts();
-        let h_sq = h.iter().map(|x| x * x).sum();
+        // Weighted as the column passes weigh it (by each item's ratings, when per rating).
+        let k = problem.k;
+        let per_rating = self.params.l2_per_rating();
+        let h_sq = h
+            .chunks_exact(k)
+            .enumerate()
+            .map(|(i, hi)| {
+                let weight = if per_rating {
+                    problem.item_count(i) as f64
+                } else {
+                    1.0
+                };
+                weight * hi.iter().map(|x| x * x).sum::<f64>()
+            })
+            .sum();
         let pending = self.pending(start, &w, &h, h_sq);
         State {
             start,
@@ -690,7 +707,10 @@ impl Run<'_, '_> {
         } else {
             ColKind::Ignore
         };
-        let l2_h = self.params.l2_h();
+        let l2_h = L2 {
+            value: self.params.l2_h(),
+            per_rating: self.params.l2_per_rating(),
+        };
         let (h_sq, bad_item) = exec.run(|| {
             problem.col_pass::<K>(exec.isa, col_kind, l2_h, &st.w_next, &mut st.h, &st.flags)
         });

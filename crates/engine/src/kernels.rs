@@ -221,6 +221,32 @@ pub(crate) fn mu_update_in_place(f: &mut [f64], num: &[f64], den: &[f64], l2: f6
     finite
 }
 
+/// An L2 penalty on the factors of one side: `value` on every row, or (`per_rating`)
+/// `value` times the row's number of observed ratings, as a per-rating penalty sums to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct L2 {
+    pub value: f64,
+    pub per_rating: bool,
+}
+
+impl L2 {
+    /// The weight of a row with `n` observed ratings in the penalty (1, or `n`).
+    #[inline(always)]
+    pub(crate) fn weight(self, n: usize) -> f64 {
+        if self.per_rating {
+            n as f64
+        } else {
+            1.0
+        }
+    }
+
+    /// The penalty of a row with `n` observed ratings.
+    #[inline(always)]
+    pub(crate) fn of(self, n: usize) -> f64 {
+        self.value * self.weight(n)
+    }
+}
+
 /// The per-entry rule of the robust baselines' row passes (see [`RowRule::robust`]).
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Robust {
@@ -269,7 +295,7 @@ pub(crate) struct RowRule {
     /// Replace variants: the data weight `c` of a flagged entry in `c .* (V - X)`.
     pub flagged_weight: f64,
     /// L2 penalty on the updated factors.
-    pub l2: f64,
+    pub l2: L2,
 }
 
 /// Statistics of one row pass, summed over users in a fixed order.
@@ -284,7 +310,7 @@ pub(crate) struct RowStats {
     pub robust: f64,
     /// Number of flagged entries.
     pub flagged: usize,
-    /// `||W0||^2` of the rows read.
+    /// `||W0||^2` of the rows read (each row weighted as its L2 penalty is).
     pub sq: f64,
     /// First row whose update is not finite.
     pub bad_row: Option<usize>,
@@ -599,7 +625,7 @@ pub(crate) fn ignore_row<S: Simd, const K: usize, const UPDATE: bool>(
         (values, n)
     };
     *stats = st;
-    stats.sq += dot(w0, w0);
+    stats.sq += rule.l2.weight(values.len()) * dot(w0, w0);
     if UPDATE {
         if active == 0 {
             w1.copy_from_slice(w0);
@@ -607,7 +633,7 @@ pub(crate) fn ignore_row<S: Simd, const K: usize, const UPDATE: bool>(
         }
         // Pass 2: Σ v h_i and Σ x h_i (flagged entries weigh 0).
         gather_axpy2::<S>(h, k, items, a, b, num, den);
-        if !mu_update(w0, w1, num, den, rule.l2) && stats.bad_row.is_none() {
+        if !mu_update(w0, w1, num, den, rule.l2.of(values.len())) && stats.bad_row.is_none() {
             stats.bad_row = Some(row);
         }
     }
@@ -651,14 +677,14 @@ pub(crate) fn robust_row<S: Simd, const K: usize, const UPDATE: bool>(
         &mut st,
     );
     *stats = st;
-    stats.sq += dot(w0, w0);
+    stats.sq += rule.l2.weight(values.len()) * dot(w0, w0);
     if UPDATE {
         if active == 0 {
             w1.copy_from_slice(w0);
             return;
         }
         gather_axpy2::<S>(h, k, items, &a[..n], &b[..n], num, den);
-        if !mu_update(w0, w1, num, den, rule.l2) && stats.bad_row.is_none() {
+        if !mu_update(w0, w1, num, den, rule.l2.of(values.len())) && stats.bad_row.is_none() {
             stats.bad_row = Some(row);
         }
     }
@@ -816,14 +842,14 @@ pub(crate) fn guarded_row<S: Simd, const K: usize, const UPDATE: bool>(
         active += usize::from(keep);
     }
     *stats = st;
-    stats.sq += dot(w0, w0);
+    stats.sq += rule.l2.weight(values.len()) * dot(w0, w0);
     if UPDATE {
         if active == 0 {
             w1.copy_from_slice(w0);
             return;
         }
         gather_axpy2::<S>(h, k, items, &a[..n], &b[..n], num, den);
-        if !mu_update(w0, w1, num, den, rule.l2) && stats.bad_row.is_none() {
+        if !mu_update(w0, w1, num, den, rule.l2.of(values.len())) && stats.bad_row.is_none() {
             stats.bad_row = Some(row);
         }
     }
@@ -874,14 +900,14 @@ fn guarded_row_held<S: Simd, const K: usize, const UPDATE: bool>(
         active += usize::from(keep);
     }
     *stats = st;
-    stats.sq += dot(w0, w0);
+    stats.sq += rule.l2.weight(values.len()) * dot(w0, w0);
     if UPDATE {
         if active == 0 {
             w1.copy_from_slice(w0);
             return;
         }
         gather_axpy2::<S>(h, k, items, &a[..n], &b[..n], num, den);
-        if !mu_update(w0, w1, num, den, rule.l2) && stats.bad_row.is_none() {
+        if !mu_update(w0, w1, num, den, rule.l2.of(values.len())) && stats.bad_row.is_none() {
             stats.bad_row = Some(row);
         }
     }
@@ -938,7 +964,7 @@ pub(crate) fn replace_row<S: Simd, const K: usize, const UPDATE: bool>(
         n
     };
     *stats = st;
-    stats.sq += dot(w0, w0);
+    stats.sq += rule.l2.weight(values.len()) * dot(w0, w0);
     if UPDATE {
         if active == 0 {
             w1.copy_from_slice(w0);
@@ -947,7 +973,7 @@ pub(crate) fn replace_row<S: Simd, const K: usize, const UPDATE: bool>(
         gather_axpy::<S>(h, k, items, a, num);
         matvec_k::<S, K>(gram_h, w0, den, lanes);
         add_clamped(num, den);
-        if !mu_update(w0, w1, num, den, rule.l2) && stats.bad_row.is_none() {
+        if !mu_update(w0, w1, num, den, rule.l2.of(values.len())) && stats.bad_row.is_none() {
             stats.bad_row = Some(row);
         }
     }
@@ -967,7 +993,7 @@ pub(crate) fn ignore_col<S: Simd, const K: usize>(
     values: &[f64],
     pos: &[u32],
     flags: &[u8],
-    l2: f64,
+    l2: L2,
     scratch: &mut Scratch,
 ) -> bool {
     let k = if K == 0 { h.len() } else { K };
@@ -995,7 +1021,7 @@ pub(crate) fn ignore_col<S: Simd, const K: usize>(
         &a[..n]
     };
     gather_axpy2::<S>(w1, k, users, a, b, num, den);
-    mu_update_in_place(h, num, den, l2)
+    mu_update_in_place(h, num, den, l2.of(users.len()))
 }
 
 /// One item's column under `huber` and `l1`, in place: [`ignore_col`] with the real weights
@@ -1011,7 +1037,7 @@ pub(crate) fn weighted_col<S: Simd, const K: usize>(
     values: &[f64],
     pos: &[u32],
     weights: &[f64],
-    l2: f64,
+    l2: L2,
     scratch: &mut Scratch,
 ) -> bool {
     let k = if K == 0 { h.len() } else { K };
@@ -1029,7 +1055,7 @@ pub(crate) fn weighted_col<S: Simd, const K: usize>(
         return true;
     }
     gather_axpy2::<S>(w1, k, users, &a[..n], &b[..n], num, den);
-    mu_update_in_place(h, num, den, l2)
+    mu_update_in_place(h, num, den, l2.of(users.len()))
 }
 
 /// One item's column under the replace variants, in place:
@@ -1053,7 +1079,7 @@ pub(crate) fn replace_col<S: Simd, const K: usize>(
     flagged_weight: f64,
     g10: &[f64],
     g11: &[f64],
-    l2: f64,
+    l2: L2,
     scratch: &mut Scratch,
 ) -> bool {
     let k = if K == 0 { h.len() } else { K };
@@ -1092,7 +1118,7 @@ pub(crate) fn replace_col<S: Simd, const K: usize>(
     matvec_k::<S, K>(g10, h, den, lanes);
     add_clamped(num, den);
     matvec_k::<S, K>(g11, h, den, lanes);
-    mu_update_in_place(h, num, den, l2)
+    mu_update_in_place(h, num, den, l2.of(users.len()))
 }
 
 /// `A^T B` (`k x k`, row-major) of two row-major matrices with `k` columns, summed over fixed

@@ -137,6 +137,9 @@ pub struct NmfParams {
     warmup_iters: usize,
     l2_w: f64,
     l2_h: f64,
+    /// Absent from stored copies made before the option existed: those fits had row penalties.
+    #[serde(default)]
+    l2_per_rating: bool,
     early_stopping: Option<usize>,
     #[serde(default = "default_trim_fraction")]
     trim_fraction: f64,
@@ -172,6 +175,7 @@ impl NmfParams {
             warmup_iters: 0,
             l2_w: 0.0,
             l2_h: 0.0,
+            l2_per_rating: false,
             early_stopping: None,
             trim_fraction: DEFAULT_TRIM_FRACTION,
             user_threshold_scale: DEFAULT_USER_THRESHOLD_SCALE,
@@ -265,6 +269,17 @@ impl NmfParams {
     /// L2 penalty `l2_h ||H||^2` on the item factors (denominator `+ l2_h H`). Finite, `>= 0`.
     pub fn l2_h(mut self, l2_h: f64) -> Self {
         self.l2_h = l2_h;
+        self
+    }
+
+    /// Scales each row's L2 penalty by its number of observed ratings: `Σ_u l2_w n_u ||w_u||^2
+    /// + Σ_i l2_h m_i ||h_i||^2` (denominators `+ l2_w n_u w_u`, `+ l2_h m_i h_i`), the penalty
+    /// stochastic gradient descent's per-rating regularisation sums to. Heavy users and popular
+    /// items then get as much shrinkage as they have evidence, light ones little; on MovieLens
+    /// 100K with `l2 = 0.1` it improves test NMAE by about 0.006 over the best constant penalty
+    /// (`docs/accuracy-lab.md`). Default `false` (one penalty per row).
+    pub fn l2_per_rating(mut self, per_rating: bool) -> Self {
+        self.l2_per_rating = per_rating;
         self
     }
 
@@ -489,6 +504,10 @@ impl ValidNmfParams {
     /// L2 penalty on the item factors.
     pub fn l2_h(&self) -> f64 {
         self.params.l2_h
+    }
+    /// Whether each row's L2 penalty is scaled by its number of observed ratings.
+    pub fn l2_per_rating(&self) -> bool {
+        self.params.l2_per_rating
     }
     /// Early-stopping patience, if any.
     pub fn early_stopping(&self) -> Option<usize> {

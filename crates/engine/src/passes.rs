@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use crate::isa::{Isa, Job, Simd};
 use crate::kernels::{
     guarded_row, ignore_col, ignore_row, replace_col, replace_row, robust_row, weighted_col, Guard,
-    Robust, RowRule, RowStats, Scratch,
+    Robust, RowRule, RowStats, Scratch, L2,
 };
 use crate::numeric::{split_at_cuts, TwoWay};
 
@@ -30,6 +30,13 @@ pub(crate) struct Problem<'a> {
     col_pos: &'a [u32],
     user_bounds: Vec<usize>,
     item_bounds: Vec<usize>,
+}
+
+impl Problem<'_> {
+    /// Number of observed ratings of item `i`.
+    pub(crate) fn item_count(&self, i: usize) -> usize {
+        (self.view.cols.ptr[i + 1] - self.view.cols.ptr[i]) as usize
+    }
 }
 
 /// Chunk boundaries over rows of a compressed matrix: about `CHUNK_NNZ` entries each.
@@ -228,7 +235,7 @@ impl<'a> Problem<'a> {
         &self,
         isa: Isa,
         kind: ColKind<'_>,
-        l2: f64,
+        l2: L2,
         w1: &[f64],
         h: &mut [f64],
         flags: &[u8],
@@ -350,7 +357,7 @@ struct ColJob<'p, 'a, 's, 'g, const K: usize> {
     c: usize,
     hc: &'s mut [f64],
     kind: ColKind<'g>,
-    l2: f64,
+    l2: L2,
     w1: &'p [f64],
     flags: &'p [u8],
 }
@@ -415,7 +422,7 @@ impl<const K: usize> Job for ColJob<'_, '_, '_, '_, K> {
             if !finite && bad.is_none() {
                 bad = Some(i);
             }
-            sq += crate::kernels::dot(hi, hi);
+            sq += l2.weight(e - s) * crate::kernels::dot(hi, hi);
         }
         (sq, bad)
     }
@@ -597,7 +604,7 @@ impl<const K: usize> Job for WeightedColJob<'_, '_, '_, '_, K> {
             if !finite && bad.is_none() {
                 bad = Some(i);
             }
-            sq += crate::kernels::dot(hi, hi);
+            sq += l2.weight(e - s) * crate::kernels::dot(hi, hi);
         }
         (sq, bad)
     }

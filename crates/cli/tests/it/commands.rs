@@ -924,6 +924,38 @@ fn guarded_holds_a_burst_in_time_and_reports_it() {
         "{}",
         table.stdout
     );
+    // A timestamp that is not a time is an error naming the line, unless dropped.
+    let bad = dir.path().join("bad_time.csv");
+    let text = std::fs::read_to_string(&data).unwrap();
+    assert!(text.contains("g00,p1,3,86400\n"));
+    std::fs::write(
+        &bad,
+        text.replacen("g00,p1,3,86400\n", "g00,p1,3,noon\n", 1),
+    )
+    .unwrap();
+    let bad = bad.to_string_lossy().into_owned();
+    let r = cnmf(&["fit", "--data", &bad, "--algo", "guarded", "-o", &model]).expect(3);
+    assert!(
+        r.stderr.contains("bad_time.csv:") && r.stderr.contains("--ignore-timestamps"),
+        "{}",
+        r.stderr
+    );
+    let j = cnmf(&[
+        "fit",
+        "--data",
+        &bad,
+        "--algo",
+        "guarded",
+        "--k",
+        "2",
+        "-o",
+        &model,
+        "--ignore-timestamps",
+        "--json",
+    ])
+    .expect(0)
+    .json();
+    assert!(j["bursts"].is_null(), "{j}");
     // A window of 0 is refused before any work; the flag belongs to guarded.
     let r = cnmf(&[
         "fit",

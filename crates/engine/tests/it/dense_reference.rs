@@ -9,6 +9,19 @@ use common::{max_rel_diff, random_instance, Dense, DenseParams};
 /// Runs `iters` iterations of the engine and of the dense reference from the same factors and
 /// compares factors and flags.
 fn compare(alg: Algorithm, seed: u64, iters: usize, lambda: f64, l2: f64, warmup: usize, k: usize) {
+    compare_l2(alg, seed, iters, lambda, (l2, false), warmup, k);
+}
+
+/// [`compare`] with the L2 penalty `(value, per_rating)`.
+fn compare_l2(
+    alg: Algorithm,
+    seed: u64,
+    iters: usize,
+    lambda: f64,
+    (l2, per_rating): (f64, bool),
+    warmup: usize,
+    k: usize,
+) {
     let (n, m) = (9, 13);
     let data = random_instance(n, m, 0.45, seed);
     let init = init_factors(n, m, k, data.mean(), seed ^ 7).unwrap();
@@ -18,6 +31,7 @@ fn compare(alg: Algorithm, seed: u64, iters: usize, lambda: f64, l2: f64, warmup
         .max_iters(iters)
         .l2_w(l2)
         .l2_h(l2 * 0.5)
+        .l2_per_rating(per_rating)
         .warmup_iters(warmup)
         .check()
         .unwrap()
@@ -30,6 +44,7 @@ fn compare(alg: Algorithm, seed: u64, iters: usize, lambda: f64, l2: f64, warmup
         decay: 0.9,
         l2_w: l2,
         l2_h: l2 * 0.5,
+        l2_per_rating: per_rating,
         warmup,
         trim_fraction: cnmf_engine::DEFAULT_TRIM_FRACTION,
         user_scale: cnmf_engine::DEFAULT_USER_THRESHOLD_SCALE,
@@ -79,6 +94,15 @@ fn every_algorithm_matches_the_dense_formulas() {
 fn dense_match_with_l2_and_warmup() {
     for alg in Algorithm::ALL {
         compare(alg, 11, 7, 0.5, 0.3, 2, 3);
+    }
+}
+
+#[test]
+fn dense_match_with_per_rating_l2() {
+    for alg in Algorithm::ALL {
+        for (seed, k) in [(12, 3), (13, 5)] {
+            compare_l2(alg, seed, 7, 0.5, (0.15, true), 1, k);
+        }
     }
 }
 

@@ -33,10 +33,11 @@ proptest! {
     fn ignore_corrupt_clipped_loss_never_increases(
         n in 2usize..14, m in 2usize..14, k in 1usize..5, density in 0.2f64..0.9,
         lambda in 0.05f64..4.0, seed in 0u64..1000, l2 in prop_oneof![Just(0.0), 0.01f64..1.0],
+        per_rating in any::<bool>(),
     ) {
         let data = random_instance(n, m, density, seed);
         let model = NmfParams::new(k, Algorithm::IgnoreCorrupt)
-            .lambda(lambda).l2_w(l2).l2_h(l2).max_iters(25).seed(seed)
+            .lambda(lambda).l2_w(l2).l2_h(l2).l2_per_rating(per_rating).max_iters(25).seed(seed)
             .check().unwrap().fit(&data).unwrap();
         let objective: Vec<f64> = model.trace()[1..].iter().map(|s| s.objective).collect();
         if let Err(e) = non_increasing(&objective) {
@@ -51,15 +52,16 @@ proptest! {
     }
 
     /// Mao & Saul: the squared loss over observed entries never increases (with L2: the
-    /// regularised objective).
+    /// regularised objective, per row or per rating).
     #[test]
     fn ignore_missing_loss_never_increases(
         n in 2usize..14, m in 2usize..14, k in 1usize..5, density in 0.2f64..0.9,
         seed in 0u64..1000, l2 in prop_oneof![Just(0.0), 0.01f64..1.0],
+        per_rating in any::<bool>(),
     ) {
         let data = random_instance(n, m, density, seed);
         let model = NmfParams::new(k, Algorithm::IgnoreMissing)
-            .l2_w(l2).l2_h(l2 * 0.5).max_iters(25).seed(seed)
+            .l2_w(l2).l2_h(l2 * 0.5).l2_per_rating(per_rating).max_iters(25).seed(seed)
             .check().unwrap().fit(&data).unwrap();
         let objective: Vec<f64> = model.trace().iter().map(|s| s.objective).collect();
         if let Err(e) = non_increasing(&objective) {
@@ -69,8 +71,16 @@ proptest! {
         let f = model.factors();
         let last = model.trace().last().unwrap();
         let loss: f64 = data.iter().map(|t| (t.value - f.predict(t.user, t.item)).powi(2)).sum();
-        let pen = l2 * f.w().iter().map(|x| x * x).sum::<f64>()
-            + l2 * 0.5 * f.h().iter().map(|x| x * x).sum::<f64>();
+        let k = f.rank();
+        let weight = |count: usize| if per_rating { count as f64 } else { 1.0 };
+        let pen = l2 * (0..data.n_users())
+                .map(|u| weight(data.user_count(u as u32))
+                    * f.w()[u * k..u * k + k].iter().map(|x| x * x).sum::<f64>())
+                .sum::<f64>()
+            + l2 * 0.5 * (0..data.n_items())
+                .map(|i| weight(data.item_count(i as u32))
+                    * f.h()[i * k..i * k + k].iter().map(|x| x * x).sum::<f64>())
+                .sum::<f64>();
         prop_assert!((last.loss - loss).abs() <= 1e-9 * loss.max(1.0), "{} vs {}", last.loss, loss);
         prop_assert!((last.objective - loss - pen).abs() <= 1e-9 * (loss + pen).max(1.0));
     }

@@ -62,6 +62,8 @@ pub struct DenseParams {
     pub decay: f64,
     pub l2_w: f64,
     pub l2_h: f64,
+    /// Each row's penalty times its number of observed ratings.
+    pub l2_per_rating: bool,
     pub warmup: usize,
     /// `trimmed`'s share of dropped entries.
     pub trim_fraction: f64,
@@ -167,6 +169,19 @@ impl Dense {
     }
 
     /// One iteration `t` of the dense algorithm.
+    /// The weight of user `u`'s or item `i`'s L2 penalty: 1, or its number of observed ratings.
+    fn l2_weight(&self, p: &DenseParams, u: Option<usize>, i: Option<usize>) -> f64 {
+        if !p.l2_per_rating {
+            return 1.0;
+        }
+        let observed = |e: usize| self.v[e].is_some();
+        match (u, i) {
+            (Some(u), _) => (0..self.m).filter(|&i| observed(u * self.m + i)).count() as f64,
+            (_, Some(i)) => (0..self.n).filter(|&u| observed(u * self.m + i)).count() as f64,
+            _ => unreachable!("a user or an item"),
+        }
+    }
+
     pub fn iterate(&mut self, t: usize, p: &DenseParams) {
         let (n, m, k) = (self.n, self.m, self.k);
         let x = self.product(&self.w, &self.h);
@@ -249,7 +264,8 @@ impl Dense {
                     let num: f64 = (0..m).map(|i| vbar[u * m + i] * self.h[a * m + i]).sum();
                     let den: f64 = (0..m).map(|i| x[u * m + i] * self.h[a * m + i]).sum();
                     let w = self.w[u * k + a];
-                    w1[u * k + a] = w * num / (den + p.l2_w * w + EPS);
+                    w1[u * k + a] =
+                        w * num / (den + p.l2_w * self.l2_weight(p, Some(u), None) * w + EPS);
                 }
             }
             // H <- H .* (W1^T Vbar) ./ (W1^T W1 H + l2 H + eps), Vbar unchanged.
@@ -262,7 +278,8 @@ impl Dense {
                     let num: f64 = (0..n).map(|u| w1[u * k + a] * vbar[u * m + i]).sum();
                     let den: f64 = (0..n).map(|u| w1[u * k + a] * x1[u * m + i]).sum();
                     let h = self.h[a * m + i];
-                    h1[a * m + i] = h * num / (den + p.l2_h * h + EPS);
+                    h1[a * m + i] =
+                        h * num / (den + p.l2_h * self.l2_weight(p, None, Some(i)) * h + EPS);
                 }
             }
         } else {
@@ -281,7 +298,8 @@ impl Dense {
                         }
                     }
                     let w = self.w[u * k + a];
-                    w1[u * k + a] = w * num / (den + p.l2_w * w + EPS);
+                    w1[u * k + a] =
+                        w * num / (den + p.l2_w * self.l2_weight(p, Some(u), None) * w + EPS);
                 }
             }
             // H <- H .* (W^T (A.*V)) ./ (W^T (A.*(W H)) + l2 H + eps), with the new W.
@@ -300,7 +318,8 @@ impl Dense {
                         }
                     }
                     let h = self.h[a * m + i];
-                    h1[a * m + i] = h * num / (den + p.l2_h * h + EPS);
+                    h1[a * m + i] =
+                        h * num / (den + p.l2_h * self.l2_weight(p, None, Some(i)) * h + EPS);
                 }
             }
         }
