@@ -11,7 +11,7 @@ use crate::fit_args::{
     LambdaChoice, ParamArgs,
 };
 use crate::input::Input;
-use crate::model_file::{ModelFile, TrainingInfo};
+use crate::model_file::{ModelFile, ModelFormat, TrainingInfo};
 use crate::output::{Output, OutputFile};
 
 /// Arguments of `cnmf fit`.
@@ -25,12 +25,18 @@ pub struct FitArgs {
     /// directory, device, symbolic link or the input; checked before the fit).
     #[arg(short, long, value_name = "MODEL")]
     output: PathBuf,
+    /// The model file's format: `safetensors` (format version 2: binary, fast to load, and
+    /// NumPy/PyTorch read its factors) or `json` (format version 1, for cnmf builds that
+    /// predate version 2). Every cnmf command reads both.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = ModelFormat::Safetensors)]
+    model_format: ModelFormat,
 }
 
 #[derive(Serialize)]
 struct Report<'a> {
     command: &'static str,
     model: String,
+    model_format: &'static str,
     bytes: u64,
     data: &'a DataSummary,
     algorithm: String,
@@ -94,7 +100,7 @@ pub fn run(args: &FitArgs, out: &Output) -> CliResult<()> {
     };
     let algorithm = params.algorithm().name().to_string();
     let mf = ModelFile::from_fit(model, &data, training);
-    let bytes = mf.write(output)?;
+    let bytes = mf.write(output, args.model_format)?;
     let warnings: Vec<String> = flagged_warning(&params, &lambda, flagged, data.nnz())
         .into_iter()
         .collect();
@@ -104,6 +110,7 @@ pub fn run(args: &FitArgs, out: &Output) -> CliResult<()> {
     let report = Report {
         command: "fit",
         model: args.output.display().to_string(),
+        model_format: format_name(args.model_format),
         bytes,
         data: &summary,
         algorithm,
@@ -126,7 +133,7 @@ pub fn run(args: &FitArgs, out: &Output) -> CliResult<()> {
         "algorithm  {}, k = {}, {}{}\n\
          fit        {} iterations ({}) in {:.2} s, final objective {:.6e}\n\
          flagged    {} of {} ratings ({:.2}%) as corrupt, from {} users\n\
-         model      {} ({})\n",
+         model      {} ({}, {})\n",
         report.algorithm,
         report.k,
         lambda.describe(),
@@ -140,9 +147,18 @@ pub fn run(args: &FitArgs, out: &Output) -> CliResult<()> {
         100.0 * report.flagged_share,
         flagged_users,
         report.model,
+        report.model_format,
         human_bytes(bytes),
     );
     out.text(&text)
+}
+
+/// The name of a model format in reports, as `--model-format` spells it.
+fn format_name(f: ModelFormat) -> &'static str {
+    match f {
+        ModelFormat::Safetensors => "safetensors",
+        ModelFormat::Json => "json",
+    }
 }
 
 /// ", warm-up N iterations" when there is one.

@@ -10,7 +10,7 @@ use cnmf_engine::Algorithm;
 use serde::Serialize;
 
 use crate::error::{CliError, CliResult};
-use crate::model_file::ModelFile;
+use crate::model_file::{ModelFile, Need};
 use crate::output::{csv_field, Output, Table};
 
 /// Output layout of the report.
@@ -167,7 +167,7 @@ pub fn run(args: &FlaggedArgs, out: &Output) -> CliResult<()> {
             args.min_share
         )));
     }
-    let mf = ModelFile::read(&crate::input::Input::new(&args.model))?;
+    let mf = ModelFile::read_for_process(&crate::input::Input::new(&args.model), Need::All)?;
     let model = mf.model();
     if !model.algorithm().flags_corruption() {
         out.note(&format!(
@@ -180,7 +180,7 @@ pub fn run(args: &FlaggedArgs, out: &Output) -> CliResult<()> {
         users_with_flags,
         items,
         entries,
-    } = group_flags(&mf, args.min_share);
+    } = group_flags(mf, args.min_share);
     let guarded = model.algorithm() == Algorithm::Guarded;
     if args.by == Some(Group::Screened) && !guarded {
         return Err(CliError::Usage(format!(
