@@ -34,6 +34,7 @@ use crate::input::{Input, Opened};
 use crate::limits::{check_rank_iters, MAX_SCORE_PER_SCALE};
 use crate::output::OutputFile;
 
+pub mod npy;
 mod schema;
 mod v1;
 pub(crate) mod v2;
@@ -233,6 +234,13 @@ impl ModelFile {
     /// is flagged; the global mean when it has none).
     pub fn item_mean(&self, i: u32) -> f64 {
         self.item_means[i as usize]
+    }
+
+    /// The item factors as a `k x items` matrix, row-major: the orientation of the files
+    /// (`W @ H` is the users x items matrix of raw scores); the engine keeps H item-major.
+    pub fn h_k_by_items(&self) -> Vec<f64> {
+        let f = self.model.factors();
+        v2::transpose(f.h(), f.n_items(), f.rank())
     }
 
     /// The training ratings of the flagged entries, parallel to

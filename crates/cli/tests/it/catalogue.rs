@@ -141,6 +141,9 @@ fn every_bad_input_gets_its_exit_code_and_a_clear_message() {
     w("pairs_nocol.csv", b"who,item\nu01,a01\n");
     std::fs::create_dir(dir.join("adir")).unwrap();
     std::os::unix::fs::symlink("ok.csv", dir.join("link.cnmf")).unwrap();
+    std::fs::create_dir(dir.join("npydir")).unwrap();
+    std::os::unix::fs::symlink("npydir", dir.join("npydir").join("W.npy")).unwrap();
+    std::os::unix::fs::symlink("npydir", dir.join("linkdir")).unwrap();
     std::fs::hard_link(dir.join("ok.csv"), dir.join("hard.csv")).unwrap();
 
     // Model files: a good one of each format version, then damaged and crafted ones.
@@ -901,6 +904,30 @@ fn every_bad_input_gets_its_exit_code_and_a_clear_message() {
             needle,
         ));
     }
+    cases.push(case(
+        "export of a damaged model",
+        &["export", "--model", "v2_flipped_w.cnmf", "--npy", "out"],
+        4,
+        "checksum mismatch",
+    ));
+    cases.push(case(
+        "export into a file",
+        &["export", "--model", "good2.cnmf", "--npy", "ok.csv"],
+        2,
+        "not a directory",
+    ));
+    cases.push(case(
+        "export under a missing directory",
+        &["export", "--model", "good2.cnmf", "--npy", "no/such/dir"],
+        2,
+        "does not exist",
+    ));
+    cases.push(case(
+        "export onto a symbolic link",
+        &["export", "--model", "good2.cnmf", "--npy", "linkdir"],
+        2,
+        "symbolic link",
+    ));
     let mut piped = |what, args: &[&str], input: &[u8], code, needle| {
         let mut c = case(what, args, code, needle);
         c.stdin = Some(input.to_vec());
