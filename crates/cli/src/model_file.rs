@@ -34,6 +34,7 @@ use crate::input::{Input, Opened};
 use crate::limits::{check_rank_iters, MAX_SCORE_PER_SCALE};
 use crate::output::OutputFile;
 
+mod container;
 pub mod npy;
 mod schema;
 mod v1;

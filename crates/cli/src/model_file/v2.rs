@@ -15,24 +15,25 @@
 //! the training ratings), `corrupt_positions`, `corrupt_entries` (flags x 2: user, item) and,
 //! for `guarded` only, `screened_users` (U32).
 //!
-//! The file is written with a fixed key order (so the bytes are deterministic) in the layout
-//! the `safetensors` crate writes (tensors by descending dtype, then name; header padded to a
-//! multiple of 8 bytes, so every tensor is aligned for its type in a mapped file); it is read
-//! with the crate's header parser and validation. Reading goes front to back, once: the
-//! tensors a command does not need are skipped (by seeking in a regular file), and every
-//! tensor read is checked against its SHA-256 before it is used.
+//! The container (fixed key order, so the bytes are deterministic; streamed, hashed reads) is
+//! [`container`](super::container); the header is parsed and validated by the `safetensors`
+//! crate. Reading goes front to back, once: the tensors a command does not need are skipped
+//! (by seeking in a regular file), and every tensor read is checked against its SHA-256
+//! before it is used.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{self, Read, Seek, SeekFrom};
 
 use cnmf_engine::{Algorithm, Factors};
 use cnmf_ratings::IdMap;
-use safetensors::tensor::{Metadata, TensorInfo};
+use safetensors::tensor::Metadata;
 use safetensors::Dtype;
-use serde::ser::SerializeMap;
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+pub(super) use super::container::Source;
+pub use super::container::{encode, Tensor, MAX_HEADER};
+use super::container::{read_error, Values, CHUNK};
 
 use super::schema::{self, CheckedFactors, Iteration, Params, Scale, Stop};
 use super::{hex, Decoded, ModelFile, Need, Rated, TrainingInfo};
@@ -45,10 +46,6 @@ pub const FORMAT: &str = "cnmf-model";
 pub const FORMAT_VERSION: u32 = 2;
 /// How many bytes tell a version 2 file: the 8-byte header length and the header's `{`.
 pub(super) const PREFIX: usize = 9;
-/// Longest header read or written: the limit of the `safetensors` crate and of the Python
-/// package, so every file written here opens there.
-pub const MAX_HEADER: u64 = 100_000_000;
-
 const KEY_FORMAT: &str = "format";
 const KEY_VERSION: &str = "format_version";
 const KEY_JSON: &str = "cnmf";
@@ -115,38 +112,6 @@ struct ModelMeta {
 /// the header's opening brace.
 pub(super) fn detect(prefix: &[u8]) -> bool {
     prefix.len() == PREFIX && prefix[8] == b'{'
-}
-
-/// One tensor to write: name, element type, shape and little-endian bytes.
-pub struct Tensor {
-    /// The tensor's name in the header.
-    pub name: String,
-    /// Its element type.
-    pub dtype: Dtype,
-    /// Its shape (C order).
-    pub shape: Vec<usize>,
-    /// Its bytes, little-endian.
-    pub data: Vec<u8>,
-}
-
-impl Tensor {
-    fn f64(name: &str, shape: Vec<usize>, v: &[f64]) -> Tensor {
-        Tensor {
-            name: name.into(),
-            dtype: Dtype::F64,
-            shape,
-            data: v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-        }
-    }
-
-    fn u32(name: &str, shape: Vec<usize>, v: impl IntoIterator<Item = u32>) -> Tensor {
-        Tensor {
-            name: name.into(),
-            dtype: Dtype::U32,
-            shape,
-            data: v.into_iter().flat_map(|x| x.to_le_bytes()).collect(),
-        }
-    }
 }
 
 /// Encodes `mf` in format version 2. Errors when `mf` was loaded without its rated pattern, or
@@ -224,164 +189,6 @@ pub(super) fn to_bytes(mf: &ModelFile) -> Result<Vec<u8>, String> {
         ],
         tensors,
     )
-}
-
-/// Writes a safetensors file: the header (`__metadata__` with `metadata`'s keys in the given
-/// order, then the tensors), padded with spaces to a multiple of 8 bytes, then the tensors'
-/// bytes. The tensors are laid out as the `safetensors` crate lays them out (descending
-/// dtype, then name), so every tensor starts at a multiple of its element size.
-pub fn encode(metadata: &[(&str, &str)], mut tensors: Vec<Tensor>) -> Result<Vec<u8>, String> {
-    tensors.sort_by(|a, b| b.dtype.cmp(&a.dtype).then_with(|| a.name.cmp(&b.name)));
-    let mut offset = 0;
-    let infos: Vec<(&str, TensorInfo)> = tensors
-        .iter()
-        .map(|t| {
-            let info = TensorInfo {
-                dtype: t.dtype,
-                shape: t.shape.clone(),
-                data_offsets: (offset, offset + t.data.len()),
-            };
-            offset += t.data.len();
-            (t.name.as_str(), info)
-        })
-        .collect();
-    let mut header = serde_json::to_vec(&HeaderOut {
-        metadata,
-        tensors: &infos,
-    })
-    .map_err(|e| format!("cannot encode the model: {e}"))?;
-    header.resize(header.len().next_multiple_of(8), b' ');
-    if header.len() as u64 > MAX_HEADER {
-        return Err(format!(
-            "the safetensors header would be {} bytes, more than the {MAX_HEADER} safetensors \
-             readers accept (too many user and item ids): write --model-format json instead",
-            header.len()
-        ));
-    }
-    let mut out = Vec::with_capacity(8 + header.len() + offset);
-    out.extend_from_slice(&(header.len() as u64).to_le_bytes());
-    out.extend_from_slice(&header);
-    for t in &tensors {
-        out.extend_from_slice(&t.data);
-    }
-    Ok(out)
-}
-
-/// The header as written: `__metadata__` first, then the tensors in offset order.
-struct HeaderOut<'a> {
-    metadata: &'a [(&'a str, &'a str)],
-    tensors: &'a [(&'a str, TensorInfo)],
-}
-
-impl Serialize for HeaderOut<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(1 + self.tensors.len()))?;
-        map.serialize_entry("__metadata__", &MetadataOut(self.metadata))?;
-        for (name, info) in self.tensors {
-            map.serialize_entry(name, info)?;
-        }
-        map.end()
-    }
-}
-
-/// `__metadata__`, keys in the given order.
-struct MetadataOut<'a>(&'a [(&'a str, &'a str)]);
-
-impl Serialize for MetadataOut<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
-    }
-}
-
-/// `Read + Seek`, as one trait object.
-pub(super) trait ReadSeek: Read + Seek {}
-impl<T: Read + Seek> ReadSeek for T {}
-
-/// Where a version 2 file is read from, positioned just after its [`PREFIX`].
-pub(super) enum Source<'a> {
-    /// A regular file or bytes in memory, of this total length: skipping seeks.
-    Seekable(&'a mut dyn ReadSeek, u64),
-    /// Standard input or a pipe: skipping reads and discards.
-    Stream(&'a mut dyn Read),
-}
-
-impl Source<'_> {
-    fn reader(&mut self) -> &mut dyn Read {
-        match self {
-            Source::Seekable(r, _) => &mut **r,
-            Source::Stream(r) => &mut **r,
-        }
-    }
-
-    /// The next `len` bytes; `UnexpectedEof` when the input ends first. Memory grows with
-    /// what arrives, not with what a header declares.
-    fn read_vec(&mut self, len: usize) -> io::Result<Vec<u8>> {
-        let mut v = Vec::with_capacity(len.min(1 << 26));
-        self.reader().take(len as u64).read_to_end(&mut v)?;
-        if v.len() < len {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        Ok(v)
-    }
-
-    /// Reads the next `len` bytes through `buf`, handing each chunk to `sink`; returns their
-    /// SHA-256. `UnexpectedEof` when the input ends first.
-    fn read_hashed(
-        &mut self,
-        len: usize,
-        buf: &mut [u8],
-        mut sink: impl FnMut(&[u8]),
-    ) -> io::Result<[u8; 32]> {
-        let mut hasher = Sha256::new();
-        let mut left = len;
-        let reader = self.reader();
-        while left > 0 {
-            let chunk = &mut buf[..left.min(CHUNK)];
-            reader.read_exact(chunk)?;
-            hasher.update(&*chunk);
-            sink(chunk);
-            left -= chunk.len();
-        }
-        Ok(hasher.finalize().into())
-    }
-
-    /// Skips `len` bytes (the caller checked that a seekable input holds them).
-    fn skip(&mut self, len: u64) -> io::Result<()> {
-        match self {
-            Source::Seekable(r, _) => {
-                let by = i64::try_from(len).map_err(io::Error::other)?;
-                r.seek(SeekFrom::Current(by)).map(drop)
-            }
-            Source::Stream(r) => {
-                let skipped = io::copy(&mut (&mut **r).take(len), &mut io::sink())?;
-                if skipped < len {
-                    return Err(io::ErrorKind::UnexpectedEof.into());
-                }
-                Ok(())
-            }
-        }
-    }
-
-    /// Whether the input ends here.
-    fn at_end(&mut self) -> io::Result<bool> {
-        let mut b = [0u8; 1];
-        loop {
-            match self.reader().read(&mut b) {
-                Ok(n) => return Ok(n == 0),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-    }
-}
-
-/// An I/O error met while reading `what`: a short read is a truncated file.
-fn read_error(what: &str, e: io::Error) -> String {
-    if e.kind() == io::ErrorKind::UnexpectedEof {
-        format!("truncated: the file ends inside {what}")
-    } else {
-        format!("cannot read the model file: {e}")
-    }
 }
 
 /// Reads a version 2 file whose first [`PREFIX`] bytes are `prefix` from `src`, the parts
@@ -533,49 +340,6 @@ pub(super) fn read(prefix: &[u8], mut src: Source<'_>, need: Need) -> Result<Dec
         }
     }
     decode(meta, shapes, data)
-}
-
-/// Bytes read at a time: a multiple of every element size.
-const CHUNK: usize = 1 << 20;
-
-/// A tensor's values, decoded from little-endian bytes as they are read. `check_tensors`
-/// allows F64 and U32 tensors only.
-enum Values {
-    F64(Vec<f64>),
-    U32(Vec<u32>),
-}
-
-impl Values {
-    /// Appends the values of `chunk` (whole elements: chunks are multiples of 8 bytes but for
-    /// a tensor's last one, and tensor sizes are multiples of their element size).
-    fn extend(&mut self, chunk: &[u8]) {
-        match self {
-            Values::F64(v) => v.extend(chunk.chunks_exact(8).map(|c| {
-                let mut a = [0u8; 8];
-                a.copy_from_slice(c);
-                f64::from_le_bytes(a)
-            })),
-            Values::U32(v) => v.extend(chunk.chunks_exact(4).map(|c| {
-                let mut a = [0u8; 4];
-                a.copy_from_slice(c);
-                u32::from_le_bytes(a)
-            })),
-        }
-    }
-
-    fn f64s(self) -> Vec<f64> {
-        match self {
-            Values::F64(v) => v,
-            Values::U32(_) => Vec::new(),
-        }
-    }
-
-    fn u32s(self) -> Vec<u32> {
-        match self {
-            Values::U32(v) => v,
-            Values::F64(_) => Vec::new(),
-        }
-    }
 }
 
 /// An id map from ids in index order; a repeated id is an error naming it.
