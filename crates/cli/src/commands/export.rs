@@ -109,8 +109,14 @@ pub fn run(args: &ExportArgs, out: &Output) -> CliResult<()> {
     }
     let mut text = String::new();
     for w in &written {
-        let shape: Vec<String> = w.shape.iter().map(usize::to_string).collect();
-        text.push_str(&format!("wrote {} ({})\n", w.path, shape.join(" x ")));
+        let what = match w.shape[..] {
+            [n] => format!("{n} ids"),
+            _ => {
+                let dims: Vec<String> = w.shape.iter().map(usize::to_string).collect();
+                dims.join(" x ")
+            }
+        };
+        text.push_str(&format!("wrote {} ({what})\n", w.path));
     }
     out.text(&text)
 }
