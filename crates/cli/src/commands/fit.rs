@@ -5,13 +5,13 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Serialize;
 
-use crate::error::CliResult;
+use crate::error::{CliError, CliResult};
 use crate::fit_args::{
     fit_with_progress, flagged_warning, stop_name, CheckedParams, DataArgs, DataSummary,
     LambdaChoice, ParamArgs,
 };
 use crate::input::Input;
-use crate::model_file::{ModelFile, ModelFormat, TrainingInfo};
+use crate::model_file::{v2, ModelFile, ModelFormat, TrainingInfo};
 use crate::output::{Output, OutputFile};
 
 /// Arguments of `cnmf fit`.
@@ -73,6 +73,10 @@ pub fn run(args: &FitArgs, out: &Output) -> CliResult<()> {
     }
     let (data, summary) = args.data.load()?;
     out.info(&format!("data: {}", summary.describe()));
+    if args.model_format == ModelFormat::Safetensors {
+        let ids = data.users().iter().chain(data.items().iter());
+        v2::check_id_room(ids.map(str::len)).map_err(CliError::Usage)?;
+    }
     args.params.check_rank_for(&summary)?;
     if lambda.source.starts_with("default") {
         out.note(&format!(

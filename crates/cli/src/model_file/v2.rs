@@ -108,6 +108,21 @@ struct ModelMeta {
     kept_iteration: usize,
 }
 
+/// Checks, before a fit, that ids of these lengths (in bytes) leave the header under
+/// [`MAX_HEADER`]: each id takes at least its length and 5 bytes in the `cnmf` metadata (its
+/// quotes, escaped, and a comma). Only data sets of millions of ids with long names fail.
+pub fn check_id_room(lengths: impl Iterator<Item = usize>) -> Result<(), String> {
+    let least: u64 = lengths.map(|l| l as u64 + 5).sum();
+    if least > MAX_HEADER {
+        return Err(format!(
+            "the user and item ids alone would take {least} bytes of the model file's \
+             safetensors header, more than the {MAX_HEADER} safetensors readers accept: \
+             add --model-format json"
+        ));
+    }
+    Ok(())
+}
+
 /// Whether the first bytes of a file are those of a safetensors file: a header length, then
 /// the header's opening brace.
 pub(super) fn detect(prefix: &[u8]) -> bool {
@@ -903,6 +918,19 @@ mod tests {
             let e = check_pattern(indptr, items, 5).unwrap_err();
             assert!(e.contains(why), "{indptr:?} {items:?}: {e}");
         }
+    }
+
+    #[test]
+    fn id_room_is_checked_before_a_fit() {
+        assert!(check_id_room([10usize; 1000].into_iter()).is_ok());
+        let e = check_id_room(std::iter::repeat_n(95, 1_000_001)).unwrap_err();
+        assert!(e.contains("--model-format json"), "{e}");
+        // The bound is a lower bound: a model whose ids pass may still be refused when
+        // written, never the other way round.
+        let (mf, bytes) = tiny_file();
+        let ids = mf.users().iter().chain(mf.items().iter()).map(str::len);
+        let least: usize = ids.map(|l| l + 5).sum();
+        assert!(least < bytes.len());
     }
 
     #[test]
