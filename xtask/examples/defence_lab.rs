@@ -35,7 +35,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use cnmf_attacks::{AttackSize, AttackSpec, Attacked, Direction, FillerSize, TargetChoice};
+use cnmf_attacks::{AttackSize, AttackSpec, Attacked, Direction, FillerSize, TargetChoice, Timing};
 use cnmf_engine::{init_factors, Algorithm, Factors, FitOptions, NmfParams};
 use cnmf_metrics::{accuracy_of, mean_ci, paired_difference, prediction_shift, Detection};
 use cnmf_ratings::{load, split, LoadOptions, Ratings, Triple};
@@ -152,6 +152,8 @@ struct LabRule {
 #[derive(Debug, Clone)]
 enum Kind {
     Engine(Algorithm),
+    /// The engine's `guarded` with its burst screen on (`Some(window)`) or off.
+    Guarded(Option<u64>),
     Lab(LabRule),
 }
 
@@ -227,6 +229,16 @@ fn all_candidates() -> Vec<Candidate> {
         Candidate {
             name: "replace-corrupt-nointerp".into(),
             kind: Kind::Engine(Algorithm::ReplaceCorruptNoInterp),
+            own_lambda: LAMBDA,
+        },
+        Candidate {
+            name: "guarded".into(),
+            kind: Kind::Guarded(Some(cnmf_engine::DEFAULT_BURST_WINDOW)),
+            own_lambda: LAMBDA,
+        },
+        Candidate {
+            name: "guarded-noburst".into(),
+            kind: Kind::Guarded(None),
             own_lambda: LAMBDA,
         },
         lab(
@@ -1045,9 +1057,15 @@ struct Fitted {
 
 fn fit(c: &Candidate, data: &Ratings, init: &Factors, iters: usize) -> Result<Fitted> {
     match &c.kind {
-        Kind::Engine(alg) => {
+        Kind::Engine(_) | Kind::Guarded(_) => {
+            let (alg, window) = match c.kind {
+                Kind::Engine(a) => (a, None),
+                Kind::Guarded(w) => (Algorithm::Guarded, w),
+                Kind::Lab(_) => unreachable!("matched above"),
+            };
             let start = Instant::now();
-            let model = NmfParams::new(K, *alg)
+            let model = NmfParams::new(K, alg)
+                .burst_window(window)
                 .lambda(LAMBDA)
                 .max_iters(iters)
                 .threads(1)
@@ -1095,10 +1113,13 @@ enum Atk {
     Bandwagon,
     PushM3,
     PushM4,
+    /// Model 4 and the adaptive attack with their ratings spread over each item's history.
+    M4Slow,
+    AdaptiveSlow,
 }
 
 impl Atk {
-    const ALL: [Atk; 8] = [
+    const ALL: [Atk; 10] = [
         Atk::M3,
         Atk::M4,
         Atk::Adaptive,
@@ -1107,6 +1128,8 @@ impl Atk {
         Atk::Bandwagon,
         Atk::PushM3,
         Atk::PushM4,
+        Atk::M4Slow,
+        Atk::AdaptiveSlow,
     ];
     fn name(self) -> &'static str {
         match self {
@@ -1118,6 +1141,8 @@ impl Atk {
             Atk::Bandwagon => "bandwagon",
             Atk::PushM3 => "push-M3",
             Atk::PushM4 => "push-M4",
+            Atk::M4Slow => "M4-slow",
+            Atk::AdaptiveSlow => "adaptive-slow",
         }
     }
     fn detects(self) -> bool {
@@ -1146,13 +1171,15 @@ fn generate(
             .filler(filler)
             .direction(Direction::Push),
         Atk::PushM4 => AttackSpec::informed().direction(Direction::Push),
+        Atk::M4Slow => AttackSpec::informed().timing(Timing::Spread),
+        Atk::AdaptiveSlow => AttackSpec::adaptive(LAMBDA).timing(Timing::Spread),
     }
     .size(AttackSize::Fraction(frac))
     .targets(TargetChoice::Indices(vec![target]))
     .seed(seed)
     .check()?;
     let out = match atk {
-        Atk::Adaptive | Atk::AdaptiveOwn => {
+        Atk::Adaptive | Atk::AdaptiveOwn | Atk::AdaptiveSlow => {
             spec.generate_adaptive(train, &|u, i| (clean.pred)(u, i))
         }
         _ => spec.generate(train),

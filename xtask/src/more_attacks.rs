@@ -3,10 +3,12 @@
 //! bandwagon review bombs, the adaptive attacker who knows lambda and the model and rates the
 //! target as low as it can without being flagged, and a low-knowledge review bomb on an
 //! unpopular target. Each is measured against the same algorithm's Model 1 fit from the same
-//! initial factors.
+//! initial factors. On data with timestamps every attack arrives as a one-day burst after the
+//! training data; the push by converted accounts and the adaptive attack are also run spread
+//! over each item's history (a patient attacker, who leaves no burst in time).
 
 use anyhow::{Context, Result};
-use cnmf_attacks::{AttackSpec, Attacked, Direction, FillerSize, TargetChoice};
+use cnmf_attacks::{AttackSpec, Attacked, Direction, FillerSize, TargetChoice, Timing};
 use cnmf_engine::{Algorithm, NmfModel};
 use cnmf_ratings::Triple;
 use serde::Serialize;
@@ -36,17 +38,23 @@ pub enum MoreAttack {
     Adaptive,
     /// Model 3 on a target drawn from a lower popularity band.
     UnpopularTarget,
+    /// [`PushInformed`](MoreAttack::PushInformed) spread over each item's history.
+    PushInformedSpread,
+    /// [`Adaptive`](MoreAttack::Adaptive) spread over each item's history.
+    AdaptiveSpread,
 }
 
 impl MoreAttack {
     /// All of them, in report order.
-    pub const ALL: [MoreAttack; 6] = [
+    pub const ALL: [MoreAttack; 8] = [
         MoreAttack::PushLowKnowledge,
         MoreAttack::PushInformed,
         MoreAttack::Average,
         MoreAttack::Bandwagon,
         MoreAttack::Adaptive,
         MoreAttack::UnpopularTarget,
+        MoreAttack::PushInformedSpread,
+        MoreAttack::AdaptiveSpread,
     ];
 
     /// Name in the records and the report.
@@ -58,6 +66,8 @@ impl MoreAttack {
             MoreAttack::Bandwagon => "bandwagon",
             MoreAttack::Adaptive => "adaptive",
             MoreAttack::UnpopularTarget => "unpopular-target",
+            MoreAttack::PushInformedSpread => "push-informed-spread",
+            MoreAttack::AdaptiveSpread => "adaptive-spread",
         }
     }
 
@@ -65,7 +75,9 @@ impl MoreAttack {
     pub fn pushes(self) -> bool {
         matches!(
             self,
-            MoreAttack::PushLowKnowledge | MoreAttack::PushInformed
+            MoreAttack::PushLowKnowledge
+                | MoreAttack::PushInformed
+                | MoreAttack::PushInformedSpread
         )
     }
 
@@ -79,9 +91,13 @@ impl MoreAttack {
                 .direction(Direction::Push)
                 .filler(filler),
             MoreAttack::PushInformed => AttackSpec::informed().direction(Direction::Push),
+            MoreAttack::PushInformedSpread => AttackSpec::informed()
+                .direction(Direction::Push)
+                .timing(Timing::Spread),
             MoreAttack::Average => AttackSpec::average().filler(filler),
             MoreAttack::Bandwagon => AttackSpec::bandwagon(BANDWAGON_POPULAR).filler(filler),
             MoreAttack::Adaptive => AttackSpec::adaptive(s.lambda),
+            MoreAttack::AdaptiveSpread => AttackSpec::adaptive(s.lambda).timing(Timing::Spread),
             MoreAttack::UnpopularTarget => AttackSpec::low_knowledge().filler(filler),
         };
         let targets = match self {
@@ -116,7 +132,7 @@ fn attacked(
     let spec = attack
         .spec(scn, s, seeds.attack, m.unpopular_band)
         .check()?;
-    let out = if attack == MoreAttack::Adaptive {
+    let out = if matches!(attack, MoreAttack::Adaptive | MoreAttack::AdaptiveSpread) {
         spec.generate_adaptive(&scn.train, &|u, i| clean.predict_raw(u, i))
     } else {
         spec.generate(&scn.train)

@@ -8,6 +8,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 
 use crate::sample::{rng, Pool, RatingGrid, Stream};
+use crate::timing::Clock;
 use crate::{
     AttackError, AttackKind, AttackPlan, AttackSpec, Attacked, CorruptEntry, GroundTruth,
     ValidAttackSpec,
@@ -61,7 +62,7 @@ impl ValidAttackSpec {
             AttackKind::RandomNoise { probability } => random_noise(data, plan, probability, seed),
             AttackKind::Informed => {
                 let value = plan.target_value;
-                informed(data, plan, seed, |_, _| Ok(Some(value)))
+                informed(data, plan, self, |_, _| Ok(Some(value)))
             }
             AttackKind::LowKnowledge
             | AttackKind::Average
@@ -115,7 +116,7 @@ impl ValidAttackSpec {
         let plan = self.plan(data)?;
         let grid = RatingGrid::new(data.scale(), self.rating_step())?;
         let direction = plan.direction;
-        informed(data, plan, self.seed(), |user, item| {
+        informed(data, plan, self, |user, item| {
             let x = predict(user, item);
             if !x.is_finite() {
                 return Err(AttackError::InvalidParameter {
@@ -163,7 +164,11 @@ fn random_noise(
         }
         triples.push(t);
     }
-    let ratings = data.with_triples(&triples, DuplicatePolicy::Error)?;
+    // Same positions as the input: each rating keeps its time.
+    let mut ratings = data.with_triples(&triples, DuplicatePolicy::Error)?;
+    if let Some(times) = data.times() {
+        ratings = ratings.with_times(times.to_vec())?;
+    }
     let truth = GroundTruth::new(plan, seed, data.n_users(), Vec::new(), entries);
     Ok(Attacked { ratings, truth })
 }
@@ -174,10 +179,11 @@ fn random_noise(
 fn informed(
     data: &Ratings,
     plan: AttackPlan,
-    seed: u64,
+    spec: &ValidAttackSpec,
     mut rate: impl FnMut(u32, u32) -> Result<Option<f64>, AttackError>,
 ) -> Result<Attacked, AttackError> {
     let n = data.n_users();
+    let seed = spec.seed();
     let candidates: Vec<u32> = (0..n as u32).filter(|&u| data.user_count(u) > 0).collect();
     let mut r = rng(seed, Stream::Adversaries);
     let mut adversaries = Pool::new(candidates)
@@ -208,9 +214,23 @@ fn informed(
                 .binary_search_by_key(&(t.user, t.item), |e| (e.user, e.item))
                 .is_ok()
     };
-    let mut triples: Vec<Triple> = data.iter().filter(|t| !replaced(t)).collect();
+    let kept: Vec<bool> = data.iter().map(|t| !replaced(&t)).collect();
+    let mut triples: Vec<Triple> = data
+        .iter()
+        .zip(&kept)
+        .filter(|(_, &k)| k)
+        .map(|(t, _)| t)
+        .collect();
     triples.extend(entries.iter().map(|e| Triple::new(e.user, e.item, e.value)));
-    let ratings = data.with_triples(&triples, DuplicatePolicy::Error)?;
+    let ratings = match Clock::new(data, spec.timing(), seed) {
+        None => data.with_triples(&triples, DuplicatePolicy::Error)?,
+        Some(mut clock) => {
+            let old = data.times().unwrap_or_default().iter().zip(&kept);
+            let mut times: Vec<i64> = old.filter(|(_, &k)| k).map(|(&t, _)| t).collect();
+            times.extend(entries.iter().map(|e| clock.time(e.item)));
+            data.with_timed_triples(&triples, &times, DuplicatePolicy::Error)?
+        }
+    };
     let truth = GroundTruth::new(plan, seed, n, adversaries, entries);
     Ok(Attacked { ratings, truth })
 }
@@ -318,13 +338,16 @@ fn injected(
             });
         }
     }
-    let ratings = Ratings::from_triples(
-        Arc::new(users),
-        data.items_arc().clone(),
-        scale,
-        &triples,
-        DuplicatePolicy::Error,
-    )?;
+    let (users, items) = (Arc::new(users), data.items_arc().clone());
+    let ratings = match Clock::new(data, spec.timing(), seed) {
+        None => Ratings::from_triples(users, items, scale, &triples, DuplicatePolicy::Error)?,
+        Some(mut clock) => {
+            let mut times = data.times().unwrap_or_default().to_vec();
+            times.extend(entries.iter().map(|e| clock.time(e.item)));
+            let policy = DuplicatePolicy::Error;
+            Ratings::from_timed_triples(users, items, scale, &triples, &times, policy)?
+        }
+    };
     let adversaries = (n as u32..(n + plan.adversaries) as u32).collect();
     let truth = GroundTruth::new(plan, seed, n, adversaries, entries);
     Ok(Attacked { ratings, truth })

@@ -20,6 +20,9 @@
 //!   the input is listed in the ground truth (for random noise, the flips);
 //! - the item id map is shared unchanged; injected users get fresh ids (`attacker-0`, ...)
 //!   appended after the input's users, never clashing with an existing id;
+//! - on data with timestamps, genuine ratings keep their times and every new or changed rating
+//!   gets one by the spec's [`Timing`] (a one-day burst after the data by default, or spread
+//!   over each item's history), drawn from a stream of its own;
 //! - sizes are exact: `A` adversaries, `targets + filler` ratings per injected profile (`filler`
 //!   for the null-attack control).
 //!
@@ -50,12 +53,14 @@ mod generate;
 mod plan;
 mod sample;
 mod spec;
+mod timing;
 mod truth;
 
 pub use error::AttackError;
 pub use generate::attack;
 pub use plan::AttackPlan;
 pub use spec::{
-    AttackKind, AttackSize, AttackSpec, Direction, FillerSize, TargetChoice, ValidAttackSpec,
+    AttackKind, AttackSize, AttackSpec, Direction, FillerSize, TargetChoice, Timing,
+    ValidAttackSpec,
 };
 pub use truth::{Attacked, CorruptEntry, GroundTruth};

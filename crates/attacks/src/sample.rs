@@ -15,6 +15,7 @@ pub(crate) enum Stream {
     Adversaries = 2,
     Profiles = 3,
     Noise = 4,
+    Timing = 5,
 }
 
 /// The ChaCha8 generator of `stream` under `seed`.

@@ -204,6 +204,31 @@ pub struct AttackSpec {
     rating_step: f64,
     id_prefix: String,
     seed: u64,
+    timing: Timing,
+}
+
+/// When the attack's ratings happen, for data with timestamps
+/// ([`Ratings::times`](cnmf_ratings::Ratings::times)); data without them gives untimed output.
+/// Genuine ratings keep their times, and random noise keeps the times of the ratings it flips.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Timing {
+    /// A review bomb as it happens: every new or changed rating at a uniform time within
+    /// `seconds` after the latest time in the data (default: one day).
+    Burst {
+        /// Length of the burst window in seconds (at least 1).
+        seconds: u64,
+    },
+    /// A patient attacker: each new or changed rating at a uniform time within the span of
+    /// its item's genuine ratings (the data's span for an item without any), so the attack
+    /// leaves no burst in time.
+    Spread,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing::Burst { seconds: 86_400 }
+    }
 }
 
 impl Default for AttackSpec {
@@ -221,6 +246,7 @@ impl Default for AttackSpec {
             rating_step: 1.0,
             id_prefix: "attacker-".to_string(),
             seed: 0,
+            timing: Timing::default(),
         }
     }
 }
@@ -322,6 +348,14 @@ impl AttackSpec {
         self
     }
 
+    /// Sets when the attack's ratings happen (for data with timestamps; default: a one-day
+    /// burst after the data's latest time). The times come from a random stream of their own,
+    /// so the timing never changes which users, items or values are drawn.
+    pub fn timing(mut self, timing: Timing) -> Self {
+        self.timing = timing;
+        self
+    }
+
     /// Checks everything that does not depend on the data. Every part of the spec is checked,
     /// even the parts the kind does not use, so a bad value never hides.
     pub fn check(self) -> Result<ValidAttackSpec, AttackError> {
@@ -386,6 +420,12 @@ impl AttackSpec {
         check_finite_positive("rating_step", self.rating_step)?;
         if self.id_prefix.is_empty() {
             return Err(bad("id_prefix", "the synthetic id prefix is empty".into()));
+        }
+        if self.timing == (Timing::Burst { seconds: 0 }) {
+            return Err(bad(
+                "timing",
+                "a burst needs a window of at least 1 second".into(),
+            ));
         }
         Ok(ValidAttackSpec(self))
     }
@@ -506,5 +546,10 @@ impl ValidAttackSpec {
     /// The seed.
     pub fn seed(&self) -> u64 {
         self.0.seed
+    }
+
+    /// When the attack's ratings happen.
+    pub fn timing(&self) -> Timing {
+        self.0.timing
     }
 }

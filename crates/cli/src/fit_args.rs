@@ -151,10 +151,21 @@ pub struct ParamArgs {
 
     /// guarded only: screen out of every item's fit the users whose rated items' mean
     /// ln(1 + number of ratings) lies more than Z robust standard deviations below the users'
-    /// median (default 3), or `off`.
+    /// median (default 4), or `off`.
     #[arg(long, value_parser = parse_screen, value_name = "Z|off")]
     pub profile_screen: Option<ScreenArg>,
+
+    /// guarded only: hold out of the fit an item's ratings that arrive within this window
+    /// with values shifted from the item's other ratings (a review bomb's burst), or `off`.
+    /// Seconds, or a number with s, m, h or d (default 1d). Needs timestamps in the data;
+    /// without them the fit says the screen did not run.
+    #[arg(long, value_parser = parse_window, value_name = "DURATION|off")]
+    pub burst_window: Option<WindowArg>,
 }
+
+/// The value of `--burst-window`: `Some(seconds)`, or `None` for `off`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WindowArg(pub Option<u64>);
 
 /// The value of `--profile-screen`: `Some(z)`, or `None` for `off`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -265,6 +276,7 @@ impl ParamArgs {
                     "--item-threshold-scale",
                 ),
                 (self.profile_screen.is_some(), "--profile-screen"),
+                (self.burst_window.is_some(), "--burst-window"),
             ] {
                 if given {
                     return Err(CliError::Usage(format!(
@@ -324,6 +336,9 @@ impl ParamArgs {
         }
         if let Some(b) = self.item_threshold_scale {
             params = params.item_threshold_scale(b);
+        }
+        if let Some(WindowArg(w)) = self.burst_window {
+            params = params.burst_window(w);
         }
         if let Some(ScreenArg(z)) = self.profile_screen {
             params = params.profile_screen(z);
@@ -551,6 +566,34 @@ fn parse_screen(s: &str) -> Result<ScreenArg, String> {
         .map_err(|_| format!("{s:?} is neither a number nor `off`"))
 }
 
+/// `off`, or a whole number of seconds with an optional unit `s`, `m`, `h` or `d`.
+fn parse_window(s: &str) -> Result<WindowArg, String> {
+    if s == "off" {
+        return Ok(WindowArg(None));
+    }
+    let (digits, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((p, _)) => s.split_at(p),
+        None => (s, "s"),
+    };
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        _ => {
+            return Err(format!(
+                "{s:?} is not a duration like 3600, 90m, 6h or 1d, nor `off`"
+            ))
+        }
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .map(|secs| WindowArg(Some(secs)))
+        .ok_or_else(|| format!("{s:?} is not a duration like 3600, 90m, 6h or 1d, nor `off`"))
+}
+
 fn parse_format(s: &str) -> Result<Format, String> {
     s.parse::<Format>()
         .map_err(|_| format!("unknown format {s:?}; expected one of auto, movielens, ml100k, csv"))
@@ -612,6 +655,7 @@ mod tests {
             user_threshold_scale: None,
             item_threshold_scale: None,
             profile_screen: None,
+            burst_window: None,
         };
         let CheckedParams {
             params: valid,
@@ -629,5 +673,17 @@ mod tests {
         assert_eq!(parse_screen("off").unwrap(), ScreenArg(None));
         assert_eq!(parse_screen("2.5").unwrap(), ScreenArg(Some(2.5)));
         assert!(parse_screen("none").is_err());
+    }
+
+    #[test]
+    fn burst_window_parses_units_and_off() {
+        assert_eq!(parse_window("off").unwrap(), WindowArg(None));
+        assert_eq!(parse_window("3600").unwrap(), WindowArg(Some(3600)));
+        assert_eq!(parse_window("90m").unwrap(), WindowArg(Some(5400)));
+        assert_eq!(parse_window("6h").unwrap(), WindowArg(Some(21_600)));
+        assert_eq!(parse_window("1d").unwrap(), WindowArg(Some(86_400)));
+        for bad in ["", "d", "1w", "-5", "1.5h", "99999999999999999999d"] {
+            assert!(parse_window(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -171,6 +171,11 @@ impl ValidNmfParams {
             (Algorithm::Guarded, Some(z)) => exec.run(|| crate::screen::profile_screen(data, z)),
             _ => Vec::new(),
         };
+        let bursts = match (self.algorithm(), self.burst_window()) {
+            (Algorithm::Guarded, Some(w)) => exec.run(|| crate::burst::burst_screen(data, w)),
+            _ => None,
+        };
+        let held: &[u8] = bursts.as_ref().map_or(&[], |b| &b.held);
         let run = Run {
             params: self,
             problem: &problem,
@@ -178,9 +183,12 @@ impl ValidNmfParams {
             scale,
             validation: options.validation.filter(|v| !v.is_empty()),
             screened: &screened,
+            held,
         };
         let out = dispatch_rank(k, run, factors, options.observer)?;
-        Ok(finish_model(self, data, out, &screened))
+        let mut model = finish_model(self, data, out, &screened);
+        model.bursts = bursts.map(|b| b.bursts);
+        Ok(model)
     }
 }
 
@@ -234,6 +242,8 @@ struct Run<'r, 'a> {
     validation: Option<&'r [Triple]>,
     /// `guarded`'s profile screen, one value per user (empty: nobody is screened).
     screened: &'r [bool],
+    /// `guarded`'s burst screen, one value per rating in CSR order (empty: nothing held).
+    held: &'r [u8],
 }
 
 /// What the iterations produce.
@@ -540,6 +550,7 @@ impl Run<'_, '_> {
                     rule,
                     guard,
                     self.screened,
+                    self.held,
                     &st.w,
                     &mut st.w_next,
                     &st.h,
@@ -586,6 +597,7 @@ impl Run<'_, '_> {
                     rule,
                     guard,
                     self.screened,
+                    self.held,
                     &st.w,
                     &mut [],
                     &st.h,
@@ -856,5 +868,6 @@ fn finish_model(
         screened_users: (0..screened.len() as u32)
             .filter(|&u| screened[u as usize])
             .collect(),
+        bursts: None,
     }
 }

@@ -166,7 +166,7 @@ impl FixedRow<'_> {
                 &mut stats,
             );
         } else if let Some(guard) = guard {
-            // No screen at fold-in: it acts on the item half-step only.
+            // No screens at fold-in: they act on the item half-step only.
             if w1.is_empty() {
                 guarded_row::<Portable, 0, false>(
                     0,
@@ -179,6 +179,7 @@ impl FixedRow<'_> {
                     rule,
                     guard,
                     false,
+                    &[],
                     scratch,
                     &mut stats,
                 );
@@ -194,6 +195,7 @@ impl FixedRow<'_> {
                     rule,
                     guard,
                     false,
+                    &[],
                     scratch,
                     &mut stats,
                 );

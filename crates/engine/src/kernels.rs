@@ -760,8 +760,10 @@ fn robust_entries(
 
 /// One user's row under `guarded`: statistics of `(w0, H)` on its entries, the item side's
 /// flags `1 - C_H` (`flags`, the row's slice: `|r| > item_cut`, or every entry when the user
-/// is `screened` and the screen applies; the column pass masks by them) and (when `UPDATE`)
-/// the user side's masked update over the entries with `|r| <= user_cut`:
+/// is `screened` and the screen applies, or the entry is `held` by the burst screen (the row's
+/// slice, empty when nothing is held) and the screen applies; the column pass masks by them)
+/// and (when `UPDATE`) the user side's masked update over the entries with `|r| <= user_cut`
+/// that are not held:
 /// `w1 = w0 .* (Σ v h_i) ./ (Σ x h_i + l2 w0 + eps)`. `loss` sums `r^2` over the entries of
 /// item-side weight 1. A row without entries of user-side weight 1 keeps its factors. The
 /// comparisons are written so that a NaN residual counts as beyond both thresholds.
@@ -779,9 +781,15 @@ pub(crate) fn guarded_row<S: Simd, const K: usize, const UPDATE: bool>(
     rule: RowRule,
     guard: Guard,
     screened: bool,
+    held: &[u8],
     scratch: &mut Scratch,
     stats: &mut RowStats,
 ) {
+    if guard.screen && !held.is_empty() && held.iter().any(|&h| h != 0) {
+        return guarded_row_held::<S, K, UPDATE>(
+            row, w0, w1, h, items, values, flags, rule, guard, screened, held, scratch, stats,
+        );
+    }
     let k = if K == 0 { w0.len() } else { K };
     let w0 = &w0[..k];
     let n = items.len();
@@ -805,6 +813,64 @@ pub(crate) fn guarded_row<S: Simd, const K: usize, const UPDATE: bool>(
         let keep = ar <= guard.user_cut;
         a[p] = select(keep, v, 0.0);
         b[p] = select(keep, x, 0.0);
+        active += usize::from(keep);
+    }
+    *stats = st;
+    stats.sq += dot(w0, w0);
+    if UPDATE {
+        if active == 0 {
+            w1.copy_from_slice(w0);
+            return;
+        }
+        gather_axpy2::<S>(h, k, items, &a[..n], &b[..n], num, den);
+        if !mu_update(w0, w1, num, den, rule.l2) && stats.bad_row.is_none() {
+            stats.bad_row = Some(row);
+        }
+    }
+}
+
+/// [`guarded_row`] for a row with ratings held by the burst screen (rare: only the users who
+/// rated inside a burst): a held entry is out of both sides, as if beyond both thresholds.
+#[allow(clippy::too_many_arguments)]
+#[cold]
+#[inline(never)]
+fn guarded_row_held<S: Simd, const K: usize, const UPDATE: bool>(
+    row: usize,
+    w0: &[f64],
+    w1: &mut [f64],
+    h: &[f64],
+    items: &[u32],
+    values: &[f64],
+    flags: &mut [u8],
+    rule: RowRule,
+    guard: Guard,
+    screened: bool,
+    held: &[u8],
+    scratch: &mut Scratch,
+    stats: &mut RowStats,
+) {
+    let k = if K == 0 { w0.len() } else { K };
+    let w0 = &w0[..k];
+    let n = items.len();
+    let Predicted { num, den, a, b, .. } = scratch.predict::<S, K>(w0, h, items);
+    let mut st = *stats;
+    let mut active = 0usize;
+    for (p, &v) in values.iter().enumerate() {
+        let x = b[p];
+        let r = v - x;
+        let e = r * r;
+        if let Some(l) = rule.lambda {
+            st.clipped += e.min(l);
+        }
+        let ar = r.abs();
+        let is_held = held[p] != 0;
+        let item_out = screened | is_held | (ar > guard.item_cut) | ar.is_nan();
+        flags[p] = u8::from(item_out);
+        st.flagged += usize::from(item_out);
+        st.loss += if item_out { 0.0 } else { e };
+        let keep = !is_held && ar <= guard.user_cut;
+        a[p] = if keep { v } else { 0.0 };
+        b[p] = if keep { x } else { 0.0 };
         active += usize::from(keep);
     }
     *stats = st;

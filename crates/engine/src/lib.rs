@@ -102,6 +102,7 @@
 //! ```
 
 mod algorithm;
+pub mod burst;
 mod error;
 mod factors;
 mod fit;
@@ -117,13 +118,14 @@ mod screen;
 mod trim;
 
 pub use algorithm::Algorithm;
+pub use burst::Burst;
 pub use error::EngineError;
 pub use factors::{init_factors, Factors};
 pub use fit::FitOptions;
 pub use model::{IterationStats, NmfModel, StopReason};
 pub use observer::{Observer, Silent};
 pub use params::{
-    lambda_from_noise_model, LambdaSource, NmfParams, ValidNmfParams, DEFAULT_DECAY,
-    DEFAULT_ITEM_THRESHOLD_SCALE, DEFAULT_MAX_ITERS, DEFAULT_PROFILE_SCREEN, DEFAULT_TRIM_FRACTION,
-    DEFAULT_USER_THRESHOLD_SCALE, L1_SMOOTHING,
+    lambda_from_noise_model, LambdaSource, NmfParams, ValidNmfParams, DEFAULT_BURST_WINDOW,
+    DEFAULT_DECAY, DEFAULT_ITEM_THRESHOLD_SCALE, DEFAULT_MAX_ITERS, DEFAULT_PROFILE_SCREEN,
+    DEFAULT_TRIM_FRACTION, DEFAULT_USER_THRESHOLD_SCALE, L1_SMOOTHING,
 };

@@ -4,6 +4,7 @@ use cnmf_ratings::RatingScale;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::burst::Burst;
 use crate::{Algorithm, EngineError, Factors, ValidNmfParams};
 
 /// What one iteration achieved. `trace()[t]` describes the factors at the end of iteration `t`;
@@ -71,6 +72,8 @@ pub struct NmfModel {
     pub(crate) kept_iteration: usize,
     #[serde(default)]
     pub(crate) screened_users: Vec<u32>,
+    #[serde(default)]
+    pub(crate) bursts: Option<Vec<Burst>>,
 }
 
 impl NmfModel {
@@ -143,7 +146,33 @@ impl NmfModel {
             stop_reason,
             kept_iteration,
             screened_users: Vec::new(),
+            bursts: None,
         })
+    }
+
+    /// The model with these [`bursts`](NmfModel::bursts) (`guarded`'s burst screen), for
+    /// callers that store models in a format of their own, like
+    /// [`with_screened_users`](NmfModel::with_screened_users).
+    ///
+    /// Errors when a burst's item is outside the model, or when bursts are given and the
+    /// model's algorithm is not `guarded`.
+    pub fn with_bursts(mut self, bursts: Option<Vec<Burst>>) -> Result<NmfModel, EngineError> {
+        let bad = |reason: String| EngineError::InvalidInput {
+            what: "bursts",
+            reason,
+        };
+        if bursts.is_some() && self.algorithm() != Algorithm::Guarded {
+            return Err(bad(format!("{} has no burst screen", self.algorithm())));
+        }
+        let m = self.n_items();
+        if let Some(b) = bursts.iter().flatten().find(|b| b.item as usize >= m) {
+            return Err(bad(format!(
+                "burst of item {} is outside the model's {m} items",
+                b.item
+            )));
+        }
+        self.bursts = bursts;
+        Ok(self)
     }
 
     /// The model with these [`screened_users`](NmfModel::screened_users) (`guarded`'s profile
@@ -274,6 +303,14 @@ impl NmfModel {
     /// screen is off.
     pub fn screened_users(&self) -> &[u32] {
         &self.screened_users
+    }
+
+    /// `guarded`'s burst screen: the bursts it found, one at most per item, in item order
+    /// (their held ratings are among the [`corrupt_entries`](NmfModel::corrupt_entries));
+    /// `None` when the screen did not run (another algorithm, the screen off, or data without
+    /// timestamps).
+    pub fn bursts(&self) -> Option<&[Burst]> {
+        self.bursts.as_deref()
     }
 
     /// Positions of the flagged entries in the training data's CSR data array, ascending.

@@ -23,7 +23,9 @@ pub const DEFAULT_USER_THRESHOLD_SCALE: f64 = 0.8;
 pub const DEFAULT_ITEM_THRESHOLD_SCALE: f64 = 0.6;
 /// Default `z` of `guarded`'s profile screen (users more than `z` robust standard deviations
 /// below the median popularity score are screened).
-pub const DEFAULT_PROFILE_SCREEN: f64 = 3.0;
+pub const DEFAULT_PROFILE_SCREEN: f64 = 4.0;
+/// Default window of `guarded`'s burst screen: one day, in seconds.
+pub const DEFAULT_BURST_WINDOW: u64 = 86_400;
 /// The smoothing `e` of the `l1` baseline's loss `Σ sqrt(r^2 + e^2)`.
 ///
 /// Fixed rather than a parameter: on rating scales (residuals of order 0.1 to 4) `e = 0.01`
@@ -47,9 +49,10 @@ fn default_item_threshold_scale() -> f64 {
     DEFAULT_ITEM_THRESHOLD_SCALE
 }
 
-/// `NmfParams`' `profile_screen` when a stored copy lacks it (a stored `null` is off).
+/// `NmfParams`' `profile_screen` when a stored copy lacks it (a stored `null` is off): 3, the
+/// default when such copies were written (it became 4 with the burst screen).
 fn default_profile_screen() -> Option<f64> {
-    Some(DEFAULT_PROFILE_SCREEN)
+    Some(3.0)
 }
 
 /// Where the corruption threshold `λ` comes from.
@@ -143,6 +146,9 @@ pub struct NmfParams {
     item_threshold_scale: f64,
     #[serde(default = "default_profile_screen")]
     profile_screen: Option<f64>,
+    /// Absent from stored copies made before the burst screen existed: those fits had none.
+    #[serde(default)]
+    burst_window: Option<u64>,
 }
 
 impl NmfParams {
@@ -150,8 +156,8 @@ impl NmfParams {
     /// [`DEFAULT_MAX_ITERS`] iterations, no time budget, no tolerance, seed 0, rayon's default
     /// threads, no warm-up, no L2, no early stopping, trim fraction
     /// [`DEFAULT_TRIM_FRACTION`], `guarded`'s threshold scales
-    /// [`DEFAULT_USER_THRESHOLD_SCALE`] and [`DEFAULT_ITEM_THRESHOLD_SCALE`] and its profile
-    /// screen at [`DEFAULT_PROFILE_SCREEN`].
+    /// [`DEFAULT_USER_THRESHOLD_SCALE`] and [`DEFAULT_ITEM_THRESHOLD_SCALE`], its profile
+    /// screen at [`DEFAULT_PROFILE_SCREEN`] and its burst screen at [`DEFAULT_BURST_WINDOW`].
     pub fn new(rank: usize, algorithm: Algorithm) -> Self {
         NmfParams {
             rank,
@@ -171,6 +177,7 @@ impl NmfParams {
             user_threshold_scale: DEFAULT_USER_THRESHOLD_SCALE,
             item_threshold_scale: DEFAULT_ITEM_THRESHOLD_SCALE,
             profile_screen: Some(DEFAULT_PROFILE_SCREEN),
+            burst_window: Some(DEFAULT_BURST_WINDOW),
         }
     }
 
@@ -304,6 +311,18 @@ impl NmfParams {
         self
     }
 
+    /// `guarded`'s burst screen: `Some(seconds)` holds out of both half-steps the ratings of an
+    /// item that arrive in a window of that length with values shifted from the item's other
+    /// ratings (see [`Algorithm::Guarded`]); `None` turns it off. It needs timestamps
+    /// ([`Ratings::times`](cnmf_ratings::Ratings::times)); data without them are fitted without
+    /// it and the model says so ([`NmfModel::bursts`](crate::NmfModel::bursts) is `None`). At
+    /// least 1 second; default [`DEFAULT_BURST_WINDOW`]. Ignored by the other algorithms (but
+    /// checked).
+    pub fn burst_window(mut self, seconds: Option<u64>) -> Self {
+        self.burst_window = seconds;
+        self
+    }
+
     /// Checks every parameter; the error names the first bad one and says why.
     pub fn check(self) -> Result<ValidNmfParams, EngineError> {
         let bad =
@@ -336,6 +355,12 @@ impl NmfParams {
         check_finite_positive("item_threshold_scale", self.item_threshold_scale)?;
         if let Some(z) = self.profile_screen {
             check_finite_positive("profile_screen", z)?;
+        }
+        if self.burst_window == Some(0) {
+            return Err(bad(
+                "burst_window",
+                "a burst window needs at least 1 second".into(),
+            ));
         }
         if !(self.decay.is_finite() && self.decay > 0.0 && self.decay <= 1.0) {
             return Err(bad(
@@ -484,5 +509,9 @@ impl ValidNmfParams {
     /// `guarded`'s profile screen `z`, `None` when off.
     pub fn profile_screen(&self) -> Option<f64> {
         self.params.profile_screen
+    }
+    /// `guarded`'s burst-screen window in seconds, `None` when off.
+    pub fn burst_window(&self) -> Option<u64> {
+        self.params.burst_window
     }
 }

@@ -178,6 +178,7 @@ impl<'a> Problem<'a> {
         rule: RowRule,
         guard: Guard,
         screened: &[bool],
+        held: &[u8],
         w0: &[f64],
         w1: &mut [f64],
         h: &[f64],
@@ -206,6 +207,7 @@ impl<'a> Problem<'a> {
                     rule,
                     guard,
                     screened,
+                    held,
                     w0,
                     h,
                 })
@@ -495,6 +497,7 @@ struct GuardedRowJob<'p, 'a, 's, const K: usize, const UPDATE: bool> {
     rule: RowRule,
     guard: Guard,
     screened: &'p [bool],
+    held: &'p [u8],
     w0: &'p [f64],
     h: &'p [f64],
 }
@@ -512,6 +515,7 @@ impl<const K: usize, const UPDATE: bool> Job for GuardedRowJob<'_, '_, '_, K, UP
             rule,
             guard,
             screened,
+            held,
             w0,
             h,
         } = self;
@@ -539,6 +543,7 @@ impl<const K: usize, const UPDATE: bool> Job for GuardedRowJob<'_, '_, '_, K, UP
                 rule,
                 guard,
                 screened.get(u).copied().unwrap_or(false),
+                held.get(s..e).unwrap_or(&[]),
                 &mut scratch,
                 &mut stats,
             );

@@ -56,6 +56,7 @@ mod ratings;
 mod scale;
 pub mod split;
 pub mod synthetic;
+pub mod time;
 pub mod write;
 
 pub use discover::{DataSetKind, DataSource};

@@ -9,8 +9,13 @@
 //! | [`Format::Ml100k`] | `user<TAB>item<TAB>rating<TAB>timestamp` (ML-100K `u.data`) | unsigned integers |
 //! | [`Format::Csv`] | a header naming `user`, `item`, `rating` and optionally `timestamp` columns, in any order, separated by commas or tabs (detected from the header) | any text |
 //!
-//! Timestamps are checked (an unsigned integer in the MovieLens formats, any text in CSV) and
-//! then dropped: nothing in corrective-nmf uses them.
+//! **Timestamps** are kept, one per rating in CSR order ([`Ratings::times`], seconds since the
+//! Unix epoch): the MovieLens formats always have them (an unsigned integer of at most 18
+//! digits); a CSV file has them when its header names a `timestamp` (or `time`) column, each an
+//! integer number of seconds (a leading `-` allowed) or a UTC date `YYYY-MM-DD`, optionally
+//! followed by `THH:MM` or `THH:MM:SS` and a `Z` (a space may stand for the `T`). Anything else
+//! in a timestamp is an error naming the line. [`LoadOptions::timestamps`]`(false)` drops them
+//! (8 bytes a rating less) and accepts any text in a CSV timestamp column.
 //!
 //! # What is accepted, what is an error
 //!
@@ -188,6 +193,9 @@ pub struct LoadOptions {
     /// line is an error, so that an input without line breaks cannot grow the line buffer
     /// until memory runs out.
     pub max_line_bytes: usize,
+    /// Whether to keep the timestamps the file has (default: yes; see the
+    /// [module docs](self)).
+    pub timestamps: bool,
 }
 
 /// Default longest line of a ratings file: 1 MiB, thousands of times a real rating line.
@@ -200,6 +208,7 @@ impl Default for LoadOptions {
             duplicates: DuplicatePolicy::default(),
             format: Format::default(),
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            timestamps: true,
         }
     }
 }
@@ -220,6 +229,12 @@ impl LoadOptions {
     /// Sets the format.
     pub fn format(mut self, format: Format) -> Self {
         self.format = format;
+        self
+    }
+
+    /// Keeps (`true`, the default) or drops the timestamps of the file.
+    pub fn timestamps(mut self, keep: bool) -> Self {
+        self.timestamps = keep;
         self
     }
 
@@ -352,12 +367,17 @@ fn load_with_hint<R: Read>(
         .duplicates(opts.duplicates)
         .source(name);
     builder.reserve(hint.min(1 << 28));
+    let keep_times = opts.timestamps;
+    if keep_times && matches!(opts.format, Format::MovieLens | Format::Ml100k) {
+        builder.reserve_times(hint.min(1 << 28));
+    }
     let mut ids = IntIdCache::default();
     let mut checked = CheckedPath {
         name,
         format: opts.format,
         csv: None,
         blank_line: None,
+        keep_times,
     };
 
     loop {
@@ -371,7 +391,7 @@ fn load_with_hint<R: Read>(
                 _ => None,
             };
             if let Some((line_no, f)) = fast {
-                push_fast(&mut ids, &mut builder, f, line_no)?;
+                push_fast(&mut ids, &mut builder, f, keep_times, line_no)?;
                 continue;
             }
         }
@@ -385,7 +405,7 @@ fn load_with_hint<R: Read>(
                 _ => None,
             };
             if let Some(f) = fast {
-                push_fast(&mut ids, &mut builder, f, line_no)?;
+                push_fast(&mut ids, &mut builder, f, keep_times, line_no)?;
                 continue;
             }
         }
@@ -400,11 +420,16 @@ fn push_fast(
     ids: &mut IntIdCache,
     builder: &mut RatingsBuilder,
     f: FastLine<'_>,
+    keep_times: bool,
     line_no: usize,
 ) -> Result<(), RatingsError> {
     let u = ids.users.get_value(f.user, |s| builder.intern_user(s));
     let i = ids.items.get_value(f.item, |s| builder.intern_item(s));
-    builder.push_indexed(u, i, f.rating, line_no)
+    if keep_times {
+        builder.push_indexed_at(u, i, f.rating, f.time, line_no)
+    } else {
+        builder.push_indexed(u, i, f.rating, line_no)
+    }
 }
 
 /// The lines the fast paths leave (every line of a CSV file), and what they have told so far.
@@ -416,6 +441,8 @@ struct CheckedPath<'p> {
     csv: Option<CsvLayout>,
     /// The first blank line: only more blank lines may follow it.
     blank_line: Option<usize>,
+    /// Whether timestamps are kept.
+    keep_times: bool,
 }
 
 impl CheckedPath<'_> {
@@ -452,11 +479,15 @@ impl CheckedPath<'_> {
             Format::Csv => return self.take_csv(builder, line_no, text),
             Format::Auto => unreachable!("resolved above"),
         };
-        let (user, item, rating) = parse_movielens_fields(name, line_no, fields, sep)?;
+        let (user, item, rating, time) = parse_movielens_fields(name, line_no, fields, sep)?;
         let value = parse_rating(name, line_no, rating)?;
         let u = ids.users.get(user, |s| builder.intern_user(s));
         let i = ids.items.get(item, |s| builder.intern_item(s));
-        builder.push_indexed(u, i, value, line_no)
+        if self.keep_times {
+            builder.push_indexed_at(u, i, value, time, line_no)
+        } else {
+            builder.push_indexed(u, i, value, line_no)
+        }
     }
 
     /// Takes a CSV line: the header first, then ratings by the columns it names (text ids,
@@ -475,9 +506,19 @@ impl CheckedPath<'_> {
         let owned = layout.split(name, line_no, text)?;
         let (u, i, r) = layout.pick(name, line_no, &owned)?;
         let value = parse_rating(name, line_no, r)?;
+        let time = match layout.timestamp.filter(|_| self.keep_times) {
+            Some(k) => Some(
+                crate::time::parse_timestamp(&owned[k])
+                    .map_err(|p| parse_error(name, line_no, p))?,
+            ),
+            None => None,
+        };
         let u = builder.intern_user(u);
         let i = builder.intern_item(i);
-        builder.push_indexed(u, i, value, line_no)
+        match time {
+            Some(t) => builder.push_indexed_at(u, i, value, t, line_no),
+            None => builder.push_indexed(u, i, value, line_no),
+        }
     }
 }
 
@@ -716,13 +757,13 @@ fn split_tabs(text: &str) -> Fields<'_> {
     fields
 }
 
-/// Checks the four MovieLens fields and returns (user, item, rating text).
+/// Checks the four MovieLens fields and returns (user, item, rating text, timestamp).
 fn parse_movielens_fields<'a>(
     name: &Path,
     line: usize,
     fields: Fields<'a>,
     sep: &str,
-) -> Result<(&'a str, &'a str, &'a str), RatingsError> {
+) -> Result<(&'a str, &'a str, &'a str, i64), RatingsError> {
     if fields.count != 4 {
         let what = if fields.count < 4 {
             "missing field"
@@ -748,7 +789,14 @@ fn parse_movielens_fields<'a>(
             ));
         }
     }
-    Ok((f[0], f[1], f[2]))
+    let time = f[3].parse::<i64>().map_err(|_| {
+        parse_error(
+            name,
+            line,
+            format!("timestamp {:?} is too large (at most 18 digits)", f[3]),
+        )
+    })?;
+    Ok((f[0], f[1], f[2], time))
 }
 
 fn parse_rating(name: &Path, line: usize, text: &str) -> Result<f64, RatingsError> {
@@ -778,6 +826,7 @@ struct CsvLayout {
     user: usize,
     item: usize,
     rating: usize,
+    timestamp: Option<usize>,
     header: String,
 }
 
@@ -832,6 +881,7 @@ impl CsvLayout {
             user: user.unwrap_or_default(),
             item: item.unwrap_or_default(),
             rating: rating.unwrap_or_default(),
+            timestamp,
             header: cols.join(","),
         })
     }
@@ -1018,10 +1068,11 @@ struct FastLine<'a> {
     user: IntId<'a>,
     item: IntId<'a>,
     rating: f64,
+    time: i64,
 }
 
 /// Parses `user SEP item SEP rating SEP timestamp` when every part has its common form
-/// (canonical integer ids, a rating `d`, `d.0` or `d.5`, digits for the timestamp); `None`
+/// (canonical integer ids, a rating `d`, `d.0` or `d.5`, 1 to 18 digits for the timestamp); `None`
 /// otherwise, leaving the checked path to accept or reject the line.
 #[inline(always)]
 fn fast_line<const N: usize>(line: &[u8], sep: [u8; N]) -> Option<FastLine<'_>> {
@@ -1057,7 +1108,21 @@ fn fast_prefix<const N: usize>(s: &[u8], sep: [u8; N]) -> Option<(FastLine<'_>, 
         .iter()
         .position(|b| b.wrapping_sub(b'0') >= 10)
         .unwrap_or(stamp.len());
-    (digits > 0).then_some((FastLine { user, item, rating }, &stamp[digits..]))
+    if digits == 0 || digits > 18 {
+        return None;
+    }
+    let time = stamp[..digits]
+        .iter()
+        .fold(0i64, |t, &b| t * 10 + i64::from(b - b'0'));
+    Some((
+        FastLine {
+            user,
+            item,
+            rating,
+            time,
+        },
+        &stamp[digits..],
+    ))
 }
 
 /// A canonical integer id (at most 7 digits, no leading zero, below [`IntIds::LIMIT`]) at the

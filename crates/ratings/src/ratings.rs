@@ -41,7 +41,8 @@ pub enum DuplicatePolicy {
 /// A sparse ratings matrix: n users x m items, CSR with a CSC index for column passes.
 ///
 /// Memory is the CSR (values and item indices), the CSC (values and user indices), the
-/// CSC -> CSR position map and the two id maps; nothing of size users x items.
+/// CSC -> CSR position map, the two id maps and, when the input had them, one timestamp per
+/// rating (seconds since the Unix epoch, in CSR order); nothing of size users x items.
 /// Id maps are shared (`Arc`) between a data set and its splits or attacked copies.
 ///
 /// ```
@@ -66,6 +67,8 @@ pub struct Ratings {
     csr: CsMatI<f64, u32>,
     csc: CsMatI<f64, u32>,
     csc_to_csr: Vec<u32>,
+    /// One timestamp per rating in CSR order, when the input had them.
+    times: Option<Vec<i64>>,
 }
 
 impl Ratings {
@@ -95,6 +98,30 @@ impl Ratings {
         b.reserve(triples.len());
         for (pos, t) in triples.iter().enumerate() {
             b.push_indexed(t.user, t.item, t.value, pos + 1)?;
+        }
+        b.build()
+    }
+
+    /// Like [`from_triples`](Self::from_triples), with one timestamp per triple (seconds since
+    /// the Unix epoch; `times[p]` belongs to `triples[p]`): the ratings keep them in CSR order.
+    /// A merged duplicate takes the time of the rating kept (keep-last) or the latest time
+    /// (mean).
+    ///
+    /// # Panics
+    /// When `times.len() != triples.len()`.
+    pub fn from_timed_triples(
+        users: Arc<IdMap>,
+        items: Arc<IdMap>,
+        scale: RatingScale,
+        triples: &[Triple],
+        times: &[i64],
+        policy: DuplicatePolicy,
+    ) -> Result<Ratings, RatingsError> {
+        assert_eq!(times.len(), triples.len(), "one timestamp per triple");
+        let mut b = RatingsBuilder::with_maps(users, items, scale).duplicates(policy);
+        b.reserve(triples.len());
+        for (pos, (t, &time)) in triples.iter().zip(times).enumerate() {
+            b.push_indexed_at(t.user, t.item, t.value, time, pos + 1)?;
         }
         b.build()
     }
@@ -181,7 +208,63 @@ impl Ratings {
             csr,
             csc,
             csc_to_csr,
+            times: None,
         }
+    }
+
+    /// These ratings with one timestamp per rating in CSR order (seconds since the Unix epoch),
+    /// replacing any they had.
+    ///
+    /// Errors: [`RatingsError::InvalidParameter`] when `times.len() != self.nnz()`.
+    pub fn with_times(mut self, times: Vec<i64>) -> Result<Ratings, RatingsError> {
+        if times.len() != self.nnz() {
+            return Err(RatingsError::InvalidParameter {
+                name: "times",
+                reason: format!(
+                    "{} timestamps for {} ratings (one per rating, in CSR order)",
+                    times.len(),
+                    self.nnz()
+                ),
+            });
+        }
+        self.times = Some(times);
+        Ok(self)
+    }
+
+    /// These ratings without timestamps (saves 8 bytes a rating).
+    pub fn without_times(mut self) -> Ratings {
+        self.times = None;
+        self
+    }
+
+    /// The timestamp of each rating in CSR order (seconds since the Unix epoch), when the input
+    /// had them. Column passes read them through [`csc_to_csr`](Self::csc_to_csr).
+    pub fn times(&self) -> Option<&[i64]> {
+        self.times.as_deref()
+    }
+
+    /// The timestamps of user `u`'s ratings (in the order of [`user`](Self::user)), when known.
+    ///
+    /// # Panics
+    /// When `u >= n_users()`.
+    pub fn user_times(&self, u: u32) -> Option<&[i64]> {
+        let range = self.csr.indptr().outer_inds_sz(u as usize);
+        self.times.as_deref().map(|t| &t[range])
+    }
+
+    /// The timestamps of item `i`'s ratings (in the order of [`item`](Self::item)), when known.
+    ///
+    /// # Panics
+    /// When `i >= n_items()`.
+    pub fn item_times(&self, i: u32) -> Option<Vec<i64>> {
+        let times = self.times.as_deref()?;
+        let range = self.csc.indptr().outer_inds_sz(i as usize);
+        Some(
+            self.csc_to_csr[range]
+                .iter()
+                .map(|&p| times[p as usize])
+                .collect(),
+        )
     }
 
     /// The ratings whose CSR positions are flagged in `keep`, over the same id maps and scale
@@ -199,6 +282,7 @@ impl Ratings {
         let mut indptr = Vec::with_capacity(self.n_users() + 1);
         let mut indices = Vec::with_capacity(kept);
         let mut data = Vec::with_capacity(kept);
+        let mut times = self.times.as_ref().map(|_| Vec::with_capacity(kept));
         indptr.push(0u32);
         let ip = self.csr.indptr();
         let ip = ip.raw_storage();
@@ -212,8 +296,13 @@ impl Ratings {
             }
             indptr.push(indices.len() as u32);
         }
+        if let (Some(out), Some(src)) = (times.as_mut(), self.times.as_ref()) {
+            out.extend(src.iter().zip(keep).filter(|(_, &k)| k).map(|(&t, _)| t));
+        }
         let csr = CsMatI::new((self.n_users(), self.n_items()), indptr, indices, data);
-        Ratings::assemble(self.users.clone(), self.items.clone(), self.scale, csr)
+        let mut out = Ratings::assemble(self.users.clone(), self.items.clone(), self.scale, csr);
+        out.times = times;
+        out
     }
 
     /// Number of users (rows), including users without ratings.
@@ -339,6 +428,24 @@ impl Ratings {
         }
     }
 
+    /// New ratings over the same id maps and scale from other triples with their timestamps
+    /// (see [`from_timed_triples`](Self::from_timed_triples)).
+    pub fn with_timed_triples(
+        &self,
+        triples: &[Triple],
+        times: &[i64],
+        policy: DuplicatePolicy,
+    ) -> Result<Ratings, RatingsError> {
+        Ratings::from_timed_triples(
+            self.users.clone(),
+            self.items.clone(),
+            self.scale,
+            triples,
+            times,
+            policy,
+        )
+    }
+
     /// New ratings over the same id maps and scale from other triples (e.g. a training split).
     pub fn with_triples(
         &self,
@@ -366,6 +473,8 @@ pub struct RatingsBuilder {
     policy: DuplicatePolicy,
     source: PathBuf,
     entries: Vec<Triple>,
+    /// One timestamp per entry when the `_at` methods are used (empty otherwise).
+    times: Vec<i64>,
     lines: LineMap,
 }
 
@@ -384,6 +493,7 @@ impl RatingsBuilder {
             policy: DuplicatePolicy::Error,
             source: PathBuf::from("<memory>"),
             entries: Vec::new(),
+            times: Vec::new(),
             lines: LineMap::default(),
         }
     }
@@ -403,6 +513,12 @@ impl RatingsBuilder {
     /// Reserves room for `n` more ratings.
     pub fn reserve(&mut self, n: usize) {
         self.entries.reserve(n);
+    }
+
+    /// Reserves room for `n` more timestamps (loaders of timed formats call it with
+    /// [`reserve`](Self::reserve)).
+    pub fn reserve_times(&mut self, n: usize) {
+        self.times.reserve(n);
     }
 
     /// Number of ratings pushed so far.
@@ -456,6 +572,21 @@ impl RatingsBuilder {
         Ok(())
     }
 
+    /// Adds a rating with its timestamp (seconds since the Unix epoch) by external ids. Either
+    /// every rating of a builder has a timestamp or none has.
+    pub fn push_at(
+        &mut self,
+        user: &str,
+        item: &str,
+        value: f64,
+        time: i64,
+        line: usize,
+    ) -> Result<(), RatingsError> {
+        self.push(user, item, value, line)?;
+        self.times.push(time);
+        Ok(())
+    }
+
     /// The dense index of external user id `user`, adding it when new (loaders use this with
     /// [`push_indexed`](Self::push_indexed) to skip re-hashing ids they have cached).
     pub fn intern_user(&mut self, user: &str) -> u32 {
@@ -487,6 +618,22 @@ impl RatingsBuilder {
         Ok(())
     }
 
+    /// Adds a rating with its timestamp (seconds since the Unix epoch) by dense indices. Either
+    /// every rating of a builder has a timestamp or none has.
+    #[inline(always)]
+    pub fn push_indexed_at(
+        &mut self,
+        user: u32,
+        item: u32,
+        value: f64,
+        time: i64,
+        line: usize,
+    ) -> Result<(), RatingsError> {
+        self.push_indexed(user, item, value, line)?;
+        self.times.push(time);
+        Ok(())
+    }
+
     /// Why [`push_indexed`](Self::push_indexed) refused a rating (kept out of its fast path).
     #[cold]
     #[inline(never)]
@@ -513,7 +660,38 @@ impl RatingsBuilder {
     pub fn build(self) -> Result<Ratings, RatingsError> {
         self.check_count()?;
         let (n, m) = (self.users.len(), self.items.len());
-        let mut row_ptr = bucket_starts(self.entries.iter().map(|t| t.user), n);
+        if self.times.is_empty() {
+            let policy = self.policy;
+            let (row_ptr, indices, data) =
+                self.sorted(|p| self.entries[p].value, |run| merge_values(policy, run))?;
+            let csr = CsMatI::new((n, m), row_ptr, indices, data);
+            return Ok(Ratings::assemble(self.users, self.items, self.scale, csr));
+        }
+        assert_eq!(
+            self.times.len(),
+            self.entries.len(),
+            "either every rating pushed to a builder has a timestamp or none has"
+        );
+        let policy = self.policy;
+        let (row_ptr, indices, both) = self.sorted(
+            |p| (self.entries[p].value, self.times[p]),
+            |run| merge_timed(policy, run),
+        )?;
+        let (data, times): (Vec<f64>, Vec<i64>) = both.into_iter().unzip();
+        let csr = CsMatI::new((n, m), row_ptr, indices, data);
+        let mut r = Ratings::assemble(self.users, self.items, self.scale, csr);
+        r.times = Some(times);
+        Ok(r)
+    }
+
+    /// The CSR arrays of the entries, each carrying `payload(p)` (its value, or its value and
+    /// time) through the sort and the duplicate policy (`merge` combines a run of repeats).
+    fn sorted<T: Copy + Default>(
+        &self,
+        payload: impl Fn(usize) -> T,
+        merge: impl Fn(&[T]) -> T,
+    ) -> Result<CsrParts<T>, RatingsError> {
+        let mut row_ptr = bucket_starts(self.entries.iter().map(|t| t.user), self.users.len());
         // Input already in CSR order without repeats (generated or saved files): no sort.
         if self
             .entries
@@ -521,21 +699,18 @@ impl RatingsBuilder {
             .all(|w| (w[0].user, w[0].item) < (w[1].user, w[1].item))
         {
             let indices = self.entries.iter().map(|t| t.item).collect();
-            let data = self.entries.iter().map(|t| t.value).collect();
-            let csr = CsMatI::new((n, m), row_ptr, indices, data);
-            return Ok(Ratings::assemble(self.users, self.items, self.scale, csr));
+            let data = (0..self.entries.len()).map(payload).collect();
+            return Ok((row_ptr, indices, data));
         }
-
-        let (mut indices, mut data) = bucket_by_user(&self.entries, &row_ptr);
+        let (mut indices, mut data) = bucket_by_user(&self.entries, payload, &row_ptr);
         sort_rows(&row_ptr, &mut indices, &mut data);
         if let Some((u0, p0)) = first_duplicate(&row_ptr, &indices) {
             if self.policy == DuplicatePolicy::Error {
                 return Err(self.duplicate_error(u0 as u32, indices[p0]));
             }
-            merge_duplicates(self.policy, u0, &mut row_ptr, &mut indices, &mut data);
+            merge_duplicates(u0, &mut row_ptr, &mut indices, &mut data, merge);
         }
-        let csr = CsMatI::new((n, m), row_ptr, indices, data);
-        Ok(Ratings::assemble(self.users, self.items, self.scale, csr))
+        Ok((row_ptr, indices, data))
     }
 
     /// Refuses no ratings at all, and more than the `u32` positions of the CSR can index.
@@ -575,6 +750,9 @@ impl RatingsBuilder {
         }
     }
 }
+
+/// Row pointers, column indices and one payload per entry of a CSR under construction.
+type CsrParts<T> = (Vec<u32>, Vec<u32>, Vec<T>);
 
 /// The input line of each pushed rating, stored as breaks: rating `p` is on line
 /// `line + (p - pos)` for the last break `(pos, line)` at or before `p`, and on line `p + 1`
@@ -626,26 +804,30 @@ fn row_span(row_ptr: &[u32], u: usize) -> (usize, usize) {
     (row_ptr[u] as usize, row_ptr[u + 1] as usize)
 }
 
-/// The items and ratings of `entries` in CSR order by user, input order kept within a row
+/// The items and payloads of `entries` in CSR order by user, input order kept within a row
 /// (a stable counting sort, so repeats stay in input order for keep-last and mean).
-fn bucket_by_user(entries: &[Triple], row_ptr: &[u32]) -> (Vec<u32>, Vec<f64>) {
+fn bucket_by_user<T: Copy + Default>(
+    entries: &[Triple],
+    payload: impl Fn(usize) -> T,
+    row_ptr: &[u32],
+) -> (Vec<u32>, Vec<T>) {
     let nnz = entries.len();
     let mut next = row_ptr.to_vec();
     let mut indices = vec![0u32; nnz];
-    let mut data = vec![0f64; nnz];
-    for t in entries {
+    let mut data = vec![T::default(); nnz];
+    for (p, t) in entries.iter().enumerate() {
         let slot = &mut next[t.user as usize];
         indices[*slot as usize] = t.item;
-        data[*slot as usize] = t.value;
+        data[*slot as usize] = payload(p);
         *slot += 1;
     }
     (indices, data)
 }
 
 /// Sorts each row by (item, input order); rows are short, and most are already sorted.
-fn sort_rows(row_ptr: &[u32], indices: &mut [u32], data: &mut [f64]) {
+fn sort_rows<T: Copy>(row_ptr: &[u32], indices: &mut [u32], data: &mut [T]) {
     let mut keys: Vec<u64> = Vec::new();
-    let mut values: Vec<f64> = Vec::new();
+    let mut values: Vec<T> = Vec::new();
     for u in 0..row_ptr.len() - 1 {
         let (a, b) = row_span(row_ptr, u);
         let (row, vals) = (&mut indices[a..b], &mut data[a..b]);
@@ -668,6 +850,27 @@ fn sort_rows(row_ptr: &[u32], indices: &mut [u32], data: &mut [f64]) {
     }
 }
 
+/// The rating a run of repeats (in input order) becomes under keep-last or mean.
+fn merge_values(policy: DuplicatePolicy, run: &[f64]) -> f64 {
+    match policy {
+        DuplicatePolicy::KeepLast => run[run.len() - 1],
+        DuplicatePolicy::Mean | DuplicatePolicy::Error => {
+            run.iter().sum::<f64>() / run.len() as f64
+        }
+    }
+}
+
+/// [`merge_values`] with times: keep-last keeps the last rating's time, mean the latest time.
+fn merge_timed(policy: DuplicatePolicy, run: &[(f64, i64)]) -> (f64, i64) {
+    match policy {
+        DuplicatePolicy::KeepLast => run[run.len() - 1],
+        DuplicatePolicy::Mean | DuplicatePolicy::Error => {
+            let mean = run.iter().map(|r| r.0).sum::<f64>() / run.len() as f64;
+            (mean, run.iter().map(|r| r.1).max().unwrap_or(0))
+        }
+    }
+}
+
 /// The row and CSR position of the first repeated item (repeats sit next to each other in
 /// sorted rows), so that clean input is never compacted.
 fn first_duplicate(row_ptr: &[u32], indices: &[u32]) -> Option<(usize, usize)> {
@@ -680,14 +883,14 @@ fn first_duplicate(row_ptr: &[u32], indices: &[u32]) -> Option<(usize, usize)> {
     })
 }
 
-/// Merges each run of a repeated item into one rating under `policy` (keep-last or mean),
-/// compacting the CSR in place from row `u0`, the first with a repeat.
-fn merge_duplicates(
-    policy: DuplicatePolicy,
+/// Merges each run of a repeated item into one entry by `merge` (given the run in input
+/// order), compacting the CSR in place from row `u0`, the first with a repeat.
+fn merge_duplicates<T: Copy>(
     u0: usize,
     row_ptr: &mut [u32],
     indices: &mut Vec<u32>,
-    data: &mut Vec<f64>,
+    data: &mut Vec<T>,
+    merge: impl Fn(&[T]) -> T,
 ) {
     let n = row_ptr.len() - 1;
     let mut w = row_ptr[u0] as usize;
@@ -701,12 +904,10 @@ fn merge_duplicates(
             while end < b && indices[end] == item {
                 end += 1;
             }
-            let value = match policy {
-                _ if end - k == 1 => data[k],
-                DuplicatePolicy::KeepLast => data[end - 1],
-                DuplicatePolicy::Mean | DuplicatePolicy::Error => {
-                    data[k..end].iter().sum::<f64>() / (end - k) as f64
-                }
+            let value = if end - k == 1 {
+                data[k]
+            } else {
+                merge(&data[k..end])
             };
             indices[w] = item;
             data[w] = value;
@@ -914,5 +1115,73 @@ mod tests {
         assert_eq!((s.n_users(), s.n_items(), s.nnz()), (3, 3, 2));
         let bad = [Triple::new(9, 0, 1.0)];
         assert!(r.with_triples(&bad, DuplicatePolicy::Error).is_err());
+    }
+
+    #[test]
+    fn timestamps_follow_their_ratings_through_sort_merge_and_subset() {
+        // Out of CSR order, with a repeat of (u, i): times must move with their ratings.
+        let data = [
+            ("v", "j", 2.0, 20),
+            ("u", "i", 1.0, 10),
+            ("u", "a", 4.0, 40),
+            ("u", "i", 5.0, 50),
+        ];
+        let build = |policy| {
+            let mut b = RatingsBuilder::new(RatingScale::MOVIELENS).duplicates(policy);
+            for (line, (u, i, r, t)) in data.iter().enumerate() {
+                b.push_at(u, i, *r, *t, line + 1).unwrap();
+            }
+            b.build()
+        };
+        let e = build(DuplicatePolicy::Error).unwrap_err().to_string();
+        assert!(e.contains("duplicate rating"), "{e}");
+        let last = build(DuplicatePolicy::KeepLast).unwrap();
+        let (u, i, j, a) = (
+            last.users().index("u").unwrap(),
+            last.items().index("i").unwrap(),
+            last.items().index("j").unwrap(),
+            last.items().index("a").unwrap(),
+        );
+        let time_of = |r: &Ratings, u: u32, item: u32| {
+            let (items, _) = r.user(u);
+            let k = items.binary_search(&item).unwrap();
+            r.user_times(u).unwrap()[k]
+        };
+        assert_eq!(last.get(u, i), Some(5.0));
+        assert_eq!(time_of(&last, u, i), 50);
+        assert_eq!(time_of(&last, u, a), 40);
+        let v = last.users().index("v").unwrap();
+        assert_eq!(time_of(&last, v, j), 20);
+        assert_eq!(last.item_times(i).unwrap(), vec![50]);
+        let mean = build(DuplicatePolicy::Mean).unwrap();
+        assert_eq!(mean.get(u, i), Some(3.0));
+        assert_eq!(time_of(&mean, u, i), 50, "a mean takes the latest time");
+
+        let keep: Vec<bool> = (0..last.nnz()).map(|p| p != 1).collect();
+        let s = last.subset(&keep);
+        assert_eq!(s.times().unwrap().len(), s.nnz());
+        assert_eq!(time_of(&s, v, j), 20);
+        assert!(tiny().times().is_none());
+        assert!(last.clone().without_times().times().is_none());
+        let e = tiny().with_times(vec![1, 2]).unwrap_err().to_string();
+        assert!(e.contains("2 timestamps for 5 ratings"), "{e}");
+    }
+
+    #[test]
+    fn timed_triples_keep_their_times() {
+        let r = tiny();
+        let mut t = r.triples();
+        t.reverse();
+        let times: Vec<i64> = (0..t.len() as i64).map(|k| 100 + k).collect();
+        let s = r
+            .with_timed_triples(&t, &times, DuplicatePolicy::Error)
+            .unwrap();
+        for (x, &want) in t.iter().zip(&times) {
+            let (items, _) = s.user(x.user);
+            let k = items.binary_search(&x.item).unwrap();
+            assert_eq!(s.user_times(x.user).unwrap()[k], want);
+        }
+        let col: Vec<i64> = s.item_times(0).unwrap();
+        assert_eq!(col.len(), s.item_count(0));
     }
 }

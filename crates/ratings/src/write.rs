@@ -1,7 +1,10 @@
 //! Writing ratings to a file in any format the loaders read, so generated data sets can be
 //! saved, shared and loaded back.
 //!
-//! The MovieLens formats need a timestamp; `0` is written, since [`Ratings`] keeps none.
+//! Timestamps ([`Ratings::times`]) are written when the ratings have them: the MovieLens formats
+//! need one on every line and get `0` for ratings without times; CSV gets a `timestamp`
+//! column only when there are times. A negative time cannot be written in a MovieLens format
+//! (an error suggesting CSV).
 //! Files are written atomically: to a temporary file beside the target, then renamed.
 //!
 //! ```
@@ -42,6 +45,7 @@ pub fn write(
         f => f,
     };
     check_ids(ratings, format)?;
+    check_times(ratings, format)?;
     let tmp = temp_path(path);
     let io = |e| RatingsError::Io {
         path: path.to_path_buf(),
@@ -73,6 +77,25 @@ pub(crate) fn temp_path(path: &Path) -> PathBuf {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "ratings".into());
     path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+}
+
+/// Refuses a negative timestamp in the MovieLens formats, whose timestamps are unsigned.
+fn check_times(ratings: &Ratings, format: Format) -> Result<(), RatingsError> {
+    let Some(p) = ratings
+        .times()
+        .filter(|_| format != Format::Csv)
+        .and_then(|t| t.iter().position(|&t| t < 0))
+    else {
+        return Ok(());
+    };
+    Err(RatingsError::InvalidParameter {
+        name: "times",
+        reason: format!(
+            "rating {} has the negative timestamp {}, which the {format} format cannot hold; use CSV",
+            p + 1,
+            ratings.times().map_or(0, |t| t[p])
+        ),
+    })
 }
 
 fn check_ids(ratings: &Ratings, format: Format) -> Result<(), RatingsError> {
@@ -113,23 +136,36 @@ fn write_to(
     tsv: bool,
 ) -> std::io::Result<()> {
     let delim = if tsv { "\t" } else { "," };
+    let timed = ratings.times().is_some();
     if format == Format::Csv {
-        writeln!(out, "user{delim}item{delim}rating")?;
+        write!(out, "user{delim}item{delim}rating")?;
+        if timed {
+            write!(out, "{delim}timestamp")?;
+        }
+        writeln!(out)?;
     }
     for u in 0..ratings.n_users() as u32 {
         let user = ratings.users().external(u);
         let (items, values) = ratings.user(u);
-        for (&i, &v) in items.iter().zip(values) {
+        let times = ratings.user_times(u);
+        for (k, (&i, &v)) in items.iter().zip(values).enumerate() {
             let item = ratings.items().external(i);
+            let t = times.map_or(0, |t| t[k]);
             match format {
-                Format::MovieLens => writeln!(out, "{user}::{item}::{v}::0")?,
-                Format::Ml100k => writeln!(out, "{user}\t{item}\t{v}\t0")?,
-                _ => writeln!(
-                    out,
-                    "{}{delim}{}{delim}{v}",
-                    quote(user, delim),
-                    quote(item, delim)
-                )?,
+                Format::MovieLens => writeln!(out, "{user}::{item}::{v}::{t}")?,
+                Format::Ml100k => writeln!(out, "{user}\t{item}\t{v}\t{t}")?,
+                _ => {
+                    write!(
+                        out,
+                        "{}{delim}{}{delim}{v}",
+                        quote(user, delim),
+                        quote(item, delim)
+                    )?;
+                    if timed {
+                        write!(out, "{delim}{t}")?;
+                    }
+                    writeln!(out)?;
+                }
             }
         }
     }
@@ -182,6 +218,35 @@ mod tests {
             .filter(|n| n.to_string_lossy().starts_with('.'))
             .collect();
         assert!(left.is_empty(), "{left:?}");
+    }
+
+    #[test]
+    fn timestamps_round_trip_and_negative_ones_need_csv() {
+        let r = Ratings::from_external(
+            [("1", "10", 4.0), ("2", "10", 2.5), ("1", "11", 1.0)],
+            RatingScale::MOVIELENS,
+        )
+        .unwrap();
+        let timed = r.clone().with_times(vec![7, 874_965_758, 3]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["ratings.dat", "u.data", "r.csv", "r.tsv"] {
+            let path = dir.path().join(name);
+            write(&timed, &path, Format::Auto).unwrap();
+            let back = load(&path, &LoadOptions::default()).unwrap();
+            assert_eq!(back.triples(), timed.triples(), "{name}");
+            assert_eq!(back.times(), timed.times(), "{name}");
+        }
+        // Untimed CSV has no timestamp column, so it loads back untimed.
+        let path = dir.path().join("plain.csv");
+        write(&r, &path, Format::Auto).unwrap();
+        assert!(load(&path, &LoadOptions::default())
+            .unwrap()
+            .times()
+            .is_none());
+        let negative = r.with_times(vec![1, -5, 2]).unwrap();
+        let e = write(&negative, dir.path().join("n.dat"), Format::Auto).unwrap_err();
+        assert!(e.to_string().contains("negative timestamp -5"), "{e}");
+        write(&negative, dir.path().join("n.csv"), Format::Auto).unwrap();
     }
 
     #[test]

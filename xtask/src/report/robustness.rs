@@ -160,6 +160,13 @@ fn describe(a: MoreAttack) -> String {
         MoreAttack::UnpopularTarget => "unpopular-target: Model 3 on a target drawn from the \
                                         60th to 80th percentile of items by rating count"
             .into(),
+        MoreAttack::PushInformedSpread => "push-informed-spread: push-informed by a patient \
+                                           attacker, each rating at a random time within its \
+                                           item's history (no burst in time)"
+            .into(),
+        MoreAttack::AdaptiveSpread => "adaptive-spread: adaptive by a patient attacker, each \
+                                       rating at a random time within its item's history"
+            .into(),
     }
 }
 
@@ -174,7 +181,10 @@ pub(super) fn more_attacks(s: &mut String, doc: &Document<'_>) {
         "\n## Attacks beyond the paper\n\n\
          Every algorithm under each attack below, with the paper block's size, seed, budget and \
          initial factors, in every repetition; MAPS against the same algorithm's Model 1 fit \
-         over genuine users. The attacks:\n"
+         over genuine users. On data with timestamps (MovieLens) every attack's new or changed \
+         ratings arrive in a one-day burst after the training data, as a review bomb does, but \
+         for the two spread variants; the synthetic sets have no timestamps, so guarded's burst \
+         screen has nothing to act on there. The attacks:\n"
     );
     for a in MoreAttack::ALL {
         let _ = writeln!(s, "- {}", describe(a));

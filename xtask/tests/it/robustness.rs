@@ -63,6 +63,8 @@ fn robustness_sections_hold_the_json_figures() {
         "bandwagon",
         "adaptive",
         "unpopular-target",
+        "push-informed-spread",
+        "adaptive-spread",
     ];
     for r in reps {
         let recs = array(&r["more_attacks"]);

@@ -7,3 +7,4 @@ mod controls;
 mod generators;
 mod ml100k;
 mod properties;
+mod timing;

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use cnmf_engine::Algorithm;
 use serde::Serialize;
 
 use crate::error::{CliError, CliResult};
@@ -50,7 +51,19 @@ struct Report<'a> {
     flagged: usize,
     flagged_share: f64,
     flagged_users: usize,
+    /// guarded only: what its burst screen found (`null` when it did not run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bursts: Option<Option<BurstSummary>>,
     warnings: Vec<String>,
+}
+
+/// What guarded's burst screen found.
+#[derive(Serialize)]
+struct BurstSummary {
+    /// Items with a burst.
+    items: usize,
+    /// Ratings held out of the fit.
+    held: usize,
 }
 
 /// Runs `cnmf fit`.
@@ -86,6 +99,19 @@ pub fn run(args: &FitArgs, out: &Output) -> CliResult<()> {
         ));
     }
     let (model, secs) = fit_with_progress(&params, &data, None, out, "fit")?;
+    let bursts = (params.algorithm() == Algorithm::Guarded).then(|| {
+        model.bursts().map(|b| BurstSummary {
+            items: b.len(),
+            held: b.iter().map(|b| b.held).sum(),
+        })
+    });
+    if let Some(None) = bursts {
+        out.note(if params.burst_window().is_none() {
+            "guarded's burst screen is off (--burst-window off)"
+        } else {
+            "guarded's burst screen did not run: the data have no timestamps"
+        });
+    }
     let flagged = model.corrupt_entries().len();
     let flagged_users = model
         .corrupt_counts_per_user()
@@ -128,15 +154,24 @@ pub fn run(args: &FitArgs, out: &Output) -> CliResult<()> {
         flagged,
         flagged_share: flagged as f64 / data.nnz() as f64,
         flagged_users,
+        bursts,
         warnings,
     };
     if out.json {
         return out.json_doc(&report);
     }
+    let burst_line = match &report.bursts {
+        Some(Some(b)) => format!(
+            "bursts     {} held ratings in bursts on {} items (flagged above)\n",
+            b.held, b.items
+        ),
+        _ => String::new(),
+    };
     let text = format!(
         "algorithm  {}, k = {}, {}{}\n\
          fit        {} iterations ({}) in {:.2} s, final objective {:.6e}\n\
          flagged    {} of {} ratings ({:.2}%) as corrupt, from {} users\n\
+         {burst_line}\
          model      {} ({}, {})\n",
         report.algorithm,
         report.k,

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use cnmf_engine::Algorithm;
+use cnmf_ratings::time::format_timestamp;
 use serde::Serialize;
 
 use crate::error::{CliError, CliResult};
@@ -35,6 +36,8 @@ pub enum Group {
     Entries,
     /// guarded only: the users its profile screen kept out of every item's fit.
     Screened,
+    /// guarded only: the bursts in time its burst screen held out of the fit.
+    Bursts,
 }
 
 /// Arguments of `cnmf flagged`.
@@ -119,6 +122,27 @@ pub struct ScreenedRow {
     pub ratings: usize,
 }
 
+/// One burst of guarded's burst screen.
+#[derive(Debug, Clone, Serialize)]
+pub struct BurstRow {
+    /// External item id.
+    pub item: String,
+    /// First and last time of the burst's ratings (UTC).
+    pub start: String,
+    /// Last time of the burst's ratings (UTC).
+    pub end: String,
+    /// Ratings in the burst.
+    pub count: usize,
+    /// Their mean.
+    pub mean: f64,
+    /// Mean of the item's other ratings.
+    pub rest_mean: f64,
+    /// z score of the shift.
+    pub z: f64,
+    /// External ids of the users whose ratings were held.
+    pub users: Vec<String>,
+}
+
 /// One flagged rating.
 #[derive(Debug, Clone, Serialize)]
 pub struct EntryRow {
@@ -146,6 +170,18 @@ struct Summary {
     /// guarded only: the number of users its profile screen kept out of the items' fit.
     #[serde(skip_serializing_if = "Option::is_none")]
     screened_users: Option<usize>,
+    /// guarded only: the number of bursts its burst screen found (`null`: it did not run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bursts: Option<Option<usize>>,
+}
+
+/// Every list the report can show.
+struct Lists<'a> {
+    users: &'a [UserRow],
+    items: &'a [ItemRow],
+    entries: &'a [EntryRow],
+    screened: &'a [ScreenedRow],
+    bursts: &'a [BurstRow],
 }
 
 #[derive(Serialize)]
@@ -157,6 +193,8 @@ struct Report<'a> {
     entries: &'a [EntryRow],
     #[serde(skip_serializing_if = "Option::is_none")]
     screened: Option<&'a [ScreenedRow]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bursts: Option<&'a [BurstRow]>,
 }
 
 /// Runs `cnmf flagged`.
@@ -182,12 +220,36 @@ pub fn run(args: &FlaggedArgs, out: &Output) -> CliResult<()> {
         entries,
     } = group_flags(mf, args.min_share);
     let guarded = model.algorithm() == Algorithm::Guarded;
-    if args.by == Some(Group::Screened) && !guarded {
+    if matches!(args.by, Some(Group::Screened | Group::Bursts)) && !guarded {
         return Err(CliError::Usage(format!(
-            "--by screened needs a model fitted with guarded, not {}",
+            "--by {} needs a model fitted with guarded, not {}",
+            if args.by == Some(Group::Bursts) {
+                "bursts"
+            } else {
+                "screened"
+            },
             model.algorithm()
         )));
     }
+    let bursts: Vec<BurstRow> = model
+        .bursts()
+        .unwrap_or_default()
+        .iter()
+        .map(|b| BurstRow {
+            item: mf.items().external(b.item).to_string(),
+            start: format_timestamp(b.start),
+            end: format_timestamp(b.end),
+            count: b.count,
+            mean: b.mean,
+            rest_mean: b.rest_mean,
+            z: b.z,
+            users: b
+                .users
+                .iter()
+                .map(|&u| mf.users().external(u).to_string())
+                .collect(),
+        })
+        .collect();
     let screened: Vec<ScreenedRow> = model
         .screened_users()
         .iter()
@@ -207,6 +269,14 @@ pub fn run(args: &FlaggedArgs, out: &Output) -> CliResult<()> {
         min_share: args.min_share,
         items_with_flags: items.len(),
         screened_users: guarded.then_some(screened.len()),
+        bursts: guarded.then(|| model.bursts().map(<[_]>::len)),
+    };
+    let lists = Lists {
+        users: &users,
+        items: &items,
+        entries: &entries,
+        screened: &screened,
+        bursts: &bursts,
     };
     let format = if out.json {
         ReportFormat::Json
@@ -224,24 +294,16 @@ pub fn run(args: &FlaggedArgs, out: &Output) -> CliResult<()> {
                 items: &items[..items.len().min(l)],
                 entries: &entries[..entries.len().min(l)],
                 screened: guarded.then(|| &screened[..screened.len().min(l)]),
+                bursts: guarded.then(|| &bursts[..bursts.len().min(l)]),
             })
         }
         ReportFormat::Csv => {
             let l = limit(None);
-            out.text(&csv(
-                args.by.unwrap_or(Group::Users),
-                &users,
-                &items,
-                &entries,
-                &screened,
-                l,
-            ))
+            out.text(&csv(args.by.unwrap_or(Group::Users), &lists, l))
         }
         ReportFormat::Table => {
             let l = limit(Some(20));
-            out.text(&table(
-                &summary, args.by, &users, &items, &entries, &screened, l,
-            ))
+            out.text(&table(&summary, args.by, &lists, l))
         }
     }
 }
@@ -314,14 +376,14 @@ fn group_flags(mf: &ModelFile, min_share: f64) -> Groups {
     }
 }
 
-fn csv(
-    by: Group,
-    users: &[UserRow],
-    items: &[ItemRow],
-    entries: &[EntryRow],
-    screened: &[ScreenedRow],
-    limit: usize,
-) -> String {
+fn csv(by: Group, lists: &Lists<'_>, limit: usize) -> String {
+    let Lists {
+        users,
+        items,
+        entries,
+        screened,
+        bursts,
+    } = *lists;
     let mut s = String::new();
     match by {
         Group::Users => {
@@ -351,19 +413,35 @@ fn csv(
                 let _ = writeln!(s, "{},{}", csv_field(&r.user), r.ratings);
             }
         }
+        Group::Bursts => {
+            s.push_str("item,start,end,count,mean,rest_mean,z,held\n");
+            for r in bursts.iter().take(limit) {
+                let _ = writeln!(
+                    s,
+                    "{},{},{},{},{},{},{},{}",
+                    csv_field(&r.item),
+                    r.start,
+                    r.end,
+                    r.count,
+                    r.mean,
+                    r.rest_mean,
+                    r.z,
+                    r.users.len()
+                );
+            }
+        }
     }
     s
 }
 
-fn table(
-    summary: &Summary,
-    by: Option<Group>,
-    users: &[UserRow],
-    items: &[ItemRow],
-    entries: &[EntryRow],
-    screened: &[ScreenedRow],
-    limit: usize,
-) -> String {
+fn table(summary: &Summary, by: Option<Group>, lists: &Lists<'_>, limit: usize) -> String {
+    let Lists {
+        users,
+        items,
+        entries,
+        screened,
+        bursts,
+    } = *lists;
     let mut s = format!(
         "{} flagged {} of {} ratings ({:.2}%) as corrupt{}: {} users, {} items\n",
         summary.algorithm,
@@ -388,6 +466,22 @@ fn table(
             s,
             "profile screen: {n} users kept out of every item's fit (all their ratings count as flagged)"
         );
+    }
+    match summary.bursts {
+        Some(Some(n)) => {
+            let held: usize = bursts.iter().map(|b| b.users.len()).sum();
+            let _ = writeln!(
+                s,
+                "burst screen: {n} items with a burst in time, {held} ratings held (flagged)"
+            );
+        }
+        Some(None) => {
+            let _ = writeln!(
+                s,
+                "burst screen: did not run (off, or the training data had no timestamps)"
+            );
+        }
+        None => {}
     }
     if by.is_none() || by == Some(Group::Users) {
         let _ = writeln!(
@@ -445,6 +539,39 @@ fn table(
         let mut t = Table::new(&[("user", false), ("ratings", true)]);
         for r in screened.iter().take(limit) {
             t.row(vec![r.user.clone(), r.ratings.to_string()]);
+        }
+        if !t.is_empty() {
+            s.push_str(&t.render());
+        }
+    }
+    if matches!(summary.bursts, Some(Some(_))) && (by.is_none() || by == Some(Group::Bursts)) {
+        let _ = writeln!(
+            s,
+            "\nbursts in time with shifted ratings: {}{}",
+            bursts.len(),
+            shown(bursts.len())
+        );
+        let mut t = Table::new(&[
+            ("item", false),
+            ("from (UTC)", false),
+            ("to (UTC)", false),
+            ("ratings", true),
+            ("mean", true),
+            ("others' mean", true),
+            ("z", true),
+            ("held", true),
+        ]);
+        for r in bursts.iter().take(limit) {
+            t.row(vec![
+                r.item.clone(),
+                r.start.clone(),
+                r.end.clone(),
+                r.count.to_string(),
+                format!("{:.2}", r.mean),
+                format!("{:.2}", r.rest_mean),
+                format!("{:.1}", r.z),
+                r.users.len().to_string(),
+            ]);
         }
         if !t.is_empty() {
             s.push_str(&t.render());

@@ -79,6 +79,10 @@ pub(super) struct Model {
     /// the files of the other algorithms keep their layout; absent means none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) screened_users: Option<Vec<u32>>,
+    /// `guarded`'s burst screen (the engine's `Burst` records), written only when it ran;
+    /// absent means it did not (another algorithm, the screen off, or data without times).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) bursts: Option<Vec<cnmf_engine::Burst>>,
 }
 
 impl Model {
@@ -102,6 +106,7 @@ impl Model {
             kept_iteration: model.iterations(),
             screened_users: (model.algorithm() == Algorithm::Guarded)
                 .then(|| model.screened_users().to_vec()),
+            bursts: model.bursts().map(<[_]>::to_vec),
         }
     }
 
@@ -123,7 +128,8 @@ impl Model {
             self.stop_reason.into(),
             self.kept_iteration,
         )?
-        .with_screened_users(self.screened_users.unwrap_or_default())
+        .with_screened_users(self.screened_users.unwrap_or_default())?
+        .with_bursts(self.bursts)
     }
 }
 
@@ -157,13 +163,16 @@ struct ParamsFields {
     guard: Option<GuardFields>,
 }
 
-/// `model.params.guard`: `guarded`'s parameters (`profile_screen` is `null` when off).
+/// `model.params.guard`: `guarded`'s parameters (`profile_screen` and `burst_window` are
+/// `null` when off; a file without `burst_window` predates the burst screen: off).
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct GuardFields {
     user_threshold_scale: f64,
     item_threshold_scale: f64,
     profile_screen: Option<f64>,
+    #[serde(default)]
+    burst_window: Option<u64>,
 }
 
 impl TryFrom<ParamsFields> for Params {
@@ -198,7 +207,8 @@ impl TryFrom<ParamsFields> for Params {
             p = p
                 .user_threshold_scale(g.user_threshold_scale)
                 .item_threshold_scale(g.item_threshold_scale)
-                .profile_screen(g.profile_screen);
+                .profile_screen(g.profile_screen)
+                .burst_window(g.burst_window);
         }
         p.check().map(Params)
     }
@@ -225,6 +235,7 @@ impl From<Params> for ParamsFields {
                 user_threshold_scale: p.user_threshold_scale(),
                 item_threshold_scale: p.item_threshold_scale(),
                 profile_screen: p.profile_screen(),
+                burst_window: p.burst_window(),
             }),
         }
     }
@@ -595,7 +606,12 @@ mod tests {
         let p: Value = serde_json::from_slice(&bytes[nl + 1..]).unwrap();
         assert_eq!(
             p["model"]["params"]["guard"],
-            json!({"user_threshold_scale": 0.8, "item_threshold_scale": 0.7, "profile_screen": 3.0})
+            json!({
+                "user_threshold_scale": 0.8,
+                "item_threshold_scale": 0.7,
+                "profile_screen": 4.0,
+                "burst_window": 86400
+            })
         );
         let bomber = data.users().index("bomber").unwrap();
         assert_eq!(p["model"]["screened_users"], json!([bomber]));

@@ -106,6 +106,9 @@ struct ModelMeta {
     trace: Vec<Iteration>,
     stop_reason: Stop,
     kept_iteration: usize,
+    /// `guarded`'s burst screen, as in version 1: written only when it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    bursts: Option<Vec<cnmf_engine::Burst>>,
 }
 
 /// Checks, before a fit, that ids of these lengths (in bytes) leave the header under
@@ -189,6 +192,7 @@ pub(super) fn to_bytes(mf: &ModelFile) -> Result<Vec<u8>, String> {
             trace: model.trace().iter().map(Iteration::from).collect(),
             stop_reason: model.stop_reason().into(),
             kept_iteration: model.iterations(),
+            bursts: model.bursts().map(<[_]>::to_vec),
         },
         sha256,
     };
@@ -535,6 +539,7 @@ fn decode(
             stop_reason: mm.stop_reason,
             kept_iteration: mm.kept_iteration,
             screened_users: take(SCREENED_USERS).map(Values::u32s),
+            bursts: mm.bursts,
         },
     })
 }

@@ -1047,3 +1047,142 @@ print(repr(float(np.clip((t["W"] @ t["H"])[u, i], lo, hi))))
     let ours = p["predictions"][0]["prediction"].as_f64().unwrap();
     assert!((printed - ours).abs() <= 1e-12, "{printed} {ours}");
 }
+
+/// 40 users rating 8 items on days 0..100 (item p0 rated 4 or 5), then 10 of them rating p0
+/// with 1 within one hour on day 120: a review bomb as it arrives, with timestamps.
+fn timed_bomb_csv(dir: &std::path::Path) -> String {
+    let mut s = String::from("user,item,rating,timestamp\n");
+    let day = 86_400;
+    for u in 0..40 {
+        for i in 0..8 {
+            let bomber = u % 4 == 0 && i == 0;
+            if bomber || (u + i) % 5 == 4 {
+                continue;
+            }
+            let v = if i == 0 {
+                4 + u % 2
+            } else {
+                1 + (u * 3 + i * 7) % 5
+            };
+            let t = ((u * 37 + i * 101) % 100) * day + u * 60;
+            s.push_str(&format!("g{u:02},p{i},{v},{t}\n"));
+        }
+    }
+    for u in (0..40).step_by(4) {
+        s.push_str(&format!("g{u:02},p0,1,{}\n", 120 * day + u * 30));
+    }
+    let path = dir.join("timed.csv");
+    std::fs::write(&path, s).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn guarded_holds_a_burst_in_time_and_reports_it() {
+    let dir = tmp();
+    let data = timed_bomb_csv(dir.path());
+    let model = dir.path().join("b.cnmf").to_string_lossy().into_owned();
+    let fit = |extra: &[&str]| {
+        let mut args = vec![
+            "fit", "--data", &data, "--algo", "guarded", "--k", "2", "--iters", "20", "-o", &model,
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        cnmf(&args).expect(0)
+    };
+    let j = fit(&[]).json();
+    assert_eq!(
+        j["bursts"],
+        serde_json::json!({"items": 1, "held": 10}),
+        "{j}"
+    );
+    let j = cnmf(&["flagged", "--model", &model, "--json"])
+        .expect(0)
+        .json();
+    assert_eq!(j["summary"]["bursts"], 1, "{j}");
+    let b = &j["bursts"][0];
+    assert_eq!(b["item"], "p0");
+    assert_eq!(b["count"], 10);
+    assert_eq!(b["start"], "1970-05-01T00:00:00Z");
+    assert_eq!(b["end"], "1970-05-01T00:18:00Z");
+    assert_eq!(b["users"].as_array().unwrap().len(), 10);
+    let csv = cnmf(&[
+        "flagged", "--model", &model, "--format", "csv", "--by", "bursts",
+    ])
+    .expect(0);
+    assert!(
+        csv.stdout
+            .starts_with("item,start,end,count,mean,rest_mean,z,held\np0,1970-05-01T00:00:00Z,"),
+        "{}",
+        csv.stdout
+    );
+    // Off, or without timestamps: no burst screen, and the fit says so.
+    let r = fit(&["--burst-window", "off"]);
+    assert!(r.json().get("bursts").unwrap().is_null(), "{}", r.stdout);
+    assert!(r.stderr.contains("burst screen is off"), "{}", r.stderr);
+    let table = cnmf(&["flagged", "--model", &model]).expect(0);
+    assert!(
+        table.stdout.contains("burst screen: did not run"),
+        "{}",
+        table.stdout
+    );
+    // A window of 0 is refused before any work; the flag belongs to guarded.
+    let r = cnmf(&[
+        "fit",
+        "--data",
+        &data,
+        "--algo",
+        "guarded",
+        "-o",
+        &model,
+        "--burst-window",
+        "0",
+    ])
+    .expect(2);
+    assert!(r.stderr.contains("burst_window"), "{}", r.stderr);
+    let r = cnmf(&[
+        "fit",
+        "--data",
+        &data,
+        "--algo",
+        "ignore-corrupt",
+        "-o",
+        &model,
+        "--burst-window",
+        "1d",
+    ])
+    .expect(2);
+    assert!(r.stderr.contains("--burst-window"), "{}", r.stderr);
+}
+
+/// `guarded`'s bursts are kept by both format versions: the same report from either file.
+#[test]
+fn bursts_survive_both_model_formats() {
+    let dir = tmp();
+    let data = timed_bomb_csv(dir.path());
+    let report = |format: &str| {
+        let model = dir.path().join(format).to_string_lossy().into_owned();
+        cnmf(&[
+            "fit",
+            "--data",
+            &data,
+            "--algo",
+            "guarded",
+            "--k",
+            "2",
+            "--iters",
+            "20",
+            "-q",
+            "--model-format",
+            format,
+            "-o",
+            &model,
+        ])
+        .expect(0);
+        cnmf(&["flagged", "--model", &model, "--json"])
+            .expect(0)
+            .json()
+    };
+    let (v2, v1) = (report("safetensors"), report("json"));
+    assert_eq!(v2["summary"]["bursts"], 1, "{v2}");
+    assert_eq!(v2, v1);
+}

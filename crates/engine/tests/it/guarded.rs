@@ -165,7 +165,7 @@ fn the_screen_flags_exactly_the_users_below_the_robust_cutoff() {
 #[test]
 fn the_screen_finds_uniform_fillers() {
     let (data, adv) = bombed_instance(600, 200, 30, 1);
-    let model = fit(&data, guarded(5).max_iters(5));
+    let model = fit(&data, guarded(5).max_iters(5).profile_screen(Some(3.0)));
     let screened = model.screened_users();
     let caught = screened.iter().filter(|u| adv.contains(u)).count();
     assert!(caught >= 20, "caught {caught} of {}", adv.len());
@@ -221,7 +221,7 @@ fn a_screened_user_moves_no_item() {
     // Changing the values (not the positions) of screened users' ratings keeps the screen and
     // must leave H, and every other user's factors, bit for bit unchanged.
     let (data, _) = bombed_instance(500, 150, 20, 3);
-    let params = guarded(5).max_iters(8).seed(2);
+    let params = guarded(5).max_iters(8).seed(2).profile_screen(Some(3.0));
     let model = fit(&data, params.clone());
     let screened = model.screened_users().to_vec();
     assert!(screened.len() >= 10);
@@ -310,7 +310,8 @@ fn parameters_are_checked_for_every_algorithm() {
     let p = guarded(3).check().unwrap();
     assert_eq!(p.user_threshold_scale(), 0.8);
     assert_eq!(p.item_threshold_scale(), 0.6);
-    assert_eq!(p.profile_screen(), Some(3.0));
+    assert_eq!(p.profile_screen(), Some(4.0));
+    assert_eq!(p.burst_window(), Some(86_400));
     let p = guarded(3)
         .user_threshold_scale(1.2)
         .item_threshold_scale(0.7)
@@ -332,11 +333,21 @@ fn parameters_are_checked_for_every_algorithm() {
         "user_threshold_scale",
         "item_threshold_scale",
         "profile_screen",
+        "burst_window",
     ] {
         old.as_object_mut().unwrap().remove(key);
     }
     let back: cnmf_engine::ValidNmfParams = serde_json::from_value(old).unwrap();
-    assert_eq!(back.profile_screen(), Some(3.0));
+    assert_eq!(
+        back.profile_screen(),
+        Some(3.0),
+        "the default when they were written"
+    );
+    assert_eq!(
+        back.burst_window(),
+        None,
+        "written before the burst screen existed"
+    );
     assert_eq!(back.user_threshold_scale(), 0.8);
     let back: cnmf_engine::ValidNmfParams = serde_json::from_value(json).unwrap();
     assert_eq!(back, p);

@@ -103,6 +103,48 @@ fn csv_string_ids_quotes_and_spaces() {
     assert_eq!(r.get(u, i), Some(1.0));
     let (u, i) = id("ann", "heat");
     assert_eq!(r.get(u, i), Some(2.0));
+    // Each rating keeps its own timestamp, whatever its form in the file.
+    let time = |u: &str, i: &str| {
+        let (u, i) = id(u, i);
+        let (items, _) = r.user(u);
+        r.user_times(u).unwrap()[items.binary_search(&i).unwrap()]
+    };
+    assert_eq!(time("ann", "Up, the movie"), 1_704_067_200);
+    assert_eq!(time("bob", "heat"), 1_700_000_000);
+    assert_eq!(time("cy \"the\" critic", "Up"), 0);
+    assert_eq!(time("ann", "heat"), 1_704_189_600);
+}
+
+#[test]
+fn timestamps_are_kept_from_movielens_files_or_dropped_on_request() {
+    let r = load_default("good/u.data").unwrap();
+    let times = r.times().expect("u.data has timestamps");
+    assert_eq!(times.len(), r.nnz());
+    // Every line's time, read back through the CSR order.
+    let text = std::fs::read_to_string(fixture("good/u.data")).unwrap();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let f: Vec<&str> = line.split('\t').collect();
+        let (u, i) = (
+            r.users().index(f[0]).unwrap(),
+            r.items().index(f[1]).unwrap(),
+        );
+        let (items, _) = r.user(u);
+        let k = items.binary_search(&i).unwrap();
+        assert_eq!(
+            r.user_times(u).unwrap()[k],
+            f[3].parse::<i64>().unwrap(),
+            "{line}"
+        );
+    }
+    let opts = LoadOptions::default().timestamps(false);
+    assert!(load(fixture("good/u.data"), &opts)
+        .unwrap()
+        .times()
+        .is_none());
+    // Dropping timestamps also accepts any text in a CSV timestamp column.
+    let r = load(fixture("bad/bad_timestamp.csv"), &opts).unwrap();
+    assert_eq!(r.nnz(), 2);
+    assert!(r.times().is_none());
 }
 
 #[test]
@@ -202,6 +244,16 @@ fn bad_inputs_name_file_line_and_problem() {
             "bad/bad_timestamp.data",
             "bad_timestamp.data:2",
             "timestamp \"yesterday\" is not an unsigned integer",
+        ),
+        (
+            "bad/bad_timestamp.csv",
+            "bad_timestamp.csv:3",
+            "timestamp \"last tuesday\" is neither whole seconds",
+        ),
+        (
+            "bad/huge_timestamp.data",
+            "huge_timestamp.data:2",
+            "is too large (at most 18 digits)",
         ),
         (
             "bad/unknown_column.csv",
