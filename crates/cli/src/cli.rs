@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{evaluate, fit, flagged, fold_in, predict, recommend};
+use crate::commands::{evaluate, export, fit, flagged, fold_in, predict, recommend};
 use crate::error::CliResult;
 use crate::output::Output;
 
@@ -10,7 +10,8 @@ const EXAMPLES: &str = "\
 Example:
   cnmf fit --data ml-100k/u.data --k 20 --iters 100 -o ml100k.cnmf
   cnmf recommend --model ml100k.cnmf --user 196 -n 5
-  cnmf flagged --model ml100k.cnmf --min-share 0.2";
+  cnmf flagged --model ml100k.cnmf --min-share 0.2
+  cnmf export --model ml100k.cnmf --npy ml100k-factors";
 
 /// The exit-code table (shared with `cargo xtask`) and examples, after `--help`.
 fn after_help() -> String {
@@ -52,6 +53,8 @@ pub enum Command {
     Evaluate(evaluate::EvaluateArgs),
     /// Score a new user from a file of `item,rating` lines without refitting.
     FoldIn(fold_in::FoldInArgs),
+    /// Write a model's factors as NumPy files (W.npy, H.npy) with its user and item ids.
+    Export(export::ExportArgs),
 }
 
 impl Cli {
@@ -73,6 +76,7 @@ impl Cli {
             Command::Flagged(a) => flagged::run(a, &out),
             Command::Evaluate(a) => evaluate::run(a, &out),
             Command::FoldIn(a) => fold_in::run(a, &out),
+            Command::Export(a) => export::run(a, &out),
         }
     }
 }

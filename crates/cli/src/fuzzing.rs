@@ -12,7 +12,8 @@ use sha2::{Digest, Sha256};
 
 use crate::commands::fold_in::{new_ratings, recommend, would_flag, UnknownItems};
 use crate::csv_in::{read_records_from, split, Column};
-use crate::model_file::{ModelFile, TrainingInfo};
+use crate::model_file::v2::{self, Tensor};
+use crate::model_file::{ModelFile, ModelFormat, Need, TrainingInfo};
 use crate::output::csv_field;
 
 /// Longest line the loader target accepts: small, so the fuzzer reaches the limit.
@@ -175,13 +176,40 @@ pub fn seal(payload: &[u8]) -> Vec<u8> {
 /// score, and is written back to bytes that load again.
 pub fn model_file(data: &[u8]) {
     let _ = ModelFile::from_bytes(data);
-    let Ok(mf) = ModelFile::from_bytes(&seal(data)) else {
+    if let Ok(mf) = ModelFile::from_bytes(&seal(data)) {
+        exercise(&mf, true);
+    }
+}
+
+/// The reader of format version 2 (safetensors) on `data` as it is, for everything and for
+/// scoring only, then on `data` re-sealed ([`reseal_v2`]: every checksum recomputed, so
+/// mutations reach the header checks, the metadata decoding, the tensor shapes and the
+/// cross-checks). A model that loads answers every command without a panic or an infinite
+/// score, and is written back, in both versions, to bytes that load again.
+pub fn model_file_v2(data: &[u8]) {
+    let _ = ModelFile::from_bytes(data);
+    let _ = ModelFile::from_bytes_for(data, Need::Scoring);
+    let Some(sealed) = reseal_v2(data) else {
         return;
     };
+    if let Ok(mf) = ModelFile::from_bytes_for(&sealed, Need::Scoring) {
+        exercise(&mf, false);
+    }
+    if let Ok(mf) = ModelFile::from_bytes(&sealed) {
+        exercise(&mf, true);
+    }
+}
+
+/// Every command's use of a loaded model: finite predictions for up to 50 x 50 pairs, the
+/// rated pattern (when `full`), a fold-in; then the model written back in both versions
+/// loads again.
+fn exercise(mf: &ModelFile, full: bool) {
     let model = mf.model();
     let (n, m) = (model.n_users() as u32, model.n_items() as u32);
     for u in 0..n.min(50) {
-        let _ = mf.rated(u);
+        if full {
+            let _ = mf.rated(u);
+        }
         let _ = mf.user_mean(u);
         for i in 0..m.min(50) {
             assert!(model.predict(u, i).is_finite());
@@ -193,9 +221,96 @@ pub fn model_file(data: &[u8]) {
             assert!(raw.map(|(a, b)| a * b).sum::<f64>().is_finite());
         }
     }
+    if !full {
+        return;
+    }
     let _ = mf.item_rating_counts();
     let pairs: Vec<(u32, f64)> = (0..m.min(3)).map(|i| (i, model.scale().max())).collect();
-    score_new_user(&mf, &pairs);
-    let bytes = mf.to_bytes().expect("a loaded model encodes");
-    ModelFile::from_bytes(&bytes).expect("a written model loads");
+    score_new_user(mf, &pairs);
+    for format in [ModelFormat::Json, ModelFormat::Safetensors] {
+        let bytes = mf.to_bytes(format).expect("a loaded model encodes");
+        ModelFile::from_bytes(&bytes).expect("a written model loads");
+    }
+}
+
+/// A format version 2 file's parts: its `__metadata__` entries in header order and its
+/// tensors in offset order.
+pub struct V2Parts {
+    /// `__metadata__` (key, value) pairs.
+    pub metadata: Vec<(String, String)>,
+    /// The tensors.
+    pub tensors: Vec<Tensor>,
+}
+
+/// Splits a safetensors file into its parts; `None` when its header does not decode or its
+/// tensors do not fit in it.
+pub fn v2_parts(bytes: &[u8]) -> Option<V2Parts> {
+    let n = usize::try_from(u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?)).ok()?;
+    let start = n.checked_add(8)?;
+    let header: safetensors::tensor::Metadata =
+        serde_json::from_slice(bytes.get(8..start)?).ok()?;
+    let mut metadata: Vec<(String, String)> = header
+        .metadata()
+        .as_ref()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    metadata.sort();
+    let mut tensors = Vec::new();
+    for name in header.offset_keys() {
+        let info = header.info(&name)?;
+        let (a, b) = info.data_offsets;
+        let data = bytes.get(start.checked_add(a)?..start.checked_add(b)?)?;
+        tensors.push(Tensor {
+            name,
+            dtype: info.dtype,
+            shape: info.shape.clone(),
+            data: data.to_vec(),
+        });
+    }
+    Some(V2Parts { metadata, tensors })
+}
+
+/// Writes `parts` as a safetensors file with every checksum recomputed: the `sha256` map of
+/// the `cnmf` metadata (when it is a JSON object) gets one entry per tensor, and
+/// `cnmf_sha256` the digest of the `cnmf` text. `None` when the header cannot be written.
+pub fn seal_v2(mut parts: V2Parts) -> Option<Vec<u8>> {
+    let hex = |b: &[u8]| -> String {
+        Sha256::digest(b)
+            .iter()
+            .map(|x| format!("{x:02x}"))
+            .collect()
+    };
+    if let Some((_, cnmf)) = parts.metadata.iter_mut().find(|(k, _)| k == "cnmf") {
+        if let Ok(serde_json::Value::Object(mut o)) = serde_json::from_str(cnmf) {
+            let sums = parts
+                .tensors
+                .iter()
+                .map(|t| (t.name.clone(), hex(&t.data).into()))
+                .collect();
+            o.insert("sha256".into(), serde_json::Value::Object(sums));
+            *cnmf = serde_json::Value::Object(o).to_string();
+        }
+    }
+    let digest = parts
+        .metadata
+        .iter()
+        .find(|(k, _)| k == "cnmf")
+        .map(|(_, v)| hex(v.as_bytes()));
+    if let (Some(d), Some((_, sum))) = (
+        digest,
+        parts.metadata.iter_mut().find(|(k, _)| k == "cnmf_sha256"),
+    ) {
+        *sum = d;
+    }
+    let metadata: Vec<(&str, &str)> = parts
+        .metadata
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    v2::encode(&metadata, parts.tensors).ok()
+}
+
+/// [`seal_v2`] of [`v2_parts`]: the file with valid checksums, when its layout decodes.
+pub fn reseal_v2(bytes: &[u8]) -> Option<Vec<u8>> {
+    seal_v2(v2_parts(bytes)?)
 }

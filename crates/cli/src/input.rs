@@ -74,6 +74,37 @@ impl Input {
     }
 }
 
+/// An opened input: a regular file, whose length is known and which can skip ahead, or a
+/// stream read front to back (standard input, a pipe, a device).
+pub enum Opened {
+    /// A regular file.
+    File(File),
+    /// Anything else.
+    Stream(Box<dyn Read>),
+}
+
+impl Input {
+    /// Opens the input like [`open`](Self::open), keeping a regular file as a [`File`], so a
+    /// reader can check its length and skip the parts it does not need.
+    pub fn open_file_or_stream(&self) -> io::Result<Opened> {
+        match self {
+            Input::Path(p) => {
+                let f = File::open(p)?;
+                let meta = f.metadata();
+                if meta.as_ref().is_ok_and(|m| m.is_dir()) {
+                    return Err(io::Error::other("it is a directory, not a file"));
+                }
+                if meta.is_ok_and(|m| m.is_file()) {
+                    Ok(Opened::File(f))
+                } else {
+                    Ok(Opened::Stream(Box::new(f)))
+                }
+            }
+            Input::Stdin => Ok(Opened::Stream(Box::new(io::stdin()))),
+        }
+    }
+}
+
 /// Refuses a command line that reads standard input twice (`--model - --ratings -`): a
 /// stream can be read once.
 pub fn stdin_once(inputs: &[(&str, &Input)]) -> CliResult<()> {

@@ -1,46 +1,68 @@
 //! The model file: a fitted model plus what the commands need to use it, versioned and
-//! checksummed. The format is documented in `crates/cli/FORMAT.md`.
+//! checksummed, in one of two format versions (documented in `crates/cli/FORMAT.md`):
 //!
-//! In short: one ASCII header line
+//! * **version 2** ([`v2`], what `cnmf fit` writes by default): a
+//!   [safetensors](https://github.com/huggingface/safetensors) file. The factors and the
+//!   per-user, per-item and per-rating arrays are little-endian tensors that NumPy, PyTorch
+//!   and the `safetensors` tools read directly; everything else is JSON in the header's
+//!   `__metadata__`, with a SHA-256 of every tensor and of the JSON.
+//! * **version 1** ([`v1`], `cnmf fit --model-format json`): a `CNMF-MODEL 1 sha256=..
+//!   bytes=..` header line and a JSON payload.
 //!
-//! ```text
-//! CNMF-MODEL 1 sha256=<64 lowercase hex digits> bytes=<payload length>\n
-//! ```
-//!
-//! followed by exactly `bytes` bytes of JSON payload (one object, laid out by the structs of
-//! [`schema`], the CLI's own) whose SHA-256 is the header's. Floats are JSON numbers printed as the shortest decimal that
-//! round-trips and parsed back exactly, so a loaded model predicts bit for bit what the fitted
-//! one did.
-//!
-//! [`ModelFile::read`] checks the header, the version, the length, the checksum, then decodes
-//! the payload and checks every shape, index and value (finite, nonnegative factors; ids unique;
-//! rated items sorted and in range; flags consistent with the rated pattern; means in the
-//! rating scale). Any failure is a [`CliError::Model`] naming the file and the problem.
+//! [`ModelFile::read_for`] tells the two apart by their first bytes (a version 2 file starts with
+//! an 8-byte header length and `{`, a version 1 file with `CNMF-MODEL`), checks what the
+//! format's own layer can (header, version, lengths, checksums), decodes into [`Decoded`], and
+//! then runs the same cross-checks for both ([`ModelFile::from_decoded`]: shapes, indices and
+//! values; finite, nonnegative factors; ids unique; rated items sorted and in range; flags
+//! consistent with the rated pattern; means in the rating scale). Any failure is a
+//! [`CliError::Model`] naming the file and the problem, never a panic.
 //! [`ModelFile::write`] is atomic: a temporary file in the target's directory (created before
 //! the fit by [`OutputFile`]), `fsync`, rename.
+//!
+//! A command that only scores pairs reads with [`Need::Scoring`]: from a version 2 file the
+//! rated pattern (one index per training rating, most of a large file) is then skipped,
+//! neither read nor checked, which keeps `cnmf predict` fast on large models.
 
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufReader, Cursor, Read};
 
 use cnmf_engine::NmfModel;
 use cnmf_ratings::{IdMap, RatingScale, Ratings};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::error::{CliError, CliResult};
-use crate::input::{clip, Input};
-use crate::limits::{check_rank_iters, MAX_MODEL_BYTES, MAX_SCORE_PER_SCALE};
+use crate::input::{Input, Opened};
+use crate::limits::{check_rank_iters, MAX_SCORE_PER_SCALE};
 use crate::output::OutputFile;
 
+mod container;
+pub mod npy;
 mod schema;
+mod v1;
+pub(crate) mod v2;
 
-use schema::{Ids, Payload, RatedPattern};
+/// The format a model file is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ModelFormat {
+    /// Format version 2: safetensors (binary; NumPy and the `safetensors` tools read the
+    /// factors directly, and `cnmf predict` loads it fast).
+    #[default]
+    Safetensors,
+    /// Format version 1: a `CNMF-MODEL 1` header line and JSON (for older `cnmf` builds).
+    Json,
+}
 
-/// The first word of every model file.
-pub const MAGIC: &str = "CNMF-MODEL";
-/// The format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
-/// Longest header line accepted (the real one is about 100 bytes).
-const MAX_HEADER: usize = 256;
+/// What a command needs from a model file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Everything, the rated pattern of the training matrix included (`recommend`, `flagged`,
+    /// `fold-in`).
+    All,
+    /// What scoring pairs needs: factors, ids, parameters, means and flags, not the rated
+    /// pattern (`predict`, `export`). A version 2 file's rated pattern is skipped unread and
+    /// unchecked (its size is still checked against the metadata); a version 1 file is read
+    /// whole.
+    Scoring,
+}
 
 /// Where the model came from; informational, for people and tools reading the file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -65,8 +87,8 @@ pub struct ModelFile {
     model: NmfModel,
     users: IdMap,
     items: IdMap,
-    rated_indptr: Vec<u32>,
-    rated_items: Vec<u32>,
+    /// The training matrix's rated pattern; `None` when loaded for scoring only.
+    rated: Option<Rated>,
     user_means: Vec<f64>,
     item_means: Vec<f64>,
     corrupt_ratings: Vec<f64>,
@@ -136,8 +158,10 @@ impl ModelFile {
             item_means: item_acc.iter().map(mean).collect(),
             users: data.users().clone(),
             items: data.items().clone(),
-            rated_indptr: indptr,
-            rated_items: rated,
+            rated: Some(Rated {
+                indptr,
+                items: rated,
+            }),
             corrupt_ratings,
             training,
             model,
@@ -160,27 +184,42 @@ impl ModelFile {
         &self.items
     }
 
+    /// The rated pattern.
+    ///
+    /// # Panics
+    /// When the file was read with [`Need::Scoring`] (a programmer's error: the commands that
+    /// use the pattern read with [`Need::All`]).
+    fn pattern(&self) -> &Rated {
+        self.rated
+            .as_ref()
+            .expect("the rated pattern is read with Need::All")
+    }
+
     /// The items user `u` rated in training, ascending.
     ///
     /// # Panics
-    /// When `u` is out of range.
+    /// When `u` is out of range, or the file was read with [`Need::Scoring`].
     pub fn rated(&self, u: u32) -> &[u32] {
+        let r = self.pattern();
         let (a, b) = (
-            self.rated_indptr[u as usize] as usize,
-            self.rated_indptr[u as usize + 1] as usize,
+            r.indptr[u as usize] as usize,
+            r.indptr[u as usize + 1] as usize,
         );
-        &self.rated_items[a..b]
+        &r.items[a..b]
     }
 
     /// Number of training ratings.
     pub fn n_ratings(&self) -> usize {
-        self.rated_items.len()
+        self.training.n_ratings
     }
 
     /// Number of training ratings per item.
+    ///
+    /// # Panics
+    /// When the file was read with [`Need::Scoring`].
     pub fn item_rating_counts(&self) -> Vec<u32> {
         let mut c = vec![0u32; self.items.len()];
-        for &i in &self.rated_items {
+        for &i in &self.pattern().items {
             c[i as usize] += 1;
         }
         c
@@ -198,216 +237,172 @@ impl ModelFile {
         self.item_means[i as usize]
     }
 
+    /// The item factors as a `k x items` matrix, row-major: the orientation of the files
+    /// (`W @ H` is the users x items matrix of raw scores); the engine keeps H item-major.
+    pub fn h_k_by_items(&self) -> Vec<f64> {
+        let f = self.model.factors();
+        v2::transpose(f.h(), f.n_items(), f.rank())
+    }
+
     /// The training ratings of the flagged entries, parallel to
     /// [`NmfModel::corrupt_entries`].
     pub fn corrupt_ratings(&self) -> &[f64] {
         &self.corrupt_ratings
     }
 
-    /// Serialises to the file format: header line plus payload.
-    pub fn to_bytes(&self) -> CliResult<Vec<u8>> {
-        let payload = Payload {
-            training: self.training.clone(),
-            users: Ids(self.users.clone()),
-            items: Ids(self.items.clone()),
-            rated: RatedPattern {
-                indptr: self.rated_indptr.clone(),
-                gaps: encode_gaps(&self.rated_indptr, &self.rated_items),
-            },
-            user_means: self.user_means.clone(),
-            item_means: self.item_means.clone(),
-            corrupt_ratings: self.corrupt_ratings.clone(),
-            model: schema::Model::from_engine(&self.model),
-        };
-        let body = serde_json::to_vec(&payload)
-            .map_err(|e| CliError::runtime(format!("cannot encode the model: {e}")))?;
-        let digest = hex(&Sha256::digest(&body));
-        let mut out = format!(
-            "{MAGIC} {FORMAT_VERSION} sha256={digest} bytes={}\n",
-            body.len()
-        )
-        .into_bytes();
-        out.extend_from_slice(&body);
-        Ok(out)
+    /// Serialises to `format`'s bytes.
+    pub fn to_bytes(&self, format: ModelFormat) -> CliResult<Vec<u8>> {
+        match format {
+            ModelFormat::Safetensors => v2::to_bytes(self),
+            ModelFormat::Json => v1::to_bytes(self),
+        }
+        .map_err(CliError::runtime)
     }
 
-    /// Writes the model through `out` (atomically: the temporary file created before the
-    /// fit, `fsync`, rename) and returns the number of bytes written. An existing file is
-    /// replaced only once the new one is complete.
-    pub fn write(&self, out: OutputFile) -> CliResult<u64> {
-        let bytes = self.to_bytes()?;
+    /// Writes the model in `format` through `out` (atomically: the temporary file created
+    /// before the fit, `fsync`, rename) and returns the number of bytes written. An existing
+    /// file is replaced only once the new one is complete.
+    pub fn write(&self, out: OutputFile, format: ModelFormat) -> CliResult<u64> {
+        let bytes = self.to_bytes(format)?;
         let target = out.target().display().to_string();
         out.commit(&bytes)
             .map_err(|e| CliError::runtime(format!("{target}: cannot write the model: {e}")))?;
         Ok(bytes.len() as u64)
     }
 
-    /// Reads and checks a model file (see the [module docs](self)). The header line is read
-    /// and checked first: a file that is not a model costs a few bytes, not its size; then
-    /// exactly the declared payload length is read (at most [`MAX_MODEL_BYTES`]).
-    pub fn read(input: &Input) -> CliResult<ModelFile> {
+    /// Reads and checks what `need` asks for of a model file of either version (see the
+    /// [module docs](self)). The input is read once, from the start; only a few bytes are
+    /// read before the format is known.
+    pub fn read_for(input: &Input, need: Need) -> CliResult<ModelFile> {
         let name = input.name();
         let fail = |why: String| CliError::Model(format!("{}: {why}", name.display()));
-        let reader = input.open().map_err(|e| {
+        let opened = input.open_file_or_stream().map_err(|e| {
             fail(if e.kind() == io::ErrorKind::NotFound {
                 "model file not found".to_string()
             } else {
                 format!("cannot read the model file: {e}")
             })
         })?;
-        let mut reader = BufReader::new(reader);
-        let mut first = Vec::with_capacity(MAX_HEADER);
-        (&mut reader)
-            .take(MAX_HEADER as u64)
-            .read_until(b'\n', &mut first)
-            .map_err(|e| fail(format!("cannot read the model file: {e}")))?;
-        let header = Header::parse(&first).map_err(fail)?;
-        let mut body = Vec::with_capacity(header.declared.min(1 << 26));
-        reader
-            .take(header.declared as u64 + 1)
-            .read_to_end(&mut body)
-            .map_err(|e| fail(format!("cannot read the model file: {e}")))?;
-        ModelFile::from_body(&header, &body).map_err(fail)
+        let unreadable = |e: io::Error| fail(format!("cannot read the model file: {e}"));
+        let decoded = match opened {
+            Opened::File(f) => {
+                let len = f.metadata().map_err(unreadable)?.len();
+                let mut reader = BufReader::with_capacity(1 << 16, f);
+                let prefix = read_prefix(&mut reader).map_err(unreadable)?;
+                if v2::detect(&prefix) {
+                    v2::read(&prefix, v2::Source::Seekable(&mut reader, len), need)
+                } else {
+                    v1::read(Cursor::new(prefix).chain(reader))
+                }
+            }
+            Opened::Stream(s) => {
+                let mut reader = BufReader::with_capacity(1 << 16, s);
+                let prefix = read_prefix(&mut reader).map_err(unreadable)?;
+                if v2::detect(&prefix) {
+                    v2::read(&prefix, v2::Source::Stream(&mut reader), need)
+                } else {
+                    v1::read(Cursor::new(prefix).chain(reader))
+                }
+            }
+        };
+        decoded.and_then(ModelFile::from_decoded).map_err(fail)
     }
 
-    /// Decodes and checks the bytes of a model file; the error says what is wrong.
+    /// [`read_for`](Self::read_for), keeping the model until the process ends. A command
+    /// reads one model and exits; freeing a large model (hundreds of thousands of ids, tens
+    /// of megabytes of factors) would cost about as much as reading it: half of
+    /// `cnmf predict`'s time on a 25M-rating model.
+    pub fn read_for_process(input: &Input, need: Need) -> CliResult<&'static ModelFile> {
+        Ok(Box::leak(Box::new(ModelFile::read_for(input, need)?)))
+    }
+
+    /// Decodes and checks the bytes of a whole model file of either version; the error says
+    /// what is wrong.
     pub fn from_bytes(bytes: &[u8]) -> Result<ModelFile, String> {
-        let end = bytes
-            .iter()
-            .take(MAX_HEADER)
-            .position(|&b| b == b'\n')
-            .map_or(bytes.len().min(MAX_HEADER), |nl| nl + 1);
-        let header = Header::parse(&bytes[..end])?;
-        let body = &bytes[end..];
-        if body.len() > header.declared {
-            return Err(format!(
-                "damaged: {} bytes follow the header, which declares {}",
-                body.len(),
-                header.declared
-            ));
-        }
-        ModelFile::from_body(&header, body)
+        ModelFile::from_bytes_for(bytes, Need::All)
     }
 
-    /// Checks the payload `body` (at most one byte longer than declared: the reader stops
-    /// there) against the header, then decodes and checks it.
-    fn from_body(header: &Header, body: &[u8]) -> Result<ModelFile, String> {
-        let declared = header.declared;
-        if body.len() < declared {
-            return Err(format!(
-                "truncated: the header declares {declared} payload bytes, the file holds {}",
-                body.len()
-            ));
-        }
-        if body.len() > declared {
-            return Err(format!(
-                "damaged: more than the {declared} payload bytes the header declares follow it"
-            ));
-        }
-        let actual = hex(&Sha256::digest(body));
-        if !actual.eq_ignore_ascii_case(&header.digest) {
-            return Err(format!(
-                "damaged: checksum mismatch (payload sha256 is {actual}, the header says {})",
-                header.digest
-            ));
-        }
-        let p: Payload = serde_json::from_slice(body)
-            .map_err(|e| format!("the payload does not decode: {}", clip(&e.to_string(), 300)))?;
-        let rated_items = decode_gaps(&p.rated.indptr, &p.rated.gaps, p.items.0.len())
-            .map_err(|e| format!("inconsistent model: rated items: {e}"))?;
-        ModelFile::from_payload(p, rated_items).map_err(|e| format!("inconsistent model: {e}"))
-    }
-
-    /// Cross-checks a decoded payload and builds the engine's model from it.
-    fn from_payload(p: Payload, rated_items: Vec<u32>) -> Result<ModelFile, String> {
-        let scale = validate(&p, &rated_items)?;
-        Ok(ModelFile {
-            model: p.model.into_engine(scale).map_err(|e| e.to_string())?,
-            users: p.users.0,
-            items: p.items.0,
-            rated_indptr: p.rated.indptr,
-            rated_items,
-            user_means: p.user_means,
-            item_means: p.item_means,
-            corrupt_ratings: p.corrupt_ratings,
-            training: p.training,
-        })
-    }
-}
-
-/// The header line's checksum and payload length.
-struct Header {
-    digest: String,
-    declared: usize,
-}
-
-impl Header {
-    /// Parses the first line of a file (`line`: up to [`MAX_HEADER`] bytes, with its `\n`
-    /// when there is one). The magic word is checked first.
-    fn parse(line: &[u8]) -> Result<Header, String> {
-        let foreign = || {
-            format!(
-                "not a cnmf model file (it does not start with a `{MAGIC} <version> sha256=.. bytes=..` header line)"
+    /// [`from_bytes`](Self::from_bytes) for what `need` asks for.
+    pub fn from_bytes_for(bytes: &[u8], need: Need) -> Result<ModelFile, String> {
+        let prefix = &bytes[..bytes.len().min(v2::PREFIX)];
+        let decoded = if v2::detect(prefix) {
+            let mut cursor = Cursor::new(bytes);
+            cursor.set_position(prefix.len() as u64);
+            v2::read(
+                prefix,
+                v2::Source::Seekable(&mut cursor, bytes.len() as u64),
+                need,
             )
-        };
-        if !line.starts_with(MAGIC.as_bytes()) {
-            return Err(foreign());
-        }
-        let Some(line) = line.strip_suffix(b"\n") else {
-            return Err(format!(
-                "{}; the header line is unterminated (truncated file?)",
-                foreign()
-            ));
-        };
-        let header = std::str::from_utf8(line).map_err(|_| foreign())?;
-        let fields: Vec<&str> = header.split(' ').collect();
-        if fields.len() != 4 || fields[0] != MAGIC {
-            return Err(format!("{}; found {header:?}", foreign()));
-        }
-        let version: u32 = fields[1]
-            .parse()
-            .map_err(|_| format!("bad format version {:?} in the header", fields[1]))?;
-        if version != FORMAT_VERSION {
-            return Err(format!(
-                "model file format version {version} is not supported: this cnmf ({}) reads version {FORMAT_VERSION} only; refit the model or use a matching cnmf",
-                env!("CARGO_PKG_VERSION")
-            ));
-        }
-        let digest = fields[2]
-            .strip_prefix("sha256=")
-            .filter(|d| d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit()))
-            .ok_or_else(|| format!("bad checksum field {:?} in the header", fields[2]))?;
-        let declared: u64 = fields[3]
-            .strip_prefix("bytes=")
-            .and_then(|b| b.parse().ok())
-            .ok_or_else(|| format!("bad length field {:?} in the header", fields[3]))?;
-        if declared > MAX_MODEL_BYTES {
-            return Err(format!(
-                "the header declares {declared} payload bytes, more than the {MAX_MODEL_BYTES} \
-                 this cnmf reads (damaged or not a model file)"
-            ));
-        }
-        Ok(Header {
-            digest: digest.to_string(),
-            declared: declared as usize,
+        } else {
+            v1::from_bytes(bytes)
+        }?;
+        ModelFile::from_decoded(decoded)
+    }
+
+    /// Cross-checks decoded parts (either version) and builds the engine's model from them;
+    /// the error starts with `inconsistent model: `.
+    fn from_decoded(d: Decoded) -> Result<ModelFile, String> {
+        let scale = validate(&d).map_err(|e| format!("inconsistent model: {e}"))?;
+        Ok(ModelFile {
+            model: d
+                .model
+                .into_engine(scale)
+                .map_err(|e| format!("inconsistent model: {e}"))?,
+            users: d.users,
+            items: d.items,
+            rated: d.rated,
+            user_means: d.user_means,
+            item_means: d.item_means,
+            corrupt_ratings: d.corrupt_ratings,
+            training: d.training,
         })
     }
 }
 
-/// Cross-checks a decoded payload (the factors and parameters themselves were checked when
-/// decoded) and returns its rating scale.
-fn validate(p: &Payload, rated_items: &[u32]) -> Result<RatingScale, String> {
-    let model = &p.model;
+/// Reads the first [`v2::PREFIX`] bytes (fewer at the end of the input), enough to tell the
+/// versions apart.
+fn read_prefix(reader: &mut impl Read) -> io::Result<Vec<u8>> {
+    let mut prefix = Vec::with_capacity(v2::PREFIX);
+    reader.take(v2::PREFIX as u64).read_to_end(&mut prefix)?;
+    Ok(prefix)
+}
+
+/// The training matrix's sparsity pattern: CSR offsets (`n_users + 1`) and, per user, the
+/// rated item indices, ascending.
+#[derive(Debug, Clone)]
+struct Rated {
+    indptr: Vec<u32>,
+    items: Vec<u32>,
+}
+
+/// A model file's contents as either version decodes them, before the cross-checks of
+/// [`validate`].
+struct Decoded {
+    training: TrainingInfo,
+    users: IdMap,
+    items: IdMap,
+    /// `None` when the file was read with [`Need::Scoring`] and the format could skip it.
+    rated: Option<Rated>,
+    /// The number of rated entries the file stores (known even when they were skipped).
+    n_stored: usize,
+    user_means: Vec<f64>,
+    item_means: Vec<f64>,
+    corrupt_ratings: Vec<f64>,
+    /// The model's fields, factors and parameters already checked by the engine's types.
+    model: schema::Model,
+}
+
+/// Cross-checks decoded parts (the factors and parameters themselves were checked when
+/// decoded) and returns their rating scale.
+fn validate(d: &Decoded) -> Result<RatingScale, String> {
+    let model = &d.model;
     let factors = &model.factors.0;
     let (n, m) = (factors.n_users(), factors.n_items());
-    if p.users.0.len() != n {
-        return Err(format!("{} user ids for {n} factor rows", p.users.0.len()));
+    if d.users.len() != n {
+        return Err(format!("{} user ids for {n} factor rows", d.users.len()));
     }
-    if p.items.0.len() != m {
-        return Err(format!(
-            "{} item ids for {m} factor columns",
-            p.items.0.len()
-        ));
+    if d.items.len() != m {
+        return Err(format!("{} item ids for {m} factor columns", d.items.len()));
     }
     if factors.rank() != model.params.0.rank() {
         return Err(format!(
@@ -442,22 +437,23 @@ fn validate(p: &Payload, rated_items: &[u32]) -> Result<RatingScale, String> {
             model.mean_rating
         ));
     }
-    let indptr = &p.rated.indptr;
-    if indptr.len() != n + 1 {
-        return Err(format!(
-            "{} rated-item offsets for {n} users (expected {})",
-            indptr.len(),
-            n + 1
-        ));
+    if let Some(rated) = &d.rated {
+        if rated.indptr.len() != n + 1 {
+            return Err(format!(
+                "{} rated-item offsets for {n} users (expected {})",
+                rated.indptr.len(),
+                n + 1
+            ));
+        }
     }
-    let nnz = rated_items.len();
-    if p.training.n_ratings != nnz {
+    let nnz = d.n_stored;
+    if d.training.n_ratings != nnz {
         return Err(format!(
             "{} training ratings recorded but {nnz} rated items stored",
-            p.training.n_ratings
+            d.training.n_ratings
         ));
     }
-    for (what, means, len) in [("user", &p.user_means, n), ("item", &p.item_means, m)] {
+    for (what, means, len) in [("user", &d.user_means, n), ("item", &d.item_means, m)] {
         if means.len() != len {
             return Err(format!("{} {what} means for {len} {what}s", means.len()));
         }
@@ -468,40 +464,42 @@ fn validate(p: &Payload, rated_items: &[u32]) -> Result<RatingScale, String> {
             ));
         }
     }
-    check_flags(p, rated_items, scale)?;
+    check_flags(d, scale)?;
     Ok(scale)
 }
 
 /// Cross-checks the flags against the rated pattern: one position, entry and rating each,
-/// positions ascending inside the pattern, each entry the rated pair at its position, ratings in
-/// the scale.
-fn check_flags(p: &Payload, rated_items: &[u32], scale: RatingScale) -> Result<(), String> {
-    let nnz = rated_items.len();
-    let indptr = &p.rated.indptr;
-    let positions = &p.model.corrupt_positions;
-    let entries = &p.model.corrupt_entries;
-    if positions.len() != entries.len() || p.corrupt_ratings.len() != entries.len() {
+/// positions ascending inside the pattern, each entry the rated pair at its position (when
+/// the pattern was read), ratings in the scale.
+fn check_flags(d: &Decoded, scale: RatingScale) -> Result<(), String> {
+    let nnz = d.n_stored;
+    let positions = &d.model.corrupt_positions;
+    let entries = &d.model.corrupt_entries;
+    if positions.len() != entries.len() || d.corrupt_ratings.len() != entries.len() {
         return Err(format!(
             "{} flag positions, {} flagged entries and {} flagged ratings disagree",
             positions.len(),
             entries.len(),
-            p.corrupt_ratings.len()
+            d.corrupt_ratings.len()
         ));
     }
     let mut prev: Option<u32> = None;
-    for ((&pos, &(u, i)), &r) in positions.iter().zip(entries).zip(&p.corrupt_ratings) {
+    for ((&pos, &(u, i)), &r) in positions.iter().zip(entries).zip(&d.corrupt_ratings) {
         if prev.is_some_and(|q| q >= pos) || pos as usize >= nnz {
             return Err(format!(
                 "flag position {pos} is out of order or beyond the {nnz} training ratings"
             ));
         }
         prev = Some(pos);
-        // The user whose row holds position pos.
-        let row = indptr.partition_point(|&o| o <= pos) - 1;
-        if row != u as usize || rated_items[pos as usize] != i {
-            return Err(format!(
-                "flagged entry (user {u}, item {i}) does not match training rating {pos}"
-            ));
+        if let Some(rated) = &d.rated {
+            // The user whose row holds position pos (the offsets start at 0: checked when
+            // the pattern was decoded).
+            let row = rated.indptr.partition_point(|&o| o <= pos) - 1;
+            if row != u as usize || rated.items[pos as usize] != i {
+                return Err(format!(
+                    "flagged entry (user {u}, item {i}) does not match training rating {pos}"
+                ));
+            }
         }
         if !scale.contains(r) {
             return Err(format!("flagged rating {r} is outside the scale"));
@@ -510,70 +508,7 @@ fn check_flags(p: &Payload, rated_items: &[u32], scale: RatingScale) -> Result<(
     Ok(())
 }
 
-/// Per row: the first item index, then the difference to the previous one.
-fn encode_gaps(indptr: &[u32], items: &[u32]) -> Vec<u32> {
-    let mut gaps = Vec::with_capacity(items.len());
-    for w in indptr.windows(2) {
-        let row = &items[w[0] as usize..w[1] as usize];
-        let mut prev = None;
-        for &i in row {
-            gaps.push(match prev {
-                None => i,
-                Some(p) => i - p,
-            });
-            prev = Some(i);
-        }
-    }
-    gaps
-}
-
-/// Inverse of [`encode_gaps`], checking offsets, strict order and range.
-fn decode_gaps(indptr: &[u32], gaps: &[u32], n_items: usize) -> Result<Vec<u32>, String> {
-    if indptr.first() != Some(&0) {
-        return Err("offsets do not start at 0".into());
-    }
-    if indptr.last().map(|&l| l as usize) != Some(gaps.len()) {
-        return Err(format!(
-            "offsets end at {:?} but {} items are stored",
-            indptr.last(),
-            gaps.len()
-        ));
-    }
-    let mut items = Vec::with_capacity(gaps.len());
-    for (u, w) in indptr.windows(2).enumerate() {
-        if w[1] < w[0] {
-            return Err(format!("offsets decrease at user {u}"));
-        }
-        if w[1] as usize > gaps.len() {
-            return Err(format!(
-                "offset {} of user {u} is beyond the {} stored items",
-                w[1],
-                gaps.len()
-            ));
-        }
-        let mut prev: Option<u32> = None;
-        for &g in &gaps[w[0] as usize..w[1] as usize] {
-            let i = match prev {
-                None => Some(g),
-                Some(_) if g == 0 => None,
-                Some(p) => p.checked_add(g),
-            };
-            match i {
-                Some(i) if (i as usize) < n_items => {
-                    items.push(i);
-                    prev = Some(i);
-                }
-                _ => {
-                    return Err(format!(
-                        "user {u}: items repeat or run past the {n_items} items"
-                    ))
-                }
-            }
-        }
-    }
-    Ok(items)
-}
-
+/// Lowercase hexadecimal digits of `bytes`.
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
     let mut s = String::with_capacity(bytes.len() * 2);
@@ -583,13 +518,16 @@ fn hex(bytes: &[u8]) -> String {
     s
 }
 
+/// A small fitted model shared by the unit tests of both versions.
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use cnmf_engine::{Algorithm, NmfParams};
-    use cnmf_ratings::RatingScale;
+mod fixtures {
+    use cnmf_engine::{Algorithm, NmfModel, NmfParams};
+    use cnmf_ratings::{RatingScale, Ratings};
 
-    fn tiny() -> (Ratings, NmfModel) {
+    use super::TrainingInfo;
+
+    /// Six users, five items, one flagged rating at least.
+    pub(super) fn tiny() -> (Ratings, NmfModel) {
         let mut t = Vec::new();
         let users = ["ann", "bob", "cat", "dan", "eve", "fay"];
         let items = ["up", "heat", "jaws", "alien", "big"];
@@ -613,15 +551,8 @@ mod tests {
         (data, model)
     }
 
-    /// The bytes of the model file of [`tiny`].
-    fn tiny_file() -> Vec<u8> {
-        let (data, model) = tiny();
-        ModelFile::from_fit(model, &data, info(data.nnz()))
-            .to_bytes()
-            .unwrap()
-    }
-
-    fn info(n: usize) -> TrainingInfo {
+    /// Training information for `n` ratings.
+    pub(super) fn info(n: usize) -> TrainingInfo {
         TrainingInfo {
             source: "tiny".into(),
             format: "csv".into(),
@@ -629,108 +560,5 @@ mod tests {
             fit_seconds: 0.25,
             cnmf_version: "test".into(),
         }
-    }
-
-    #[test]
-    fn round_trip_is_bit_exact() {
-        let (data, model) = tiny();
-        assert!(
-            !model.corrupt_entries().is_empty(),
-            "fixture should flag something"
-        );
-        let mf = ModelFile::from_fit(model.clone(), &data, info(data.nnz()));
-        let bytes = mf.to_bytes().unwrap();
-        let back = ModelFile::from_bytes(&bytes).unwrap();
-        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(back.model().factors().w()), bits(model.factors().w()));
-        assert_eq!(bits(back.model().factors().h()), bits(model.factors().h()));
-        assert_eq!(back.model(), &model);
-        assert_eq!(back.users(), data.users());
-        for u in 0..data.n_users() as u32 {
-            assert_eq!(back.rated(u), data.user(u).0);
-        }
-        assert_eq!(back.corrupt_ratings(), mf.corrupt_ratings());
-        // Written again, the bytes are the same: the encoding is deterministic.
-        assert_eq!(back.to_bytes().unwrap(), bytes);
-    }
-
-    /// Files written before the model file had its own schema (commit 0fbe530) load, and are
-    /// written back byte for byte.
-    #[test]
-    fn v1_files_load_and_are_written_back_identically() {
-        let fixtures: [&[u8]; 2] = [
-            include_bytes!("../tests/fixtures/v1_ignore_corrupt.cnmf"),
-            include_bytes!("../tests/fixtures/v1_early_stopped.cnmf"),
-        ];
-        for v1 in fixtures {
-            let mf = ModelFile::from_bytes(v1).unwrap();
-            assert_eq!(mf.to_bytes().unwrap(), v1);
-        }
-    }
-
-    #[test]
-    fn every_flipped_byte_is_caught() {
-        let bytes = tiny_file();
-        for p in 0..bytes.len() {
-            let mut b = bytes.clone();
-            b[p] ^= 0x01;
-            assert!(
-                ModelFile::from_bytes(&b).is_err(),
-                "flip at byte {p} went unnoticed"
-            );
-        }
-    }
-
-    #[test]
-    fn truncation_and_foreign_files_are_errors() {
-        let bytes = tiny_file();
-        for cut in [0, 5, 20, bytes.len() / 2, bytes.len() - 1] {
-            let e = ModelFile::from_bytes(&bytes[..cut]).unwrap_err();
-            assert!(
-                e.contains("truncated") || e.contains("not a cnmf model"),
-                "{cut}: {e}"
-            );
-        }
-        let e = ModelFile::from_bytes(b"user,item,rating\n1,2,3\n").unwrap_err();
-        assert!(e.contains("not a cnmf model file"), "{e}");
-    }
-
-    #[test]
-    fn a_valid_checksum_does_not_excuse_bad_contents() {
-        let (data, model) = tiny();
-        let mf = ModelFile::from_fit(model, &data, info(data.nnz() + 1));
-        let e = ModelFile::from_bytes(&mf.to_bytes().unwrap()).unwrap_err();
-        assert!(e.contains("inconsistent model"), "{e}");
-    }
-
-    /// A flag position beyond the model's own `n_ratings` is refused by the engine's
-    /// `NmfModel::from_parts` (v1 loaded such a file, whose flag mask would then panic).
-    #[test]
-    fn the_engine_checks_the_parts_it_is_given() {
-        let bytes = tiny_file();
-        let nl = bytes.iter().position(|&b| b == b'\n').unwrap();
-        let mut p: serde_json::Value = serde_json::from_slice(&bytes[nl + 1..]).unwrap();
-        p["model"]["n_ratings"] = 1.into();
-        let body = serde_json::to_vec(&p).unwrap();
-        let digest = hex(&Sha256::digest(&body));
-        let mut file = format!("{MAGIC} 1 sha256={digest} bytes={}\n", body.len()).into_bytes();
-        file.extend_from_slice(&body);
-        let e = ModelFile::from_bytes(&file).unwrap_err();
-        assert!(
-            e.contains("inconsistent model: invalid input model parts"),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn gaps_round_trip_and_reject_repeats() {
-        let indptr = [0, 3, 3, 5];
-        let items = [0, 4, 7, 2, 3];
-        let g = encode_gaps(&indptr, &items);
-        assert_eq!(g, vec![0, 4, 3, 2, 1]);
-        assert_eq!(decode_gaps(&indptr, &g, 8).unwrap(), items);
-        assert!(decode_gaps(&indptr, &g, 7).is_err());
-        assert!(decode_gaps(&indptr, &[0, 4, 0, 2, 1], 8).is_err());
-        assert!(decode_gaps(&[0, 3, 2, 5], &g, 8).is_err());
     }
 }

@@ -6,13 +6,13 @@ use clap::Args;
 use cnmf_engine::Algorithm;
 use serde::Serialize;
 
-use crate::error::CliResult;
+use crate::error::{CliError, CliResult};
 use crate::fit_args::{
     fit_with_progress, flagged_warning, stop_name, CheckedParams, DataArgs, DataSummary,
     LambdaChoice, ParamArgs,
 };
 use crate::input::Input;
-use crate::model_file::{ModelFile, TrainingInfo};
+use crate::model_file::{v2, ModelFile, ModelFormat, TrainingInfo};
 use crate::output::{Output, OutputFile};
 
 /// Arguments of `cnmf fit`.
@@ -26,12 +26,18 @@ pub struct FitArgs {
     /// directory, device, symbolic link or the input; checked before the fit).
     #[arg(short, long, value_name = "MODEL")]
     output: PathBuf,
+    /// The model file's format: `safetensors` (format version 2: binary, fast to load, and
+    /// NumPy/PyTorch read its factors) or `json` (format version 1, for cnmf builds that
+    /// predate version 2). Every cnmf command reads both.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = ModelFormat::Safetensors)]
+    model_format: ModelFormat,
 }
 
 #[derive(Serialize)]
 struct Report<'a> {
     command: &'static str,
     model: String,
+    model_format: &'static str,
     bytes: u64,
     data: &'a DataSummary,
     algorithm: String,
@@ -80,6 +86,10 @@ pub fn run(args: &FitArgs, out: &Output) -> CliResult<()> {
     }
     let (data, summary) = args.data.load()?;
     out.info(&format!("data: {}", summary.describe()));
+    if args.model_format == ModelFormat::Safetensors {
+        let ids = data.users().iter().chain(data.items().iter());
+        v2::check_id_room(ids.map(str::len)).map_err(CliError::Usage)?;
+    }
     args.params.check_rank_for(&summary)?;
     if lambda.source.starts_with("default") {
         out.note(&format!(
@@ -120,7 +130,7 @@ pub fn run(args: &FitArgs, out: &Output) -> CliResult<()> {
     };
     let algorithm = params.algorithm().name().to_string();
     let mf = ModelFile::from_fit(model, &data, training);
-    let bytes = mf.write(output)?;
+    let bytes = mf.write(output, args.model_format)?;
     let warnings: Vec<String> = flagged_warning(&params, &lambda, flagged, data.nnz())
         .into_iter()
         .collect();
@@ -130,6 +140,7 @@ pub fn run(args: &FitArgs, out: &Output) -> CliResult<()> {
     let report = Report {
         command: "fit",
         model: args.output.display().to_string(),
+        model_format: format_name(args.model_format),
         bytes,
         data: &summary,
         algorithm,
@@ -161,7 +172,7 @@ pub fn run(args: &FitArgs, out: &Output) -> CliResult<()> {
          fit        {} iterations ({}) in {:.2} s, final objective {:.6e}\n\
          flagged    {} of {} ratings ({:.2}%) as corrupt, from {} users\n\
          {burst_line}\
-         model      {} ({})\n",
+         model      {} ({}, {})\n",
         report.algorithm,
         report.k,
         lambda.describe(),
@@ -175,9 +186,18 @@ pub fn run(args: &FitArgs, out: &Output) -> CliResult<()> {
         100.0 * report.flagged_share,
         flagged_users,
         report.model,
+        report.model_format,
         human_bytes(bytes),
     );
     out.text(&text)
+}
+
+/// The name of a model format in reports, as `--model-format` spells it.
+fn format_name(f: ModelFormat) -> &'static str {
+    match f {
+        ModelFormat::Safetensors => "safetensors",
+        ModelFormat::Json => "json",
+    }
 }
 
 /// ", warm-up N iterations" when there is one.

@@ -11,7 +11,7 @@ use cnmf_ratings::time::format_timestamp;
 use serde::Serialize;
 
 use crate::error::{CliError, CliResult};
-use crate::model_file::ModelFile;
+use crate::model_file::{ModelFile, Need};
 use crate::output::{csv_field, Output, Table};
 
 /// Output layout of the report.
@@ -205,7 +205,7 @@ pub fn run(args: &FlaggedArgs, out: &Output) -> CliResult<()> {
             args.min_share
         )));
     }
-    let mf = ModelFile::read(&crate::input::Input::new(&args.model))?;
+    let mf = ModelFile::read_for_process(&crate::input::Input::new(&args.model), Need::All)?;
     let model = mf.model();
     if !model.algorithm().flags_corruption() {
         out.note(&format!(
@@ -218,7 +218,7 @@ pub fn run(args: &FlaggedArgs, out: &Output) -> CliResult<()> {
         users_with_flags,
         items,
         entries,
-    } = group_flags(&mf, args.min_share);
+    } = group_flags(mf, args.min_share);
     let guarded = model.algorithm() == Algorithm::Guarded;
     if matches!(args.by, Some(Group::Screened | Group::Bursts)) && !guarded {
         return Err(CliError::Usage(format!(

@@ -12,7 +12,7 @@ use crate::csv_in::{parse_rating, read_records, Column, Record};
 use crate::error::{CliError, CliResult};
 use crate::input::{clip, stdin_once, Input, LineLimit};
 use crate::lookup::unknown_message;
-use crate::model_file::ModelFile;
+use crate::model_file::{ModelFile, Need};
 use crate::output::{Output, Table};
 
 /// What to do with a rated item the model does not know.
@@ -74,14 +74,14 @@ pub fn run(args: &FoldInArgs, out: &Output) -> CliResult<()> {
     let model = Input::new(&args.model);
     let ratings = Input::new(&args.ratings);
     stdin_once(&[("--model", &model), ("--ratings", &ratings)])?;
-    let mf = ModelFile::read(&model)?;
+    let mf = ModelFile::read_for_process(&model, Need::All)?;
     let records = read_records(
         &ratings,
         &[Column::Item, Column::Rating],
         &[Column::User],
         args.limit.max_line_bytes,
     )?;
-    let NewRatings { pairs, skipped } = new_ratings(&records, &ratings.name(), args.unknown, &mf)?;
+    let NewRatings { pairs, skipped } = new_ratings(&records, &ratings.name(), args.unknown, mf)?;
     if !skipped.is_empty() {
         out.note(&format!(
             "left out {} rating(s) of items the model does not know: {}",
@@ -99,8 +99,8 @@ pub fn run(args: &FoldInArgs, out: &Output) -> CliResult<()> {
     let w = model.fold_in(&pairs).map_err(CliError::from_engine)?;
     let factors = model.factors();
     let raw = |i: u32| -> f64 { w.iter().zip(factors.h_col(i)).map(|(a, b)| a * b).sum() };
-    let items = recommend(args.n as usize, args.min_ratings, &mf, &pairs, raw);
-    let would_flag = would_flag(&mf, &pairs, raw);
+    let items = recommend(args.n as usize, args.min_ratings, mf, &pairs, raw);
+    let would_flag = would_flag(mf, &pairs, raw);
     if out.json {
         return out.json_doc(&Report {
             command: "fold-in",
@@ -110,7 +110,7 @@ pub fn run(args: &FoldInArgs, out: &Output) -> CliResult<()> {
             items: &items,
         });
     }
-    out.text(&render_text(args, &mf, pairs.len(), &items, &would_flag))
+    out.text(&render_text(args, mf, pairs.len(), &items, &would_flag))
 }
 
 /// The new user's ratings file, read against the model.

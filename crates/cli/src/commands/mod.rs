@@ -1,6 +1,7 @@
 //! One module per subcommand: its clap arguments and its `run` function.
 
 pub mod evaluate;
+pub mod export;
 pub mod fit;
 pub mod flagged;
 pub mod fold_in;

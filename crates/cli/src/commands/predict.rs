@@ -11,7 +11,7 @@ use crate::csv_in::{read_records, Column};
 use crate::error::CliResult;
 use crate::input::{stdin_once, Input, LineLimit};
 use crate::lookup::{self, Prediction, UnknownPolicy};
-use crate::model_file::ModelFile;
+use crate::model_file::{ModelFile, Need};
 use crate::output::{csv_field, io_failure, Output};
 
 /// Arguments of `cnmf predict`.
@@ -59,7 +59,7 @@ pub fn run(args: &PredictArgs, out: &Output) -> CliResult<()> {
     if let Some(p) = &pairs {
         stdin_once(&[("--model", &model), ("--pairs", p)])?;
     }
-    let mf = ModelFile::read(&model)?;
+    let mf = ModelFile::read_for_process(&model, Need::Scoring)?;
     let predictions = match (&pairs, &args.user, &args.item) {
         (Some(input), _, _) => {
             let path = &input.name();
@@ -73,7 +73,7 @@ pub fn run(args: &PredictArgs, out: &Output) -> CliResult<()> {
             for r in &records {
                 let at = format!("{}:{}: ", path.display(), r.line);
                 v.push(lookup::predict(
-                    &mf,
+                    mf,
                     &r.fields[0],
                     &r.fields[1],
                     args.unknown,
@@ -83,7 +83,7 @@ pub fn run(args: &PredictArgs, out: &Output) -> CliResult<()> {
             v
         }
         (None, Some(user), Some(item)) => {
-            vec![lookup::predict(&mf, user, item, args.unknown, "")?]
+            vec![lookup::predict(mf, user, item, args.unknown, "")?]
         }
         _ => unreachable!("clap requires --pairs or both --user and --item"),
     };

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::error::{CliError, CliResult};
 use crate::lookup::{unknown_message, Fallback, UnknownPolicy};
-use crate::model_file::ModelFile;
+use crate::model_file::{ModelFile, Need};
 use crate::output::{Output, Table};
 
 /// Arguments of `cnmf recommend`.
@@ -86,7 +86,7 @@ pub fn top_n(
 
 /// Runs `cnmf recommend`.
 pub fn run(args: &RecommendArgs, out: &Output) -> CliResult<()> {
-    let mf = ModelFile::read(&crate::input::Input::new(&args.model))?;
+    let mf = ModelFile::read_for_process(&crate::input::Input::new(&args.model), Need::All)?;
     let model = mf.model();
     let scale = model.scale();
     let n = args.n as usize;
@@ -108,7 +108,7 @@ pub fn run(args: &RecommendArgs, out: &Output) -> CliResult<()> {
         }
         None => {
             return Err(CliError::UnknownId(unknown_message(
-                &mf, "user", &args.user, "",
+                mf, "user", &args.user, "",
             )));
         }
     };

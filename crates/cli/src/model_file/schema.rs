@@ -1,6 +1,8 @@
 //! The payload of a model file as it is laid out on disk (format version 1, `FORMAT.md`), in
 //! structs of the CLI's own: renaming a field of the engine's or the ratings crate's types
-//! cannot change the file format, only break the conversions here at compile time.
+//! cannot change the file format, only break the conversions here at compile time. Format
+//! version 2 keeps its arrays in tensors and spells the rest with these same structs (its
+//! `cnmf` metadata, [`v2`](super::v2)).
 //!
 //! Every struct mirrors the v1 JSON exactly: field names and order, nesting, enum spellings,
 //! which structs refuse unknown fields. Conversions to and from the engine's types use their
@@ -444,7 +446,7 @@ mod tests {
     fn written_payload() -> Value {
         let bytes = include_bytes!("../../tests/fixtures/v1_early_stopped.cnmf");
         let file = super::super::ModelFile::from_bytes(bytes).unwrap();
-        let out = file.to_bytes().unwrap();
+        let out = file.to_bytes(super::super::ModelFormat::Json).unwrap();
         let nl = out.iter().position(|&b| b == b'\n').unwrap();
         serde_json::from_slice(&out[nl + 1..]).unwrap()
     }
@@ -596,7 +598,7 @@ mod tests {
             .unwrap();
         assert_eq!(model.screened_users().len(), 1);
         let bytes = super::super::ModelFile::from_fit(model.clone(), &data, info())
-            .to_bytes()
+            .to_bytes(super::super::ModelFormat::Json)
             .unwrap();
         let back = super::super::ModelFile::from_bytes(&bytes).unwrap();
         assert_eq!(back.model(), &model);

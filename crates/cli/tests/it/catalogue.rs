@@ -10,7 +10,10 @@ use std::process::{Command, Stdio};
 
 use sha2::{Digest, Sha256};
 
-use crate::common::{fit_fixture, fixture};
+use cnmf_cli::fuzzing::{self, V2Parts};
+use safetensors::Dtype;
+
+use crate::common::{find, fit_fixture, fixture, tensor_range};
 
 /// One bad invocation.
 struct Case {
@@ -138,19 +141,22 @@ fn every_bad_input_gets_its_exit_code_and_a_clear_message() {
     w("pairs_nocol.csv", b"who,item\nu01,a01\n");
     std::fs::create_dir(dir.join("adir")).unwrap();
     std::os::unix::fs::symlink("ok.csv", dir.join("link.cnmf")).unwrap();
+    std::fs::create_dir(dir.join("npydir")).unwrap();
+    std::os::unix::fs::symlink("npydir", dir.join("npydir").join("W.npy")).unwrap();
+    std::os::unix::fs::symlink("npydir", dir.join("linkdir")).unwrap();
     std::fs::hard_link(dir.join("ok.csv"), dir.join("hard.csv")).unwrap();
 
-    // Model files: a good one, then damaged and crafted ones.
-    let model = fit_fixture(dir, "good.cnmf", &[]);
+    // Model files: a good one of each format version, then damaged and crafted ones.
+    let model = fit_fixture(dir, "good.cnmf", &["--model-format", "json"]);
     let good = std::fs::read(&model).unwrap();
     w("truncated.cnmf", &good[..good.len() / 2]);
     let mut flipped = good.clone();
     let last = flipped.len() - 5;
     flipped[last] ^= 1;
     w("flipped.cnmf", &flipped);
-    let mut v2 = good.clone();
-    v2[11] = b'2';
-    w("v2.cnmf", &v2);
+    let mut v3 = good.clone();
+    v3[11] = b'3';
+    w("v3.cnmf", &v3);
     w("huge.cnmf", b"CNMF-MODEL 1 sha256=0000000000000000000000000000000000000000000000000000000000000000 bytes=1000000000000000\n{}");
     let crafted = |name: &str, edit: &dyn Fn(&mut serde_json::Value)| {
         let mut p = payload(&good);
@@ -189,6 +195,65 @@ fn every_bad_input_gets_its_exit_code_and_a_clear_message() {
         p["corrupt_ratings"] = serde_json::json!([3.0]);
     });
     w("notjson.cnmf", &seal(b"{\"training\": [1, 2"));
+    // Format version 2 (safetensors), the default.
+    let good2 = std::fs::read(fit_fixture(dir, "good2.cnmf", &[])).unwrap();
+    w("v2_short_header.cnmf", &good2[..20]);
+    let mut beyond = good2.clone();
+    beyond[..8].copy_from_slice(&(good2.len() as u64).to_le_bytes());
+    w("v2_header_beyond.cnmf", &beyond);
+    let mut trailing = good2.clone();
+    trailing.extend_from_slice(b"tail");
+    w("v2_trailing.cnmf", &trailing);
+    let mut flipped2 = good2.clone();
+    flipped2[tensor_range(&good2, "W").start + 3] ^= 0x10;
+    w("v2_flipped_w.cnmf", &flipped2);
+    let mut flipped_items = good2.clone();
+    flipped_items[tensor_range(&good2, "rated_items").start] ^= 0x01;
+    w("v2_flipped_items.cnmf", &flipped_items);
+    let mut meta_flip = good2.clone();
+    let at = find(&good2, b"mean_rating").unwrap() + 16;
+    meta_flip[at] ^= 0x01;
+    w("v2_meta_flipped.cnmf", &meta_flip);
+    let crafted2 = |name: &str, edit: &dyn Fn(&mut V2Parts)| {
+        let mut p = fuzzing::v2_parts(&good2).unwrap();
+        edit(&mut p);
+        w(name, &fuzzing::seal_v2(p).unwrap());
+    };
+    let tensor =
+        |p: &mut V2Parts, name: &str| p.tensors.iter().position(|t| t.name == name).unwrap();
+    let meta = |p: &mut V2Parts, key: &str| p.metadata.iter().position(|(k, _)| k == key).unwrap();
+    crafted2("v2_bad_json.cnmf", &|p| {
+        let j = meta(p, "cnmf");
+        p.metadata[j].1 = "{\"training\": [1, 2".into();
+    });
+    crafted2("v2_shape.cnmf", &|p| {
+        let t = tensor(p, "W");
+        let k = p.tensors[t].shape[1];
+        p.tensors[t].shape[0] -= 1;
+        let len = p.tensors[t].data.len();
+        p.tensors[t].data.truncate(len - 8 * k);
+    });
+    crafted2("v2_dtype.cnmf", &|p| {
+        let t = tensor(p, "H");
+        p.tensors[t].dtype = Dtype::F32;
+        p.tensors[t].shape[1] *= 2;
+    });
+    crafted2("v2_nan.cnmf", &|p| {
+        let t = tensor(p, "W");
+        p.tensors[t].data[..8].copy_from_slice(&f64::NAN.to_le_bytes());
+    });
+    crafted2("v2_version.cnmf", &|p| {
+        let v = meta(p, "format_version");
+        p.metadata[v].1 = "3".into();
+    });
+    crafted2("v2_foreign.cnmf", &|p| p.metadata.clear());
+    crafted2("v2_missing.cnmf", &|p| {
+        p.tensors.retain(|t| t.name != "user_means")
+    });
+    crafted2("v2_pattern.cnmf", &|p| {
+        let t = tensor(p, "rated_indptr");
+        p.tensors[t].data[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+    });
 
     let o = "m.cnmf";
     let fit = |what, data: &str, extra: &[&str], code, needle| {
@@ -541,10 +606,10 @@ fn every_bad_input_gets_its_exit_code_and_a_clear_message() {
             "checksum mismatch",
         ),
         case(
-            "version 2",
-            &["recommend", "--model", "v2.cnmf", "--user", "u01"],
+            "version 3",
+            &["recommend", "--model", "v3.cnmf", "--user", "u01"],
             4,
-            "version 2",
+            "version 3",
         ),
         case(
             "huge declared payload",
@@ -752,6 +817,117 @@ fn every_bad_input_gets_its_exit_code_and_a_clear_message() {
             "--top",
         ),
     ];
+    // Format version 2: each damage through `predict` (which skips the rated pattern) and,
+    // where the pattern matters, through `recommend` (which reads it).
+    for (what, file, needle) in [
+        ("v2 header cut short", "v2_short_header.cnmf", "truncated"),
+        (
+            "v2 header length beyond the file",
+            "v2_header_beyond.cnmf",
+            "truncated: the safetensors header length",
+        ),
+        (
+            "v2 bytes after the tensors",
+            "v2_trailing.cnmf",
+            "4 bytes follow the last tensor",
+        ),
+        (
+            "v2 flipped factor byte",
+            "v2_flipped_w.cnmf",
+            "checksum mismatch in tensor `W`",
+        ),
+        (
+            "v2 flipped metadata byte",
+            "v2_meta_flipped.cnmf",
+            "checksum mismatch in the metadata",
+        ),
+        (
+            "v2 metadata not JSON",
+            "v2_bad_json.cnmf",
+            "the metadata does not decode",
+        ),
+        (
+            "v2 shape against the ids",
+            "v2_shape.cnmf",
+            "tensor `W` has shape",
+        ),
+        (
+            "v2 f32 factors",
+            "v2_dtype.cnmf",
+            "tensor `H` holds F32 values",
+        ),
+        ("v2 NaN factor", "v2_nan.cnmf", "NaN"),
+        (
+            "v2 version 3",
+            "v2_version.cnmf",
+            "format version 3 is not supported",
+        ),
+        (
+            "v2 foreign safetensors",
+            "v2_foreign.cnmf",
+            "not a cnmf model file",
+        ),
+        (
+            "v2 missing tensor",
+            "v2_missing.cnmf",
+            "tensor `user_means` is missing",
+        ),
+    ] {
+        cases.push(case(
+            what,
+            &["predict", "--model", file, "--user", "u01", "--item", "a01"],
+            4,
+            needle,
+        ));
+    }
+    for (what, file, needle) in [
+        (
+            "v2 flipped rated item",
+            "v2_flipped_items.cnmf",
+            "checksum mismatch in tensor `rated_items`",
+        ),
+        (
+            "v2 offsets past the items",
+            "v2_pattern.cnmf",
+            "inconsistent model: rated items",
+        ),
+        (
+            "v2 bytes after the tensors (recommend)",
+            "v2_trailing.cnmf",
+            "follow the last tensor",
+        ),
+    ] {
+        cases.push(case(
+            what,
+            &["recommend", "--model", file, "--user", "u01"],
+            4,
+            needle,
+        ));
+    }
+    cases.push(case(
+        "export of a damaged model",
+        &["export", "--model", "v2_flipped_w.cnmf", "--npy", "out"],
+        4,
+        "checksum mismatch",
+    ));
+    cases.push(case(
+        "export into a file",
+        &["export", "--model", "good2.cnmf", "--npy", "ok.csv"],
+        2,
+        "not a directory",
+    ));
+    cases.push(case(
+        "export under a missing directory",
+        &["export", "--model", "good2.cnmf", "--npy", "no/such/dir"],
+        2,
+        "does not exist",
+    ));
+    cases.push(case(
+        "export onto a symbolic link",
+        &["export", "--model", "good2.cnmf", "--npy", "linkdir"],
+        2,
+        "symbolic link",
+    ));
     let mut piped = |what, args: &[&str], input: &[u8], code, needle| {
         let mut c = case(what, args, code, needle);
         c.stdin = Some(input.to_vec());
@@ -770,6 +946,27 @@ fn every_bad_input_gets_its_exit_code_and_a_clear_message() {
         b"",
         3,
         "<stdin>: no ratings found",
+    );
+    piped(
+        "v2 cut short on stdin",
+        &["predict", "--model", "-", "--user", "u01", "--item", "a01"],
+        &good2[..good2.len() - 3],
+        4,
+        "<stdin>: truncated",
+    );
+    piped(
+        "v2 with trailing bytes on stdin",
+        &["predict", "--model", "-", "--user", "u01", "--item", "a01"],
+        &trailing,
+        4,
+        "<stdin>: damaged: data follows the last tensor",
+    );
+    piped(
+        "v2 flipped rated item on stdin",
+        &["flagged", "--model", "-"],
+        &flipped_items,
+        4,
+        "<stdin>: damaged: checksum mismatch in tensor `rated_items`",
     );
     piped(
         "non-model on stdin",

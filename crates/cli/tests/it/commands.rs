@@ -4,7 +4,7 @@ use crate::common;
 
 use std::collections::{HashMap, HashSet};
 
-use common::{cnmf, fit_fixture, fixture, fixture_ratings};
+use common::{cnmf, fit_fixture, fixture, fixture_ratings, tensor_range};
 
 fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
@@ -20,6 +20,7 @@ fn help_documents_commands_and_exit_codes() {
         "flagged",
         "evaluate",
         "fold-in",
+        "export",
         "Exit codes",
     ] {
         assert!(
@@ -69,9 +70,12 @@ fn fit_reports_lambda_and_writes_a_model() {
         "{}",
         r.stderr
     );
+    // Format version 2 by default: a safetensors file (header length, then its JSON).
     let bytes = std::fs::read(&model).unwrap();
-    assert!(bytes.starts_with(b"CNMF-MODEL 1 sha256="));
+    assert_eq!(bytes[8], b'{');
+    assert_eq!(j["model_format"], "safetensors");
     assert_eq!(j["bytes"].as_u64().unwrap(), bytes.len() as u64);
+    safetensors::SafeTensors::deserialize(&bytes).expect("the safetensors crate reads it");
 
     // The human report names the lambda too.
     let r = cnmf(&[
@@ -847,6 +851,203 @@ fn guarded_fits_reloads_reports_screened_users_and_folds_in() {
     assert!(r.stderr.contains("guarded"), "{}", r.stderr);
 }
 
+/// The same fit written in both format versions answers every command identically: the
+/// factors round-trip bit for bit through either.
+#[test]
+fn both_model_formats_answer_every_command_alike() {
+    let dir = tmp();
+    let v2 = fit_fixture(dir.path(), "v2.cnmf", &[]);
+    let v1 = fit_fixture(dir.path(), "v1.cnmf", &["--model-format", "json"]);
+    assert!(std::fs::read(&v1)
+        .unwrap()
+        .starts_with(b"CNMF-MODEL 1 sha256="));
+    let (pairs, new_user) = (fixture("pairs.csv"), fixture("new_user.csv"));
+    for args in [
+        vec!["predict", "--pairs", &pairs, "--json"],
+        vec![
+            "predict",
+            "--user",
+            "nobody",
+            "--item",
+            "a01",
+            "--unknown",
+            "mean",
+            "--json",
+        ],
+        vec!["recommend", "--user", "u03", "-n", "5", "--json"],
+        vec!["flagged", "--json"],
+        vec!["fold-in", "--ratings", &new_user, "--json"],
+    ] {
+        let run = |model: &str| {
+            let mut a = args.clone();
+            a.extend(["--model", model]);
+            cnmf(&a).expect(0).stdout
+        };
+        assert_eq!(run(&v2), run(&v1), "{args:?}");
+    }
+    // The report of `fit --model-format json` says so.
+    let r = cnmf(&[
+        "fit",
+        "--data",
+        &fixture("ratings.csv"),
+        "--k",
+        "2",
+        "--iters",
+        "5",
+        "--model-format",
+        "json",
+        "-o",
+        &v1,
+        "--json",
+    ])
+    .expect(0);
+    assert_eq!(r.json()["model_format"], "json");
+}
+
+/// Parses a `.npy` file as NumPy's reader does (magic, version 1.0, header length, the dict,
+/// data aligned to 64 bytes) and returns its shape and values.
+fn read_npy(bytes: &[u8]) -> (Vec<usize>, Vec<f64>) {
+    assert_eq!(&bytes[..6], b"\x93NUMPY");
+    assert_eq!(&bytes[6..8], &[1, 0]);
+    let len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    assert_eq!((10 + len) % 64, 0, "data aligned to 64 bytes");
+    let header = std::str::from_utf8(&bytes[10..10 + len]).unwrap();
+    assert!(header.ends_with('\n'), "{header:?}");
+    let header = header.trim_end();
+    assert!(
+        header.starts_with("{'descr': '<f8', 'fortran_order': False, 'shape': (")
+            && header.ends_with("), }"),
+        "{header}"
+    );
+    let inside = &header[header.find("(").unwrap() + 1..header.rfind(")").unwrap()];
+    let shape: Vec<usize> = inside
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(|d| d.parse().unwrap())
+        .collect();
+    let data = &bytes[10 + len..];
+    assert_eq!(data.len(), 8 * shape.iter().product::<usize>());
+    let values = data
+        .chunks_exact(8)
+        .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    (shape, values)
+}
+
+/// `export --npy` writes the model file's factors, bit for bit, with the ids in row order;
+/// from either format version the files are the same, and `W @ H` gives `predict`'s scores.
+#[test]
+fn export_writes_the_factors_as_numpy_files() {
+    let dir = tmp();
+    let v2 = fit_fixture(dir.path(), "v2.cnmf", &[]);
+    let v1 = fit_fixture(dir.path(), "v1.cnmf", &["--model-format", "json"]);
+    let out = dir.path().join("factors");
+    let out_s = out.to_string_lossy().into_owned();
+    let r = cnmf(&["export", "--model", &v2, "--npy", &out_s, "--json"]).expect(0);
+    let files = r.json()["files"].as_array().unwrap().clone();
+    assert_eq!(files.len(), 4);
+    let file = std::fs::read(&v2).unwrap();
+    let tensor = |name: &str| -> Vec<f64> {
+        file[tensor_range(&file, name)]
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+            .collect()
+    };
+    let (w_shape, w) = read_npy(&std::fs::read(out.join("W.npy")).unwrap());
+    let (h_shape, h) = read_npy(&std::fs::read(out.join("H.npy")).unwrap());
+    let (n, k, m) = (w_shape[0], w_shape[1], h_shape[1]);
+    assert_eq!((n, k, h_shape[0]), (27, 2, 2));
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&w), bits(&tensor("W")));
+    assert_eq!(bits(&h), bits(&tensor("H")));
+    let users = std::fs::read_to_string(out.join("users.txt")).unwrap();
+    let items = std::fs::read_to_string(out.join("items.txt")).unwrap();
+    let users: Vec<&str> = users.lines().collect();
+    let items: Vec<&str> = items.lines().collect();
+    assert_eq!((users.len(), items.len()), (n, m));
+    assert!(items.contains(&"Heat, 1995"), "{items:?}");
+    // (W @ H)[u, i], clipped to the scale, is the prediction.
+    let (u, i) = (
+        users.iter().position(|&x| x == "u01").unwrap(),
+        items.iter().position(|&x| x == "a02").unwrap(),
+    );
+    let raw: f64 = (0..k).map(|j| w[u * k + j] * h[j * m + i]).sum();
+    let p = cnmf(&[
+        "predict", "--model", &v2, "--user", "u01", "--item", "a02", "--json",
+    ])
+    .expect(0)
+    .json();
+    assert_eq!(
+        p["predictions"][0]["prediction"].as_f64().unwrap(),
+        raw.clamp(1.0, 5.0)
+    );
+    // From the version 1 file: the same four files, replaced in place.
+    let before: Vec<Vec<u8>> = ["W.npy", "H.npy", "users.txt", "items.txt"]
+        .iter()
+        .map(|f| std::fs::read(out.join(f)).unwrap())
+        .collect();
+    let r = cnmf(&["export", "--model", &v1, "--npy", &out_s]).expect(0);
+    assert!(r.stdout.contains("W.npy (27 x 2)"), "{}", r.stdout);
+    for (f, b) in ["W.npy", "H.npy", "users.txt", "items.txt"]
+        .iter()
+        .zip(&before)
+    {
+        assert_eq!(&std::fs::read(out.join(f)).unwrap(), b, "{f}");
+    }
+    let names: HashSet<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 4, "no temporary file left: {names:?}");
+}
+
+/// NumPy and the Python `safetensors` package read what `cnmf` writes, as FORMAT.md shows.
+/// Run with `cargo test -p cnmf-cli -- --ignored numpy` where `python3` has both packages.
+#[test]
+#[ignore = "needs python3 with numpy and safetensors"]
+fn numpy_reads_the_model_file_and_the_exported_factors() {
+    let dir = tmp();
+    let model = fit_fixture(dir.path(), "m.cnmf", &[]);
+    let out = dir.path().join("npy");
+    cnmf(&["export", "--model", &model, "--npy", &out.to_string_lossy()]).expect(0);
+    let p = cnmf(&[
+        "predict", "--model", &model, "--user", "u01", "--item", "a02", "--json",
+    ])
+    .expect(0)
+    .json();
+    let script = r#"
+import json, sys
+import numpy as np
+from safetensors import safe_open
+from safetensors.numpy import load_file
+model, out = sys.argv[1], sys.argv[2]
+t = load_file(model)
+with safe_open(model, framework="np") as f:
+    meta = json.loads(f.metadata()["cnmf"])
+u, i = meta["users"].index("u01"), meta["items"].index("a02")
+lo, hi = meta["model"]["scale"]["min"], meta["model"]["scale"]["max"]
+W, H = np.load(out + "/W.npy"), np.load(out + "/H.npy")
+assert W.dtype == np.float64 and W.flags["C_CONTIGUOUS"]
+assert np.array_equal(W, t["W"]) and np.array_equal(H, t["H"])
+users = open(out + "/users.txt").read().splitlines()
+assert users == meta["users"]
+print(repr(float(np.clip((t["W"] @ t["H"])[u, i], lo, hi))))
+"#;
+    let run = std::process::Command::new("python3")
+        .args(["-c", script, &model, &out.to_string_lossy()])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let printed: f64 = String::from_utf8_lossy(&run.stdout).trim().parse().unwrap();
+    let ours = p["predictions"][0]["prediction"].as_f64().unwrap();
+    assert!((printed - ours).abs() <= 1e-12, "{printed} {ours}");
+}
+
 /// 40 users rating 8 items on days 0..100 (item p0 rated 4 or 5), then 10 of them rating p0
 /// with 1 within one hour on day 120: a review bomb as it arrives, with timestamps.
 fn timed_bomb_csv(dir: &std::path::Path) -> String {
@@ -983,4 +1184,37 @@ fn guarded_holds_a_burst_in_time_and_reports_it() {
     ])
     .expect(2);
     assert!(r.stderr.contains("--burst-window"), "{}", r.stderr);
+}
+
+/// `guarded`'s bursts are kept by both format versions: the same report from either file.
+#[test]
+fn bursts_survive_both_model_formats() {
+    let dir = tmp();
+    let data = timed_bomb_csv(dir.path());
+    let report = |format: &str| {
+        let model = dir.path().join(format).to_string_lossy().into_owned();
+        cnmf(&[
+            "fit",
+            "--data",
+            &data,
+            "--algo",
+            "guarded",
+            "--k",
+            "2",
+            "--iters",
+            "20",
+            "-q",
+            "--model-format",
+            format,
+            "-o",
+            &model,
+        ])
+        .expect(0);
+        cnmf(&["flagged", "--model", &model, "--json"])
+            .expect(0)
+            .json()
+    };
+    let (v2, v1) = (report("safetensors"), report("json"));
+    assert_eq!(v2["summary"]["bursts"], 1, "{v2}");
+    assert_eq!(v2, v1);
 }

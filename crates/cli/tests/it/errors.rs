@@ -2,7 +2,7 @@
 
 use crate::common;
 
-use common::{cnmf, fit_fixture, fixture};
+use common::{cnmf, fit_fixture, fixture, tensor_range};
 
 fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
@@ -125,7 +125,7 @@ fn damaged_models_exit_4() {
     assert!(r.stderr.contains("truncated"), "{}", r.stderr);
 
     let mut flipped = bytes.clone();
-    let at = bytes.len() - 100;
+    let at = tensor_range(&bytes, "W").start + 5;
     flipped[at] ^= 0x04;
     let flipped = write("flipped.cnmf", &flipped);
     let r = predict(&flipped).expect(4);
@@ -136,15 +136,16 @@ fn damaged_models_exit_4() {
     let empty = write("empty.cnmf", b"");
     predict(&empty).expect(4);
 
-    let text = String::from_utf8(bytes.clone()).unwrap();
-    let v2 = write(
-        "v2.cnmf",
-        text.replacen("CNMF-MODEL 1 ", "CNMF-MODEL 2 ", 1)
+    let v1 = fit_fixture(dir.path(), "good_v1.cnmf", &["--model-format", "json"]);
+    let text = std::fs::read_to_string(&v1).unwrap();
+    let v3 = write(
+        "v3.cnmf",
+        text.replacen("CNMF-MODEL 1 ", "CNMF-MODEL 3 ", 1)
             .as_bytes(),
     );
-    let r = predict(&v2).expect(4);
+    let r = predict(&v3).expect(4);
     assert!(
-        r.stderr.contains("format version 2 is not supported"),
+        r.stderr.contains("format version 3 is not supported"),
         "{}",
         r.stderr
     );
@@ -160,7 +161,7 @@ fn damaged_models_exit_4() {
             cnmf(&[
                 "fold-in",
                 "--model",
-                &v2,
+                &v3,
                 "--ratings",
                 &fixture("new_user.csv"),
             ]),
@@ -171,6 +172,38 @@ fn damaged_models_exit_4() {
     }
     // The good model still works.
     predict(&good).expect(0);
+}
+
+/// `predict` reads no more of a format version 2 file than it uses: damage in the rated
+/// pattern (which only `recommend`, `flagged` and `fold-in` read) does not change its answer,
+/// and every command that reads the pattern refuses the file.
+#[test]
+fn damage_in_the_rated_pattern_is_found_by_the_commands_that_read_it() {
+    let dir = tmp();
+    let good = fit_fixture(dir.path(), "good.cnmf", &[]);
+    let mut bytes = std::fs::read(&good).unwrap();
+    let at = tensor_range(&bytes, "rated_items").start + 1;
+    bytes[at] ^= 0x01;
+    let bad = dir.path().join("bad.cnmf").to_string_lossy().into_owned();
+    std::fs::write(&bad, &bytes).unwrap();
+    let pairs = fixture("pairs.csv");
+    let ok = cnmf(&["predict", "--model", &good, "--pairs", &pairs]).expect(0);
+    let r = cnmf(&["predict", "--model", &bad, "--pairs", &pairs]).expect(0);
+    assert_eq!(r.stdout, ok.stdout);
+    let new_user = fixture("new_user.csv");
+    for args in [
+        &["recommend", "--model", &bad, "--user", "u01"][..],
+        &["flagged", "--model", &bad],
+        &["fold-in", "--model", &bad, "--ratings", &new_user],
+    ] {
+        let r = cnmf(args).expect(4);
+        assert!(
+            r.stderr
+                .contains("bad.cnmf: damaged: checksum mismatch in tensor `rated_items`"),
+            "{args:?}: {}",
+            r.stderr
+        );
+    }
 }
 
 #[test]

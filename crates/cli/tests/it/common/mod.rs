@@ -95,3 +95,15 @@ pub fn fixture_ratings() -> Vec<(String, String, f64)> {
         })
         .collect()
 }
+
+/// The byte range of tensor `name` in a model file of format version 2 (safetensors).
+pub fn tensor_range(file: &[u8], name: &str) -> std::ops::Range<usize> {
+    let (n, header) = safetensors::SafeTensors::read_metadata(file).unwrap();
+    let (a, b) = header.info(name).unwrap().data_offsets;
+    8 + n + a..8 + n + b
+}
+
+/// Where `needle` first occurs in `haystack`.
+pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
