@@ -153,6 +153,9 @@ struct ParamsFields {
     warmup_iters: usize,
     l2_w: f64,
     l2_h: f64,
+    /// Written only when set, so that files without it keep their layout; absent means false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    l2_per_rating: bool,
     early_stopping: Option<usize>,
     /// Written for `trimmed` only (the one algorithm that reads it), so that the files of the
     /// other algorithms keep their layout; absent means the engine's default.
@@ -185,7 +188,8 @@ impl TryFrom<ParamsFields> for Params {
             .threads(f.threads)
             .warmup_iters(f.warmup_iters)
             .l2_w(f.l2_w)
-            .l2_h(f.l2_h);
+            .l2_h(f.l2_h)
+            .l2_per_rating(f.l2_per_rating);
         p = match f.lambda {
             None => p,
             Some(Lambda::Value(l)) => p.lambda(l),
@@ -229,6 +233,7 @@ impl From<Params> for ParamsFields {
             warmup_iters: p.warmup_iters(),
             l2_w: p.l2_w(),
             l2_h: p.l2_h(),
+            l2_per_rating: p.l2_per_rating(),
             early_stopping: p.early_stopping(),
             trim_fraction: (p.algorithm() == Algorithm::Trimmed).then(|| p.trim_fraction()),
             guard: (p.algorithm() == Algorithm::Guarded).then(|| GuardFields {
