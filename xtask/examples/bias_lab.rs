@@ -176,7 +176,11 @@ fn fit_inner(
 fn engine_table(data: &Ratings, reps: usize) -> Result<()> {
     println!("| algorithm | k | L2 | test NMAE, early-stopped (mean over {reps}) | best iteration | refit |");
     println!("|---|---|---|---|---|---|");
-    for alg in [Algorithm::IgnoreMissing, Algorithm::IgnoreCorrupt, Algorithm::Guarded] {
+    for alg in [
+        Algorithm::IgnoreMissing,
+        Algorithm::IgnoreCorrupt,
+        Algorithm::Guarded,
+    ] {
         for (k, l2, per_rating) in [(20, 0.0, false), (20, 0.05, true), (20, 0.1, true)] {
             let (mut sum, mut its, mut re) = (0.0, 0, 0.0);
             for rep in 0..reps {
@@ -190,14 +194,22 @@ fn engine_table(data: &Ratings, reps: usize) -> Result<()> {
                         .l2_per_rating(per_rating)
                         .max_iters(iters)
                         .seed(rep as u64);
-                    if stop { p.early_stopping(20) } else { p }
+                    if stop {
+                        p.early_stopping(20)
+                    } else {
+                        p
+                    }
                 };
                 let m = params(600, true)
                     .check()?
                     .fit_with(&inner.train, FitOptions::new().validation(&inner.test))?;
                 let it = m.iterations();
                 let score = |m: &cnmf_engine::NmfModel| {
-                    split.test.iter().map(|t| (m.predict(t.user, t.item) - t.value).abs()).sum::<f64>()
+                    split
+                        .test
+                        .iter()
+                        .map(|t| (m.predict(t.user, t.item) - t.value).abs())
+                        .sum::<f64>()
                         / split.test.len() as f64
                         / 4.0
                 };
@@ -206,7 +218,11 @@ fn engine_table(data: &Ratings, reps: usize) -> Result<()> {
                 let full = params(it.max(1), false).check()?.fit(&split.train)?;
                 re += score(&full);
             }
-            let l2s = if per_rating { format!("{l2} x n") } else { format!("{l2}") };
+            let l2s = if per_rating {
+                format!("{l2} x n")
+            } else {
+                format!("{l2}")
+            };
             println!(
                 "| {alg} | {k} | {l2s} | {:.4} | {} | {:.4} |",
                 sum / reps as f64,

@@ -36,9 +36,11 @@ pub const DEFAULT_WARMUP: usize = 10;
 pub struct DataArgs {
     /// Ratings file: MovieLens `ratings.dat` (user::item::rating::timestamp), MovieLens 100K
     /// `u.data` (tab-separated), or CSV/TSV with a header naming user, item, rating columns;
-    /// gzip-compressed or not; `-` reads standard input (pipes work too).
-    #[arg(long, value_name = "FILE")]
-    pub data: PathBuf,
+    /// gzip-compressed or not; `-` reads standard input (pipes work too). A directory is
+    /// searched for `ml-1m/ratings.dat`, `ml-100k/u.data`, `ratings.dat` or `u.data`; without
+    /// --data, the directory named by CNMF_DATA, else `./data`, is searched the same way.
+    #[arg(long, value_name = "FILE|DIR")]
+    pub data: Option<PathBuf>,
 
     /// File format; `auto` decides from the file name, else from the first line.
     #[arg(long, default_value = "auto", value_parser = parse_format)]
@@ -435,14 +437,22 @@ impl DataArgs {
     }
 
     /// The ratings input (`-`: standard input).
-    pub fn input(&self) -> Input {
-        Input::new(&self.data)
+    ///
+    /// A directory, or no `--data` at all, is resolved to the MovieLens ratings file it holds
+    /// (`CNMF_DATA`, then `./data`, when not given); an error says where it looked.
+    pub fn input(&self) -> CliResult<Input> {
+        match &self.data {
+            Some(p) if p.as_os_str() == "-" || !p.is_dir() => Ok(Input::new(p)),
+            given => cnmf_ratings::discover::locate(given.as_deref())
+                .map(|found| Input::new(&found.path))
+                .map_err(CliError::from_ratings),
+        }
     }
 
     /// Loads the ratings, reading the input once (so pipes and standard input work); errors
     /// name the file, the line and the problem.
     pub fn load(&self) -> CliResult<(Ratings, DataSummary)> {
-        let input = self.input();
+        let input = self.input()?;
         let name = input.name();
         let opts = LoadOptions::default()
             .format(self.format)

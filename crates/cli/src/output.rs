@@ -36,8 +36,11 @@ impl Output {
     pub fn json_doc(&self, value: &impl Serialize) -> CliResult<()> {
         let stdout = io::stdout();
         let mut w = io::BufWriter::new(stdout.lock());
-        serde_json::to_writer_pretty(&mut w, value)
-            .map_err(|e| CliError::runtime(format!("writing JSON output: {e}")))?;
+        serde_json::to_writer_pretty(&mut w, value).map_err(|e| match e.io_error_kind() {
+            // Keep the I/O kind, so that a closed pipe (`cnmf ... --json | head`) exits quietly.
+            Some(kind) => io_failure(io::Error::from(kind)),
+            None => CliError::runtime(format!("writing JSON output: {e}")),
+        })?;
         writeln!(w).map_err(io_failure)?;
         w.flush().map_err(io_failure)
     }

@@ -184,6 +184,35 @@ pub fn discover_in(
     env_dir: Option<&Path>,
     default_dir: &Path,
 ) -> Result<DataSource, RatingsError> {
+    let found = locate_in(explicit, env_dir, default_dir)?;
+    source(found.kind, found.path, found.format)
+}
+
+/// A ratings file [`locate`] found: what it is, where and in which format (no hash: reading a
+/// large file just to hash it is left to [`discover`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located {
+    /// Which data set.
+    pub kind: DataSetKind,
+    /// The ratings file.
+    pub path: PathBuf,
+    /// Its format (never [`Format::Auto`]).
+    pub format: Format,
+}
+
+/// Finds the ratings file as [`discover`] does, without hashing it (for tools that only load
+/// it, like the `cnmf` command line).
+pub fn locate(explicit: Option<&Path>) -> Result<Located, RatingsError> {
+    let env = std::env::var_os(ENV_VAR).map(PathBuf::from);
+    locate_in(explicit, env.as_deref(), Path::new(DEFAULT_DIR))
+}
+
+/// [`locate`] with the environment and default directory given.
+pub fn locate_in(
+    explicit: Option<&Path>,
+    env_dir: Option<&Path>,
+    default_dir: &Path,
+) -> Result<Located, RatingsError> {
     if let Some(path) = explicit {
         return from_explicit(path);
     }
@@ -195,7 +224,7 @@ pub fn discover_in(
         ),
     };
     match find_in_dir(dir) {
-        Some((release, path)) => source(release.kind, path, release.format),
+        Some((release, path)) => Ok(located(release.kind, path, release.format)),
         None => Err(RatingsError::DataNotFound(not_found_message(dir, &origin))),
     }
 }
@@ -238,7 +267,11 @@ pub fn require_ml100k() -> PathBuf {
     path
 }
 
-fn from_explicit(path: &Path) -> Result<DataSource, RatingsError> {
+fn located(kind: DataSetKind, path: PathBuf, format: Format) -> Located {
+    Located { kind, path, format }
+}
+
+fn from_explicit(path: &Path) -> Result<Located, RatingsError> {
     if path.is_file() {
         let format = Format::Auto.detect(path)?;
         let kind = RELEASES
@@ -251,11 +284,11 @@ fn from_explicit(path: &Path) -> Result<DataSource, RatingsError> {
                         .is_some_and(|d| d == r.dir)
             })
             .map_or(DataSetKind::Other, |r| r.kind);
-        return source(kind, path.to_path_buf(), format);
+        return Ok(located(kind, path.to_path_buf(), format));
     }
     if path.is_dir() {
         if let Some((release, p)) = find_in_dir(path) {
-            return source(release.kind, p, release.format);
+            return Ok(located(release.kind, p, release.format));
         }
         // The directory may be `ml-1m/` or `ml-100k/` itself.
         for r in RELEASES {
@@ -263,7 +296,7 @@ fn from_explicit(path: &Path) -> Result<DataSource, RatingsError> {
             if p.is_file() {
                 let named = path.file_name().is_some_and(|d| d == r.dir);
                 let kind = if named { r.kind } else { DataSetKind::Other };
-                return source(kind, p, r.format);
+                return Ok(located(kind, p, r.format));
             }
         }
         return Err(RatingsError::DataNotFound(not_found_message(

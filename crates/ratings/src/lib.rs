@@ -59,7 +59,7 @@ pub mod synthetic;
 pub mod time;
 pub mod write;
 
-pub use discover::{DataSetKind, DataSource};
+pub use discover::{DataSetKind, DataSource, Located};
 pub use error::{Location, RatingsError};
 pub use ids::IdMap;
 pub use load::{

@@ -74,7 +74,7 @@ pub fn run(args: &FitArgs, out: &Output) -> CliResult<()> {
         lambda,
         notes,
     } = args.params.check(args.data.scale)?;
-    let input = args.data.input();
+    let input = args.data.input()?;
     let inputs: Vec<&std::path::Path> = match &input {
         Input::Path(p) => vec![p.as_path()],
         Input::Stdin => vec![],

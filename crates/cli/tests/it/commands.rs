@@ -1218,3 +1218,83 @@ fn bursts_survive_both_model_formats() {
     assert_eq!(v2["summary"]["bursts"], 1, "{v2}");
     assert_eq!(v2, v1);
 }
+
+#[test]
+fn data_directories_and_cnmf_data_are_searched_as_documented() {
+    let dir = tmp();
+    // A made-up u.data (tab-separated) inside `<dir>/ml-100k/`.
+    let ml = dir.path().join("ml-100k");
+    std::fs::create_dir(&ml).unwrap();
+    let mut text = String::new();
+    for u in 1..=12 {
+        for i in 1..=6 {
+            if (u + i) % 3 != 0 {
+                text.push_str(&format!(
+                    "{u}\t{i}\t{}\t{}\n",
+                    1 + (u * i) % 5,
+                    1000 + u * 10 + i
+                ));
+            }
+        }
+    }
+    std::fs::write(ml.join("u.data"), text).unwrap();
+    let model = dir.path().join("m.cnmf").to_string_lossy().into_owned();
+    let root = dir.path().to_string_lossy().into_owned();
+    let ml = ml.to_string_lossy().into_owned();
+    for data in [&root, &ml] {
+        let j = cnmf(&[
+            "fit", "--data", data, "--k", "2", "--iters", "3", "-o", &model, "--json",
+        ])
+        .expect(0)
+        .json();
+        assert!(
+            j["data"]["file"].as_str().unwrap().ends_with("u.data"),
+            "{j}"
+        );
+    }
+    // Without --data: CNMF_DATA, and an error naming where it looked when nothing is there.
+    let run = |env: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_cnmf"))
+            .args(["fit", "--k", "2", "--iters", "3", "-o", &model])
+            .env("CNMF_DATA", env)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    assert!(run(&root).status.success());
+    let empty = tmp();
+    let out = run(&empty.path().to_string_lossy());
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("looked for") && err.contains("ml-100k/u.data"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_closed_pipe_ends_json_output_quietly() {
+    use std::process::{Command, Stdio};
+    let dir = tmp();
+    let model = fit_fixture(dir.path(), "m.cnmf", &[]);
+    // The reader closes before the (long) document is written: exit 0, nothing on stderr.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cnmf"))
+        .args(["flagged", "--model", &model, "--json", "--min-share", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
