@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{evaluate, export, fit, flagged, fold_in, predict, recommend};
+use crate::commands::{evaluate, export, fit, flagged, fold_in, predict, recommend, similar};
 use crate::error::CliResult;
 use crate::output::Output;
 
@@ -55,6 +55,8 @@ pub enum Command {
     FoldIn(fold_in::FoldInArgs),
     /// Write a model's factors as NumPy files (W.npy, H.npy) with its user and item ids.
     Export(export::ExportArgs),
+    /// The items most like a given item (cosine of the item factors).
+    Similar(similar::SimilarArgs),
 }
 
 impl Cli {
@@ -77,6 +79,7 @@ impl Cli {
             Command::Evaluate(a) => evaluate::run(a, &out),
             Command::FoldIn(a) => fold_in::run(a, &out),
             Command::Export(a) => export::run(a, &out),
+            Command::Similar(a) => similar::run(a, &out),
         }
     }
 }

@@ -7,3 +7,4 @@ pub mod flagged;
 pub mod fold_in;
 pub mod predict;
 pub mod recommend;
+pub mod similar;

@@ -1298,3 +1298,62 @@ fn a_closed_pipe_ends_json_output_quietly() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn similar_ranks_items_by_the_cosine_of_their_factors() {
+    let dir = tmp();
+    let model = fit_fixture(dir.path(), "m.cnmf", &[]);
+    let j = cnmf(&[
+        "similar", "--model", &model, "--item", "a01", "-n", "50", "--json",
+    ])
+    .expect(0)
+    .json();
+    assert_eq!(j["item"], "a01");
+    let sims = j["similar"].as_array().unwrap();
+    // Every other item with a nonzero factor vector, in descending cosine, each in [0, 1].
+    let export = dir.path().join("npy");
+    cnmf(&[
+        "export",
+        "--model",
+        &model,
+        "--npy",
+        &export.to_string_lossy(),
+    ])
+    .expect(0);
+    let items: Vec<String> = std::fs::read_to_string(export.join("items.txt"))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(sims.len(), items.len() - 1, "{j}");
+    let cos: Vec<f64> = sims.iter().map(|s| s["cosine"].as_f64().unwrap()).collect();
+    assert!(cos.windows(2).all(|w| w[0] >= w[1]), "{cos:?}");
+    assert!(
+        cos.iter().all(|c| (0.0..=1.0 + 1e-12).contains(c)),
+        "{cos:?}"
+    );
+    assert!(sims.iter().all(|s| s["item"] != "a01"));
+    // The cosines, recomputed from the exported H (k x items, .npy 1.0, little-endian f64).
+    let bytes = std::fs::read(export.join("H.npy")).unwrap();
+    let header = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    let h: Vec<f64> = bytes[10 + header..]
+        .chunks_exact(8)
+        .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
+        .collect();
+    let m = items.len();
+    let k = h.len() / m;
+    let col = |i: usize| (0..k).map(|f| h[f * m + i]).collect::<Vec<f64>>();
+    let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let q = col(items.iter().position(|i| i == "a01").unwrap());
+    for s in sims {
+        let v = col(items
+            .iter()
+            .position(|i| i == s["item"].as_str().unwrap())
+            .unwrap());
+        let want = v.iter().zip(&q).map(|(a, b)| a * b).sum::<f64>() / (norm(&v) * norm(&q));
+        assert!((s["cosine"].as_f64().unwrap() - want).abs() < 1e-12, "{s}");
+    }
+    let r = cnmf(&["similar", "--model", &model, "--item", "nope"]).expect(5);
+    assert!(r.stderr.contains("unknown item \"nope\""), "{}", r.stderr);
+    cnmf(&["similar", "--model", &model, "--item", "a01", "-n", "0"]).expect(2);
+}
