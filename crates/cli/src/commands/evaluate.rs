@@ -1,4 +1,8 @@
-//! `cnmf evaluate`: k-fold cross-validation of one algorithm on a ratings file.
+//! `cnmf evaluate`: k-fold cross-validation of one algorithm on a ratings file, or (with
+//! `--test FILE`) a fit on the data scored on a given test file, such as MovieLens'
+//! `u1.base`/`u1.test`.
+
+use std::path::PathBuf;
 
 use clap::Args;
 use cnmf_engine::ValidNmfParams;
@@ -11,6 +15,8 @@ use crate::fit_args::{
     fit_with_progress, flagged_warning, CheckedParams, DataArgs, DataSummary, LambdaChoice,
     ParamArgs,
 };
+use crate::lookup::{self, UnknownPolicy};
+use crate::model_file::{ModelFile, TrainingInfo};
 use crate::output::{Output, Table};
 
 /// Arguments of `cnmf evaluate`.
@@ -25,6 +31,46 @@ pub struct EvaluateArgs {
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(usize),
           allow_negative_numbers = true)]
     folds: usize,
+    /// Instead of folds: fit on --data once and score this ratings file (any format --data
+    /// takes, detected on its own; its timestamps are not read), e.g. MovieLens' `u1.test`
+    /// after `--data u1.base`.
+    #[arg(long, value_name = "FILE", conflicts_with = "folds")]
+    test: Option<PathBuf>,
+    /// With --test: a test rating whose user or item has no training rating is an `error`
+    /// (exit code 5), or predicted by a training `mean` (counted in the report).
+    #[arg(long, value_enum, default_value_t = UnknownPolicy::Error)]
+    unknown: UnknownPolicy,
+}
+
+/// The result of `--test`.
+#[derive(Debug, Clone, Serialize)]
+struct TestResult {
+    /// The test file.
+    test_file: String,
+    /// Training ratings.
+    train: usize,
+    /// Test ratings scored.
+    test: usize,
+    /// Test ratings predicted by a mean (`--unknown mean`).
+    fallbacks: usize,
+    nmae: f64,
+    mae: f64,
+    rmse: f64,
+    fit_seconds: f64,
+    flagged: usize,
+}
+
+#[derive(Serialize)]
+struct TestReport<'a> {
+    command: &'static str,
+    data: &'a DataSummary,
+    algorithm: String,
+    k: usize,
+    lambda: &'a LambdaChoice,
+    warmup: usize,
+    iterations: usize,
+    seed: u64,
+    result: &'a TestResult,
 }
 
 /// One fold's result.
@@ -107,6 +153,16 @@ pub fn run(args: &EvaluateArgs, out: &Output) -> CliResult<()> {
     for n in &notes {
         out.note(n);
     }
+    if let Some(test) = &args.test {
+        return run_test(args, test, &params, &lambda, out);
+    }
+    if args.unknown != UnknownPolicy::Error {
+        return Err(CliError::Usage(
+            "--unknown applies to --test only (k-fold cross-validation predicts every held-out \
+             rating from the model)"
+                .into(),
+        ));
+    }
     if args.folds < 2 {
         return Err(CliError::Usage(format!(
             "--folds must be at least 2, got {}",
@@ -181,6 +237,101 @@ pub fn run(args: &EvaluateArgs, out: &Output) -> CliResult<()> {
         &lambda,
         &results,
         &summary_stats,
+    ))
+}
+
+/// `--test`: fits on the data and scores the test file.
+fn run_test(
+    args: &EvaluateArgs,
+    test_path: &std::path::Path,
+    params: &ValidNmfParams,
+    lambda: &LambdaChoice,
+    out: &Output,
+) -> CliResult<()> {
+    // The test file is read first: a bad test file fails before the fit.
+    let opts = cnmf_ratings::LoadOptions::default()
+        .scale(args.data.scale)
+        .duplicates(args.data.duplicates)
+        .timestamps(false)
+        .max_line_bytes(args.data.limit.max_line_bytes);
+    let test = cnmf_ratings::load(test_path, &opts).map_err(CliError::from_ratings)?;
+    let (data, summary) = args.data.load()?;
+    out.info(&format!("data: {}", summary.describe()));
+    args.params.check_rank_for(&summary)?;
+    let (model, secs) = fit_with_progress(params, &data, None, out, "fit")?;
+    let flagged = model.corrupt_entries().len();
+    let info = TrainingInfo {
+        source: summary.file.clone(),
+        format: summary.format.clone(),
+        n_ratings: data.nnz(),
+        fit_seconds: secs,
+        cnmf_version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    let mf = ModelFile::from_fit(model, &data, info);
+    let name = test_path.display().to_string();
+    let (mut abs, mut sq, mut fallbacks) = (0.0, 0.0, 0usize);
+    for t in test.iter() {
+        let user = test.users().external(t.user);
+        let item = test.items().external(t.item);
+        let at = format!("{name}: ");
+        let p = lookup::predict(&mf, user, item, args.unknown, &at)?;
+        fallbacks += usize::from(p.fallback.is_some());
+        let e = p.prediction - t.value;
+        abs += e.abs();
+        sq += e * e;
+    }
+    let n = test.nnz() as f64;
+    let mae = abs / n;
+    let result = TestResult {
+        test_file: name,
+        train: data.nnz(),
+        test: test.nnz(),
+        fallbacks,
+        nmae: mae / data.scale().width(),
+        mae,
+        rmse: (sq / n).sqrt(),
+        fit_seconds: secs,
+        flagged,
+    };
+    if fallbacks > 0 {
+        out.note(&format!(
+            "{fallbacks} test ratings had a user or item without training ratings and were \
+             predicted by a training mean (--unknown mean)"
+        ));
+    }
+    if out.json {
+        return out.json_doc(&TestReport {
+            command: "evaluate",
+            data: &summary,
+            algorithm: params.algorithm().name().to_string(),
+            k: params.rank(),
+            lambda,
+            warmup: params.warmup_iters(),
+            iterations: params.max_iters(),
+            seed: params.seed(),
+            result: &result,
+        });
+    }
+    out.text(&format!(
+        "{} on {} ({} training ratings), scored on {} ({} ratings{}); k = {}, {}\n\
+         NMAE  {:.4}\nMAE   {:.4}\nRMSE  {:.4}\nfit   {:.2} s, {} ratings flagged\n",
+        params.algorithm(),
+        summary.file,
+        result.train,
+        result.test_file,
+        result.test,
+        if fallbacks > 0 {
+            format!(", {fallbacks} by a mean")
+        } else {
+            String::new()
+        },
+        params.rank(),
+        lambda.describe(),
+        result.nmae,
+        result.mae,
+        result.rmse,
+        secs,
+        flagged,
     ))
 }
 

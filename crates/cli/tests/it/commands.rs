@@ -1357,3 +1357,83 @@ fn similar_ranks_items_by_the_cosine_of_their_factors() {
     assert!(r.stderr.contains("unknown item \"nope\""), "{}", r.stderr);
     cnmf(&["similar", "--model", &model, "--item", "a01", "-n", "0"]).expect(2);
 }
+
+#[test]
+fn evaluate_scores_a_given_test_file_like_predict_does() {
+    let dir = tmp();
+    // Made-up MovieLens-style folds: tab-separated, no header, names the loader does not know.
+    let (mut base, mut test) = (String::new(), String::new());
+    for u in 1..=20 {
+        for i in 1..=8 {
+            let line = format!("{u}\t{i}\t{}\t{}\n", 1 + (u * 3 + i * 5) % 5, 900 + u + i);
+            if (u * 7 + i) % 6 == 0 {
+                test.push_str(&line);
+            } else {
+                base.push_str(&line);
+            }
+        }
+    }
+    let (b, t) = (dir.path().join("u1.base"), dir.path().join("u1.test"));
+    std::fs::write(&b, &base).unwrap();
+    std::fs::write(&t, &test).unwrap();
+    let (b, t) = (
+        b.to_string_lossy().into_owned(),
+        t.to_string_lossy().into_owned(),
+    );
+    let common = [
+        "--k",
+        "2",
+        "--iters",
+        "30",
+        "--seed",
+        "4",
+        "--algo",
+        "ignore-missing",
+    ];
+    let mut args = vec!["evaluate", "--data", &b, "--test", &t, "--json"];
+    args.extend_from_slice(&common);
+    let j = cnmf(&args).expect(0).json();
+    let r = &j["result"];
+    // The same fit through `fit` and `predict`, scored here.
+    let model = dir.path().join("m.cnmf").to_string_lossy().into_owned();
+    let mut fit = vec!["fit", "--data", &b, "-o", &model, "-q"];
+    fit.extend_from_slice(&common);
+    cnmf(&fit).expect(0);
+    let (mut abs, mut sq, mut n) = (0.0, 0.0, 0.0);
+    for line in test.lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        let p = cnmf(&[
+            "predict", "--model", &model, "--user", f[0], "--item", f[1], "--json",
+        ])
+        .expect(0)
+        .json();
+        let e = p["predictions"][0]["prediction"].as_f64().unwrap() - f[2].parse::<f64>().unwrap();
+        abs += e.abs();
+        sq += e * e;
+        n += 1.0;
+    }
+    assert_eq!(r["test"], n as u64, "{j}");
+    assert!((r["mae"].as_f64().unwrap() - abs / n).abs() < 1e-12, "{j}");
+    assert!(
+        (r["nmae"].as_f64().unwrap() - abs / n / 4.0).abs() < 1e-12,
+        "{j}"
+    );
+    assert!(
+        (r["rmse"].as_f64().unwrap() - (sq / n).sqrt()).abs() < 1e-12,
+        "{j}"
+    );
+    // A test rating of an unknown user: an error, or a counted mean with --unknown mean.
+    let t2 = dir.path().join("cold.test");
+    std::fs::write(&t2, format!("{test}99\t1\t3\t999\n")).unwrap();
+    let t2 = t2.to_string_lossy().into_owned();
+    let mut args = vec!["evaluate", "--data", &b, "--test", &t2];
+    args.extend_from_slice(&common);
+    let e = cnmf(&args).expect(5);
+    assert!(e.stderr.contains("unknown user \"99\""), "{}", e.stderr);
+    args.extend_from_slice(&["--unknown", "mean", "--json"]);
+    let j = cnmf(&args).expect(0).json();
+    assert_eq!(j["result"]["fallbacks"], 1, "{j}");
+    // --unknown belongs to --test; --test and --folds exclude each other.
+    cnmf(&["evaluate", "--data", &b, "--unknown", "mean"]).expect(2);
+    cnmf(&["evaluate", "--data", &b, "--test", &t, "--folds", "3"]).expect(2);
+}
