@@ -70,7 +70,8 @@ fn listing(dir: &Path) -> BTreeSet<PathBuf> {
 
 fn run(dir: &Path, c: &Case, json: bool) -> (i32, String, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cnmf"));
-    cmd.current_dir(dir).args(&c.args);
+    // The environment must not change an outcome: `fit` without --data searches CNMF_DATA.
+    cmd.current_dir(dir).args(&c.args).env_remove("CNMF_DATA");
     if json {
         cmd.arg("--json");
     }
@@ -483,7 +484,12 @@ fn every_bad_input_gets_its_exit_code_and_a_clear_message() {
             "not a whole number",
         ),
         case("no subcommand", &[], 2, "Usage"),
-        case("fit without data", &["fit", "-o", o], 2, "--data"),
+        case(
+            "fit without data (no CNMF_DATA, no ./data)",
+            &["fit", "-o", o],
+            3,
+            "no MovieLens ratings found",
+        ),
         case(
             "folds on 4 ratings",
             &["evaluate", "--data", "four.csv", "--folds", "5", "--k", "1"],
