@@ -192,14 +192,16 @@ pub enum Algorithm {
     /// act from iteration `w + 1`, the user side from `w + 2`. Needs `λ`.
     ///
     /// **Measured** (MovieLens 100K, k = 20, 40 iterations, `λ = 3.88`, 20 repetitions, three
-    /// targets per repetition, one per band of mean rating; the research behind the design):
-    /// mean absolute prediction shift at 5% adversaries 0.009 for the low-knowledge attack (M3),
-    /// 0.044 for the informed one (M4; 0.093 on targets of mean below 3.4), 0.009 and 0.015 for
-    /// the average and bandwagon attacks, 0.012 for a push by injected users, against
-    /// `ignore-corrupt`'s 0.22 to 0.40; clean test NMAE +0.72% against `ignore-corrupt`,
-    /// +0.19% under random noise (Model 2); user-level detection F1 0.91 for the low-knowledge
-    /// and average attacks. The per-iteration cost is that of `ignore-corrupt` plus one
-    /// comparison per rating.
+    /// targets per repetition, one per band of mean rating; attacks timed as a one-day burst
+    /// after the training data; `docs/defence-lab.md`): mean absolute prediction shift at 5%
+    /// adversaries 0.006 for the low-knowledge attack (M3), 0.020 for the informed one (M4),
+    /// 0.008 and 0.012 for the average and bandwagon attacks, 0.021 for a push by converted
+    /// accounts and 0.032 for the adaptive attacker, against `ignore-corrupt`'s 0.16 to 0.37;
+    /// clean test NMAE +0.69% against `ignore-corrupt`, +0.15% under random noise (Model 2);
+    /// user-level detection F1 0.88 for the low-knowledge, average and bandwagon attacks in
+    /// `cargo xtask reproduce` (the screens' false positives: niche users and the raters of one
+    /// genuine shifted burst). The per-iteration cost is that of `ignore-corrupt` plus one
+    /// comparison per rating; the screens run once per fit.
     ///
     /// **Failure modes.** Converted existing accounts whose target rating sits *inside the
     /// noise* get through the thresholds: the adaptive attacker that rates the target just
