@@ -811,56 +811,24 @@ pub(crate) fn guarded_row<S: Simd, const K: usize, const UPDATE: bool>(
     scratch: &mut Scratch,
     stats: &mut RowStats,
 ) {
-    if guard.screen && !held.is_empty() && held.iter().any(|&h| h != 0) {
-        return guarded_row_held::<S, K, UPDATE>(
+    // Rows with held ratings are rare (the raters of a burst): the others run the loop
+    // compiled without the held test.
+    if guard.screen && held.iter().any(|&h| h != 0) {
+        guarded_row_body::<S, K, UPDATE, true>(
+            row, w0, w1, h, items, values, flags, rule, guard, screened, held, scratch, stats,
+        );
+    } else {
+        guarded_row_body::<S, K, UPDATE, false>(
             row, w0, w1, h, items, values, flags, rule, guard, screened, held, scratch, stats,
         );
     }
-    let k = if K == 0 { w0.len() } else { K };
-    let w0 = &w0[..k];
-    let n = items.len();
-    let Predicted { num, den, a, b, .. } = scratch.predict::<S, K>(w0, h, items);
-    let mut st = *stats;
-    let out_of_items = screened && guard.screen;
-    let mut active = 0usize;
-    for (p, &v) in values.iter().enumerate() {
-        let x = b[p];
-        let r = v - x;
-        let e = r * r;
-        if let Some(l) = rule.lambda {
-            st.clipped += e.min(l);
-        }
-        let ar = r.abs();
-        let near = ar <= guard.item_cut;
-        let item_out = out_of_items | !near;
-        flags[p] = u8::from(item_out);
-        st.flagged += usize::from(item_out);
-        st.loss += select(item_out, 0.0, e);
-        let keep = ar <= guard.user_cut;
-        a[p] = select(keep, v, 0.0);
-        b[p] = select(keep, x, 0.0);
-        active += usize::from(keep);
-    }
-    *stats = st;
-    stats.sq += rule.l2.weight(values.len()) * dot(w0, w0);
-    if UPDATE {
-        if active == 0 {
-            w1.copy_from_slice(w0);
-            return;
-        }
-        gather_axpy2::<S>(h, k, items, &a[..n], &b[..n], num, den);
-        if !mu_update(w0, w1, num, den, rule.l2.of(values.len())) && stats.bad_row.is_none() {
-            stats.bad_row = Some(row);
-        }
-    }
 }
 
-/// [`guarded_row`] for a row with ratings held by the burst screen (rare: only the users who
-/// rated inside a burst): a held entry is out of both sides, as if beyond both thresholds.
+/// The body of [`guarded_row`]; with `HELD`, an entry `held` by the burst screen is out of
+/// both sides, as if beyond both thresholds.
 #[allow(clippy::too_many_arguments)]
-#[cold]
-#[inline(never)]
-fn guarded_row_held<S: Simd, const K: usize, const UPDATE: bool>(
+#[inline(always)]
+fn guarded_row_body<S: Simd, const K: usize, const UPDATE: bool, const HELD: bool>(
     row: usize,
     w0: &[f64],
     w1: &mut [f64],
@@ -880,6 +848,7 @@ fn guarded_row_held<S: Simd, const K: usize, const UPDATE: bool>(
     let n = items.len();
     let Predicted { num, den, a, b, .. } = scratch.predict::<S, K>(w0, h, items);
     let mut st = *stats;
+    let out_of_items = screened && guard.screen;
     let mut active = 0usize;
     for (p, &v) in values.iter().enumerate() {
         let x = b[p];
@@ -889,14 +858,15 @@ fn guarded_row_held<S: Simd, const K: usize, const UPDATE: bool>(
             st.clipped += e.min(l);
         }
         let ar = r.abs();
-        let is_held = held[p] != 0;
-        let item_out = screened | is_held | (ar > guard.item_cut) | ar.is_nan();
+        let is_held = HELD && held[p] != 0;
+        let near = ar <= guard.item_cut;
+        let item_out = out_of_items | is_held | !near;
         flags[p] = u8::from(item_out);
         st.flagged += usize::from(item_out);
-        st.loss += if item_out { 0.0 } else { e };
-        let keep = !is_held && ar <= guard.user_cut;
-        a[p] = if keep { v } else { 0.0 };
-        b[p] = if keep { x } else { 0.0 };
+        st.loss += select(item_out, 0.0, e);
+        let keep = !is_held & (ar <= guard.user_cut);
+        a[p] = select(keep, v, 0.0);
+        b[p] = select(keep, x, 0.0);
         active += usize::from(keep);
     }
     *stats = st;
