@@ -464,8 +464,17 @@ pub fn run(a: &BenchScaleArgs, command: String) -> Result<Report> {
     bar.set_style(style(
         "{msg:32} [{bar:30}] {pos}/{len} steps, {elapsed} elapsed",
     ));
-    let load_start = loadavg();
-    let mut sizes = Vec::new();
+    let mut report = Report {
+        command,
+        k: a.k,
+        iters: a.iters,
+        budget_secs: a.budget,
+        threads: a.threads,
+        cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
+        cpu: cpu_model(),
+        loadavg: (loadavg(), None),
+        sizes: Vec::new(),
+    };
     for size in &a.sizes {
         bar.set_message(format!("{}: generating", size.name));
         let dir = data_root.join(format!("bench-{}", size.name));
@@ -500,7 +509,7 @@ pub fn run(a: &BenchScaleArgs, command: String) -> Result<Report> {
         }
         let loads: Vec<f64> = fits.iter().map(|f| f.load_secs).collect();
         let load_secs = median(&loads);
-        sizes.push(SizeResult {
+        report.sizes.push(SizeResult {
             size: size.clone(),
             nnz,
             generate_secs,
@@ -510,28 +519,25 @@ pub fn run(a: &BenchScaleArgs, command: String) -> Result<Report> {
             fits,
             cli,
         });
+        // Written after every size, so that a long run interrupted at a large size keeps the
+        // smaller ones.
+        report.loadavg.1 = loadavg();
+        write_report(&report, &a.out)?;
     }
     bar.finish_and_clear();
     if !a.keep_data && a.data_dir.is_none() {
         let _ = std::fs::remove_dir(&data_root);
     }
-    let report = Report {
-        command,
-        k: a.k,
-        iters: a.iters,
-        budget_secs: a.budget,
-        threads: a.threads,
-        cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
-        cpu: cpu_model(),
-        loadavg: (load_start, loadavg()),
-        sizes,
-    };
-    std::fs::write(
-        a.out.join("bench-scale.json"),
-        serde_json::to_string_pretty(&report)?,
-    )?;
-    std::fs::write(a.out.join("BENCH-SCALE.md"), markdown(&report))?;
     Ok(report)
+}
+
+fn write_report(report: &Report, out: &Path) -> Result<()> {
+    std::fs::write(
+        out.join("bench-scale.json"),
+        serde_json::to_string_pretty(report)?,
+    )?;
+    std::fs::write(out.join("BENCH-SCALE.md"), markdown(report))?;
+    Ok(())
 }
 
 fn mb(b: Option<u64>) -> String {
@@ -687,6 +693,57 @@ mod tests {
         assert!(parse_size("100x50").is_err());
         // more ratings than cells: the generator refuses it, so the option does
         assert!(parse_size("10x10x1000").is_err());
+    }
+
+    fn args(extra: &[&str]) -> Result<BenchScaleArgs, String> {
+        use clap::Parser;
+        let argv = ["cargo xtask", "bench-scale"].iter().chain(extra);
+        match crate::cli::Cli::try_parse_from(argv) {
+            Ok(crate::cli::Cli {
+                command: crate::cli::Command::BenchScale(a),
+            }) => check(&a).map(|()| a).map_err(|e| e.to_string()),
+            Ok(other) => panic!("parsed as {other:?}"),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    #[test]
+    fn options_parse_and_check() {
+        let a = args(&[]).unwrap();
+        let names: Vec<&str> = a.sizes.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["1m", "10m"]);
+        assert_eq!((a.iters, a.k, a.threads, a.budget), (5, 20, 0, 120.0));
+        assert!(a.algos.is_empty() && !a.no_cli && !a.keep_data);
+        assert_eq!(a.cli_algo, "ignore-corrupt");
+        let a = args(&[
+            "--sizes",
+            "25m,100m,200x100x5000",
+            "--iters",
+            "10",
+            "--algos",
+            "huber,guarded",
+            "--no-cli",
+        ])
+        .unwrap();
+        let names: Vec<&str> = a.sizes.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["25m", "100m", "200x100x5000"]);
+        assert_eq!(a.sizes[1].users, 480_189);
+        assert_eq!(a.algos, ["huber", "guarded"]);
+        assert_eq!(a.iters, 10);
+        for bad in [
+            &["--sizes", "1m,2m"][..],
+            &["--iters", "0"],
+            &["--k", "0"],
+            &["--budget", "0"],
+            &["--budget", "inf"],
+            &["--algos", "ignore-missing,bogus"],
+            &["--cli-algo", "bogus"],
+            &["--sizes", "100x10x500"],
+        ] {
+            assert!(args(bad).is_err(), "{bad:?} accepted");
+        }
+        // --cli-algo is not checked when the cnmf run is skipped
+        assert!(args(&["--no-cli", "--cli-algo", "bogus"]).is_ok());
     }
 
     #[test]
