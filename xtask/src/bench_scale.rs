@@ -738,10 +738,15 @@ mod tests {
             &["--budget", "inf"],
             &["--algos", "ignore-missing,bogus"],
             &["--cli-algo", "bogus"],
-            &["--sizes", "100x10x500"],
         ] {
             assert!(args(bad).is_err(), "{bad:?} accepted");
         }
+        // a rank above min(users, items) of any size is refused by the check, not the parser
+        let err = args(&["--sizes", "1m,10x40x300"]).unwrap_err();
+        assert!(
+            err.contains("--k 20 is more than min(users, items) = 10"),
+            "{err}"
+        );
         // --cli-algo is not checked when the cnmf run is skipped
         assert!(args(&["--no-cli", "--cli-algo", "bogus"]).is_ok());
     }

@@ -78,7 +78,10 @@ fn bad_options_are_refused_before_work() {
         (vec!["--iters", "0"], "--iters"),
         (vec!["--algos", "nope"], "--algos"),
         (vec!["--budget", "-1"], "--budget"),
-        (vec!["--sizes", "50x10x100", "--k", "20"], "--k 20"),
+        (
+            vec!["--sizes", "10x40x300", "--k", "20"],
+            "--k 20 is more than min(users, items) = 10",
+        ),
         (vec!["--cnmf", "/nonexistent/cnmf"], "--cnmf"),
     ] {
         let mut all = args.clone();
