@@ -25,6 +25,104 @@ pub enum Command {
     /// Reproduce the paper's experiments (Tables 1 and 2) and the sweeps; writes
     /// reproduce.json, REPRODUCTION.md and SVG plots into --out.
     Reproduce(ReproduceArgs),
+    /// Scaling benchmark: generate MovieLens-shaped rating files of growing size and measure
+    /// load time, time per iteration of every engine algorithm, peak RSS and `cnmf fit`'s cost;
+    /// writes bench-scale.json and BENCH-SCALE.md into --out.
+    BenchScale(BenchScaleArgs),
+    /// One measurement of bench-scale in a process of its own (for its peak RSS).
+    #[command(hide = true)]
+    BenchScaleChild(BenchScaleChildArgs),
+}
+
+/// Flags of `cargo xtask bench-scale`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchScaleArgs {
+    /// Comma-separated sizes: 1m (MovieLens 1M shape), 10m (ML-10M: 69,878 users x 10,677
+    /// items), 25m (ML-25M: 162,541 x 59,047), 100m (Netflix: 480,189 x 17,770), or
+    /// USERSxITEMSxRATINGS.
+    #[arg(long, value_delimiter = ',', default_value = "1m,10m", value_parser = crate::bench_scale::parse_size)]
+    pub sizes: Vec<crate::bench_scale::Size>,
+
+    /// Iterations per fit.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub iters: usize,
+
+    /// Rank.
+    #[arg(long, default_value_t = 20)]
+    pub k: usize,
+
+    /// Comma-separated algorithms (default: every engine algorithm).
+    #[arg(long, value_delimiter = ',', value_name = "ALGO,...")]
+    pub algos: Vec<String>,
+
+    /// Wall-clock budget per fit in seconds: a fit that passes it stops after the current
+    /// iteration, and the report says how many iterations it ran.
+    #[arg(
+        long,
+        default_value_t = 120.0,
+        value_name = "SECS",
+        allow_negative_numbers = true
+    )]
+    pub budget: f64,
+
+    /// Worker threads (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+
+    /// Seed of the generated data and of the initial factors.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+
+    /// Output directory (bench-scale.json, BENCH-SCALE.md).
+    #[arg(long, default_value = "results/bench-scale", value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Where the generated ratings.dat files go (default: DIR/data under --out); 100m is about
+    /// 2 GB.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Keep the generated files (deleted after each size by default).
+    #[arg(long)]
+    pub keep_data: bool,
+
+    /// Skip the `cnmf fit` run per size.
+    #[arg(long)]
+    pub no_cli: bool,
+
+    /// The cnmf binary (default: built with cargo build --release -p cnmf-cli).
+    #[arg(long, value_name = "PATH")]
+    pub cnmf: Option<PathBuf>,
+
+    /// The algorithm of the `cnmf fit` run (default ignore-corrupt).
+    #[arg(long, default_value = "ignore-corrupt", value_name = "ALGO")]
+    pub cli_algo: String,
+}
+
+/// Flags of the hidden `bench-scale-child`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchScaleChildArgs {
+    /// The ratings file.
+    #[arg(long)]
+    pub file: PathBuf,
+    /// Algorithm.
+    #[arg(long)]
+    pub algo: String,
+    /// Rank.
+    #[arg(long)]
+    pub k: usize,
+    /// Iterations.
+    #[arg(long)]
+    pub iters: usize,
+    /// Worker threads.
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Seed of the initial factors.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Wall-clock budget of the fit.
+    #[arg(long)]
+    pub budget_secs: f64,
 }
 
 /// Flags of `cargo xtask reproduce`.

@@ -6,7 +6,10 @@
 //! [`calibrate`] (the settings the paper does not state), [`protocol`] (one repetition),
 //! [`sweeps`], [`timing`] (time to accuracy), [`extra`] (other methods), [`records`] and
 //! [`summary`] (figures and tables), [`report`], [`figures`] and [`plots`], [`json`], [`run`].
+//! `cargo xtask bench-scale` is [`bench_scale`] (load time, time per iteration and peak memory
+//! against the number of ratings).
 
+pub mod bench_scale;
 pub mod budgets;
 pub mod calibrate;
 pub mod cli;
