@@ -539,21 +539,27 @@ impl RatingsBuilder {
     }
 
     fn check_value(&self, value: f64, line: usize) -> Result<(), RatingsError> {
-        if !value.is_finite() {
-            return Err(RatingsError::Parse {
-                at: self.at(line),
-                problem: format!("rating {value} is not a finite number"),
-            });
+        check_value(&self.source, self.scale, value, line)
+    }
+
+    /// Appends ratings parsed elsewhere (one byte range of the parallel loader), by dense
+    /// indices already in the id maps and values already checked against the scale, with
+    /// their times when kept (`times` empty otherwise). `lines` holds `(position in
+    /// entries, line)` for the first entry and every entry whose line is not the one before
+    /// plus one; `line_offset` is added to those lines.
+    pub(crate) fn append_checked(
+        &mut self,
+        entries: &[Triple],
+        times: &[i64],
+        lines: &[(usize, usize)],
+        line_offset: usize,
+    ) {
+        let base = self.entries.len();
+        for &(pos, line) in lines {
+            self.lines.note(base + pos, line_offset + line);
         }
-        if !self.scale.contains(value) {
-            return Err(RatingsError::OutOfScale {
-                at: self.at(line),
-                value,
-                min: self.scale.min(),
-                max: self.scale.max(),
-            });
-        }
-        Ok(())
+        self.entries.extend_from_slice(entries);
+        self.times.extend_from_slice(times);
     }
 
     /// Adds a rating by external ids, found on 1-based `line` of the input.
@@ -749,6 +755,36 @@ impl RatingsBuilder {
             first_line,
         }
     }
+}
+
+/// The error for a rating `value` on `line` of `source` that is not finite or lies outside
+/// `scale` (`Ok` when it is fine): the check of [`RatingsBuilder`], shared with the parallel
+/// loader so both say the same.
+pub(crate) fn check_value(
+    source: &std::path::Path,
+    scale: RatingScale,
+    value: f64,
+    line: usize,
+) -> Result<(), RatingsError> {
+    let at = || Location {
+        path: source.to_path_buf(),
+        line,
+    };
+    if !value.is_finite() {
+        return Err(RatingsError::Parse {
+            at: at(),
+            problem: format!("rating {value} is not a finite number"),
+        });
+    }
+    if !scale.contains(value) {
+        return Err(RatingsError::OutOfScale {
+            at: at(),
+            value,
+            min: scale.min(),
+            max: scale.max(),
+        });
+    }
+    Ok(())
 }
 
 /// Row pointers, column indices and one payload per entry of a CSR under construction.
