@@ -195,7 +195,7 @@ impl Ratings {
         Ok(Ratings::assemble(users, items, scale, csr))
     }
 
-    fn assemble(
+    pub(crate) fn assemble(
         users: Arc<IdMap>,
         items: Arc<IdMap>,
         scale: RatingScale,
