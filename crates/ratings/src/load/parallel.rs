@@ -92,9 +92,24 @@ pub(super) fn load_bytes(
     });
 
     let total: usize = outs.iter().map(|o| o.sink.entries.len()).sum();
-    if total > 0 && u32::try_from(total).is_ok() && in_csr_order(&outs) {
-        return assemble_in_order(outs, users.map, items.map, opts, total);
+    if total > 0 && u32::try_from(total).is_ok() {
+        if in_csr_order(&outs) {
+            return assemble_in_order(outs, users.map, items.map, opts, total);
+        }
+        if let Some(csr) = bucket(&outs, users.map.len(), opts, total) {
+            drop(outs);
+            let (row_ptr, indices, data, times) = csr;
+            let csr = sprs::CsMatI::new((users.map.len(), items.map.len()), row_ptr, indices, data);
+            let r = Ratings::assemble(users.map.into(), items.map.into(), opts.scale, csr);
+            return if opts.timestamps {
+                r.with_times(times)
+            } else {
+                Ok(r)
+            };
+        }
     }
+    // Repeated pairs (or no rating at all): the builder applies the policy and names the
+    // lines.
     let mut builder = RatingsBuilder::with_maps(users.map.into(), items.map.into(), opts.scale)
         .duplicates(opts.duplicates)
         .source(name);
@@ -177,6 +192,112 @@ fn assemble_in_order(
     } else {
         Ok(r)
     }
+}
+
+/// The CSR arrays (row pointers, items, values, times) of the ratings of all ranges, as
+/// [`RatingsBuilder::build`] makes them (a stable counting sort by user in file order, then
+/// each unsorted row sorted by item, input order kept among equal items), straight from the
+/// ranges; `None` when a (user, item) pair repeats, which the builder must handle.
+#[allow(clippy::type_complexity)]
+fn bucket(
+    outs: &[RangeOut<'_>],
+    n_users: usize,
+    opts: &LoadOptions,
+    total: usize,
+) -> Option<(Vec<u32>, Vec<u32>, Vec<f64>, Vec<i64>)> {
+    let mut row_ptr = vec![0u32; n_users + 1];
+    for o in outs {
+        for t in &o.sink.entries {
+            row_ptr[t.user as usize + 1] += 1;
+        }
+    }
+    for u in 0..n_users {
+        row_ptr[u + 1] += row_ptr[u];
+    }
+    let mut next = row_ptr.clone();
+    let mut indices = vec![0u32; total];
+    let mut data = vec![0f64; total];
+    let mut times = vec![0i64; if opts.timestamps { total } else { 0 }];
+    for o in outs {
+        for (p, t) in o.sink.entries.iter().enumerate() {
+            let slot = &mut next[t.user as usize];
+            let k = *slot as usize;
+            indices[k] = t.item;
+            data[k] = t.value;
+            if opts.timestamps {
+                times[k] = o.sink.times[p];
+            }
+            *slot += 1;
+        }
+    }
+    drop(next);
+
+    // Rows are sorted in groups of about `GROUP` ratings, on all threads.
+    const GROUP: usize = 1 << 16;
+    let mut groups = Vec::new();
+    let (mut ind, mut dat, mut tim) = (&mut indices[..], &mut data[..], &mut times[..]);
+    let mut u = 0;
+    while u < n_users {
+        let start = row_ptr[u] as usize;
+        let mut v = u + 1;
+        while v < n_users && (row_ptr[v + 1] as usize) - start <= GROUP {
+            v += 1;
+        }
+        let len = row_ptr[v] as usize - start;
+        let (a, rest) = ind.split_at_mut(len);
+        ind = rest;
+        let (b, rest) = dat.split_at_mut(len);
+        dat = rest;
+        let (c, rest) = tim.split_at_mut(if opts.timestamps { len } else { 0 });
+        tim = rest;
+        groups.push((&row_ptr[u..=v], a, b, c));
+        u = v;
+    }
+    let repeats = groups
+        .into_par_iter()
+        .map(|(ptr, ind, dat, tim)| sort_rows(ptr, ind, dat, tim))
+        .reduce(|| false, |a, b| a || b);
+    (!repeats).then_some((row_ptr, indices, data, times))
+}
+
+/// Sorts each row (spans `ptr[k] - ptr[0] .. ptr[k + 1] - ptr[0]` of the slices) by (item,
+/// input order), carrying values and times (`times` empty when not kept); says whether an
+/// item repeats in a row.
+fn sort_rows(ptr: &[u32], indices: &mut [u32], data: &mut [f64], times: &mut [i64]) -> bool {
+    let base = ptr[0] as usize;
+    let mut keys: Vec<u64> = Vec::new();
+    let mut values: Vec<f64> = Vec::new();
+    let mut stamps: Vec<i64> = Vec::new();
+    let mut repeats = false;
+    for w in ptr.windows(2) {
+        let (a, b) = (w[0] as usize - base, w[1] as usize - base);
+        let row = &mut indices[a..b];
+        if row.windows(2).all(|w| w[0] < w[1]) {
+            continue;
+        }
+        keys.clear();
+        keys.extend(
+            row.iter()
+                .enumerate()
+                .map(|(k, &i)| (u64::from(i) << 32) | k as u64),
+        );
+        keys.sort_unstable();
+        values.clear();
+        values.extend_from_slice(&data[a..b]);
+        for ((i, v), &key) in row.iter_mut().zip(&mut data[a..b]).zip(&keys) {
+            *i = (key >> 32) as u32;
+            *v = values[key as u32 as usize];
+        }
+        if !times.is_empty() {
+            stamps.clear();
+            stamps.extend_from_slice(&times[a..b]);
+            for (t, &key) in times[a..b].iter_mut().zip(&keys) {
+                *t = stamps[key as u32 as usize];
+            }
+        }
+        repeats |= row.windows(2).any(|w| w[0] == w[1]);
+    }
+    repeats
 }
 
 /// Cuts `data` into ranges of about `len` bytes, each ending just after a `\n` (the last at
