@@ -31,9 +31,10 @@ use crate::{IdMap, RatingScale, Ratings, RatingsBuilder, RatingsError, Triple};
 pub(super) const THRESHOLD: u64 = 16 << 20;
 
 /// The length of one byte range (ranges end at the first line end at or after a multiple of
-/// it), small enough to balance the threads, large enough that the per-range id lists stay
-/// small.
-pub(super) const RANGE_BYTES: usize = 4 << 20;
+/// it): a few ranges a thread on large files, and buffers large enough that the allocator
+/// gives them back to the system when they are freed (4 MiB ranges left the peak memory
+/// about 0.4 GB higher on a 25M-rating file).
+pub(super) const RANGE_BYTES: usize = 32 << 20;
 
 /// A key marks an id kept as text (its index in the range's text list) rather than an integer.
 const TEXT: u32 = 1 << 31;
