@@ -14,8 +14,11 @@
 //!   and the blank-line state of the ranges before it, which yields exactly the streaming
 //!   loader's error. Duplicates are found by [`RatingsBuilder::build`], as in the streaming
 //!   loader, with the same line numbers.
-//! - **Memory**: the file is dropped before the ratings are assembled, and each range's
-//!   buffers are freed as soon as they are copied into the builder.
+//! - **Assembly**: the file is dropped before the ratings are assembled; the ranges' ratings
+//!   are bucketed by user straight into the CSR arrays (no concatenated copy), rows sorted on
+//!   all threads, as [`RatingsBuilder::build`] would order them. Only input with a repeated
+//!   (user, item) pair goes through a [`RatingsBuilder`], which applies the duplicate policy
+//!   and names the lines.
 
 use std::collections::HashMap;
 use std::path::Path;
