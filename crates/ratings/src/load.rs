@@ -41,8 +41,15 @@
 //!   without line breaks cannot exhaust memory; an error quotes at most 300 characters of the
 //!   offending text.
 //!
-//! Loading streams the file through a reused line buffer (no copy of the whole file), and
-//! integer ids skip hashing through a dense cache.
+//! **How a file is read.** A regular file of at least 16 MiB in a MovieLens format (by
+//! [`LoadOptions::format`], the file name or the first line) is read into memory whole, cut
+//! into byte ranges at line ends and parsed on all threads of the rayon pool by the same line
+//! parser, each range into buffers of its own; the ranges are then merged in file order, so
+//! the result, ids numbered by first appearance, line numbers and errors included (the first
+//! error in the file is the one reported), is bit for bit the one of the streaming loader,
+//! whatever the number of threads. Everything else (smaller files, CSV, gzip, pipes, readers)
+//! is streamed through a reused line buffer (no copy of the whole file). Integer ids skip
+//! hashing through a dense cache (streaming) or a bit set per range (parallel).
 
 use std::fmt;
 use std::fs::File;
@@ -51,6 +58,8 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use crate::{DuplicatePolicy, Location, RatingScale, Ratings, RatingsBuilder, RatingsError};
+
+mod parallel;
 
 /// The layout of a ratings file. See the [module docs](self) for each layout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
@@ -270,13 +279,89 @@ pub fn load_with_format(
     path: impl AsRef<Path>,
     opts: &LoadOptions,
 ) -> Result<(Ratings, Format), RatingsError> {
-    let path = path.as_ref();
+    load_file(
+        path.as_ref(),
+        opts,
+        parallel::THRESHOLD,
+        parallel::RANGE_BYTES,
+    )
+}
+
+/// [`load_with_format`], with the size from which a regular file takes the parallel loader
+/// and the length of its byte ranges (tests force the parallel loader on small files).
+fn load_file(
+    path: &Path,
+    opts: &LoadOptions,
+    threshold: u64,
+    range_bytes: usize,
+) -> Result<(Ratings, Format), RatingsError> {
     let file = File::open(path).map_err(|e| io_error(path, e))?;
     let size = file
         .metadata()
         .ok()
         .filter(|m| m.is_file())
         .map_or(0, |m| m.len());
+    if size >= threshold {
+        if let Some(format) = parallel_format(path, opts)? {
+            drop(file);
+            let data = std::fs::read(path).map_err(|e| io_error(path, e))?;
+            if !data.starts_with(&GZIP_MAGIC) {
+                let r = parallel::load_bytes(data, path, opts, format, range_bytes)?;
+                return Ok((r, format));
+            }
+            // Compressed after all: stream it.
+            return load_streaming(path, opts);
+        }
+    }
+    load_streaming_from(file, path, opts, size)
+}
+
+/// The format of a file the parallel loader can take (MovieLens or ML-100K, from the options,
+/// the file name or the first line), or `None` when it is for the streaming loader.
+fn parallel_format(path: &Path, opts: &LoadOptions) -> Result<Option<Format>, RatingsError> {
+    let format = match opts.format {
+        Format::Auto => match Format::from_file_name(path) {
+            Some(f) => f,
+            None => {
+                // The first line decides, as in the streaming loader, unless it is blank or
+                // compressed (then the streaming loader reports or decompresses).
+                let file = File::open(path).map_err(|e| io_error(path, e))?;
+                let mut lines = LineReader::new(file, path, opts.max_line_bytes);
+                let first = match lines.next_line() {
+                    Ok(Some((_, l))) => l,
+                    _ => return Ok(None),
+                };
+                if first.starts_with(&GZIP_MAGIC) || trim_ascii(first).is_empty() {
+                    return Ok(None);
+                }
+                match Format::sniff(first) {
+                    Some(f) if compression(first).is_none() => f,
+                    _ => return Ok(None),
+                }
+            }
+        },
+        f => f,
+    };
+    Ok(matches!(format, Format::MovieLens | Format::Ml100k).then_some(format))
+}
+
+/// The streaming loader on a file.
+fn load_streaming(path: &Path, opts: &LoadOptions) -> Result<(Ratings, Format), RatingsError> {
+    let file = File::open(path).map_err(|e| io_error(path, e))?;
+    let size = file
+        .metadata()
+        .ok()
+        .filter(|m| m.is_file())
+        .map_or(0, |m| m.len());
+    load_streaming_from(file, path, opts, size)
+}
+
+fn load_streaming_from(
+    file: File,
+    path: &Path,
+    opts: &LoadOptions,
+    size: u64,
+) -> Result<(Ratings, Format), RatingsError> {
     let (input, compressed) = decompress(file, path)?;
     let size = if compressed {
         size.saturating_mul(4)
@@ -371,7 +456,11 @@ fn load_with_hint<R: Read>(
     if keep_times && matches!(opts.format, Format::MovieLens | Format::Ml100k) {
         builder.reserve_times(hint.min(1 << 28));
     }
-    let mut ids = IntIdCache::default();
+    let mut sink = BuilderSink {
+        builder,
+        ids: IntIdCache::default(),
+        keep_times,
+    };
     let mut checked = CheckedPath {
         name,
         format: opts.format,
@@ -379,11 +468,20 @@ fn load_with_hint<R: Read>(
         blank_line: None,
         keep_times,
     };
+    parse_lines(&mut lines, &mut checked, &mut sink)?;
+    Ok((sink.builder.build()?, checked.format))
+}
 
+/// Reads every line of `lines` into `sink`: the fast paths for well-formed MovieLens lines
+/// (parsed in place in the read buffer, or from the line when it straddles a refill), the
+/// checked path for anything unusual, which accepts it or says exactly what is wrong. Stops at
+/// the first error.
+fn parse_lines<R: Read, S: Sink>(
+    lines: &mut LineReader<'_, R>,
+    checked: &mut CheckedPath<'_>,
+    sink: &mut S,
+) -> Result<(), RatingsError> {
     loop {
-        // Fast paths for well-formed MovieLens lines (parsed in place in the read buffer, or
-        // from the line when it straddles a refill); anything unusual takes the checked path,
-        // which accepts it or says exactly what is wrong.
         if checked.blank_line.is_none() {
             let fast = match checked.format {
                 Format::MovieLens => lines.next_fast(*b"::"),
@@ -391,12 +489,12 @@ fn load_with_hint<R: Read>(
                 _ => None,
             };
             if let Some((line_no, f)) = fast {
-                push_fast(&mut ids, &mut builder, f, keep_times, line_no)?;
+                sink.push_fast(f, line_no)?;
                 continue;
             }
         }
         let Some((line_no, raw)) = lines.next_line()? else {
-            break;
+            return Ok(());
         };
         if checked.blank_line.is_none() {
             let fast = match checked.format {
@@ -405,30 +503,91 @@ fn load_with_hint<R: Read>(
                 _ => None,
             };
             if let Some(f) = fast {
-                push_fast(&mut ids, &mut builder, f, keep_times, line_no)?;
+                sink.push_fast(f, line_no)?;
                 continue;
             }
         }
-        checked.take_line(&mut builder, &mut ids, line_no, raw)?;
+        checked.take_line(sink, line_no, raw)?;
     }
-    Ok((builder.build()?, checked.format))
 }
 
-/// Adds a rating the MovieLens fast path parsed (ids through the integer cache).
-#[inline(always)]
-fn push_fast(
-    ids: &mut IntIdCache,
-    builder: &mut RatingsBuilder,
-    f: FastLine<'_>,
+/// Where parsed ratings go: straight into a [`RatingsBuilder`] (the streaming loader), or
+/// into the buffers of one byte range (the parallel loader, [`parallel`]).
+trait Sink {
+    /// A rating the MovieLens fast path parsed.
+    fn push_fast(&mut self, f: FastLine<'_>, line_no: usize) -> Result<(), RatingsError>;
+    /// A rating of a MovieLens format the checked path parsed (integer ids through a cache).
+    fn push_checked(
+        &mut self,
+        user: &str,
+        item: &str,
+        value: f64,
+        time: i64,
+        line_no: usize,
+    ) -> Result<(), RatingsError>;
+    /// A CSV rating (ids as text), with its timestamp when kept.
+    fn push_text(
+        &mut self,
+        user: &str,
+        item: &str,
+        value: f64,
+        time: Option<i64>,
+        line_no: usize,
+    ) -> Result<(), RatingsError>;
+}
+
+/// The streaming loader's sink: the builder, and a dense cache for integer ids.
+struct BuilderSink {
+    builder: RatingsBuilder,
+    ids: IntIdCache,
     keep_times: bool,
-    line_no: usize,
-) -> Result<(), RatingsError> {
-    let u = ids.users.get_value(f.user, |s| builder.intern_user(s));
-    let i = ids.items.get_value(f.item, |s| builder.intern_item(s));
-    if keep_times {
-        builder.push_indexed_at(u, i, f.rating, f.time, line_no)
-    } else {
-        builder.push_indexed(u, i, f.rating, line_no)
+}
+
+impl Sink for BuilderSink {
+    #[inline(always)]
+    fn push_fast(&mut self, f: FastLine<'_>, line_no: usize) -> Result<(), RatingsError> {
+        let builder = &mut self.builder;
+        let u = self.ids.users.get_value(f.user, |s| builder.intern_user(s));
+        let i = self.ids.items.get_value(f.item, |s| builder.intern_item(s));
+        if self.keep_times {
+            builder.push_indexed_at(u, i, f.rating, f.time, line_no)
+        } else {
+            builder.push_indexed(u, i, f.rating, line_no)
+        }
+    }
+
+    fn push_checked(
+        &mut self,
+        user: &str,
+        item: &str,
+        value: f64,
+        time: i64,
+        line_no: usize,
+    ) -> Result<(), RatingsError> {
+        let builder = &mut self.builder;
+        let u = self.ids.users.get(user, |s| builder.intern_user(s));
+        let i = self.ids.items.get(item, |s| builder.intern_item(s));
+        if self.keep_times {
+            builder.push_indexed_at(u, i, value, time, line_no)
+        } else {
+            builder.push_indexed(u, i, value, line_no)
+        }
+    }
+
+    fn push_text(
+        &mut self,
+        user: &str,
+        item: &str,
+        value: f64,
+        time: Option<i64>,
+        line_no: usize,
+    ) -> Result<(), RatingsError> {
+        let u = self.builder.intern_user(user);
+        let i = self.builder.intern_item(item);
+        match time {
+            Some(t) => self.builder.push_indexed_at(u, i, value, t, line_no),
+            None => self.builder.push_indexed(u, i, value, line_no),
+        }
     }
 }
 
@@ -448,10 +607,9 @@ struct CheckedPath<'p> {
 impl CheckedPath<'_> {
     /// Takes one line: a blank line is noted, the first line resolves [`Format::Auto`], a CSV
     /// header sets the columns, and anything else must be a rating, checked field by field.
-    fn take_line(
+    fn take_line<S: Sink>(
         &mut self,
-        builder: &mut RatingsBuilder,
-        ids: &mut IntIdCache,
+        sink: &mut S,
         line_no: usize,
         raw: &[u8],
     ) -> Result<(), RatingsError> {
@@ -476,25 +634,19 @@ impl CheckedPath<'_> {
         let (fields, sep) = match self.format {
             Format::MovieLens => (split_movielens(text), "::"),
             Format::Ml100k => (split_tabs(text), "tab"),
-            Format::Csv => return self.take_csv(builder, line_no, text),
+            Format::Csv => return self.take_csv(sink, line_no, text),
             Format::Auto => unreachable!("resolved above"),
         };
         let (user, item, rating, time) = parse_movielens_fields(name, line_no, fields, sep)?;
         let value = parse_rating(name, line_no, rating)?;
-        let u = ids.users.get(user, |s| builder.intern_user(s));
-        let i = ids.items.get(item, |s| builder.intern_item(s));
-        if self.keep_times {
-            builder.push_indexed_at(u, i, value, time, line_no)
-        } else {
-            builder.push_indexed(u, i, value, line_no)
-        }
+        sink.push_checked(user, item, value, time, line_no)
     }
 
     /// Takes a CSV line: the header first, then ratings by the columns it names (text ids,
     /// not the integer cache).
-    fn take_csv(
+    fn take_csv<S: Sink>(
         &mut self,
-        builder: &mut RatingsBuilder,
+        sink: &mut S,
         line_no: usize,
         text: &str,
     ) -> Result<(), RatingsError> {
@@ -513,12 +665,7 @@ impl CheckedPath<'_> {
             ),
             None => None,
         };
-        let u = builder.intern_user(u);
-        let i = builder.intern_item(i);
-        match time {
-            Some(t) => builder.push_indexed_at(u, i, value, t, line_no),
-            None => builder.push_indexed(u, i, value, line_no),
-        }
+        sink.push_text(u, i, value, time, line_no)
     }
 }
 

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sprs::CsMatI;
 
@@ -194,7 +195,7 @@ impl Ratings {
         Ok(Ratings::assemble(users, items, scale, csr))
     }
 
-    fn assemble(
+    pub(crate) fn assemble(
         users: Arc<IdMap>,
         items: Arc<IdMap>,
         scale: RatingScale,
@@ -539,21 +540,27 @@ impl RatingsBuilder {
     }
 
     fn check_value(&self, value: f64, line: usize) -> Result<(), RatingsError> {
-        if !value.is_finite() {
-            return Err(RatingsError::Parse {
-                at: self.at(line),
-                problem: format!("rating {value} is not a finite number"),
-            });
+        check_value(&self.source, self.scale, value, line)
+    }
+
+    /// Appends ratings parsed elsewhere (one byte range of the parallel loader), by dense
+    /// indices already in the id maps and values already checked against the scale, with
+    /// their times when kept (`times` empty otherwise). `lines` holds `(position in
+    /// entries, line)` for the first entry and every entry whose line is not the one before
+    /// plus one; `line_offset` is added to those lines.
+    pub(crate) fn append_checked(
+        &mut self,
+        entries: &[Triple],
+        times: &[i64],
+        lines: &[(usize, usize)],
+        line_offset: usize,
+    ) {
+        let base = self.entries.len();
+        for &(pos, line) in lines {
+            self.lines.note(base + pos, line_offset + line);
         }
-        if !self.scale.contains(value) {
-            return Err(RatingsError::OutOfScale {
-                at: self.at(line),
-                value,
-                min: self.scale.min(),
-                max: self.scale.max(),
-            });
-        }
-        Ok(())
+        self.entries.extend_from_slice(entries);
+        self.times.extend_from_slice(times);
     }
 
     /// Adds a rating by external ids, found on 1-based `line` of the input.
@@ -660,6 +667,24 @@ impl RatingsBuilder {
     pub fn build(self) -> Result<Ratings, RatingsError> {
         self.check_count()?;
         let (n, m) = (self.users.len(), self.items.len());
+        assert!(
+            self.times.is_empty() || self.times.len() == self.entries.len(),
+            "either every rating pushed to a builder has a timestamp or none has"
+        );
+        // Input already in CSR order without repeats (generated or saved files, MovieLens
+        // 25M): the arrays are the entries' fields, the times are kept as they are.
+        if in_csr_order(&self.entries) {
+            let row_ptr = bucket_starts(self.entries.iter().map(|t| t.user), n);
+            let indices: Vec<u32> = self.entries.par_iter().map(|t| t.item).collect();
+            let data: Vec<f64> = self.entries.par_iter().map(|t| t.value).collect();
+            drop(self.entries);
+            let csr = CsMatI::new((n, m), row_ptr, indices, data);
+            let mut r = Ratings::assemble(self.users, self.items, self.scale, csr);
+            if !self.times.is_empty() {
+                r.times = Some(self.times);
+            }
+            return Ok(r);
+        }
         if self.times.is_empty() {
             let policy = self.policy;
             let (row_ptr, indices, data) =
@@ -692,16 +717,6 @@ impl RatingsBuilder {
         merge: impl Fn(&[T]) -> T,
     ) -> Result<CsrParts<T>, RatingsError> {
         let mut row_ptr = bucket_starts(self.entries.iter().map(|t| t.user), self.users.len());
-        // Input already in CSR order without repeats (generated or saved files): no sort.
-        if self
-            .entries
-            .windows(2)
-            .all(|w| (w[0].user, w[0].item) < (w[1].user, w[1].item))
-        {
-            let indices = self.entries.iter().map(|t| t.item).collect();
-            let data = (0..self.entries.len()).map(payload).collect();
-            return Ok((row_ptr, indices, data));
-        }
         let (mut indices, mut data) = bucket_by_user(&self.entries, payload, &row_ptr);
         sort_rows(&row_ptr, &mut indices, &mut data);
         if let Some((u0, p0)) = first_duplicate(&row_ptr, &indices) {
@@ -749,6 +764,43 @@ impl RatingsBuilder {
             first_line,
         }
     }
+}
+
+/// The error for a rating `value` on `line` of `source` that is not finite or lies outside
+/// `scale` (`Ok` when it is fine): the check of [`RatingsBuilder`], shared with the parallel
+/// loader so both say the same.
+pub(crate) fn check_value(
+    source: &std::path::Path,
+    scale: RatingScale,
+    value: f64,
+    line: usize,
+) -> Result<(), RatingsError> {
+    let at = || Location {
+        path: source.to_path_buf(),
+        line,
+    };
+    if !value.is_finite() {
+        return Err(RatingsError::Parse {
+            at: at(),
+            problem: format!("rating {value} is not a finite number"),
+        });
+    }
+    if !scale.contains(value) {
+        return Err(RatingsError::OutOfScale {
+            at: at(),
+            value,
+            min: scale.min(),
+            max: scale.max(),
+        });
+    }
+    Ok(())
+}
+
+/// Whether `entries` are sorted by (user, item) without repeats (checked on all threads).
+fn in_csr_order(entries: &[Triple]) -> bool {
+    entries
+        .par_windows(2)
+        .all(|w| (w[0].user, w[0].item) < (w[1].user, w[1].item))
 }
 
 /// Row pointers, column indices and one payload per entry of a CSR under construction.
