@@ -21,11 +21,6 @@ use crate::seeds::{derive, Stream};
 /// Most popular items every bandwagon profile rates at the maximum.
 pub const BANDWAGON_POPULAR: usize = 5;
 
-/// Repetitions the two spread (patient-attacker) variants run on: their verdict is clear at
-/// five (no defence here holds them), and on all twenty they would add 18 fits to every
-/// repetition of the default run.
-pub const SPREAD_REPS: usize = 5;
-
 /// The attacks beyond the paper, in report order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -74,20 +69,6 @@ impl MoreAttack {
             MoreAttack::PushInformedSpread => "push-informed-spread",
             MoreAttack::AdaptiveSpread => "adaptive-spread",
         }
-    }
-
-    /// Whether the attacker spreads its ratings over each item's history (no burst in time).
-    pub fn spreads(self) -> bool {
-        matches!(
-            self,
-            MoreAttack::PushInformedSpread | MoreAttack::AdaptiveSpread
-        )
-    }
-
-    /// Whether repetition `rep` runs this attack: the spread variants run on the first
-    /// [`SPREAD_REPS`] repetitions only.
-    pub fn runs_in(self, rep: usize) -> bool {
-        !self.spreads() || rep < SPREAD_REPS
     }
 
     /// Whether the target is pushed up (the others nuke it).
@@ -167,7 +148,6 @@ pub fn run(
     clean_models: &[NmfModel],
     s: &Settings,
     seeds: &RepSeeds,
-    rep: usize,
     progress: &Progress,
 ) -> Result<Vec<AttackRecord>> {
     let Some(m) = &s.more_attacks else {
@@ -175,7 +155,7 @@ pub fn run(
     };
     let hit_seed = derive(seeds.attack, 0, Stream::HitRatio);
     let mut out = Vec::new();
-    for attack in MoreAttack::ALL.into_iter().filter(|a| a.runs_in(rep)) {
+    for attack in MoreAttack::ALL {
         for (alg, clean) in Algorithm::ALL.into_iter().zip(clean_models) {
             let att = attacked(attack, scn, s, seeds, m, clean)?;
             let init = extend_init(
@@ -208,11 +188,10 @@ pub fn run(
     Ok(out)
 }
 
-/// Fits the attacks beyond the paper add to repetition `rep`.
-pub fn fits(s: &Settings, rep: usize) -> u64 {
+/// Fits the attacks beyond the paper add to a repetition.
+pub fn fits(s: &Settings) -> u64 {
     if s.more_attacks.is_some() {
-        let attacks = MoreAttack::ALL.iter().filter(|a| a.runs_in(rep)).count();
-        (attacks * Algorithm::ALL.len()) as u64
+        (MoreAttack::ALL.len() * Algorithm::ALL.len()) as u64
     } else {
         0
     }

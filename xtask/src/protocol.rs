@@ -593,7 +593,7 @@ pub fn run_rep(
     .with_context(|| format!("repetition {rep}"))?;
 
     let (paper, null_control, clean_models) = paper_block(&scn, &test, s, rep, progress)?;
-    let more_attacks = more_attacks::run(&scn, &test, &clean_models, s, &seeds, rep, progress)
+    let more_attacks = more_attacks::run(&scn, &test, &clean_models, s, &seeds, progress)
         .with_context(|| format!("repetition {rep}, attacks beyond the paper"))?;
     let budgets = budgets::run(&scn, &test, s, &paper, rep, progress)?;
     let extra = extra_block(extras, &scn, &test, s, rep, progress)?;
@@ -766,7 +766,7 @@ fn regularised_block(
 pub fn fits_in_rep(s: &Settings, n_extras: usize, rep: usize, n_users: usize) -> u64 {
     let n_alg = Algorithm::ALL.len() as u64;
     // The paper block's four models and its null control, then the extra methods.
-    let mut n = 5 * n_alg + 4 * n_extras as u64 + budgets::fits(s) + more_attacks::fits(s, rep);
+    let mut n = 5 * n_alg + 4 * n_extras as u64 + budgets::fits(s) + more_attacks::fits(s);
     if s.regularised.as_ref().is_some_and(|r| rep < r.reps) {
         n += 4 * n_alg;
     }

@@ -183,10 +183,8 @@ pub(super) fn more_attacks(s: &mut String, doc: &Document<'_>) {
          initial factors, in every repetition; MAPS against the same algorithm's Model 1 fit \
          over genuine users. On data with timestamps (MovieLens) every attack's new or changed \
          ratings arrive in a one-day burst after the training data, as a review bomb does, but \
-         for the two spread variants, which run on the first {} repetitions only; the synthetic \
-         sets have no timestamps, so guarded's burst screen has nothing to act on there. The \
-         attacks:\n",
-        crate::more_attacks::SPREAD_REPS
+         for the two spread variants; the synthetic sets have no timestamps, so guarded's burst \
+         screen has nothing to act on there. The attacks:\n"
     );
     for a in MoreAttack::ALL {
         let _ = writeln!(s, "- {}", describe(a));
