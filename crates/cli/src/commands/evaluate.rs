@@ -269,27 +269,26 @@ fn run_test(
     };
     let mf = ModelFile::from_fit(model, &data, info);
     let name = test_path.display().to_string();
-    let (mut abs, mut sq, mut fallbacks) = (0.0, 0.0, 0usize);
+    let at = format!("{name}: ");
+    let mut fallbacks = 0usize;
+    let (mut truth, mut predictions) = (Vec::with_capacity(test.nnz()), Vec::new());
     for t in test.iter() {
-        let user = test.users().external(t.user);
-        let item = test.items().external(t.item);
-        let at = format!("{name}: ");
+        let (user, item) = (test.users().external(t.user), test.items().external(t.item));
         let p = lookup::predict(&mf, user, item, args.unknown, &at)?;
         fallbacks += usize::from(p.fallback.is_some());
-        let e = p.prediction - t.value;
-        abs += e.abs();
-        sq += e * e;
+        truth.push(t.value);
+        predictions.push(p.prediction);
     }
-    let n = test.nnz() as f64;
-    let mae = abs / n;
+    let acc = cnmf_metrics::accuracy(&truth, &predictions, data.scale())
+        .map_err(|e| CliError::runtime(format!("{name}: {e}")))?;
     let result = TestResult {
         test_file: name,
         train: data.nnz(),
-        test: test.nnz(),
+        test: acc.n,
         fallbacks,
-        nmae: mae / data.scale().width(),
-        mae,
-        rmse: (sq / n).sqrt(),
+        nmae: acc.nmae,
+        mae: acc.mae,
+        rmse: acc.rmse,
         fit_seconds: secs,
         flagged,
     };
