@@ -390,10 +390,15 @@ impl ValidNmfParams {
                 }
                 _ => 0.0,
             },
-            l2: L2 {
-                value: self.l2_w(),
-                per_rating: self.l2_per_rating(),
-            },
+            l2: self.penalty(self.l2_w()),
+        }
+    }
+
+    /// The L2 penalty `value` of one side, per row or per rating as the parameters say.
+    pub(crate) fn penalty(&self, value: f64) -> L2 {
+        L2 {
+            value,
+            per_rating: self.l2_per_rating(),
         }
     }
 
@@ -494,17 +499,12 @@ impl Run<'_, '_> {
         let (w, h) = factors.into_parts();
         // Weighted as the column passes weigh it (by each item's ratings, when per rating).
         let k = problem.k;
-        let per_rating = self.params.l2_per_rating();
+        let l2_h = self.params.penalty(self.params.l2_h());
         let h_sq = h
             .chunks_exact(k)
             .enumerate()
             .map(|(i, hi)| {
-                let weight = if per_rating {
-                    problem.item_count(i) as f64
-                } else {
-                    1.0
-                };
-                weight * hi.iter().map(|x| x * x).sum::<f64>()
+                l2_h.weight(problem.item_count(i)) * hi.iter().map(|x| x * x).sum::<f64>()
             })
             .sum();
         let pending = self.pending(start, &w, &h, h_sq);
@@ -707,10 +707,7 @@ impl Run<'_, '_> {
         } else {
             ColKind::Ignore
         };
-        let l2_h = L2 {
-            value: self.params.l2_h(),
-            per_rating: self.params.l2_per_rating(),
-        };
+        let l2_h = self.params.penalty(self.params.l2_h());
         let (h_sq, bad_item) = exec.run(|| {
             problem.col_pass::<K>(exec.isa, col_kind, l2_h, &st.w_next, &mut st.h, &st.flags)
         });
