@@ -127,9 +127,9 @@ fn item_burst(
         }
         let c = end - a;
         if c >= MIN_BURST && n - c >= MIN_REST {
-            let z = shift_z(c, ws, n - c, sum - ws, sq - wq, width);
-            if z.is_some_and(|z| best.is_none_or(|(b, _, _)| z.abs() > b.abs())) {
-                let z = z.unwrap_or_default();
+            let z = shift_z(c, ws, n - c, sum - ws, sq - wq, width)
+                .filter(|z| best.is_none_or(|(b, _, _)| z.abs() > b.abs()));
+            if let Some(z) = z {
                 let mu = (n - c) as f64 * window as f64 / (time_span - window).max(window) as f64;
                 if poisson_tail(c, mu) < MAX_P {
                     best = Some((z, a, end));
@@ -141,9 +141,9 @@ fn item_burst(
     }
     let (z, a, b) = best?;
     let c = b - a;
-    let mean = r[a..b].iter().map(|x| x.2).sum::<f64>() / c as f64;
-    let rest: Vec<f64> = r[..a].iter().chain(&r[b..]).map(|x| x.2).collect();
-    let rest_mean = rest.iter().sum::<f64>() / rest.len() as f64;
+    let window_sum = r[a..b].iter().map(|x| x.2).sum::<f64>();
+    let mean = window_sum / c as f64;
+    let rest_mean = (sum - window_sum) / (n - c) as f64;
     let down = z < 0.0;
     let shifted: Vec<&(i64, u32, f64, u32)> = r[a..b]
         .iter()
