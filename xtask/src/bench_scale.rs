@@ -253,8 +253,9 @@ pub fn child(a: &BenchScaleChildArgs, out: &mut dyn std::io::Write) -> Result<()
     let alg: Algorithm = a.algo.parse().map_err(|e| anyhow::anyhow!("--algo: {e}"))?;
     let valid = params(alg, a.k, a.iters, a.threads, a.seed).check()?;
     let start = Instant::now();
-    let data = load(&a.file, &LoadOptions::default())
-        .with_context(|| format!("loading {}", a.file.display()))?;
+    // Timestamps are kept only for an algorithm that reads them, as `cnmf fit` does.
+    let opts = LoadOptions::default().timestamps(valid.reads_timestamps());
+    let data = load(&a.file, &opts).with_context(|| format!("loading {}", a.file.display()))?;
     let load_secs = start.elapsed().as_secs_f64();
     let load_peak_rss = peak_rss();
     let budget = a.budget_secs;

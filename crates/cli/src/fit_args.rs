@@ -55,8 +55,9 @@ pub struct DataArgs {
     #[arg(long, default_value = "error", value_parser = parse_duplicates)]
     pub duplicates: DuplicatePolicy,
 
-    /// Drop the file's timestamps (kept by default, for guarded's burst screen): a CSV
-    /// timestamp column may then hold any text.
+    /// Drop the file's timestamps (read by default, for guarded's burst screen; a fit that
+    /// does not use them does not keep them in memory): a CSV timestamp column may then hold
+    /// any text.
     #[arg(long)]
     pub ignore_timestamps: bool,
 
@@ -452,13 +453,20 @@ impl DataArgs {
     /// Loads the ratings, reading the input once (so pipes and standard input work); errors
     /// name the file, the line and the problem.
     pub fn load(&self) -> CliResult<(Ratings, DataSummary)> {
+        self.load_keeping_times(true)
+    }
+
+    /// [`DataArgs::load`], keeping the file's timestamps only when `times` (a fit that does not
+    /// read them need not hold 8 bytes a rating for them) and `--ignore-timestamps` is not
+    /// given.
+    pub fn load_keeping_times(&self, times: bool) -> CliResult<(Ratings, DataSummary)> {
         let input = self.input()?;
         let name = input.name();
         let opts = LoadOptions::default()
             .format(self.format)
             .scale(self.scale)
             .duplicates(self.duplicates)
-            .timestamps(!self.ignore_timestamps)
+            .timestamps(times && !self.ignore_timestamps)
             .max_line_bytes(self.limit.max_line_bytes);
         let (data, format) = match &input {
             Input::Path(p) => load_with_format(p, &opts),

@@ -533,4 +533,9 @@ impl ValidNmfParams {
     pub fn burst_window(&self) -> Option<u64> {
         self.params.burst_window
     }
+    /// Whether the fit reads the ratings' timestamps (`guarded` with its burst screen on):
+    /// callers may load the data without them otherwise, which saves 8 bytes a rating.
+    pub fn reads_timestamps(&self) -> bool {
+        self.params.algorithm == Algorithm::Guarded && self.params.burst_window.is_some()
+    }
 }

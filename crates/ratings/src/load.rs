@@ -303,10 +303,7 @@ fn load_file(
         .map_or(0, |m| m.len());
     if size >= threshold {
         if let Some(format) = parallel_format(path, opts)? {
-            drop(file);
-            let data = std::fs::read(path).map_err(|e| io_error(path, e))?;
-            if !data.starts_with(&GZIP_MAGIC) {
-                let r = parallel::load_bytes(data, path, opts, format, range_bytes)?;
+            if let Some(r) = parallel::load_file(file, path, opts, format, range_bytes)? {
                 return Ok((r, format));
             }
             // Compressed after all: stream it.

@@ -84,7 +84,7 @@ pub fn run(args: &FitArgs, out: &Output) -> CliResult<()> {
     for n in &notes {
         out.note(n);
     }
-    let (data, summary) = args.data.load()?;
+    let (data, summary) = args.data.load_keeping_times(params.reads_timestamps())?;
     out.info(&format!("data: {}", summary.describe()));
     if args.model_format == ModelFormat::Safetensors {
         let ids = data.users().iter().chain(data.items().iter());

@@ -1,8 +1,8 @@
 //! The parallel loader for large regular files in a MovieLens format (`ratings.dat`,
-//! `u.data`): the file is read into memory, cut into byte ranges at line starts, and the ranges
-//! are parsed in parallel (rayon) by the same line parser as the streaming loader
-//! ([`parse_lines`]), each into buffers of its own. The result is bit for bit the streaming
-//! loader's, whatever the number of threads:
+//! `u.data`): the file is read in windows of a few hundred MiB, each cut into byte ranges at
+//! line starts, and the ranges are parsed in parallel (rayon) by the same line parser as the
+//! streaming loader ([`parse_lines`]), each into buffers of its own. The result is bit for bit
+//! the streaming loader's, whatever the number of threads:
 //!
 //! - **Ids**: each range keeps its ids in order of first appearance (integer ids by value,
 //!   others as text); the ranges' lists, merged in file order, give every id the dense index
@@ -12,21 +12,23 @@
 //!   each range its first line. The first range (in file order) that failed, or that has a
 //!   rating after a blank line of an earlier range, is parsed again with its true first line
 //!   and the blank-line state of the ranges before it, which yields exactly the streaming
-//!   loader's error. Duplicates are found by [`RatingsBuilder::build`], as in the streaming
-//!   loader, with the same line numbers.
-//! - **Assembly**: the file is dropped before the ratings are assembled; the ranges' ratings
-//!   are bucketed by user straight into the CSR arrays (no concatenated copy), rows sorted on
-//!   all threads, as [`RatingsBuilder::build`] would order them. Only input with a repeated
-//!   (user, item) pair goes through a [`RatingsBuilder`], which applies the duplicate policy
-//!   and names the lines.
+//!   loader's error.
+//! - **Memory**: only one window of text is held at a time; the ranges' ratings are bucketed
+//!   by user straight into the CSR arrays (no concatenated copy), each range freed once placed,
+//!   rows sorted on all threads, as [`RatingsBuilder::build`] would order them. Input with a
+//!   repeated (user, item) pair, found only then, is loaded again by the streaming loader,
+//!   which applies the duplicate policy and names the lines.
 
 use std::collections::HashMap;
+use std::fs::File;
+use std::io::Read;
 use std::path::Path;
 
 use rayon::prelude::*;
 
 use super::{
-    canonical_int, parse_lines, CheckedPath, FastLine, Format, IntId, LineReader, LoadOptions, Sink,
+    canonical_int, parse_lines, CheckedPath, FastLine, Format, IntId, LineReader, LoadOptions,
+    Sink, GZIP_MAGIC,
 };
 use crate::{IdMap, RatingScale, Ratings, RatingsBuilder, RatingsError, Triple};
 
@@ -42,47 +44,130 @@ pub(super) const RANGE_BYTES: usize = 32 << 20;
 /// A key marks an id kept as text (its index in the range's text list) rather than an integer.
 const TEXT: u32 = 1 << 31;
 
-/// Loads `data`, the whole content of the file `name`, in `format` (MovieLens or ML-100K),
-/// in ranges of about `range_bytes`.
-pub(super) fn load_bytes(
-    data: Vec<u8>,
+/// Ranges parsed at a time: the file is read in windows of this many ranges, so the text in
+/// memory stays bounded (about 256 MiB with the default ranges) whatever the file's size.
+pub(super) const WINDOW_RANGES: usize = 8;
+
+/// Loads the open regular file `file` (`name` in messages) in `format` (MovieLens or
+/// ML-100K), in windows of [`WINDOW_RANGES`] ranges of about `range_bytes`; `None` when the
+/// file turns out to be gzip-compressed (the streaming loader decompresses it).
+pub(super) fn load_file(
+    mut file: File,
     name: &Path,
     opts: &LoadOptions,
     format: Format,
     range_bytes: usize,
-) -> Result<Ratings, RatingsError> {
-    let ranges = split_at_lines(&data, range_bytes.max(1));
-    let outs: Vec<RangeOut<'_>> = ranges
-        .par_iter()
-        // Lines count from 1 in each range; a range after the first starts at "line 2" so
-        // that its first line is not taken for the file's first (a byte-order mark is
-        // stripped there only).
-        .map(|&(a, b)| parse_range(&data[a..b], name, opts, format, usize::from(a > 0), None))
-        .collect();
-
-    // The first error in file order, exactly as the streaming loader reports it.
+) -> Result<Option<Ratings>, RatingsError> {
+    let range_bytes = range_bytes.max(1);
+    let window = range_bytes.saturating_mul(WINDOW_RANGES);
+    let mut buf: Vec<u8> = Vec::new();
+    let mut outs: Vec<RangeOut<'_>> = Vec::new();
+    // Lines before the window, and the first blank line after which only blank lines came.
     let mut offset = 0;
     let mut blank: Option<usize> = None;
-    for (k, out) in outs.iter().enumerate() {
-        if out.failed || (blank.is_some() && !out.sink.entries.is_empty()) {
-            let (a, b) = ranges[k];
-            let again = parse_range(&data[a..b], name, opts, format, offset, blank);
-            return match again.error {
-                Some(e) => Err(e),
-                // Cannot happen (the same parser on the same bytes); the streaming loader
-                // decides rather than a panic.
-                None => {
-                    super::load_with_hint(&data[..], name, &opts.format(format), 0).map(|(r, _)| r)
-                }
-            };
+    let mut first_window = true;
+    loop {
+        let eof = fill(&mut file, &mut buf, window, opts.max_line_bytes, name)?;
+        if first_window && buf.starts_with(&GZIP_MAGIC) {
+            return Ok(None);
         }
-        if blank.is_none() {
-            blank = out.blank.map(|b| b + offset);
+        let cut = if eof {
+            buf.len()
+        } else {
+            memchr::memrchr(b'\n', &buf).map_or(buf.len(), |p| p + 1)
+        };
+        let text = &buf[..cut];
+        let ranges = split_at_lines(text, range_bytes);
+        let parsed: Vec<RangeOut<'_>> = ranges
+            .par_iter()
+            // Lines count from 1 in each range; a range after the file's first starts at
+            // "line 2" so that its first line is not taken for the file's first (a byte-order
+            // mark is stripped there only).
+            .map(|&(a, b)| {
+                let later = usize::from(a > 0 || !first_window);
+                parse_range(&text[a..b], name, opts, format, later, None)
+            })
+            .collect();
+        // The first error in file order, exactly as the streaming loader reports it.
+        for (k, out) in parsed.iter().enumerate() {
+            if out.failed || (blank.is_some() && !out.sink.entries.is_empty()) {
+                let (a, b) = ranges[k];
+                let again = parse_range(&text[a..b], name, opts, format, offset, blank);
+                return match again.error {
+                    Some(e) => Err(e),
+                    // Cannot happen (the same parser on the same bytes); the streaming loader
+                    // decides rather than a panic.
+                    None => streaming(name, opts, format).map(Some),
+                };
+            }
+            if blank.is_none() {
+                blank = out.blank.map(|b| b + offset);
+            }
+            offset += out.lines;
         }
-        offset += out.lines;
+        outs.extend(parsed);
+        buf.drain(..cut);
+        first_window = false;
+        if eof && buf.is_empty() {
+            break;
+        }
     }
-    drop(data);
+    drop(buf);
+    assemble(outs, name, opts, format).map(Some)
+}
 
+/// Reads from `file` onto `buf` until it holds at least `window` bytes with a line end in
+/// them (or a line longer than `max_line` bytes, which the parser reports), or the file ends;
+/// says whether it ended.
+fn fill(
+    file: &mut File,
+    buf: &mut Vec<u8>,
+    window: usize,
+    max_line: usize,
+    name: &Path,
+) -> Result<bool, RatingsError> {
+    const BLOCK: usize = 1 << 20;
+    loop {
+        let enough = buf.len() >= window
+            && (buf.len() > max_line.saturating_add(window)
+                || memchr::memchr(b'\n', buf).is_some());
+        if enough {
+            return Ok(false);
+        }
+        let old = buf.len();
+        let want = window.saturating_sub(old).max(BLOCK);
+        buf.resize(old + want, 0);
+        let got = loop {
+            match file.read(&mut buf[old..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    buf.truncate(old);
+                    return Err(super::io_error(name, e));
+                }
+            }
+        };
+        buf.truncate(old + got);
+        if got == 0 {
+            return Ok(true);
+        }
+    }
+}
+
+/// The streaming loader's result for the file (for input the parallel path does not
+/// assemble itself).
+fn streaming(name: &Path, opts: &LoadOptions, format: Format) -> Result<Ratings, RatingsError> {
+    super::load_streaming(name, &opts.format(format)).map(|(r, _)| r)
+}
+
+/// The ratings of the parsed ranges (in file order): ids numbered by first appearance, then
+/// the CSR arrays, each range's buffers freed as soon as they are copied.
+fn assemble(
+    outs: Vec<RangeOut<'_>>,
+    name: &Path,
+    opts: &LoadOptions,
+    format: Format,
+) -> Result<Ratings, RatingsError> {
     // Dense indices in order of first appearance in the file.
     let users = merge_ids(outs.iter().map(|o| &o.sink.users));
     let items = merge_ids(outs.iter().map(|o| &o.sink.items));
@@ -100,20 +185,21 @@ pub(super) fn load_bytes(
         if in_csr_order(&outs) {
             return assemble_in_order(outs, users.map, items.map, opts, total);
         }
-        if let Some(csr) = bucket(&outs, users.map.len(), opts, total) {
-            drop(outs);
-            let (row_ptr, indices, data, times) = csr;
-            let csr = sprs::CsMatI::new((users.map.len(), items.map.len()), row_ptr, indices, data);
-            let r = Ratings::assemble(users.map.into(), items.map.into(), opts.scale, csr);
-            return if opts.timestamps {
-                r.with_times(times)
-            } else {
-                Ok(r)
-            };
-        }
+        let Some(csr) = bucket(outs, users.map.len(), opts, total) else {
+            // A (user, item) pair repeats: the streaming loader applies the duplicate policy
+            // and names the lines (the ranges' buffers are gone by now).
+            return streaming(name, opts, format);
+        };
+        let (row_ptr, indices, data, times) = csr;
+        let csr = sprs::CsMatI::new((users.map.len(), items.map.len()), row_ptr, indices, data);
+        let r = Ratings::assemble(users.map.into(), items.map.into(), opts.scale, csr);
+        return if opts.timestamps {
+            r.with_times(times)
+        } else {
+            Ok(r)
+        };
     }
-    // Repeated pairs (or no rating at all): the builder applies the policy and names the
-    // lines.
+    // No rating at all (or more than the indices can count): the builder reports it.
     let mut builder = RatingsBuilder::with_maps(users.map.into(), items.map.into(), opts.scale)
         .duplicates(opts.duplicates)
         .source(name);
@@ -155,22 +241,14 @@ fn assemble_in_order(
     total: usize,
 ) -> Result<Ratings, RatingsError> {
     let (n, m) = (users.len(), items.len());
-    let mut row_ptr = vec![0u32; n + 1];
-    for o in &outs {
-        for t in &o.sink.entries {
-            row_ptr[t.user as usize + 1] += 1;
-        }
-    }
-    for u in 0..n {
-        row_ptr[u + 1] += row_ptr[u];
-    }
+    let row_ptr = row_pointers(&outs, n);
     let mut indices = vec![0u32; total];
     let mut data = vec![0f64; total];
     let mut times = vec![0i64; if opts.timestamps { total } else { 0 }];
     {
         let mut pieces = Vec::with_capacity(outs.len());
         let (mut ind, mut dat, mut tim) = (&mut indices[..], &mut data[..], &mut times[..]);
-        for o in &outs {
+        for o in outs {
             let len = o.sink.entries.len();
             let (a, rest) = ind.split_at_mut(len);
             ind = rest;
@@ -180,6 +258,8 @@ fn assemble_in_order(
             tim = rest;
             pieces.push((o, a, b, c));
         }
+        // Each range is freed once copied: the zeroed arrays take memory only as they are
+        // written, so the total stays about one copy of the ratings.
         pieces.into_par_iter().for_each(|(o, ind, dat, tim)| {
             for ((t, i), d) in o.sink.entries.iter().zip(ind).zip(dat) {
                 *i = t.item;
@@ -188,7 +268,6 @@ fn assemble_in_order(
             tim.copy_from_slice(&o.sink.times);
         });
     }
-    drop(outs);
     let csr = sprs::CsMatI::new((n, m), row_ptr, indices, data);
     let r = Ratings::assemble(users.into(), items.into(), opts.scale, csr);
     if opts.timestamps {
@@ -198,17 +277,8 @@ fn assemble_in_order(
     }
 }
 
-/// The CSR arrays (row pointers, items, values, times) of the ratings of all ranges, as
-/// [`RatingsBuilder::build`] makes them (a stable counting sort by user in file order, then
-/// each unsorted row sorted by item, input order kept among equal items), straight from the
-/// ranges; `None` when a (user, item) pair repeats, which the builder must handle.
-#[allow(clippy::type_complexity)]
-fn bucket(
-    outs: &[RangeOut<'_>],
-    n_users: usize,
-    opts: &LoadOptions,
-    total: usize,
-) -> Option<(Vec<u32>, Vec<u32>, Vec<f64>, Vec<i64>)> {
+/// The CSR row pointers of the ranges' ratings over `n_users` users.
+fn row_pointers(outs: &[RangeOut<'_>], n_users: usize) -> Vec<u32> {
     let mut row_ptr = vec![0u32; n_users + 1];
     for o in outs {
         for t in &o.sink.entries {
@@ -218,11 +288,27 @@ fn bucket(
     for u in 0..n_users {
         row_ptr[u + 1] += row_ptr[u];
     }
+    row_ptr
+}
+
+/// The CSR arrays (row pointers, items, values, times) of the ratings of all ranges, as
+/// [`RatingsBuilder::build`] makes them (a stable counting sort by user in file order, then
+/// each unsorted row sorted by item, input order kept among equal items), straight from the
+/// ranges, each freed once its ratings are placed; `None` when a (user, item) pair repeats.
+#[allow(clippy::type_complexity)]
+fn bucket(
+    outs: Vec<RangeOut<'_>>,
+    n_users: usize,
+    opts: &LoadOptions,
+    total: usize,
+) -> Option<(Vec<u32>, Vec<u32>, Vec<f64>, Vec<i64>)> {
+    let row_ptr = row_pointers(&outs, n_users);
     let mut next = row_ptr.clone();
     let mut indices = vec![0u32; total];
     let mut data = vec![0f64; total];
     let mut times = vec![0i64; if opts.timestamps { total } else { 0 }];
     for o in outs {
+        // `o` is dropped at the end of each turn.
         for (p, t) in o.sink.entries.iter().enumerate() {
             let slot = &mut next[t.user as usize];
             let k = *slot as usize;
@@ -764,6 +850,21 @@ mod tests {
         let path = write(dir.path(), "ratings.dat", "\n\n \n");
         let e = same_both_ways(&path, &LoadOptions::default()).unwrap_err();
         assert!(e.contains("no ratings") || e.contains("empty"), "{e}");
+    }
+
+    #[test]
+    fn lines_longer_than_a_window_are_the_streaming_errors() {
+        // Windows of 8 ranges of 7 bytes: a 300-byte line spans many of them, and the file
+        // ends without a line end.
+        let dir = tempfile::tempdir().unwrap();
+        let long = "9".repeat(300);
+        let text = format!("1::2::3::4\n{long}::5::3::4\n6::7::2::1");
+        let path = write(dir.path(), "ratings.dat", &text);
+        let opts = LoadOptions::default().max_line_bytes(100);
+        let e = same_both_ways(&path, &opts).unwrap_err();
+        assert!(e.contains("ratings.dat:2"), "{e}");
+        let r = same_both_ways(&path, &LoadOptions::default()).unwrap();
+        assert_eq!(r.nnz(), 3);
     }
 
     #[test]
