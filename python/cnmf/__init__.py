@@ -318,6 +318,23 @@ class CorrectiveNMF:
             raise ValueError("ratings must be finite numbers")
         return model.fold_in(it, values.tolist())
 
+    def flagged(self) -> Any:
+        """The training ratings the fit flagged as corrupt, as a pandas DataFrame with columns
+        ``user``, ``item``, ``rating`` (the training rating) and ``prediction`` (the model's,
+        clipped), ordered by user then item. One row per flagged rating: not the per-item
+        review-bomb report of ``cnmf flagged``."""
+        import pandas as pd
+
+        model = self._check_fitted()
+        rows, cols, vals = model.corrupt_entries()
+        users = np.asarray(self.user_ids_)[rows]
+        items = np.asarray(self.item_ids_)[cols]
+        if len(rows):
+            pred = model.predict(_id_texts(users), _id_texts(items), "error")
+        else:
+            pred = np.zeros(0)
+        return pd.DataFrame({"user": users, "item": items, "rating": vals, "prediction": pred})
+
     # files -------------------------------------------------------------------------------
 
     def save(self, path: "os.PathLike[str] | str", format: str = "safetensors") -> int:

@@ -94,6 +94,9 @@ class CorrectiveNMF:
     def fold_in(self, items: Any, ratings: Any) -> npt.NDArray[np.float64]:
         """Factors (length ``rank``) for a new user from its ratings of known items, with
         ``H_`` fixed, as ``cnmf fold-in``; ``KeyError`` for an unknown item."""
+    def flagged(self) -> Any:
+        """The flagged training ratings as a pandas DataFrame (user, item, rating,
+        prediction), one row per rating; not the per-item report of ``cnmf flagged``."""
     def save(self, path: _Path, format: str = "safetensors") -> int:
         """Writes the CLI's model file (``"safetensors"``: format version 2, ``"json"``:
         version 1) atomically; returns its size in bytes."""

@@ -173,3 +173,14 @@ def save(m, tmp_path):
     path = tmp_path / "m.cnmf"
     m.save(path)
     return path
+
+
+def test_flagged_lists_the_flagged_ratings(triples):
+    u, i, r = triples
+    m = fitted(u, i, r, lambda_=0.5)
+    df = m.flagged()
+    assert list(df.columns) == ["user", "item", "rating", "prediction"]
+    assert len(df) == m.corrupt_mask_.nnz > 0
+    assert np.array_equal(df["rating"].to_numpy(), m.corrupt_ratings_)
+    assert np.array_equal(df["prediction"].to_numpy(), m.predict(df["user"], df["item"]))
+    assert len(fitted(u, i, r, algorithm="ignore-missing").flagged()) == 0
