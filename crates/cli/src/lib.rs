@@ -1,6 +1,7 @@
 //! The `cnmf` command-line tool. This library exists for the binary and its tests, not as a
-//! stable API: its only public item is [`run`], which the binary `cnmf` is a thin `main` over
-//! (and the hidden `fuzzing` module, the bodies of the fuzz targets in `fuzz/`); the
+//! stable API: its public items are [`run`], which the binary `cnmf` is a thin `main` over,
+//! [`api`] (the model file and the fit parameters, for the Python package in `python/`),
+//! and the hidden `fuzzing` module (the bodies of the fuzz targets in `fuzz/`); the
 //! integration tests drive the binary itself. Inside: argument parsing (`cli`), one module
 //! per command (`commands`), the model file format (`model_file`, documented in
 //! `crates/cli/FORMAT.md`), and output helpers (`output`).
@@ -18,6 +19,7 @@
 //! Exit codes are the workspace's table (`cnmf_ratings::exit`, listed in `error`): 0 ok, 1
 //! runtime failure, 2 usage, 3 bad data, 4 bad model file, 5 unknown id, 101 a bug.
 
+pub mod api;
 mod cli;
 mod commands;
 mod csv_in;

@@ -1,0 +1,366 @@
+"""Corrective NMF: robust nonnegative matrix factorisation of rating data.
+
+The estimator :class:`CorrectiveNMF` fits the corrective-nmf engine (Rust) on ratings given as
+a SciPy sparse matrix, a pandas DataFrame or three arrays, and saves the same model file as the
+``cnmf`` command-line tool (``cnmf predict --model FILE`` reads it).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from . import _cnmf
+
+__all__ = ["CorrectiveNMF", "ALGORITHMS", "__version__"]
+
+__version__: str = _cnmf.__version__
+
+#: The engine's algorithms (``cnmf fit --algo``).
+ALGORITHMS = (
+    "ignore-missing",
+    "replace-missing",
+    "ignore-corrupt",
+    "replace-corrupt",
+    "replace-corrupt-nointerp",
+    "huber",
+    "l1",
+    "trimmed",
+    "guarded",
+)
+
+_DEFAULT_P = 0.05
+_PARAMS = (
+    "rank",
+    "algorithm",
+    "lambda_",
+    "sigma",
+    "p",
+    "max_iter",
+    "l2",
+    "random_state",
+    "n_threads",
+    "rating_scale",
+)
+
+
+def _id_texts(ids: np.ndarray) -> List[str]:
+    """The text of each id, as the model stores ids: ``str(int(x))`` for integers."""
+    if ids.dtype.kind in "iub":
+        return [str(int(x)) for x in ids.tolist()]
+    return [str(x) for x in ids.tolist()]
+
+
+def _as_ids(x: Any, what: str) -> np.ndarray:
+    a = np.asarray(x)
+    if a.ndim == 0:
+        a = a.reshape(1)
+    if a.ndim != 1:
+        raise ValueError(f"{what} must be one-dimensional, got shape {a.shape}")
+    return a
+
+
+def _triples(X: Any, items: Any, ratings: Any) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(users, items, ratings) arrays from any accepted input form."""
+    if items is not None or ratings is not None:
+        if items is None or ratings is None:
+            raise ValueError("give users, items and ratings together: fit(users, items, ratings)")
+        users = X
+    elif isinstance(X, tuple) and len(X) == 3:
+        users, items, ratings = X
+    elif hasattr(X, "tocoo") and hasattr(X, "nnz"):  # scipy.sparse matrix or array
+        if len(X.shape) != 2:
+            raise ValueError(f"a sparse rating matrix must be 2-D, got shape {X.shape}")
+        csr = X.tocsr(copy=True)
+        csr.sum_duplicates()
+        coo = csr.tocoo()
+        users, items, ratings = coo.row, coo.col, coo.data
+    elif hasattr(X, "columns") and hasattr(X, "iloc"):  # pandas DataFrame
+        cols = [str(c) for c in X.columns]
+        missing = [c for c in ("user", "item", "rating") if c not in cols]
+        if missing:
+            raise ValueError(
+                f"a DataFrame needs the columns user, item and rating; missing {missing} "
+                f"(it has {cols})"
+            )
+        users, items, ratings = X["user"].to_numpy(), X["item"].to_numpy(), X["rating"].to_numpy()
+    else:
+        raise TypeError(
+            "X must be a scipy.sparse matrix, a pandas DataFrame with user, item and rating "
+            f"columns, or three arrays (users, items, ratings); got {type(X).__name__}"
+        )
+    users = _as_ids(users, "users")
+    items = _as_ids(items, "items")
+    try:
+        values = np.asarray(ratings, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"ratings must be numbers: {e}") from None
+    if values.ndim != 1:
+        values = values.reshape(-1)
+    if not (len(users) == len(items) == len(values)):
+        raise ValueError(
+            f"users, items and ratings differ in length ({len(users)}, {len(items)}, {len(values)})"
+        )
+    if len(values) == 0:
+        raise ValueError("no ratings to fit")
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        raise ValueError(
+            f"ratings must be finite numbers: rating {bad[0]} (0-based) is {values[bad[0]]} "
+            f"({bad.size} such ratings)"
+        )
+    bad = np.flatnonzero(values < 0)
+    if bad.size:
+        raise ValueError(
+            f"ratings must be nonnegative: rating {bad[0]} (0-based) is {values[bad[0]]} "
+            f"({bad.size} negative ratings)"
+        )
+    return users, items, values
+
+
+class CorrectiveNMF:
+    """Corrective NMF of a ratings matrix, scikit-learn style.
+
+    Ratings whose squared residual exceeds ``lambda`` are flagged corrupt and ignored
+    (``ignore-corrupt``) or replaced by the model's estimate (``replace-corrupt``); see the
+    project's README for the algorithms. Parameters are ``cnmf fit``'s and are checked by the
+    engine when :meth:`fit` runs (a bad value raises ``ValueError`` with the engine's message).
+    """
+
+    def __init__(
+        self,
+        rank: int = 20,
+        algorithm: str = "ignore-corrupt",
+        lambda_: Optional[float] = None,
+        sigma: Optional[float] = None,
+        p: float = _DEFAULT_P,
+        max_iter: int = 100,
+        l2: float = 0.0,
+        random_state: Optional[int] = 0,
+        n_threads: Optional[int] = None,
+        rating_scale: Tuple[float, float] = (1.0, 5.0),
+    ) -> None:
+        self.rank = rank
+        self.algorithm = algorithm
+        self.lambda_ = lambda_
+        self.sigma = sigma
+        self.p = p
+        self.max_iter = max_iter
+        self.l2 = l2
+        self.random_state = random_state
+        self.n_threads = n_threads
+        self.rating_scale = rating_scale
+
+    # scikit-learn's estimator protocol ------------------------------------------------
+
+    def get_params(self, deep: bool = True) -> Dict[str, Any]:
+        """The constructor's parameters."""
+        return {name: getattr(self, name) for name in _PARAMS}
+
+    def set_params(self, **params: Any) -> "CorrectiveNMF":
+        """Sets constructor parameters; returns ``self``."""
+        for name, value in params.items():
+            if name not in _PARAMS:
+                raise ValueError(
+                    f"invalid parameter {name!r} for CorrectiveNMF (valid: {', '.join(_PARAMS)})"
+                )
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"CorrectiveNMF({args})"
+
+    # fitting -----------------------------------------------------------------------------
+
+    def _engine_args(self) -> Dict[str, Any]:
+        def integer(name: str, value: Any, allow_none: bool = False) -> int:
+            if value is None and allow_none:
+                return 0
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+                raise ValueError(f"{name} must be an integer, got {value!r}")
+            if value < 0:
+                raise ValueError(f"{name} must be nonnegative, got {value!r}")
+            return int(value)
+
+        def number(name: str, value: Any) -> Optional[float]:
+            if value is None:
+                return None
+            try:
+                return float(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"{name} must be a number, got {value!r}") from None
+
+        if not isinstance(self.algorithm, str):
+            raise ValueError(f"algorithm must be a string, got {self.algorithm!r}")
+        try:
+            lo, hi = (float(v) for v in self.rating_scale)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"rating_scale must be (min, max), got {self.rating_scale!r}"
+            ) from None
+        p = number("p", self.p)
+        # p at its default and no sigma: the CLI's default threshold (scaled to the rating
+        # scale), exactly what `cnmf fit` uses without --lambda, --sigma and --p.
+        if self.sigma is None and p == _DEFAULT_P:
+            p = None
+        return dict(
+            rank=integer("rank", self.rank),
+            algorithm=self.algorithm,
+            lambda_=number("lambda_", self.lambda_),
+            sigma=number("sigma", self.sigma),
+            p=p,
+            max_iter=integer("max_iter", self.max_iter),
+            l2=number("l2", self.l2),
+            seed=integer("random_state", self.random_state, allow_none=True),
+            n_threads=integer("n_threads", self.n_threads, allow_none=True),
+            scale=(lo, hi),
+        )
+
+    def fit(self, X: Any, items: Any = None, ratings: Any = None) -> "CorrectiveNMF":
+        """Fits the model.
+
+        ``X`` is a SciPy sparse matrix (users x items; each stored entry is a rating, the row
+        and column indices are the ids), a pandas DataFrame with ``user``, ``item`` and
+        ``rating`` columns, a tuple ``(users, items, ratings)``, or the users array with
+        ``items`` and ``ratings`` given too. Ids are matched by their text (``str(id)``,
+        integers without a decimal point). Every form of the same ratings gives the same model.
+        The GIL is released while the engine runs.
+        """
+        args = self._engine_args()
+        users, item_ids, values = _triples(X, items, ratings)
+        try:
+            uniq_u, u_idx = np.unique(users, return_inverse=True)
+            uniq_i, i_idx = np.unique(item_ids, return_inverse=True)
+        except TypeError as e:
+            raise ValueError(f"user and item ids must be sortable values of one kind: {e}") from None
+        u_idx = u_idx.reshape(-1).astype(np.uint32)
+        i_idx = i_idx.reshape(-1).astype(np.uint32)
+        order = np.lexsort((i_idx, u_idx))
+        u_idx, i_idx, values = u_idx[order], i_idx[order], values[order]
+        dup = np.flatnonzero((np.diff(u_idx) == 0) & (np.diff(i_idx) == 0))
+        if dup.size:
+            j = dup[0]
+            raise ValueError(
+                f"duplicate rating of item {uniq_i[i_idx[j]]!r} by user {uniq_u[u_idx[j]]!r} "
+                f"({dup.size} duplicate pairs)"
+            )
+        model = _cnmf.fit(
+            _id_texts(uniq_u),
+            _id_texts(uniq_i),
+            np.ascontiguousarray(u_idx),
+            np.ascontiguousarray(i_idx),
+            np.ascontiguousarray(values),
+            **args,
+        )
+        self._set_model(model, uniq_u, uniq_i)
+        return self
+
+    def _set_model(self, model: Any, user_ids: np.ndarray, item_ids: np.ndarray) -> None:
+        import scipy.sparse as sp
+
+        self.model_ = model
+        self.user_ids_ = user_ids
+        self.item_ids_ = item_ids
+        self.n_users_ = model.n_users
+        self.n_items_ = model.n_items
+        self.W_ = model.w()
+        self.H_ = model.h()
+        self.threshold_ = model.lambda_
+        self.trace_ = model.trace()
+        self.n_iter_ = max(len(self.trace_) - 1, 0)
+        rows, cols, vals = model.corrupt_entries()
+        self.corrupt_mask_ = sp.csr_matrix(
+            (np.ones(len(rows), dtype=bool), (rows, cols)), shape=(self.n_users_, self.n_items_)
+        )
+        self.corrupt_ratings_ = vals
+
+    def _check_fitted(self) -> Any:
+        model = getattr(self, "model_", None)
+        if model is None:
+            raise RuntimeError("this CorrectiveNMF is not fitted yet: call fit() or load() first")
+        return model
+
+    # using the model ---------------------------------------------------------------------
+
+    def predict(self, users: Any, items: Any, unknown: str = "error") -> Any:
+        """Predicted ratings of (user, item) pairs by id, clipped to the rating scale as
+        ``cnmf predict`` does. An unknown id raises ``KeyError``; ``unknown="mean"`` predicts
+        the CLI's fallback means instead. Scalars in, a float out; arrays in, an array out."""
+        model = self._check_fitted()
+        scalar = np.ndim(users) == 0 and np.ndim(items) == 0
+        u = _id_texts(_as_ids(users, "users"))
+        i = _id_texts(_as_ids(items, "items"))
+        out = model.predict(u, i, unknown)
+        return float(out[0]) if scalar else out
+
+    def recommend(self, user: Any, n: int = 10, exclude_seen: bool = True) -> List[Tuple[Any, float]]:
+        """The ``n`` items with the highest predicted rating for ``user``, best first, as
+        ``(item id, predicted rating)`` pairs; without the items the user rated in training
+        when ``exclude_seen``."""
+        model = self._check_fitted()
+        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
+            raise ValueError(f"n must be a positive integer, got {n!r}")
+        (text,) = _id_texts(_as_ids(user, "user"))
+        by_text = {t: v for t, v in zip(_id_texts(np.asarray(self.item_ids_)), self.item_ids_.tolist())}
+        return [(by_text[item], score) for item, score in model.recommend(text, int(n), bool(exclude_seen))]
+
+    def fold_in(self, items: Any, ratings: Any) -> np.ndarray:
+        """Factors (length ``rank``) for a new user from its ratings of known items, with
+        ``H_`` fixed, as ``cnmf fold-in`` computes them; ``np.clip(w @ H_, *rating_scale)``
+        are the new user's predicted ratings. An unknown item raises ``KeyError``."""
+        model = self._check_fitted()
+        it = _id_texts(_as_ids(items, "items"))
+        values = np.asarray(ratings, dtype=np.float64).reshape(-1)
+        if not np.isfinite(values).all():
+            raise ValueError("ratings must be finite numbers")
+        return model.fold_in(it, values.tolist())
+
+    def flagged(self) -> Any:
+        """The training ratings the fit flagged as corrupt, as a pandas DataFrame with columns
+        ``user``, ``item``, ``rating`` (the training rating) and ``prediction`` (the model's,
+        clipped), ordered by user then item. One row per flagged rating: not the per-item
+        review-bomb report of ``cnmf flagged``."""
+        import pandas as pd
+
+        model = self._check_fitted()
+        rows, cols, vals = model.corrupt_entries()
+        users = np.asarray(self.user_ids_)[rows]
+        items = np.asarray(self.item_ids_)[cols]
+        if len(rows):
+            pred = model.predict(_id_texts(users), _id_texts(items), "error")
+        else:
+            pred = np.zeros(0)
+        return pd.DataFrame({"user": users, "item": items, "rating": vals, "prediction": pred})
+
+    # files -------------------------------------------------------------------------------
+
+    def save(self, path: "os.PathLike[str] | str", format: str = "safetensors") -> int:
+        """Writes the model file ``cnmf fit`` writes (format version 2, safetensors, by
+        default; ``format="json"`` for version 1), atomically; returns its size in bytes."""
+        model = self._check_fitted()
+        return model.save(os.fspath(path), format)
+
+    @classmethod
+    def load(cls, path: "os.PathLike[str] | str") -> "CorrectiveNMF":
+        """Reads a model file written by :meth:`save` or by ``cnmf fit``. Ids come back as
+        the file's text ids (``str``). Raises ``FileNotFoundError``/``OSError`` for file
+        problems and ``ValueError`` for a file that is not a valid model."""
+        model = _cnmf.load(os.fspath(path))
+        params = model.params()
+        lo, hi = model.scale
+        est = cls(
+            rank=params["rank"],
+            algorithm=params["algorithm"],
+            lambda_=params["lambda"],
+            max_iter=params["max_iter"],
+            l2=params["l2"],
+            random_state=params["seed"],
+            rating_scale=(lo, hi),
+        )
+        est._set_model(
+            model, np.array(model.user_ids(), dtype=object), np.array(model.item_ids(), dtype=object)
+        )
+        return est

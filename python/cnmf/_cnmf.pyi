@@ -1,0 +1,57 @@
+"""The compiled module of ``cnmf`` (Rust, PyO3). Use :class:`cnmf.CorrectiveNMF` instead."""
+
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+
+class Model:
+    """A fitted model: the CLI's model file held in memory."""
+
+    n_users: int
+    n_items: int
+    rank: int
+    scale: Tuple[float, float]
+    algorithm: str
+    lambda_: Optional[float]
+    def save(self, path: str, format: str = "safetensors") -> int: ...
+    def user_ids(self) -> List[str]: ...
+    def item_ids(self) -> List[str]: ...
+    def w(self) -> npt.NDArray[np.float64]: ...
+    def h(self) -> npt.NDArray[np.float64]: ...
+    def corrupt_entries(
+        self,
+    ) -> Tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32], npt.NDArray[np.float64]]: ...
+    def trace(self) -> List[Dict[str, Any]]: ...
+    def predict(
+        self, users: List[str], items: List[str], unknown: str = "error"
+    ) -> npt.NDArray[np.float64]: ...
+    def recommend(self, user: str, n: int = 10, exclude_seen: bool = True) -> List[Tuple[str, float]]: ...
+    def fold_in(self, items: List[str], ratings: List[float]) -> npt.NDArray[np.float64]: ...
+    def params(self) -> Dict[str, Any]: ...
+    def rated(self, user: int) -> npt.NDArray[np.uint32]: ...
+
+def fit(
+    user_ids: List[str],
+    item_ids: List[str],
+    user_index: npt.NDArray[np.uint32],
+    item_index: npt.NDArray[np.uint32],
+    ratings: npt.NDArray[np.float64],
+    *,
+    rank: int,
+    algorithm: str,
+    lambda_: Optional[float] = None,
+    sigma: Optional[float] = None,
+    p: Optional[float] = None,
+    max_iter: int,
+    l2: float,
+    seed: int,
+    n_threads: int,
+    scale: Tuple[float, float],
+) -> Model:
+    """Fits the engine on ratings by dense indices into the id lists."""
+
+def load(path: str) -> Model:
+    """Reads a model file of either format version."""

@@ -1,0 +1,415 @@
+//! `cnmf._cnmf`: the compiled part of the Python package `cnmf` (maturin builds it; see
+//! `python/README.md`). It fits the engine on ratings given as parallel lists of external ids
+//! and an array of values, and wraps the CLI's model file ([`cnmf_cli::api`]), so that a model
+//! saved from Python is the file `cnmf fit` writes and `cnmf predict` reads. The
+//! scikit-learn style class `cnmf.CorrectiveNMF` (`cnmf/__init__.py`) converts SciPy, pandas
+//! and NumPy inputs to these calls.
+//!
+//! Errors: bad parameters and bad data are `ValueError` with the Rust message; an unknown id
+//! is `KeyError`; file problems are `OSError` (`FileNotFoundError` for a missing file). The
+//! fit releases the GIL; its threads are the engine's own pool of `n_threads` threads (the
+//! results do not depend on the count).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use cnmf_cli::api::{self, FitSettings, ModelFile, ModelFormat};
+use cnmf_engine::Algorithm;
+use cnmf_ratings::{RatingScale, RatingsBuilder};
+use numpy::ndarray::{Array1, Array2};
+use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1};
+use pyo3::exceptions::{PyFileNotFoundError, PyKeyError, PyOSError, PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+/// An [`std::io::Error`] as the matching Python exception.
+fn os_error(e: std::io::Error) -> PyErr {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => PyFileNotFoundError::new_err(e.to_string()),
+        std::io::ErrorKind::InvalidData => PyValueError::new_err(e.to_string()),
+        _ => PyOSError::new_err(e.to_string()),
+    }
+}
+
+/// A fitted model: the CLI's model file held in memory.
+#[pyclass(module = "cnmf._cnmf", name = "Model", frozen)]
+struct Model {
+    mf: ModelFile,
+}
+
+/// Fits the engine. The ratings are `(user_index[n], item_index[n], ratings[n])`, indices into
+/// `user_ids` and `item_ids` (external ids as text, interned in that order, so the dense
+/// indices and the model's rows are those orders); the parameters are `cnmf fit`'s (see
+/// [`api::fit_params`]). The error message of a rating names its 1-based position.
+#[pyfunction]
+#[pyo3(signature = (user_ids, item_ids, user_index, item_index, ratings, *, rank, algorithm,
+    lambda_=None, sigma=None, p=None, max_iter, l2, seed, n_threads, scale))]
+#[allow(clippy::too_many_arguments)]
+fn fit(
+    py: Python<'_>,
+    user_ids: Vec<String>,
+    item_ids: Vec<String>,
+    user_index: PyReadonlyArray1<'_, u32>,
+    item_index: PyReadonlyArray1<'_, u32>,
+    ratings: PyReadonlyArray1<'_, f64>,
+    rank: usize,
+    algorithm: &str,
+    lambda_: Option<f64>,
+    sigma: Option<f64>,
+    p: Option<f64>,
+    max_iter: usize,
+    l2: f64,
+    seed: u64,
+    n_threads: usize,
+    scale: (f64, f64),
+) -> PyResult<Model> {
+    let algorithm: Algorithm = algorithm
+        .parse()
+        .map_err(|e: cnmf_engine::EngineError| PyValueError::new_err(e.to_string()))?;
+    let scale =
+        RatingScale::new(scale.0, scale.1).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let settings = FitSettings {
+        rank,
+        algorithm,
+        lambda: lambda_,
+        sigma,
+        p,
+        max_iters: max_iter,
+        l2,
+        seed,
+        threads: n_threads,
+    };
+    let params = api::fit_params(&settings, scale).map_err(PyValueError::new_err)?;
+    let (us, is, values) = (
+        user_index.as_slice()?.to_vec(),
+        item_index.as_slice()?.to_vec(),
+        ratings.as_slice()?.to_vec(),
+    );
+    if us.len() != values.len() || is.len() != values.len() {
+        return Err(PyValueError::new_err(format!(
+            "user_index, item_index and ratings differ in length ({}, {}, {})",
+            us.len(),
+            is.len(),
+            values.len()
+        )));
+    }
+    py.detach(move || {
+        let mut b = RatingsBuilder::new(scale);
+        for (n, u) in user_ids.iter().enumerate() {
+            if b.intern_user(u) as usize != n {
+                return Err(PyValueError::new_err(format!(
+                    "user id {u:?} is given twice"
+                )));
+            }
+        }
+        for (n, i) in item_ids.iter().enumerate() {
+            if b.intern_item(i) as usize != n {
+                return Err(PyValueError::new_err(format!(
+                    "item id {i:?} is given twice"
+                )));
+            }
+        }
+        b.reserve(values.len());
+        for (n, ((&u, &i), &v)) in us.iter().zip(&is).zip(&values).enumerate() {
+            b.push_indexed(u, i, v, n + 1)
+                .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        }
+        let data = b
+            .build()
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let most = data.n_users().min(data.n_items());
+        if rank > most {
+            return Err(PyValueError::new_err(format!(
+                "rank {rank} is above min(users, items) = {most} ({} users, {} items): such a \
+                 rank can fit every rating exactly and flags nothing useful",
+                data.n_users(),
+                data.n_items()
+            )));
+        }
+        let start = Instant::now();
+        let model = params
+            .fit(&data)
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        let secs = start.elapsed().as_secs_f64();
+        Ok(Model {
+            mf: api::model_file(model, &data, "<python>", secs),
+        })
+    })
+}
+
+/// Reads a model file of either format version (the file `cnmf fit` writes).
+#[pyfunction]
+fn load(py: Python<'_>, path: PathBuf) -> PyResult<Model> {
+    py.detach(|| api::read_model(&path))
+        .map(|mf| Model { mf })
+        .map_err(os_error)
+}
+
+#[pymethods]
+impl Model {
+    /// Writes the model file to `path` in `format` ("safetensors", the default of `cnmf fit`,
+    /// or "json"); returns the number of bytes.
+    #[pyo3(signature = (path, format="safetensors"))]
+    fn save(&self, py: Python<'_>, path: PathBuf, format: &str) -> PyResult<u64> {
+        let format = match format {
+            "safetensors" => ModelFormat::Safetensors,
+            "json" => ModelFormat::Json,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown model format {other:?} (safetensors or json)"
+                )))
+            }
+        };
+        py.detach(|| api::write_model(&self.mf, &path, format))
+            .map_err(os_error)
+    }
+
+    /// Number of users.
+    #[getter]
+    fn n_users(&self) -> usize {
+        self.mf.model().n_users()
+    }
+
+    /// Number of items.
+    #[getter]
+    fn n_items(&self) -> usize {
+        self.mf.model().n_items()
+    }
+
+    /// The rank k.
+    #[getter]
+    fn rank(&self) -> usize {
+        self.mf.model().factors().rank()
+    }
+
+    /// The rating scale (min, max).
+    #[getter]
+    fn scale(&self) -> (f64, f64) {
+        let s = self.mf.model().scale();
+        (s.min(), s.max())
+    }
+
+    /// The algorithm's name.
+    #[getter]
+    fn algorithm(&self) -> &'static str {
+        self.mf.model().algorithm().name()
+    }
+
+    /// The corruption threshold, when the algorithm has one.
+    #[getter]
+    fn lambda_(&self) -> Option<f64> {
+        self.mf.model().params().lambda()
+    }
+
+    /// External user ids, in index order.
+    fn user_ids(&self) -> Vec<String> {
+        self.mf.users().iter().map(str::to_string).collect()
+    }
+
+    /// External item ids, in index order.
+    fn item_ids(&self) -> Vec<String> {
+        self.mf.items().iter().map(str::to_string).collect()
+    }
+
+    /// The user factors, users x k.
+    fn w<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let f = self.mf.model().factors();
+        let a = Array2::from_shape_vec((f.n_users(), f.rank()), f.w().to_vec())
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        Ok(a.into_pyarray(py))
+    }
+
+    /// The item factors, k x items (`W @ H` is the users x items matrix of raw scores).
+    fn h<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let f = self.mf.model().factors();
+        let a = Array2::from_shape_vec((f.rank(), f.n_items()), self.mf.h_k_by_items())
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        Ok(a.into_pyarray(py))
+    }
+
+    /// The flagged (corrupt) training ratings: (user indices, item indices, ratings).
+    #[allow(clippy::type_complexity)]
+    fn corrupt_entries<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> (
+        Bound<'py, PyArray1<u32>>,
+        Bound<'py, PyArray1<u32>>,
+        Bound<'py, PyArray1<f64>>,
+    ) {
+        let e = self.mf.model().corrupt_entries();
+        let rows: Array1<u32> = e.iter().map(|p| p.0).collect();
+        let cols: Array1<u32> = e.iter().map(|p| p.1).collect();
+        let vals = Array1::from_vec(self.mf.corrupt_ratings().to_vec());
+        (
+            rows.into_pyarray(py),
+            cols.into_pyarray(py),
+            vals.into_pyarray(py),
+        )
+    }
+
+    /// The fit's trace: one dict per iteration (iteration 0 is the initial factors).
+    fn trace<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        self.mf
+            .model()
+            .trace()
+            .iter()
+            .map(|s| {
+                let d = PyDict::new(py);
+                d.set_item("iteration", s.iteration)?;
+                d.set_item("loss", s.loss)?;
+                d.set_item("clipped_loss", s.clipped_loss)?;
+                d.set_item("objective", s.objective)?;
+                d.set_item("flagged", s.flagged)?;
+                d.set_item("elapsed_secs", s.elapsed_secs)?;
+                Ok(d)
+            })
+            .collect()
+    }
+
+    /// Predictions for (user, item) pairs by external id, clipped to the scale as
+    /// `cnmf predict` does. `unknown="error"` raises KeyError for an id the model does not
+    /// know; `"mean"` predicts `cnmf predict --unknown mean`'s fallback (the item's mean for an
+    /// unknown user, the user's mean for an unknown item, the global mean for both).
+    #[pyo3(signature = (users, items, unknown="error"))]
+    fn predict<'py>(
+        &self,
+        py: Python<'py>,
+        users: Vec<String>,
+        items: Vec<String>,
+        unknown: &str,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let fallback = match unknown {
+            "error" => false,
+            "mean" => true,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown={other:?}: expected \"error\" or \"mean\""
+                )))
+            }
+        };
+        if users.len() != items.len() {
+            return Err(PyValueError::new_err(format!(
+                "users and items differ in length ({}, {})",
+                users.len(),
+                items.len()
+            )));
+        }
+        let mf = &self.mf;
+        let mut out = Vec::with_capacity(users.len());
+        for (user, item) in users.iter().zip(&items) {
+            let u = mf.users().index(user);
+            let i = mf.items().index(item);
+            out.push(match (u, i) {
+                (Some(u), Some(i)) => mf.model().predict(u, i),
+                _ if !fallback => {
+                    let (what, id, known) = if u.is_none() {
+                        ("user", user, mf.users().len())
+                    } else {
+                        ("item", item, mf.items().len())
+                    };
+                    return Err(PyKeyError::new_err(format!(
+                        "unknown {what} {id:?}: the model knows {known} {what}s (use \
+                         unknown=\"mean\" for a fallback)"
+                    )));
+                }
+                (None, Some(i)) => mf.item_mean(i),
+                (Some(u), None) => mf.user_mean(u),
+                (None, None) => mf.model().mean_rating(),
+            });
+        }
+        Ok(Array1::from_vec(out).into_pyarray(py))
+    }
+
+    /// The `n` items with the highest predicted rating for `user` (ties broken by item index;
+    /// ranked by the raw score, reported clipped to the scale), without the items the user
+    /// rated in training when `exclude_seen`.
+    #[pyo3(signature = (user, n=10, exclude_seen=true))]
+    fn recommend(&self, user: &str, n: usize, exclude_seen: bool) -> PyResult<Vec<(String, f64)>> {
+        let mf = &self.mf;
+        let u = mf.users().index(user).ok_or_else(|| {
+            PyKeyError::new_err(format!(
+                "unknown user {user:?}: the model knows {} users",
+                mf.users().len()
+            ))
+        })?;
+        let seen: &[u32] = if exclude_seen { mf.rated(u) } else { &[] };
+        let model = mf.model();
+        let mut scored: Vec<(u32, f64)> = (0..model.n_items() as u32)
+            .filter(|i| seen.binary_search(i).is_err())
+            .map(|i| (i, model.predict_raw(u, i)))
+            .collect();
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        scored.truncate(n);
+        Ok(scored
+            .into_iter()
+            .map(|(i, _)| (mf.items().external(i).to_string(), model.predict(u, i)))
+            .collect())
+    }
+
+    /// The parameters of the fit that matter to a refit: rank, algorithm, lambda, max_iter, l2,
+    /// seed.
+    fn params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let p = self.mf.model().params();
+        let d = PyDict::new(py);
+        d.set_item("rank", p.rank())?;
+        d.set_item("algorithm", p.algorithm().name())?;
+        d.set_item("lambda", p.lambda())?;
+        d.set_item("max_iter", p.max_iters())?;
+        d.set_item("l2", p.l2_w())?;
+        d.set_item("seed", p.seed())?;
+        Ok(d)
+    }
+
+    /// Factors (length k) for a new user from its ratings of known items, with H fixed
+    /// (`cnmf fold-in`; the model's own algorithm restricted to one row). An unknown item is a
+    /// KeyError; an empty list, a repeated item or a rating outside the scale a ValueError.
+    fn fold_in<'py>(
+        &self,
+        py: Python<'py>,
+        items: Vec<String>,
+        ratings: Vec<f64>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        if items.len() != ratings.len() {
+            return Err(PyValueError::new_err(format!(
+                "items and ratings differ in length ({}, {})",
+                items.len(),
+                ratings.len()
+            )));
+        }
+        let mut pairs = Vec::with_capacity(items.len());
+        for (item, &r) in items.iter().zip(&ratings) {
+            let i = self.mf.items().index(item).ok_or_else(|| {
+                PyKeyError::new_err(format!(
+                    "unknown item {item:?}: the model knows {} items",
+                    self.mf.items().len()
+                ))
+            })?;
+            pairs.push((i, r));
+        }
+        let w = py
+            .detach(|| self.mf.model().fold_in(&pairs))
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        Ok(Array1::from_vec(w).into_pyarray(py))
+    }
+
+    /// Indices of the items `user` (by index) rated in training, ascending.
+    fn rated<'py>(&self, py: Python<'py>, user: u32) -> PyResult<Bound<'py, PyArray1<u32>>> {
+        if user as usize >= self.mf.users().len() {
+            return Err(PyValueError::new_err(format!(
+                "user index {user} out of range"
+            )));
+        }
+        Ok(Array1::from_vec(self.mf.rated(user).to_vec()).into_pyarray(py))
+    }
+}
+
+/// The compiled module.
+#[pymodule]
+fn _cnmf(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Model>()?;
+    m.add_function(wrap_pyfunction!(fit, m)?)?;
+    m.add_function(wrap_pyfunction!(load, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

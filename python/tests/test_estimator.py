@@ -1,0 +1,186 @@
+"""CorrectiveNMF: input forms, parameters, bad inputs, determinism across thread counts."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+import cnmf
+from cnmf import CorrectiveNMF
+
+PARAMS = dict(rank=4, max_iter=40, random_state=3)
+
+
+def fitted(*args, **kw):
+    return CorrectiveNMF(**{**PARAMS, **kw}).fit(*args)
+
+
+def same_model(a, b):
+    assert np.array_equal(a.W_, b.W_)
+    assert np.array_equal(a.H_, b.H_)
+    assert (a.corrupt_mask_ != b.corrupt_mask_).nnz == 0
+    assert [str(x) for x in a.user_ids_] == [str(x) for x in b.user_ids_]
+    assert [str(x) for x in a.item_ids_] == [str(x) for x in b.item_ids_]
+
+
+def test_every_input_form_gives_the_same_model(triples):
+    u, i, r = triples
+    base = fitted(u, i, r)
+    same_model(base, fitted((u, i, r)))
+    same_model(base, fitted(list(u), list(i), list(r)))
+    for fmt in ("csr", "csc", "coo"):
+        same_model(base, fitted(sp.coo_matrix((r, (u, i))).asformat(fmt)))
+    same_model(base, fitted(sp.csr_array((r, (u, i)))))
+    df = pd.DataFrame({"user": u, "item": i, "rating": r})
+    same_model(base, fitted(df))
+    same_model(base, fitted(df.sample(frac=1.0, random_state=5)))  # any order
+
+
+def test_fitted_attributes(triples):
+    u, i, r = triples
+    m = fitted(u, i, r)
+    assert m.W_.shape == (80, 4) and m.H_.shape == (4, 50)
+    assert (m.W_ >= 0).all() and (m.H_ >= 0).all()
+    assert sp.issparse(m.corrupt_mask_) and m.corrupt_mask_.shape == (80, 50)
+    assert m.corrupt_mask_.nnz == len(m.corrupt_ratings_)
+    assert m.trace_[0]["iteration"] == 0 and m.n_iter_ == len(m.trace_) - 1
+    assert m.threshold_ == pytest.approx(4.1536, abs=1e-3)  # the CLI's default lambda
+    # Raw scores are W_ @ H_; predictions are them clipped to the scale.
+    raw = m.W_ @ m.H_
+    assert m.predict(3, 9) == pytest.approx(np.clip(raw[3, 9], 1, 5), rel=1e-12)
+    preds = m.predict(u[:10], i[:10])
+    assert preds.shape == (10,) and ((preds >= 1) & (preds <= 5)).all()
+
+
+def test_get_set_params():
+    m = CorrectiveNMF(rank=7)
+    p = m.get_params()
+    assert p["rank"] == 7 and p["algorithm"] == "ignore-corrupt" and p["p"] == 0.05
+    assert m.set_params(rank=3, algorithm="guarded") is m
+    assert m.rank == 3 and m.algorithm == "guarded"
+    with pytest.raises(ValueError, match="invalid parameter"):
+        m.set_params(k=3)
+    assert "rank=3" in repr(m)
+
+
+def test_recommend(triples):
+    u, i, r = triples
+    m = fitted(u, i, r)
+    recs = m.recommend(0, n=5)
+    assert len(recs) == 5
+    seen = set(i[u == 0].tolist())
+    assert not seen & {item for item, _ in recs}
+    scores = [s for _, s in recs]
+    assert scores == sorted(scores, reverse=True)
+    all_recs = m.recommend(0, n=50, exclude_seen=False)
+    assert len(all_recs) == 50
+    with pytest.raises(KeyError):
+        m.recommend(12345)
+
+
+def test_unknown_ids(triples):
+    u, i, r = triples
+    m = fitted(u, i, r)
+    with pytest.raises(KeyError, match="unknown user"):
+        m.predict(999, 1)
+    with pytest.raises(KeyError, match="unknown item"):
+        m.predict(1, 999)
+    assert 1 <= m.predict(999, 1, unknown="mean") <= 5
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        (dict(rank=0), "rank"),
+        (dict(algorithm="nope"), "unknown algorithm"),
+        (dict(lambda_=-1.0), "lambda"),
+        (dict(sigma=-1.0), "sigma"),
+        (dict(p=1.5), "p"),
+        (dict(max_iter=-1), "max_iter"),
+        (dict(rank=2.5), "rank"),
+        (dict(algorithm="ignore-missing", lambda_=2.0), "no effect"),
+        (dict(rank=1000), "rank"),
+        (dict(rating_scale=(5, 1)), "scale"),
+    ],
+)
+def test_bad_parameters_raise_value_error(triples, params, message):
+    u, i, r = triples
+    with pytest.raises(ValueError, match=message):
+        CorrectiveNMF(**params).fit(u, i, r)
+
+
+def test_bad_ratings_raise(triples):
+    u, i, r = triples
+    for bad, message in [(np.nan, "finite"), (np.inf, "finite"), (-1.0, "nonnegative"), (9.0, "scale")]:
+        r2 = r.copy()
+        r2[5] = bad
+        with pytest.raises(ValueError, match=message):
+            fitted(u, i, r2)
+    with pytest.raises(ValueError, match="duplicate"):
+        fitted(np.r_[u, u[:1]], np.r_[i, i[:1]], np.r_[r, r[:1]])
+    with pytest.raises(ValueError, match="differ in length"):
+        fitted(u, i[:-1], r)
+    with pytest.raises(ValueError, match="columns"):
+        fitted(pd.DataFrame({"u": u, "item": i, "rating": r}))
+    with pytest.raises(TypeError):
+        fitted("ratings.csv")
+    with pytest.raises(ValueError, match="no ratings"):
+        fitted(np.array([]), np.array([]), np.array([]))
+    with pytest.raises(RuntimeError, match="not fitted"):
+        CorrectiveNMF().predict(1, 1)
+
+
+def test_thread_count_does_not_change_results(triples):
+    u, i, r = triples
+    for algo in ("ignore-corrupt", "replace-corrupt", "guarded"):
+        runs = [fitted(u, i, r, algorithm=algo, n_threads=t) for t in (1, 2, None)]
+        for other in runs[1:]:
+            assert runs[0].W_.tobytes() == other.W_.tobytes()
+            assert runs[0].H_.tobytes() == other.H_.tobytes()
+            assert (runs[0].corrupt_mask_ != other.corrupt_mask_).nnz == 0
+
+
+def test_corrupt_mask_marks_rated_entries(triples):
+    u, i, r = triples
+    m = fitted(u, i, r, lambda_=0.5)  # a low threshold, so that ratings get flagged
+    mask = m.corrupt_mask_.tocoo()
+    assert mask.nnz > 0
+    rated = dict(zip(zip(u.tolist(), i.tolist()), r.tolist()))
+    # Indices are those of user_ids_ and item_ids_ (here the ids 0..n-1 themselves).
+    got = [rated[(int(m.user_ids_[a]), int(m.item_ids_[b]))] for a, b in zip(mask.row, mask.col)]
+    assert sorted(got) == sorted(m.corrupt_ratings_.tolist())
+
+
+def test_version():
+    assert isinstance(cnmf.__version__, str) and cnmf.__version__
+
+
+def test_fold_in(triples, tmp_path):
+    u, i, r = triples
+    m = fitted(u, i, r)
+    mask = u == 4
+    w = m.fold_in(i[mask], r[mask])
+    assert w.shape == (4,) and (w >= 0).all()
+    # A model read back from its file folds in the same.
+    assert np.array_equal(w, CorrectiveNMF.load(save(m, tmp_path)).fold_in(i[mask], r[mask]))
+    with pytest.raises(KeyError, match="unknown item"):
+        m.fold_in([999], [3.0])
+    with pytest.raises(ValueError):
+        m.fold_in([], [])
+
+
+def save(m, tmp_path):
+    path = tmp_path / "m.cnmf"
+    m.save(path)
+    return path
+
+
+def test_flagged_lists_the_flagged_ratings(triples):
+    u, i, r = triples
+    m = fitted(u, i, r, lambda_=0.5)
+    df = m.flagged()
+    assert list(df.columns) == ["user", "item", "rating", "prediction"]
+    assert len(df) == m.corrupt_mask_.nnz > 0
+    assert np.array_equal(df["rating"].to_numpy(), m.corrupt_ratings_)
+    assert np.array_equal(df["prediction"].to_numpy(), m.predict(df["user"], df["item"]))
+    assert len(fitted(u, i, r, algorithm="ignore-missing").flagged()) == 0

@@ -1,0 +1,89 @@
+"""save/load: round trips, errors, and the model file is the CLI's (cnmf predict reads it)."""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cnmf import CorrectiveNMF
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def model(triples):
+    u, i, r = triples
+    return CorrectiveNMF(rank=4, max_iter=40, random_state=1).fit(u, i, r)
+
+
+@pytest.mark.parametrize("fmt", ["safetensors", "json"])
+def test_round_trip(model, tmp_path, fmt, triples):
+    path = tmp_path / "model.cnmf"
+    size = model.save(path, format=fmt)
+    assert size == path.stat().st_size > 0
+    back = CorrectiveNMF.load(path)
+    assert np.array_equal(back.W_, model.W_) and np.array_equal(back.H_, model.H_)
+    assert (back.corrupt_mask_ != model.corrupt_mask_).nnz == 0
+    assert np.array_equal(back.corrupt_ratings_, model.corrupt_ratings_)
+    assert back.threshold_ == model.threshold_
+    assert back.get_params()["rank"] == 4
+    u, i, _ = triples
+    assert np.array_equal(back.predict(u, i), model.predict(u, i))
+    assert [(str(a), s) for a, s in model.recommend(5)] == back.recommend(5)
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(".")]  # no temporary left
+
+
+def test_load_errors(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        CorrectiveNMF.load(tmp_path / "missing.cnmf")
+    bad = tmp_path / "bad.cnmf"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(ValueError, match="bad.cnmf"):
+        CorrectiveNMF.load(bad)
+    with pytest.raises(OSError):
+        CorrectiveNMF.load(tmp_path)  # a directory
+
+
+def test_save_errors(model, tmp_path):
+    with pytest.raises(OSError):
+        model.save(tmp_path / "no" / "such" / "dir" / "m.cnmf")
+    with pytest.raises(ValueError, match="format"):
+        model.save(tmp_path / "m.cnmf", format="pickle")
+    with pytest.raises(RuntimeError, match="not fitted"):
+        CorrectiveNMF().save(tmp_path / "m.cnmf")
+
+
+def cnmf_binary():
+    """The `cnmf` CLI: $CNMF_BIN, else target/{debug,release}/cnmf, else built by cargo."""
+    env = os.environ.get("CNMF_BIN")
+    if env:
+        return env
+    for profile in ("debug", "release"):
+        p = ROOT / "target" / profile / "cnmf"
+        if p.exists():
+            return str(p)
+    if shutil.which("cargo") is None:
+        pytest.skip("no cnmf binary and no cargo to build one")
+    subprocess.run(["cargo", "build", "-p", "cnmf-cli", "--bin", "cnmf"], cwd=ROOT, check=True)
+    return str(ROOT / "target" / "debug" / "cnmf")
+
+
+@pytest.mark.parametrize("fmt", ["safetensors", "json"])
+def test_cli_reads_a_model_saved_from_python(model, tmp_path, fmt, triples):
+    path = tmp_path / "model.cnmf"
+    model.save(path, format=fmt)
+    u, i, _ = triples
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("user,item\n" + "".join(f"{a},{b}\n" for a, b in zip(u[:200], i[:200])))
+    out = subprocess.run(
+        [cnmf_binary(), "predict", "--model", str(path), "--pairs", str(pairs), "--quiet"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()
+    assert out[0] == "user,item,prediction"
+    cli = np.array([float(line.split(",")[2]) for line in out[1:]])
+    assert cli.tobytes() == model.predict(u[:200], i[:200]).tobytes()  # the same bits
