@@ -10,7 +10,8 @@
 //!   titles that hold commas quoted (`"Godfather, The (1972)"`, `""` for a quote).
 //!
 //! Latin-1 is decoded byte for byte (each byte is the code point of the same value), so
-//! `u.item`'s `Ã©` artefacts never appear. Lines are bounded (`max_line_bytes`); a line that
+//! `u.item`'s `Ã©` artefacts never appear. Ids and titles are trimmed of surrounding
+//! whitespace (a few `u.item` titles end in a space). Lines are bounded (`max_line_bytes`); a line that
 //! cannot be used, an id given twice or a CSV file that is not UTF-8 is a
 //! [`RatingsError::Parse`] naming the file and the line. An empty file gives no titles.
 //!
@@ -210,7 +211,7 @@ fn parse_line(format: TitleFormat, line: &[u8]) -> Result<(String, String), Stri
     if id.is_empty() {
         return Err("empty item id".into());
     }
-    Ok((id, title))
+    Ok((id, title.trim().to_string()))
 }
 
 /// Latin-1 (ISO 8859-1): every byte is the code point of the same value.

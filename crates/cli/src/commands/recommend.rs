@@ -9,6 +9,7 @@ use crate::error::{CliError, CliResult};
 use crate::lookup::{unknown_message, Fallback, UnknownPolicy};
 use crate::model_file::{ModelFile, Need};
 use crate::output::{Output, Table};
+use crate::titles::{ItemTitles, ItemsArg};
 
 /// Arguments of `cnmf recommend`.
 #[derive(Debug, Clone, Args)]
@@ -31,6 +32,8 @@ pub struct RecommendArgs {
     /// get extreme scores from any factorization; 20 to 50 keeps lists to items with evidence.
     #[arg(long, default_value_t = 0)]
     min_ratings: u32,
+    #[command(flatten)]
+    items: ItemsArg,
 }
 
 /// One recommended item.
@@ -40,6 +43,8 @@ pub struct Recommendation {
     pub rank: usize,
     /// External item id.
     pub item: String,
+    /// The item's title (`--items`), `null` when unknown.
+    pub title: Option<String>,
     /// Predicted rating, clipped to the scale.
     pub prediction: f64,
     /// The unclipped score the ranking uses (`(W H)_ui`, or the item mean under a fallback).
@@ -88,7 +93,6 @@ pub fn top_n(
 pub fn run(args: &RecommendArgs, out: &Output) -> CliResult<()> {
     let mf = ModelFile::read_for_process(&crate::input::Input::new(&args.model), Need::All)?;
     let model = mf.model();
-    let scale = model.scale();
     let n = args.n as usize;
     let counts = mf.item_rating_counts();
     let keep = |i: u32| counts[i as usize] >= args.min_ratings;
@@ -112,16 +116,8 @@ pub fn run(args: &RecommendArgs, out: &Output) -> CliResult<()> {
             )));
         }
     };
-    let items: Vec<Recommendation> = ranked
-        .iter()
-        .enumerate()
-        .map(|(r, &(i, s))| Recommendation {
-            rank: r + 1,
-            item: mf.items().external(i).to_string(),
-            prediction: scale.clip(s),
-            score: s,
-        })
-        .collect();
+    let titles = args.items.load(mf, out)?;
+    let items = recommendations(&ranked, mf, &titles);
     if out.json {
         return out.json_doc(&Report {
             command: "recommend",
@@ -131,20 +127,7 @@ pub fn run(args: &RecommendArgs, out: &Output) -> CliResult<()> {
             items,
         });
     }
-    let mut table = Table::new(&[
-        ("rank", true),
-        ("item", false),
-        ("prediction", true),
-        ("score", true),
-    ]);
-    for r in &items {
-        table.row(vec![
-            r.rank.to_string(),
-            r.item.clone(),
-            format!("{:.3}", r.prediction),
-            format!("{:.4}", r.score),
-        ]);
-    }
+    let table = recommendation_table(&items, &titles);
     let head = match fallback {
         None => format!(
             "top {} of the {} items user {} has not rated (rated {}){}:\n",
@@ -162,6 +145,51 @@ pub fn run(args: &RecommendArgs, out: &Output) -> CliResult<()> {
         ),
     };
     out.text(&(head + &table.render()))
+}
+
+/// The ranked `(item index, score)` pairs as recommendations, best first.
+pub fn recommendations(
+    ranked: &[(u32, f64)],
+    mf: &ModelFile,
+    titles: &ItemTitles,
+) -> Vec<Recommendation> {
+    let scale = mf.model().scale();
+    ranked
+        .iter()
+        .enumerate()
+        .map(|(r, &(i, s))| {
+            let item = mf.items().external(i).to_string();
+            Recommendation {
+                rank: r + 1,
+                title: titles.get(&item),
+                item,
+                prediction: scale.clip(s),
+                score: s,
+            }
+        })
+        .collect()
+}
+
+/// The table of recommendations for people (a `title` column when titles were read).
+pub fn recommendation_table(items: &[Recommendation], titles: &ItemTitles) -> Table {
+    let mut table = Table::new(&titles.columns(&[
+        ("rank", true),
+        ("item", false),
+        ("prediction", true),
+        ("score", true),
+    ]));
+    for r in items {
+        table.row(titles.cells(
+            vec![
+                r.rank.to_string(),
+                r.item.clone(),
+                format!("{:.3}", r.prediction),
+                format!("{:.4}", r.score),
+            ],
+            r.title.as_deref(),
+        ));
+    }
+    table
 }
 
 /// ", items with at least N ratings" when the filter is on.

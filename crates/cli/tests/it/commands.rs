@@ -1437,3 +1437,195 @@ fn evaluate_scores_a_given_test_file_like_predict_does() {
     cnmf(&["evaluate", "--data", &b, "--unknown", "mean"]).expect(2);
     cnmf(&["evaluate", "--data", &b, "--test", &t, "--folds", "3"]).expect(2);
 }
+
+/// The titles of `items.csv`, written out here rather than read by the code under test.
+fn fixture_title(item: &str) -> serde_json::Value {
+    let titles = [
+        ("a01", "Raid, The (2011)"),
+        ("a02", "Amélie (2001)"),
+        ("a03", "Die Hard (1988)"),
+        ("a04", "Speed (1994)"),
+        ("a05", "Alien (1979)"),
+        ("a06", "Aliens (1986)"),
+        ("a07", "Say \"Hello\" (2001)"),
+        ("a08", "Taken (2008)"),
+        ("d01", "Amour (2012)"),
+        ("d02", "Babel (2006)"),
+        ("d03", "Crash (2004)"),
+        ("d04", "Doubt (2008)"),
+        ("d05", "Elegy (2008)"),
+        ("d06", "Fences (2016)"),
+        ("Heat, 1995", "Heat (1995)"),
+    ];
+    titles
+        .iter()
+        .find(|t| t.0 == item)
+        .map_or(serde_json::Value::Null, |t| t.1.into())
+}
+
+/// Every `"item"` of a JSON array has the fixture's `"title"` (`null` for `d07`).
+fn assert_titled(rows: &serde_json::Value) {
+    let rows = rows.as_array().unwrap();
+    assert!(!rows.is_empty());
+    for r in rows {
+        assert_eq!(
+            r["title"],
+            fixture_title(r["item"].as_str().unwrap()),
+            "{r}"
+        );
+    }
+}
+
+#[test]
+fn items_file_adds_titles_to_every_item_listing() {
+    let dir = tmp();
+    let m = fit_fixture(dir.path(), "m.cnmf", &[]);
+    let items = fixture("items.csv");
+    let all = ["-n", "100", "--items", &items, "--json"];
+    let rec = |extra: &[&str]| {
+        let mut a = vec!["recommend", "--model", &m, "--user", "u02"];
+        a.extend(extra);
+        cnmf(&a).expect(0)
+    };
+    let j = rec(&all).json();
+    assert_titled(&j["items"]);
+    // Without --items (and no item file next to the training file) titles are null.
+    let plain = rec(&["--json"]).json();
+    assert!(plain["items"][0]["title"].is_null(), "{plain}");
+    let text = rec(&["--items", &items]).stdout;
+    assert!(text.lines().nth(1).unwrap().ends_with("title"), "{text}");
+    let best = j["items"][0]["title"].as_str().unwrap();
+    assert!(text.contains(best), "{text}");
+    assert!(!rec(&[]).stdout.contains("title"));
+
+    let j = cnmf(
+        &["similar", "--model", &m, "--item", "a01", "-n", "50"]
+            .iter()
+            .chain(&["--items", &items, "--json"])
+            .collect::<Vec<_>>(),
+    )
+    .expect(0)
+    .json();
+    assert_eq!(j["title"], "Raid, The (2011)");
+    assert_titled(&j["similar"]);
+
+    let j = cnmf(&[
+        "fold-in",
+        "--model",
+        &m,
+        "--ratings",
+        &fixture("new_user.csv"),
+        "--items",
+        &items,
+        "--json",
+    ])
+    .expect(0)
+    .json();
+    assert_titled(&j["items"]);
+
+    let j = cnmf(&["flagged", "--model", &m, "--items", &items, "--json"])
+        .expect(0)
+        .json();
+    assert_titled(&j["items"]);
+    assert_titled(&j["entries"]);
+    let csv = cnmf(&[
+        "flagged", "--model", &m, "--items", &items, "--format", "csv", "--by", "items",
+    ])
+    .expect(0)
+    .stdout;
+    let mut lines = csv.lines();
+    assert!(
+        lines.next().unwrap().ends_with(",mean_prediction,title"),
+        "{csv}"
+    );
+    // a03 is the bombed item; its title needs no quoting.
+    assert!(lines.next().unwrap().starts_with("a03,") && csv.contains(",Die Hard (1988)\n"));
+}
+
+#[test]
+fn items_file_next_to_movielens_training_file_is_found() {
+    let dir = tmp();
+    let data = dir.path().join("ratings.csv");
+    std::fs::copy(fixture("ratings.csv"), &data).unwrap();
+    std::fs::copy(fixture("items.csv"), dir.path().join("movies.csv")).unwrap();
+    let m = dir.path().join("m.cnmf");
+    let m = m.to_str().unwrap();
+    cnmf(&[
+        "fit",
+        "--data",
+        data.to_str().unwrap(),
+        "--k",
+        "2",
+        "--seed",
+        "1",
+        "-q",
+        "-o",
+        m,
+    ])
+    .expect(0);
+    let r = cnmf(&["recommend", "--model", m, "--user", "u02", "--json"]).expect(0);
+    assert_titled(&r.json()["items"]);
+    assert!(r.stderr.contains("titles from"), "{}", r.stderr);
+    // A broken item file found that way is a warning, not a failure.
+    std::fs::write(dir.path().join("movies.csv"), "movieId,name\n").unwrap();
+    let r = cnmf(&["recommend", "--model", m, "--user", "u02", "--json"]).expect(0);
+    assert!(r.json()["items"][0]["title"].is_null());
+    assert!(
+        r.stderr.contains("warning: no titles:") && r.stderr.contains("movies.csv:1:"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn bad_items_file_is_bad_data_naming_file_and_line() {
+    let dir = tmp();
+    let m = fit_fixture(dir.path(), "m.cnmf", &[]);
+    let bad = dir.path().join("u.item");
+    // Latin-1 is accepted (0xE9 = é); line 2 has no `|`.
+    std::fs::write(&bad, b"a01|Cr\xE9pe (1990)|x\nno separator\n").unwrap();
+    let r = cnmf(&[
+        "similar",
+        "--model",
+        &m,
+        "--item",
+        "a01",
+        "--items",
+        bad.to_str().unwrap(),
+    ])
+    .expect(3);
+    assert!(
+        r.stderr.contains("u.item:2: expected id|title"),
+        "{}",
+        r.stderr
+    );
+    std::fs::write(&bad, b"a01|Cr\xE9pe (1990)|x\n").unwrap();
+    let r = cnmf(&[
+        "similar",
+        "--model",
+        &m,
+        "--item",
+        "a02",
+        "--items",
+        bad.to_str().unwrap(),
+        "-n",
+        "50",
+        "--json",
+    ])
+    .expect(0)
+    .json();
+    let sims = r["similar"].as_array().unwrap();
+    let a01 = sims.iter().find(|s| s["item"] == "a01").unwrap();
+    assert_eq!(a01["title"], "Crépe (1990)");
+    let missing = dir.path().join("nope.csv");
+    cnmf(&[
+        "recommend",
+        "--model",
+        &m,
+        "--user",
+        "u02",
+        "--items",
+        missing.to_str().unwrap(),
+    ])
+    .expect(3);
+}
