@@ -362,6 +362,7 @@ fn parse_range<'p>(
         name,
         format,
         csv: None,
+        columns: None,
         blank_line: blank,
         keep_times: opts.timestamps,
     };
