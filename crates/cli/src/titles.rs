@@ -17,7 +17,7 @@ use cnmf_ratings::DEFAULT_MAX_LINE_BYTES;
 
 use crate::error::{CliError, CliResult};
 use crate::model_file::ModelFile;
-use crate::output::{csv_field, Output};
+use crate::output::{csv_field, Output, Table};
 
 /// The `--items` option.
 #[derive(Debug, Clone, Args)]
@@ -63,21 +63,26 @@ impl ItemTitles {
         self.0.as_ref()?.get(id).map(str::to_string)
     }
 
-    /// `columns` with a `title` column appended when titles were read.
-    pub fn columns<'a>(&self, columns: &[(&'a str, bool)]) -> Vec<(&'a str, bool)> {
-        let mut c = columns.to_vec();
-        if self.0.is_some() {
-            c.push(("title", false));
+    /// A table of `columns` and `rows` (cells and the row's title), with a `title` column
+    /// last when titles were read (empty for an unknown title).
+    pub fn table<'t>(
+        &self,
+        columns: &[(&str, bool)],
+        rows: impl IntoIterator<Item = (Vec<String>, Option<&'t str>)>,
+    ) -> Table {
+        let mut columns = columns.to_vec();
+        let titled = self.0.is_some();
+        if titled {
+            columns.push(("title", false));
         }
-        c
-    }
-
-    /// `cells` with the title cell appended when titles were read (empty when unknown).
-    pub fn cells(&self, mut cells: Vec<String>, title: Option<&str>) -> Vec<String> {
-        if self.0.is_some() {
-            cells.push(title.unwrap_or_default().to_string());
+        let mut table = Table::new(&columns);
+        for (mut cells, title) in rows {
+            if titled {
+                cells.push(title.unwrap_or_default().to_string());
+            }
+            table.row(cells);
         }
-        cells
+        table
     }
 
     /// `,title` for a CSV header when titles were read, else nothing.

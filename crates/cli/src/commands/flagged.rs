@@ -538,23 +538,22 @@ fn table(summary: &Summary, by: Option<Group>, lists: &Lists<'_>, limit: usize) 
             entries.len(),
             shown(entries.len())
         );
-        let mut t = Table::new(&titles.columns(&[
+        let rows = entries.iter().take(limit).map(|r| {
+            let cells = vec![
+                r.user.clone(),
+                r.item.clone(),
+                format!("{}", r.rating),
+                format!("{:.2}", r.prediction),
+            ];
+            (cells, r.title.as_deref())
+        });
+        let columns = [
             ("user", false),
             ("item", false),
             ("rating", true),
             ("prediction", true),
-        ]));
-        for r in entries.iter().take(limit) {
-            t.row(titles.cells(
-                vec![
-                    r.user.clone(),
-                    r.item.clone(),
-                    format!("{}", r.rating),
-                    format!("{:.2}", r.prediction),
-                ],
-                r.title.as_deref(),
-            ));
-        }
+        ];
+        let t = titles.table(&columns, rows);
         if !t.is_empty() {
             s.push_str(&t.render());
         }
@@ -581,17 +580,7 @@ fn table(summary: &Summary, by: Option<Group>, lists: &Lists<'_>, limit: usize) 
             bursts.len(),
             shown(bursts.len())
         );
-        let mut t = Table::new(&titles.columns(&[
-            ("item", false),
-            ("from (UTC)", false),
-            ("to (UTC)", false),
-            ("ratings", true),
-            ("mean", true),
-            ("others' mean", true),
-            ("z", true),
-            ("held", true),
-        ]));
-        for r in bursts.iter().take(limit) {
+        let rows = bursts.iter().take(limit).map(|r| {
             let cells = vec![
                 r.item.clone(),
                 r.start.clone(),
@@ -602,8 +591,19 @@ fn table(summary: &Summary, by: Option<Group>, lists: &Lists<'_>, limit: usize) 
                 format!("{:.1}", r.z),
                 r.users.len().to_string(),
             ];
-            t.row(titles.cells(cells, r.title.as_deref()));
-        }
+            (cells, r.title.as_deref())
+        });
+        let columns = [
+            ("item", false),
+            ("from (UTC)", false),
+            ("to (UTC)", false),
+            ("ratings", true),
+            ("mean", true),
+            ("others' mean", true),
+            ("z", true),
+            ("held", true),
+        ];
+        let t = titles.table(&columns, rows);
         if !t.is_empty() {
             s.push_str(&t.render());
         }
@@ -647,15 +647,7 @@ fn push_group_table<'a>(
     rows: impl Iterator<Item = (&'a String, Option<&'a str>, &'a FlagStats)>,
     titles: &ItemTitles,
 ) {
-    let mut t = Table::new(&titles.columns(&[
-        (id, false),
-        ("ratings", true),
-        ("flagged", true),
-        ("share", true),
-        ("mean flagged rating", true),
-        ("mean prediction", true),
-    ]));
-    for (name, title, r) in rows {
+    let rows = rows.map(|(name, title, r)| {
         let cells = vec![
             name.clone(),
             r.ratings.to_string(),
@@ -664,8 +656,17 @@ fn push_group_table<'a>(
             format!("{:.2}", r.mean_flagged_rating),
             format!("{:.2}", r.mean_prediction),
         ];
-        t.row(titles.cells(cells, title));
-    }
+        (cells, title)
+    });
+    let columns = [
+        (id, false),
+        ("ratings", true),
+        ("flagged", true),
+        ("share", true),
+        ("mean flagged rating", true),
+        ("mean prediction", true),
+    ];
+    let t = titles.table(&columns, rows);
     if !t.is_empty() {
         s.push_str(&t.render());
     }

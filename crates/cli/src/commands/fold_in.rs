@@ -15,7 +15,7 @@ use crate::error::{CliError, CliResult};
 use crate::input::{clip, stdin_once, Input, LineLimit};
 use crate::lookup::unknown_message;
 use crate::model_file::{ModelFile, Need};
-use crate::output::{Output, Table};
+use crate::output::Output;
 use crate::titles::{ItemTitles, ItemsArg};
 
 /// What to do with a rated item the model does not know.
@@ -296,18 +296,16 @@ fn render_text(
             "{} of these ratings would be flagged as corrupt:\n",
             would_flag.len()
         ));
-        let mut t =
-            Table::new(&titles.columns(&[("item", false), ("rating", true), ("prediction", true)]));
-        for f in would_flag {
-            t.row(titles.cells(
-                vec![
-                    f.item.clone(),
-                    f.rating.to_string(),
-                    format!("{:.2}", f.prediction),
-                ],
-                f.title.as_deref(),
-            ));
-        }
+        let rows = would_flag.iter().map(|f| {
+            let cells = vec![
+                f.item.clone(),
+                f.rating.to_string(),
+                format!("{:.2}", f.prediction),
+            ];
+            (cells, f.title.as_deref())
+        });
+        let columns = [("item", false), ("rating", true), ("prediction", true)];
+        let t = titles.table(&columns, rows);
         text.push_str(&t.render());
     }
     text

@@ -172,24 +172,24 @@ pub fn recommendations(
 
 /// The table of recommendations for people (a `title` column when titles were read).
 pub fn recommendation_table(items: &[Recommendation], titles: &ItemTitles) -> Table {
-    let mut table = Table::new(&titles.columns(&[
-        ("rank", true),
-        ("item", false),
-        ("prediction", true),
-        ("score", true),
-    ]));
-    for r in items {
-        table.row(titles.cells(
-            vec![
-                r.rank.to_string(),
-                r.item.clone(),
-                format!("{:.3}", r.prediction),
-                format!("{:.4}", r.score),
-            ],
-            r.title.as_deref(),
-        ));
-    }
-    table
+    let rows = items.iter().map(|r| {
+        let cells = vec![
+            r.rank.to_string(),
+            r.item.clone(),
+            format!("{:.3}", r.prediction),
+            format!("{:.4}", r.score),
+        ];
+        (cells, r.title.as_deref())
+    });
+    titles.table(
+        &[
+            ("rank", true),
+            ("item", false),
+            ("prediction", true),
+            ("score", true),
+        ],
+        rows,
+    )
 }
 
 /// ", items with at least N ratings" when the filter is on.

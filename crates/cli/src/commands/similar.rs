@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::error::{CliError, CliResult};
 use crate::input::Input;
 use crate::model_file::{ModelFile, Need};
-use crate::output::{Output, Table};
+use crate::output::Output;
 use crate::titles::ItemsArg;
 
 /// Arguments of `cnmf similar`.
@@ -105,15 +105,15 @@ pub fn run(args: &SimilarArgs, out: &Output) -> CliResult<()> {
             similar: &similar,
         });
     }
-    let mut t = Table::new(&titles.columns(&[("rank", true), ("item", false), ("cosine", true)]));
-    for (r, s) in similar.iter().enumerate() {
+    let rows = similar.iter().enumerate().map(|(r, s)| {
         let cells = vec![
             (r + 1).to_string(),
             s.item.clone(),
             format!("{:.4}", s.cosine),
         ];
-        t.row(titles.cells(cells, s.title.as_deref()));
-    }
+        (cells, s.title.as_deref())
+    });
+    let t = titles.table(&[("rank", true), ("item", false), ("cosine", true)], rows);
     let named = title.map_or(String::new(), |t| format!("title: {t}; "));
     out.text(&format!(
         "items most like {:?} ({named}cosine of the item factors):\n{}",

@@ -1422,6 +1422,90 @@ fn evaluate_scores_a_given_test_file_like_predict_does() {
         (r["rmse"].as_f64().unwrap() - (sq / n).sqrt()).abs() < 1e-12,
         "{j}"
     );
+    // Ranking metrics at 10 (the default; 8 items, so every unrated item is listed), relevant
+    // = test rating >= 4, recomputed here from `recommend`'s lists with the textbook formulas.
+    let rk = &r["ranking"];
+    assert_eq!(
+        (&rk["at"], &rk["relevant_at_least"]),
+        (&10.into(), &4.0.into()),
+        "{j}"
+    );
+    let mut relevant: HashMap<&str, HashSet<&str>> = HashMap::new();
+    for line in test.lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        if f[2].parse::<f64>().unwrap() >= 4.0 {
+            relevant.entry(f[0]).or_default().insert(f[1]);
+        }
+    }
+    let (mut prec, mut rec, mut ndcg, mut map) = (0.0, 0.0, 0.0, 0.0);
+    for (user, rel) in &relevant {
+        let list = cnmf(&[
+            "recommend",
+            "--model",
+            &model,
+            "--user",
+            user,
+            "-n",
+            "10",
+            "--json",
+        ])
+        .expect(0)
+        .json();
+        let items: Vec<String> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["item"].as_str().unwrap().to_string())
+            .collect();
+        let (mut hits, mut dcg, mut ap) = (0.0, 0.0, 0.0);
+        for (k, item) in items.iter().enumerate() {
+            if rel.contains(item.as_str()) {
+                hits += 1.0;
+                dcg += 1.0 / (k as f64 + 2.0).log2();
+                ap += hits / (k as f64 + 1.0);
+            }
+        }
+        let ideal = rel.len().min(10);
+        let idcg: f64 = (0..ideal).map(|k| 1.0 / (k as f64 + 2.0).log2()).sum();
+        prec += hits / 10.0;
+        rec += hits / rel.len() as f64;
+        ndcg += dcg / idcg;
+        map += ap / ideal as f64;
+    }
+    let users = relevant.len() as f64;
+    assert_eq!(rk["users"], relevant.len(), "{j}");
+    for (key, want) in [
+        ("precision", prec),
+        ("recall", rec),
+        ("ndcg", ndcg),
+        ("map", map),
+    ] {
+        assert!(
+            (rk[key].as_f64().unwrap() - want / users).abs() < 1e-12,
+            "{key}: {j}"
+        );
+    }
+    // Here every test item is unrated in training, so recall is 1 whatever the order.
+    assert!((rk["recall"].as_f64().unwrap() - 1.0).abs() < 1e-12, "{j}");
+    let mut args = vec![
+        "evaluate",
+        "--data",
+        &b,
+        "--test",
+        &t,
+        "--at",
+        "2",
+        "--relevant",
+        "5",
+    ];
+    args.extend_from_slice(&common);
+    let text = cnmf(&args).expect(0).stdout;
+    assert!(
+        text.contains("relevant = test rating >= 5") && text.contains("NDCG@2"),
+        "{text}"
+    );
+    // --at and --relevant belong to --test.
+    cnmf(&["evaluate", "--data", &b, "--at", "5"]).expect(2);
     // A test rating of an unknown user: an error, or a counted mean with --unknown mean.
     let t2 = dir.path().join("cold.test");
     std::fs::write(&t2, format!("{test}99\t1\t3\t999\n")).unwrap();
@@ -1628,4 +1712,55 @@ fn bad_items_file_is_bad_data_naming_file_and_line() {
         missing.to_str().unwrap(),
     ])
     .expect(3);
+}
+
+#[test]
+fn columns_read_files_without_a_header() {
+    let dir = tmp();
+    // The fixture without its header line, read with --columns, fits the same model.
+    let text = std::fs::read_to_string(fixture("ratings.csv")).unwrap();
+    let (header, body) = text.split_once('\n').unwrap();
+    assert_eq!(header, "user,item,rating");
+    let nohead = dir.path().join("nohead.csv");
+    std::fs::write(&nohead, body).unwrap();
+    let nohead = nohead.to_string_lossy().into_owned();
+    let with = fit_fixture(dir.path(), "with.cnmf", &[]);
+    let without = dir.path().join("without.cnmf");
+    let without = without.to_string_lossy().into_owned();
+    let fit = |data: &str, extra: &[&str]| {
+        let mut a = vec![
+            "fit", "--data", data, "--k", "2", "--iters", "200", "--seed", "1", "-q", "-o",
+            &without,
+        ];
+        a.extend(extra);
+        cnmf(&a)
+    };
+    let j = fit(&nohead, &["--columns", "user,item,rating", "--json"])
+        .expect(0)
+        .json();
+    assert_eq!(j["data"]["ratings"], 303);
+    let p = |m: &str| {
+        cnmf(&[
+            "predict", "--model", m, "--user", "u02", "--item", "a03", "--json",
+        ])
+        .expect(0)
+        .json()["predictions"][0]["prediction"]
+            .clone()
+    };
+    assert_eq!(p(&with), p(&without));
+    // Without --columns the first rating is taken for a header, and the message says what to do.
+    let r = fit(&nohead, &[]).expect(3);
+    assert!(
+        r.stderr.contains("nohead.csv:1: header column \"u01\"") && r.stderr.contains("--columns"),
+        "{}",
+        r.stderr
+    );
+    // Bad column lists are usage errors.
+    let r = fit(&nohead, &["--columns", "user,item"]).expect(2);
+    assert!(r.stderr.contains("no rating column"), "{}", r.stderr);
+    fit(
+        &nohead,
+        &["--columns", "user,item,rating", "--format", "ml100k"],
+    )
+    .expect(2);
 }
