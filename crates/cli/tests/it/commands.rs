@@ -1593,12 +1593,13 @@ fn items_file_adds_titles_to_every_item_listing() {
     assert_eq!(j["title"], "Raid, The (2011)");
     assert_titled(&j["similar"]);
 
+    let nu = fixture("new_user.csv");
     let j = cnmf(&[
         "fold-in",
         "--model",
         &m,
         "--ratings",
-        &fixture("new_user.csv"),
+        &nu,
         "--items",
         &items,
         "--json",
@@ -1649,16 +1650,12 @@ fn items_file_next_to_movielens_training_file_is_found() {
     .expect(0);
     let r = cnmf(&["recommend", "--model", m, "--user", "u02", "--json"]).expect(0);
     assert_titled(&r.json()["items"]);
-    assert!(r.stderr.contains("titles from"), "{}", r.stderr);
+    r.stderr_has(&["titles from"]);
     // A broken item file found that way is a warning, not a failure.
     std::fs::write(dir.path().join("movies.csv"), "movieId,name\n").unwrap();
     let r = cnmf(&["recommend", "--model", m, "--user", "u02", "--json"]).expect(0);
     assert!(r.json()["items"][0]["title"].is_null());
-    assert!(
-        r.stderr.contains("warning: no titles:") && r.stderr.contains("movies.csv:1:"),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has(&["warning: no titles:", "movies.csv:1:"]);
 }
 
 #[test]
@@ -1668,40 +1665,20 @@ fn bad_items_file_is_bad_data_naming_file_and_line() {
     let bad = dir.path().join("u.item");
     // Latin-1 is accepted (0xE9 = é); line 2 has no `|`.
     std::fs::write(&bad, b"a01|Cr\xE9pe (1990)|x\nno separator\n").unwrap();
-    let r = cnmf(&[
-        "similar",
-        "--model",
-        &m,
-        "--item",
-        "a01",
-        "--items",
-        bad.to_str().unwrap(),
-    ])
-    .expect(3);
-    assert!(
-        r.stderr.contains("u.item:2: expected id|title"),
-        "{}",
-        r.stderr
-    );
+    let bad = bad.to_string_lossy().into_owned();
+    let similar = |item: &str| {
+        let a = ["similar", "--model", &m, "--item", item, "--items", &bad];
+        cnmf(&[&a[..], &["-n", "50", "--json"]].concat())
+    };
+    similar("a01")
+        .expect(3)
+        .stderr_has(&["u.item:2: expected id|title"]);
     std::fs::write(&bad, b"a01|Cr\xE9pe (1990)|x\n").unwrap();
-    let r = cnmf(&[
-        "similar",
-        "--model",
-        &m,
-        "--item",
-        "a02",
-        "--items",
-        bad.to_str().unwrap(),
-        "-n",
-        "50",
-        "--json",
-    ])
-    .expect(0)
-    .json();
+    let r = similar("a02").expect(0).json();
     let sims = r["similar"].as_array().unwrap();
     let a01 = sims.iter().find(|s| s["item"] == "a01").unwrap();
     assert_eq!(a01["title"], "Crépe (1990)");
-    let missing = dir.path().join("nope.csv");
+    let missing = dir.path().join("nope.csv").to_string_lossy().into_owned();
     cnmf(&[
         "recommend",
         "--model",
@@ -1709,7 +1686,7 @@ fn bad_items_file_is_bad_data_naming_file_and_line() {
         "--user",
         "u02",
         "--items",
-        missing.to_str().unwrap(),
+        &missing,
     ])
     .expect(3);
 }
@@ -1750,17 +1727,116 @@ fn columns_read_files_without_a_header() {
     assert_eq!(p(&with), p(&without));
     // Without --columns the first rating is taken for a header, and the message says what to do.
     let r = fit(&nohead, &[]).expect(3);
-    assert!(
-        r.stderr.contains("nohead.csv:1: header column \"u01\"") && r.stderr.contains("--columns"),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has(&["nohead.csv:1: header column \"u01\"", "--columns"]);
     // Bad column lists are usage errors.
     let r = fit(&nohead, &["--columns", "user,item"]).expect(2);
-    assert!(r.stderr.contains("no rating column"), "{}", r.stderr);
+    r.stderr_has(&["no rating column"]);
     fit(
         &nohead,
         &["--columns", "user,item,rating", "--format", "ml100k"],
     )
     .expect(2);
+}
+
+#[test]
+fn recommend_all_users_streams_every_users_list_in_order() {
+    let dir = tmp();
+    let m = fit_fixture(dir.path(), "m.cnmf", &[]);
+    let single = |user: &str| {
+        cnmf(&[
+            "recommend",
+            "--model",
+            &m,
+            "--user",
+            user,
+            "-n",
+            "3",
+            "--json",
+        ])
+        .expect(0)
+        .json()
+    };
+    let j = cnmf(&[
+        "recommend",
+        "--model",
+        &m,
+        "--all-users",
+        "-n",
+        "3",
+        "--json",
+    ])
+    .expect(0)
+    .json();
+    assert_eq!((&j["command"], &j["n"]), (&"recommend".into(), &3.into()));
+    let users = j["users"].as_array().unwrap();
+    // Every user of the fixture, in order of first appearance in the training file.
+    let mut order: Vec<String> = Vec::new();
+    for (u, _, _) in fixture_ratings() {
+        if !order.contains(&u) {
+            order.push(u);
+        }
+    }
+    let listed: Vec<&str> = users.iter().map(|u| u["user"].as_str().unwrap()).collect();
+    assert_eq!(listed, order);
+    for u in users {
+        let one = single(u["user"].as_str().unwrap());
+        assert_eq!((&u["rated"], &u["items"]), (&one["rated"], &one["items"]));
+    }
+    // CSV: one line per item, the same lists, the same on a second run.
+    let args = [
+        "recommend",
+        "--model",
+        &m,
+        "--all-users",
+        "-n",
+        "3",
+        "--format",
+        "csv",
+        "--items",
+    ];
+    let run = || {
+        let mut a = args.to_vec();
+        let items = fixture("items.csv");
+        a.push(&items);
+        cnmf(&a).expect(0).stdout
+    };
+    let csv = run();
+    assert_eq!(csv, run());
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("user,rank,item,prediction,score,title"));
+    let rows: Vec<&str> = lines.collect();
+    let n_items: usize = users
+        .iter()
+        .map(|u| u["items"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(rows.len(), n_items);
+    let first = &users[0]["items"][0];
+    let item = first["item"].as_str().unwrap();
+    let quoted = if item.contains(',') {
+        format!("\"{item}\"")
+    } else {
+        item.to_string()
+    };
+    let rest = rows[0]
+        .strip_prefix(&format!("{},1,{quoted},", order[0]))
+        .unwrap_or_else(|| panic!("{}", rows[0]));
+    let nums: Vec<f64> = rest
+        .split(',')
+        .take(2)
+        .map(|f| f.parse().unwrap())
+        .collect();
+    assert_eq!(nums[0], first["prediction"].as_f64().unwrap());
+    assert_eq!(nums[1], first["score"].as_f64().unwrap());
+    // --all-users excludes --user; --format needs --all-users.
+    cnmf(&["recommend", "--model", &m, "--all-users", "--user", "u02"]).expect(2);
+    let csv_only = ["--format", "csv"];
+    cnmf(
+        &[
+            &["recommend", "--model", &m, "--user", "u02"][..],
+            &csv_only,
+        ]
+        .concat(),
+    )
+    .expect(2);
+    cnmf(&["recommend", "--model", &m]).expect(2);
 }
