@@ -10,6 +10,7 @@ use cnmf_engine::{
     lambda_from_noise_model, Algorithm, FitOptions, IterationStats, NmfModel, NmfParams,
     StopReason, ValidNmfParams,
 };
+use cnmf_ratings::load::Columns;
 use cnmf_ratings::{
     load_reader_with_format, load_with_format, DuplicatePolicy, Format, LoadOptions, RatingScale,
     Ratings, RatingsError, Triple,
@@ -45,6 +46,12 @@ pub struct DataArgs {
     /// File format; `auto` decides from the file name, else from the first line.
     #[arg(long, default_value = "auto", value_parser = parse_format)]
     pub format: Format,
+
+    /// The columns of a CSV/TSV file without a header line, in order: user,item,rating and
+    /// optionally timestamp (e.g. `user,item,rating,timestamp` for MovieLens' `u1.test`);
+    /// the first line is then a rating. `evaluate --test` reads its file with them too.
+    #[arg(long, value_name = "NAMES", value_parser = parse_columns)]
+    pub columns: Option<Columns>,
 
     /// Rating scale MIN:MAX; every rating must lie in it and predictions are clipped to it.
     #[arg(long, default_value = "1:5", value_parser = parse_scale, value_name = "MIN:MAX",
@@ -450,6 +457,19 @@ impl DataArgs {
         }
     }
 
+    /// The options every ratings file of the command is read with (scale, duplicates,
+    /// `--columns`, line bound); `load` adds the format and timestamps of `--data`.
+    pub fn load_options(&self) -> LoadOptions {
+        let opts = LoadOptions::default()
+            .scale(self.scale)
+            .duplicates(self.duplicates)
+            .max_line_bytes(self.limit.max_line_bytes);
+        match self.columns {
+            Some(c) => opts.columns(c),
+            None => opts,
+        }
+    }
+
     /// Loads the ratings, reading the input once (so pipes and standard input work); errors
     /// name the file, the line and the problem.
     pub fn load(&self) -> CliResult<(Ratings, DataSummary)> {
@@ -462,12 +482,10 @@ impl DataArgs {
     pub fn load_keeping_times(&self, times: bool) -> CliResult<(Ratings, DataSummary)> {
         let input = self.input()?;
         let name = input.name();
-        let opts = LoadOptions::default()
+        let opts = self
+            .load_options()
             .format(self.format)
-            .scale(self.scale)
-            .duplicates(self.duplicates)
-            .timestamps(times && !self.ignore_timestamps)
-            .max_line_bytes(self.limit.max_line_bytes);
+            .timestamps(times && !self.ignore_timestamps);
         let (data, format) = match &input {
             Input::Path(p) => load_with_format(p, &opts),
             Input::Stdin => load_reader_with_format(std::io::stdin().lock(), &name, &opts),
@@ -475,6 +493,13 @@ impl DataArgs {
         .map_err(|e| match e {
             RatingsError::Parse { ref problem, .. } if problem.contains("longer than") => {
                 CliError::Data(format!("{e} (--max-line-bytes to raise it)"))
+            }
+            RatingsError::Parse { ref problem, .. }
+                if problem.starts_with("header column") && self.columns.is_none() =>
+            {
+                CliError::Data(format!(
+                    "{e}; for a file without a header, give its columns (--columns user,item,rating)"
+                ))
             }
             RatingsError::Parse { ref problem, .. } if problem.starts_with("timestamp") => {
                 CliError::Data(format!("{e} (--ignore-timestamps to drop them)"))
@@ -626,6 +651,13 @@ fn parse_window(s: &str) -> Result<WindowArg, String> {
         .and_then(|n| n.checked_mul(scale))
         .map(|secs| WindowArg(Some(secs)))
         .ok_or_else(|| format!("{s:?} is not a duration like 3600, 90m, 6h or 1d, nor `off`"))
+}
+
+fn parse_columns(s: &str) -> Result<Columns, String> {
+    s.parse::<Columns>().map_err(|e| match e {
+        RatingsError::InvalidParameter { reason, .. } => reason,
+        other => other.to_string(),
+    })
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {

@@ -151,10 +151,11 @@ fn score_new_user(mf: &ModelFile, pairs: &[(u32, f64)]) {
     };
     let factors = model.factors();
     let raw = |i: u32| -> f64 { w.iter().zip(factors.h_col(i)).map(|(a, b)| a * b).sum() };
-    for r in recommend(3, 0, mf, pairs, raw) {
+    let titles = crate::titles::ItemTitles::default();
+    for r in recommend(3, 0, mf, pairs, raw, &titles) {
         assert!(r.score.is_finite() && r.prediction.is_finite());
     }
-    for f in would_flag(mf, pairs, raw) {
+    for f in would_flag(mf, pairs, raw, &titles) {
         assert!(f.prediction.is_finite());
     }
 }

@@ -32,6 +32,7 @@ mod limits;
 mod lookup;
 mod model_file;
 mod output;
+mod titles;
 
 use clap::error::ErrorKind;
 use clap::Parser;

@@ -174,6 +174,11 @@ impl ModelFile {
         &self.model
     }
 
+    /// Where the model came from (the training file as given to `cnmf fit`, ...).
+    pub fn training(&self) -> &TrainingInfo {
+        &self.training
+    }
+
     /// External user ids.
     pub fn users(&self) -> &IdMap {
         &self.users

@@ -22,6 +22,7 @@
 //! | NMAE, MAE, RMSE | [`accuracy`], [`accuracy_of`], [`accuracy_of_triples`] |
 //! | MAPS, signed shift, MAPS over non-raters | [`prediction_shift`], [`prediction_shift_many`] |
 //! | hit ratio at N | [`hit_ratio`] (with [`sample_users`]) |
+//! | precision, recall, NDCG, MAP at N of top-N lists | [`user_ranking`], [`mean_ranking`] ([`RankingMetrics`]) |
 //! | detection precision / recall / F1 | [`entry_detection`], [`user_detection`] (with [`flagged_entries`]) |
 //! | mean with a Student-t or bootstrap interval | [`mean_ci`], [`bootstrap_mean_ci`] ([`Interval`]) |
 //! | paired comparison: mean difference, interval, d_z, t-test, sign-flip test | [`paired_difference`], [`paired_difference_scaled`] ([`PairedTest`]) |
@@ -31,6 +32,7 @@ mod accuracy;
 mod detection;
 mod error;
 mod hit_ratio;
+mod ranking;
 mod shift;
 mod stats;
 mod summary;
@@ -41,6 +43,7 @@ pub use accuracy::{accuracy, accuracy_of, accuracy_of_triples, Accuracy};
 pub use detection::{entry_detection, flagged_entries, user_detection, Detection};
 pub use error::MetricsError;
 pub use hit_ratio::{hit_ratio, sample_users, HitRatio, TargetHits};
+pub use ranking::{mean_ranking, user_ranking, RankingMetrics, UserRanking};
 pub use shift::{prediction_shift, prediction_shift_many, PredictionShift, ShiftSummary};
 pub use stats::{
     bootstrap_mean_ci, mean_ci, paired_difference, paired_difference_scaled, verdict, Claim,

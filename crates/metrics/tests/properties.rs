@@ -233,3 +233,29 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// Ranking metrics lie in [0, 1]; precision and recall count the hits in the first N
+    /// directly; moving every relevant item to the front gives NDCG and AP of 1.
+    #[test]
+    fn ranking_metrics_bounded_and_ideal_lists_score_one(
+        list in proptest::collection::hash_set(0u32..30, 0..15),
+        relevant in proptest::collection::hash_set(0u32..30, 1..10),
+        n in 1usize..12,
+    ) {
+        let list: Vec<u32> = list.into_iter().collect();
+        let is_rel = |i: u32| relevant.contains(&i);
+        let u = cnmf_metrics::user_ranking(&list, is_rel, relevant.len(), n).unwrap();
+        let hits = list.iter().take(n).filter(|&&i| is_rel(i)).count() as f64;
+        prop_assert!((u.precision - hits / n as f64).abs() < 1e-12);
+        prop_assert!((u.recall - hits / relevant.len() as f64).abs() < 1e-12);
+        for v in [u.ndcg, u.average_precision] {
+            prop_assert!((0.0..=1.0 + 1e-12).contains(&v));
+        }
+        let mut ideal: Vec<u32> = relevant.iter().copied().collect();
+        ideal.extend(list.iter().filter(|&&i| !is_rel(i)));
+        let best = cnmf_metrics::user_ranking(&ideal, is_rel, relevant.len(), n).unwrap();
+        prop_assert!((best.ndcg - 1.0).abs() < 1e-12 && (best.average_precision - 1.0).abs() < 1e-12);
+        prop_assert!(best.ndcg >= u.ndcg - 1e-12 && best.average_precision >= u.average_precision - 1e-12);
+    }
+}

@@ -6,6 +6,8 @@
 //! - [`load()`] reads MovieLens `ratings.dat`, MovieLens 100K `u.data` and CSV/TSV files,
 //!   streaming; [`write()`] writes any of them back ([`load`](mod@load) module docs list what
 //!   is accepted).
+//! - [`titles`] reads item titles from MovieLens item files (`u.item`, `movies.dat`,
+//!   `movies.csv`).
 //! - [`split`] makes seeded train/test splits (random holdout, k-fold, per-user holdout).
 //! - [`discover`] finds MovieLens on disk (`--data`, `CNMF_DATA`, `./data`) and, with the
 //!   `download` feature, downloads the official zips, verified against pinned SHA-256 digests.
@@ -57,6 +59,7 @@ mod scale;
 pub mod split;
 pub mod synthetic;
 pub mod time;
+pub mod titles;
 pub mod write;
 
 pub use discover::{DataSetKind, DataSource, Located};

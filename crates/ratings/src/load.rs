@@ -9,6 +9,10 @@
 //! | [`Format::Ml100k`] | `user<TAB>item<TAB>rating<TAB>timestamp` (ML-100K `u.data`) | unsigned integers |
 //! | [`Format::Csv`] | a header naming `user`, `item`, `rating` and optionally `timestamp` columns, in any order, separated by commas or tabs (detected from the header) | any text |
 //!
+//! A CSV/TSV file **without a header** (MovieLens `u1.test`, exported tables) is read as
+//! [`Format::Csv`] when [`LoadOptions::columns`] names its columns in order ([`Columns`]); the
+//! separator then comes from its first line.
+//!
 //! **Timestamps** are kept, one per rating in CSR order ([`Ratings::times`], seconds since the
 //! Unix epoch): the MovieLens formats always have them (an unsigned integer of at most 18
 //! digits); a CSV file has them when its header names a `timestamp` (or `time`) column, each an
@@ -206,6 +210,9 @@ pub struct LoadOptions {
     /// Whether to keep the timestamps the file has (default: yes; see the
     /// [module docs](self)).
     pub timestamps: bool,
+    /// The columns of a CSV file without a header line (default: none, the file's first line
+    /// is its header). See [`LoadOptions::columns`].
+    pub columns: Option<Columns>,
 }
 
 /// Default longest line of a ratings file: 1 MiB, thousands of times a real rating line.
@@ -219,6 +226,7 @@ impl Default for LoadOptions {
             format: Format::default(),
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
             timestamps: true,
+            columns: None,
         }
     }
 }
@@ -245,6 +253,25 @@ impl LoadOptions {
     /// Keeps (`true`, the default) or drops the timestamps of the file.
     pub fn timestamps(mut self, keep: bool) -> Self {
         self.timestamps = keep;
+        self
+    }
+
+    /// Reads a CSV/TSV file that has no header line: `columns` stands for the header and the
+    /// first line is a rating. The file is then read as [`Format::Csv`] whatever its name; the
+    /// separator (tab or comma) comes from its first line. Another format than CSV or auto is
+    /// [`RatingsError::InvalidParameter`], reported before reading.
+    ///
+    /// ```
+    /// use cnmf_ratings::{load, load::Columns, LoadOptions};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("u1.test");
+    /// std::fs::write(&path, "1\t6\t5\t887431973\n2\t6\t3\t887431974\n").unwrap();
+    /// let cols: Columns = "user,item,rating,timestamp".parse().unwrap();
+    /// let r = load(&path, &LoadOptions::default().columns(cols)).unwrap();
+    /// assert_eq!((r.n_users(), r.n_items(), r.nnz()), (2, 1, 2));
+    /// ```
+    pub fn columns(mut self, columns: Columns) -> Self {
+        self.columns = Some(columns);
         self
     }
 
@@ -296,6 +323,7 @@ fn load_file(
     threshold: u64,
     range_bytes: usize,
 ) -> Result<(Ratings, Format), RatingsError> {
+    let opts = &given_columns(opts)?;
     let file = File::open(path).map_err(|e| io_error(path, e))?;
     let size = file
         .metadata()
@@ -439,12 +467,119 @@ pub fn load_reader_with_format<R: Read>(
     load_with_hint(input, name, opts, 0)
 }
 
+/// The options with [`LoadOptions::columns`] checked: the format becomes CSV.
+fn given_columns(opts: &LoadOptions) -> Result<LoadOptions, RatingsError> {
+    if opts.columns.is_none() {
+        return Ok(*opts);
+    }
+    if !matches!(opts.format, Format::Auto | Format::Csv) {
+        return Err(RatingsError::InvalidParameter {
+            name: "columns",
+            reason: format!(
+                "column names are for CSV/TSV files without a header, not the {} format",
+                opts.format
+            ),
+        });
+    }
+    Ok(opts.format(Format::Csv))
+}
+
+/// The columns of a CSV/TSV file without a header ([`LoadOptions::columns`]): `user`, `item`
+/// and `rating`, optionally `timestamp`, each once, in the file's order; the aliases a header
+/// may use are accepted (`userId`, `movieId`, `time`, ...). Parsed from text with
+/// [`str::parse`]; a bad list is [`RatingsError::InvalidParameter`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Columns {
+    kinds: [ColumnKind; 4],
+    len: usize,
+}
+
+/// One column a ratings file may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ColumnKind {
+    User,
+    Item,
+    Rating,
+    Timestamp,
+}
+
+impl ColumnKind {
+    /// The column a header name stands for.
+    fn of(name: &str) -> Option<ColumnKind> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "user" | "userid" | "user_id" => ColumnKind::User,
+            "item" | "itemid" | "item_id" | "movie" | "movieid" | "movie_id" => ColumnKind::Item,
+            "rating" | "value" | "score" => ColumnKind::Rating,
+            "timestamp" | "time" => ColumnKind::Timestamp,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            ColumnKind::User => "user",
+            ColumnKind::Item => "item",
+            ColumnKind::Rating => "rating",
+            ColumnKind::Timestamp => "timestamp",
+        }
+    }
+}
+
+impl Columns {
+    /// The header line these columns stand for, with `delimiter` between the names.
+    fn header(&self, delimiter: char) -> String {
+        let names: Vec<&str> = self.kinds[..self.len].iter().map(|k| k.name()).collect();
+        names.join(&delimiter.to_string())
+    }
+}
+
+impl std::str::FromStr for Columns {
+    type Err = RatingsError;
+
+    fn from_str(text: &str) -> Result<Columns, RatingsError> {
+        let invalid = |reason: String| RatingsError::InvalidParameter {
+            name: "columns",
+            reason,
+        };
+        let mut kinds = [ColumnKind::User; 4];
+        let mut len = 0;
+        for name in text.split(',').map(str::trim) {
+            if len == kinds.len() {
+                return Err(invalid("more than 4 columns".into()));
+            }
+            let kind = ColumnKind::of(name).ok_or_else(|| {
+                invalid(format!(
+                    "{name:?} is not one of user, item, rating, timestamp (e.g. user,item,rating,timestamp)"
+                ))
+            })?;
+            if kinds[..len].contains(&kind) {
+                return Err(invalid(format!("{name:?} is named twice")));
+            }
+            kinds[len] = kind;
+            len += 1;
+        }
+        let missing: Vec<&str> = [ColumnKind::User, ColumnKind::Item, ColumnKind::Rating]
+            .iter()
+            .filter(|k| !kinds[..len].contains(k))
+            .map(|k| k.name())
+            .collect();
+        if !missing.is_empty() {
+            return Err(invalid(format!(
+                "no {} column (the columns are user,item,rating and optionally timestamp)",
+                missing.join(", ")
+            )));
+        }
+        Ok(Columns { kinds, len })
+    }
+}
+
 fn load_with_hint<R: Read>(
     reader: R,
     name: &Path,
     opts: &LoadOptions,
     hint: usize,
 ) -> Result<(Ratings, Format), RatingsError> {
+    let opts = &given_columns(opts)?;
     let mut lines = LineReader::new(reader, name, opts.max_line_bytes);
     let mut builder = RatingsBuilder::new(opts.scale)
         .duplicates(opts.duplicates)
@@ -463,6 +598,7 @@ fn load_with_hint<R: Read>(
         name,
         format: opts.format,
         csv: None,
+        columns: opts.columns,
         blank_line: None,
         keep_times,
     };
@@ -596,6 +732,8 @@ struct CheckedPath<'p> {
     format: Format,
     /// The CSV columns, once the header is read.
     csv: Option<CsvLayout>,
+    /// [`LoadOptions::columns`]: the header of a file without one.
+    columns: Option<Columns>,
     /// The first blank line: only more blank lines may follow it.
     blank_line: Option<usize>,
     /// Whether timestamps are kept.
@@ -649,9 +787,18 @@ impl CheckedPath<'_> {
         text: &str,
     ) -> Result<(), RatingsError> {
         let name = self.name;
+        if self.csv.is_none() {
+            let Some(columns) = self.columns else {
+                self.csv = Some(CsvLayout::from_header(name, line_no, text)?);
+                return Ok(());
+            };
+            // The given names, with the separator of the first line.
+            let delimiter = if text.contains('\t') { '\t' } else { ',' };
+            let header = columns.header(delimiter);
+            self.csv = Some(CsvLayout::from_header(name, line_no, &header)?);
+        }
         let Some(layout) = &self.csv else {
-            self.csv = Some(CsvLayout::from_header(name, line_no, text)?);
-            return Ok(());
+            unreachable!("set above")
         };
         let owned = layout.split(name, line_no, text)?;
         let (u, i, r) = layout.pick(name, line_no, &owned)?;
@@ -981,12 +1128,12 @@ impl CsvLayout {
         let cols = split_csv(text, delimiter).map_err(|p| parse_error(name, line, p))?;
         let (mut user, mut item, mut rating, mut timestamp) = (None, None, None, None);
         for (k, col) in cols.iter().enumerate() {
-            let slot = match col.to_ascii_lowercase().as_str() {
-                "user" | "userid" | "user_id" => &mut user,
-                "item" | "itemid" | "item_id" | "movie" | "movieid" | "movie_id" => &mut item,
-                "rating" | "value" | "score" => &mut rating,
-                "timestamp" | "time" => &mut timestamp,
-                _ => {
+            let slot = match ColumnKind::of(col) {
+                Some(ColumnKind::User) => &mut user,
+                Some(ColumnKind::Item) => &mut item,
+                Some(ColumnKind::Rating) => &mut rating,
+                Some(ColumnKind::Timestamp) => &mut timestamp,
+                None => {
                     return Err(parse_error(
                         name,
                         line,

@@ -6,10 +6,11 @@ use std::path::PathBuf;
 
 use clap::Args;
 use cnmf_engine::ValidNmfParams;
-use cnmf_metrics::accuracy_of;
-use cnmf_ratings::{split, RatingScale, Split};
+use cnmf_metrics::{accuracy_of, mean_ranking, user_ranking, RankingMetrics};
+use cnmf_ratings::{split, RatingScale, Ratings, Split};
 use serde::Serialize;
 
+use crate::commands::recommend::top_n;
 use crate::error::{CliError, CliResult};
 use crate::fit_args::{
     fit_with_progress, flagged_warning, CheckedParams, DataArgs, DataSummary, LambdaChoice,
@@ -32,14 +33,28 @@ pub struct EvaluateArgs {
           allow_negative_numbers = true)]
     folds: usize,
     /// Instead of folds: fit on --data once and score this ratings file (any format --data
-    /// takes, detected on its own; its timestamps are not read), e.g. MovieLens' `u1.test`
-    /// after `--data u1.base`.
+    /// takes, detected on its own, or headerless by --columns; its timestamps are not read),
+    /// e.g. MovieLens' `u1.test` after `--data u1.base`.
     #[arg(long, value_name = "FILE", conflicts_with = "folds")]
     test: Option<PathBuf>,
     /// With --test: a test rating whose user or item has no training rating is an `error`
     /// (exit code 5), or predicted by a training `mean` (counted in the report).
     #[arg(long, value_enum, default_value_t = UnknownPolicy::Error)]
     unknown: UnknownPolicy,
+    /// With --test: the list length N of the ranking metrics (precision, recall, NDCG and MAP
+    /// at N of each test user's top N among the items not rated in training).
+    #[arg(long, default_value_t = 10, requires = "test",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    at: u32,
+    /// With --test: a test rating at least this high marks a relevant item for the ranking
+    /// metrics (default 4 stars).
+    #[arg(
+        long,
+        default_value_t = 4.0,
+        requires = "test",
+        allow_negative_numbers = true
+    )]
+    relevant: f64,
 }
 
 /// The result of `--test`.
@@ -58,6 +73,19 @@ struct TestResult {
     rmse: f64,
     fit_seconds: f64,
     flagged: usize,
+    /// Ranking metrics at `--at`; `null` when no known test user has a relevant rating.
+    ranking: Option<Ranking>,
+}
+
+/// The ranking metrics of `--test`.
+#[derive(Debug, Clone, Serialize)]
+struct Ranking {
+    /// Test ratings at least this high are relevant.
+    relevant_at_least: f64,
+    /// Test users with a relevant rating left out because the model does not know them.
+    unknown_users: usize,
+    #[serde(flatten)]
+    metrics: RankingMetrics,
 }
 
 #[derive(Serialize)]
@@ -248,12 +276,14 @@ fn run_test(
     lambda: &LambdaChoice,
     out: &Output,
 ) -> CliResult<()> {
+    if !args.relevant.is_finite() {
+        return Err(CliError::Usage(format!(
+            "--relevant must be a finite rating, got {}",
+            args.relevant
+        )));
+    }
     // The test file is read first: a bad test file fails before the fit.
-    let opts = cnmf_ratings::LoadOptions::default()
-        .scale(args.data.scale)
-        .duplicates(args.data.duplicates)
-        .timestamps(false)
-        .max_line_bytes(args.data.limit.max_line_bytes);
+    let opts = args.data.load_options().timestamps(false);
     let test = cnmf_ratings::load(test_path, &opts).map_err(CliError::from_ratings)?;
     let (data, summary) = args.data.load()?;
     out.info(&format!("data: {}", summary.describe()));
@@ -281,6 +311,14 @@ fn run_test(
     }
     let acc = cnmf_metrics::accuracy(&truth, &predictions, data.scale())
         .map_err(|e| CliError::runtime(format!("{name}: {e}")))?;
+    let ranking = ranking(&mf, &test, args.at as usize, args.relevant)
+        .map_err(|e| CliError::runtime(format!("{name}: {e}")))?;
+    if ranking.is_none() {
+        out.note(&format!(
+            "no ranking metrics: no test user known to the model has a rating >= {} (--relevant)",
+            args.relevant
+        ));
+    }
     let result = TestResult {
         test_file: name,
         train: data.nnz(),
@@ -291,6 +329,7 @@ fn run_test(
         rmse: acc.rmse,
         fit_seconds: secs,
         flagged,
+        ranking,
     };
     if fallbacks > 0 {
         out.note(&format!(
@@ -311,9 +350,29 @@ fn run_test(
             result: &result,
         });
     }
+    let ranking_text = result.ranking.as_ref().map_or(String::new(), |r| {
+        let m = &r.metrics;
+        format!(
+            "ranking of the items not rated in training, top {n}, relevant = test rating >= {}, \
+             {} users{}:\nprecision@{n}  {:.4}\nrecall@{n}     {:.4}\nNDCG@{n}       {:.4}\n\
+             MAP@{n}        {:.4}\n",
+            r.relevant_at_least,
+            m.users,
+            if r.unknown_users > 0 {
+                format!(" ({} unknown users left out)", r.unknown_users)
+            } else {
+                String::new()
+            },
+            m.precision,
+            m.recall,
+            m.ndcg,
+            m.map,
+            n = m.at,
+        )
+    });
     out.text(&format!(
         "{} on {} ({} training ratings), scored on {} ({} ratings{}); k = {}, {}\n\
-         NMAE  {:.4}\nMAE   {:.4}\nRMSE  {:.4}\nfit   {:.2} s, {} ratings flagged\n",
+         NMAE  {:.4}\nMAE   {:.4}\nRMSE  {:.4}\nfit   {:.2} s, {} ratings flagged\n{ranking_text}",
         params.algorithm(),
         summary.file,
         result.train,
@@ -332,6 +391,52 @@ fn run_test(
         secs,
         flagged,
     ))
+}
+
+/// Precision, recall, NDCG and MAP at `n` over the test users with a rating `>= threshold`:
+/// each known user's top `n` of the items it did not rate in training, by raw prediction
+/// (ties: lower item index first), against its relevant test items. A relevant test item the
+/// model does not know counts as relevant and can never be listed; a test user the model does
+/// not know is left out and counted. `None` when no user is left.
+fn ranking(
+    mf: &ModelFile,
+    test: &Ratings,
+    n: usize,
+    threshold: f64,
+) -> Result<Option<Ranking>, cnmf_metrics::MetricsError> {
+    let model = mf.model();
+    // Each test user's relevant items: model indices, or None for items the model lacks.
+    let mut relevant: Vec<Vec<Option<u32>>> = vec![Vec::new(); test.n_users()];
+    for t in test.iter().filter(|t| t.value >= threshold) {
+        relevant[t.user as usize].push(mf.items().index(test.items().external(t.item)));
+    }
+    let (mut users, mut unknown_users) = (Vec::new(), 0usize);
+    for (tu, items) in relevant.iter().enumerate().filter(|(_, r)| !r.is_empty()) {
+        let Some(u) = mf.users().index(test.users().external(tu as u32)) else {
+            unknown_users += 1;
+            continue;
+        };
+        let mut known: Vec<u32> = items.iter().flatten().copied().collect();
+        known.sort_unstable();
+        let top = top_n(
+            model.n_items(),
+            n,
+            mf.rated(u),
+            |_| true,
+            |i| model.predict_raw(u, i),
+        );
+        let ranked: Vec<u32> = top.iter().map(|&(i, _)| i).collect();
+        let is_relevant = |i: u32| known.binary_search(&i).is_ok();
+        users.push(user_ranking(&ranked, is_relevant, items.len(), n)?);
+    }
+    if users.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Ranking {
+        relevant_at_least: threshold,
+        unknown_users,
+        metrics: mean_ranking(&users, n)?,
+    }))
 }
 
 /// Fits fold `f` (0-based) on its training part and measures it on its held-out part.

@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::error::{CliError, CliResult};
 use crate::model_file::{ModelFile, Need};
 use crate::output::{csv_field, Output, Table};
+use crate::titles::{ItemTitles, ItemsArg};
 
 /// Output layout of the report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -62,6 +63,8 @@ pub struct FlaggedArgs {
     /// At most this many rows per group (default: 20 in tables, all in CSV and JSON).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     top: Option<u32>,
+    #[command(flatten)]
+    items: ItemsArg,
 }
 
 /// The flags of one user or item.
@@ -108,6 +111,8 @@ pub struct UserRow {
 pub struct ItemRow {
     /// External item id.
     pub item: String,
+    /// The item's title (`--items`), `null` when unknown.
+    pub title: Option<String>,
     /// Its flags.
     #[serde(flatten)]
     pub stats: FlagStats,
@@ -127,6 +132,8 @@ pub struct ScreenedRow {
 pub struct BurstRow {
     /// External item id.
     pub item: String,
+    /// The item's title (`--items`), `null` when unknown.
+    pub title: Option<String>,
     /// First and last time of the burst's ratings (UTC).
     pub start: String,
     /// Last time of the burst's ratings (UTC).
@@ -150,6 +157,8 @@ pub struct EntryRow {
     pub user: String,
     /// External item id.
     pub item: String,
+    /// The item's title (`--items`), `null` when unknown.
+    pub title: Option<String>,
     /// The training rating.
     pub rating: f64,
     /// The model's prediction (clipped).
@@ -182,6 +191,7 @@ struct Lists<'a> {
     entries: &'a [EntryRow],
     screened: &'a [ScreenedRow],
     bursts: &'a [BurstRow],
+    titles: &'a ItemTitles,
 }
 
 #[derive(Serialize)]
@@ -213,12 +223,13 @@ pub fn run(args: &FlaggedArgs, out: &Output) -> CliResult<()> {
             model.algorithm()
         ));
     }
+    let titles = args.items.load(mf, out)?;
     let Groups {
         users,
         users_with_flags,
         items,
         entries,
-    } = group_flags(mf, args.min_share);
+    } = group_flags(mf, args.min_share, &titles);
     let guarded = model.algorithm() == Algorithm::Guarded;
     if matches!(args.by, Some(Group::Screened | Group::Bursts)) && !guarded {
         return Err(CliError::Usage(format!(
@@ -237,6 +248,7 @@ pub fn run(args: &FlaggedArgs, out: &Output) -> CliResult<()> {
         .iter()
         .map(|b| BurstRow {
             item: mf.items().external(b.item).to_string(),
+            title: titles.get(mf.items().external(b.item)),
             start: format_timestamp(b.start),
             end: format_timestamp(b.end),
             count: b.count,
@@ -277,6 +289,7 @@ pub fn run(args: &FlaggedArgs, out: &Output) -> CliResult<()> {
         entries: &entries,
         screened: &screened,
         bursts: &bursts,
+        titles: &titles,
     };
     let format = if out.json {
         ReportFormat::Json
@@ -321,7 +334,7 @@ struct Groups {
 }
 
 /// Groups the model's flags by user and by item.
-fn group_flags(mf: &ModelFile, min_share: f64) -> Groups {
+fn group_flags(mf: &ModelFile, min_share: f64, titles: &ItemTitles) -> Groups {
     let model = mf.model();
     let (n, m) = (model.n_users(), model.n_items());
     // Per user / item: flagged count, sum of flagged ratings, sum of predictions.
@@ -339,6 +352,7 @@ fn group_flags(mf: &ModelFile, min_share: f64) -> Groups {
         entries.push(EntryRow {
             user: mf.users().external(u).to_string(),
             item: mf.items().external(i).to_string(),
+            title: titles.get(mf.items().external(i)),
             rating: r,
             prediction: p,
         });
@@ -361,6 +375,7 @@ fn group_flags(mf: &ModelFile, min_share: f64) -> Groups {
         .filter(|&i| per_item[i as usize].0 > 0)
         .map(|i| ItemRow {
             item: mf.items().external(i).to_string(),
+            title: titles.get(mf.items().external(i)),
             stats: FlagStats::new(per_item[i as usize], item_counts[i as usize] as usize),
         })
         .collect();
@@ -383,27 +398,31 @@ fn csv(by: Group, lists: &Lists<'_>, limit: usize) -> String {
         entries,
         screened,
         bursts,
+        titles,
     } = *lists;
     let mut s = String::new();
     match by {
         Group::Users => {
-            let rows = users.iter().map(|r| (&r.user, &r.stats));
-            push_group_csv(&mut s, "user", rows.take(limit));
+            let rows = users.iter().map(|r| (&r.user, None, &r.stats));
+            push_group_csv(&mut s, "user", rows.take(limit), &ItemTitles::default());
         }
         Group::Items => {
-            let rows = items.iter().map(|r| (&r.item, &r.stats));
-            push_group_csv(&mut s, "item", rows.take(limit));
+            let rows = items
+                .iter()
+                .map(|r| (&r.item, r.title.as_deref(), &r.stats));
+            push_group_csv(&mut s, "item", rows.take(limit), titles);
         }
         Group::Entries => {
-            s.push_str("user,item,rating,prediction\n");
+            let _ = writeln!(s, "user,item,rating,prediction{}", titles.csv_header());
             for r in entries.iter().take(limit) {
                 let _ = writeln!(
                     s,
-                    "{},{},{},{}",
+                    "{},{},{},{}{}",
                     csv_field(&r.user),
                     csv_field(&r.item),
                     r.rating,
-                    r.prediction
+                    r.prediction,
+                    titles.csv_cell(r.title.as_deref())
                 );
             }
         }
@@ -414,11 +433,15 @@ fn csv(by: Group, lists: &Lists<'_>, limit: usize) -> String {
             }
         }
         Group::Bursts => {
-            s.push_str("item,start,end,count,mean,rest_mean,z,held\n");
+            let _ = writeln!(
+                s,
+                "item,start,end,count,mean,rest_mean,z,held{}",
+                titles.csv_header()
+            );
             for r in bursts.iter().take(limit) {
                 let _ = writeln!(
                     s,
-                    "{},{},{},{},{},{},{},{}",
+                    "{},{},{},{},{},{},{},{}{}",
                     csv_field(&r.item),
                     r.start,
                     r.end,
@@ -426,7 +449,8 @@ fn csv(by: Group, lists: &Lists<'_>, limit: usize) -> String {
                     r.mean,
                     r.rest_mean,
                     r.z,
-                    r.users.len()
+                    r.users.len(),
+                    titles.csv_cell(r.title.as_deref())
                 );
             }
         }
@@ -441,6 +465,7 @@ fn table(summary: &Summary, by: Option<Group>, lists: &Lists<'_>, limit: usize) 
         entries,
         screened,
         bursts,
+        titles,
     } = *lists;
     let mut s = format!(
         "{} flagged {} of {} ratings ({:.2}%) as corrupt{}: {} users, {} items\n",
@@ -491,8 +516,8 @@ fn table(summary: &Summary, by: Option<Group>, lists: &Lists<'_>, limit: usize) 
             users.len(),
             shown(users.len())
         );
-        let rows = users.iter().map(|r| (&r.user, &r.stats));
-        push_group_table(&mut s, "user", rows.take(limit));
+        let rows = users.iter().map(|r| (&r.user, None, &r.stats));
+        push_group_table(&mut s, "user", rows.take(limit), &ItemTitles::default());
     }
     if by.is_none() || by == Some(Group::Items) {
         let _ = writeln!(
@@ -501,8 +526,10 @@ fn table(summary: &Summary, by: Option<Group>, lists: &Lists<'_>, limit: usize) 
             items.len(),
             shown(items.len())
         );
-        let rows = items.iter().map(|r| (&r.item, &r.stats));
-        push_group_table(&mut s, "item", rows.take(limit));
+        let rows = items
+            .iter()
+            .map(|r| (&r.item, r.title.as_deref(), &r.stats));
+        push_group_table(&mut s, "item", rows.take(limit), titles);
     }
     if by == Some(Group::Entries) {
         let _ = writeln!(
@@ -511,20 +538,22 @@ fn table(summary: &Summary, by: Option<Group>, lists: &Lists<'_>, limit: usize) 
             entries.len(),
             shown(entries.len())
         );
-        let mut t = Table::new(&[
-            ("user", false),
-            ("item", false),
-            ("rating", true),
-            ("prediction", true),
-        ]);
-        for r in entries.iter().take(limit) {
-            t.row(vec![
+        let rows = entries.iter().take(limit).map(|r| {
+            let cells = vec![
                 r.user.clone(),
                 r.item.clone(),
                 format!("{}", r.rating),
                 format!("{:.2}", r.prediction),
-            ]);
-        }
+            ];
+            (cells, r.title.as_deref())
+        });
+        let columns = [
+            ("user", false),
+            ("item", false),
+            ("rating", true),
+            ("prediction", true),
+        ];
+        let t = titles.table(&columns, rows);
         if !t.is_empty() {
             s.push_str(&t.render());
         }
@@ -551,18 +580,8 @@ fn table(summary: &Summary, by: Option<Group>, lists: &Lists<'_>, limit: usize) 
             bursts.len(),
             shown(bursts.len())
         );
-        let mut t = Table::new(&[
-            ("item", false),
-            ("from (UTC)", false),
-            ("to (UTC)", false),
-            ("ratings", true),
-            ("mean", true),
-            ("others' mean", true),
-            ("z", true),
-            ("held", true),
-        ]);
-        for r in bursts.iter().take(limit) {
-            t.row(vec![
+        let rows = bursts.iter().take(limit).map(|r| {
+            let cells = vec![
                 r.item.clone(),
                 r.start.clone(),
                 r.end.clone(),
@@ -571,8 +590,20 @@ fn table(summary: &Summary, by: Option<Group>, lists: &Lists<'_>, limit: usize) 
                 format!("{:.2}", r.rest_mean),
                 format!("{:.1}", r.z),
                 r.users.len().to_string(),
-            ]);
-        }
+            ];
+            (cells, r.title.as_deref())
+        });
+        let columns = [
+            ("item", false),
+            ("from (UTC)", false),
+            ("to (UTC)", false),
+            ("ratings", true),
+            ("mean", true),
+            ("others' mean", true),
+            ("z", true),
+            ("held", true),
+        ];
+        let t = titles.table(&columns, rows);
         if !t.is_empty() {
             s.push_str(&t.render());
         }
@@ -580,55 +611,62 @@ fn table(summary: &Summary, by: Option<Group>, lists: &Lists<'_>, limit: usize) 
     s
 }
 
-/// Appends the CSV of a group of users or items (`id` names the first column).
+/// Appends the CSV of a group of users or items (`id` names the first column; a `title`
+/// column last when `titles` were read).
 fn push_group_csv<'a>(
     s: &mut String,
     id: &str,
-    rows: impl Iterator<Item = (&'a String, &'a FlagStats)>,
+    rows: impl Iterator<Item = (&'a String, Option<&'a str>, &'a FlagStats)>,
+    titles: &ItemTitles,
 ) {
     let _ = writeln!(
         s,
-        "{id},ratings,flagged,share,mean_flagged_rating,mean_prediction"
+        "{id},ratings,flagged,share,mean_flagged_rating,mean_prediction{}",
+        titles.csv_header()
     );
-    for (name, r) in rows {
+    for (name, title, r) in rows {
         let _ = writeln!(
             s,
-            "{},{},{},{},{},{}",
+            "{},{},{},{},{},{}{}",
             csv_field(name),
             r.ratings,
             r.flagged,
             r.share,
             r.mean_flagged_rating,
-            r.mean_prediction
+            r.mean_prediction,
+            titles.csv_cell(title)
         );
     }
 }
 
-/// Appends the table of a group of users or items (`id` names the first column), if it has
-/// rows.
+/// Appends the table of a group of users or items (`id` names the first column; a `title`
+/// column last when `titles` were read), if it has rows.
 fn push_group_table<'a>(
     s: &mut String,
     id: &str,
-    rows: impl Iterator<Item = (&'a String, &'a FlagStats)>,
+    rows: impl Iterator<Item = (&'a String, Option<&'a str>, &'a FlagStats)>,
+    titles: &ItemTitles,
 ) {
-    let mut t = Table::new(&[
-        (id, false),
-        ("ratings", true),
-        ("flagged", true),
-        ("share", true),
-        ("mean flagged rating", true),
-        ("mean prediction", true),
-    ]);
-    for (name, r) in rows {
-        t.row(vec![
+    let rows = rows.map(|(name, title, r)| {
+        let cells = vec![
             name.clone(),
             r.ratings.to_string(),
             r.flagged.to_string(),
             format!("{:.1}%", 100.0 * r.share),
             format!("{:.2}", r.mean_flagged_rating),
             format!("{:.2}", r.mean_prediction),
-        ]);
-    }
+        ];
+        (cells, title)
+    });
+    let columns = [
+        (id, false),
+        ("ratings", true),
+        ("flagged", true),
+        ("share", true),
+        ("mean flagged rating", true),
+        ("mean prediction", true),
+    ];
+    let t = titles.table(&columns, rows);
     if !t.is_empty() {
         s.push_str(&t.render());
     }

@@ -7,13 +7,16 @@ use clap::{Args, ValueEnum};
 use cnmf_engine::Algorithm;
 use serde::Serialize;
 
-use crate::commands::recommend::{min_note, top_n, Recommendation};
+use crate::commands::recommend::{
+    min_note, recommendation_table, recommendations, top_n, Recommendation,
+};
 use crate::csv_in::{parse_rating, read_records, Column, Record};
 use crate::error::{CliError, CliResult};
 use crate::input::{clip, stdin_once, Input, LineLimit};
 use crate::lookup::unknown_message;
 use crate::model_file::{ModelFile, Need};
-use crate::output::{Output, Table};
+use crate::output::Output;
+use crate::titles::{ItemTitles, ItemsArg};
 
 /// What to do with a rated item the model does not know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
@@ -47,6 +50,8 @@ pub struct FoldInArgs {
     min_ratings: u32,
     #[command(flatten)]
     limit: LineLimit,
+    #[command(flatten)]
+    items: ItemsArg,
 }
 
 /// One of the new user's ratings that the model's rule would flag as corrupt.
@@ -54,6 +59,8 @@ pub struct FoldInArgs {
 pub struct FlaggedRating {
     /// External item id.
     pub item: String,
+    /// The item's title (`--items`), `null` when unknown.
+    pub title: Option<String>,
     /// The rating given.
     pub rating: f64,
     /// The folded-in prediction (clipped).
@@ -99,8 +106,9 @@ pub fn run(args: &FoldInArgs, out: &Output) -> CliResult<()> {
     let w = model.fold_in(&pairs).map_err(CliError::from_engine)?;
     let factors = model.factors();
     let raw = |i: u32| -> f64 { w.iter().zip(factors.h_col(i)).map(|(a, b)| a * b).sum() };
-    let items = recommend(args.n as usize, args.min_ratings, mf, &pairs, raw);
-    let would_flag = would_flag(mf, &pairs, raw);
+    let titles = args.items.load(mf, out)?;
+    let items = recommend(args.n as usize, args.min_ratings, mf, &pairs, raw, &titles);
+    let would_flag = would_flag(mf, &pairs, raw, &titles);
     if out.json {
         return out.json_doc(&Report {
             command: "fold-in",
@@ -110,7 +118,14 @@ pub fn run(args: &FoldInArgs, out: &Output) -> CliResult<()> {
             items: &items,
         });
     }
-    out.text(&render_text(args, mf, pairs.len(), &items, &would_flag))
+    out.text(&render_text(
+        args,
+        mf,
+        pairs.len(),
+        &items,
+        &would_flag,
+        &titles,
+    ))
 }
 
 /// The new user's ratings file, read against the model.
@@ -189,22 +204,14 @@ pub fn recommend(
     mf: &ModelFile,
     pairs: &[(u32, f64)],
     raw: impl Fn(u32) -> f64,
+    titles: &ItemTitles,
 ) -> Vec<Recommendation> {
     let mut rated: Vec<u32> = pairs.iter().map(|&(i, _)| i).collect();
     rated.sort_unstable();
     let counts = mf.item_rating_counts();
     let keep = |i: u32| counts[i as usize] >= min_ratings;
-    let scale = mf.model().scale();
-    top_n(mf.model().n_items(), n, &rated, keep, raw)
-        .iter()
-        .enumerate()
-        .map(|(k, &(i, s))| Recommendation {
-            rank: k + 1,
-            item: mf.items().external(i).to_string(),
-            prediction: scale.clip(s),
-            score: s,
-        })
-        .collect()
+    let ranked = top_n(mf.model().n_items(), n, &rated, keep, raw);
+    recommendations(&ranked, mf, titles)
 }
 
 /// The new ratings the model's own flag rule would flag, given the folded-in score `raw`: the
@@ -217,12 +224,17 @@ pub fn would_flag(
     mf: &ModelFile,
     pairs: &[(u32, f64)],
     raw: impl Fn(u32) -> f64,
+    titles: &ItemTitles,
 ) -> Vec<FlaggedRating> {
     let model = mf.model();
-    let flag = |&(i, r): &(u32, f64)| FlaggedRating {
-        item: mf.items().external(i).to_string(),
-        rating: r,
-        prediction: model.scale().clip(raw(i)),
+    let flag = |&(i, r): &(u32, f64)| {
+        let item = mf.items().external(i).to_string();
+        FlaggedRating {
+            title: titles.get(&item),
+            item,
+            rating: r,
+            prediction: model.scale().clip(raw(i)),
+        }
     };
     let alg = model.algorithm();
     match model.params().lambda() {
@@ -267,6 +279,7 @@ fn render_text(
     ratings_used: usize,
     items: &[Recommendation],
     would_flag: &[FlaggedRating],
+    titles: &ItemTitles,
 ) -> String {
     let model = mf.model();
     let mut text = format!(
@@ -277,34 +290,22 @@ fn render_text(
         items.len(),
         min_note(args.min_ratings)
     );
-    let mut t = Table::new(&[
-        ("rank", true),
-        ("item", false),
-        ("prediction", true),
-        ("score", true),
-    ]);
-    for r in items {
-        t.row(vec![
-            r.rank.to_string(),
-            r.item.clone(),
-            format!("{:.3}", r.prediction),
-            format!("{:.4}", r.score),
-        ]);
-    }
-    text.push_str(&t.render());
+    text.push_str(&recommendation_table(items, titles).render());
     if !would_flag.is_empty() {
         text.push_str(&format!(
             "{} of these ratings would be flagged as corrupt:\n",
             would_flag.len()
         ));
-        let mut t = Table::new(&[("item", false), ("rating", true), ("prediction", true)]);
-        for f in would_flag {
-            t.row(vec![
+        let rows = would_flag.iter().map(|f| {
+            let cells = vec![
                 f.item.clone(),
                 f.rating.to_string(),
                 format!("{:.2}", f.prediction),
-            ]);
-        }
+            ];
+            (cells, f.title.as_deref())
+        });
+        let columns = [("item", false), ("rating", true), ("prediction", true)];
+        let t = titles.table(&columns, rows);
         text.push_str(&t.render());
     }
     text

@@ -1,14 +1,17 @@
 //! `cnmf recommend`: the top-N items a user has not rated, by predicted rating.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::{CliError, CliResult};
 use crate::lookup::{unknown_message, Fallback, UnknownPolicy};
 use crate::model_file::{ModelFile, Need};
-use crate::output::{Output, Table};
+use crate::output::{csv_field, io_failure, Output, Table};
+use crate::titles::{ItemTitles, ItemsArg};
 
 /// Arguments of `cnmf recommend`.
 #[derive(Debug, Clone, Args)]
@@ -17,8 +20,16 @@ pub struct RecommendArgs {
     #[arg(long, value_name = "MODEL")]
     model: PathBuf,
     /// External user id (as in the training file).
-    #[arg(long)]
-    user: String,
+    #[arg(long, required_unless_present = "all_users")]
+    user: Option<String>,
+    /// Recommend for every user of the model instead, written as it goes in the model's user
+    /// order (the order of first appearance in the training file), CSV or JSON by --format.
+    #[arg(long, conflicts_with_all = ["user", "unknown"])]
+    all_users: bool,
+    /// Layout of --all-users: `csv` (user,rank,item,prediction,score, and title with titles;
+    /// the default) or `json` (one document; --json also selects it).
+    #[arg(long, value_enum)]
+    format: Option<BatchFormat>,
     /// Number of items to list.
     #[arg(short = 'n', long = "top", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     n: u32,
@@ -31,7 +42,21 @@ pub struct RecommendArgs {
     /// get extreme scores from any factorization; 20 to 50 keeps lists to items with evidence.
     #[arg(long, default_value_t = 0)]
     min_ratings: u32,
+    #[command(flatten)]
+    items: ItemsArg,
 }
+
+/// Layout of `recommend --all-users`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BatchFormat {
+    /// One line per recommended item: user,rank,item,prediction,score[,title].
+    Csv,
+    /// One JSON document: {"command": "recommend", "n": N, "users": [{"user", "rated", "items"}, ...]}.
+    Json,
+}
+
+/// Users scored together by `--all-users` (in parallel), then written in order.
+const BATCH_USERS: usize = 256;
 
 /// One recommended item.
 #[derive(Debug, Clone, Serialize)]
@@ -40,6 +65,8 @@ pub struct Recommendation {
     pub rank: usize,
     /// External item id.
     pub item: String,
+    /// The item's title (`--items`), `null` when unknown.
+    pub title: Option<String>,
     /// Predicted rating, clipped to the scale.
     pub prediction: f64,
     /// The unclipped score the ranking uses (`(W H)_ui`, or the item mean under a fallback).
@@ -88,11 +115,18 @@ pub fn top_n(
 pub fn run(args: &RecommendArgs, out: &Output) -> CliResult<()> {
     let mf = ModelFile::read_for_process(&crate::input::Input::new(&args.model), Need::All)?;
     let model = mf.model();
-    let scale = model.scale();
     let n = args.n as usize;
     let counts = mf.item_rating_counts();
     let keep = |i: u32| counts[i as usize] >= args.min_ratings;
-    let (ranked, rated, fallback) = match mf.users().index(&args.user) {
+    let Some(user) = args.user.as_deref() else {
+        return run_all(args, mf, out, keep);
+    };
+    if args.format.is_some() {
+        return Err(CliError::Usage(
+            "--format applies to --all-users (use --json for one user's list)".into(),
+        ));
+    }
+    let (ranked, rated, fallback) = match mf.users().index(user) {
         Some(u) => {
             let rated = mf.rated(u);
             let top = top_n(model.n_items(), n, rated, keep, |i| model.predict_raw(u, i));
@@ -100,68 +134,164 @@ pub fn run(args: &RecommendArgs, out: &Output) -> CliResult<()> {
         }
         None if args.unknown == UnknownPolicy::Mean => {
             out.note(&format!(
-                "unknown user {:?}: ranking items by their mean training rating instead of the model",
-                args.user
+                "unknown user {user:?}: ranking items by their mean training rating instead of the model"
             ));
             let top = top_n(model.n_items(), n, &[], keep, |i| mf.item_mean(i));
             (top, 0, Some(Fallback::ItemMean))
         }
         None => {
-            return Err(CliError::UnknownId(unknown_message(
-                mf, "user", &args.user, "",
-            )));
+            return Err(CliError::UnknownId(unknown_message(mf, "user", user, "")));
         }
     };
-    let items: Vec<Recommendation> = ranked
-        .iter()
-        .enumerate()
-        .map(|(r, &(i, s))| Recommendation {
-            rank: r + 1,
-            item: mf.items().external(i).to_string(),
-            prediction: scale.clip(s),
-            score: s,
-        })
-        .collect();
+    let titles = args.items.load(mf, out)?;
+    let items = recommendations(&ranked, mf, &titles);
     if out.json {
         return out.json_doc(&Report {
             command: "recommend",
-            user: &args.user,
+            user,
             rated,
             fallback,
             items,
         });
     }
-    let mut table = Table::new(&[
-        ("rank", true),
-        ("item", false),
-        ("prediction", true),
-        ("score", true),
-    ]);
-    for r in &items {
-        table.row(vec![
-            r.rank.to_string(),
-            r.item.clone(),
-            format!("{:.3}", r.prediction),
-            format!("{:.4}", r.score),
-        ]);
-    }
+    let table = recommendation_table(&items, &titles);
     let head = match fallback {
         None => format!(
             "top {} of the {} items user {} has not rated (rated {}){}:\n",
             items.len(),
             model.n_items() - rated,
-            args.user,
+            user,
             rated,
             min_note(args.min_ratings)
         ),
         Some(_) => format!(
             "top {} items by mean rating (user {} is unknown){}:\n",
             items.len(),
-            args.user,
+            user,
             min_note(args.min_ratings)
         ),
     };
     out.text(&(head + &table.render()))
+}
+
+/// One user's list in `--all-users --format json`.
+#[derive(Serialize)]
+struct UserList<'a> {
+    user: &'a str,
+    rated: usize,
+    items: &'a [Recommendation],
+}
+
+/// `--all-users`: every user's top N, scored `BATCH_USERS` users at a time in parallel and
+/// written in user order as each batch is done, so output starts at once and is the same
+/// whatever the thread count.
+fn run_all(
+    args: &RecommendArgs,
+    mf: &ModelFile,
+    out: &Output,
+    keep: impl Fn(u32) -> bool + Sync,
+) -> CliResult<()> {
+    let titles = args.items.load(mf, out)?;
+    let model = mf.model();
+    let n = args.n as usize;
+    let json = out.json || args.format == Some(BatchFormat::Json);
+    let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+    let head = if json {
+        format!("{{\n  \"command\": \"recommend\",\n  \"n\": {n},\n  \"users\": [")
+    } else {
+        format!("user,rank,item,prediction,score{}\n", titles.csv_header())
+    };
+    w.write_all(head.as_bytes()).map_err(io_failure)?;
+    let n_users = model.n_users() as u32;
+    for start in (0..n_users).step_by(BATCH_USERS) {
+        let users = start..(start + BATCH_USERS as u32).min(n_users);
+        let lists: Vec<Vec<Recommendation>> = users
+            .clone()
+            .into_par_iter()
+            .map(|u| {
+                let top = top_n(model.n_items(), n, mf.rated(u), &keep, |i| {
+                    model.predict_raw(u, i)
+                });
+                recommendations(&top, mf, &titles)
+            })
+            .collect();
+        for (u, items) in users.zip(&lists) {
+            let user = mf.users().external(u);
+            let mut text = String::new();
+            if json {
+                let list = UserList {
+                    user,
+                    rated: mf.rated(u).len(),
+                    items,
+                };
+                let doc = serde_json::to_string(&list).map_err(CliError::runtime)?;
+                let sep = if u == 0 { "" } else { "," };
+                text = format!("{sep}\n    {doc}");
+            } else {
+                for r in items {
+                    text.push_str(&format!(
+                        "{},{},{},{},{}{}\n",
+                        csv_field(user),
+                        r.rank,
+                        csv_field(&r.item),
+                        r.prediction,
+                        r.score,
+                        titles.csv_cell(r.title.as_deref())
+                    ));
+                }
+            }
+            w.write_all(text.as_bytes()).map_err(io_failure)?;
+        }
+    }
+    if json {
+        w.write_all(b"\n  ]\n}\n").map_err(io_failure)?;
+    }
+    w.flush().map_err(io_failure)
+}
+
+/// The ranked `(item index, score)` pairs as recommendations, best first.
+pub fn recommendations(
+    ranked: &[(u32, f64)],
+    mf: &ModelFile,
+    titles: &ItemTitles,
+) -> Vec<Recommendation> {
+    let scale = mf.model().scale();
+    ranked
+        .iter()
+        .enumerate()
+        .map(|(r, &(i, s))| {
+            let item = mf.items().external(i).to_string();
+            Recommendation {
+                rank: r + 1,
+                title: titles.get(&item),
+                item,
+                prediction: scale.clip(s),
+                score: s,
+            }
+        })
+        .collect()
+}
+
+/// The table of recommendations for people (a `title` column when titles were read).
+pub fn recommendation_table(items: &[Recommendation], titles: &ItemTitles) -> Table {
+    let rows = items.iter().map(|r| {
+        let cells = vec![
+            r.rank.to_string(),
+            r.item.clone(),
+            format!("{:.3}", r.prediction),
+            format!("{:.4}", r.score),
+        ];
+        (cells, r.title.as_deref())
+    });
+    titles.table(
+        &[
+            ("rank", true),
+            ("item", false),
+            ("prediction", true),
+            ("score", true),
+        ],
+        rows,
+    )
 }
 
 /// ", items with at least N ratings" when the filter is on.

@@ -13,7 +13,8 @@ use serde::Serialize;
 use crate::error::{CliError, CliResult};
 use crate::input::Input;
 use crate::model_file::{ModelFile, Need};
-use crate::output::{Output, Table};
+use crate::output::Output;
+use crate::titles::ItemsArg;
 
 /// Arguments of `cnmf similar`.
 #[derive(Debug, Clone, Args)]
@@ -27,12 +28,16 @@ pub struct SimilarArgs {
     /// How many similar items to list.
     #[arg(long, short, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     n: u32,
+    #[command(flatten)]
+    items: ItemsArg,
 }
 
 /// One similar item.
 #[derive(Debug, Clone, Serialize)]
 struct Similar {
     item: String,
+    /// The item's title (`--items`), `null` when unknown.
+    title: Option<String>,
     cosine: f64,
 }
 
@@ -40,6 +45,7 @@ struct Similar {
 struct Report<'a> {
     command: &'static str,
     item: &'a str,
+    title: Option<String>,
     similar: &'a [Similar],
 }
 
@@ -81,30 +87,36 @@ pub fn run(args: &SimilarArgs, out: &Output) -> CliResult<()> {
     // Stable: equal cosines keep the model's item order.
     scored.sort_by(|a, b| b.1.total_cmp(&a.1));
     scored.truncate(args.n as usize);
+    let titles = args.items.load(mf, out)?;
     let similar: Vec<Similar> = scored
         .into_iter()
         .map(|(i, cosine)| Similar {
             item: items.external(i as u32).to_string(),
+            title: titles.get(items.external(i as u32)),
             cosine,
         })
         .collect();
+    let title = titles.get(&args.item);
     if out.json {
         return out.json_doc(&Report {
             command: "similar",
             item: &args.item,
+            title,
             similar: &similar,
         });
     }
-    let mut t = Table::new(&[("rank", true), ("item", false), ("cosine", true)]);
-    for (r, s) in similar.iter().enumerate() {
-        t.row(vec![
+    let rows = similar.iter().enumerate().map(|(r, s)| {
+        let cells = vec![
             (r + 1).to_string(),
             s.item.clone(),
             format!("{:.4}", s.cosine),
-        ]);
-    }
+        ];
+        (cells, s.title.as_deref())
+    });
+    let t = titles.table(&[("rank", true), ("item", false), ("cosine", true)], rows);
+    let named = title.map_or(String::new(), |t| format!("title: {t}; "));
     out.text(&format!(
-        "items most like {:?} (cosine of the item factors):\n{}",
+        "items most like {:?} ({named}cosine of the item factors):\n{}",
         args.item,
         t.render()
     ))

@@ -140,6 +140,8 @@ fn every_bad_input_gets_its_exit_code_and_a_clear_message() {
     w("fold_unknown.csv", b"item,rating\nnope,5\n");
     w("pairs_bad.csv", b"user,item\nu01\n");
     w("pairs_nocol.csv", b"who,item\nu01,a01\n");
+    w("movies.csv", b"movieId,title\na01,\"Open quote\n");
+    w("items_dup.dat", b"a01::A::x\na01::B::y\n");
     std::fs::create_dir(dir.join("adir")).unwrap();
     std::os::unix::fs::symlink("ok.csv", dir.join("link.cnmf")).unwrap();
     std::fs::create_dir(dir.join("npydir")).unwrap();
@@ -801,6 +803,34 @@ fn every_bad_input_gets_its_exit_code_and_a_clear_message() {
             ],
             5,
             "nope",
+        ),
+        case(
+            "items file with an open quote",
+            &[
+                "recommend",
+                "--model",
+                "good.cnmf",
+                "--user",
+                "u01",
+                "--items",
+                "movies.csv",
+            ],
+            3,
+            "movies.csv:2: unterminated quoted field",
+        ),
+        case(
+            "items file listing an id twice",
+            &[
+                "similar",
+                "--model",
+                "good.cnmf",
+                "--item",
+                "a01",
+                "--items",
+                "items_dup.dat",
+            ],
+            3,
+            "items_dup.dat:2: item id \"a01\" listed twice",
         ),
         case(
             "stdin twice",

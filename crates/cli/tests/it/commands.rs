@@ -1422,6 +1422,90 @@ fn evaluate_scores_a_given_test_file_like_predict_does() {
         (r["rmse"].as_f64().unwrap() - (sq / n).sqrt()).abs() < 1e-12,
         "{j}"
     );
+    // Ranking metrics at 10 (the default; 8 items, so every unrated item is listed), relevant
+    // = test rating >= 4, recomputed here from `recommend`'s lists with the textbook formulas.
+    let rk = &r["ranking"];
+    assert_eq!(
+        (&rk["at"], &rk["relevant_at_least"]),
+        (&10.into(), &4.0.into()),
+        "{j}"
+    );
+    let mut relevant: HashMap<&str, HashSet<&str>> = HashMap::new();
+    for line in test.lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        if f[2].parse::<f64>().unwrap() >= 4.0 {
+            relevant.entry(f[0]).or_default().insert(f[1]);
+        }
+    }
+    let (mut prec, mut rec, mut ndcg, mut map) = (0.0, 0.0, 0.0, 0.0);
+    for (user, rel) in &relevant {
+        let list = cnmf(&[
+            "recommend",
+            "--model",
+            &model,
+            "--user",
+            user,
+            "-n",
+            "10",
+            "--json",
+        ])
+        .expect(0)
+        .json();
+        let items: Vec<String> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["item"].as_str().unwrap().to_string())
+            .collect();
+        let (mut hits, mut dcg, mut ap) = (0.0, 0.0, 0.0);
+        for (k, item) in items.iter().enumerate() {
+            if rel.contains(item.as_str()) {
+                hits += 1.0;
+                dcg += 1.0 / (k as f64 + 2.0).log2();
+                ap += hits / (k as f64 + 1.0);
+            }
+        }
+        let ideal = rel.len().min(10);
+        let idcg: f64 = (0..ideal).map(|k| 1.0 / (k as f64 + 2.0).log2()).sum();
+        prec += hits / 10.0;
+        rec += hits / rel.len() as f64;
+        ndcg += dcg / idcg;
+        map += ap / ideal as f64;
+    }
+    let users = relevant.len() as f64;
+    assert_eq!(rk["users"], relevant.len(), "{j}");
+    for (key, want) in [
+        ("precision", prec),
+        ("recall", rec),
+        ("ndcg", ndcg),
+        ("map", map),
+    ] {
+        assert!(
+            (rk[key].as_f64().unwrap() - want / users).abs() < 1e-12,
+            "{key}: {j}"
+        );
+    }
+    // Here every test item is unrated in training, so recall is 1 whatever the order.
+    assert!((rk["recall"].as_f64().unwrap() - 1.0).abs() < 1e-12, "{j}");
+    let mut args = vec![
+        "evaluate",
+        "--data",
+        &b,
+        "--test",
+        &t,
+        "--at",
+        "2",
+        "--relevant",
+        "5",
+    ];
+    args.extend_from_slice(&common);
+    let text = cnmf(&args).expect(0).stdout;
+    assert!(
+        text.contains("relevant = test rating >= 5") && text.contains("NDCG@2"),
+        "{text}"
+    );
+    // --at and --relevant belong to --test.
+    cnmf(&["evaluate", "--data", &b, "--at", "5"]).expect(2);
     // A test rating of an unknown user: an error, or a counted mean with --unknown mean.
     let t2 = dir.path().join("cold.test");
     std::fs::write(&t2, format!("{test}99\t1\t3\t999\n")).unwrap();
@@ -1436,4 +1520,323 @@ fn evaluate_scores_a_given_test_file_like_predict_does() {
     // --unknown belongs to --test; --test and --folds exclude each other.
     cnmf(&["evaluate", "--data", &b, "--unknown", "mean"]).expect(2);
     cnmf(&["evaluate", "--data", &b, "--test", &t, "--folds", "3"]).expect(2);
+}
+
+/// The titles of `items.csv`, written out here rather than read by the code under test.
+fn fixture_title(item: &str) -> serde_json::Value {
+    let titles = [
+        ("a01", "Raid, The (2011)"),
+        ("a02", "Amélie (2001)"),
+        ("a03", "Die Hard (1988)"),
+        ("a04", "Speed (1994)"),
+        ("a05", "Alien (1979)"),
+        ("a06", "Aliens (1986)"),
+        ("a07", "Say \"Hello\" (2001)"),
+        ("a08", "Taken (2008)"),
+        ("d01", "Amour (2012)"),
+        ("d02", "Babel (2006)"),
+        ("d03", "Crash (2004)"),
+        ("d04", "Doubt (2008)"),
+        ("d05", "Elegy (2008)"),
+        ("d06", "Fences (2016)"),
+        ("Heat, 1995", "Heat (1995)"),
+    ];
+    titles
+        .iter()
+        .find(|t| t.0 == item)
+        .map_or(serde_json::Value::Null, |t| t.1.into())
+}
+
+/// Every `"item"` of a JSON array has the fixture's `"title"` (`null` for `d07`).
+fn assert_titled(rows: &serde_json::Value) {
+    let rows = rows.as_array().unwrap();
+    assert!(!rows.is_empty());
+    for r in rows {
+        assert_eq!(
+            r["title"],
+            fixture_title(r["item"].as_str().unwrap()),
+            "{r}"
+        );
+    }
+}
+
+#[test]
+fn items_file_adds_titles_to_every_item_listing() {
+    let dir = tmp();
+    let m = fit_fixture(dir.path(), "m.cnmf", &[]);
+    let items = fixture("items.csv");
+    let all = ["-n", "100", "--items", &items, "--json"];
+    let rec = |extra: &[&str]| {
+        let mut a = vec!["recommend", "--model", &m, "--user", "u02"];
+        a.extend(extra);
+        cnmf(&a).expect(0)
+    };
+    let j = rec(&all).json();
+    assert_titled(&j["items"]);
+    // Without --items (and no item file next to the training file) titles are null.
+    let plain = rec(&["--json"]).json();
+    assert!(plain["items"][0]["title"].is_null(), "{plain}");
+    let text = rec(&["--items", &items]).stdout;
+    assert!(text.lines().nth(1).unwrap().ends_with("title"), "{text}");
+    let best = j["items"][0]["title"].as_str().unwrap();
+    assert!(text.contains(best), "{text}");
+    assert!(!rec(&[]).stdout.contains("title"));
+
+    let j = cnmf(
+        &["similar", "--model", &m, "--item", "a01", "-n", "50"]
+            .iter()
+            .chain(&["--items", &items, "--json"])
+            .collect::<Vec<_>>(),
+    )
+    .expect(0)
+    .json();
+    assert_eq!(j["title"], "Raid, The (2011)");
+    assert_titled(&j["similar"]);
+
+    let nu = fixture("new_user.csv");
+    let j = cnmf(&[
+        "fold-in",
+        "--model",
+        &m,
+        "--ratings",
+        &nu,
+        "--items",
+        &items,
+        "--json",
+    ])
+    .expect(0)
+    .json();
+    assert_titled(&j["items"]);
+
+    let j = cnmf(&["flagged", "--model", &m, "--items", &items, "--json"])
+        .expect(0)
+        .json();
+    assert_titled(&j["items"]);
+    assert_titled(&j["entries"]);
+    let csv = cnmf(&[
+        "flagged", "--model", &m, "--items", &items, "--format", "csv", "--by", "items",
+    ])
+    .expect(0)
+    .stdout;
+    let mut lines = csv.lines();
+    assert!(
+        lines.next().unwrap().ends_with(",mean_prediction,title"),
+        "{csv}"
+    );
+    // a03 is the bombed item; its title needs no quoting.
+    assert!(lines.next().unwrap().starts_with("a03,") && csv.contains(",Die Hard (1988)\n"));
+}
+
+#[test]
+fn items_file_next_to_movielens_training_file_is_found() {
+    let dir = tmp();
+    let data = dir.path().join("ratings.csv");
+    std::fs::copy(fixture("ratings.csv"), &data).unwrap();
+    std::fs::copy(fixture("items.csv"), dir.path().join("movies.csv")).unwrap();
+    let m = dir.path().join("m.cnmf");
+    let m = m.to_str().unwrap();
+    cnmf(&[
+        "fit",
+        "--data",
+        data.to_str().unwrap(),
+        "--k",
+        "2",
+        "--seed",
+        "1",
+        "-q",
+        "-o",
+        m,
+    ])
+    .expect(0);
+    let r = cnmf(&["recommend", "--model", m, "--user", "u02", "--json"]).expect(0);
+    assert_titled(&r.json()["items"]);
+    r.stderr_has(&["titles from"]);
+    // A broken item file found that way is a warning, not a failure.
+    std::fs::write(dir.path().join("movies.csv"), "movieId,name\n").unwrap();
+    let r = cnmf(&["recommend", "--model", m, "--user", "u02", "--json"]).expect(0);
+    assert!(r.json()["items"][0]["title"].is_null());
+    r.stderr_has(&["warning: no titles:", "movies.csv:1:"]);
+}
+
+#[test]
+fn bad_items_file_is_bad_data_naming_file_and_line() {
+    let dir = tmp();
+    let m = fit_fixture(dir.path(), "m.cnmf", &[]);
+    let bad = dir.path().join("u.item");
+    // Latin-1 is accepted (0xE9 = é); line 2 has no `|`.
+    std::fs::write(&bad, b"a01|Cr\xE9pe (1990)|x\nno separator\n").unwrap();
+    let bad = bad.to_string_lossy().into_owned();
+    let similar = |item: &str| {
+        let a = ["similar", "--model", &m, "--item", item, "--items", &bad];
+        cnmf(&[&a[..], &["-n", "50", "--json"]].concat())
+    };
+    similar("a01")
+        .expect(3)
+        .stderr_has(&["u.item:2: expected id|title"]);
+    std::fs::write(&bad, b"a01|Cr\xE9pe (1990)|x\n").unwrap();
+    let r = similar("a02").expect(0).json();
+    let sims = r["similar"].as_array().unwrap();
+    let a01 = sims.iter().find(|s| s["item"] == "a01").unwrap();
+    assert_eq!(a01["title"], "Crépe (1990)");
+    let missing = dir.path().join("nope.csv").to_string_lossy().into_owned();
+    cnmf(&[
+        "recommend",
+        "--model",
+        &m,
+        "--user",
+        "u02",
+        "--items",
+        &missing,
+    ])
+    .expect(3);
+}
+
+#[test]
+fn columns_read_files_without_a_header() {
+    let dir = tmp();
+    // The fixture without its header line, read with --columns, fits the same model.
+    let text = std::fs::read_to_string(fixture("ratings.csv")).unwrap();
+    let (header, body) = text.split_once('\n').unwrap();
+    assert_eq!(header, "user,item,rating");
+    let nohead = dir.path().join("nohead.csv");
+    std::fs::write(&nohead, body).unwrap();
+    let nohead = nohead.to_string_lossy().into_owned();
+    let with = fit_fixture(dir.path(), "with.cnmf", &[]);
+    let without = dir.path().join("without.cnmf");
+    let without = without.to_string_lossy().into_owned();
+    let fit = |data: &str, extra: &[&str]| {
+        let mut a = vec![
+            "fit", "--data", data, "--k", "2", "--iters", "200", "--seed", "1", "-q", "-o",
+            &without,
+        ];
+        a.extend(extra);
+        cnmf(&a)
+    };
+    let j = fit(&nohead, &["--columns", "user,item,rating", "--json"])
+        .expect(0)
+        .json();
+    assert_eq!(j["data"]["ratings"], 303);
+    let p = |m: &str| {
+        cnmf(&[
+            "predict", "--model", m, "--user", "u02", "--item", "a03", "--json",
+        ])
+        .expect(0)
+        .json()["predictions"][0]["prediction"]
+            .clone()
+    };
+    assert_eq!(p(&with), p(&without));
+    // Without --columns the first rating is taken for a header, and the message says what to do.
+    let r = fit(&nohead, &[]).expect(3);
+    r.stderr_has(&["nohead.csv:1: header column \"u01\"", "--columns"]);
+    // Bad column lists are usage errors.
+    let r = fit(&nohead, &["--columns", "user,item"]).expect(2);
+    r.stderr_has(&["no rating column"]);
+    fit(
+        &nohead,
+        &["--columns", "user,item,rating", "--format", "ml100k"],
+    )
+    .expect(2);
+}
+
+#[test]
+fn recommend_all_users_streams_every_users_list_in_order() {
+    let dir = tmp();
+    let m = fit_fixture(dir.path(), "m.cnmf", &[]);
+    let single = |user: &str| {
+        cnmf(&[
+            "recommend",
+            "--model",
+            &m,
+            "--user",
+            user,
+            "-n",
+            "3",
+            "--json",
+        ])
+        .expect(0)
+        .json()
+    };
+    let j = cnmf(&[
+        "recommend",
+        "--model",
+        &m,
+        "--all-users",
+        "-n",
+        "3",
+        "--json",
+    ])
+    .expect(0)
+    .json();
+    assert_eq!((&j["command"], &j["n"]), (&"recommend".into(), &3.into()));
+    let users = j["users"].as_array().unwrap();
+    // Every user of the fixture, in order of first appearance in the training file.
+    let mut order: Vec<String> = Vec::new();
+    for (u, _, _) in fixture_ratings() {
+        if !order.contains(&u) {
+            order.push(u);
+        }
+    }
+    let listed: Vec<&str> = users.iter().map(|u| u["user"].as_str().unwrap()).collect();
+    assert_eq!(listed, order);
+    for u in users {
+        let one = single(u["user"].as_str().unwrap());
+        assert_eq!((&u["rated"], &u["items"]), (&one["rated"], &one["items"]));
+    }
+    // CSV: one line per item, the same lists, the same on a second run.
+    let args = [
+        "recommend",
+        "--model",
+        &m,
+        "--all-users",
+        "-n",
+        "3",
+        "--format",
+        "csv",
+        "--items",
+    ];
+    let run = || {
+        let mut a = args.to_vec();
+        let items = fixture("items.csv");
+        a.push(&items);
+        cnmf(&a).expect(0).stdout
+    };
+    let csv = run();
+    assert_eq!(csv, run());
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("user,rank,item,prediction,score,title"));
+    let rows: Vec<&str> = lines.collect();
+    let n_items: usize = users
+        .iter()
+        .map(|u| u["items"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(rows.len(), n_items);
+    let first = &users[0]["items"][0];
+    let item = first["item"].as_str().unwrap();
+    let quoted = if item.contains(',') {
+        format!("\"{item}\"")
+    } else {
+        item.to_string()
+    };
+    let rest = rows[0]
+        .strip_prefix(&format!("{},1,{quoted},", order[0]))
+        .unwrap_or_else(|| panic!("{}", rows[0]));
+    let nums: Vec<f64> = rest
+        .split(',')
+        .take(2)
+        .map(|f| f.parse().unwrap())
+        .collect();
+    assert_eq!(nums[0], first["prediction"].as_f64().unwrap());
+    assert_eq!(nums[1], first["score"].as_f64().unwrap());
+    // --all-users excludes --user; --format needs --all-users.
+    cnmf(&["recommend", "--model", &m, "--all-users", "--user", "u02"]).expect(2);
+    let csv_only = ["--format", "csv"];
+    cnmf(
+        &[
+            &["recommend", "--model", &m, "--user", "u02"][..],
+            &csv_only,
+        ]
+        .concat(),
+    )
+    .expect(2);
+    cnmf(&["recommend", "--model", &m]).expect(2);
 }

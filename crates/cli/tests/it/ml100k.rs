@@ -73,6 +73,8 @@ fn fit_predict_recommend_flag_and_evaluate_on_ml100k() {
     .json();
     let items = rec["items"].as_array().unwrap();
     assert_eq!(items.len(), 10);
+    // u.item next to u.data gives every listed item its title.
+    assert!(items.iter().all(|i| i["title"].is_string()), "{rec}");
     assert_eq!(rec["rated"].as_u64().unwrap() as usize, rated_by_196.len());
     for it in items {
         assert!(!rated_by_196.contains(it["item"].as_str().unwrap()), "{it}");

@@ -448,6 +448,7 @@ fn parse_range<'p>(
         name,
         format,
         csv: None,
+        columns: None,
         blank_line: blank,
         keep_times: opts.timestamps,
     };

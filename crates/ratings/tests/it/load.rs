@@ -486,3 +486,69 @@ fn other_compressed_files_get_a_hint() {
         );
     }
 }
+
+/// `LoadOptions::columns` reads files without a header: the first line is a rating, the
+/// separator comes from it, and the names follow the file's order.
+#[test]
+fn headerless_files_are_read_with_given_columns() {
+    use cnmf_ratings::load::Columns;
+    let read = |text: &str, cols: &str, name: &str| {
+        let cols: Columns = cols.parse().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        cnmf_ratings::load_with_format(&path, &LoadOptions::default().columns(cols))
+    };
+    // MovieLens u1.test layout (tab-separated, timestamps kept), whatever the file name says.
+    let (r, format) = read(
+        "10\t200\t4\t881250949\n10\t201\t5\t881250950\n11\t200\t1\t881250951\n12\t202\t3\t1\n12\t200\t2\t2\n",
+        "user,item,rating,timestamp",
+        "u1.test",
+    )
+    .unwrap();
+    assert_eq!(format, Format::Csv);
+    assert_five(&r, "tsv");
+    assert!(r.times().is_some());
+    // Comma-separated, another column order, quoted ids.
+    let (r, _) = read(
+        "200,10,4\n201,10,5\n200,11,1\n202,12,3\n\"200\",12,2\n",
+        "item, userId ,rating",
+        "ratings.dat",
+    )
+    .unwrap();
+    assert_five(&r, "csv");
+    // Errors: a line with a missing field names the line and the given columns.
+    let e = read("1,2,3\n1,3\n", "user,item,rating", "x.csv")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("x.csv:2: missing field: expected 3 fields (user,item,rating)"),
+        "{e}"
+    );
+    // Bad column lists are invalid parameters, before any reading.
+    for (cols, want) in [
+        ("user,item", "no rating column"),
+        ("user,item,rating,user", "\"user\" is named twice"),
+        (
+            "user,item,stars",
+            "\"stars\" is not one of user, item, rating, timestamp",
+        ),
+    ] {
+        let e = cols.parse::<Columns>().unwrap_err();
+        assert!(matches!(
+            e,
+            RatingsError::InvalidParameter {
+                name: "columns",
+                ..
+            }
+        ));
+        assert!(e.to_string().contains(want), "{e}");
+    }
+    let cols: Columns = "user,item,rating".parse().unwrap();
+    let e = load(
+        fixture("nope.data"),
+        &LoadOptions::default().columns(cols).format(Format::Ml100k),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("not the ml100k format"), "{e}");
+}

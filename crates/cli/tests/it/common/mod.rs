@@ -23,6 +23,18 @@ impl Run {
         self
     }
 
+    /// Asserts that stderr holds every one of `needles`, showing it when not.
+    pub fn stderr_has(&self, needles: &[&str]) -> &Run {
+        for n in needles {
+            assert!(
+                self.stderr.contains(n),
+                "stderr lacks {n:?}:\n{}",
+                self.stderr
+            );
+        }
+        self
+    }
+
     /// Parses stdout as one JSON document.
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout)
