@@ -130,8 +130,12 @@ pub fn run(args: &FitArgs, out: &Output) -> CliResult<()> {
     };
     let algorithm = params.algorithm().name().to_string();
     let mf = ModelFile::from_fit(model, &data, training);
+    // The ratings are not needed any more: freed before the file's bytes are built, so the
+    // peak memory of a large fit is the fit's, not the fit's plus the model file's.
+    let n_ratings = data.nnz();
+    drop(data);
     let bytes = mf.write(output, args.model_format)?;
-    let warnings: Vec<String> = flagged_warning(&params, &lambda, flagged, data.nnz())
+    let warnings: Vec<String> = flagged_warning(&params, &lambda, flagged, n_ratings)
         .into_iter()
         .collect();
     for w in &warnings {
@@ -152,7 +156,7 @@ pub fn run(args: &FitArgs, out: &Output) -> CliResult<()> {
         fit_seconds: secs,
         objective,
         flagged,
-        flagged_share: flagged as f64 / data.nnz() as f64,
+        flagged_share: flagged as f64 / n_ratings as f64,
         flagged_users,
         bursts,
         warnings,
@@ -182,7 +186,7 @@ pub fn run(args: &FitArgs, out: &Output) -> CliResult<()> {
         secs,
         objective,
         flagged,
-        data.nnz(),
+        n_ratings,
         100.0 * report.flagged_share,
         flagged_users,
         report.model,
