@@ -12,9 +12,9 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from . import _cnmf
+from . import _cnmf, datasets, metrics
 
-__all__ = ["CorrectiveNMF", "ALGORITHMS", "__version__"]
+__all__ = ["CorrectiveNMF", "ALGORITHMS", "datasets", "metrics", "__version__"]
 
 __version__: str = _cnmf.__version__
 
@@ -62,14 +62,33 @@ def _as_ids(x: Any, what: str) -> np.ndarray:
     return a
 
 
-def _triples(X: Any, items: Any, ratings: Any) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(users, items, ratings) arrays from any accepted input form."""
+def _seconds(t: Any) -> np.ndarray:
+    """Timestamps as int64 seconds since the Unix epoch (integers, or NumPy/pandas datetimes)."""
+    a = np.asarray(t)
+    if a.dtype.kind == "M":
+        return a.astype("datetime64[s]").astype(np.int64)
+    if a.dtype.kind not in "iu":
+        raise ValueError(
+            f"timestamps must be integer seconds or datetimes, got dtype {a.dtype}"
+        )
+    return a.astype(np.int64).reshape(-1)
+
+
+def _triples(
+    X: Any, items: Any, ratings: Any, timestamps: Any = None
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray, Optional[np.ndarray]]:
+    """(users, items, ratings, timestamps or None) arrays from any accepted input form."""
     if items is not None or ratings is not None:
         if items is None or ratings is None:
             raise ValueError("give users, items and ratings together: fit(users, items, ratings)")
         users = X
-    elif isinstance(X, tuple) and len(X) == 3:
-        users, items, ratings = X
+    elif isinstance(X, tuple) and len(X) in (3, 4):
+        if len(X) == 4:
+            if timestamps is not None:
+                raise ValueError("timestamps given twice (in the tuple and as timestamps=)")
+            users, items, ratings, timestamps = X
+        else:
+            users, items, ratings = X
     elif hasattr(X, "tocoo") and hasattr(X, "nnz"):  # scipy.sparse matrix or array
         if len(X.shape) != 2:
             raise ValueError(f"a sparse rating matrix must be 2-D, got shape {X.shape}")
@@ -86,6 +105,8 @@ def _triples(X: Any, items: Any, ratings: Any) -> Tuple[np.ndarray, np.ndarray, 
                 f"(it has {cols})"
             )
         users, items, ratings = X["user"].to_numpy(), X["item"].to_numpy(), X["rating"].to_numpy()
+        if "timestamp" in cols and timestamps is None:
+            timestamps = X["timestamp"].to_numpy()
     else:
         raise TypeError(
             "X must be a scipy.sparse matrix, a pandas DataFrame with user, item and rating "
@@ -105,6 +126,9 @@ def _triples(X: Any, items: Any, ratings: Any) -> Tuple[np.ndarray, np.ndarray, 
         )
     if len(values) == 0:
         raise ValueError("no ratings to fit")
+    times = None if timestamps is None else _seconds(timestamps)
+    if times is not None and len(times) != len(values):
+        raise ValueError(f"{len(times)} timestamps for {len(values)} ratings (one per rating)")
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
         raise ValueError(
@@ -117,7 +141,7 @@ def _triples(X: Any, items: Any, ratings: Any) -> Tuple[np.ndarray, np.ndarray, 
             f"ratings must be nonnegative: rating {bad[0]} (0-based) is {values[bad[0]]} "
             f"({bad.size} negative ratings)"
         )
-    return users, items, values
+    return users, items, values, times
 
 
 class CorrectiveNMF:
@@ -219,18 +243,26 @@ class CorrectiveNMF:
             scale=(lo, hi),
         )
 
-    def fit(self, X: Any, items: Any = None, ratings: Any = None) -> "CorrectiveNMF":
+    def fit(
+        self, X: Any, items: Any = None, ratings: Any = None, timestamps: Any = None
+    ) -> "CorrectiveNMF":
         """Fits the model.
 
         ``X`` is a SciPy sparse matrix (users x items; each stored entry is a rating, the row
         and column indices are the ids), a pandas DataFrame with ``user``, ``item`` and
-        ``rating`` columns, a tuple ``(users, items, ratings)``, or the users array with
-        ``items`` and ``ratings`` given too. Ids are matched by their text (``str(id)``,
-        integers without a decimal point). Every form of the same ratings gives the same model.
+        ``rating`` columns (and optionally ``timestamp``), a tuple ``(users, items, ratings)``
+        or ``(users, items, ratings, timestamps)``, or the users array with ``items`` and
+        ``ratings`` given too. Ids are matched by their text (``str(id)``, integers without a
+        decimal point). Every form of the same ratings gives the same model.
+
+        ``timestamps`` (integer seconds since the Unix epoch, or datetimes; one per rating)
+        feed ``guarded``'s burst screen, which holds out a review bomb that arrives as a burst
+        in time; without them ``guarded`` runs without that screen, as ``cnmf fit`` does on data
+        without timestamps. The other algorithms do not read them.
         The GIL is released while the engine runs.
         """
         args = self._engine_args()
-        users, item_ids, values = _triples(X, items, ratings)
+        users, item_ids, values, times = _triples(X, items, ratings, timestamps)
         try:
             uniq_u, u_idx = np.unique(users, return_inverse=True)
             uniq_i, i_idx = np.unique(item_ids, return_inverse=True)
@@ -240,6 +272,8 @@ class CorrectiveNMF:
         i_idx = i_idx.reshape(-1).astype(np.uint32)
         order = np.lexsort((i_idx, u_idx))
         u_idx, i_idx, values = u_idx[order], i_idx[order], values[order]
+        if times is not None:
+            times = np.ascontiguousarray(times[order])
         dup = np.flatnonzero((np.diff(u_idx) == 0) & (np.diff(i_idx) == 0))
         if dup.size:
             j = dup[0]
@@ -253,6 +287,7 @@ class CorrectiveNMF:
             np.ascontiguousarray(u_idx),
             np.ascontiguousarray(i_idx),
             np.ascontiguousarray(values),
+            timestamps=times,
             **args,
         )
         self._set_model(model, uniq_u, uniq_i)

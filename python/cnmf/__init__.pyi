@@ -77,11 +77,15 @@ class CorrectiveNMF:
         """The constructor's parameters."""
     def set_params(self, **params: Any) -> "CorrectiveNMF":
         """Sets constructor parameters (``ValueError`` for an unknown name); returns self."""
-    def fit(self, X: Any, items: Any = None, ratings: Any = None) -> "CorrectiveNMF":
+    def fit(
+        self, X: Any, items: Any = None, ratings: Any = None, timestamps: Any = None
+    ) -> "CorrectiveNMF":
         """Fits the model on a SciPy sparse matrix, a pandas DataFrame with ``user``, ``item``
-        and ``rating`` columns, a tuple ``(users, items, ratings)``, or ``fit(users, items,
-        ratings)``. Every form of the same ratings gives the same model. NaN, infinite,
-        negative, duplicate and out-of-scale ratings raise ``ValueError``. Releases the GIL."""
+        and ``rating`` columns (and optionally ``timestamp``), a tuple ``(users, items,
+        ratings[, timestamps])``, or ``fit(users, items, ratings)``. Every form of the same
+        ratings gives the same model. ``timestamps`` (integer seconds or datetimes, one per
+        rating) feed ``guarded``'s burst screen. NaN, infinite, negative, duplicate and
+        out-of-scale ratings raise ``ValueError``. Releases the GIL."""
     def predict(self, users: Any, items: Any, unknown: str = "error") -> Any:
         """Predicted ratings of (user, item) pairs, clipped to the rating scale as
         ``cnmf predict``. Scalars give a float, arrays an array. An unknown id raises

@@ -50,6 +50,7 @@ def fit(
     seed: int,
     n_threads: int,
     scale: Tuple[float, float],
+    timestamps: Optional[npt.NDArray[np.int64]] = None,
 ) -> Model:
     """Fits the engine on ratings by dense indices into the id lists."""
 

@@ -40,10 +40,11 @@ struct Model {
 /// Fits the engine. The ratings are `(user_index[n], item_index[n], ratings[n])`, indices into
 /// `user_ids` and `item_ids` (external ids as text, interned in that order, so the dense
 /// indices and the model's rows are those orders); the parameters are `cnmf fit`'s (see
-/// [`api::fit_params`]). The error message of a rating names its 1-based position.
+/// [`api::fit_params`]). `timestamps` (seconds since the Unix epoch, one per rating) feed
+/// `guarded`'s burst screen. The error message of a rating names its 1-based position.
 #[pyfunction]
 #[pyo3(signature = (user_ids, item_ids, user_index, item_index, ratings, *, rank, algorithm,
-    lambda_=None, sigma=None, p=None, max_iter, l2, seed, n_threads, scale))]
+    lambda_=None, sigma=None, p=None, max_iter, l2, seed, n_threads, scale, timestamps=None))]
 #[allow(clippy::too_many_arguments)]
 fn fit(
     py: Python<'_>,
@@ -62,6 +63,7 @@ fn fit(
     seed: u64,
     n_threads: usize,
     scale: (f64, f64),
+    timestamps: Option<PyReadonlyArray1<'_, i64>>,
 ) -> PyResult<Model> {
     let algorithm: Algorithm = algorithm
         .parse()
@@ -93,6 +95,19 @@ fn fit(
             values.len()
         )));
     }
+    let times = match &timestamps {
+        Some(t) => Some(t.as_slice()?.to_vec()),
+        None => None,
+    };
+    if let Some(t) = &times {
+        if t.len() != values.len() {
+            return Err(PyValueError::new_err(format!(
+                "{} timestamps for {} ratings (one per rating)",
+                t.len(),
+                values.len()
+            )));
+        }
+    }
     py.detach(move || {
         let mut b = RatingsBuilder::new(scale);
         for (n, u) in user_ids.iter().enumerate() {
@@ -111,8 +126,11 @@ fn fit(
         }
         b.reserve(values.len());
         for (n, ((&u, &i), &v)) in us.iter().zip(&is).zip(&values).enumerate() {
-            b.push_indexed(u, i, v, n + 1)
-                .map_err(|e| PyValueError::new_err(e.to_string()))?;
+            match &times {
+                Some(t) => b.push_indexed_at(u, i, v, t[n], n + 1),
+                None => b.push_indexed(u, i, v, n + 1),
+            }
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
         }
         let data = b
             .build()
@@ -405,11 +423,107 @@ impl Model {
 }
 
 /// The compiled module.
+/// The ratings of one MovieLens release as `(user ids, item ids, user index, item index,
+/// ratings, timestamps)` in the loader's order (by user, then item), from
+/// `data_home/<release>/` (`data_home` defaults to `$CNMF_DATA`, then `./data`, as `cnmf`
+/// finds its data). MovieLens may not be redistributed, so nothing is downloaded: a missing
+/// release is `FileNotFoundError` saying where to get it and where to put it.
+#[pyfunction]
+#[pyo3(signature = (name, data_home=None))]
+#[allow(clippy::type_complexity)]
+fn load_movielens<'py>(
+    py: Python<'py>,
+    name: &str,
+    data_home: Option<PathBuf>,
+) -> PyResult<(
+    Vec<String>,
+    Vec<String>,
+    Bound<'py, PyArray1<u32>>,
+    Bound<'py, PyArray1<u32>>,
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray1<i64>>,
+)> {
+    use cnmf_ratings::discover::{DEFAULT_DIR, ENV_VAR, ML_100K, ML_1M};
+    let release = match name {
+        "ml-100k" => ML_100K,
+        "ml-1m" => ML_1M,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "unknown MovieLens release {other:?} (ml-100k or ml-1m)"
+            )))
+        }
+    };
+    let home = data_home
+        .or_else(|| std::env::var_os(ENV_VAR).map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DIR));
+    let path = home.join(release.dir).join(release.ratings_file);
+    if !path.is_file() {
+        return Err(PyFileNotFoundError::new_err(format!(
+            "{}: not found. MovieLens is not shipped with cnmf: download {} and unzip it into \
+             {} (or pass data_home=, or set {ENV_VAR} to the directory holding {}/)",
+            path.display(),
+            release.url,
+            home.display(),
+            release.dir
+        )));
+    }
+    let opts = cnmf_ratings::LoadOptions::default().format(release.format);
+    let data = py
+        .detach(|| cnmf_ratings::load(&path, &opts))
+        .map_err(|e| match e {
+            cnmf_ratings::RatingsError::Io { source, .. } => os_error(source),
+            e => PyValueError::new_err(e.to_string()),
+        })?;
+    let n = data.nnz();
+    let (mut us, mut is, mut vs) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for t in data.iter() {
+        us.push(t.user);
+        is.push(t.item);
+        vs.push(t.value);
+    }
+    let times = data.times().map_or_else(Vec::new, <[i64]>::to_vec);
+    Ok((
+        data.users().iter().map(str::to_string).collect(),
+        data.items().iter().map(str::to_string).collect(),
+        us.into_pyarray(py),
+        is.into_pyarray(py),
+        vs.into_pyarray(py),
+        times.into_pyarray(py),
+    ))
+}
+
+/// NMAE, MAE and RMSE of `predictions` (clipped to `scale` first, as served predictions are)
+/// against `truth`, by `cnmf_metrics::accuracy`: a dict with `nmae`, `mae`, `rmse` and `n`.
+#[pyfunction]
+fn accuracy<'py>(
+    py: Python<'py>,
+    truth: PyReadonlyArray1<'_, f64>,
+    predictions: PyReadonlyArray1<'_, f64>,
+    scale: (f64, f64),
+) -> PyResult<Bound<'py, PyDict>> {
+    let scale =
+        RatingScale::new(scale.0, scale.1).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let a = cnmf_metrics::accuracy(truth.as_slice()?, predictions.as_slice()?, scale)
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let d = PyDict::new(py);
+    d.set_item("nmae", a.nmae)?;
+    d.set_item("mae", a.mae)?;
+    d.set_item("rmse", a.rmse)?;
+    d.set_item("n", a.n)?;
+    Ok(d)
+}
+
 #[pymodule]
 fn _cnmf(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Model>()?;
     m.add_function(wrap_pyfunction!(fit, m)?)?;
     m.add_function(wrap_pyfunction!(load, m)?)?;
+    m.add_function(wrap_pyfunction!(load_movielens, m)?)?;
+    m.add_function(wrap_pyfunction!(accuracy, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -184,3 +184,32 @@ def test_flagged_lists_the_flagged_ratings(triples):
     assert np.array_equal(df["rating"].to_numpy(), m.corrupt_ratings_)
     assert np.array_equal(df["prediction"].to_numpy(), m.predict(df["user"], df["item"]))
     assert len(fitted(u, i, r, algorithm="ignore-missing").flagged()) == 0
+
+
+def test_timestamps_feed_guarded_burst_screen(triples):
+    u, i, r = triples
+    rng = np.random.default_rng(11)
+    day = 86400
+    t = rng.integers(0, 1000 * day, len(r))
+    bomb = (i == 7) & (u < 10)
+    # The 1-star ratings of item 7 arrive within ten minutes, a day after the history.
+    t[bomb] = 1001 * day + np.arange(bomb.sum()) * 60
+
+    def guarded():
+        return CorrectiveNMF(**{**PARAMS, "algorithm": "guarded"})
+
+    timed = guarded().fit(u, i, r, timestamps=t)
+    assert timed.corrupt_mask_[u[bomb], i[bomb]].all()
+    untimed = guarded().fit(u, i, r)
+    assert not np.array_equal(timed.W_, untimed.W_)
+    # Every way of giving the timestamps is the same fit.
+    same_model(timed, guarded().fit((u, i, r, t)))
+    df = pd.DataFrame({"user": u, "item": i, "rating": r, "timestamp": t})
+    same_model(timed, guarded().fit(df.sample(frac=1.0, random_state=2)))
+    same_model(timed, guarded().fit(u, i, r, timestamps=pd.to_datetime(t, unit="s").to_numpy()))
+    with pytest.raises(ValueError, match="timestamps for"):
+        guarded().fit(u, i, r, timestamps=t[:-1])
+    with pytest.raises(ValueError, match="integer seconds or datetimes"):
+        guarded().fit(u, i, r, timestamps=t.astype(float))
+    with pytest.raises(ValueError, match="given twice"):
+        guarded().fit((u, i, r, t), timestamps=t)
