@@ -62,6 +62,21 @@ def _as_ids(x: Any, what: str) -> np.ndarray:
     return a
 
 
+def _dense(ids: np.ndarray, what: str) -> Tuple[np.ndarray, np.ndarray]:
+    """(the distinct ids sorted, each id's index among them as uint32). Nonnegative integer
+    ids are counted (linear time) rather than sorted."""
+    if ids.dtype.kind in "iu" and ids.size and ids.min() >= 0 and ids.max() < 4 * ids.size + (1 << 20):
+        present = np.bincount(ids) > 0
+        uniq = np.flatnonzero(present)
+        index = np.cumsum(present, dtype=np.int64) - 1
+        return uniq, index[ids].astype(np.uint32)
+    try:
+        uniq, inverse = np.unique(ids, return_inverse=True)
+    except TypeError as e:
+        raise ValueError(f"{what} ids must be sortable values of one kind: {e}") from None
+    return uniq, inverse.reshape(-1).astype(np.uint32)
+
+
 def _seconds(t: Any) -> np.ndarray:
     """Timestamps as int64 seconds since the Unix epoch (integers, or NumPy/pandas datetimes)."""
     a = np.asarray(t)
@@ -92,9 +107,9 @@ def _triples(
     elif hasattr(X, "tocoo") and hasattr(X, "nnz"):  # scipy.sparse matrix or array
         if len(X.shape) != 2:
             raise ValueError(f"a sparse rating matrix must be 2-D, got shape {X.shape}")
-        csr = X.tocsr(copy=True)
-        csr.sum_duplicates()
-        coo = csr.tocoo()
+        # Formats other than CSR and CSC (those take `_sparse_rows`): every stored entry is a
+        # rating, a repeated (row, column) pair is refused rather than summed.
+        coo = X.tocoo()
         users, items, ratings = coo.row, coo.col, coo.data
     elif hasattr(X, "columns") and hasattr(X, "iloc"):  # pandas DataFrame
         cols = [str(c) for c in X.columns]
@@ -114,21 +129,26 @@ def _triples(
         )
     users = _as_ids(users, "users")
     items = _as_ids(items, "items")
-    try:
-        values = np.asarray(ratings, dtype=np.float64)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"ratings must be numbers: {e}") from None
-    if values.ndim != 1:
-        values = values.reshape(-1)
+    values = _values(ratings)
     if not (len(users) == len(items) == len(values)):
         raise ValueError(
             f"users, items and ratings differ in length ({len(users)}, {len(items)}, {len(values)})"
         )
-    if len(values) == 0:
-        raise ValueError("no ratings to fit")
     times = None if timestamps is None else _seconds(timestamps)
     if times is not None and len(times) != len(values):
         raise ValueError(f"{len(times)} timestamps for {len(values)} ratings (one per rating)")
+    return users, items, values, times
+
+
+def _values(ratings: Any) -> np.ndarray:
+    """The ratings as a float64 vector, refused when empty, NaN, infinite or negative."""
+    try:
+        values = np.asarray(ratings, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"ratings must be numbers: {e}") from None
+    values = values.reshape(-1)
+    if len(values) == 0:
+        raise ValueError("no ratings to fit")
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
         raise ValueError(
@@ -141,7 +161,34 @@ def _triples(
             f"ratings must be nonnegative: rating {bad[0]} (0-based) is {values[bad[0]]} "
             f"({bad.size} negative ratings)"
         )
-    return users, items, values, times
+    return values
+
+
+def _sparse_rows(X: Any) -> Optional[Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """A CSR or CSC matrix as (user ids, item ids, row pointers, item indices, ratings) of its
+    non-empty rows and columns, ready for the engine's CSR storage (one pass, no sort unless
+    the indices are unsorted); ``None`` for other inputs."""
+    if not (hasattr(X, "format") and getattr(X, "format", None) in ("csr", "csc")):
+        return None
+    if len(X.shape) != 2:
+        raise ValueError(f"a sparse rating matrix must be 2-D, got shape {X.shape}")
+    csr = X.tocsr()
+    if not csr.has_sorted_indices:
+        csr = csr.sorted_indices()
+    if csr.nnz >= 2**32:
+        raise ValueError(f"{csr.nnz} ratings: the engine holds fewer than 2^32")
+    data = _values(csr.data)
+    counts = np.diff(csr.indptr)
+    rows = np.flatnonzero(counts)
+    indptr = np.zeros(len(rows) + 1, dtype=np.uint32)
+    np.cumsum(counts[rows], out=indptr[1:])
+    present = np.bincount(csr.indices, minlength=csr.shape[1]) > 0
+    cols = np.flatnonzero(present)
+    if len(cols) == csr.shape[1]:
+        indices = csr.indices.astype(np.uint32)
+    else:
+        indices = (np.cumsum(present, dtype=np.int64) - 1)[csr.indices].astype(np.uint32)
+    return rows, cols, indptr, indices, np.ascontiguousarray(data)
 
 
 class CorrectiveNMF:
@@ -262,25 +309,26 @@ class CorrectiveNMF:
         The GIL is released while the engine runs.
         """
         args = self._engine_args()
-        users, item_ids, values, times = _triples(X, items, ratings, timestamps)
-        try:
-            uniq_u, u_idx = np.unique(users, return_inverse=True)
-            uniq_i, i_idx = np.unique(item_ids, return_inverse=True)
-        except TypeError as e:
-            raise ValueError(f"user and item ids must be sortable values of one kind: {e}") from None
-        u_idx = u_idx.reshape(-1).astype(np.uint32)
-        i_idx = i_idx.reshape(-1).astype(np.uint32)
-        order = np.lexsort((i_idx, u_idx))
-        u_idx, i_idx, values = u_idx[order], i_idx[order], values[order]
-        if times is not None:
-            times = np.ascontiguousarray(times[order])
-        dup = np.flatnonzero((np.diff(u_idx) == 0) & (np.diff(i_idx) == 0))
-        if dup.size:
-            j = dup[0]
-            raise ValueError(
-                f"duplicate rating of item {uniq_i[i_idx[j]]!r} by user {uniq_u[u_idx[j]]!r} "
-                f"({dup.size} duplicate pairs)"
+        rows = None
+        if items is None and ratings is None and timestamps is None:
+            rows = _sparse_rows(X)
+        if rows is not None:
+            # A CSR/CSC matrix goes in as it is stored (the same model as the other forms:
+            # rows and columns in index order are the ids in sorted order).
+            uniq_u, uniq_i, indptr, indices, data = rows
+            model = _cnmf.fit_csr(
+                _id_texts(uniq_u), _id_texts(uniq_i), indptr, indices, data, **args
             )
+            self._set_model(model, uniq_u, uniq_i)
+            return self
+        users, item_ids, values, times = _triples(X, items, ratings, timestamps)
+        # Ids in sorted order give the dense indices; the engine's builder then puts the
+        # ratings in (user, item) order and refuses a repeated pair, so every input form and
+        # order gives the same model.
+        uniq_u, u_idx = _dense(users, "user")
+        uniq_i, i_idx = _dense(item_ids, "item")
+        if times is not None:
+            times = np.ascontiguousarray(times)
         model = _cnmf.fit(
             _id_texts(uniq_u),
             _id_texts(uniq_i),

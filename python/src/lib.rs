@@ -11,6 +11,7 @@
 //! results do not depend on the count).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use cnmf_cli::api::{self, FitSettings, ModelFile, ModelFormat};
@@ -65,23 +66,10 @@ fn fit(
     scale: (f64, f64),
     timestamps: Option<PyReadonlyArray1<'_, i64>>,
 ) -> PyResult<Model> {
-    let algorithm: Algorithm = algorithm
-        .parse()
-        .map_err(|e: cnmf_engine::EngineError| PyValueError::new_err(e.to_string()))?;
-    let scale =
-        RatingScale::new(scale.0, scale.1).map_err(|e| PyValueError::new_err(e.to_string()))?;
-    let settings = FitSettings {
-        rank,
-        algorithm,
-        lambda: lambda_,
-        sigma,
-        p,
-        max_iters: max_iter,
-        l2,
-        seed,
-        threads: n_threads,
-    };
-    let params = api::fit_params(&settings, scale).map_err(PyValueError::new_err)?;
+    let settings = Settings::new(
+        rank, algorithm, lambda_, sigma, p, max_iter, l2, seed, n_threads,
+    )?;
+    let (scale, params) = settings.params(scale)?;
     let (us, is, values) = (
         user_index.as_slice()?.to_vec(),
         item_index.as_slice()?.to_vec(),
@@ -109,21 +97,8 @@ fn fit(
         }
     }
     py.detach(move || {
-        let mut b = RatingsBuilder::new(scale);
-        for (n, u) in user_ids.iter().enumerate() {
-            if b.intern_user(u) as usize != n {
-                return Err(PyValueError::new_err(format!(
-                    "user id {u:?} is given twice"
-                )));
-            }
-        }
-        for (n, i) in item_ids.iter().enumerate() {
-            if b.intern_item(i) as usize != n {
-                return Err(PyValueError::new_err(format!(
-                    "item id {i:?} is given twice"
-                )));
-            }
-        }
+        let (users, items) = id_maps(&user_ids, &item_ids)?;
+        let mut b = RatingsBuilder::with_maps(users, items, scale);
         b.reserve(values.len());
         for (n, ((&u, &i), &v)) in us.iter().zip(&is).zip(&values).enumerate() {
             match &times {
@@ -132,26 +107,148 @@ fn fit(
             }
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
         }
-        let data = b
-            .build()
+        let data = b.build().map_err(|e| match e {
+            // Positions, not lines, and no duplicate policy to choose from Python.
+            cnmf_ratings::RatingsError::Duplicate {
+                at,
+                user,
+                item,
+                first_line,
+            } => PyValueError::new_err(format!(
+                "duplicate rating of item {item:?} by user {user:?}: ratings {first_line} and {} \
+                 (1-based positions in the input) rate the same pair",
+                at.line
+            )),
+            e => PyValueError::new_err(e.to_string()),
+        })?;
+        fit_data(data, &params, rank)
+    })
+}
+
+/// [`fit`] on ratings already in compressed sparse rows (a SciPy CSR matrix without empty
+/// rows or columns, indices sorted): `indptr`, `indices` and `data` become the engine's CSR
+/// storage as they are (checked, not sorted), so a large matrix converts in one pass.
+#[pyfunction]
+#[pyo3(signature = (user_ids, item_ids, indptr, indices, data, *, rank, algorithm,
+    lambda_=None, sigma=None, p=None, max_iter, l2, seed, n_threads, scale))]
+#[allow(clippy::too_many_arguments)]
+fn fit_csr(
+    py: Python<'_>,
+    user_ids: Vec<String>,
+    item_ids: Vec<String>,
+    indptr: PyReadonlyArray1<'_, u32>,
+    indices: PyReadonlyArray1<'_, u32>,
+    data: PyReadonlyArray1<'_, f64>,
+    rank: usize,
+    algorithm: &str,
+    lambda_: Option<f64>,
+    sigma: Option<f64>,
+    p: Option<f64>,
+    max_iter: usize,
+    l2: f64,
+    seed: u64,
+    n_threads: usize,
+    scale: (f64, f64),
+) -> PyResult<Model> {
+    let settings = Settings::new(
+        rank, algorithm, lambda_, sigma, p, max_iter, l2, seed, n_threads,
+    )?;
+    let (scale, params) = settings.params(scale)?;
+    let (ptr, idx, values) = (
+        indptr.as_slice()?.to_vec(),
+        indices.as_slice()?.to_vec(),
+        data.as_slice()?.to_vec(),
+    );
+    py.detach(move || {
+        let (users, items) = id_maps(&user_ids, &item_ids)?;
+        let data = cnmf_ratings::Ratings::from_csr(users, items, scale, ptr, idx, values)
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
-        let most = data.n_users().min(data.n_items());
-        if rank > most {
-            return Err(PyValueError::new_err(format!(
-                "rank {rank} is above min(users, items) = {most} ({} users, {} items): such a \
-                 rank can fit every rating exactly and flags nothing useful",
-                data.n_users(),
-                data.n_items()
-            )));
+        fit_data(data, &params, rank)
+    })
+}
+
+/// The parameters both fits take, as `cnmf fit` takes them.
+struct Settings(FitSettings);
+
+impl Settings {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        rank: usize,
+        algorithm: &str,
+        lambda: Option<f64>,
+        sigma: Option<f64>,
+        p: Option<f64>,
+        max_iters: usize,
+        l2: f64,
+        seed: u64,
+        threads: usize,
+    ) -> PyResult<Settings> {
+        let algorithm: Algorithm = algorithm
+            .parse()
+            .map_err(|e: cnmf_engine::EngineError| PyValueError::new_err(e.to_string()))?;
+        Ok(Settings(FitSettings {
+            rank,
+            algorithm,
+            lambda,
+            sigma,
+            p,
+            max_iters,
+            l2,
+            seed,
+            threads,
+        }))
+    }
+
+    /// The rating scale and the checked engine parameters.
+    fn params(&self, scale: (f64, f64)) -> PyResult<(RatingScale, cnmf_engine::ValidNmfParams)> {
+        let scale =
+            RatingScale::new(scale.0, scale.1).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let params = api::fit_params(&self.0, scale).map_err(PyValueError::new_err)?;
+        Ok((scale, params))
+    }
+}
+
+/// Id maps holding `user_ids` and `item_ids` in that order (a repeated id is an error).
+fn id_maps(
+    user_ids: &[String],
+    item_ids: &[String],
+) -> PyResult<(Arc<cnmf_ratings::IdMap>, Arc<cnmf_ratings::IdMap>)> {
+    let map = |ids: &[String], what: &str| {
+        let mut m = cnmf_ratings::IdMap::new();
+        for (n, id) in ids.iter().enumerate() {
+            if m.intern(id) as usize != n {
+                return Err(PyValueError::new_err(format!(
+                    "{what} id {id:?} is given twice"
+                )));
+            }
         }
-        let start = Instant::now();
-        let model = params
-            .fit(&data)
-            .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
-        let secs = start.elapsed().as_secs_f64();
-        Ok(Model {
-            mf: api::model_file(model, &data, "<python>", secs),
-        })
+        Ok(Arc::new(m))
+    };
+    Ok((map(user_ids, "user")?, map(item_ids, "item")?))
+}
+
+/// Fits `params` on `data` (the rank checked against its size) into the CLI's model file.
+fn fit_data(
+    data: cnmf_ratings::Ratings,
+    params: &cnmf_engine::ValidNmfParams,
+    rank: usize,
+) -> PyResult<Model> {
+    let most = data.n_users().min(data.n_items());
+    if rank > most {
+        return Err(PyValueError::new_err(format!(
+            "rank {rank} is above min(users, items) = {most} ({} users, {} items): such a \
+             rank can fit every rating exactly and flags nothing useful",
+            data.n_users(),
+            data.n_items()
+        )));
+    }
+    let start = Instant::now();
+    let model = params
+        .fit(&data)
+        .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    let secs = start.elapsed().as_secs_f64();
+    Ok(Model {
+        mf: api::model_file(model, &data, "<python>", secs),
     })
 }
 
@@ -521,6 +618,7 @@ fn accuracy<'py>(
 fn _cnmf(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Model>()?;
     m.add_function(wrap_pyfunction!(fit, m)?)?;
+    m.add_function(wrap_pyfunction!(fit_csr, m)?)?;
     m.add_function(wrap_pyfunction!(load, m)?)?;
     m.add_function(wrap_pyfunction!(load_movielens, m)?)?;
     m.add_function(wrap_pyfunction!(accuracy, m)?)?;

@@ -213,3 +213,23 @@ def test_timestamps_feed_guarded_burst_screen(triples):
         guarded().fit(u, i, r, timestamps=t.astype(float))
     with pytest.raises(ValueError, match="given twice"):
         guarded().fit((u, i, r, t), timestamps=t)
+
+
+def test_sparse_matrices_with_gaps_and_repeats(triples):
+    u, i, r = triples
+    base = fitted(u + 1, i * 2, r)  # ids with gaps: row 0 and every odd column are empty
+    m = sp.csr_matrix((r, (u + 1, i * 2)))
+    assert m.shape[0] > base.n_users_ and m.shape[1] > base.n_items_
+    same_model(base, fitted(m))
+    same_model(base, fitted(m.tocsc()))
+    # A repeated pair is refused, never summed.
+    coo = sp.coo_matrix((np.r_[r, r[:1]], (np.r_[u, u[:1]], np.r_[i, i[:1]])))
+    with pytest.raises(ValueError, match="duplicate"):
+        fitted(coo)
+    dup = sp.csr_matrix((np.r_[r[:1], r[:1]], np.array([3, 3]), np.array([0, 2])), shape=(1, 5))
+    with pytest.raises(ValueError, match="not strictly ascending"):
+        fitted(dup)
+    bad = m.copy()
+    bad.data[3] = np.nan
+    with pytest.raises(ValueError, match="finite"):
+        fitted(bad)

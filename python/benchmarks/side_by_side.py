@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""The Python package measured: against Surprise's NMF on MovieLens 100K, its overhead over
+the engine on an ML-1M-shaped file, and the conversion of a large SciPy matrix.
+
+A benchmark script, not a test: it prints Markdown tables; docs/PERFORMANCE.md records them.
+
+    python -m venv .venv && .venv/bin/pip install ./python pandas scikit-surprise
+    cargo build --release -p cnmf-cli
+    CNMF_DATA=<folder holding ml-100k/> .venv/bin/python python/benchmarks/side_by_side.py surprise
+    cargo xtask bench-scale --sizes 1m,25m --algos ignore-corrupt --iters 1 --no-cli --keep-data --data-dir bench-data
+    .venv/bin/python python/benchmarks/side_by_side.py overhead bench-data/bench-1m/ratings.dat
+    .venv/bin/python python/benchmarks/side_by_side.py convert bench-data/bench-25m/ratings.dat
+
+``surprise``: a seeded 90/10 split of ML-100K; Surprise's ``NMF(n_factors=20, n_epochs=E,
+biased=False)`` (its defaults but the epochs) against ``CorrectiveNMF(rank=20, max_iter=E)``
+for ignore-missing, ignore-corrupt and guarded, the same E; fit wall time and test NMAE
+(Surprise predicts the global mean for an unknown user or item, ``CorrectiveNMF`` its
+``unknown="mean"`` fallback).
+
+``overhead``: ``CorrectiveNMF.fit`` (wall, from the three arrays of the file) against the
+engine's own time for the same fit (its trace) and ``cnmf fit``'s ``fit_seconds`` on the file.
+
+``convert``: the file as a ``scipy.sparse.csr_matrix``; ``fit`` with one iteration, wall time
+minus the engine's time is the conversion into the engine's storage.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+import cnmf
+from cnmf import CorrectiveNMF
+from cnmf.metrics import accuracy
+
+
+def read_dat(path):
+    """(users, items, ratings) of a ``user::item::rating::time`` file."""
+    with open(path, "rb") as f:
+        text = f.read().replace(b"::", b" ")
+    a = np.array(text.split(), dtype=np.int64).reshape(-1, 4)
+    return a[:, 0], a[:, 1], a[:, 2].astype(np.float64)
+
+
+def engine_seconds(model):
+    return model.trace_[-1]["elapsed_secs"]
+
+
+def surprise(args):
+    import pandas as pd
+    from surprise import NMF, Dataset, Reader
+
+    df = cnmf.datasets.load_movielens("ml-100k")
+    rng = np.random.default_rng(args.seed)
+    test_mask = rng.random(len(df)) < 0.1
+    train, test = df[~test_mask], df[test_mask]
+    truth = test["rating"].to_numpy()
+    rows = []
+
+    def best(make, fit):
+        """The last fitted object and the best wall time of --repeats fits (after one
+        untimed fit, so that neither side pays first-call costs)."""
+        fit(make())
+        times = []
+        for _ in range(args.repeats):
+            obj = make()
+            start = time.perf_counter()
+            fit(obj)
+            times.append(time.perf_counter() - start)
+        return obj, min(times)
+
+    reader = Reader(rating_scale=(1, 5))
+    trainset = Dataset.load_from_df(train[["user", "item", "rating"]], reader).build_full_trainset()
+    algo, secs = best(
+        lambda: NMF(n_factors=20, n_epochs=args.epochs, biased=False, random_state=args.seed),
+        lambda a: a.fit(trainset),
+    )
+    est = np.array([algo.predict(u, i).est for u, i in zip(test["user"], test["item"])])
+    rows.append(("Surprise NMF (biased=False)", secs, accuracy(truth, est)["nmae"]))
+
+    for alg in ("ignore-missing", "ignore-corrupt", "guarded"):
+        model, secs = best(
+            lambda: CorrectiveNMF(
+                rank=20, max_iter=args.epochs, algorithm=alg, random_state=args.seed
+            ),
+            lambda m: m.fit(train),
+        )
+        pred = model.predict(test["user"].to_numpy(), test["item"].to_numpy(), unknown="mean")
+        rows.append((f"CorrectiveNMF {alg}", secs, accuracy(truth, pred)["nmae"]))
+
+    base = rows[0][1]
+    print(f"ML-100K 90/10 (seed {args.seed}), k = 20, {args.epochs} epochs/iterations, "
+          f"best of {args.repeats} fits after one untimed, {os.cpu_count()} cores")
+    print("| method | fit s | test NMAE | faster than Surprise |")
+    print("|---|---|---|---|")
+    for name, secs, nmae in rows:
+        print(f"| {name} | {secs:.3f} | {nmae:.4f} | {base / secs:.1f}x |")
+
+
+def overhead(args):
+    users, items, ratings = read_dat(args.file)
+    walls, inside = [], []
+    for _ in range(args.repeats):
+        model = CorrectiveNMF(rank=20, max_iter=args.iters, algorithm=args.algo)
+        start = time.perf_counter()
+        model.fit(users, items, ratings)
+        walls.append(time.perf_counter() - start)
+        inside.append(engine_seconds(model))
+    out = subprocess.run(
+        [args.cnmf, "fit", "--data", args.file, "--algo", args.algo, "--k", "20",
+         "--iters", str(args.iters), "-o", "/tmp/overhead.cnmf",
+         "--json"],
+        check=True, capture_output=True, text=True,
+    )
+    cli = json.loads(out.stdout)["fit_seconds"]
+    wall, eng = min(walls), min(inside)
+    print(f"{args.file}: {len(ratings)} ratings, {args.algo}, k = 20, {args.iters} iterations, "
+          f"best of {args.repeats}")
+    print("| Python fit wall s | engine time inside s | cnmf fit fit_seconds | Python over the engine | Python over cnmf fit |")
+    print("|---|---|---|---|---|")
+    print(f"| {wall:.3f} | {eng:.3f} | {cli:.3f} | {100 * (wall / eng - 1):+.1f}% | {100 * (wall / cli - 1):+.1f}% |")
+
+
+def convert(args):
+    import scipy.sparse as sp
+
+    users, items, ratings = read_dat(args.file)
+    m = sp.csr_matrix((ratings, (users, items)))
+    del users, items, ratings
+    model = CorrectiveNMF(rank=20, max_iter=1, algorithm="ignore-missing")
+    start = time.perf_counter()
+    model.fit(m)
+    wall = time.perf_counter() - start
+    eng = engine_seconds(model)
+    print(f"{args.file}: csr_matrix {m.shape}, {m.nnz} ratings")
+    print("| fit wall s (1 iteration) | engine time s | conversion s |")
+    print("|---|---|---|")
+    print(f"| {wall:.2f} | {eng:.2f} | {wall - eng:.2f} |")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("surprise")
+    s.add_argument("--epochs", type=int, default=50)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--repeats", type=int, default=3)
+    o = sub.add_parser("overhead")
+    o.add_argument("file")
+    o.add_argument("--iters", type=int, default=20)
+    o.add_argument("--algo", default="ignore-corrupt")
+    o.add_argument("--repeats", type=int, default=3)
+    o.add_argument("--cnmf", default="target/release/cnmf")
+    c = sub.add_parser("convert")
+    c.add_argument("file")
+    args = p.parse_args()
+    {"surprise": surprise, "overhead": overhead, "convert": convert}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
