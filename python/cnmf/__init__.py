@@ -18,18 +18,8 @@ __all__ = ["CorrectiveNMF", "ALGORITHMS", "datasets", "metrics", "__version__"]
 
 __version__: str = _cnmf.__version__
 
-#: The engine's algorithms (``cnmf fit --algo``).
-ALGORITHMS = (
-    "ignore-missing",
-    "replace-missing",
-    "ignore-corrupt",
-    "replace-corrupt",
-    "replace-corrupt-nointerp",
-    "huber",
-    "l1",
-    "trimmed",
-    "guarded",
-)
+#: The engine's algorithms (``cnmf fit --algo``), as the engine names them.
+ALGORITHMS = tuple(_cnmf.ALGORITHMS)
 
 _DEFAULT_P = 0.05
 _PARAMS = (
@@ -316,9 +306,7 @@ class CorrectiveNMF:
             # A CSR/CSC matrix goes in as it is stored (the same model as the other forms:
             # rows and columns in index order are the ids in sorted order).
             uniq_u, uniq_i, indptr, indices, data = rows
-            model = _cnmf.fit_csr(
-                _id_texts(uniq_u), _id_texts(uniq_i), indptr, indices, data, **args
-            )
+            model = _cnmf.fit_csr(_id_texts(uniq_u), _id_texts(uniq_i), indptr, indices, data, args)
             self._set_model(model, uniq_u, uniq_i)
             return self
         users, item_ids, values, times = _triples(X, items, ratings, timestamps)
@@ -335,8 +323,8 @@ class CorrectiveNMF:
             np.ascontiguousarray(u_idx),
             np.ascontiguousarray(i_idx),
             np.ascontiguousarray(values),
+            args,
             timestamps=times,
-            **args,
         )
         self._set_model(model, uniq_u, uniq_i)
         return self

@@ -1,6 +1,6 @@
 """The compiled module of ``cnmf`` (Rust, PyO3). Use :class:`cnmf.CorrectiveNMF` instead."""
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -33,26 +33,59 @@ class Model:
     def params(self) -> Dict[str, Any]: ...
     def rated(self, user: int) -> npt.NDArray[np.uint32]: ...
 
+class Settings(TypedDict):
+    """The fit parameters, as ``cnmf fit`` takes them."""
+
+    rank: int
+    algorithm: str
+    lambda_: Optional[float]
+    sigma: Optional[float]
+    p: Optional[float]
+    max_iter: int
+    l2: float
+    seed: int
+    n_threads: int
+    scale: Tuple[float, float]
+
+ALGORITHMS: List[str]
+
 def fit(
     user_ids: List[str],
     item_ids: List[str],
     user_index: npt.NDArray[np.uint32],
     item_index: npt.NDArray[np.uint32],
     ratings: npt.NDArray[np.float64],
-    *,
-    rank: int,
-    algorithm: str,
-    lambda_: Optional[float] = None,
-    sigma: Optional[float] = None,
-    p: Optional[float] = None,
-    max_iter: int,
-    l2: float,
-    seed: int,
-    n_threads: int,
-    scale: Tuple[float, float],
+    settings: Settings,
     timestamps: Optional[npt.NDArray[np.int64]] = None,
 ) -> Model:
     """Fits the engine on ratings by dense indices into the id lists."""
+
+def fit_csr(
+    user_ids: List[str],
+    item_ids: List[str],
+    indptr: npt.NDArray[np.uint32],
+    indices: npt.NDArray[np.uint32],
+    data: npt.NDArray[np.float64],
+    settings: Settings,
+) -> Model:
+    """Fits the engine on compressed sparse rows (no empty row or column, indices sorted)."""
+
+def load_movielens(
+    name: str, data_home: Optional[str] = None
+) -> Tuple[
+    List[str],
+    List[str],
+    npt.NDArray[np.uint32],
+    npt.NDArray[np.uint32],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.int64],
+]:
+    """A MovieLens release's ratings (ids, indices, ratings, timestamps)."""
+
+def accuracy(
+    truth: npt.NDArray[np.float64], predictions: npt.NDArray[np.float64], scale: Tuple[float, float]
+) -> Dict[str, Any]:
+    """NMAE, MAE, RMSE and n of the predictions, clipped to the scale."""
 
 def load(path: str) -> Model:
     """Reads a model file of either format version."""

@@ -44,8 +44,7 @@ struct Model {
 /// [`api::fit_params`]). `timestamps` (seconds since the Unix epoch, one per rating) feed
 /// `guarded`'s burst screen. The error message of a rating names its 1-based position.
 #[pyfunction]
-#[pyo3(signature = (user_ids, item_ids, user_index, item_index, ratings, *, rank, algorithm,
-    lambda_=None, sigma=None, p=None, max_iter, l2, seed, n_threads, scale, timestamps=None))]
+#[pyo3(signature = (user_ids, item_ids, user_index, item_index, ratings, settings, timestamps=None))]
 #[allow(clippy::too_many_arguments)]
 fn fit(
     py: Python<'_>,
@@ -54,22 +53,11 @@ fn fit(
     user_index: PyReadonlyArray1<'_, u32>,
     item_index: PyReadonlyArray1<'_, u32>,
     ratings: PyReadonlyArray1<'_, f64>,
-    rank: usize,
-    algorithm: &str,
-    lambda_: Option<f64>,
-    sigma: Option<f64>,
-    p: Option<f64>,
-    max_iter: usize,
-    l2: f64,
-    seed: u64,
-    n_threads: usize,
-    scale: (f64, f64),
+    settings: Settings,
     timestamps: Option<PyReadonlyArray1<'_, i64>>,
 ) -> PyResult<Model> {
-    let settings = Settings::new(
-        rank, algorithm, lambda_, sigma, p, max_iter, l2, seed, n_threads,
-    )?;
-    let (scale, params) = settings.params(scale)?;
+    let (scale, params) = settings.params()?;
+    let rank = settings.rank;
     let (us, is, values) = (
         user_index.as_slice()?.to_vec(),
         item_index.as_slice()?.to_vec(),
@@ -129,9 +117,6 @@ fn fit(
 /// rows or columns, indices sorted): `indptr`, `indices` and `data` become the engine's CSR
 /// storage as they are (checked, not sorted), so a large matrix converts in one pass.
 #[pyfunction]
-#[pyo3(signature = (user_ids, item_ids, indptr, indices, data, *, rank, algorithm,
-    lambda_=None, sigma=None, p=None, max_iter, l2, seed, n_threads, scale))]
-#[allow(clippy::too_many_arguments)]
 fn fit_csr(
     py: Python<'_>,
     user_ids: Vec<String>,
@@ -139,21 +124,10 @@ fn fit_csr(
     indptr: PyReadonlyArray1<'_, u32>,
     indices: PyReadonlyArray1<'_, u32>,
     data: PyReadonlyArray1<'_, f64>,
-    rank: usize,
-    algorithm: &str,
-    lambda_: Option<f64>,
-    sigma: Option<f64>,
-    p: Option<f64>,
-    max_iter: usize,
-    l2: f64,
-    seed: u64,
-    n_threads: usize,
-    scale: (f64, f64),
+    settings: Settings,
 ) -> PyResult<Model> {
-    let settings = Settings::new(
-        rank, algorithm, lambda_, sigma, p, max_iter, l2, seed, n_threads,
-    )?;
-    let (scale, params) = settings.params(scale)?;
+    let (scale, params) = settings.params()?;
+    let rank = settings.rank;
     let (ptr, idx, values) = (
         indptr.as_slice()?.to_vec(),
         indices.as_slice()?.to_vec(),
@@ -167,43 +141,43 @@ fn fit_csr(
     })
 }
 
-/// The parameters both fits take, as `cnmf fit` takes them.
-struct Settings(FitSettings);
+/// The parameters both fits take (a dict from Python), as `cnmf fit` takes them.
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+struct Settings {
+    rank: usize,
+    algorithm: String,
+    lambda_: Option<f64>,
+    sigma: Option<f64>,
+    p: Option<f64>,
+    max_iter: usize,
+    l2: f64,
+    seed: u64,
+    n_threads: usize,
+    scale: (f64, f64),
+}
 
 impl Settings {
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        rank: usize,
-        algorithm: &str,
-        lambda: Option<f64>,
-        sigma: Option<f64>,
-        p: Option<f64>,
-        max_iters: usize,
-        l2: f64,
-        seed: u64,
-        threads: usize,
-    ) -> PyResult<Settings> {
-        let algorithm: Algorithm = algorithm
+    /// The rating scale and the checked engine parameters.
+    fn params(&self) -> PyResult<(RatingScale, cnmf_engine::ValidNmfParams)> {
+        let algorithm: Algorithm = self
+            .algorithm
             .parse()
             .map_err(|e: cnmf_engine::EngineError| PyValueError::new_err(e.to_string()))?;
-        Ok(Settings(FitSettings {
-            rank,
+        let scale = RatingScale::new(self.scale.0, self.scale.1)
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let fit = FitSettings {
+            rank: self.rank,
             algorithm,
-            lambda,
-            sigma,
-            p,
-            max_iters,
-            l2,
-            seed,
-            threads,
-        }))
-    }
-
-    /// The rating scale and the checked engine parameters.
-    fn params(&self, scale: (f64, f64)) -> PyResult<(RatingScale, cnmf_engine::ValidNmfParams)> {
-        let scale =
-            RatingScale::new(scale.0, scale.1).map_err(|e| PyValueError::new_err(e.to_string()))?;
-        let params = api::fit_params(&self.0, scale).map_err(PyValueError::new_err)?;
+            lambda: self.lambda_,
+            sigma: self.sigma,
+            p: self.p,
+            max_iters: self.max_iter,
+            l2: self.l2,
+            seed: self.seed,
+            threads: self.n_threads,
+        };
+        let params = api::fit_params(&fit, scale).map_err(PyValueError::new_err)?;
         Ok((scale, params))
     }
 }
@@ -623,5 +597,7 @@ fn _cnmf(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(load_movielens, m)?)?;
     m.add_function(wrap_pyfunction!(accuracy, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    let names: Vec<&str> = Algorithm::ALL.iter().map(|a| a.name()).collect();
+    m.add("ALGORITHMS", names)?;
     Ok(())
 }
