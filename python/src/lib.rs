@@ -217,9 +217,25 @@ fn fit_data(
         )));
     }
     let start = Instant::now();
-    let model = params
-        .fit(&data)
-        .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    // After every iteration, Python's pending signals run (Ctrl-C raises KeyboardInterrupt
+    // there): the fit stops within one iteration and the exception is raised.
+    let mut interrupted: Option<PyErr> = None;
+    let mut observer =
+        |_: &cnmf_engine::IterationStats| match Python::attach(|py| py.check_signals()) {
+            Ok(()) => std::ops::ControlFlow::Continue(()),
+            Err(e) => {
+                interrupted = Some(e);
+                std::ops::ControlFlow::Break(())
+            }
+        };
+    let result = params.fit_with(
+        &data,
+        cnmf_engine::FitOptions::new().observer(&mut observer),
+    );
+    if let Some(e) = interrupted {
+        return Err(e);
+    }
+    let model = result.map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
     let secs = start.elapsed().as_secs_f64();
     Ok(Model {
         mf: api::model_file(model, &data, "<python>", secs),

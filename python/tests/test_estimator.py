@@ -233,3 +233,21 @@ def test_sparse_matrices_with_gaps_and_repeats(triples):
     bad.data[3] = np.nan
     with pytest.raises(ValueError, match="finite"):
         fitted(bad)
+
+
+def test_ctrl_c_interrupts_a_fit():
+    import _thread
+    import threading
+
+    # About 60,000 ratings and 20,000 iterations: minutes, unless the interrupt stops it.
+    rng = np.random.default_rng(3)
+    u = np.repeat(np.arange(2000), 30)
+    i = np.concatenate([rng.choice(400, 30, replace=False) for _ in range(2000)])
+    r = rng.integers(1, 6, len(u)).astype(float)
+    timer = threading.Timer(0.5, _thread.interrupt_main)
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            CorrectiveNMF(rank=10, max_iter=20000, algorithm="ignore-missing").fit(u, i, r)
+    finally:
+        timer.cancel()
