@@ -131,7 +131,7 @@ pub fn run(args: &RecommendArgs, out: &Output) -> CliResult<()> {
         items,
         rated,
         fallback,
-    } = for_user(mf, user, n, args.unknown, true, &keep, &titles)?;
+    } = for_user(mf, user, n, args.unknown, true, keep, &titles)?;
     if fallback.is_some() {
         out.note(&format!(
             "unknown user {user:?}: ranking items by their mean training rating instead of the model"
