@@ -57,6 +57,10 @@ pub enum Command {
     Export(export::ExportArgs),
     /// The items most like a given item (cosine of the item factors).
     Similar(similar::SimilarArgs),
+    /// Serve a model over HTTP: a JSON API for predict, recommend, similar, fold-in and
+    /// flagged (until SIGTERM or Ctrl-C).
+    #[cfg(feature = "serve")]
+    Serve(crate::commands::serve::ServeArgs),
 }
 
 impl Cli {
@@ -80,6 +84,8 @@ impl Cli {
             Command::FoldIn(a) => fold_in::run(a, &out),
             Command::Export(a) => export::run(a, &out),
             Command::Similar(a) => similar::run(a, &out),
+            #[cfg(feature = "serve")]
+            Command::Serve(a) => crate::commands::serve::run(a, &out),
         }
     }
 }

@@ -152,7 +152,7 @@ fn score_new_user(mf: &ModelFile, pairs: &[(u32, f64)]) {
     let factors = model.factors();
     let raw = |i: u32| -> f64 { w.iter().zip(factors.h_col(i)).map(|(a, b)| a * b).sum() };
     let titles = crate::titles::ItemTitles::default();
-    for r in recommend(3, 0, mf, pairs, raw, &titles) {
+    for r in recommend(3, 0, mf, pairs, &mf.item_rating_counts(), raw, &titles) {
         assert!(r.score.is_finite() && r.prediction.is_finite());
     }
     for f in would_flag(mf, pairs, raw, &titles) {

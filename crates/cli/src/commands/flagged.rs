@@ -209,12 +209,7 @@ struct Report<'a> {
 
 /// Runs `cnmf flagged`.
 pub fn run(args: &FlaggedArgs, out: &Output) -> CliResult<()> {
-    if !(0.0..=1.0).contains(&args.min_share) {
-        return Err(CliError::Usage(format!(
-            "--min-share must lie in [0, 1], got {}",
-            args.min_share
-        )));
-    }
+    check_min_share("--min-share", args.min_share)?;
     let mf = ModelFile::read_for_process(&crate::input::Input::new(&args.model), Need::All)?;
     let model = mf.model();
     if !model.algorithm().flags_corruption() {
@@ -224,13 +219,8 @@ pub fn run(args: &FlaggedArgs, out: &Output) -> CliResult<()> {
         ));
     }
     let titles = args.items.load(mf, out)?;
-    let Groups {
-        users,
-        users_with_flags,
-        items,
-        entries,
-    } = group_flags(mf, args.min_share, &titles);
-    let guarded = model.algorithm() == Algorithm::Guarded;
+    let report = FlagReport::new(mf, args.min_share, &titles)?;
+    let guarded = report.guarded;
     if matches!(args.by, Some(Group::Screened | Group::Bursts)) && !guarded {
         return Err(CliError::Usage(format!(
             "--by {} needs a model fitted with guarded, not {}",
@@ -242,53 +232,12 @@ pub fn run(args: &FlaggedArgs, out: &Output) -> CliResult<()> {
             model.algorithm()
         )));
     }
-    let bursts: Vec<BurstRow> = model
-        .bursts()
-        .unwrap_or_default()
-        .iter()
-        .map(|b| BurstRow {
-            item: mf.items().external(b.item).to_string(),
-            title: titles.get(mf.items().external(b.item)),
-            start: format_timestamp(b.start),
-            end: format_timestamp(b.end),
-            count: b.count,
-            mean: b.mean,
-            rest_mean: b.rest_mean,
-            z: b.z,
-            users: b
-                .users
-                .iter()
-                .map(|&u| mf.users().external(u).to_string())
-                .collect(),
-        })
-        .collect();
-    let screened: Vec<ScreenedRow> = model
-        .screened_users()
-        .iter()
-        .map(|&u| ScreenedRow {
-            user: mf.users().external(u).to_string(),
-            ratings: mf.rated(u).len(),
-        })
-        .collect();
-    let summary = Summary {
-        algorithm: model.algorithm().name().to_string(),
-        lambda: model.params().lambda(),
-        ratings: mf.n_ratings(),
-        flagged: entries.len(),
-        flagged_share: entries.len() as f64 / mf.n_ratings() as f64,
-        users_with_flags,
-        users_listed: users.len(),
-        min_share: args.min_share,
-        items_with_flags: items.len(),
-        screened_users: guarded.then_some(screened.len()),
-        bursts: guarded.then(|| model.bursts().map(<[_]>::len)),
-    };
     let lists = Lists {
-        users: &users,
-        items: &items,
-        entries: &entries,
-        screened: &screened,
-        bursts: &bursts,
+        users: &report.users,
+        items: &report.items,
+        entries: &report.entries,
+        screened: &report.screened,
+        bursts: &report.bursts,
         titles: &titles,
     };
     let format = if out.json {
@@ -298,25 +247,120 @@ pub fn run(args: &FlaggedArgs, out: &Output) -> CliResult<()> {
     };
     let limit = |default: Option<u32>| args.top.or(default).map_or(usize::MAX, |t| t as usize);
     match format {
-        ReportFormat::Json => {
-            let l = limit(None);
-            out.json_doc(&Report {
-                command: "flagged",
-                summary: &summary,
-                users: &users[..users.len().min(l)],
-                items: &items[..items.len().min(l)],
-                entries: &entries[..entries.len().min(l)],
-                screened: guarded.then(|| &screened[..screened.len().min(l)]),
-                bursts: guarded.then(|| &bursts[..bursts.len().min(l)]),
-            })
-        }
+        ReportFormat::Json => out.json_doc(&report.json(limit(None))),
         ReportFormat::Csv => {
             let l = limit(None);
             out.text(&csv(args.by.unwrap_or(Group::Users), &lists, l))
         }
         ReportFormat::Table => {
             let l = limit(Some(20));
-            out.text(&table(&summary, args.by, &lists, l))
+            out.text(&table(&report.summary, args.by, &lists, l))
+        }
+    }
+}
+
+/// A `min_share` outside [0, 1] is a usage error; `name` is the option's spelling.
+pub fn check_min_share(name: &str, min_share: f64) -> CliResult<()> {
+    if !(0.0..=1.0).contains(&min_share) {
+        return Err(CliError::Usage(format!(
+            "{name} must lie in [0, 1], got {min_share}"
+        )));
+    }
+    Ok(())
+}
+
+/// The whole review-bomb report of a model: what `cnmf flagged` prints and `cnmf serve`'s
+/// `/flagged` returns.
+pub struct FlagReport {
+    summary: Summary,
+    users: Vec<UserRow>,
+    items: Vec<ItemRow>,
+    entries: Vec<EntryRow>,
+    screened: Vec<ScreenedRow>,
+    bursts: Vec<BurstRow>,
+    guarded: bool,
+}
+
+impl FlagReport {
+    /// The report of `mf`'s flags, listing users with at least `min_share` of their ratings
+    /// flagged (a usage error outside [0, 1]). Needs the rated pattern ([`Need::All`]).
+    pub fn new(mf: &ModelFile, min_share: f64, titles: &ItemTitles) -> CliResult<FlagReport> {
+        check_min_share("min_share", min_share)?;
+        let model = mf.model();
+        let Groups {
+            users,
+            users_with_flags,
+            items,
+            entries,
+        } = group_flags(mf, min_share, titles);
+        let guarded = model.algorithm() == Algorithm::Guarded;
+        let bursts: Vec<BurstRow> = model
+            .bursts()
+            .unwrap_or_default()
+            .iter()
+            .map(|b| BurstRow {
+                item: mf.items().external(b.item).to_string(),
+                title: titles.get(mf.items().external(b.item)),
+                start: format_timestamp(b.start),
+                end: format_timestamp(b.end),
+                count: b.count,
+                mean: b.mean,
+                rest_mean: b.rest_mean,
+                z: b.z,
+                users: b
+                    .users
+                    .iter()
+                    .map(|&u| mf.users().external(u).to_string())
+                    .collect(),
+            })
+            .collect();
+        let screened: Vec<ScreenedRow> = model
+            .screened_users()
+            .iter()
+            .map(|&u| ScreenedRow {
+                user: mf.users().external(u).to_string(),
+                ratings: mf.rated(u).len(),
+            })
+            .collect();
+        let summary = Summary {
+            algorithm: model.algorithm().name().to_string(),
+            lambda: model.params().lambda(),
+            ratings: mf.n_ratings(),
+            flagged: entries.len(),
+            flagged_share: entries.len() as f64 / mf.n_ratings() as f64,
+            users_with_flags,
+            users_listed: users.len(),
+            min_share,
+            items_with_flags: items.len(),
+            screened_users: guarded.then_some(screened.len()),
+            bursts: guarded.then(|| model.bursts().map(<[_]>::len)),
+        };
+        Ok(FlagReport {
+            summary,
+            users,
+            items,
+            entries,
+            screened,
+            bursts,
+            guarded,
+        })
+    }
+
+    /// The JSON document (`cnmf flagged --json`) with at most `limit` rows per list.
+    pub fn json(&self, limit: usize) -> impl Serialize + '_ {
+        let l = limit;
+        Report {
+            command: "flagged",
+            summary: &self.summary,
+            users: &self.users[..self.users.len().min(l)],
+            items: &self.items[..self.items.len().min(l)],
+            entries: &self.entries[..self.entries.len().min(l)],
+            screened: self
+                .guarded
+                .then(|| &self.screened[..self.screened.len().min(l)]),
+            bursts: self
+                .guarded
+                .then(|| &self.bursts[..self.bursts.len().min(l)]),
         }
     }
 }

@@ -102,13 +102,18 @@ pub fn run(args: &FoldInArgs, out: &Output) -> CliResult<()> {
             ratings.name().display()
         )));
     }
-    let model = mf.model();
-    let w = model.fold_in(&pairs).map_err(CliError::from_engine)?;
-    let factors = model.factors();
-    let raw = |i: u32| -> f64 { w.iter().zip(factors.h_col(i)).map(|(a, b)| a * b).sum() };
     let titles = args.items.load(mf, out)?;
-    let items = recommend(args.n as usize, args.min_ratings, mf, &pairs, raw, &titles);
-    let would_flag = would_flag(mf, &pairs, raw, &titles);
+    let counts = mf.item_rating_counts();
+    let FoldedIn {
+        items, would_flag, ..
+    } = fold_in(
+        mf,
+        &pairs,
+        args.n as usize,
+        args.min_ratings,
+        &counts,
+        &titles,
+    )?;
     if out.json {
         return out.json_doc(&Report {
             command: "fold-in",
@@ -126,6 +131,41 @@ pub fn run(args: &FoldInArgs, out: &Output) -> CliResult<()> {
         &would_flag,
         &titles,
     ))
+}
+
+/// A new user folded in: its factors, recommendations and the ratings that would be flagged.
+#[derive(Debug, Clone, Serialize)]
+pub struct FoldedIn {
+    /// The user's factor row `w` (k numbers), fitted against the model's fixed item factors.
+    pub factors: Vec<f64>,
+    /// The top items the user did not rate, best first.
+    pub items: Vec<Recommendation>,
+    /// The user's ratings the model's flag rule would flag.
+    pub would_flag: Vec<FlaggedRating>,
+}
+
+/// Folds in a new user's `(item index, rating)` pairs (at least one) and recommends `n`
+/// items with at least `min_ratings` training ratings (`counts`: [`ModelFile::item_rating_counts`]).
+/// `cnmf fold-in` and `cnmf serve` both use it.
+pub fn fold_in(
+    mf: &ModelFile,
+    pairs: &[(u32, f64)],
+    n: usize,
+    min_ratings: u32,
+    counts: &[u32],
+    titles: &ItemTitles,
+) -> CliResult<FoldedIn> {
+    let model = mf.model();
+    let w = model.fold_in(pairs).map_err(CliError::from_engine)?;
+    let factors = model.factors();
+    let raw = |i: u32| -> f64 { w.iter().zip(factors.h_col(i)).map(|(a, b)| a * b).sum() };
+    let items = recommend(n, min_ratings, mf, pairs, counts, raw, titles);
+    let would_flag = would_flag(mf, pairs, raw, titles);
+    Ok(FoldedIn {
+        factors: w.to_vec(),
+        items,
+        would_flag,
+    })
 }
 
 /// The new user's ratings file, read against the model.
@@ -203,12 +243,12 @@ pub fn recommend(
     min_ratings: u32,
     mf: &ModelFile,
     pairs: &[(u32, f64)],
+    counts: &[u32],
     raw: impl Fn(u32) -> f64,
     titles: &ItemTitles,
 ) -> Vec<Recommendation> {
     let mut rated: Vec<u32> = pairs.iter().map(|&(i, _)| i).collect();
     rated.sort_unstable();
-    let counts = mf.item_rating_counts();
     let keep = |i: u32| counts[i as usize] >= min_ratings;
     let ranked = top_n(mf.model().n_items(), n, &rated, keep, raw);
     recommendations(&ranked, mf, titles)

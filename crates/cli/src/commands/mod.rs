@@ -7,4 +7,6 @@ pub mod flagged;
 pub mod fold_in;
 pub mod predict;
 pub mod recommend;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod similar;

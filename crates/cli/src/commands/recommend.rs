@@ -126,25 +126,17 @@ pub fn run(args: &RecommendArgs, out: &Output) -> CliResult<()> {
             "--format applies to --all-users (use --json for one user's list)".into(),
         ));
     }
-    let (ranked, rated, fallback) = match mf.users().index(user) {
-        Some(u) => {
-            let rated = mf.rated(u);
-            let top = top_n(model.n_items(), n, rated, keep, |i| model.predict_raw(u, i));
-            (top, rated.len(), None)
-        }
-        None if args.unknown == UnknownPolicy::Mean => {
-            out.note(&format!(
-                "unknown user {user:?}: ranking items by their mean training rating instead of the model"
-            ));
-            let top = top_n(model.n_items(), n, &[], keep, |i| mf.item_mean(i));
-            (top, 0, Some(Fallback::ItemMean))
-        }
-        None => {
-            return Err(CliError::UnknownId(unknown_message(mf, "user", user, "")));
-        }
-    };
     let titles = args.items.load(mf, out)?;
-    let items = recommendations(&ranked, mf, &titles);
+    let UserRecommendations {
+        items,
+        rated,
+        fallback,
+    } = for_user(mf, user, n, args.unknown, true, keep, &titles)?;
+    if fallback.is_some() {
+        out.note(&format!(
+            "unknown user {user:?}: ranking items by their mean training rating instead of the model"
+        ));
+    }
     if out.json {
         return out.json_doc(&Report {
             command: "recommend",
@@ -172,6 +164,55 @@ pub fn run(args: &RecommendArgs, out: &Output) -> CliResult<()> {
         ),
     };
     out.text(&(head + &table.render()))
+}
+
+/// One user's recommendations, as [`for_user`] finds them.
+#[derive(Debug, Clone, Serialize)]
+pub struct UserRecommendations {
+    /// How many training ratings the user has (0 for an unknown user).
+    pub rated: usize,
+    /// Set when the user is unknown and the items are ranked by their mean rating.
+    pub fallback: Option<Fallback>,
+    /// The list, best first.
+    pub items: Vec<Recommendation>,
+}
+
+/// The top `n` items for `user` (external id) among those `keep` accepts: by the model's score,
+/// leaving out the items the user rated when `exclude_seen`; an unknown user is an error, or
+/// under [`UnknownPolicy::Mean`] ranks the items by their mean training rating. `cnmf
+/// recommend` and `cnmf serve` both use it.
+pub fn for_user(
+    mf: &ModelFile,
+    user: &str,
+    n: usize,
+    unknown: UnknownPolicy,
+    exclude_seen: bool,
+    keep: impl Fn(u32) -> bool,
+    titles: &ItemTitles,
+) -> CliResult<UserRecommendations> {
+    let model = mf.model();
+    let (ranked, rated, fallback) = match mf.users().index(user) {
+        Some(u) => {
+            let rated = mf.rated(u);
+            let excluded = if exclude_seen { rated } else { &[] };
+            let top = top_n(model.n_items(), n, excluded, keep, |i| {
+                model.predict_raw(u, i)
+            });
+            (top, rated.len(), None)
+        }
+        None if unknown == UnknownPolicy::Mean => {
+            let top = top_n(model.n_items(), n, &[], keep, |i| mf.item_mean(i));
+            (top, 0, Some(Fallback::ItemMean))
+        }
+        None => {
+            return Err(CliError::UnknownId(unknown_message(mf, "user", user, "")));
+        }
+    };
+    Ok(UserRecommendations {
+        items: recommendations(&ranked, mf, titles),
+        rated,
+        fallback,
+    })
 }
 
 /// One user's list in `--all-users --format json`.

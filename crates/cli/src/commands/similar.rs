@@ -14,7 +14,7 @@ use crate::error::{CliError, CliResult};
 use crate::input::Input;
 use crate::model_file::{ModelFile, Need};
 use crate::output::Output;
-use crate::titles::ItemsArg;
+use crate::titles::{ItemTitles, ItemsArg};
 
 /// Arguments of `cnmf similar`.
 #[derive(Debug, Clone, Args)]
@@ -34,11 +34,13 @@ pub struct SimilarArgs {
 
 /// One similar item.
 #[derive(Debug, Clone, Serialize)]
-struct Similar {
-    item: String,
+pub struct Similar {
+    /// External item id.
+    pub item: String,
     /// The item's title (`--items`), `null` when unknown.
-    title: Option<String>,
-    cosine: f64,
+    pub title: Option<String>,
+    /// Cosine of the two items' factor vectors.
+    pub cosine: f64,
 }
 
 #[derive(Serialize)]
@@ -52,50 +54,8 @@ struct Report<'a> {
 /// Runs `cnmf similar`.
 pub fn run(args: &SimilarArgs, out: &Output) -> CliResult<()> {
     let mf = ModelFile::read_for_process(&Input::new(&args.model), Need::Scoring)?;
-    let items = mf.items();
-    let Some(q) = items.index(&args.item) else {
-        return Err(CliError::UnknownId(format!(
-            "unknown item {:?}: the model knows {} items (ids as in the training file)",
-            args.item,
-            items.len()
-        )));
-    };
-    let f = mf.model().factors();
-    let k = f.rank();
-    let h = f.h();
-    let row = |i: usize| &h[i * k..i * k + k];
-    let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
-    let qv = row(q as usize);
-    let qn = norm(qv);
-    if qn <= 0.0 {
-        return Err(CliError::Usage(format!(
-            "item {:?} has an all-zero factor vector in this model, so no item is like it",
-            args.item
-        )));
-    }
-    let mut scored: Vec<(usize, f64)> = (0..items.len())
-        .filter(|&i| i != q as usize)
-        .filter_map(|i| {
-            let v = row(i);
-            let n = norm(v);
-            (n > 0.0).then(|| {
-                let dot: f64 = v.iter().zip(qv).map(|(a, b)| a * b).sum();
-                (i, dot / (n * qn))
-            })
-        })
-        .collect();
-    // Stable: equal cosines keep the model's item order.
-    scored.sort_by(|a, b| b.1.total_cmp(&a.1));
-    scored.truncate(args.n as usize);
     let titles = args.items.load(mf, out)?;
-    let similar: Vec<Similar> = scored
-        .into_iter()
-        .map(|(i, cosine)| Similar {
-            item: items.external(i as u32).to_string(),
-            title: titles.get(items.external(i as u32)),
-            cosine,
-        })
-        .collect();
+    let similar = similar_items(mf, &args.item, args.n as usize, &titles)?;
     let title = titles.get(&args.item);
     if out.json {
         return out.json_doc(&Report {
@@ -120,4 +80,58 @@ pub fn run(args: &SimilarArgs, out: &Output) -> CliResult<()> {
         args.item,
         t.render()
     ))
+}
+
+/// The `n` items most like `item` (external id) by the cosine of their factor vectors, best
+/// first; an unknown item is [`CliError::UnknownId`], an item with an all-zero vector a usage
+/// error. `cnmf similar` and `cnmf serve` both use it.
+pub fn similar_items(
+    mf: &ModelFile,
+    item: &str,
+    n: usize,
+    titles: &ItemTitles,
+) -> CliResult<Vec<Similar>> {
+    let items = mf.items();
+    let Some(q) = items.index(item) else {
+        return Err(CliError::UnknownId(format!(
+            "unknown item {:?}: the model knows {} items (ids as in the training file)",
+            item,
+            items.len()
+        )));
+    };
+    let f = mf.model().factors();
+    let k = f.rank();
+    let h = f.h();
+    let row = |i: usize| &h[i * k..i * k + k];
+    let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let qv = row(q as usize);
+    let qn = norm(qv);
+    if qn <= 0.0 {
+        return Err(CliError::Usage(format!(
+            "item {:?} has an all-zero factor vector in this model, so no item is like it",
+            item
+        )));
+    }
+    let mut scored: Vec<(usize, f64)> = (0..items.len())
+        .filter(|&i| i != q as usize)
+        .filter_map(|i| {
+            let v = row(i);
+            let vn = norm(v);
+            (vn > 0.0).then(|| {
+                let dot: f64 = v.iter().zip(qv).map(|(a, b)| a * b).sum();
+                (i, dot / (vn * qn))
+            })
+        })
+        .collect();
+    // Stable: equal cosines keep the model's item order.
+    scored.sort_by(|a, b| b.1.total_cmp(&a.1));
+    scored.truncate(n);
+    Ok(scored
+        .into_iter()
+        .map(|(i, cosine)| Similar {
+            item: items.external(i as u32).to_string(),
+            title: titles.get(items.external(i as u32)),
+            cosine,
+        })
+        .collect())
 }

@@ -9,3 +9,5 @@ mod errors;
 mod fuzz;
 mod ml100k;
 mod reliability;
+#[cfg(feature = "serve")]
+mod serve;
