@@ -8,3 +8,4 @@ pub mod fold_in;
 pub mod predict;
 pub mod recommend;
 pub mod similar;
+pub mod tune;

@@ -9,3 +9,4 @@ mod errors;
 mod fuzz;
 mod ml100k;
 mod reliability;
+mod tune;
