@@ -44,7 +44,7 @@ fn fit_early_stops_and_refits_by_default() {
     // 10% of the fixture's 303 ratings held out for validation.
     assert_eq!(e["validation_ratings"], 30, "{j}");
     let best = e["best_iteration"].as_u64().unwrap();
-    assert!(best >= 1 && best <= 300, "{j}");
+    assert!((1..=300).contains(&best), "{j}");
     assert_eq!(e["refit"], true);
     // The model is the refit on all the data, for the best number of iterations.
     assert_eq!(j["iterations"].as_u64().unwrap(), best.max(11), "{j}");
