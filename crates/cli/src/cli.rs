@@ -1,14 +1,17 @@
 //! The command line: global options and the subcommands.
 
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Parser, Subcommand};
 
-use crate::commands::{evaluate, export, fit, flagged, fold_in, predict, recommend, similar};
+use crate::commands::{evaluate, export, fit, flagged, fold_in, predict, recommend, similar, tune};
 use crate::error::CliResult;
 use crate::output::Output;
 
 const EXAMPLES: &str = "\
 Example:
-  cnmf fit --data ml-100k/u.data --k 20 --iters 100 -o ml100k.cnmf
+  cnmf fit --data ml-100k/u.data -o ml100k.cnmf
+  cnmf tune --data ml-100k/u.data --rank 10,20,50 --l2 0.05,0.1 -o best.json
+  cnmf fit --data ml-100k/u.data --params best.json -o ml100k.cnmf
   cnmf recommend --model ml100k.cnmf --user 196 -n 5
   cnmf flagged --model ml100k.cnmf --min-share 0.2
   cnmf export --model ml100k.cnmf --npy ml100k-factors";
@@ -51,6 +54,9 @@ pub enum Command {
     Flagged(flagged::FlaggedArgs),
     /// k-fold cross-validation: NMAE, MAE, RMSE (mean ± std) and fit time per fold.
     Evaluate(evaluate::EvaluateArgs),
+    /// Grid or random search of rank, L2, lambda and algorithm by k-fold cross-validation;
+    /// writes the best settings for `cnmf fit --params`.
+    Tune(tune::TuneArgs),
     /// Score a new user from a file of `item,rating` lines without refitting.
     FoldIn(fold_in::FoldInArgs),
     /// Write a model's factors as NumPy files (W.npy, H.npy) with its user and item ids.
@@ -72,11 +78,19 @@ impl Cli {
         }
     }
 
-    /// Runs the chosen command.
-    pub fn run(&self) -> CliResult<()> {
+    /// Runs the chosen command; `matches` are the parsed arguments, which tell the options
+    /// given on the command line from defaults (for `fit --params`).
+    pub fn run(&self, matches: &ArgMatches) -> CliResult<()> {
         let out = self.output();
         match &self.command {
-            Command::Fit(a) => fit::run(a, &out),
+            Command::Fit(a) => {
+                let sub = matches.subcommand_matches("fit");
+                let given = |id: &str| {
+                    sub.and_then(|m| m.value_source(id)) == Some(ValueSource::CommandLine)
+                };
+                fit::run(a, &given, &out)
+            }
+            Command::Tune(a) => tune::run(a, &out),
             Command::Predict(a) => predict::run(a, &out),
             Command::Recommend(a) => recommend::run(a, &out),
             Command::Flagged(a) => flagged::run(a, &out),

@@ -35,7 +35,7 @@ mod output;
 mod titles;
 
 use clap::error::ErrorKind;
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 /// Parses the command line, runs the command, reports any error, and returns the exit code.
 /// Usage errors found by clap exit with code 2; clap prints them, and with `--json` they are
@@ -44,12 +44,16 @@ pub fn run() -> std::process::ExitCode {
     if std::env::args_os().any(|a| a == "--json") {
         json_on_panic();
     }
-    let cli = match cli::Cli::try_parse() {
+    let matches = match cli::Cli::command().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => return usage_error(e),
+    };
+    let cli = match cli::Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
     let out = cli.output();
-    let result = cli.run();
+    let result = cli.run(&matches);
     if let Err(e) = &result {
         if output::is_broken_pipe(e) {
             // The reader went away (`cnmf ... | head`): nothing is wrong with the tool.

@@ -13,8 +13,8 @@ use serde::Serialize;
 use crate::commands::recommend::top_n;
 use crate::error::{CliError, CliResult};
 use crate::fit_args::{
-    fit_with_progress, flagged_warning, CheckedParams, DataArgs, DataSummary, LambdaChoice,
-    ParamArgs,
+    fit_model, flagged_warning, CheckedParams, DataArgs, DataSummary, FitOutcome, LambdaChoice,
+    ParamArgs, StopArgs,
 };
 use crate::lookup::{self, UnknownPolicy};
 use crate::model_file::{ModelFile, TrainingInfo};
@@ -121,6 +121,8 @@ pub struct FoldResult {
     pub rmse: f64,
     /// Wall-clock seconds of the fit.
     pub fit_seconds: f64,
+    /// Iterations the model holds (after early stopping and the refit, if any).
+    pub iterations: usize,
     /// Training ratings flagged corrupt.
     pub flagged: usize,
 }
@@ -162,8 +164,12 @@ struct Report<'a> {
     algorithm: String,
     k: usize,
     lambda: &'a LambdaChoice,
+    l2: f64,
+    l2_per_rating: bool,
     warmup: usize,
+    /// The iteration budget (the early-stopping cap).
     iterations: usize,
+    early_stopping: bool,
     seed: u64,
     folds: &'a [FoldResult],
     summary: Summary,
@@ -216,19 +222,15 @@ pub fn run(args: &EvaluateArgs, out: &Output) -> CliResult<()> {
             lambda.describe()
         ));
     }
-    let folds =
-        split::k_fold(&data, args.folds, args.params.seed).map_err(CliError::from_ratings)?;
-    let scale = data.scale();
-    let mut results = Vec::with_capacity(args.folds);
-    for f in 0..args.folds {
-        let label = format!("fold {}/{}", f + 1, args.folds);
-        let r = run_fold(&params, &folds.fold(f), f, &label, scale, out)?;
-        out.info(&format!(
-            "{label}: NMAE {:.4}, MAE {:.4}, RMSE {:.4}, fit {:.2} s",
-            r.nmae, r.mae, r.rmse, r.fit_seconds
-        ));
-        results.push(r);
-    }
+    let results = cross_validate(
+        &params,
+        &args.params.stop,
+        &data,
+        args.folds,
+        args.params.seed,
+        "",
+        out,
+    )?;
     let flagged: usize = results.iter().map(|r| r.flagged).sum();
     let train: usize = results.iter().map(|r| r.train).sum();
     let warnings: Vec<String> = flagged_warning(&params, &lambda, flagged, train)
@@ -251,8 +253,11 @@ pub fn run(args: &EvaluateArgs, out: &Output) -> CliResult<()> {
             algorithm: params.algorithm().name().to_string(),
             k: params.rank(),
             lambda: &lambda,
+            l2: params.l2_w(),
+            l2_per_rating: params.l2_per_rating(),
             warmup: params.warmup_iters(),
             iterations: params.max_iters(),
+            early_stopping: !args.params.stop.no_early_stopping,
             seed: params.seed(),
             folds: &results,
             summary: summary_stats,
@@ -288,7 +293,12 @@ fn run_test(
     let (data, summary) = args.data.load()?;
     out.info(&format!("data: {}", summary.describe()));
     args.params.check_rank_for(&summary)?;
-    let (model, secs) = fit_with_progress(params, &data, None, out, "fit")?;
+    let FitOutcome {
+        model, secs, early, ..
+    } = fit_model(params, &args.params.stop, &data, out, "fit")?;
+    if let Some(e) = &early {
+        out.info(&e.describe());
+    }
     let flagged = model.corrupt_entries().len();
     let info = TrainingInfo {
         source: summary.file.clone(),
@@ -439,16 +449,44 @@ fn ranking(
     }))
 }
 
+/// k-fold cross-validation of `params` on `data` (folds drawn with `seed`), each fold fitted
+/// as `fit` fits (early stopping per `stop`); `prefix` starts each fold's progress label and
+/// informational line. `evaluate` and `tune` share it.
+pub fn cross_validate(
+    params: &ValidNmfParams,
+    stop: &StopArgs,
+    data: &Ratings,
+    folds: usize,
+    seed: u64,
+    prefix: &str,
+    out: &Output,
+) -> CliResult<Vec<FoldResult>> {
+    let split = split::k_fold(data, folds, seed).map_err(CliError::from_ratings)?;
+    let scale = data.scale();
+    let mut results = Vec::with_capacity(folds);
+    for f in 0..folds {
+        let label = format!("{prefix}fold {}/{folds}", f + 1);
+        let r = run_fold(params, stop, &split.fold(f), f, &label, scale, out)?;
+        out.info(&format!(
+            "{label}: NMAE {:.4}, MAE {:.4}, RMSE {:.4}, {} iterations, fit {:.2} s",
+            r.nmae, r.mae, r.rmse, r.iterations, r.fit_seconds
+        ));
+        results.push(r);
+    }
+    Ok(results)
+}
+
 /// Fits fold `f` (0-based) on its training part and measures it on its held-out part.
 fn run_fold(
     params: &ValidNmfParams,
+    stop: &StopArgs,
     s: &Split,
     f: usize,
     label: &str,
     scale: RatingScale,
     out: &Output,
 ) -> CliResult<FoldResult> {
-    let (model, secs) = fit_with_progress(params, &s.train, None, out, label)?;
+    let FitOutcome { model, secs, .. } = fit_model(params, stop, &s.train, out, label)?;
     let acc = accuracy_of(&model, &s.test, scale)
         .map_err(|e| CliError::runtime(format!("{label}: {e}")))?;
     let cold_test = s
@@ -465,8 +503,24 @@ fn run_fold(
         mae: acc.mae,
         rmse: acc.rmse,
         fit_seconds: secs,
+        iterations: model.iterations(),
         flagged: model.corrupt_entries().len(),
     })
+}
+
+/// How the iterations were chosen, in words.
+pub fn iterations_note(stop: &StopArgs, max_iters: usize) -> String {
+    if stop.no_early_stopping {
+        format!("{max_iters} iterations")
+    } else {
+        format!(
+            "early stopping on {}% of each training set (patience {}, at most {max_iters} \
+             iterations){}",
+            100.0 * stop.validation_fraction,
+            stop.patience,
+            if stop.no_refit { "" } else { ", then refitted" }
+        )
+    }
 }
 
 /// The report for people: the per-fold table, then the means.
@@ -484,6 +538,7 @@ fn render_text(
         ("NMAE", true),
         ("MAE", true),
         ("RMSE", true),
+        ("iters", true),
         ("fit s", true),
         ("flagged", true),
     ]);
@@ -495,6 +550,7 @@ fn render_text(
             format!("{:.4}", r.nmae),
             format!("{:.4}", r.mae),
             format!("{:.4}", r.rmse),
+            r.iterations.to_string(),
             format!("{:.2}", r.fit_seconds),
             r.flagged.to_string(),
         ]);
@@ -502,14 +558,15 @@ fn render_text(
     let pm = |m: MeanStd, d: usize| format!("{:.d$} ± {:.d$}", m.mean, m.std);
     let cold: usize = results.iter().map(|r| r.cold_test).sum();
     let mut text = format!(
-        "{}-fold cross-validation of {}, k = {}, {}{}, {} iterations, seed {}\n{}\n\
+        "{}-fold cross-validation of {}, k = {}, {}{}, {}, {}, seed {}\n{}\n\
          NMAE  {}\nMAE   {}\nRMSE  {}\nfit   {} s per fold (mean ± sample std over folds)\n",
         args.folds,
         params.algorithm(),
         params.rank(),
         lambda.describe(),
         crate::commands::fit::warmup_note(params.warmup_iters()),
-        params.max_iters(),
+        crate::commands::fit::l2_note(params.l2_w(), params.l2_per_rating()),
+        iterations_note(&args.params.stop, params.max_iters()),
         params.seed(),
         t.render(),
         pm(summary_stats.nmae, 4),

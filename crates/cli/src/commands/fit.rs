@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use crate::error::{CliError, CliResult};
 use crate::fit_args::{
-    fit_with_progress, flagged_warning, stop_name, CheckedParams, DataArgs, DataSummary,
-    LambdaChoice, ParamArgs,
+    fit_model, flagged_warning, stop_name, CheckedParams, DataArgs, DataSummary, EarlyStopInfo,
+    FitOutcome, LambdaChoice, ParamArgs,
 };
 use crate::input::Input;
 use crate::model_file::{v2, ModelFile, ModelFormat, TrainingInfo};
@@ -31,6 +31,12 @@ pub struct FitArgs {
     /// predate version 2). Every cnmf command reads both.
     #[arg(long, value_enum, value_name = "FORMAT", default_value_t = ModelFormat::Safetensors)]
     model_format: ModelFormat,
+    /// Settings from a JSON file, such as the one `cnmf tune -o` writes: an object whose keys
+    /// are option names with `_` for `-` (algo, rank, lambda, sigma, p, l2, l2_constant, iters,
+    /// seed, warmup, patience, validation_fraction, ...). Options given on the command line
+    /// override the file; an unknown key is an error.
+    #[arg(long = "params", value_name = "FILE")]
+    params_file: Option<PathBuf>,
 }
 
 #[derive(Serialize)]
@@ -43,7 +49,11 @@ struct Report<'a> {
     algorithm: String,
     k: usize,
     lambda: &'a LambdaChoice,
+    l2: f64,
+    l2_per_rating: bool,
     warmup: usize,
+    /// What early stopping chose (`null` with --no-early-stopping).
+    early_stopping: Option<EarlyStopInfo>,
     iterations: usize,
     stop_reason: String,
     fit_seconds: f64,
@@ -67,18 +77,26 @@ struct BurstSummary {
 }
 
 /// Runs `cnmf fit`.
-pub fn run(args: &FitArgs, out: &Output) -> CliResult<()> {
+///
+/// `given` tells whether an option (by clap id) was on the command line, so that it
+/// overrides `--params`.
+pub fn run(args: &FitArgs, given: &dyn Fn(&str) -> bool, out: &Output) -> CliResult<()> {
     args.data.check()?;
+    let mut param_args = args.params.clone();
+    if let Some(file) = &args.params_file {
+        param_args.apply_params_file(file, given)?;
+    }
     let CheckedParams {
         params,
         lambda,
         notes,
-    } = args.params.check(args.data.scale)?;
+    } = param_args.check(args.data.scale)?;
     let input = args.data.input()?;
-    let inputs: Vec<&std::path::Path> = match &input {
+    let mut inputs: Vec<&std::path::Path> = match &input {
         Input::Path(p) => vec![p.as_path()],
         Input::Stdin => vec![],
     };
+    inputs.extend(args.params_file.as_deref());
     // The output is checked, and its temporary file created, before the data is read.
     let output = OutputFile::create(&args.output, &inputs)?;
     for n in &notes {
@@ -90,7 +108,7 @@ pub fn run(args: &FitArgs, out: &Output) -> CliResult<()> {
         let ids = data.users().iter().chain(data.items().iter());
         v2::check_id_room(ids.map(str::len)).map_err(CliError::Usage)?;
     }
-    args.params.check_rank_for(&summary)?;
+    param_args.check_rank_for(&summary)?;
     if lambda.source.starts_with("default") {
         out.note(&format!(
             "{} needs a corruption threshold; using {}",
@@ -98,7 +116,9 @@ pub fn run(args: &FitArgs, out: &Output) -> CliResult<()> {
             lambda.describe()
         ));
     }
-    let (model, secs) = fit_with_progress(&params, &data, None, out, "fit")?;
+    let FitOutcome { model, secs, early } =
+        fit_model(&params, &param_args.stop, &data, out, "fit")?;
+
     let bursts = (params.algorithm() == Algorithm::Guarded).then(|| {
         model.bursts().map(|b| BurstSummary {
             items: b.len(),
@@ -150,7 +170,10 @@ pub fn run(args: &FitArgs, out: &Output) -> CliResult<()> {
         algorithm,
         k: params.rank(),
         lambda: &lambda,
+        l2: params.l2_w(),
+        l2_per_rating: params.l2_per_rating(),
         warmup: params.warmup_iters(),
+        early_stopping: early,
         iterations,
         stop_reason,
         fit_seconds: secs,
@@ -171,8 +194,13 @@ pub fn run(args: &FitArgs, out: &Output) -> CliResult<()> {
         ),
         _ => String::new(),
     };
+    let early_line = match &report.early_stopping {
+        Some(e) => format!("stopping   {}\n", e.describe()),
+        None => String::new(),
+    };
     let text = format!(
-        "algorithm  {}, k = {}, {}{}\n\
+        "algorithm  {}, k = {}, {}{}, {}\n\
+         {early_line}\
          fit        {} iterations ({}) in {:.2} s, final objective {:.6e}\n\
          flagged    {} of {} ratings ({:.2}%) as corrupt, from {} users\n\
          {burst_line}\
@@ -181,6 +209,7 @@ pub fn run(args: &FitArgs, out: &Output) -> CliResult<()> {
         report.k,
         lambda.describe(),
         warmup_note(report.warmup),
+        l2_note(report.l2, report.l2_per_rating),
         report.iterations,
         report.stop_reason,
         secs,
@@ -201,6 +230,17 @@ fn format_name(f: ModelFormat) -> &'static str {
     match f {
         ModelFormat::Safetensors => "safetensors",
         ModelFormat::Json => "json",
+    }
+}
+
+/// The L2 penalty in words: `L2 0.1 per rating`, `L2 0.1 per row` or `no L2`.
+pub fn l2_note(l2: f64, per_rating: bool) -> String {
+    if l2 == 0.0 {
+        "no L2".into()
+    } else if per_rating {
+        format!("L2 {l2} per rating")
+    } else {
+        format!("L2 {l2} per row")
     }
 }
 

@@ -10,3 +10,4 @@ pub mod recommend;
 #[cfg(feature = "serve")]
 pub mod serve;
 pub mod similar;
+pub mod tune;

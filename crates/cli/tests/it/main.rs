@@ -11,3 +11,4 @@ mod ml100k;
 mod reliability;
 #[cfg(feature = "serve")]
 mod serve;
+mod tune;

@@ -194,7 +194,17 @@ fn ctrl_c_during_a_fit_leaves_no_file_behind() {
         let child = Command::new(env!("CARGO_BIN_EXE_cnmf"))
             .current_dir(dir.path())
             .args([
-                "fit", "--data", "r.csv", "--k", "5", "--iters", "100000", "-q", "-o", "m.cnmf",
+                "fit",
+                "--data",
+                "r.csv",
+                "--k",
+                "5",
+                "--iters",
+                "100000",
+                "--no-early-stopping",
+                "-q",
+                "-o",
+                "m.cnmf",
             ])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
