@@ -1,7 +1,8 @@
 //! The small public API of this library for other front ends (the Python package in
-//! `python/`): the model file `cnmf fit` writes and `cnmf predict` reads, and the parameters
-//! `cnmf fit` would use, so that a model saved elsewhere is the CLI's file byte for byte in
-//! format and a default fit is the CLI's default fit.
+//! `python/`): the model file `cnmf fit` writes and `cnmf predict` reads, and the engine
+//! parameters `cnmf fit` would use for one fixed-length fit (its threshold and warm-up
+//! defaults), so that a model saved elsewhere is the CLI's file byte for byte in format. The
+//! command line's early stopping and refit are not here (see [`fit_params`]).
 //!
 //! Unlike [`ModelFile::write`], [`write_model`] installs no signal handlers (a host process
 //! such as Python keeps its own Ctrl-C handling); it is atomic the same way (a temporary file
@@ -42,7 +43,9 @@ pub struct FitSettings {
     pub threads: usize,
 }
 
-/// Checked engine parameters for ratings on `scale`, chosen as `cnmf fit` chooses them: `λ`
+/// Checked engine parameters for ratings on `scale`, chosen as `cnmf fit --no-early-stopping
+/// --l2-constant` chooses them (the command line's default early stopping, refit and per-rating
+/// L2 are not part of these parameters; the Python package does not use them yet): `λ`
 /// given, or from the noise model when `sigma` or `p` is given, or the CLI's default (the
 /// noise model `sigma = 1`, `p = 0.05` on a 1..5 scale, scaled by `((max - min) / 4)^2` on
 /// another); warm-up as the CLI's default. The error is the message to show.
