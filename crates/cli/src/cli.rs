@@ -9,7 +9,8 @@ use crate::output::Output;
 
 const EXAMPLES: &str = "\
 Example:
-  cnmf fit --data ml-100k/u.data -o ml100k.cnmf
+  cnmf data fetch ml-100k --dir data
+  cnmf fit --data data -o ml100k.cnmf
   cnmf tune --data ml-100k/u.data --rank 10,20,50 --l2 0.05,0.1 -o best.json
   cnmf fit --data ml-100k/u.data --params best.json -o ml100k.cnmf
   cnmf recommend --model ml100k.cnmf --user 196 -n 5
@@ -63,6 +64,9 @@ pub enum Command {
     Export(export::ExportArgs),
     /// The items most like a given item (cosine of the item factors).
     Similar(similar::SimilarArgs),
+    /// MovieLens data: `cnmf data fetch ml-100k|ml-1m` downloads and verifies a release.
+    #[cfg(feature = "fetch")]
+    Data(crate::commands::data::DataArgs),
     /// Serve a model over HTTP: a JSON API for predict, recommend, similar, fold-in and
     /// flagged (until SIGTERM or Ctrl-C).
     #[cfg(feature = "serve")]
@@ -98,6 +102,8 @@ impl Cli {
             Command::FoldIn(a) => fold_in::run(a, &out),
             Command::Export(a) => export::run(a, &out),
             Command::Similar(a) => similar::run(a, &out),
+            #[cfg(feature = "fetch")]
+            Command::Data(a) => crate::commands::data::run(a, &out),
             #[cfg(feature = "serve")]
             Command::Serve(a) => crate::commands::serve::run(a, &out),
         }

@@ -15,7 +15,6 @@ use cnmf_ratings::{
     load_reader_with_format, load_with_format, split, DuplicatePolicy, Format, LoadOptions,
     RatingScale, Ratings, RatingsError, Triple,
 };
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
 use crate::error::{CliError, CliResult};
@@ -898,18 +897,9 @@ pub fn fit_with_progress(
     out: &Output,
     label: &str,
 ) -> CliResult<(NmfModel, f64)> {
-    let bar = if out.quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::with_draw_target(
-            Some(params.max_iters() as u64),
-            ProgressDrawTarget::stderr(),
-        )
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:20}] {pos}/{len} {msg} {elapsed}")
-            .expect("static template")
-            .progress_chars("=> "),
+    let bar = out.bar(
+        params.max_iters() as u64,
+        "{prefix} [{bar:20}] {pos}/{len} {msg} {elapsed}",
     );
     bar.set_prefix(label.to_string());
     let mut observer = |s: &IterationStats| {

@@ -18,6 +18,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, Once};
 
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
 use crate::error::{CliError, CliResult, Exit};
@@ -51,6 +52,22 @@ impl Output {
         let mut w = stdout.lock();
         w.write_all(s.as_bytes()).map_err(io_failure)?;
         w.flush().map_err(io_failure)
+    }
+
+    /// A progress bar of `len` steps on stderr in `template` (indicatif's syntax), hidden
+    /// under `--quiet` (and by indicatif when stderr is not a terminal).
+    pub fn bar(&self, len: u64, template: &str) -> ProgressBar {
+        let bar = if self.quiet {
+            ProgressBar::hidden()
+        } else {
+            ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr())
+        };
+        bar.set_style(
+            ProgressStyle::with_template(template)
+                .expect("the commands' templates are valid")
+                .progress_chars("=> "),
+        );
+        bar
     }
 
     /// An informational line on stderr, unless `--quiet`.

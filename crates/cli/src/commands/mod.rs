@@ -1,5 +1,7 @@
 //! One module per subcommand: its clap arguments and its `run` function.
 
+#[cfg(feature = "fetch")]
+pub mod data;
 pub mod evaluate;
 pub mod export;
 pub mod fit;

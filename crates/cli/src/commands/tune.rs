@@ -6,7 +6,6 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use cnmf_engine::Algorithm;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -337,15 +336,9 @@ pub fn run(args: &TuneArgs, out: &Output) -> CliResult<()> {
         args.folds,
         iterations_note(&args.stop, args.iters),
     ));
-    let bar = if out.quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::with_draw_target(Some(settings.len() as u64), ProgressDrawTarget::stderr())
-    };
-    bar.set_style(
-        ProgressStyle::with_template("tune [{bar:20}] {pos}/{len} {msg} {elapsed}")
-            .expect("static template")
-            .progress_chars("=> "),
+    let bar = out.bar(
+        settings.len() as u64,
+        "tune [{bar:20}] {pos}/{len} {msg} {elapsed}",
     );
     // The folds' own bars and lines would bury the search's: the fits run quietly.
     let inner = Output {

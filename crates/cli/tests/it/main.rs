@@ -5,6 +5,8 @@ mod common;
 
 mod catalogue;
 mod commands;
+#[cfg(feature = "fetch")]
+mod data;
 mod errors;
 mod fuzz;
 mod ml100k;
