@@ -30,6 +30,11 @@ _PARAMS = (
     "p",
     "max_iter",
     "l2",
+    "l2_per_rating",
+    "early_stopping",
+    "validation_fraction",
+    "patience",
+    "refit",
     "random_state",
     "n_threads",
     "rating_scale",
@@ -188,6 +193,13 @@ class CorrectiveNMF:
     (``ignore-corrupt``) or replaced by the model's estimate (``replace-corrupt``); see the
     project's README for the algorithms. Parameters are ``cnmf fit``'s and are checked by the
     engine when :meth:`fit` runs (a bad value raises ``ValueError`` with the engine's message).
+
+    The defaults are ``cnmf fit``'s: an L2 penalty of 0.1 per rating (``l2_per_rating``;
+    ``False`` makes ``l2`` one constant per row), early stopping on a seeded
+    ``validation_fraction`` of the ratings (stopping after ``patience`` iterations without a
+    lower validation NMAE, at most ``max_iter``), then a refit on all the ratings for the best
+    number of iterations (``refit``). ``early_stopping=False`` fits exactly ``max_iter``
+    iterations. Data too small for a validation share are fitted without early stopping.
     """
 
     def __init__(
@@ -197,8 +209,13 @@ class CorrectiveNMF:
         lambda_: Optional[float] = None,
         sigma: Optional[float] = None,
         p: float = _DEFAULT_P,
-        max_iter: int = 100,
-        l2: float = 0.0,
+        max_iter: int = 1000,
+        l2: float = 0.1,
+        l2_per_rating: bool = True,
+        early_stopping: bool = True,
+        validation_fraction: float = 0.1,
+        patience: int = 50,
+        refit: bool = True,
         random_state: Optional[int] = 0,
         n_threads: Optional[int] = None,
         rating_scale: Tuple[float, float] = (1.0, 5.0),
@@ -210,6 +227,11 @@ class CorrectiveNMF:
         self.p = p
         self.max_iter = max_iter
         self.l2 = l2
+        self.l2_per_rating = l2_per_rating
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.refit = refit
         self.random_state = random_state
         self.n_threads = n_threads
         self.rating_scale = rating_scale
@@ -254,6 +276,16 @@ class CorrectiveNMF:
             except (TypeError, ValueError):
                 raise ValueError(f"{name} must be a number, got {value!r}") from None
 
+        def flag(name: str, value: Any) -> bool:
+            if not isinstance(value, (bool, np.bool_)):
+                raise ValueError(f"{name} must be True or False, got {value!r}")
+            return bool(value)
+
+        fraction = number("validation_fraction", self.validation_fraction)
+        if not (fraction is not None and 0.0 < fraction < 1.0):
+            raise ValueError(f"validation_fraction must lie in (0, 1), got {self.validation_fraction!r}")
+        if integer("patience", self.patience) < 1:
+            raise ValueError(f"patience must be at least 1, got {self.patience!r}")
         if not isinstance(self.algorithm, str):
             raise ValueError(f"algorithm must be a string, got {self.algorithm!r}")
         try:
@@ -275,6 +307,11 @@ class CorrectiveNMF:
             p=p,
             max_iter=integer("max_iter", self.max_iter),
             l2=number("l2", self.l2),
+            l2_per_rating=flag("l2_per_rating", self.l2_per_rating),
+            early_stopping=flag("early_stopping", self.early_stopping),
+            validation_fraction=fraction,
+            patience=integer("patience", self.patience),
+            refit=flag("refit", self.refit),
             seed=integer("random_state", self.random_state, allow_none=True),
             n_threads=integer("n_threads", self.n_threads, allow_none=True),
             scale=(lo, hi),

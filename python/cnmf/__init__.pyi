@@ -63,16 +63,24 @@ class CorrectiveNMF:
         lambda_: Optional[float] = None,
         sigma: Optional[float] = None,
         p: float = 0.05,
-        max_iter: int = 100,
-        l2: float = 0.0,
+        max_iter: int = 1000,
+        l2: float = 0.1,
+        l2_per_rating: bool = True,
+        early_stopping: bool = True,
+        validation_fraction: float = 0.1,
+        patience: int = 50,
+        refit: bool = True,
         random_state: Optional[int] = 0,
         n_threads: Optional[int] = None,
         rating_scale: Tuple[float, float] = (1.0, 5.0),
     ) -> None:
         """``lambda_`` fixes the corruption threshold; ``sigma`` and ``p`` derive it from the
         paper's noise model; with neither (and ``p`` at 0.05) it is the CLI's default.
-        ``random_state`` seeds the initial factors (None: 0). ``n_threads``: None for one per
-        core; the results do not depend on it."""
+        ``random_state`` seeds the initial factors and the validation share (None: 0).
+        ``n_threads``: None for one per core; the results do not depend on it. The defaults are
+        ``cnmf fit``'s: L2 0.1 per rating, early stopping on a 10% validation share (patience
+        50, at most ``max_iter``), then a refit on all the ratings; a default fit is the CLI's,
+        bit for bit."""
     def get_params(self, deep: bool = True) -> Dict[str, Any]:
         """The constructor's parameters."""
     def set_params(self, **params: Any) -> "CorrectiveNMF":

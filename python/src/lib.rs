@@ -57,7 +57,7 @@ fn fit(
     timestamps: Option<PyReadonlyArray1<'_, i64>>,
 ) -> PyResult<Model> {
     let (scale, params) = settings.params()?;
-    let rank = settings.rank;
+    let (rank, stopping) = (settings.rank, settings.stopping());
     let (us, is, values) = (
         user_index.as_slice()?.to_vec(),
         item_index.as_slice()?.to_vec(),
@@ -109,7 +109,7 @@ fn fit(
             )),
             e => PyValueError::new_err(e.to_string()),
         })?;
-        fit_data(data, &params, rank)
+        fit_data(data, &params, &stopping, rank)
     })
 }
 
@@ -127,7 +127,7 @@ fn fit_csr(
     settings: Settings,
 ) -> PyResult<Model> {
     let (scale, params) = settings.params()?;
-    let rank = settings.rank;
+    let (rank, stopping) = (settings.rank, settings.stopping());
     let (ptr, idx, values) = (
         indptr.as_slice()?.to_vec(),
         indices.as_slice()?.to_vec(),
@@ -137,7 +137,7 @@ fn fit_csr(
         let (users, items) = id_maps(&user_ids, &item_ids)?;
         let data = cnmf_ratings::Ratings::from_csr(users, items, scale, ptr, idx, values)
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
-        fit_data(data, &params, rank)
+        fit_data(data, &params, &stopping, rank)
     })
 }
 
@@ -152,12 +152,27 @@ struct Settings {
     p: Option<f64>,
     max_iter: usize,
     l2: f64,
+    l2_per_rating: bool,
+    early_stopping: bool,
+    validation_fraction: f64,
+    patience: usize,
+    refit: bool,
     seed: u64,
     n_threads: usize,
     scale: (f64, f64),
 }
 
 impl Settings {
+    /// How the fit stops ([`api::fit`]).
+    fn stopping(&self) -> api::Stopping {
+        api::Stopping {
+            early_stopping: self.early_stopping,
+            validation_fraction: self.validation_fraction,
+            patience: self.patience,
+            refit: self.refit,
+        }
+    }
+
     /// The rating scale and the checked engine parameters.
     fn params(&self) -> PyResult<(RatingScale, cnmf_engine::ValidNmfParams)> {
         let algorithm: Algorithm = self
@@ -174,6 +189,7 @@ impl Settings {
             p: self.p,
             max_iters: self.max_iter,
             l2: self.l2,
+            l2_per_rating: self.l2_per_rating,
             seed: self.seed,
             threads: self.n_threads,
         };
@@ -205,6 +221,7 @@ fn id_maps(
 fn fit_data(
     data: cnmf_ratings::Ratings,
     params: &cnmf_engine::ValidNmfParams,
+    stopping: &api::Stopping,
     rank: usize,
 ) -> PyResult<Model> {
     let most = data.n_users().min(data.n_items());
@@ -220,22 +237,24 @@ fn fit_data(
     // After every iteration, Python's pending signals run (Ctrl-C raises KeyboardInterrupt
     // there): the fit stops within one iteration and the exception is raised.
     let mut interrupted: Option<PyErr> = None;
-    let mut observer =
-        |_: &cnmf_engine::IterationStats| match Python::attach(|py| py.check_signals()) {
+    let mut observer = |_: &cnmf_engine::IterationStats| {
+        // Once interrupted, every later fit (the refit after early stopping) stops at once.
+        if interrupted.is_some() {
+            return std::ops::ControlFlow::Break(());
+        }
+        match Python::attach(|py| py.check_signals()) {
             Ok(()) => std::ops::ControlFlow::Continue(()),
             Err(e) => {
                 interrupted = Some(e);
                 std::ops::ControlFlow::Break(())
             }
-        };
-    let result = params.fit_with(
-        &data,
-        cnmf_engine::FitOptions::new().observer(&mut observer),
-    );
+        }
+    };
+    let result = api::fit(params, stopping, &data, &mut observer);
     if let Some(e) = interrupted {
         return Err(e);
     }
-    let model = result.map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    let (model, _) = result.map_err(PyRuntimeError::new_err)?;
     let secs = start.elapsed().as_secs_f64();
     Ok(Model {
         mf: api::model_file(model, &data, "<python>", secs),

@@ -248,6 +248,8 @@ def test_ctrl_c_interrupts_a_fit():
     timer.start()
     try:
         with pytest.raises(KeyboardInterrupt):
-            CorrectiveNMF(rank=10, max_iter=20000, algorithm="ignore-missing").fit(u, i, r)
+            CorrectiveNMF(
+                rank=10, max_iter=20000, algorithm="ignore-missing", early_stopping=False
+            ).fit(u, i, r)
     finally:
         timer.cancel()

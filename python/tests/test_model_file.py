@@ -87,3 +87,27 @@ def test_cli_reads_a_model_saved_from_python(model, tmp_path, fmt, triples):
     assert out[0] == "user,item,prediction"
     cli = np.array([float(line.split(",")[2]) for line in out[1:]])
     assert cli.tobytes() == model.predict(u[:200], i[:200]).tobytes()  # the same bits
+
+
+def test_a_default_fit_is_the_cli_default_fit(tmp_path):
+    # User 0 rates every item and the file is sorted by user, then item: the CLI numbers ids by
+    # first appearance, which is then the sorted order the package uses, so both fit the same
+    # matrix from the same initial factors.
+    rng = np.random.default_rng(5)
+    rows = [(0, i) for i in range(12)] + [
+        (u, i) for u in range(1, 40) for i in range(12) if rng.random() < 0.5
+    ]
+    u = np.array([a for a, _ in rows])
+    i = np.array([b for _, b in rows])
+    r = rng.integers(1, 6, len(rows)).astype(float)
+    data = tmp_path / "ratings.csv"
+    data.write_text("user,item,rating\n" + "".join(f"{a},{b},{c:g}\n" for a, b, c in zip(u, i, r)))
+    cli_model = tmp_path / "cli.cnmf"
+    subprocess.run(
+        [cnmf_binary(), "fit", "--data", str(data), "--k", "3", "-o", str(cli_model), "--quiet"],
+        check=True,
+    )
+    py = CorrectiveNMF(rank=3).fit(u, i, r)
+    cli = CorrectiveNMF.load(cli_model)
+    assert np.array_equal(cli.W_, py.W_) and np.array_equal(cli.H_, py.H_)
+    assert cli.n_iter_ == py.n_iter_

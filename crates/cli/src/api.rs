@@ -1,8 +1,8 @@
 //! The small public API of this library for other front ends (the Python package in
-//! `python/`): the model file `cnmf fit` writes and `cnmf predict` reads, and the engine
-//! parameters `cnmf fit` would use for one fixed-length fit (its threshold and warm-up
-//! defaults), so that a model saved elsewhere is the CLI's file byte for byte in format. The
-//! command line's early stopping and refit are not here (see [`fit_params`]).
+//! `python/`): the model file `cnmf fit` writes and `cnmf predict` reads, the parameters
+//! `cnmf fit` would use ([`fit_params`]) and its fit with early stopping and refit ([`fit`]),
+//! so that a model saved elsewhere is the CLI's file byte for byte in format and a default fit
+//! is the CLI's default fit.
 //!
 //! Unlike [`ModelFile::write`], [`write_model`] installs no signal handlers (a host process
 //! such as Python keeps its own Ctrl-C handling); it is atomic the same way (a temporary file
@@ -11,10 +11,18 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use cnmf_engine::{lambda_from_noise_model, Algorithm, NmfModel, NmfParams, ValidNmfParams};
-use cnmf_ratings::{RatingScale, Ratings};
+use std::time::Instant;
 
-use crate::fit_args::{DEFAULT_P, DEFAULT_SIGMA, DEFAULT_WARMUP};
+use cnmf_engine::{
+    lambda_from_noise_model, Algorithm, FitOptions, NmfModel, NmfParams, Observer, ValidNmfParams,
+};
+use cnmf_ratings::{RatingScale, Ratings, Triple};
+
+use crate::error::CliError;
+use crate::fit_args::{
+    fit_stopped, StopArgs, DEFAULT_P, DEFAULT_PATIENCE, DEFAULT_SIGMA, DEFAULT_VALIDATION_FRACTION,
+    DEFAULT_WARMUP,
+};
 use crate::limits::check_rank_iters;
 use crate::model_file::Need;
 pub use crate::model_file::{ModelFile, ModelFormat, TrainingInfo};
@@ -36,6 +44,9 @@ pub struct FitSettings {
     pub max_iters: usize,
     /// `--l2` (both sides).
     pub l2: f64,
+    /// The L2 penalty per rating (`l2 n ||w_u||^2`), as `cnmf fit` by default; `false` is
+    /// `--l2-constant`.
+    pub l2_per_rating: bool,
     /// `--seed`.
     pub seed: u64,
     /// `--threads` (0: rayon's default); more than the cores is lowered to the cores, which
@@ -43,9 +54,8 @@ pub struct FitSettings {
     pub threads: usize,
 }
 
-/// Checked engine parameters for ratings on `scale`, chosen as `cnmf fit --no-early-stopping
-/// --l2-constant` chooses them (the command line's default early stopping, refit and per-rating
-/// L2 are not part of these parameters; the Python package does not use them yet): `λ`
+/// Checked engine parameters for ratings on `scale`, chosen as `cnmf fit` chooses them (its
+/// early stopping and refit are [`fit`]'s [`Stopping`], not part of the parameters): `λ`
 /// given, or from the noise model when `sigma` or `p` is given, or the CLI's default (the
 /// noise model `sigma = 1`, `p = 0.05` on a 1..5 scale, scaled by `((max - min) / 4)^2` on
 /// another); warm-up as the CLI's default. The error is the message to show.
@@ -69,6 +79,7 @@ pub fn fit_params(s: &FitSettings, scale: RatingScale) -> Result<ValidNmfParams,
         .threads(s.threads.min(cores))
         .l2_w(s.l2)
         .l2_h(s.l2)
+        .l2_per_rating(s.l2_per_rating)
         .warmup_iters(warmup);
     if let Some(l) = s.lambda {
         params = params.lambda(l);
@@ -85,6 +96,64 @@ pub fn fit_params(s: &FitSettings, scale: RatingScale) -> Result<ValidNmfParams,
         };
     }
     params.check().map_err(|e| e.to_string())
+}
+
+/// How [`fit`] chooses the number of iterations: `cnmf fit`'s `--no-early-stopping`,
+/// `--validation-fraction`, `--patience` and `--no-refit` ([`Stopping::default`] is its
+/// default: early stopping on a seeded 10% validation share, patience 50, then a refit on all
+/// the data for the best number of iterations).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stopping {
+    /// Early stopping on a validation share of the data.
+    pub early_stopping: bool,
+    /// The share held out, in (0, 1).
+    pub validation_fraction: f64,
+    /// Iterations without a lower validation NMAE before stopping.
+    pub patience: usize,
+    /// Refit on all the data for the best number of iterations (else keep the early-stopped
+    /// model).
+    pub refit: bool,
+}
+
+impl Default for Stopping {
+    fn default() -> Self {
+        Stopping {
+            early_stopping: true,
+            validation_fraction: DEFAULT_VALIDATION_FRACTION,
+            patience: DEFAULT_PATIENCE,
+            refit: true,
+        }
+    }
+}
+
+/// Fits `params` on `data` as `cnmf fit` does (early stopping and refit by `stopping`), with
+/// `observer` told every iteration of every fit (it may stop them); returns the model and the
+/// seconds of fitting. The error is the message to show.
+pub fn fit(
+    params: &ValidNmfParams,
+    stopping: &Stopping,
+    data: &Ratings,
+    observer: &mut dyn Observer,
+) -> Result<(NmfModel, f64), String> {
+    let stop = StopArgs {
+        no_early_stopping: !stopping.early_stopping,
+        validation_fraction: stopping.validation_fraction,
+        patience: stopping.patience,
+        no_refit: !stopping.refit,
+    };
+    stop.check().map_err(|e| e.to_string())?;
+    let mut one = |p: &ValidNmfParams, d: &Ratings, v: Option<&[Triple]>, _: &str| {
+        let start = Instant::now();
+        let mut options = FitOptions::new().observer(&mut *observer);
+        if let Some(v) = v {
+            options = options.validation(v);
+        }
+        let model = p.fit_with(d, options).map_err(CliError::from_engine)?;
+        Ok((model, start.elapsed().as_secs_f64()))
+    };
+    let outcome =
+        fit_stopped(params, &stop, data, &mut one, &mut |_| {}).map_err(|e| e.to_string())?;
+    Ok((outcome.model, outcome.secs))
 }
 
 /// Bundles a model fitted on `data` into the model file `cnmf fit` would write

@@ -321,8 +321,31 @@ pub fn fit_model(
     out: &Output,
     label: &str,
 ) -> CliResult<FitOutcome> {
+    fit_stopped(
+        params,
+        stop,
+        data,
+        &mut |p, d, v, what| fit_with_progress(p, d, v, out, &format!("{label}{what}")),
+        &mut |n| out.note(&format!("{label}: {n}")),
+    )
+}
+
+/// One fit of [`fit_stopped`]: parameters, data, validation triples and a label suffix
+/// (`""`, `" (early stopping)"`, `" (refit)"`) to the model and its seconds.
+pub type FitOne<'a> = dyn FnMut(&ValidNmfParams, &Ratings, Option<&[Triple]>, &str) -> CliResult<(NmfModel, f64)>
+    + 'a;
+
+/// [`fit_model`] with the fits run by `fit_one` and notes told to `note` (for front ends
+/// without the command line's progress bars: the Python package).
+pub fn fit_stopped(
+    params: &ValidNmfParams,
+    stop: &StopArgs,
+    data: &Ratings,
+    fit_one: &mut FitOne<'_>,
+    note: &mut dyn FnMut(&str),
+) -> CliResult<FitOutcome> {
     if stop.no_early_stopping {
-        let (model, secs) = fit_with_progress(params, data, None, out, label)?;
+        let (model, secs) = fit_one(params, data, None, "")?;
         return Ok(FitOutcome {
             model,
             secs,
@@ -333,14 +356,14 @@ pub fn fit_model(
     let split = match split::random_holdout(data, stop.validation_fraction, seed) {
         Ok(s) => s,
         Err(_) => {
-            out.note(&format!(
-                "{label}: {} ratings are too few for a validation share of {}; fitting {} \
-                 iterations without early stopping",
+            note(&format!(
+                "{} ratings are too few for a validation share of {}; fitting {} iterations \
+                 without early stopping",
                 data.nnz(),
                 stop.validation_fraction,
                 params.max_iters()
             ));
-            let (model, secs) = fit_with_progress(params, data, None, out, label)?;
+            let (model, secs) = fit_one(params, data, None, "")?;
             return Ok(FitOutcome {
                 model,
                 secs,
@@ -354,13 +377,7 @@ pub fn fit_model(
         .early_stopping(stop.patience)
         .check()
         .map_err(CliError::from_engine)?;
-    let (model, secs) = fit_with_progress(
-        &es,
-        &split.train,
-        Some(&split.test),
-        out,
-        &format!("{label} (early stopping)"),
-    )?;
+    let (model, secs) = fit_one(&es, &split.train, Some(&split.test), " (early stopping)")?;
     let best_iteration = model.iterations();
     let validation_nmae = model
         .trace()
@@ -394,8 +411,7 @@ pub fn fit_model(
         .max_iters(iters)
         .check()
         .map_err(CliError::from_engine)?;
-    let (model, refit_secs) =
-        fit_with_progress(&refit, data, None, out, &format!("{label} (refit)"))?;
+    let (model, refit_secs) = fit_one(&refit, data, None, " (refit)")?;
     info.refit = true;
     info.refit_iterations = Some(iters);
     Ok(FitOutcome {
