@@ -12,9 +12,9 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from . import _cnmf, datasets, metrics
+from . import _cnmf, attacks, datasets, metrics
 
-__all__ = ["CorrectiveNMF", "ALGORITHMS", "datasets", "metrics", "__version__"]
+__all__ = ["CorrectiveNMF", "ALGORITHMS", "attacks", "datasets", "metrics", "__version__"]
 
 __version__: str = _cnmf.__version__
 

@@ -82,6 +82,19 @@ def load_movielens(
 ]:
     """A MovieLens release's ratings (ids, indices, ratings, timestamps)."""
 
+def attack(
+    user_ids: List[str],
+    item_ids: List[str],
+    user_index: npt.NDArray[np.uint32],
+    item_index: npt.NDArray[np.uint32],
+    ratings: npt.NDArray[np.float64],
+    spec: str,
+    scale: Tuple[float, float],
+    timestamps: Optional[npt.NDArray[np.int64]] = None,
+) -> Dict[str, Any]:
+    """One attack of the attacks crate (spec: an AttackSpec as JSON): the attacked ratings and
+    the ground truth."""
+
 def accuracy(
     truth: npt.NDArray[np.float64], predictions: npt.NDArray[np.float64], scale: Tuple[float, float]
 ) -> Dict[str, Any]:

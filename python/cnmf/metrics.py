@@ -9,7 +9,7 @@ import numpy as np
 
 from . import _cnmf
 
-__all__ = ["accuracy", "nmae", "mae", "rmse"]
+__all__ = ["accuracy", "nmae", "mae", "rmse", "prediction_shift"]
 
 
 def accuracy(truth: Any, predictions: Any, rating_scale: Tuple[float, float] = (1.0, 5.0)) -> Dict[str, Any]:
@@ -36,3 +36,20 @@ def mae(truth: Any, predictions: Any, rating_scale: Tuple[float, float] = (1.0, 
 def rmse(truth: Any, predictions: Any, rating_scale: Tuple[float, float] = (1.0, 5.0)) -> float:
     """Root mean squared error (see :func:`accuracy`)."""
     return accuracy(truth, predictions, rating_scale)["rmse"]
+
+
+def prediction_shift(clean: Any, attacked: Any, target: Any, users: Any = None) -> Dict[str, Any]:
+    """How far an attack moved the predictions of ``target`` (an item id): the mean absolute
+    prediction shift (``maps``, the paper's figure) and the signed ``mean_shift`` (negative when
+    a nuke worked) of the served (clipped) predictions of two fitted
+    :class:`cnmf.CorrectiveNMF` models, the one fitted on the clean ratings and the one fitted
+    on the attacked ratings, over ``users`` (ids; default: every user of the clean model, the
+    genuine users). Users and the target are matched by id, so the two models may number them
+    differently (an attack adds users)."""
+    users = clean.user_ids_ if users is None else users
+    users = np.asarray(users).reshape(-1)
+    if len(users) == 0:
+        raise ValueError("prediction_shift needs at least one user")
+    items = [target] * len(users)
+    d = np.asarray(attacked.predict(users, items)) - np.asarray(clean.predict(users, items))
+    return {"maps": float(np.abs(d).mean()), "mean_shift": float(d.mean()), "n_users": len(users)}

@@ -58,44 +58,83 @@ fn fit(
 ) -> PyResult<Model> {
     let (scale, params) = settings.params()?;
     let (rank, stopping) = (settings.rank, settings.stopping());
-    let (us, is, values) = (
-        user_index.as_slice()?.to_vec(),
-        item_index.as_slice()?.to_vec(),
-        ratings.as_slice()?.to_vec(),
-    );
-    if us.len() != values.len() || is.len() != values.len() {
-        return Err(PyValueError::new_err(format!(
-            "user_index, item_index and ratings differ in length ({}, {}, {})",
-            us.len(),
-            is.len(),
-            values.len()
-        )));
-    }
-    let times = match &timestamps {
-        Some(t) => Some(t.as_slice()?.to_vec()),
-        None => None,
-    };
-    if let Some(t) = &times {
-        if t.len() != values.len() {
+    let input = Triples::of(&user_index, &item_index, &ratings, timestamps.as_ref())?;
+    py.detach(move || {
+        let data = input.ratings(&user_ids, &item_ids, scale)?;
+        fit_data(data, &params, &stopping, rank)
+    })
+}
+
+/// Ratings given to the package as dense indices, values and optional timestamps (copied out
+/// of the NumPy arrays while the GIL is held).
+struct Triples {
+    users: Vec<u32>,
+    items: Vec<u32>,
+    values: Vec<f64>,
+    times: Option<Vec<i64>>,
+}
+
+impl Triples {
+    fn of(
+        user_index: &PyReadonlyArray1<'_, u32>,
+        item_index: &PyReadonlyArray1<'_, u32>,
+        ratings: &PyReadonlyArray1<'_, f64>,
+        timestamps: Option<&PyReadonlyArray1<'_, i64>>,
+    ) -> PyResult<Triples> {
+        let (users, items, values) = (
+            user_index.as_slice()?.to_vec(),
+            item_index.as_slice()?.to_vec(),
+            ratings.as_slice()?.to_vec(),
+        );
+        if users.len() != values.len() || items.len() != values.len() {
             return Err(PyValueError::new_err(format!(
-                "{} timestamps for {} ratings (one per rating)",
-                t.len(),
+                "user_index, item_index and ratings differ in length ({}, {}, {})",
+                users.len(),
+                items.len(),
                 values.len()
             )));
         }
+        let times = match timestamps {
+            Some(t) => Some(t.as_slice()?.to_vec()),
+            None => None,
+        };
+        if let Some(t) = &times {
+            if t.len() != values.len() {
+                return Err(PyValueError::new_err(format!(
+                    "{} timestamps for {} ratings (one per rating)",
+                    t.len(),
+                    values.len()
+                )));
+            }
+        }
+        Ok(Triples {
+            users,
+            items,
+            values,
+            times,
+        })
     }
-    py.detach(move || {
-        let (users, items) = id_maps(&user_ids, &item_ids)?;
+
+    /// The ratings over id maps holding `user_ids` and `item_ids` in that order (checked and
+    /// put in (user, item) order by the ratings crate's builder).
+    fn ratings(
+        &self,
+        user_ids: &[String],
+        item_ids: &[String],
+        scale: RatingScale,
+    ) -> PyResult<cnmf_ratings::Ratings> {
+        let (users, items) = id_maps(user_ids, item_ids)?;
         let mut b = RatingsBuilder::with_maps(users, items, scale);
-        b.reserve(values.len());
-        for (n, ((&u, &i), &v)) in us.iter().zip(&is).zip(&values).enumerate() {
-            match &times {
+        b.reserve(self.values.len());
+        let triples = self.users.iter().zip(&self.items).zip(&self.values);
+        for (n, ((&u, &i), &v)) in triples.enumerate() {
+            match &self.times {
                 Some(t) => b.push_indexed_at(u, i, v, t[n], n + 1),
                 None => b.push_indexed(u, i, v, n + 1),
             }
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
         }
-        let data = b.build().map_err(|e| match e {
+        b.build().map_err(|e| match e {
             // Positions, not lines, and no duplicate policy to choose from Python.
             cnmf_ratings::RatingsError::Duplicate {
                 at,
@@ -108,9 +147,83 @@ fn fit(
                 at.line
             )),
             e => PyValueError::new_err(e.to_string()),
-        })?;
-        fit_data(data, &params, &stopping, rank)
-    })
+        })
+    }
+}
+
+/// Runs one generator of `cnmf-attacks` (`spec`: an `AttackSpec` as JSON) on ratings given as
+/// in [`fit`], on the rating scale `scale`. Returns a dict: the attacked ratings (`user_ids`,
+/// `item_ids`, `users`, `items`, `ratings`, `timestamps` or None) and the ground truth
+/// (`adversaries` and `targets` as indices into the attacked ids; the changed entries as
+/// `entry_users`, `entry_items`, `entry_values` and `entry_originals`, NaN for an added one).
+#[pyfunction]
+#[pyo3(signature = (user_ids, item_ids, user_index, item_index, ratings, spec, scale, timestamps=None))]
+#[allow(clippy::too_many_arguments)]
+fn attack<'py>(
+    py: Python<'py>,
+    user_ids: Vec<String>,
+    item_ids: Vec<String>,
+    user_index: PyReadonlyArray1<'_, u32>,
+    item_index: PyReadonlyArray1<'_, u32>,
+    ratings: PyReadonlyArray1<'_, f64>,
+    spec: &str,
+    scale: (f64, f64),
+    timestamps: Option<PyReadonlyArray1<'_, i64>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let scale =
+        RatingScale::new(scale.0, scale.1).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let spec: cnmf_attacks::AttackSpec = serde_json::from_str(spec)
+        .map_err(|e| PyValueError::new_err(format!("attack specification: {e}")))?;
+    let spec = spec
+        .check()
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let input = Triples::of(&user_index, &item_index, &ratings, timestamps.as_ref())?;
+    let attacked = py.detach(move || {
+        let data = input.ratings(&user_ids, &item_ids, scale)?;
+        spec.generate(&data)
+            .map_err(|e| PyValueError::new_err(e.to_string()))
+    })?;
+    let (r, truth) = (&attacked.ratings, &attacked.truth);
+    let (mut us, mut is, mut vs) = (Vec::new(), Vec::new(), Vec::new());
+    for t in r.iter() {
+        us.push(t.user);
+        is.push(t.item);
+        vs.push(t.value);
+    }
+    let d = PyDict::new(py);
+    d.set_item("user_ids", r.users().iter().collect::<Vec<&str>>())?;
+    d.set_item("item_ids", r.items().iter().collect::<Vec<&str>>())?;
+    d.set_item("users", us.into_pyarray(py))?;
+    d.set_item("items", is.into_pyarray(py))?;
+    d.set_item("ratings", vs.into_pyarray(py))?;
+    d.set_item("timestamps", r.times().map(|t| t.to_vec().into_pyarray(py)))?;
+    d.set_item("adversaries", truth.adversaries().to_vec().into_pyarray(py))?;
+    d.set_item("targets", truth.targets().to_vec().into_pyarray(py))?;
+    let e = truth.entries();
+    d.set_item(
+        "entry_users",
+        e.iter()
+            .map(|x| x.user)
+            .collect::<Vec<_>>()
+            .into_pyarray(py),
+    )?;
+    d.set_item(
+        "entry_items",
+        e.iter()
+            .map(|x| x.item)
+            .collect::<Vec<_>>()
+            .into_pyarray(py),
+    )?;
+    d.set_item(
+        "entry_values",
+        e.iter()
+            .map(|x| x.value)
+            .collect::<Vec<_>>()
+            .into_pyarray(py),
+    )?;
+    let originals: Vec<f64> = e.iter().map(|x| x.original.unwrap_or(f64::NAN)).collect();
+    d.set_item("entry_originals", originals.into_pyarray(py))?;
+    Ok(d)
 }
 
 /// [`fit`] on ratings already in compressed sparse rows (a SciPy CSR matrix without empty
@@ -631,6 +744,7 @@ fn _cnmf(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(load, m)?)?;
     m.add_function(wrap_pyfunction!(load_movielens, m)?)?;
     m.add_function(wrap_pyfunction!(accuracy, m)?)?;
+    m.add_function(wrap_pyfunction!(attack, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     let names: Vec<&str> = Algorithm::ALL.iter().map(|a| a.name()).collect();
     m.add("ALGORITHMS", names)?;
