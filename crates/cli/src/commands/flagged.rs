@@ -65,6 +65,17 @@ pub struct FlaggedArgs {
     top: Option<u32>,
     #[command(flatten)]
     items: ItemsArg,
+    /// Show this item's ratings over time instead, with the share flagged in each period
+    /// (timestamps from --data, else from the training file the model records).
+    #[arg(long, value_name = "ITEM")]
+    item: Option<String>,
+    /// With --item: the ratings file the model was fitted on (default: the file the model
+    /// records).
+    #[arg(long, value_name = "FILE", requires = "item")]
+    data: Option<PathBuf>,
+    /// With --item: the length of a period.
+    #[arg(long, value_enum, default_value_t = crate::commands::timeline::Period::Auto, requires = "item")]
+    period: crate::commands::timeline::Period,
 }
 
 /// The flags of one user or item.
@@ -219,6 +230,17 @@ pub fn run(args: &FlaggedArgs, out: &Output) -> CliResult<()> {
         ));
     }
     let titles = args.items.load(mf, out)?;
+    if let Some(item) = &args.item {
+        let title = titles.get(item);
+        return crate::commands::timeline::run(
+            mf,
+            item,
+            args.data.as_deref(),
+            args.period,
+            title,
+            out,
+        );
+    }
     let report = FlagReport::new(mf, args.min_share, &titles)?;
     let guarded = report.guarded;
     if matches!(args.by, Some(Group::Screened | Group::Bursts)) && !guarded {

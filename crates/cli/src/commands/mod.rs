@@ -12,4 +12,5 @@ pub mod recommend;
 #[cfg(feature = "serve")]
 pub mod serve;
 pub mod similar;
+pub mod timeline;
 pub mod tune;

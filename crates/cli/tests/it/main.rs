@@ -13,4 +13,5 @@ mod ml100k;
 mod reliability;
 #[cfg(feature = "serve")]
 mod serve;
+mod timeline;
 mod tune;
