@@ -69,13 +69,17 @@ pub struct FlaggedArgs {
     /// (timestamps from --data, else from the training file the model records).
     #[arg(long, value_name = "ITEM")]
     item: Option<String>,
-    /// With --item: the ratings file the model was fitted on (default: the file the model
-    /// records).
-    #[arg(long, value_name = "FILE", requires = "item")]
+    /// With --item or --html: the ratings file the model was fitted on, for the timestamps
+    /// (default: the file the model records).
+    #[arg(long, value_name = "FILE")]
     data: Option<PathBuf>,
-    /// With --item: the length of a period.
-    #[arg(long, value_enum, default_value_t = crate::commands::timeline::Period::Auto, requires = "item")]
+    /// With --item or --html: the length of a period.
+    #[arg(long, value_enum, default_value_t = crate::commands::timeline::Period::Auto)]
     period: crate::commands::timeline::Period,
+    /// Write the report as one self-contained HTML page (SVG timelines of the --top most
+    /// flagged items, default 5, and the tables of items and users) to FILE.
+    #[arg(long, value_name = "FILE", conflicts_with = "item")]
+    html: Option<PathBuf>,
 }
 
 /// The flags of one user or item.
@@ -229,7 +233,15 @@ pub fn run(args: &FlaggedArgs, out: &Output) -> CliResult<()> {
             model.algorithm()
         ));
     }
+    if args.data.is_some() && args.item.is_none() && args.html.is_none() {
+        return Err(CliError::Usage(
+            "--data is read for --item or --html (the ratings' timestamps)".into(),
+        ));
+    }
     let titles = args.items.load(mf, out)?;
+    if let Some(path) = &args.html {
+        return write_html(args, mf, &titles, path, out);
+    }
     if let Some(item) = &args.item {
         let title = titles.get(item);
         return crate::commands::timeline::run(
@@ -369,6 +381,35 @@ impl FlagReport {
     }
 
     /// The JSON document (`cnmf flagged --json`) with at most `limit` rows per list.
+    /// The listed users.
+    pub fn users(&self) -> &[UserRow] {
+        &self.users
+    }
+
+    /// The items with a flag.
+    pub fn items(&self) -> &[ItemRow] {
+        &self.items
+    }
+
+    /// One sentence: the algorithm, lambda, flagged ratings and users.
+    pub fn summary_line(&self, model: &str) -> String {
+        let s = &self.summary;
+        format!(
+            "{model}: {} flagged {} of {} ratings ({:.2}%) on {} items; {} users have a flag, \
+             {} of them at least {:.0}% of their ratings{}",
+            s.algorithm,
+            s.flagged,
+            s.ratings,
+            100.0 * s.flagged_share,
+            s.items_with_flags,
+            s.users_with_flags,
+            s.users_listed,
+            100.0 * s.min_share,
+            s.lambda
+                .map_or(String::new(), |l| format!(" (lambda {l:.4})"))
+        )
+    }
+
     pub fn json(&self, limit: usize) -> impl Serialize + '_ {
         let l = limit;
         Report {
@@ -736,4 +777,50 @@ fn push_group_table<'a>(
     if !t.is_empty() {
         s.push_str(&t.render());
     }
+}
+
+/// `--html FILE`: the page, with the timelines of the most-flagged items when the training
+/// ratings have timestamps (a note says why not otherwise), written atomically.
+fn write_html(
+    args: &FlaggedArgs,
+    mf: &ModelFile,
+    titles: &ItemTitles,
+    path: &std::path::Path,
+    out: &Output,
+) -> CliResult<()> {
+    use crate::commands::timeline::{timeline, training_ratings};
+    let output = crate::output::OutputFile::create(path, &[args.model.as_path()])?;
+    let report = FlagReport::new(mf, args.min_share, titles)?;
+    let top = args.top.map_or(5, |t| t as usize);
+    let (timelines, note) = match training_ratings(mf, args.data.as_deref()) {
+        Ok((ratings, data)) => {
+            let mut t = Vec::new();
+            for r in report.items().iter().take(top) {
+                t.push((
+                    r.item.clone(),
+                    r.title.clone(),
+                    timeline(mf, &ratings, &data, &r.item, args.period)?,
+                ));
+            }
+            (t, None)
+        }
+        Err(e) => {
+            let why = format!("no timelines: {e}");
+            out.note(&why);
+            (Vec::new(), Some(why))
+        }
+    };
+    let name = args.model.display().to_string();
+    let page = crate::commands::html::page(&name, &report, &timelines, note.as_deref());
+    output
+        .commit(page.as_bytes())
+        .map_err(|e| CliError::runtime(format!("writing {}: {e}", path.display())))?;
+    out.info(&format!(
+        "wrote {} ({} timelines, {} items, {} users)",
+        path.display(),
+        timelines.len(),
+        report.items().len(),
+        report.users().len()
+    ));
+    Ok(())
 }

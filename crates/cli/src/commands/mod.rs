@@ -7,6 +7,7 @@ pub mod export;
 pub mod fit;
 pub mod flagged;
 pub mod fold_in;
+pub mod html;
 pub mod predict;
 pub mod recommend;
 #[cfg(feature = "serve")]

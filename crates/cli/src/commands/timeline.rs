@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
 use cnmf_ratings::time::format_timestamp;
-use cnmf_ratings::{load, LoadOptions};
+use cnmf_ratings::{load, LoadOptions, Ratings};
 use serde::Serialize;
 
 use crate::error::{CliError, CliResult};
@@ -54,15 +54,29 @@ struct Report<'a> {
 
 const DAY: i64 = 86_400;
 
-/// Runs the timeline of `item` for the model `mf`.
-pub fn run(
-    mf: &ModelFile,
-    item: &str,
-    data: Option<&Path>,
-    period: Period,
-    title: Option<String>,
-    out: &Output,
-) -> CliResult<()> {
+/// An item's timeline.
+#[derive(Debug, Clone)]
+pub struct Timeline {
+    /// The period the rows are by (never [`Period::Auto`]).
+    pub period: Period,
+    /// The item's ratings.
+    pub ratings: usize,
+    /// How many of them the model flagged.
+    pub flagged: usize,
+    rows: Vec<Row>,
+}
+
+impl Timeline {
+    /// `(period label, ratings, flagged)` per period, in time order.
+    pub fn bars(&self) -> impl Iterator<Item = (&str, usize, usize)> + '_ {
+        self.rows
+            .iter()
+            .map(|r| (r.period.as_str(), r.ratings, r.flagged))
+    }
+}
+
+/// The training ratings with their timestamps: `data`, else the file the model records.
+pub fn training_ratings(mf: &ModelFile, data: Option<&Path>) -> CliResult<(Ratings, PathBuf)> {
     let path: PathBuf = match data {
         Some(p) => p.to_path_buf(),
         None => PathBuf::from(&mf.training().source),
@@ -75,12 +89,25 @@ pub fn run(
         )));
     }
     let ratings = load(&path, &LoadOptions::default()).map_err(CliError::from_ratings)?;
-    let Some(times) = ratings.times() else {
+    if ratings.times().is_none() {
         return Err(CliError::Data(format!(
             "{}: the ratings have no timestamps, so there is no timeline",
             path.display()
         )));
-    };
+    }
+    Ok((ratings, path))
+}
+
+/// The timeline of `item` under the model `mf`, from `ratings` (with timestamps) read from
+/// `path`.
+pub fn timeline(
+    mf: &ModelFile,
+    ratings: &Ratings,
+    path: &Path,
+    item: &str,
+    period: Period,
+) -> CliResult<Timeline> {
+    let times = ratings.times().unwrap_or_default();
     let (Some(i_model), Some(i_data)) = (mf.items().index(item), ratings.items().index(item))
     else {
         return Err(CliError::UnknownId(format!(
@@ -89,8 +116,8 @@ pub fn run(
         )));
     };
     // The users whose rating of the item the model flagged, by id.
-    let model = mf.model();
-    let flagged: HashSet<&str> = model
+    let flagged: HashSet<&str> = mf
+        .model()
         .corrupt_entries()
         .iter()
         .filter(|&&(_, i)| i == i_model)
@@ -142,15 +169,34 @@ pub fn run(
         r.mean_rating /= r.ratings as f64;
         r.flagged_share = r.flagged as f64 / r.ratings as f64;
     }
+    Ok(Timeline {
+        period,
+        ratings: events.len(),
+        flagged: events.iter().filter(|e| e.2).count(),
+        rows,
+    })
+}
+
+/// Runs the timeline of `item` for the model `mf`.
+pub fn run(
+    mf: &ModelFile,
+    item: &str,
+    data: Option<&Path>,
+    period: Period,
+    title: Option<String>,
+    out: &Output,
+) -> CliResult<()> {
+    let (ratings, path) = training_ratings(mf, data)?;
+    let t = timeline(mf, &ratings, &path, item, period)?;
     let report = Report {
         command: "flagged --item",
         item,
         title,
         data: path.display().to_string(),
-        period,
-        ratings: events.len(),
-        flagged: events.iter().filter(|e| e.2).count(),
-        rows,
+        period: t.period,
+        ratings: t.ratings,
+        flagged: t.flagged,
+        rows: t.rows,
     };
     if out.json {
         return out.json_doc(&report);
@@ -179,14 +225,22 @@ pub fn run(
         "{name}: {} ratings, {} flagged, by {} (UTC), from {}\n{}",
         report.ratings,
         report.flagged,
-        match period {
-            Period::Day => "day",
-            Period::Week => "week",
-            _ => "month",
-        },
+        t.period.name(),
         report.data,
         table.render()
     ))
+}
+
+impl Period {
+    /// `day`, `week` or `month` (`auto` before it is resolved).
+    pub fn name(self) -> &'static str {
+        match self {
+            Period::Auto => "auto",
+            Period::Day => "day",
+            Period::Week => "week",
+            Period::Month => "month",
+        }
+    }
 }
 
 /// The label of the period holding `t` (seconds since the Unix epoch).

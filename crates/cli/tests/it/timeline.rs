@@ -96,3 +96,153 @@ fn an_items_timeline_shows_the_bomb() {
     .stderr_has(&["no timestamps"]);
     cnmf(&["flagged", "--model", model, "--data", data]).expect(2);
 }
+
+/// Fits the bombed ratings into `dir`; returns (data, model) paths.
+fn bombed_model(dir: &std::path::Path) -> (String, String) {
+    let data = dir.join("ratings.csv");
+    std::fs::write(&data, bombed_csv()).unwrap();
+    let model = dir.join("m.cnmf");
+    let (data, model) = (
+        data.to_str().unwrap().to_string(),
+        model.to_str().unwrap().to_string(),
+    );
+    cnmf(&[
+        "fit",
+        "--data",
+        &data,
+        "--k",
+        "2",
+        "--iters",
+        "60",
+        "--no-early-stopping",
+        "--lambda",
+        "1",
+        "-o",
+        &model,
+        "--quiet",
+    ])
+    .expect(0);
+    (data, model)
+}
+
+#[test]
+fn the_html_report_is_one_page_with_timelines() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, model) = bombed_model(dir.path());
+    let page = dir.path().join("report.html");
+    let page_s = page.to_str().unwrap();
+    cnmf(&[
+        "flagged", "--model", &model, "--html", page_s, "--top", "2", "--period", "day",
+    ])
+    .expect(0)
+    .stderr_has(&["wrote", "2 timelines"]);
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
+    for want in [
+        "id=\"item-i3\"",
+        "id=\"timeline-i3\"",
+        "id=\"items\"",
+        "id=\"users\"",
+        "class=\"flagged\"",
+    ] {
+        assert!(html.contains(want), "{want} missing");
+    }
+    // Self-contained: no script, and no address but the SVG namespace.
+    assert!(!html.contains("<script"));
+    assert!(html
+        .replace("xmlns=\"http://www.w3.org/2000/svg\"", "")
+        .find("://")
+        .is_none());
+    // Without timestamps: the page still, with a note saying why there is no timeline.
+    let plain = dir.path().join("plain.cnmf");
+    cnmf(&[
+        "fit",
+        "--data",
+        &fixture("ratings.csv"),
+        "--k",
+        "2",
+        "--iters",
+        "20",
+        "--no-early-stopping",
+        "--lambda",
+        "1",
+        "-o",
+        plain.to_str().unwrap(),
+        "--quiet",
+    ])
+    .expect(0);
+    let page2 = dir.path().join("plain.html");
+    cnmf(&[
+        "flagged",
+        "--model",
+        plain.to_str().unwrap(),
+        "--html",
+        page2.to_str().unwrap(),
+    ])
+    .expect(0)
+    .stderr_has(&["no timelines", "no timestamps"]);
+    assert!(std::fs::read_to_string(&page2)
+        .unwrap()
+        .contains("class=\"note\""));
+    // --html and --item are one or the other.
+    cnmf(&[
+        "flagged", "--model", &model, "--html", page_s, "--item", "i3",
+    ])
+    .expect(2);
+}
+
+/// The page opened in headless Chromium (Debian's `chromium` package; `.ci/run` installs it):
+/// the DOM has the timelines and tables, and the page logs nothing to the console.
+#[test]
+#[ignore = "needs Chromium: apt-get install chromium"]
+fn the_html_report_renders_in_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, model) = bombed_model(dir.path());
+    let page = dir.path().join("report.html");
+    cnmf(&[
+        "flagged",
+        "--model",
+        &model,
+        "--html",
+        page.to_str().unwrap(),
+        "--period",
+        "day",
+    ])
+    .expect(0);
+    let profile = tempfile::tempdir().unwrap();
+    let run = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium runs (apt-get install chromium)");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let dom = String::from_utf8_lossy(&run.stdout);
+    for want in [
+        "id=\"timeline-i3\"",
+        "<table id=\"items\"",
+        "<table id=\"users\"",
+        "<rect class=\"flagged\"",
+    ] {
+        assert!(dom.contains(want), "{want} missing from the rendered DOM");
+    }
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    let console: Vec<&str> = stderr.lines().filter(|l| l.contains(":CONSOLE(")).collect();
+    assert!(console.is_empty(), "console messages: {console:?}");
+}
