@@ -26,26 +26,8 @@ fn bombed_csv() -> String {
 #[test]
 fn an_items_timeline_shows_the_bomb() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("ratings.csv");
-    std::fs::write(&data, bombed_csv()).unwrap();
-    let model = dir.path().join("m.cnmf");
-    let (data, model) = (data.to_str().unwrap(), model.to_str().unwrap());
-    cnmf(&[
-        "fit",
-        "--data",
-        data,
-        "--k",
-        "2",
-        "--iters",
-        "60",
-        "--no-early-stopping",
-        "--lambda",
-        "1",
-        "-o",
-        model,
-        "--quiet",
-    ])
-    .expect(0);
+    let (data, model) = bombed_model(dir.path());
+    let (data, model) = (data.as_str(), model.as_str());
     let j = cnmf(&[
         "flagged", "--model", model, "--item", "i3", "--period", "day", "--json",
     ])
