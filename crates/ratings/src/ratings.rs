@@ -882,23 +882,38 @@ fn sort_rows<T: Copy>(row_ptr: &[u32], indices: &mut [u32], data: &mut [T]) {
     let mut values: Vec<T> = Vec::new();
     for u in 0..row_ptr.len() - 1 {
         let (a, b) = row_span(row_ptr, u);
-        let (row, vals) = (&mut indices[a..b], &mut data[a..b]);
-        if row.windows(2).all(|w| w[0] < w[1]) {
-            continue;
+        if sort_row(&mut indices[a..b], &mut keys) {
+            permute_row(&mut data[a..b], &keys, &mut values);
         }
-        keys.clear();
-        keys.extend(
-            row.iter()
-                .enumerate()
-                .map(|(k, &i)| (u64::from(i) << 32) | k as u64),
-        );
-        keys.sort_unstable();
-        values.clear();
-        values.extend_from_slice(vals);
-        for ((i, v), &key) in row.iter_mut().zip(vals.iter_mut()).zip(&keys) {
-            *i = (key >> 32) as u32;
-            *v = values[key as u32 as usize];
-        }
+    }
+}
+
+/// Sorts one row's item indices by (item, input order) in place, leaving in `keys` each new
+/// slot's input position (low 32 bits) for [`permute_row`]; `false`, with nothing changed,
+/// when the row is already strictly ascending.
+pub(crate) fn sort_row(row: &mut [u32], keys: &mut Vec<u64>) -> bool {
+    if row.windows(2).all(|w| w[0] < w[1]) {
+        return false;
+    }
+    keys.clear();
+    keys.extend(
+        row.iter()
+            .enumerate()
+            .map(|(k, &i)| (u64::from(i) << 32) | k as u64),
+    );
+    keys.sort_unstable();
+    for (i, &key) in row.iter_mut().zip(keys.iter()) {
+        *i = (key >> 32) as u32;
+    }
+    true
+}
+
+/// Reorders a row's values as [`sort_row`] reordered its items (`scratch`: a reused buffer).
+pub(crate) fn permute_row<T: Copy>(vals: &mut [T], keys: &[u64], scratch: &mut Vec<T>) {
+    scratch.clear();
+    scratch.extend_from_slice(vals);
+    for (v, &key) in vals.iter_mut().zip(keys) {
+        *v = scratch[key as u32 as usize];
     }
 }
 

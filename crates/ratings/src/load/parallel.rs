@@ -30,6 +30,7 @@ use super::{
     canonical_int, parse_lines, CheckedPath, FastLine, Format, IntId, LineReader, LoadOptions,
     Sink, GZIP_MAGIC,
 };
+use crate::ratings::{permute_row, sort_row};
 use crate::{IdMap, RatingScale, Ratings, RatingsBuilder, RatingsError, Triple};
 
 /// Files at least this large (in bytes) take the parallel loader.
@@ -362,28 +363,12 @@ fn sort_rows(ptr: &[u32], indices: &mut [u32], data: &mut [f64], times: &mut [i6
     for w in ptr.windows(2) {
         let (a, b) = (w[0] as usize - base, w[1] as usize - base);
         let row = &mut indices[a..b];
-        if row.windows(2).all(|w| w[0] < w[1]) {
+        if !sort_row(row, &mut keys) {
             continue;
         }
-        keys.clear();
-        keys.extend(
-            row.iter()
-                .enumerate()
-                .map(|(k, &i)| (u64::from(i) << 32) | k as u64),
-        );
-        keys.sort_unstable();
-        values.clear();
-        values.extend_from_slice(&data[a..b]);
-        for ((i, v), &key) in row.iter_mut().zip(&mut data[a..b]).zip(&keys) {
-            *i = (key >> 32) as u32;
-            *v = values[key as u32 as usize];
-        }
+        permute_row(&mut data[a..b], &keys, &mut values);
         if !times.is_empty() {
-            stamps.clear();
-            stamps.extend_from_slice(&times[a..b]);
-            for (t, &key) in times[a..b].iter_mut().zip(&keys) {
-                *t = stamps[key as u32 as usize];
-            }
+            permute_row(&mut times[a..b], &keys, &mut stamps);
         }
         repeats |= row.windows(2).any(|w| w[0] == w[1]);
     }
