@@ -662,19 +662,13 @@ fn load_movielens<'py>(
     Bound<'py, PyArray1<f64>>,
     Bound<'py, PyArray1<i64>>,
 )> {
-    use cnmf_ratings::discover::{DEFAULT_DIR, ENV_VAR, ML_100K, ML_1M};
-    let release = match name {
-        "ml-100k" => ML_100K,
-        "ml-1m" => ML_1M,
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "unknown MovieLens release {other:?} (ml-100k or ml-1m)"
-            )))
-        }
+    use cnmf_ratings::discover::{self, ENV_VAR, RELEASES};
+    let Some(release) = RELEASES.iter().find(|r| r.dir == name) else {
+        return Err(PyValueError::new_err(format!(
+            "unknown MovieLens release {name:?} (ml-100k or ml-1m)"
+        )));
     };
-    let home = data_home
-        .or_else(|| std::env::var_os(ENV_VAR).map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_DIR));
+    let home = data_home.unwrap_or_else(discover::data_dir);
     let path = home.join(release.dir).join(release.ratings_file);
     if !path.is_file() {
         return Err(PyFileNotFoundError::new_err(format!(

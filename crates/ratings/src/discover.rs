@@ -171,6 +171,12 @@ pub struct Progress {
     pub total: Option<u64>,
 }
 
+/// The data directory: the one [`ENV_VAR`] names, else [`DEFAULT_DIR`] (where discovery
+/// looks, and where a download goes unless told otherwise).
+pub fn data_dir() -> PathBuf {
+    std::env::var_os(ENV_VAR).map_or_else(|| PathBuf::from(DEFAULT_DIR), PathBuf::from)
+}
+
 /// Finds the data: `explicit` path, else the `CNMF_DATA` directory, else `./data` (see the
 /// [module docs](self)).
 pub fn discover(explicit: Option<&Path>) -> Result<DataSource, RatingsError> {

@@ -83,11 +83,7 @@ pub fn run(args: &DataArgs, out: &Output) -> CliResult<()> {
 
 fn fetch(a: &FetchArgs, out: &Output) -> CliResult<()> {
     let release = a.release.release();
-    let dir = a
-        .dir
-        .clone()
-        .or_else(|| std::env::var_os(discover::ENV_VAR).map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from(discover::DEFAULT_DIR));
+    let dir = a.dir.clone().unwrap_or_else(discover::data_dir);
     let url = a.mirror.clone().unwrap_or_else(|| release.url.to_string());
     out.info(&format!("downloading {url} into {}", dir.display()));
     let bar = out.bar(
