@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::common::{cnmf, fixture};
+use crate::common::{cnmf, fit_fixture, fixture};
 
 /// 60 users rating 8 items over 40 days with a low-rank pattern, then 12 of them bombing
 /// item `i3` with 1 star on day 50.
@@ -136,28 +136,12 @@ fn the_html_report_is_one_page_with_timelines() {
         .find("://")
         .is_none());
     // Without timestamps: the page still, with a note saying why there is no timeline.
-    let plain = dir.path().join("plain.cnmf");
-    cnmf(&[
-        "fit",
-        "--data",
-        &fixture("ratings.csv"),
-        "--k",
-        "2",
-        "--iters",
-        "20",
-        "--no-early-stopping",
-        "--lambda",
-        "1",
-        "-o",
-        plain.to_str().unwrap(),
-        "--quiet",
-    ])
-    .expect(0);
+    let plain = fit_fixture(dir.path(), "plain.cnmf", &[]);
     let page2 = dir.path().join("plain.html");
     cnmf(&[
         "flagged",
         "--model",
-        plain.to_str().unwrap(),
+        &plain,
         "--html",
         page2.to_str().unwrap(),
     ])
