@@ -32,6 +32,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -121,12 +122,13 @@ def overhead(args):
         model.fit(users, items, ratings)
         walls.append(time.perf_counter() - start)
         inside.append(engine_seconds(model))
-    out = subprocess.run(
-        [args.cnmf, "fit", "--data", args.file, "--algo", args.algo, "--k", "20",
-         "--iters", str(args.iters), "--no-early-stopping", "--l2", "0",
-         "-o", "/tmp/overhead.cnmf", "--json"],
-        check=True, capture_output=True, text=True,
-    )
+    with tempfile.TemporaryDirectory() as tmp:
+        out = subprocess.run(
+            [args.cnmf, "fit", "--data", args.file, "--algo", args.algo, "--k", "20",
+             "--iters", str(args.iters), "--no-early-stopping", "--l2", "0",
+             "-o", os.path.join(tmp, "overhead.cnmf"), "--json"],
+            check=True, capture_output=True, text=True,
+        )
     cli = json.loads(out.stdout)["fit_seconds"]
     wall, eng = min(walls), min(inside)
     print(f"{args.file}: {len(ratings)} ratings, {args.algo}, k = 20, {args.iters} iterations, "
