@@ -161,11 +161,68 @@ impl ModelFile {
             rated: Some(Rated {
                 indptr,
                 items: rated,
+                history: None,
             }),
             corrupt_ratings,
             training,
             model,
         }
+    }
+
+    /// Stores the value and timestamp of every training rating of `data` (the ratings the model
+    /// was fitted on, [`from_fit`](Self::from_fit)'s), so that an item's timeline needs no
+    /// training file (`cnmf fit --keep-times`). An error when `data` has no timestamps.
+    ///
+    /// # Panics
+    /// When `data` is not the model's training data (its number of ratings differs) or the
+    /// file was read with [`Need::Scoring`]: programmer's errors.
+    pub fn keep_history(&mut self, data: &Ratings) -> Result<(), String> {
+        let times = data
+            .times()
+            .ok_or("the ratings have no timestamps to keep")?
+            .to_vec();
+        let rated = self
+            .rated
+            .as_mut()
+            .expect("the rated pattern is read with Need::All");
+        assert_eq!(times.len(), rated.items.len(), "not the training data");
+        let values = (0..data.n_users() as u32)
+            .flat_map(|u| data.user(u).1.iter().copied())
+            .collect();
+        rated.history = Some(History { values, times });
+        Ok(())
+    }
+
+    /// The value and timestamp of every training rating, in the order of the rated pattern
+    /// (by user, then item), when the model stores them ([`keep_history`](Self::keep_history)).
+    ///
+    /// # Panics
+    /// When the file was read with [`Need::Scoring`].
+    pub fn history(&self) -> Option<(&[f64], &[i64])> {
+        self.pattern()
+            .history
+            .as_ref()
+            .map(|h| (&h.values[..], &h.times[..]))
+    }
+
+    /// The training ratings of item `i` as `(position, user, value, timestamp)`, by user, when
+    /// the model stores the [`history`](Self::history); positions index the rated pattern
+    /// (and [`NmfModel::corrupt_positions`]).
+    ///
+    /// # Panics
+    /// When `i` is out of range or the file was read with [`Need::Scoring`].
+    pub fn item_history(&self, i: u32) -> Option<Vec<(u32, u32, f64, i64)>> {
+        let r = self.pattern();
+        let h = r.history.as_ref()?;
+        let mut out = Vec::new();
+        for (u, w) in r.indptr.windows(2).enumerate() {
+            let (a, b) = (w[0] as usize, w[1] as usize);
+            if let Ok(j) = r.items[a..b].binary_search(&i) {
+                let p = a + j;
+                out.push((p as u32, u as u32, h.values[p], h.times[p]));
+            }
+        }
+        Some(out)
     }
 
     /// The fitted model (dense indices are those of [`users`](Self::users) and
@@ -378,6 +435,16 @@ fn read_prefix(reader: &mut impl Read) -> io::Result<Vec<u8>> {
 struct Rated {
     indptr: Vec<u32>,
     items: Vec<u32>,
+    /// The ratings' values and timestamps, parallel to `items` (`cnmf fit --keep-times`).
+    history: Option<History>,
+}
+
+/// The value and timestamp (seconds since the Unix epoch) of every training rating, in the
+/// rated pattern's order.
+#[derive(Debug, Clone)]
+struct History {
+    values: Vec<f64>,
+    times: Vec<i64>,
 }
 
 /// A model file's contents as either version decodes them, before the cross-checks of
@@ -450,6 +517,9 @@ fn validate(d: &Decoded) -> Result<RatingScale, String> {
                 n + 1
             ));
         }
+        if let Some(h) = &rated.history {
+            check_history(h, d, scale)?;
+        }
     }
     let nnz = d.n_stored;
     if d.training.n_ratings != nnz {
@@ -508,6 +578,37 @@ fn check_flags(d: &Decoded, scale: RatingScale) -> Result<(), String> {
         }
         if !scale.contains(r) {
             return Err(format!("flagged rating {r} is outside the scale"));
+        }
+    }
+    Ok(())
+}
+
+/// Checks stored rating values and timestamps: one each per training rating, values in the
+/// scale and equal to the flagged ratings at the flags' positions (timestamps may be any
+/// instant).
+fn check_history(h: &History, d: &Decoded, scale: RatingScale) -> Result<(), String> {
+    let nnz = d.n_stored;
+    if h.values.len() != nnz || h.times.len() != nnz {
+        return Err(format!(
+            "{} stored rating values and {} timestamps for {nnz} training ratings",
+            h.values.len(),
+            h.times.len()
+        ));
+    }
+    if let Some(p) = h.values.iter().position(|&v| !scale.contains(v)) {
+        return Err(format!(
+            "stored rating {p} is {}, outside the scale",
+            h.values[p]
+        ));
+    }
+    let flags = d.model.corrupt_positions.iter().zip(&d.corrupt_ratings);
+    for (&pos, &r) in flags {
+        // Positions are checked against nnz after this; skip those beyond it here.
+        if h.values.get(pos as usize).is_some_and(|&v| v != r) {
+            return Err(format!(
+                "stored rating {pos} is {}, but the flags record {r} there",
+                h.values[pos as usize]
+            ));
         }
     }
     Ok(())

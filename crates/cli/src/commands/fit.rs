@@ -37,6 +37,11 @@ pub struct FitArgs {
     /// override the file; an unknown key is an error.
     #[arg(long = "params", value_name = "FILE")]
     params_file: Option<PathBuf>,
+    /// Store every training rating's value and timestamp in the model (16 bytes per rating),
+    /// so that `cnmf flagged --item` and `--html` need no training file. The data must have
+    /// timestamps.
+    #[arg(long)]
+    keep_times: bool,
 }
 
 #[derive(Serialize)]
@@ -61,6 +66,8 @@ struct Report<'a> {
     flagged: usize,
     flagged_share: f64,
     flagged_users: usize,
+    /// Whether the model stores the ratings' values and timestamps (`--keep-times`).
+    keeps_times: bool,
     /// guarded only: what its burst screen found (`null` when it did not run).
     #[serde(skip_serializing_if = "Option::is_none")]
     bursts: Option<Option<BurstSummary>>,
@@ -102,8 +109,16 @@ pub fn run(args: &FitArgs, given: &dyn Fn(&str) -> bool, out: &Output) -> CliRes
     for n in &notes {
         out.note(n);
     }
-    let (data, summary) = args.data.load_keeping_times(params.reads_timestamps())?;
+    let (data, summary) = args
+        .data
+        .load_keeping_times(args.keep_times || params.reads_timestamps())?;
     out.info(&format!("data: {}", summary.describe()));
+    if args.keep_times && data.times().is_none() {
+        return Err(CliError::Data(format!(
+            "{}: --keep-times needs timestamps, and the ratings have none",
+            summary.file
+        )));
+    }
     if args.model_format == ModelFormat::Safetensors {
         let ids = data.users().iter().chain(data.items().iter());
         v2::check_id_room(ids.map(str::len)).map_err(CliError::Usage)?;
@@ -149,7 +164,10 @@ pub fn run(args: &FitArgs, given: &dyn Fn(&str) -> bool, out: &Output) -> CliRes
         cnmf_version: env!("CARGO_PKG_VERSION").to_string(),
     };
     let algorithm = params.algorithm().name().to_string();
-    let mf = ModelFile::from_fit(model, &data, training);
+    let mut mf = ModelFile::from_fit(model, &data, training);
+    if args.keep_times {
+        mf.keep_history(&data).map_err(CliError::Data)?;
+    }
     // The ratings are not needed any more: freed before the file's bytes are built, so the
     // peak memory of a large fit is the fit's, not the fit's plus the model file's.
     let n_ratings = data.nnz();
@@ -181,6 +199,7 @@ pub fn run(args: &FitArgs, given: &dyn Fn(&str) -> bool, out: &Output) -> CliRes
         flagged,
         flagged_share: flagged as f64 / n_ratings as f64,
         flagged_users,
+        keeps_times: args.keep_times,
         bursts,
         warnings,
     };
@@ -204,7 +223,7 @@ pub fn run(args: &FitArgs, given: &dyn Fn(&str) -> bool, out: &Output) -> CliRes
          fit        {} iterations ({}) in {:.2} s, final objective {:.6e}\n\
          flagged    {} of {} ratings ({:.2}%) as corrupt, from {} users\n\
          {burst_line}\
-         model      {} ({}, {})\n",
+         model      {} ({}, {}{})\n",
         report.algorithm,
         report.k,
         lambda.describe(),
@@ -221,6 +240,11 @@ pub fn run(args: &FitArgs, given: &dyn Fn(&str) -> bool, out: &Output) -> CliRes
         report.model,
         report.model_format,
         human_bytes(bytes),
+        if report.keeps_times {
+            ", ratings with timestamps"
+        } else {
+            ""
+        },
     );
     out.text(&text)
 }

@@ -66,11 +66,12 @@ pub struct FlaggedArgs {
     #[command(flatten)]
     items: ItemsArg,
     /// Show this item's ratings over time instead, with the share flagged in each period
-    /// (timestamps from --data, else from the training file the model records).
+    /// (timestamps from --data, else from the model when it stores them (`cnmf fit
+    /// --keep-times`), else from the training file the model records).
     #[arg(long, value_name = "ITEM")]
     item: Option<String>,
     /// With --item or --html: the ratings file the model was fitted on, for the timestamps
-    /// (default: the file the model records).
+    /// (default: the model's stored ratings, else the file the model records).
     #[arg(long, value_name = "FILE")]
     data: Option<PathBuf>,
     /// With --item or --html: the length of a period.
@@ -788,18 +789,18 @@ fn write_html(
     path: &std::path::Path,
     out: &Output,
 ) -> CliResult<()> {
-    use crate::commands::timeline::{timeline, training_ratings};
+    use crate::commands::timeline::{timeline, Source};
     let output = crate::output::OutputFile::create(path, &[args.model.as_path()])?;
     let report = FlagReport::new(mf, args.min_share, titles)?;
     let top = args.top.map_or(5, |t| t as usize);
-    let (timelines, note) = match training_ratings(mf, args.data.as_deref()) {
-        Ok((ratings, data)) => {
+    let (timelines, note) = match Source::find(mf, args.data.as_deref()) {
+        Ok(source) => {
             let mut t = Vec::new();
             for r in report.items().iter().take(top) {
                 t.push((
                     r.item.clone(),
                     r.title.clone(),
-                    timeline(mf, &ratings, &data, &r.item, args.period)?,
+                    timeline(mf, &source, &r.item, args.period)?,
                 ));
             }
             (t, None)

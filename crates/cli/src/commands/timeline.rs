@@ -1,7 +1,8 @@
 //! `cnmf flagged --item X`: one item's ratings over time, with the share the model flagged in
-//! each period, so that a review bomb shows as the burst it is. The model keeps no timestamps:
-//! they come from the training file (`--data`, else the file the model records), matched to the
-//! model's flags by user and item id.
+//! each period, so that a review bomb shows as the burst it is. The ratings and their timestamps
+//! come from the model when it stores them (`cnmf fit --keep-times`), else from the training
+//! file (`--data`, else the file the model records), matched to the model's flags by user and
+//! item id.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -75,16 +76,44 @@ impl Timeline {
     }
 }
 
+/// Where an item's timeline takes the ratings and their timestamps from.
+pub enum Source {
+    /// The model file, which stores them (`cnmf fit --keep-times`).
+    Model,
+    /// A ratings file with timestamps, read from this path.
+    Data(Box<Ratings>, PathBuf),
+}
+
+impl Source {
+    /// The ratings of `mf`'s training: from `data` when given, else from the model when it
+    /// stores them, else from the training file the model records.
+    pub fn find(mf: &ModelFile, data: Option<&Path>) -> CliResult<Source> {
+        if data.is_none() && mf.history().is_some() {
+            return Ok(Source::Model);
+        }
+        let (ratings, path) = training_ratings(mf, data)?;
+        Ok(Source::Data(Box::new(ratings), path))
+    }
+
+    /// Where the ratings come from, for reports.
+    pub fn describe(&self) -> String {
+        match self {
+            Source::Model => "the model (ratings stored with --keep-times)".into(),
+            Source::Data(_, path) => path.display().to_string(),
+        }
+    }
+}
+
 /// The training ratings with their timestamps: `data`, else the file the model records.
-pub fn training_ratings(mf: &ModelFile, data: Option<&Path>) -> CliResult<(Ratings, PathBuf)> {
+fn training_ratings(mf: &ModelFile, data: Option<&Path>) -> CliResult<(Ratings, PathBuf)> {
     let path: PathBuf = match data {
         Some(p) => p.to_path_buf(),
         None => PathBuf::from(&mf.training().source),
     };
     if !path.is_file() {
         return Err(CliError::Usage(format!(
-            "the item's timeline needs the training ratings with their timestamps: {} is not a \
-             file (give --data FILE)",
+            "the item's timeline needs the training ratings with their timestamps: the model \
+             does not store them (fit with --keep-times) and {} is not a file (give --data FILE)",
             path.display()
         )));
     }
@@ -98,46 +127,63 @@ pub fn training_ratings(mf: &ModelFile, data: Option<&Path>) -> CliResult<(Ratin
     Ok((ratings, path))
 }
 
-/// The timeline of `item` under the model `mf`, from `ratings` (with timestamps) read from
-/// `path`.
+/// `(timestamp, rating, flagged)` of each rating of `item` under the model `mf`, by user.
+fn events(mf: &ModelFile, source: &Source, item: &str) -> CliResult<Vec<(i64, f64, bool)>> {
+    let unknown = || {
+        CliError::UnknownId(format!(
+            "item {item:?} is not in the model and its training data ({})",
+            source.describe()
+        ))
+    };
+    let i_model = mf.items().index(item).ok_or_else(unknown)?;
+    match source {
+        Source::Model => {
+            let flags = mf.model().corrupt_positions();
+            let history = mf.item_history(i_model).unwrap_or_default();
+            Ok(history
+                .into_iter()
+                .map(|(p, _, v, t)| (t, v, flags.binary_search(&p).is_ok()))
+                .collect())
+        }
+        Source::Data(ratings, _) => {
+            let times = ratings.times().unwrap_or_default();
+            let i_data = ratings.items().index(item).ok_or_else(unknown)?;
+            // The users whose rating of the item the model flagged, by id.
+            let flagged: HashSet<&str> = mf
+                .model()
+                .corrupt_entries()
+                .iter()
+                .filter(|&&(_, i)| i == i_model)
+                .map(|&(u, _)| mf.users().external(u))
+                .collect();
+            let (raters, values) = ratings.item(i_data);
+            let csc = ratings.csc().indptr();
+            let positions = &ratings.csc_to_csr()[csc.outer_inds_sz(i_data as usize)];
+            Ok(raters
+                .iter()
+                .zip(values)
+                .zip(positions)
+                .map(|((&u, &v), &p)| {
+                    let id = ratings.users().external(u);
+                    (times[p as usize], v, flagged.contains(id))
+                })
+                .collect())
+        }
+    }
+}
+
+/// The timeline of `item` under the model `mf`, from the ratings of `source`.
 pub fn timeline(
     mf: &ModelFile,
-    ratings: &Ratings,
-    path: &Path,
+    source: &Source,
     item: &str,
     period: Period,
 ) -> CliResult<Timeline> {
-    let times = ratings.times().unwrap_or_default();
-    let (Some(i_model), Some(i_data)) = (mf.items().index(item), ratings.items().index(item))
-    else {
-        return Err(CliError::UnknownId(format!(
-            "item {item:?} is not in the model and its training data ({})",
-            path.display()
-        )));
-    };
-    // The users whose rating of the item the model flagged, by id.
-    let flagged: HashSet<&str> = mf
-        .model()
-        .corrupt_entries()
-        .iter()
-        .filter(|&&(_, i)| i == i_model)
-        .map(|&(u, _)| mf.users().external(u))
-        .collect();
-    let (raters, values) = ratings.item(i_data);
-    let positions = &ratings.csc_to_csr()[ratings.csc().indptr().outer_inds_sz(i_data as usize)];
-    let mut events: Vec<(i64, f64, bool)> = raters
-        .iter()
-        .zip(values)
-        .zip(positions)
-        .map(|((&u, &v), &p)| {
-            let id = ratings.users().external(u);
-            (times[p as usize], v, flagged.contains(id))
-        })
-        .collect();
+    let mut events = events(mf, source, item)?;
     if events.is_empty() {
         return Err(CliError::Data(format!(
             "item {item:?} has no ratings in {}",
-            path.display()
+            source.describe()
         )));
     }
     events.sort_by_key(|e| e.0);
@@ -186,13 +232,13 @@ pub fn run(
     title: Option<String>,
     out: &Output,
 ) -> CliResult<()> {
-    let (ratings, path) = training_ratings(mf, data)?;
-    let t = timeline(mf, &ratings, &path, item, period)?;
+    let source = Source::find(mf, data)?;
+    let t = timeline(mf, &source, item, period)?;
     let report = Report {
         command: "flagged --item",
         item,
         title,
-        data: path.display().to_string(),
+        data: source.describe(),
         period: t.period,
         ratings: t.ratings,
         flagged: t.flagged,

@@ -46,6 +46,16 @@ impl Tensor {
         }
     }
 
+    /// A tensor of `i64` values.
+    pub(super) fn i64(name: &str, shape: Vec<usize>, v: &[i64]) -> Tensor {
+        Tensor {
+            name: name.into(),
+            dtype: Dtype::I64,
+            shape,
+            data: v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        }
+    }
+
     /// A tensor of `u32` values.
     pub(super) fn u32(name: &str, shape: Vec<usize>, v: impl IntoIterator<Item = u32>) -> Tensor {
         Tensor {
@@ -216,11 +226,13 @@ pub(super) fn read_error(what: &str, e: io::Error) -> String {
     }
 }
 
-/// A tensor's values, decoded from little-endian bytes as they are read (F64 and U32: the
-/// element types model files use).
+/// A tensor's values, decoded from little-endian bytes as they are read (F64, I64 and U32:
+/// the element types model files use).
 pub(super) enum Values {
     /// F64 values.
     F64(Vec<f64>),
+    /// I64 values.
+    I64(Vec<i64>),
     /// U32 values.
     U32(Vec<u32>),
 }
@@ -235,6 +247,11 @@ impl Values {
                 a.copy_from_slice(c);
                 f64::from_le_bytes(a)
             })),
+            Values::I64(v) => v.extend(chunk.chunks_exact(8).map(|c| {
+                let mut a = [0u8; 8];
+                a.copy_from_slice(c);
+                i64::from_le_bytes(a)
+            })),
             Values::U32(v) => v.extend(chunk.chunks_exact(4).map(|c| {
                 let mut a = [0u8; 4];
                 a.copy_from_slice(c);
@@ -247,7 +264,15 @@ impl Values {
     pub(super) fn f64s(self) -> Vec<f64> {
         match self {
             Values::F64(v) => v,
-            Values::U32(_) => Vec::new(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The values if they are `i64`, else none.
+    pub(super) fn i64s(self) -> Vec<i64> {
+        match self {
+            Values::I64(v) => v,
+            _ => Vec::new(),
         }
     }
 
@@ -255,7 +280,7 @@ impl Values {
     pub(super) fn u32s(self) -> Vec<u32> {
         match self {
             Values::U32(v) => v,
-            Values::F64(_) => Vec::new(),
+            _ => Vec::new(),
         }
     }
 }

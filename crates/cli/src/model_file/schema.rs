@@ -60,6 +60,12 @@ impl From<Ids> for Vec<Box<str>> {
 pub(super) struct RatedPattern {
     pub(super) indptr: Vec<u32>,
     pub(super) gaps: Vec<u32>,
+    /// Every training rating's value, in the pattern's order (`cnmf fit --keep-times`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) values: Option<Vec<f64>>,
+    /// Every training rating's timestamp (seconds since the Unix epoch), with `values`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) times: Option<Vec<i64>>,
 }
 
 /// `model`: the fitted model, field for field as v1 stores it.

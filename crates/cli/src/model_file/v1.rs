@@ -18,7 +18,7 @@ use std::io::{BufRead, BufReader, Read};
 use sha2::{Digest, Sha256};
 
 use super::schema::{self, Ids, Payload, RatedPattern};
-use super::{hex, Decoded, ModelFile, Rated};
+use super::{hex, Decoded, History, ModelFile, Rated};
 use crate::input::clip;
 use crate::limits::MAX_MODEL_BYTES;
 
@@ -42,6 +42,8 @@ pub(super) fn to_bytes(mf: &ModelFile) -> Result<Vec<u8>, String> {
         rated: RatedPattern {
             indptr: rated.indptr.clone(),
             gaps: encode_gaps(&rated.indptr, &rated.items),
+            values: rated.history.as_ref().map(|h| h.values.clone()),
+            times: rated.history.as_ref().map(|h| h.times.clone()),
         },
         user_means: mf.user_means.clone(),
         item_means: mf.item_means.clone(),
@@ -124,6 +126,17 @@ fn from_body(header: &Header, body: &[u8]) -> Result<Decoded, String> {
         .map_err(|e| format!("the payload does not decode: {}", clip(&e.to_string(), 300)))?;
     let items = decode_gaps(&p.rated.indptr, &p.rated.gaps, p.items.0.len())
         .map_err(|e| format!("inconsistent model: rated items: {e}"))?;
+    let history = match (p.rated.values, p.rated.times) {
+        (Some(values), Some(times)) => Some(History { values, times }),
+        (None, None) => None,
+        _ => {
+            return Err(
+                "inconsistent model: the rated pattern stores values without timestamps or \
+                 timestamps without values"
+                    .into(),
+            )
+        }
+    };
     Ok(Decoded {
         training: p.training,
         users: p.users.0,
@@ -132,6 +145,7 @@ fn from_body(header: &Header, body: &[u8]) -> Result<Decoded, String> {
         rated: Some(Rated {
             indptr: p.rated.indptr,
             items,
+            history,
         }),
         user_means: p.user_means,
         item_means: p.item_means,
@@ -377,6 +391,22 @@ mod tests {
             e.contains("inconsistent model: invalid input model parts"),
             "{e}"
         );
+    }
+
+    /// Stored values need their timestamps and the other way round.
+    #[test]
+    fn stored_values_come_with_their_timestamps() {
+        let bytes = tiny_file();
+        let nl = bytes.iter().position(|&b| b == b'\n').unwrap();
+        let mut p: serde_json::Value = serde_json::from_slice(&bytes[nl + 1..]).unwrap();
+        let n = p["model"]["n_ratings"].as_u64().unwrap() as usize;
+        p["rated"]["values"] = vec![5.0; n].into();
+        let body = serde_json::to_vec(&p).unwrap();
+        let digest = hex(&Sha256::digest(&body));
+        let mut file = format!("{MAGIC} 1 sha256={digest} bytes={}\n", body.len()).into_bytes();
+        file.extend_from_slice(&body);
+        let e = ModelFile::from_bytes(&file).unwrap_err();
+        assert!(e.contains("values without timestamps"), "{e}");
     }
 
     #[test]

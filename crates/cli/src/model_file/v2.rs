@@ -12,8 +12,9 @@
 //! of the `cnmf` text). The tensors are little-endian and C-ordered: `W` (users x k), `H`
 //! (k x items, so that `W @ H` is the users x items matrix of raw scores), `user_means`,
 //! `item_means`, `corrupt_ratings` (F64), `rated_indptr`, `rated_items` (the CSR pattern of
-//! the training ratings), `corrupt_positions`, `corrupt_entries` (flags x 2: user, item) and,
-//! for `guarded` only, `screened_users` (U32).
+//! the training ratings), `corrupt_positions`, `corrupt_entries` (flags x 2: user, item),
+//! for `guarded` only, `screened_users` (U32), and, when `cnmf fit --keep-times` stored them,
+//! `rated_values` (F64) and `rated_times` (I64), parallel to `rated_items`.
 //!
 //! The container (fixed key order, so the bytes are deterministic; streamed, hashed reads) is
 //! [`container`](super::container); the header is parsed and validated by the `safetensors`
@@ -36,7 +37,7 @@ pub use super::container::{encode, Tensor, MAX_HEADER};
 use super::container::{read_error, Values, CHUNK};
 
 use super::schema::{self, CheckedFactors, Iteration, Params, Scale, Stop};
-use super::{hex, Decoded, ModelFile, Need, Rated, TrainingInfo};
+use super::{hex, Decoded, History, ModelFile, Need, Rated, TrainingInfo};
 use crate::input::clip;
 use crate::limits::{MAX_MODEL_BYTES, MAX_RANK};
 
@@ -61,9 +62,11 @@ const RATED_ITEMS: &str = "rated_items";
 const CORRUPT_POSITIONS: &str = "corrupt_positions";
 const CORRUPT_ENTRIES: &str = "corrupt_entries";
 const SCREENED_USERS: &str = "screened_users";
+const RATED_VALUES: &str = "rated_values";
+const RATED_TIMES: &str = "rated_times";
 
 /// The tensors a `Need::Scoring` read skips.
-const PATTERN: [&str; 2] = [RATED_INDPTR, RATED_ITEMS];
+const PATTERN: [&str; 4] = [RATED_INDPTR, RATED_ITEMS, RATED_VALUES, RATED_TIMES];
 
 /// The `cnmf` metadata as read: everything but the tensors. Ids are borrowed from the
 /// metadata text where they need no unescaping (the common case: no copy).
@@ -165,6 +168,11 @@ pub(super) fn to_bytes(mf: &ModelFile) -> Result<Vec<u8>, String> {
             model.corrupt_entries().iter().flat_map(|&(u, i)| [u, i]),
         ),
     ];
+    if let Some(h) = &rated.history {
+        let nnz = rated.items.len();
+        tensors.push(Tensor::f64(RATED_VALUES, vec![nnz], &h.values));
+        tensors.push(Tensor::i64(RATED_TIMES, vec![nnz], &h.times));
+    }
     if model.algorithm() == Algorithm::Guarded {
         let s = model.screened_users();
         tensors.push(Tensor::u32(
@@ -338,6 +346,7 @@ pub(super) fn read(prefix: &[u8], mut src: Source<'_>, need: Need) -> Result<Dec
         let cap = if seekable { size } else { size.min(1 << 26) };
         let mut values = match info.dtype {
             Dtype::F64 => Values::F64(Vec::with_capacity(cap / 8)),
+            Dtype::I64 => Values::I64(Vec::with_capacity(cap / 8)),
             _ => Values::U32(Vec::with_capacity(cap / 4)),
         };
         let digest = src
@@ -381,8 +390,9 @@ struct Shapes {
 }
 
 /// Checks the tensors the header lists against the metadata: exactly the expected names
-/// (`screened_users` for `guarded` only), one checksum each, the expected dtypes, and shapes
-/// that agree with the ids, the rank and each other.
+/// (`screened_users` for `guarded` only; `rated_values` and `rated_times` both or neither),
+/// one checksum each, the expected dtypes, and shapes that agree with the ids, the rank and
+/// each other.
 fn check_tensors(st: &Metadata, meta: &Meta<'_>) -> Result<Shapes, String> {
     let tensors = st.tensors();
     let mut expected = vec![
@@ -399,6 +409,10 @@ fn check_tensors(st: &Metadata, meta: &Meta<'_>) -> Result<Shapes, String> {
     let guarded = meta.model.params.0.algorithm() == Algorithm::Guarded;
     if guarded {
         expected.push(SCREENED_USERS);
+    }
+    let history = tensors.contains_key(RATED_VALUES) || tensors.contains_key(RATED_TIMES);
+    if history {
+        expected.extend([RATED_VALUES, RATED_TIMES]);
     }
     let have: BTreeSet<&str> = tensors.keys().map(String::as_str).collect();
     let want: BTreeSet<&str> = expected.iter().copied().collect();
@@ -461,6 +475,20 @@ fn check_tensors(st: &Metadata, meta: &Meta<'_>) -> Result<Shapes, String> {
             format!("{flags} flag positions"),
         ),
     ];
+    if history {
+        specs.push((
+            RATED_VALUES,
+            Dtype::F64,
+            vec![n_stored],
+            "rated items".into(),
+        ));
+        specs.push((
+            RATED_TIMES,
+            Dtype::I64,
+            vec![n_stored],
+            "rated items".into(),
+        ));
+    }
     if guarded {
         specs.push((
             SCREENED_USERS,
@@ -509,9 +537,18 @@ fn decode(
             let (indptr, rated) = (indptr.u32s(), rated.u32s());
             check_pattern(&indptr, &rated, m)
                 .map_err(|e| format!("inconsistent model: rated items: {e}"))?;
+            // check_tensors saw both history tensors or neither.
+            let history = match (take(RATED_VALUES), take(RATED_TIMES)) {
+                (Some(values), Some(times)) => Some(History {
+                    values: values.f64s(),
+                    times: times.i64s(),
+                }),
+                _ => None,
+            };
             Some(Rated {
                 indptr,
                 items: rated,
+                history,
             })
         }
         _ => None,
@@ -663,6 +700,104 @@ mod tests {
         let v1 = back.to_bytes(ModelFormat::Json).unwrap();
         let again = ModelFile::from_bytes(&v1).unwrap();
         assert_eq!(again.to_bytes(ModelFormat::Safetensors).unwrap(), bytes);
+    }
+
+    /// The fixture model with every rating's value and timestamp, and its version 2 bytes.
+    fn timed_file() -> (ModelFile, Vec<u8>) {
+        let (data, model) = tiny();
+        let times: Vec<i64> = (0..data.nnz() as i64).map(|p| 1_000 * p - 7).collect();
+        let data = data.with_times(times).unwrap();
+        let mut mf = ModelFile::from_fit(model, &data, info(data.nnz()));
+        mf.keep_history(&data).unwrap();
+        let bytes = mf.to_bytes(ModelFormat::Safetensors).unwrap();
+        (mf, bytes)
+    }
+
+    #[test]
+    fn stored_values_and_timestamps_round_trip_through_both_versions() {
+        let (data, _) = tiny();
+        let (mf, bytes) = timed_file();
+        let (values, times) = mf.history().unwrap();
+        // The values in the rated pattern's (CSR) order; the timestamps as given.
+        let csr: Vec<f64> = (0..data.n_users() as u32)
+            .flat_map(|u| data.user(u).1.to_vec())
+            .collect();
+        assert_eq!(bits(values), bits(&csr));
+        assert_eq!(times[0], -7);
+        let st = SafeTensors::deserialize(&bytes).unwrap();
+        assert_eq!(st.tensor(RATED_TIMES).unwrap().dtype(), Dtype::I64);
+        assert_eq!(st.tensor(RATED_VALUES).unwrap().shape(), &[data.nnz()]);
+        let back = ModelFile::from_bytes(&bytes).unwrap();
+        assert_eq!(back.history(), mf.history());
+        assert_eq!(back.to_bytes(ModelFormat::Safetensors).unwrap(), bytes);
+        let v1 = back.to_bytes(ModelFormat::Json).unwrap();
+        let again = ModelFile::from_bytes(&v1).unwrap();
+        assert_eq!(again.history(), mf.history());
+        assert_eq!(again.to_bytes(ModelFormat::Safetensors).unwrap(), bytes);
+        // An item's ratings, by user, at the positions the flags use.
+        let jaws = mf.items().index("jaws").unwrap();
+        let h = mf.item_history(jaws).unwrap();
+        let (raters, vals) = data.item(jaws);
+        assert_eq!(h.iter().map(|e| e.1).collect::<Vec<_>>(), raters.to_vec());
+        assert_eq!(h.iter().map(|e| e.2).collect::<Vec<_>>(), vals.to_vec());
+        for &(p, u, _, t) in &h {
+            assert!(mf.rated(u).contains(&jaws));
+            assert_eq!(times[p as usize], t);
+        }
+        // A model without them: none, and scoring reads skip them.
+        assert!(tiny_file().0.history().is_none());
+        let scoring = ModelFile::from_bytes_for(&bytes, Need::Scoring).unwrap();
+        assert_eq!(scoring.n_ratings(), mf.n_ratings());
+    }
+
+    #[test]
+    fn bad_stored_values_and_timestamps_are_named() {
+        let (_, bytes) = timed_file();
+        let edit = |f: &dyn Fn(&mut crate::fuzzing::V2Parts)| {
+            let mut p = v2_parts(&bytes).unwrap();
+            f(&mut p);
+            ModelFile::from_bytes(&seal_v2(p).unwrap()).unwrap_err()
+        };
+        let at = |p: &crate::fuzzing::V2Parts, name: &str| {
+            p.tensors.iter().position(|t| t.name == name).unwrap()
+        };
+        let e = edit(&|p| p.tensors.retain(|t| t.name != RATED_TIMES));
+        assert!(e.contains("tensor `rated_times` is missing"), "{e}");
+        let e = edit(&|p| {
+            let v = at(p, RATED_VALUES);
+            p.tensors[v].data[..8].copy_from_slice(&9.5f64.to_le_bytes());
+        });
+        assert!(
+            e.contains("stored rating 0 is 9.5, outside the scale"),
+            "{e}"
+        );
+        let e = edit(&|p| {
+            let v = at(p, RATED_VALUES);
+            p.tensors[v].data[..8].copy_from_slice(&f64::NAN.to_le_bytes());
+        });
+        assert!(e.contains("stored rating 0 is NaN"), "{e}");
+        let e = edit(&|p| {
+            let t = at(p, RATED_TIMES);
+            p.tensors[t].dtype = Dtype::F64;
+        });
+        assert!(e.contains("holds F64 values; this cnmf reads I64"), "{e}");
+        let e = edit(&|p| {
+            let t = at(p, RATED_TIMES);
+            p.tensors[t].shape[0] -= 1;
+            let len = p.tensors[t].data.len();
+            p.tensors[t].data.truncate(len - 8);
+        });
+        assert!(e.contains("tensor `rated_times` has shape"), "{e}");
+        // A stored rating that disagrees with the flagged rating at its position.
+        let (mf, _) = timed_file();
+        let pos = mf.model().corrupt_positions()[0] as usize;
+        let flagged = mf.corrupt_ratings()[0];
+        let e = edit(&|p| {
+            let v = at(p, RATED_VALUES);
+            let other = if flagged == 5.0 { 4.0f64 } else { 5.0 };
+            p.tensors[v].data[8 * pos..8 * pos + 8].copy_from_slice(&other.to_le_bytes());
+        });
+        assert!(e.contains("but the flags record"), "{e}");
     }
 
     /// The `safetensors` crate reads the file: tensors, shapes, bytes and metadata.

@@ -79,6 +79,78 @@ fn an_items_timeline_shows_the_bomb() {
     cnmf(&["flagged", "--model", model, "--data", data]).expect(2);
 }
 
+/// `cnmf fit --keep-times` stores the ratings with their timestamps: the timeline and the page
+/// need no training file, and show what they show with it.
+#[test]
+fn a_model_that_keeps_times_needs_no_training_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, model) = bombed_model(dir.path());
+    let kept = dir.path().join("kept.cnmf");
+    let kept = kept.to_str().unwrap();
+    let fit = cnmf(&[
+        "fit",
+        "--data",
+        &data,
+        "--k",
+        "2",
+        "--iters",
+        "60",
+        "--no-early-stopping",
+        "--lambda",
+        "1",
+        "--keep-times",
+        "-o",
+        kept,
+        "--json",
+    ])
+    .expect(0)
+    .json();
+    assert_eq!(fit["keeps_times"], true);
+    let query = |m: &str| {
+        cnmf(&[
+            "flagged", "--model", m, "--item", "i3", "--period", "day", "--json",
+        ])
+        .expect(0)
+        .json()
+    };
+    let from_file = query(&model);
+    std::fs::remove_file(&data).unwrap();
+    let from_model = query(kept);
+    assert_eq!(from_model["rows"], from_file["rows"]);
+    assert_eq!(from_model["flagged"], from_file["flagged"]);
+    assert!(
+        from_model["data"].as_str().unwrap().contains("the model"),
+        "{from_model}"
+    );
+    // Without stored times and without the file: a usage error saying both ways out.
+    cnmf(&["flagged", "--model", &model, "--item", "i3"])
+        .expect(2)
+        .stderr_has(&["--keep-times", "--data"]);
+    let page = dir.path().join("kept.html");
+    cnmf(&[
+        "flagged",
+        "--model",
+        kept,
+        "--html",
+        page.to_str().unwrap(),
+        "--top",
+        "1",
+    ])
+    .expect(0)
+    .stderr_has(&["1 timelines"]);
+    // Data without timestamps: refused before the fit.
+    cnmf(&[
+        "fit",
+        "--data",
+        &fixture("ratings.csv"),
+        "--keep-times",
+        "-o",
+        dir.path().join("x.cnmf").to_str().unwrap(),
+    ])
+    .expect(3)
+    .stderr_has(&["--keep-times needs timestamps"]);
+}
+
 /// Fits the bombed ratings into `dir`; returns (data, model) paths.
 fn bombed_model(dir: &std::path::Path) -> (String, String) {
     let data = dir.join("ratings.csv");
