@@ -443,6 +443,15 @@ class CorrectiveNMF:
             pred = np.zeros(0)
         return pd.DataFrame({"user": users, "item": items, "rating": vals, "prediction": pred})
 
+    def suspected_users(self) -> np.ndarray:
+        """The users the fit judges adversarial, as ids in index order: for ``guarded`` the
+        users of its profile screen and those whose rating its burst screen held; for the other
+        algorithms (which decide per rating) every user with a flagged rating. The user-level
+        decision that :func:`cnmf.metrics.detection` scores against an attack's ground truth
+        (as ``cargo xtask reproduce`` does)."""
+        model = self._check_fitted()
+        return np.asarray(self.user_ids_)[model.suspected_users()]
+
     # files -------------------------------------------------------------------------------
 
     def save(self, path: "os.PathLike[str] | str", format: str = "safetensors") -> int:

@@ -109,6 +109,9 @@ class CorrectiveNMF:
     def flagged(self) -> Any:
         """The flagged training ratings as a pandas DataFrame (user, item, rating,
         prediction), one row per rating; not the per-item report of ``cnmf flagged``."""
+    def suspected_users(self) -> npt.NDArray[Any]:
+        """The users the fit judges adversarial (guarded: screened and burst-held users; the
+        other algorithms: users with a flagged rating), as ids."""
     def save(self, path: _Path, format: str = "safetensors") -> int:
         """Writes the CLI's model file (``"safetensors"``: format version 2, ``"json"``:
         version 1) atomically; returns its size in bytes."""

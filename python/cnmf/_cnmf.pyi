@@ -32,6 +32,7 @@ class Model:
     def fold_in(self, items: List[str], ratings: List[float]) -> npt.NDArray[np.float64]: ...
     def params(self) -> Dict[str, Any]: ...
     def rated(self, user: int) -> npt.NDArray[np.uint32]: ...
+    def suspected_users(self) -> npt.NDArray[np.uint32]: ...
 
 class Settings(TypedDict):
     """The fit parameters, as ``cnmf fit`` takes them."""
@@ -71,7 +72,7 @@ def fit_csr(
     """Fits the engine on compressed sparse rows (no empty row or column, indices sorted)."""
 
 def load_movielens(
-    name: str, data_home: Optional[str] = None
+    name: str, data_home: Optional[str] = None, download: bool = False, url: Optional[str] = None
 ) -> Tuple[
     List[str],
     List[str],
@@ -99,6 +100,14 @@ def accuracy(
     truth: npt.NDArray[np.float64], predictions: npt.NDArray[np.float64], scale: Tuple[float, float]
 ) -> Dict[str, Any]:
     """NMAE, MAE, RMSE and n of the predictions, clipped to the scale."""
+
+def detection(flagged: List[str], truth: List[str]) -> Dict[str, Any]:
+    """Counts, precision, recall and F1 of the flagged ids against the true ones."""
+
+def hit_ratio(
+    clean: Model, attacked: Model, users: List[str], targets: List[str], n: int
+) -> Dict[str, Any]:
+    """Hit ratio at n of the targets before and after an attack (ids matched across models)."""
 
 def load(path: str) -> Model:
     """Reads a model file of either format version."""

@@ -23,6 +23,8 @@ use pyo3::exceptions::{PyFileNotFoundError, PyKeyError, PyOSError, PyRuntimeErro
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+mod metrics;
+
 /// An [`std::io::Error`] as the matching Python exception.
 fn os_error(e: std::io::Error) -> PyErr {
     match e.kind() {
@@ -485,6 +487,13 @@ impl Model {
         )
     }
 
+    /// The indices of the users the fit judges adversarial, ascending
+    /// (`NmfModel::suspected_users`: guarded's screened and burst-held users; for the other
+    /// algorithms, the users with a flagged rating).
+    fn suspected_users<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<u32>> {
+        Array1::from_vec(self.mf.model().suspected_users()).into_pyarray(py)
+    }
+
     /// The fit's trace: one dict per iteration (iteration 0 is the initial factors).
     fn trace<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
         self.mf
@@ -645,15 +654,20 @@ impl Model {
 /// The ratings of one MovieLens release as `(user ids, item ids, user index, item index,
 /// ratings, timestamps)` in the loader's order (by user, then item), from
 /// `data_home/<release>/` (`data_home` defaults to `$CNMF_DATA`, then `./data`, as `cnmf`
-/// finds its data). MovieLens may not be redistributed, so nothing is downloaded: a missing
-/// release is `FileNotFoundError` saying where to get it and where to put it.
+/// finds its data). MovieLens may not be redistributed, so it is not shipped: with
+/// `download`, a missing release is fetched from GroupLens (or `url`, a mirror) and checked
+/// against its pinned size and SHA-256 before anything is unpacked (`cnmf data fetch`);
+/// without it, a missing release is `FileNotFoundError` saying where to get it and where to
+/// put it.
 #[pyfunction]
-#[pyo3(signature = (name, data_home=None))]
+#[pyo3(signature = (name, data_home=None, download=false, url=None))]
 #[allow(clippy::type_complexity)]
 fn load_movielens<'py>(
     py: Python<'py>,
     name: &str,
     data_home: Option<PathBuf>,
+    download: bool,
+    url: Option<String>,
 ) -> PyResult<(
     Vec<String>,
     Vec<String>,
@@ -669,7 +683,19 @@ fn load_movielens<'py>(
         )));
     };
     let home = data_home.unwrap_or_else(discover::data_dir);
-    let path = home.join(release.dir).join(release.ratings_file);
+    let mut path = home.join(release.dir).join(release.ratings_file);
+    if !path.is_file() && download {
+        let url = url.unwrap_or_else(|| release.url.to_string());
+        let source = py
+            .detach(|| {
+                discover::download_from(release, &url, &release.expected(), &home, &mut |_| {})
+            })
+            .map_err(|e| match e {
+                cnmf_ratings::RatingsError::Io { source, .. } => os_error(source),
+                e => PyOSError::new_err(e.to_string()),
+            })?;
+        path = source.path;
+    }
     if !path.is_file() {
         return Err(PyFileNotFoundError::new_err(format!(
             "{}: not found. MovieLens is not shipped with cnmf: download {} and unzip it into \
@@ -738,6 +764,8 @@ fn _cnmf(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(load, m)?)?;
     m.add_function(wrap_pyfunction!(load_movielens, m)?)?;
     m.add_function(wrap_pyfunction!(accuracy, m)?)?;
+    m.add_function(wrap_pyfunction!(metrics::detection, m)?)?;
+    m.add_function(wrap_pyfunction!(metrics::hit_ratio, m)?)?;
     m.add_function(wrap_pyfunction!(attack, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     let names: Vec<&str> = Algorithm::ALL.iter().map(|a| a.name()).collect();

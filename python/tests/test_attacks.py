@@ -75,3 +75,72 @@ def test_prediction_shift_of_a_review_bomb(triples):
     assert s["maps"] == pytest.approx(np.abs(d).mean()) and s["maps"] > 0
     assert s["mean_shift"] == pytest.approx(d.mean()) and s["mean_shift"] < 0  # a nuke
     assert prediction_shift(clean, clean, 7)["maps"] == 0.0
+
+
+def test_hit_ratio_of_a_push_by_hand(triples):
+    from cnmf.metrics import hit_ratio
+
+    df = frame(triples)
+    attacked, _ = attacks.generate(
+        df, "low-knowledge", size=12, filler=5, targets=[7], direction="push", seed=4
+    )
+    params = dict(rank=3, max_iter=60, early_stopping=False, algorithm="ignore-missing")
+    clean = CorrectiveNMF(**params).fit(df)
+    pushed = CorrectiveNMF(**params).fit(attacked)
+    h = hit_ratio(clean, pushed, 7, n=5)
+    # By hand: a genuine user who had not rated item 7 counts a hit when fewer than 5 of the
+    # items they had not rated score above it (raw scores W @ H; ties go to the lower index).
+    seen = df.groupby("user")["item"].apply(set)
+
+    def hits(model):
+        items = list(clean.item_ids_)
+        scores = model.W_ @ model.H_
+        rows = {str(u): k for k, u in enumerate(model.user_ids_)}
+        cols = {int(i): k for k, i in enumerate(model.item_ids_)}
+        eligible = hit = 0
+        for u in clean.user_ids_:
+            if 7 in seen[u]:
+                continue
+            eligible += 1
+            s = scores[rows[str(u)]]
+            cand = [i for i in items if i not in seen[u]]
+            t = s[cols[7]]
+            above = sum(
+                1 for i in cand if s[cols[i]] > t or (s[cols[i]] == t and items.index(i) < items.index(7))
+            )
+            hit += above < 5
+        return eligible, hit
+
+    (eligible, before), (_, after) = hits(clean), hits(pushed)
+    (t,) = h["per_target"]
+    assert (t["target"], t["eligible_users"], t["hits_before"], t["hits_after"]) == ("7", eligible, before, after)
+    assert h["before"] == pytest.approx(before / eligible) and h["after"] == pytest.approx(after / eligible)
+    assert h["after"] > h["before"]  # the push worked on plain NMF
+    with pytest.raises(ValueError, match="not in the clean model"):
+        hit_ratio(clean, pushed, "no-such-item")
+    with pytest.raises(ValueError):
+        hit_ratio(clean, pushed, 7, n=0)
+
+
+def test_user_detection_of_a_burst_by_guarded(triples):
+    from cnmf.metrics import detection, user_detection
+
+    df = frame(triples)
+    df["timestamp"] = np.arange(len(df), dtype=np.int64) * 21_600  # four a day, over 400 days
+    attacked, truth = attacks.generate(df, "low-knowledge", size=8, filler=5, targets=[7], seed=2)
+    model = CorrectiveNMF(rank=3, max_iter=40, early_stopping=False, algorithm="guarded").fit(attacked)
+    suspected = set(str(u) for u in model.suspected_users())
+    d = user_detection(model, truth["adversaries"])
+    adversaries = set(truth["adversaries"])
+    tp = len(suspected & adversaries)
+    assert d["true_positives"] == tp and tp > 0
+    assert d["false_positives"] == len(suspected - adversaries)
+    assert d["false_negatives"] == len(adversaries - suspected)
+    assert d["f1"] == pytest.approx(2 * tp / (len(suspected) + len(adversaries)))
+    # By hand, and the undefined ratios.
+    d = detection(["a", "b", "b", "c"], ["b", "c", "d", "e"])
+    assert (d["true_positives"], d["false_positives"], d["false_negatives"]) == (2, 1, 2)
+    assert d["precision"] == pytest.approx(2 / 3) and d["recall"] == pytest.approx(0.5)
+    assert detection([], ["x"])["precision"] is None
+    # Ids compare as the models store them: 5 and "5" are one user.
+    assert detection([5], ["5"])["f1"] == 1.0

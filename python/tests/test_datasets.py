@@ -40,3 +40,30 @@ def test_missing_release_names_where_to_get_it(tmp_path):
     assert "ratings.dat" in str(e.value)
     with pytest.raises(ValueError, match="unknown MovieLens release"):
         load_movielens("ml-20m", data_home=str(tmp_path))
+
+
+def test_a_download_that_fails_its_check_leaves_nothing(tmp_path):
+    import http.server
+    import threading
+
+    class Wrong(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b"not the MovieLens zip"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Wrong)
+    thread = threading.Thread(target=server.handle_request, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}/ml-100k.zip"
+    with pytest.raises(OSError, match="expected 4924029") as e:
+        load_movielens("ml-100k", data_home=str(tmp_path), download=True, url=url)
+    thread.join(5)
+    server.server_close()
+    assert url in str(e.value)
+    assert list(tmp_path.iterdir()) == []

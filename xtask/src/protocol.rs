@@ -375,27 +375,17 @@ pub fn engine_record(
     })
 }
 
-/// User-level detection of `model`'s flags on `att`'s data: a user is flagged when at least one
-/// of their ratings is (any positive share), against `att`'s adversaries. For guarded the
-/// user-level decisions are its screens: a user is flagged when the profile screen screened it
-/// or the burst screen held one of its ratings (its rating-level flags are the ratings its
-/// items are not fitted on, about a fifth of the clean ratings, so nearly every user has one).
+/// User-level detection of `model`'s decision on `att`'s data against `att`'s adversaries: the
+/// users of [`NmfModel::suspected_users`] (one flagged rating for the paper's variants; for
+/// guarded, its screens: its rating-level flags are the ratings its items are not fitted on,
+/// about a fifth of the clean ratings, so nearly every user has one).
 fn flagged_users(model: &NmfModel, att: &Attacked) -> Result<cnmf_metrics::Detection> {
-    let entries: Vec<(u32, u32)> = if model.algorithm() == Algorithm::Guarded {
-        let held = model
-            .bursts()
-            .unwrap_or_default()
-            .iter()
-            .flat_map(|b| b.users.iter().map(move |&u| (u, b.item)));
-        model
-            .screened_users()
-            .iter()
-            .flat_map(|&u| att.ratings.user(u).0.iter().map(move |&i| (u, i)))
-            .chain(held)
-            .collect()
-    } else {
-        model.corrupt_entries().to_vec()
-    };
+    // One rating of each suspected user flags the user (a share above zero).
+    let entries: Vec<(u32, u32)> = model
+        .suspected_users()
+        .into_iter()
+        .filter_map(|u| att.ratings.user(u).0.first().map(|&i| (u, i)))
+        .collect();
     Ok(user_detection(
         &att.ratings,
         entries,

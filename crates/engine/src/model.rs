@@ -336,6 +336,24 @@ impl NmfModel {
         counts
     }
 
+    /// The users the fit judges adversarial, ascending: the user-level decision behind the
+    /// detection figures of `cargo xtask reproduce`. For `guarded`, the users of its profile
+    /// screen and those whose rating its burst screen held (its rating-level flags are broad:
+    /// nearly every user has one); for every other algorithm, the users with at least one
+    /// flagged rating (those decide per rating only).
+    pub fn suspected_users(&self) -> Vec<u32> {
+        let mut users: Vec<u32> = if self.algorithm() == Algorithm::Guarded {
+            let held = self.bursts().unwrap_or_default().iter();
+            let held = held.flat_map(|b| b.users.iter().copied());
+            self.screened_users.iter().copied().chain(held).collect()
+        } else {
+            self.corrupt_entries.iter().map(|&(u, _)| u).collect()
+        };
+        users.sort_unstable();
+        users.dedup();
+        users
+    }
+
     /// Per-iteration statistics; entry `t` is iteration `t`, entry 0 the initial factors.
     pub fn trace(&self) -> &[IterationStats] {
         &self.trace

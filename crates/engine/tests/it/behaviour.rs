@@ -165,6 +165,9 @@ fn fully_flagged_rows_and_columns_keep_their_factors() {
         let five = fit(5);
         assert_eq!(one.factors(), five.factors(), "{alg}: flagged rows moved");
         assert!(five.corrupt_counts_per_user().iter().sum::<u32>() as usize == data.nnz());
+        // Every user with a rating has a flagged one, so every such user is suspected.
+        let raters: Vec<u32> = (0..10u32).filter(|&u| !data.user(u).0.is_empty()).collect();
+        assert_eq!(five.suspected_users(), raters, "{alg}");
     }
     // replace-corrupt still gives corrupt entries the weight decay^t, so they keep moving.
     let fit = |iters| {

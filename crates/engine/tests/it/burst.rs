@@ -100,6 +100,13 @@ fn a_shifted_burst_is_held_and_flagged() {
     assert!(b.start >= 200 * DAY && b.end < 200 * DAY + 3600, "{b:?}");
     assert_eq!(b.held, ATTACKERS as usize);
     assert_eq!(b.users, attackers, "the held ratings' users");
+    // The user-level decision: the held raters (and the screened users), not every user with
+    // a flagged rating.
+    let mut suspected = attackers.clone();
+    suspected.extend(model.screened_users());
+    suspected.sort_unstable();
+    suspected.dedup();
+    assert_eq!(model.suspected_users(), suspected);
     let flagged = model.corrupt_entries();
     for &u in &attackers {
         assert!(flagged.contains(&(u, 0)), "attacker {u} not flagged");
