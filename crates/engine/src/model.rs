@@ -338,13 +338,15 @@ impl NmfModel {
 
     /// The users the fit judges adversarial, ascending: the user-level decision behind the
     /// detection figures of `cargo xtask reproduce`. For `guarded`, the users of its profile
-    /// screen and those whose rating its burst screen held (its rating-level flags are broad:
-    /// nearly every user has one); for every other algorithm, the users with at least one
-    /// flagged rating (those decide per rating only).
+    /// screen and those whose rating a burst of `|z| >=` [`SUSPECT_Z`](crate::burst::SUSPECT_Z)
+    /// held (its rating-level flags are broad: nearly every user has one; a weaker burst's
+    /// ratings are held but their users not accused); for every other algorithm, the users
+    /// with at least one flagged rating (those decide per rating only).
     pub fn suspected_users(&self) -> Vec<u32> {
         let mut users: Vec<u32> = if self.algorithm() == Algorithm::Guarded {
-            let held = self.bursts().unwrap_or_default().iter();
-            let held = held.flat_map(|b| b.users.iter().copied());
+            let strong = self.bursts().unwrap_or_default().iter();
+            let strong = strong.filter(|b| b.z.abs() >= crate::burst::SUSPECT_Z);
+            let held = strong.flat_map(|b| b.users.iter().copied());
             self.screened_users.iter().copied().chain(held).collect()
         } else {
             self.corrupt_entries.iter().map(|&(u, _)| u).collect()

@@ -454,8 +454,9 @@ pub(super) fn hit_ratio_and_users(s: &mut String, doc: &Document<'_>) {
         "\nUser-level detection of the algorithms that flag (the corrupt variants, huber, \
          trimmed and guarded): a user counts as flagged when at least \
          one of their ratings is flagged, for guarded when its profile screen kept the user \
-         out of the items' fit (its rating-level flags, every rating its items are not fitted \
-         on, cover a fifth of the clean ratings); precision is the share of flagged users who are \
+         out of the items' fit or a strong burst (|z| at least 8) held one of their ratings \
+         (`NmfModel::suspected_users`; its rating-level flags, every rating its items are not \
+         fitted on, cover a fifth of the clean ratings); precision is the share of flagged users who are \
          adversaries (over the repetitions where some user was flagged), recall the share of \
          adversaries flagged, F1 their harmonic mean.\n"
     );

@@ -165,3 +165,33 @@ fn same_bits_for_any_thread_count_and_no_screen_without_times() {
         .unwrap_err();
     assert!(e.to_string().contains("at least 1 second"), "{e}");
 }
+
+/// A burst's raters are accused only when its shift is strong (`|z| >= SUSPECT_Z`); the
+/// ratings of a weaker one are held all the same.
+#[test]
+fn only_strong_bursts_accuse_their_raters() {
+    use cnmf_engine::burst::SUSPECT_Z;
+    use cnmf_engine::Burst;
+    let (data, _) = instance(When::Burst);
+    let burst = |item: u32, z: f64, users: Vec<u32>| Burst {
+        item,
+        start: 0,
+        end: 60,
+        count: users.len(),
+        mean: 1.0,
+        rest_mean: 4.0,
+        z,
+        held: users.len(),
+        users,
+    };
+    let model = fit(&data, Some(DAY as u64), 1)
+        .with_bursts(Some(vec![
+            burst(0, -(SUSPECT_Z + 9.0), vec![1, 2]),
+            burst(1, -(SUSPECT_Z - 2.8), vec![3, 4]),
+            burst(2, SUSPECT_Z, vec![9]),
+        ]))
+        .unwrap()
+        .with_screened_users(vec![2, 7])
+        .unwrap();
+    assert_eq!(model.suspected_users(), [1, 2, 7, 9]);
+}
