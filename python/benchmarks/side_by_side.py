@@ -5,7 +5,7 @@ the engine on an ML-1M-shaped file, and the conversion of a large SciPy matrix.
 A benchmark script, not a test: it prints Markdown tables; docs/PERFORMANCE.md records them.
 
     python -m venv .venv && .venv/bin/pip install ./python pandas scikit-surprise
-    cargo build --release -p cnmf-cli
+    cargo build --release -p cnmf-cli --bin cnmf --example fit_arrays
     CNMF_DATA=<folder holding ml-100k/> .venv/bin/python python/benchmarks/side_by_side.py surprise
     cargo xtask bench-scale --sizes 1m,25m --algos ignore-corrupt --iters 1 --no-cli --keep-data --data-dir bench-data
     .venv/bin/python python/benchmarks/side_by_side.py overhead bench-data/bench-1m/ratings.dat
@@ -21,8 +21,10 @@ time and test NMAE
 ``unknown="mean"`` fallback).
 
 ``overhead``: ``CorrectiveNMF.fit`` (wall, from the three arrays of the file) against the
-engine's own time for the same fit (its trace) and ``cnmf fit``'s ``fit_seconds`` on the file
-for the same fit (``--no-early-stopping --l2 0``: the package's defaults).
+same work done in Rust without Python (``cargo build --release -p cnmf-cli --example
+fit_arrays``: id maps, the ratings builder, the fit and the model file from the same arrays),
+against the engine's own time for the same fit (its trace), and against ``cnmf fit``'s
+``fit_seconds`` on the file for the same fit (``--no-early-stopping --l2 0``).
 
 ``convert``: the file as a ``scipy.sparse.csr_matrix``; ``fit`` with one iteration, wall time
 minus the engine's time is the conversion into the engine's storage.
@@ -137,12 +139,19 @@ def overhead(args):
             check=True, capture_output=True, text=True,
         )
     cli = json.loads(out.stdout)["fit_seconds"]
+    rust = json.loads(subprocess.run(
+        [args.fit_arrays, args.file, str(args.iters), args.algo, str(args.repeats)],
+        check=True, capture_output=True, text=True,
+    ).stdout)
     wall, eng = min(walls), min(inside)
     print(f"{args.file}: {len(ratings)} ratings, {args.algo}, k = 20, {args.iters} iterations, "
           f"best of {args.repeats}")
-    print("| Python fit wall s | engine time inside s | cnmf fit fit_seconds | Python over the engine | Python over cnmf fit |")
-    print("|---|---|---|---|---|")
-    print(f"| {wall:.3f} | {eng:.3f} | {cli:.3f} | {100 * (wall / eng - 1):+.1f}% | {100 * (wall / cli - 1):+.1f}% |")
+    print("| Python fit wall s | the same in Rust s | engine time inside s | cnmf fit fit_seconds "
+          "| Python over Rust | Python over the engine | Python over cnmf fit |")
+    print("|---|---|---|---|---|---|---|")
+    print(f"| {wall:.3f} | {rust['wall']:.3f} | {eng:.3f} | {cli:.3f} "
+          f"| {100 * (wall / rust['wall'] - 1):+.1f}% | {100 * (wall / eng - 1):+.1f}% "
+          f"| {100 * (wall / cli - 1):+.1f}% |")
 
 
 def convert(args):
@@ -175,6 +184,7 @@ def main():
     o.add_argument("--algo", default="ignore-corrupt")
     o.add_argument("--repeats", type=int, default=3)
     o.add_argument("--cnmf", default="target/release/cnmf")
+    o.add_argument("--fit-arrays", default="target/release/examples/fit_arrays")
     c = sub.add_parser("convert")
     c.add_argument("file")
     args = p.parse_args()

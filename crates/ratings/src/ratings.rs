@@ -997,27 +997,63 @@ fn intern(map: &mut Arc<IdMap>, id: &str) -> u32 {
 
 /// The CSC of a CSR and the CSR position of each CSC entry (counting sort by column, so each
 /// column's users come out ascending).
+///
+/// Parallel over ranges of columns of about equal size, one per worker: each range owns its
+/// contiguous slice of the CSC arrays (a column's entries are contiguous there) and scans the
+/// whole CSR for the entries of its columns, so the writes are disjoint without `unsafe`, and
+/// the result is the same for any number of threads.
 fn csc_of(csr: &CsMatI<f64, u32>) -> (CsMatI<f64, u32>, Vec<u32>) {
     let (n, m) = csr.shape();
     let nnz = csr.nnz();
     let col_ptr = bucket_starts(csr.indices().iter().copied(), m);
-    let mut next: Vec<u32> = col_ptr[..m].to_vec();
     let mut rows = vec![0u32; nnz];
     let mut values = vec![0f64; nnz];
     let mut pos = vec![0u32; nnz];
     let ip = csr.indptr();
     let ip = ip.raw_storage();
     let (indices, data) = (csr.indices(), csr.data());
-    for u in 0..n {
-        for p in ip[u] as usize..ip[u + 1] as usize {
-            let j = indices[p] as usize;
-            let slot = next[j] as usize;
-            rows[slot] = u as u32;
-            values[slot] = data[p];
-            pos[slot] = p as u32;
-            next[j] += 1;
-        }
+    // Column cuts: `parts` ranges of about nnz / parts entries (a range may be empty).
+    let parts = rayon::current_num_threads().clamp(1, m.max(1));
+    let mut cuts = vec![0usize];
+    for t in 1..parts {
+        let target = (nnz as u64 * t as u64 / parts as u64) as u32;
+        let j = col_ptr[..m].partition_point(|&c| c < target);
+        cuts.push(j.max(cuts[t - 1]));
     }
+    cuts.push(m);
+    let mut slices = Vec::with_capacity(parts);
+    let (mut r, mut v, mut q) = (&mut rows[..], &mut values[..], &mut pos[..]);
+    for w in cuts.windows(2) {
+        let len = (col_ptr[w[1]] - col_ptr[w[0]]) as usize;
+        let (r1, r2) = std::mem::take(&mut r).split_at_mut(len);
+        let (v1, v2) = std::mem::take(&mut v).split_at_mut(len);
+        let (q1, q2) = std::mem::take(&mut q).split_at_mut(len);
+        slices.push((w[0], w[1], r1, v1, q1));
+        (r, v, q) = (r2, v2, q2);
+    }
+    slices
+        .into_par_iter()
+        .for_each(|(j0, j1, rows, values, pos)| {
+            if j0 == j1 {
+                return;
+            }
+            let base = col_ptr[j0];
+            let mut next: Vec<u32> = col_ptr[j0..j1].iter().map(|&c| c - base).collect();
+            for u in 0..n {
+                for p in ip[u] as usize..ip[u + 1] as usize {
+                    let j = indices[p] as usize;
+                    if j < j0 || j >= j1 {
+                        continue;
+                    }
+                    let slot = &mut next[j - j0];
+                    let at = *slot as usize;
+                    rows[at] = u as u32;
+                    values[at] = data[p];
+                    pos[at] = p as u32;
+                    *slot += 1;
+                }
+            }
+        });
     let csc = CsMatI::new_csc((n, m), col_ptr, rows, values);
     (csc, pos)
 }
@@ -1058,6 +1094,40 @@ mod tests {
             assert_eq!(r.get(x.user, x.item), Some(x.value));
         }
         assert_eq!(r.mean(), 3.0);
+    }
+
+    /// The column-parallel CSC is the same for every number of threads (ranges of columns,
+    /// some of them empty when there are more threads than columns with entries).
+    #[test]
+    fn the_csc_is_the_same_for_any_thread_count() {
+        let mut t = Vec::new();
+        for u in 0..40u32 {
+            for i in 0..9u32 {
+                if (u * 7 + i * 3) % 5 != 0 && !(i == 4 || (i > 6 && u > 3)) {
+                    t.push((format!("u{u}"), format!("i{i}"), f64::from(1 + (u + i) % 5)));
+                }
+            }
+        }
+        let t = t.iter().map(|(u, i, v)| (u.as_str(), i.as_str(), *v));
+        let r = Ratings::from_external(t, RatingScale::MOVIELENS).unwrap();
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let (csc1, pos1) = one.install(|| csc_of(r.csr()));
+        // The one-thread result against the definition.
+        for (p, &csr_pos) in pos1.iter().enumerate() {
+            assert_eq!(csc1.data()[p], r.csr().data()[csr_pos as usize]);
+        }
+        for threads in [2, 3, 4, 16] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let (csc, pos) = pool.install(|| csc_of(r.csr()));
+            assert_eq!(csc, csc1, "{threads} threads");
+            assert_eq!(pos, pos1, "{threads} threads");
+        }
     }
 
     #[test]

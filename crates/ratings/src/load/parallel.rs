@@ -304,24 +304,10 @@ fn bucket(
     total: usize,
 ) -> Option<(Vec<u32>, Vec<u32>, Vec<f64>, Vec<i64>)> {
     let row_ptr = row_pointers(&outs, n_users);
-    let mut next = row_ptr.clone();
     let mut indices = vec![0u32; total];
     let mut data = vec![0f64; total];
     let mut times = vec![0i64; if opts.timestamps { total } else { 0 }];
-    for o in outs {
-        // `o` is dropped at the end of each turn.
-        for (p, t) in o.sink.entries.iter().enumerate() {
-            let slot = &mut next[t.user as usize];
-            let k = *slot as usize;
-            indices[k] = t.item;
-            data[k] = t.value;
-            if opts.timestamps {
-                times[k] = o.sink.times[p];
-            }
-            *slot += 1;
-        }
-    }
-    drop(next);
+    place_by_user(outs, &row_ptr, &mut indices, &mut data, &mut times);
 
     // Rows are sorted in groups of about `GROUP` ratings, on all threads.
     const GROUP: usize = 1 << 16;
@@ -349,6 +335,75 @@ fn bucket(
         .map(|(ptr, ind, dat, tim)| sort_rows(ptr, ind, dat, tim))
         .reduce(|| false, |a, b| a || b);
     (!repeats).then_some((row_ptr, indices, data, times))
+}
+
+/// Ranges placed per turn by [`place_by_user`]: each worker reads all of a turn's ratings, and a
+/// turn's buffers are freed once it is placed, so memory stays about one copy of the ratings.
+const RANGES_PER_TURN: usize = 2;
+
+/// The stable counting sort by user of [`bucket`]: each range's ratings, in file order, go to
+/// their user's next free slot of the CSR arrays (`times` empty when not kept). Parallel over
+/// ranges of users of about equal size, one per worker: each owns its contiguous slice of the
+/// arrays and takes the ratings of its users from every range, in file order, so the writes are
+/// disjoint without `unsafe` and the result is the same for any number of threads.
+fn place_by_user(
+    outs: Vec<RangeOut<'_>>,
+    row_ptr: &[u32],
+    indices: &mut [u32],
+    data: &mut [f64],
+    times: &mut [i64],
+) {
+    let n_users = row_ptr.len() - 1;
+    let total = row_ptr[n_users];
+    let keep_times = !times.is_empty();
+    let parts = rayon::current_num_threads().clamp(1, n_users.max(1));
+    let mut cuts = vec![0usize];
+    for t in 1..parts {
+        let target = (u64::from(total) * t as u64 / parts as u64) as u32;
+        let u = row_ptr[..n_users].partition_point(|&c| c < target);
+        cuts.push(u.max(cuts[t - 1]));
+    }
+    cuts.push(n_users);
+    // (first user, users' next slots relative to the slice, items, values, times)
+    let mut slices = Vec::with_capacity(parts);
+    let (mut ind, mut dat, mut tim) = (indices, data, times);
+    for w in cuts.windows(2) {
+        let base = row_ptr[w[0]];
+        let len = (row_ptr[w[1]] - base) as usize;
+        let (a, rest) = std::mem::take(&mut ind).split_at_mut(len);
+        ind = rest;
+        let (b, rest) = std::mem::take(&mut dat).split_at_mut(len);
+        dat = rest;
+        let (c, rest) = std::mem::take(&mut tim).split_at_mut(if keep_times { len } else { 0 });
+        tim = rest;
+        let next: Vec<u32> = row_ptr[w[0]..w[1]].iter().map(|&p| p - base).collect();
+        slices.push((w[0], w[1], next, a, b, c));
+    }
+    let mut outs = outs.into_iter().peekable();
+    while outs.peek().is_some() {
+        let turn: Vec<RangeOut<'_>> = outs.by_ref().take(RANGES_PER_TURN).collect();
+        slices
+            .par_iter_mut()
+            .for_each(|(u0, u1, next, ind, dat, tim)| {
+                let (u0, u1) = (*u0 as u32, *u1 as u32);
+                for o in &turn {
+                    for (p, t) in o.sink.entries.iter().enumerate() {
+                        if t.user < u0 || t.user >= u1 {
+                            continue;
+                        }
+                        let slot = &mut next[(t.user - u0) as usize];
+                        let k = *slot as usize;
+                        ind[k] = t.item;
+                        dat[k] = t.value;
+                        if keep_times {
+                            tim[k] = o.sink.times[p];
+                        }
+                        *slot += 1;
+                    }
+                }
+            });
+        // `turn` is dropped here: its ranges' buffers are freed.
+    }
 }
 
 /// Sorts each row (spans `ptr[k] - ptr[0] .. ptr[k + 1] - ptr[0]` of the slices) by (item,
