@@ -1,0 +1,149 @@
+//! The distributed fit against the single-process engine.
+
+use cnmf_distributed::fit_ranks;
+use cnmf_engine::Algorithm;
+
+use crate::common::{fixture, max_rel_diff, params};
+
+/// Every paper algorithm, P = 1..4: predictions on every observed rating within 1e-9 relative
+/// of the engine's, the same number of iterations, the same flags, the same stop reason.
+#[test]
+fn paper_algorithms_agree_with_the_engine_on_1_to_4_ranks() {
+    let data = fixture();
+    for alg in Algorithm::PAPER {
+        for k in [3, 5] {
+            let p = params(alg, k, 40);
+            let engine = p.fit(&data).unwrap();
+            for ranks in 1..=4 {
+                let (model, _) = fit_ranks(&p, &data, ranks).unwrap();
+                let d = max_rel_diff(&data, &engine, &model);
+                assert!(
+                    d <= 1e-9,
+                    "{alg} k={k} P={ranks}: relative difference {d:e}"
+                );
+                assert_eq!(model.iterations(), engine.iterations(), "{alg} P={ranks}");
+                assert_eq!(model.stop_reason(), engine.stop_reason(), "{alg} P={ranks}");
+                assert_eq!(
+                    model.corrupt_entries(),
+                    engine.corrupt_entries(),
+                    "{alg} P={ranks}: flags"
+                );
+                let (a, b) = (
+                    engine.trace().last().unwrap(),
+                    model.trace().last().unwrap(),
+                );
+                let rel = (a.objective - b.objective).abs() / a.objective;
+                assert!(
+                    rel <= 1e-9,
+                    "{alg} P={ranks}: objective {} vs {}",
+                    a.objective,
+                    b.objective
+                );
+                assert_eq!(a.flagged, b.flagged, "{alg} P={ranks}");
+            }
+        }
+    }
+}
+
+/// The corrupt variants flag something on the fixture, so the flag comparison above is not
+/// vacuous.
+#[test]
+fn the_fixture_makes_the_corrupt_variants_flag_entries() {
+    let data = fixture();
+    for alg in [
+        Algorithm::IgnoreCorrupt,
+        Algorithm::ReplaceCorrupt,
+        Algorithm::ReplaceCorruptNoInterp,
+    ] {
+        let (model, _) = fit_ranks(&params(alg, 3, 40), &data, 3).unwrap();
+        assert!(!model.corrupt_entries().is_empty(), "{alg} flagged nothing");
+    }
+}
+
+/// With P = 1 the sums are the engine's single pass in the same order: the same bits.
+#[test]
+fn one_rank_gives_the_engines_bits_for_the_ignore_variants() {
+    let data = fixture();
+    for alg in [Algorithm::IgnoreMissing, Algorithm::IgnoreCorrupt] {
+        let p = params(alg, 4, 30);
+        let engine = p.fit(&data).unwrap();
+        let (model, bytes) = fit_ranks(&p, &data, 1).unwrap();
+        assert_eq!(bytes, vec![0]);
+        assert_eq!(model.factors().w(), engine.factors().w(), "{alg}: W");
+        assert_eq!(model.factors().h(), engine.factors().h(), "{alg}: H");
+    }
+}
+
+/// The same number of ranks gives the same bits on every run; the tolerance stop is the
+/// engine's.
+#[test]
+fn same_ranks_same_bits_and_tolerance_stops_as_the_engine() {
+    let data = fixture();
+    for alg in Algorithm::PAPER {
+        let p = params(alg, 4, 25);
+        for ranks in [2, 3] {
+            let (a, _) = fit_ranks(&p, &data, ranks).unwrap();
+            let (b, _) = fit_ranks(&p, &data, ranks).unwrap();
+            assert_eq!(a.factors(), b.factors(), "{alg} P={ranks}");
+            assert_eq!(a.corrupt_entries(), b.corrupt_entries(), "{alg} P={ranks}");
+        }
+    }
+    let p = cnmf_engine::NmfParams::new(3, Algorithm::IgnoreMissing)
+        .max_iters(500)
+        .tolerance(1e-3)
+        .seed(3)
+        .check()
+        .unwrap();
+    let engine = p.fit(&data).unwrap();
+    let (model, _) = fit_ranks(&p, &data, 3).unwrap();
+    assert_eq!(engine.stop_reason(), cnmf_engine::StopReason::Converged);
+    assert_eq!(model.stop_reason(), engine.stop_reason());
+    assert_eq!(model.iterations(), engine.iterations());
+}
+
+/// The algorithms the distributed fit does not run are refused on every rank, saying which.
+#[test]
+fn robust_baselines_are_refused_with_a_reason() {
+    let data = fixture();
+    for alg in [
+        Algorithm::Huber,
+        Algorithm::L1,
+        Algorithm::Trimmed,
+        Algorithm::Guarded,
+    ] {
+        let err = fit_ranks(&params(alg, 3, 5), &data, 2)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("not supported") && err.contains(alg.name()),
+            "{err}"
+        );
+        assert!(err.contains("rank 0") && err.contains("rank 1"), "{err}");
+    }
+}
+
+/// MovieLens 100K, k = 10, 30 iterations: every paper algorithm on 1, 2 and 4 ranks agrees with
+/// the engine to 1e-9 relative on every rating.
+#[test]
+#[ignore = "needs MovieLens 100K: set CNMF_DATA to the folder holding ml-100k/"]
+fn paper_algorithms_agree_with_the_engine_on_movielens_100k() {
+    let path = cnmf_ratings::discover::require_ml100k();
+    let data = cnmf_ratings::load(&path, &cnmf_ratings::LoadOptions::default())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(data.nnz(), 100_000);
+    for alg in Algorithm::PAPER {
+        let p = params(alg, 10, 30);
+        let engine = p.fit(&data).unwrap();
+        for ranks in [1, 2, 4] {
+            let (model, _) = fit_ranks(&p, &data, ranks).unwrap();
+            let d = max_rel_diff(&data, &engine, &model);
+            println!("{alg} P={ranks}: largest relative difference {d:e}");
+            assert!(d <= 1e-9, "{alg} P={ranks}: relative difference {d:e}");
+            assert_eq!(
+                model.corrupt_entries().len(),
+                engine.corrupt_entries().len(),
+                "{alg}"
+            );
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! The `cnmf-mpi` binary under `mpirun` (filled in below).
