@@ -116,6 +116,10 @@ impl Communicator for MpiComm {
 
     fn all_gather_bytes(&self, mine: &[u8]) -> Vec<Vec<u8>> {
         let (counts, displs, total) = self.counts_displs(mine.len());
+        if total == 0 {
+            // Every rank knows the counts: nothing to send (Open MPI refuses empty buffers).
+            return vec![Vec::new(); self.size];
+        }
         self.count(mine.len() * (self.size - 1));
         let mut recv = vec![0u8; total];
         {
@@ -127,6 +131,9 @@ impl Communicator for MpiComm {
 
     fn gather_bytes(&self, mine: &[u8], root: usize) -> Option<Vec<Vec<u8>>> {
         let (counts, displs, total) = self.counts_displs(mine.len());
+        if total == 0 {
+            return (self.rank == root).then(|| vec![Vec::new(); self.size]);
+        }
         let process = self.world.process_at_rank(root as i32);
         if self.rank == root {
             let mut recv = vec![0u8; total];
