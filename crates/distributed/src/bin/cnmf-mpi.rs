@@ -116,7 +116,12 @@ fn main() -> ExitCode {
     match fit(&args, &comm) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failed) => {
-            eprintln!("cnmf-mpi (rank {}): {failed}", comm.rank());
+            // One write of the whole line, so that mpirun does not interleave the ranks' lines.
+            let line = format!("cnmf-mpi (rank {}): {failed}\n", comm.rank());
+            let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
+            // Every rank has printed before any exits (mpirun ends the job at the first
+            // non-zero exit, possibly before the other ranks' messages are out).
+            comm.all_gather_bytes(&[]);
             ExitCode::FAILURE
         }
     }
@@ -143,7 +148,8 @@ fn fit(args: &FitArgs, comm: &MpiComm) -> Result<(), String> {
             d
         }
         Err(e) => {
-            let msg = format!("{}: {e}", args.data.display());
+            // The loader's message names the file and line.
+            let msg = e.to_string();
             agree(Some(msg.clone()))?;
             return Err(msg);
         }

@@ -1,1 +1,229 @@
-//! The `cnmf-mpi` binary under `mpirun` (filled in below).
+//! The `cnmf-mpi` binary under `mpirun` with 1, 2 and 4 ranks (oversubscribed on loopback):
+//! agreement with the single-process engine, a bad line and a killed rank. Ignored by default
+//! (they need Open MPI or MPICH and the `mpi` feature); `.ci/run` runs them with
+//! `cargo test -p cnmf-distributed --features mpi -- --include-ignored`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use cnmf_cli::api::{fit_params, read_model, FitSettings};
+use cnmf_engine::Algorithm;
+use cnmf_ratings::LoadOptions;
+
+use crate::common::{fixture, max_rel_diff};
+
+/// The binary, built by cargo for these tests when the `mpi` feature is on.
+fn binary() -> PathBuf {
+    match option_env!("CARGO_BIN_EXE_cnmf-mpi") {
+        Some(p) => PathBuf::from(p),
+        None => panic!(
+            "cnmf-mpi is not built: run these tests with `cargo test -p cnmf-distributed \
+             --features mpi -- --include-ignored`"
+        ),
+    }
+}
+
+/// `mpirun -np ranks cnmf-mpi args...` (as root too, more ranks than cores allowed).
+fn mpirun(ranks: usize) -> Command {
+    let mut c = Command::new("mpirun");
+    c.args(["--allow-run-as-root", "--oversubscribe", "-np"])
+        .arg(ranks.to_string())
+        .arg(binary());
+    c
+}
+
+fn run(mut c: Command) -> Output {
+    c.output()
+        .unwrap_or_else(|e| panic!("cannot start mpirun (is MPI installed?): {e}"))
+}
+
+/// The fixture as a MovieLens u.data file (user, item, rating, timestamp; tabs; ids are the
+/// fixture's indices plus one).
+fn write_fixture(dir: &Path) -> PathBuf {
+    let data = fixture();
+    let mut text = String::new();
+    for t in data.iter() {
+        text.push_str(&format!(
+            "{}\t{}\t{}\t{}\n",
+            t.user + 1,
+            t.item + 1,
+            t.value,
+            874_965_758
+        ));
+    }
+    let path = dir.join("u.data");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn settings(alg: Algorithm, k: usize, iters: usize) -> FitSettings {
+    FitSettings {
+        rank: k,
+        algorithm: alg,
+        lambda: alg.needs_lambda().then_some(2.0),
+        sigma: None,
+        p: None,
+        max_iters: iters,
+        l2: 0.1,
+        l2_per_rating: true,
+        seed: 7,
+        threads: 1,
+    }
+}
+
+/// Fits `file` with `cnmf-mpi` on each number of ranks and the engine, and checks every
+/// prediction of every observed rating to 1e-9 relative.
+fn agree_on(file: &Path, dir: &Path, k: usize, iters: usize) {
+    let data = cnmf_ratings::load(file, &LoadOptions::default()).unwrap();
+    for alg in Algorithm::PAPER {
+        let s = settings(alg, k, iters);
+        let params = fit_params(&s, data.scale()).unwrap();
+        let engine = params.fit(&data).unwrap();
+        for ranks in [1, 2, 4] {
+            let out = dir.join(format!("{alg}-{ranks}.cnmf"));
+            let mut c = mpirun(ranks);
+            c.args(["fit", "--data"]).arg(file).arg("-o").arg(&out);
+            c.args(["--algo", alg.name(), "--k", &k.to_string()]);
+            c.args(["--iters", &iters.to_string(), "--seed", "7", "--l2", "0.1"]);
+            if alg.needs_lambda() {
+                c.args(["--lambda", "2"]);
+            }
+            let o = run(c);
+            assert!(
+                o.status.success(),
+                "{alg} P={ranks}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            let mf = read_model(&out).unwrap();
+            let model = mf.model();
+            let d = max_rel_diff(&data, &engine, model);
+            println!("mpirun {alg} P={ranks}: largest relative difference {d:e}");
+            assert!(d <= 1e-9, "{alg} P={ranks}: relative difference {d:e}");
+            assert_eq!(model.iterations(), engine.iterations(), "{alg} P={ranks}");
+            assert_eq!(
+                model.corrupt_entries(),
+                engine.corrupt_entries(),
+                "{alg} P={ranks}"
+            );
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs MPI: run by .ci/run"]
+fn mpirun_fit_agrees_with_the_engine_on_1_2_4_ranks() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_fixture(dir.path());
+    agree_on(&file, dir.path(), 4, 30);
+}
+
+#[test]
+#[ignore = "needs MPI and MovieLens 100K: run by .ci/run with CNMF_DATA set"]
+fn mpirun_fit_agrees_with_the_engine_on_movielens_100k() {
+    let file = cnmf_ratings::discover::require_ml100k();
+    let dir = tempfile::tempdir().unwrap();
+    agree_on(&file, dir.path(), 10, 20);
+}
+
+/// No model file and no temporary file left in `dir` besides the data.
+fn only_data_left(dir: &Path) {
+    let names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["u.data".to_string()], "files left: {names:?}");
+}
+
+#[test]
+#[ignore = "needs MPI: run by .ci/run"]
+fn a_bad_line_fails_every_rank_naming_file_line_and_rank() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("u.data");
+    std::fs::write(
+        &file,
+        "1\t1\t5\t0\n2\t1\t4\t0\n3\t1\tseven\t0\n3\t2\t1\t0\n",
+    )
+    .unwrap();
+    let out = dir.path().join("model.cnmf");
+    let mut c = mpirun(2);
+    c.args(["fit", "--data"]).arg(&file).arg("-o").arg(&out);
+    c.args(["--k", "2", "--iters", "5"]);
+    let o = run(c);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    for rank in 0..2 {
+        assert!(err.contains(&format!("cnmf-mpi (rank {rank}):")), "{err}");
+        assert!(err.contains(&format!("rank {rank} failed")), "{err}");
+    }
+    assert!(err.contains("u.data") && err.contains('3'), "{err}");
+    only_data_left(dir.path());
+}
+
+/// The pids of the running `cnmf-mpi` processes that are children of `parent`.
+fn ranks_of(parent: u32) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid ...
+        let Some((head, tail)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        let comm = head.split_once(" (").map_or("", |(_, c)| c);
+        let ppid = tail.split_whitespace().nth(1).and_then(|p| p.parse().ok());
+        if comm.starts_with("cnmf-mpi") && ppid == Some(parent) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+#[test]
+#[ignore = "needs MPI: run by .ci/run"]
+fn a_killed_rank_fails_the_job_and_leaves_no_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_fixture(dir.path());
+    let out = dir.path().join("model.cnmf");
+    let mut c = mpirun(2);
+    c.args(["fit", "--data"]).arg(&file).arg("-o").arg(&out);
+    // Long enough to be killed mid-fit (about a minute).
+    c.args(["--k", "4", "--iters", "2000000", "--algo", "ignore-missing"]);
+    let child = c
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mpirun");
+    let start = Instant::now();
+    let ranks = loop {
+        let r = ranks_of(child.id());
+        if r.len() == 2 {
+            break r;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the ranks did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let killed = Command::new("kill")
+        .args(["-KILL", &ranks[1].to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let o = child.wait_with_output().unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(50),
+        "the job ran on after a rank died"
+    );
+    assert!(
+        !o.status.success(),
+        "mpirun exited 0 after a rank was killed"
+    );
+    only_data_left(dir.path());
+}
