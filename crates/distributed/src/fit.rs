@@ -1,4 +1,4 @@
-//! The distributed fit of the paper's five algorithms.
+//! The distributed fit of the paper's five algorithms, `huber` and `l1`.
 //!
 //! Each rank holds its users' rows of `W` and the whole `H`. Iteration `t` follows the
 //! engine's schedule (`cnmf_engine`'s crate docs) step by step:
@@ -53,20 +53,31 @@ pub struct LocalFit {
     pub seconds: f64,
 }
 
-/// Which of the paper's five the distributed fit runs (the others are refused).
+/// The algorithms the distributed fit runs: the paper's five, `huber` and `l1` (`trimmed`'s
+/// global selection and `guarded`'s screens are not distributed).
+pub const SUPPORTED: [Algorithm; 7] = [
+    Algorithm::IgnoreMissing,
+    Algorithm::ReplaceMissing,
+    Algorithm::IgnoreCorrupt,
+    Algorithm::ReplaceCorrupt,
+    Algorithm::ReplaceCorruptNoInterp,
+    Algorithm::Huber,
+    Algorithm::L1,
+];
+
 fn supported(alg: Algorithm) -> bool {
-    Algorithm::PAPER.contains(&alg)
+    SUPPORTED.contains(&alg)
 }
 
-/// Checks that the parameters can be run distributed: one of the paper's five algorithms, no
+/// Checks that the parameters can be run distributed: one of [`SUPPORTED`], no
 /// early stopping (it needs a validation set), no time budget (ranks would stop at different
 /// iterations). The same check on every rank gives the same answer.
 pub fn check_params(params: &ValidNmfParams) -> Result<(), DistError> {
     if !supported(params.algorithm()) {
         return Err(DistError::Unsupported(format!(
-            "algorithm {} (the distributed fit runs the paper's five: {})",
+            "algorithm {} (the distributed fit runs {})",
             params.algorithm(),
-            Algorithm::PAPER.map(|a| a.name()).join(", ")
+            SUPPORTED.map(|a| a.name()).join(", ")
         )));
     }
     if params.early_stopping().is_some() {
@@ -82,11 +93,26 @@ pub fn check_params(params: &ValidNmfParams) -> Result<(), DistError> {
     Ok(())
 }
 
-/// The per-iteration rule of the passes (the engine's `row_rule`, for the paper's five).
+/// The robust baselines' per-entry rule (the engine's `Robust`, for `huber` and `l1`).
+#[derive(Debug, Clone, Copy)]
+enum Robust {
+    Huber {
+        lambda: f64,
+        delta: f64,
+        reweight: bool,
+    },
+    L1 {
+        smoothing: f64,
+        reweight: bool,
+    },
+}
+
+/// The per-iteration rule of the passes (the engine's `row_rule`).
 #[derive(Debug, Clone, Copy)]
 struct Rule {
     lambda: Option<f64>,
     mark: Option<f64>,
+    robust: Option<Robust>,
     flagged_weight: f64,
     l2: f64,
     per_rating: bool,
@@ -102,9 +128,23 @@ impl Rule {
                 | Algorithm::ReplaceCorruptNoInterp
         );
         let marking = paper_corrupt && t > p.warmup_iters() + 1;
+        let reweight = t > p.warmup_iters();
+        let robust = match (alg, p.lambda()) {
+            (Algorithm::Huber, Some(l)) => Some(Robust::Huber {
+                lambda: l,
+                delta: l.sqrt(),
+                reweight,
+            }),
+            (Algorithm::L1, _) => Some(Robust::L1 {
+                smoothing: cnmf_engine::L1_SMOOTHING,
+                reweight,
+            }),
+            _ => None,
+        };
         Rule {
             lambda: p.lambda(),
             mark: if marking { p.lambda() } else { None },
+            robust,
             flagged_weight: match alg {
                 Algorithm::ReplaceCorrupt => p.decay().powi(i32::try_from(t).unwrap_or(i32::MAX)),
                 _ => 0.0,
@@ -129,6 +169,8 @@ fn l2_weight(per_rating: bool, n: usize) -> f64 {
 struct RowStats {
     loss: f64,
     clipped: f64,
+    /// The robust baselines' data term.
+    robust: f64,
     flagged: usize,
     sq: f64,
     /// First local user whose update is not finite.
@@ -170,6 +212,8 @@ struct State {
     w_next: Vec<f64>,
     h: Vec<f64>,
     flags: Vec<u8>,
+    /// The robust baselines' weight of each local entry (CSR order), for the item half-step.
+    weights: Vec<f64>,
     trace: Vec<IterationStats>,
     /// `l2_h`-weighted `||H||^2` of the current `H`.
     h_sq: f64,
@@ -223,6 +267,11 @@ pub fn fit_rank<C: Communicator + ?Sized>(
         } else {
             Vec::new()
         },
+        weights: if params.algorithm().is_robust_baseline() {
+            vec![0.0; shard.local_nnz()]
+        } else {
+            Vec::new()
+        },
         trace: Vec::new(),
         h_sq,
         elapsed: start.elapsed().as_secs_f64(),
@@ -268,15 +317,23 @@ fn reduce_stats<C: Communicator + ?Sized>(comm: &C, shard: &Shard, rs: &RowStats
     let bad = rs
         .bad_row
         .map_or(f64::INFINITY, |u| (shard.user_start + u) as f64);
-    let all = comm.all_gather_f64(&[rs.loss, rs.clipped, rs.flagged as f64, rs.sq, bad]);
+    let all = comm.all_gather_f64(&[
+        rs.loss,
+        rs.clipped,
+        rs.flagged as f64,
+        rs.sq,
+        bad,
+        rs.robust,
+    ]);
     let mut out = RowStats::default();
     let mut first_bad = f64::INFINITY;
-    for r in all.chunks_exact(5) {
+    for r in all.chunks_exact(6) {
         out.loss += r[0];
         out.clipped += r[1];
         out.flagged += r[2] as usize;
         out.sq += r[3];
         first_bad = first_bad.min(r[4]);
+        out.robust += r[5];
     }
     if first_bad.is_finite() {
         out.bad_row = Some(first_bad as usize);
@@ -292,7 +349,9 @@ fn measure(
     rs: &RowStats,
 ) -> Result<Option<StopReason>, DistError> {
     let clipped_loss = p.lambda().map(|_| rs.clipped);
-    let data_term = if p.algorithm().flags_corruption() {
+    let data_term = if p.algorithm().is_robust_baseline() {
+        rs.robust
+    } else if p.algorithm().flags_corruption() {
         rs.clipped
     } else {
         rs.loss
@@ -359,7 +418,23 @@ fn row_pass(
         a.clear();
         a.resize(nn, 0.0);
         let mut active = 0usize;
-        if let Some(mark) = rule.mark {
+        if let Some(robust) = rule.robust {
+            let flags: &mut [u8] = if st.flags.is_empty() {
+                &mut []
+            } else {
+                &mut st.flags[s..e]
+            };
+            active = robust_entries(
+                robust,
+                rule.lambda,
+                values,
+                &mut a,
+                &mut b,
+                flags,
+                &mut st.weights[s..e],
+                &mut stats,
+            );
+        } else if let Some(mark) = rule.mark {
             let flags = &mut st.flags[s..e];
             for q in 0..nn {
                 let (v, x) = (values[q], b[q]);
@@ -492,6 +567,21 @@ fn col_step<C: Communicator + ?Sized>(
                 }
             }
             rest[0] = active as f64;
+        } else if !st.weights.is_empty() {
+            // huber and l1: the row pass's weights c, `Σ c v w1` and `Σ c x w1`.
+            let (den, cnt) = rest.split_at_mut(k);
+            for (q, &lu) in users.iter().enumerate() {
+                let c = st.weights[pos[q] as usize];
+                let w1 = &st.w_next[lu as usize * k..lu as usize * k + k];
+                let v = shard.values[pos[q] as usize];
+                let (av, bx) = (c * v, dot(hi, w1) * c);
+                active += usize::from(c > 0.0);
+                for j in 0..k {
+                    num[j] += av * w1[j];
+                    den[j] += bx * w1[j];
+                }
+            }
+            cnt[0] = active as f64;
         } else {
             let (den, cnt) = rest.split_at_mut(k);
             for (q, &lu) in users.iter().enumerate() {
@@ -623,4 +713,69 @@ pub fn gather_model<C: Communicator + ?Sized>(
     )
     .map(Some)
     .map_err(|e| DistError::Engine(e.to_string()))
+}
+
+/// The robust baselines' pass over one row's entries with predictions `b` (the engine's
+/// `robust_entries` for `huber` and `l1`): statistics, flags (`huber`, when `flags` is not
+/// empty), the weights `c` (into `weights`, for the item half-step) and the weighted sums'
+/// factors `a = c v`, `b = c x`. Returns the number of entries of positive weight.
+#[allow(clippy::too_many_arguments)]
+fn robust_entries(
+    robust: Robust,
+    lambda: Option<f64>,
+    values: &[f64],
+    a: &mut [f64],
+    b: &mut [f64],
+    flags: &mut [u8],
+    weights: &mut [f64],
+    st: &mut RowStats,
+) -> usize {
+    let mut active = 0usize;
+    for (q, &v) in values.iter().enumerate() {
+        let r = v - b[q];
+        let e = r * r;
+        if let Some(l) = lambda {
+            st.clipped += e.min(l);
+        }
+        let c = match robust {
+            Robust::Huber {
+                lambda,
+                delta,
+                reweight,
+            } => {
+                let beyond = e > lambda;
+                let ar = r.abs();
+                st.robust += if beyond { 2.0 * delta * ar - lambda } else { e };
+                let flagged = reweight && beyond;
+                if !flags.is_empty() {
+                    flags[q] = u8::from(flagged);
+                }
+                st.flagged += usize::from(flagged);
+                st.loss += if flagged { 0.0 } else { e };
+                if flagged {
+                    delta / ar
+                } else {
+                    1.0
+                }
+            }
+            Robust::L1 {
+                smoothing,
+                reweight,
+            } => {
+                st.loss += e;
+                let root = (e + smoothing * smoothing).sqrt();
+                st.robust += root;
+                if reweight {
+                    0.5 / root
+                } else {
+                    1.0
+                }
+            }
+        };
+        weights[q] = c;
+        a[q] = c * v;
+        b[q] *= c;
+        active += usize::from(c > 0.0);
+    }
+    active
 }

@@ -1,5 +1,5 @@
-//! The Corrective NMF engine past one machine: the paper's five algorithms with users split
-//! across ranks and the item half-step's sums combined by collectives (MPI in production,
+//! The Corrective NMF engine past one machine: the paper's five algorithms, `huber` and `l1`
+//! ([`SUPPORTED`]) with users split across ranks and the item half-step's sums combined by collectives (MPI in production,
 //! threads in the tests).
 //!
 //! * [`Communicator`]: the collectives, with a deterministic sum-reduce
@@ -27,7 +27,7 @@ mod shard;
 
 pub use comm::{Communicator, SingleRank, ThreadRanks};
 pub use error::DistError;
-pub use fit::{check_params, fit_rank, gather_model, LocalFit};
+pub use fit::{check_params, fit_rank, gather_model, LocalFit, SUPPORTED};
 #[cfg(feature = "mpi")]
 pub use mpi_comm::MpiComm;
 pub use shard::{partition_users, row_ptr_of, Shard};

@@ -56,8 +56,8 @@ struct FitArgs {
     /// Rating scale of the data.
     #[arg(long, default_value = "1:5", value_name = "MIN:MAX", value_parser = parse_scale)]
     scale: RatingScale,
-    /// Algorithm: one of the paper's five (ignore-missing, replace-missing, ignore-corrupt,
-    /// replace-corrupt, replace-corrupt-nointerp).
+    /// Algorithm: ignore-missing, replace-missing, ignore-corrupt, replace-corrupt,
+    /// replace-corrupt-nointerp, huber or l1 (trimmed and guarded are not distributed).
     #[arg(long, visible_alias = "algorithm", default_value = "ignore-corrupt",
           value_parser = parse_algorithm)]
     algo: Algorithm,

@@ -1,16 +1,17 @@
 //! The distributed fit against the single-process engine.
 
-use cnmf_distributed::fit_ranks;
+use cnmf_distributed::{fit_ranks, SUPPORTED};
 use cnmf_engine::Algorithm;
 
 use crate::common::{fixture, max_rel_diff, params};
 
-/// Every paper algorithm, P = 1..4: predictions on every observed rating within 1e-9 relative
-/// of the engine's, the same number of iterations, the same flags, the same stop reason.
+/// Every supported algorithm (the paper's five, huber, l1), P = 1..4: predictions on every
+/// observed rating within 1e-9 relative of the engine's, the same number of iterations, the
+/// same flags, the same stop reason.
 #[test]
-fn paper_algorithms_agree_with_the_engine_on_1_to_4_ranks() {
+fn supported_algorithms_agree_with_the_engine_on_1_to_4_ranks() {
     let data = fixture();
-    for alg in Algorithm::PAPER {
+    for alg in SUPPORTED {
         for k in [3, 5] {
             let p = params(alg, k, 40);
             let engine = p.fit(&data).unwrap();
@@ -45,7 +46,7 @@ fn paper_algorithms_agree_with_the_engine_on_1_to_4_ranks() {
     }
 }
 
-/// The corrupt variants flag something on the fixture, so the flag comparison above is not
+/// The corrupt variants and huber flag something on the fixture, so the flag comparison above is not
 /// vacuous.
 #[test]
 fn the_fixture_makes_the_corrupt_variants_flag_entries() {
@@ -62,9 +63,9 @@ fn the_fixture_makes_the_corrupt_variants_flag_entries() {
 
 /// With P = 1 the sums are the engine's single pass in the same order: the same bits.
 #[test]
-fn one_rank_gives_the_engines_bits_for_the_ignore_variants() {
+fn one_rank_gives_the_engines_bits() {
     let data = fixture();
-    for alg in [Algorithm::IgnoreMissing, Algorithm::IgnoreCorrupt] {
+    for alg in SUPPORTED {
         let p = params(alg, 4, 30);
         let engine = p.fit(&data).unwrap();
         let (model, bytes) = fit_ranks(&p, &data, 1).unwrap();
@@ -79,7 +80,7 @@ fn one_rank_gives_the_engines_bits_for_the_ignore_variants() {
 #[test]
 fn same_ranks_same_bits_and_tolerance_stops_as_the_engine() {
     let data = fixture();
-    for alg in Algorithm::PAPER {
+    for alg in SUPPORTED {
         let p = params(alg, 4, 25);
         for ranks in [2, 3] {
             let (a, _) = fit_ranks(&p, &data, ranks).unwrap();
@@ -103,14 +104,9 @@ fn same_ranks_same_bits_and_tolerance_stops_as_the_engine() {
 
 /// The algorithms the distributed fit does not run are refused on every rank, saying which.
 #[test]
-fn robust_baselines_are_refused_with_a_reason() {
+fn trimmed_and_guarded_are_refused_with_a_reason() {
     let data = fixture();
-    for alg in [
-        Algorithm::Huber,
-        Algorithm::L1,
-        Algorithm::Trimmed,
-        Algorithm::Guarded,
-    ] {
+    for alg in [Algorithm::Trimmed, Algorithm::Guarded] {
         let err = fit_ranks(&params(alg, 3, 5), &data, 2)
             .unwrap_err()
             .to_string();
@@ -122,16 +118,16 @@ fn robust_baselines_are_refused_with_a_reason() {
     }
 }
 
-/// MovieLens 100K, k = 10, 30 iterations: every paper algorithm on 1, 2 and 4 ranks agrees with
-/// the engine to 1e-9 relative on every rating.
+/// MovieLens 100K, k = 10, 30 iterations: every supported algorithm on 1, 2 and 4 ranks agrees
+/// with the engine to 1e-9 relative on every rating.
 #[test]
 #[ignore = "needs MovieLens 100K: set CNMF_DATA to the folder holding ml-100k/"]
-fn paper_algorithms_agree_with_the_engine_on_movielens_100k() {
+fn supported_algorithms_agree_with_the_engine_on_movielens_100k() {
     let path = cnmf_ratings::discover::require_ml100k();
     let data = cnmf_ratings::load(&path, &cnmf_ratings::LoadOptions::default())
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     assert_eq!(data.nnz(), 100_000);
-    for alg in Algorithm::PAPER {
+    for alg in SUPPORTED {
         let p = params(alg, 10, 30);
         let engine = p.fit(&data).unwrap();
         for ranks in [1, 2, 4] {

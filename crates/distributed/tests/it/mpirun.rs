@@ -8,6 +8,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use cnmf_cli::api::{fit_params, read_model, FitSettings};
+use cnmf_distributed::SUPPORTED;
 use cnmf_engine::Algorithm;
 use cnmf_ratings::LoadOptions;
 
@@ -76,7 +77,7 @@ fn settings(alg: Algorithm, k: usize, iters: usize) -> FitSettings {
 /// prediction of every observed rating to 1e-9 relative.
 fn agree_on(file: &Path, dir: &Path, k: usize, iters: usize) {
     let data = cnmf_ratings::load(file, &LoadOptions::default()).unwrap();
-    for alg in Algorithm::PAPER {
+    for alg in SUPPORTED {
         let s = settings(alg, k, iters);
         let params = fit_params(&s, data.scale()).unwrap();
         let engine = params.fit(&data).unwrap();
@@ -187,12 +188,19 @@ fn ranks_of(parent: u32) -> Vec<u32> {
 #[ignore = "needs MPI: run by .ci/run"]
 fn a_killed_rank_fails_the_job_and_leaves_no_model() {
     let dir = tempfile::tempdir().unwrap();
-    let file = write_fixture(dir.path());
+    // 300,000 ratings: 100,000 iterations (the limit) at k = 16 take many minutes.
+    let file = dir.path().join("u.data");
+    let mut text = String::new();
+    for u in 1..=3000 {
+        for i in (u % 3..300).step_by(3) {
+            text.push_str(&format!("{u}\t{i}\t{}\t0\n", 1 + (u * 7 + i) % 5));
+        }
+    }
+    std::fs::write(&file, text).unwrap();
     let out = dir.path().join("model.cnmf");
     let mut c = mpirun(2);
     c.args(["fit", "--data"]).arg(&file).arg("-o").arg(&out);
-    // Long enough to be killed mid-fit (about a minute).
-    c.args(["--k", "4", "--iters", "2000000", "--algo", "ignore-missing"]);
+    c.args(["--k", "16", "--iters", "100000", "--algo", "ignore-missing"]);
     let child = c
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -210,13 +218,19 @@ fn a_killed_rank_fails_the_job_and_leaves_no_model() {
         );
         std::thread::sleep(Duration::from_millis(50));
     };
-    std::thread::sleep(Duration::from_millis(500));
+    // Into the fit (loading the file takes a fraction of a second).
+    std::thread::sleep(Duration::from_millis(1500));
     let killed = Command::new("kill")
         .args(["-KILL", &ranks[1].to_string()])
         .status()
         .unwrap();
-    assert!(killed.success());
     let o = child.wait_with_output().unwrap();
+    assert!(
+        killed.success(),
+        "rank 1 (pid {}) was gone before the kill: {}",
+        ranks[1],
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(
         start.elapsed() < Duration::from_secs(50),
         "the job ran on after a rank died"
@@ -225,5 +239,8 @@ fn a_killed_rank_fails_the_job_and_leaves_no_model() {
         !o.status.success(),
         "mpirun exited 0 after a rank was killed"
     );
+    // Ended by the kill, not by a failure the ranks agreed on.
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("cnmf-mpi (rank"), "{err}");
     only_data_left(dir.path());
 }
