@@ -22,7 +22,7 @@
 
 use std::time::Instant;
 
-use cnmf_engine::numeric::{dot, EPS};
+use cnmf_engine::numeric::{dot, Isa, Job, Simd, EPS};
 use cnmf_engine::{
     init_factors, Algorithm, Factors, IterationStats, NmfModel, StopReason, ValidNmfParams,
 };
@@ -199,6 +199,7 @@ fn gram(a: &[f64], b: &[f64], k: usize) -> Vec<f64> {
 }
 
 /// `out = G f` for a row-major `k x k` matrix `G`.
+#[inline(always)]
 fn matvec(g: &[f64], f: &[f64], out: &mut [f64]) {
     let k = out.len();
     for (a, o) in out.iter_mut().enumerate() {
@@ -398,6 +399,50 @@ fn row_pass(
     } else {
         Vec::new()
     };
+    Isa::detect().run(RowJob {
+        k,
+        replaces,
+        shard,
+        st,
+        rule,
+        update,
+        gram_h: &gram_h,
+    })
+}
+
+/// [`row_pass`] compiled for the widest instruction set of the CPU (the engine's dispatch:
+/// the same operations in the same order, hence the same bits, on every instruction set).
+struct RowJob<'a> {
+    k: usize,
+    replaces: bool,
+    shard: &'a Shard,
+    st: &'a mut State,
+    rule: Rule,
+    update: bool,
+    gram_h: &'a [f64],
+}
+
+impl Job for RowJob<'_> {
+    type Output = RowStats;
+
+    #[inline(always)]
+    fn run<S: Simd>(self) -> RowStats {
+        row_body(self)
+    }
+}
+
+/// The loop of [`row_pass`].
+#[inline(always)]
+fn row_body(job: RowJob<'_>) -> RowStats {
+    let RowJob {
+        k,
+        replaces,
+        shard,
+        st,
+        rule,
+        update,
+        gram_h,
+    } = job;
     let mut stats = RowStats::default();
     let (mut num, mut den) = (vec![0.0; k], vec![0.0; k]);
     let mut a: Vec<f64> = Vec::new();
@@ -487,7 +532,7 @@ fn row_pass(
                     *s += a[q] * x;
                 }
             }
-            matvec(&gram_h, w0, &mut den);
+            matvec(gram_h, w0, &mut den);
             for (nu, &g) in num.iter_mut().zip(den.iter()) {
                 *nu = (*nu + g).max(0.0);
             }
@@ -532,75 +577,15 @@ fn col_step<C: Communicator + ?Sized>(
     let per_item = if replaces { k + 1 } else { 2 * k + 1 };
     let grams = if replaces { 2 * k * k } else { 0 };
     let mut buf = vec![0.0; m * per_item + grams];
-    let mut xs: Vec<f64> = Vec::new();
-    for i in 0..m {
-        let (s, e) = (shard.col_ptr[i], shard.col_ptr[i + 1]);
-        if s == e {
-            continue;
-        }
-        let hi = &st.h[i * k..i * k + k];
-        let users = &shard.col_users[s..e];
-        let pos = &shard.col_pos[s..e];
-        let out = &mut buf[i * per_item..(i + 1) * per_item];
-        let (num, rest) = out.split_at_mut(k);
-        let mut active = 0usize;
-        if replaces {
-            // The residuals of (W0, H0), recomputed as the row pass computed them.
-            xs.clear();
-            xs.extend(
-                users
-                    .iter()
-                    .map(|&lu| dot(hi, &st.w[lu as usize * k..lu as usize * k + k])),
-            );
-            for (q, &lu) in users.iter().enumerate() {
-                let v = shard.values[pos[q] as usize];
-                let x = xs[q];
-                let c = match rule.mark {
-                    Some(l) if (v - x) * (v - x) > l => rule.flagged_weight,
-                    _ => 1.0,
-                };
-                let r = c * (v - x);
-                active += usize::from(c != 0.0);
-                let w1 = &st.w_next[lu as usize * k..lu as usize * k + k];
-                for (s, &x) in num.iter_mut().zip(w1) {
-                    *s += r * x;
-                }
-            }
-            rest[0] = active as f64;
-        } else if !st.weights.is_empty() {
-            // huber and l1: the row pass's weights c, `Σ c v w1` and `Σ c x w1`.
-            let (den, cnt) = rest.split_at_mut(k);
-            for (q, &lu) in users.iter().enumerate() {
-                let c = st.weights[pos[q] as usize];
-                let w1 = &st.w_next[lu as usize * k..lu as usize * k + k];
-                let v = shard.values[pos[q] as usize];
-                let (av, bx) = (c * v, dot(hi, w1) * c);
-                active += usize::from(c > 0.0);
-                for j in 0..k {
-                    num[j] += av * w1[j];
-                    den[j] += bx * w1[j];
-                }
-            }
-            cnt[0] = active as f64;
-        } else {
-            let (den, cnt) = rest.split_at_mut(k);
-            for (q, &lu) in users.iter().enumerate() {
-                let keep = st.flags.is_empty() || st.flags[pos[q] as usize] == 0;
-                if !keep {
-                    continue;
-                }
-                active += 1;
-                let w1 = &st.w_next[lu as usize * k..lu as usize * k + k];
-                let v = shard.values[pos[q] as usize];
-                let x = dot(hi, w1);
-                for j in 0..k {
-                    num[j] += v * w1[j];
-                    den[j] += x * w1[j];
-                }
-            }
-            cnt[0] = active as f64;
-        }
-    }
+    Isa::detect().run(ColJob {
+        k,
+        per_item,
+        replaces,
+        shard,
+        st,
+        rule,
+        buf: &mut buf,
+    });
     if replaces {
         let g = &mut buf[m * per_item..];
         let (g10, g11) = g.split_at_mut(k * k);
@@ -720,6 +705,7 @@ pub fn gather_model<C: Communicator + ?Sized>(
 /// empty), the weights `c` (into `weights`, for the item half-step) and the weighted sums'
 /// factors `a = c v`, `b = c x`. Returns the number of entries of positive weight.
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn robust_entries(
     robust: Robust,
     lambda: Option<f64>,
@@ -778,4 +764,108 @@ fn robust_entries(
         active += usize::from(c > 0.0);
     }
     active
+}
+
+/// The per-item partial sums of [`col_step`] over this rank's users, compiled for the widest
+/// instruction set of the CPU (as [`RowJob`]).
+struct ColJob<'a> {
+    k: usize,
+    per_item: usize,
+    replaces: bool,
+    shard: &'a Shard,
+    st: &'a State,
+    rule: Rule,
+    buf: &'a mut [f64],
+}
+
+impl Job for ColJob<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<S: Simd>(self) {
+        col_body(self);
+    }
+}
+
+/// The loop of [`ColJob`].
+#[inline(always)]
+fn col_body(job: ColJob<'_>) {
+    let ColJob {
+        k,
+        per_item,
+        replaces,
+        shard,
+        st,
+        rule,
+        buf,
+    } = job;
+    let mut xs: Vec<f64> = Vec::new();
+    for i in 0..shard.n_items {
+        let (s, e) = (shard.col_ptr[i], shard.col_ptr[i + 1]);
+        if s == e {
+            continue;
+        }
+        let hi = &st.h[i * k..i * k + k];
+        let users = &shard.col_users[s..e];
+        let pos = &shard.col_pos[s..e];
+        let out = &mut buf[i * per_item..(i + 1) * per_item];
+        let (num, rest) = out.split_at_mut(k);
+        let mut active = 0usize;
+        if replaces {
+            // The residuals of (W0, H0), recomputed as the row pass computed them.
+            xs.clear();
+            xs.extend(
+                users
+                    .iter()
+                    .map(|&lu| dot(hi, &st.w[lu as usize * k..lu as usize * k + k])),
+            );
+            for (q, &lu) in users.iter().enumerate() {
+                let v = shard.values[pos[q] as usize];
+                let x = xs[q];
+                let c = match rule.mark {
+                    Some(l) if (v - x) * (v - x) > l => rule.flagged_weight,
+                    _ => 1.0,
+                };
+                let r = c * (v - x);
+                active += usize::from(c != 0.0);
+                let w1 = &st.w_next[lu as usize * k..lu as usize * k + k];
+                for (s, &x) in num.iter_mut().zip(w1) {
+                    *s += r * x;
+                }
+            }
+            rest[0] = active as f64;
+        } else if !st.weights.is_empty() {
+            // huber and l1: the row pass's weights c, `Σ c v w1` and `Σ c x w1`.
+            let (den, cnt) = rest.split_at_mut(k);
+            for (q, &lu) in users.iter().enumerate() {
+                let c = st.weights[pos[q] as usize];
+                let w1 = &st.w_next[lu as usize * k..lu as usize * k + k];
+                let v = shard.values[pos[q] as usize];
+                let (av, bx) = (c * v, dot(hi, w1) * c);
+                active += usize::from(c > 0.0);
+                for j in 0..k {
+                    num[j] += av * w1[j];
+                    den[j] += bx * w1[j];
+                }
+            }
+            cnt[0] = active as f64;
+        } else {
+            let (den, cnt) = rest.split_at_mut(k);
+            for (q, &lu) in users.iter().enumerate() {
+                let keep = st.flags.is_empty() || st.flags[pos[q] as usize] == 0;
+                if !keep {
+                    continue;
+                }
+                active += 1;
+                let w1 = &st.w_next[lu as usize * k..lu as usize * k + k];
+                let v = shard.values[pos[q] as usize];
+                let x = dot(hi, w1);
+                for j in 0..k {
+                    num[j] += v * w1[j];
+                    den[j] += x * w1[j];
+                }
+            }
+            cnt[0] = active as f64;
+        }
+    }
 }
