@@ -40,6 +40,10 @@ pub trait Communicator {
     /// All-gather of byte strings of any length: every rank's `mine`, in rank order.
     fn all_gather_bytes(&self, mine: &[u8]) -> Vec<Vec<u8>>;
 
+    /// All-to-all of byte strings of any length: `send[r]` goes to rank `r`; returns what each
+    /// rank sent to this one, in rank order. `send.len()` must be `size()`.
+    fn all_to_all_bytes(&self, send: &[Vec<u8>]) -> Vec<Vec<u8>>;
+
     /// Gather of byte strings of any length to `root`: `Some(every rank's mine, in rank
     /// order)` on `root`, `None` elsewhere.
     fn gather_bytes(&self, mine: &[u8], root: usize) -> Option<Vec<Vec<u8>>>;
@@ -140,6 +144,10 @@ impl Communicator for SingleRank {
         vec![mine.to_vec()]
     }
 
+    fn all_to_all_bytes(&self, send: &[Vec<u8>]) -> Vec<Vec<u8>> {
+        send.to_vec()
+    }
+
     fn gather_bytes(&self, mine: &[u8], _root: usize) -> Option<Vec<Vec<u8>>> {
         Some(vec![mine.to_vec()])
     }
@@ -162,6 +170,7 @@ enum Slot {
     Empty,
     F64(Vec<f64>),
     Bytes(Vec<u8>),
+    Parts(Vec<Vec<u8>>),
 }
 
 /// The state the ranks of one [`ThreadRanks`] group share.
@@ -283,6 +292,27 @@ impl Communicator for ThreadRanks {
     fn all_gather_bytes(&self, mine: &[u8]) -> Vec<Vec<u8>> {
         self.count(mine.len() * (self.size - 1));
         self.all_gather_bytes_uncounted(mine)
+    }
+
+    fn all_to_all_bytes(&self, send: &[Vec<u8>]) -> Vec<Vec<u8>> {
+        assert_eq!(send.len(), self.size, "one part per rank");
+        let me = self.rank;
+        self.count(
+            send.iter()
+                .enumerate()
+                .filter(|&(r, _)| r != me)
+                .map(|(_, b)| b.len())
+                .sum(),
+        );
+        self.exchange(Slot::Parts(send.to_vec()), |slots| {
+            slots
+                .iter()
+                .map(|s| match s {
+                    Slot::Parts(p) => p[me].clone(),
+                    _ => panic!("ranks called different collectives"),
+                })
+                .collect()
+        })
     }
 
     fn gather_bytes(&self, mine: &[u8], root: usize) -> Option<Vec<Vec<u8>>> {

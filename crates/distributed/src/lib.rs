@@ -21,6 +21,7 @@
 mod comm;
 mod error;
 mod fit;
+mod input;
 #[cfg(feature = "mpi")]
 mod mpi_comm;
 mod shard;
@@ -28,6 +29,7 @@ mod shard;
 pub use comm::{Communicator, SingleRank, ThreadRanks};
 pub use error::DistError;
 pub use fit::{check_params, fit_rank, gather_model, LocalFit, SUPPORTED};
+pub use input::{load_split, SplitInput};
 #[cfg(feature = "mpi")]
 pub use mpi_comm::MpiComm;
 pub use shard::{partition_users, row_ptr_of, Shard};

@@ -5,7 +5,7 @@
 use std::cell::Cell;
 
 use mpi::collective::{CommunicatorCollectives, Root};
-use mpi::datatype::PartitionMut;
+use mpi::datatype::{Partition, PartitionMut};
 use mpi::environment::Universe;
 use mpi::topology::{Communicator as _, SimpleCommunicator};
 use mpi::Count;
@@ -127,6 +127,40 @@ impl Communicator for MpiComm {
             self.world.all_gather_varcount_into(mine, &mut part);
         }
         split(&recv, &counts)
+    }
+
+    fn all_to_all_bytes(&self, send: &[Vec<u8>]) -> Vec<Vec<u8>> {
+        assert_eq!(send.len(), self.size, "one part per rank");
+        let send_counts: Vec<Count> = send.iter().map(|b| self.mpi_count(b.len())).collect();
+        let mut recv_counts = vec![0 as Count; self.size];
+        self.world
+            .all_to_all_into(&send_counts[..], &mut recv_counts[..]);
+        let displs = |counts: &[Count]| -> Vec<Count> {
+            counts
+                .iter()
+                .scan(0 as Count, |acc, &c| {
+                    let d = *acc;
+                    *acc += c;
+                    Some(d)
+                })
+                .collect()
+        };
+        let flat: Vec<u8> = send.concat();
+        let total: usize = recv_counts.iter().map(|&c| c as usize).sum();
+        self.mpi_count(flat.len());
+        self.mpi_count(total);
+        self.count(flat.len() - send[self.rank].len());
+        // Open MPI refuses empty buffers: a placeholder byte that no count covers.
+        let flat = if flat.is_empty() { vec![0u8] } else { flat };
+        let mut recv = vec![0u8; total.max(1)];
+        {
+            let sd = displs(&send_counts);
+            let rd = displs(&recv_counts);
+            let part = Partition::new(&flat[..], &send_counts[..], &sd[..]);
+            let mut rpart = PartitionMut::new(&mut recv[..], &recv_counts[..], &rd[..]);
+            self.world.all_to_all_varcount_into(&part, &mut rpart);
+        }
+        split(&recv, &recv_counts)
     }
 
     fn gather_bytes(&self, mine: &[u8], root: usize) -> Option<Vec<Vec<u8>>> {

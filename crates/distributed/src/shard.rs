@@ -30,7 +30,7 @@ pub fn partition_users(row_ptr: &[usize], ranks: usize) -> Vec<usize> {
 /// What one rank holds: the ratings of users `user_start..user_end` (local CSR), the same
 /// entries by item (local CSC, each entry's local user and CSR position), and what every rank
 /// knows of the whole data set (shape, scale, mean, each item's rating count).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Shard {
     /// Users of the whole data set.
     pub n_users: usize,
@@ -114,7 +114,7 @@ impl Shard {
     }
 
     /// Builds the local CSC from the local CSR.
-    fn assemble(
+    pub(crate) fn assemble(
         meta: Meta,
         user_start: usize,
         row_ptr: Vec<usize>,
@@ -198,13 +198,13 @@ impl Shard {
 }
 
 /// What every rank knows of the whole data set.
-struct Meta {
-    n_users: usize,
-    n_items: usize,
-    nnz_total: usize,
-    scale: RatingScale,
-    mean: f64,
-    item_counts: Vec<u32>,
+pub(crate) struct Meta {
+    pub n_users: usize,
+    pub n_items: usize,
+    pub nnz_total: usize,
+    pub scale: RatingScale,
+    pub mean: f64,
+    pub item_counts: Vec<u32>,
 }
 
 /// The CSR row pointer of `data` as `usize`.

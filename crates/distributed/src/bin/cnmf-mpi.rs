@@ -5,7 +5,8 @@
 //! ```
 //!
 //! Every rank reads the ratings file and keeps its block of users (contiguous, balanced by
-//! rating count); the fit is `cnmf_distributed::fit_rank`; rank 0 gathers `W` and writes the
+//! rating count), or with `--split-input` reads only its byte range and receives its users'
+//! ratings from the other ranks; the fit is `cnmf_distributed::fit_rank`; rank 0 gathers `W` and writes the
 //! model file `cnmf fit` writes (safetensors by default, `--json` for format 1), atomically: a
 //! temporary file renamed at the end, so a failed run leaves no model file. A failure on any
 //! rank (unreadable file, bad line, bad parameters, a NaN) is agreed on by all ranks, which all
@@ -23,9 +24,10 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 use cnmf_cli::api::{fit_params, model_file, write_model, FitSettings, ModelFormat};
 use cnmf_distributed::{
-    fit_rank, gather_model, partition_users, row_ptr_of, Communicator, MpiComm, Shard,
+    fit_rank, gather_model, load_split, partition_users, row_ptr_of, Communicator, MpiComm, Shard,
 };
 use cnmf_engine::Algorithm;
+use cnmf_ratings::Ratings;
 use cnmf_ratings::{LoadOptions, RatingScale};
 
 #[derive(Debug, Parser)]
@@ -88,6 +90,12 @@ struct FitArgs {
     /// Write the model file in format 1 (JSON) instead of format 2 (safetensors).
     #[arg(long)]
     json: bool,
+    /// Each rank reads only its byte range of the file (MovieLens `::` or tab-separated
+    /// formats; not CSV) and receives its users' ratings from the other ranks; rank 0 still
+    /// assembles the whole data set for the model file. Without it every rank reads the whole
+    /// file.
+    #[arg(long)]
+    split_input: bool,
 }
 
 fn parse_algorithm(s: &str) -> Result<Algorithm, String> {
@@ -139,20 +147,11 @@ fn fit(args: &FitArgs, comm: &MpiComm) -> Result<(), String> {
         }
     };
     let start = Instant::now();
-    // Input: every rank reads the file (ids get the same indices everywhere) and keeps its
-    // users.
-    let loaded = cnmf_ratings::load(&args.data, &LoadOptions::default().scale(args.scale));
-    let data = match loaded {
-        Ok(d) => {
-            agree(None)?;
-            d
-        }
-        Err(e) => {
-            // The loader's message names the file and line.
-            let msg = e.to_string();
-            agree(Some(msg.clone()))?;
-            return Err(msg);
-        }
+    let (shard, data) = if args.split_input {
+        let input = load_split(&args.data, args.scale, comm).map_err(|e| e.to_string())?;
+        (input.shard, input.root_data)
+    } else {
+        whole_file(args, comm, &agree)?
     };
     let load_secs = start.elapsed().as_secs_f64();
     let settings = FitSettings {
@@ -167,7 +166,7 @@ fn fit(args: &FitArgs, comm: &MpiComm) -> Result<(), String> {
         seed: args.seed,
         threads: 1,
     };
-    let params = fit_params(&settings, data.scale());
+    let params = fit_params(&settings, shard.scale);
     agree(params.as_ref().err().cloned())?;
     let params = params.map_err(|e| e.to_string())?;
     agree(
@@ -175,13 +174,6 @@ fn fit(args: &FitArgs, comm: &MpiComm) -> Result<(), String> {
             .err()
             .map(|e| e.to_string()),
     )?;
-
-    let bounds = partition_users(&row_ptr_of(&data), comm.size());
-    let shard = Shard::from_ratings(&data, bounds[rank], bounds[rank + 1]);
-    agree(shard.as_ref().err().map(|e| e.to_string()))?;
-    let shard = shard.map_err(|e| e.to_string())?;
-    // Only rank 0 keeps the whole data set (for the model file's id maps and rated pattern).
-    let data = (rank == 0).then_some(data);
 
     let fit = fit_rank(&params, &shard, comm);
     agree(fit.as_ref().err().map(|e| e.to_string()))?;
@@ -236,4 +228,32 @@ fn fit(args: &FitArgs, comm: &MpiComm) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The simple input: every rank reads the whole file and keeps its users; rank 0 keeps the
+/// whole data set.
+fn whole_file(
+    args: &FitArgs,
+    comm: &MpiComm,
+    agree: &dyn Fn(Option<String>) -> Result<(), String>,
+) -> Result<(Shard, Option<Ratings>), String> {
+    let rank = comm.rank();
+    let loaded = cnmf_ratings::load(&args.data, &LoadOptions::default().scale(args.scale));
+    let data = match loaded {
+        Ok(d) => {
+            agree(None)?;
+            d
+        }
+        Err(e) => {
+            // The loader's message names the file and line.
+            let msg = e.to_string();
+            agree(Some(msg.clone()))?;
+            return Err(msg);
+        }
+    };
+    let bounds = partition_users(&row_ptr_of(&data), comm.size());
+    let shard = Shard::from_ratings(&data, bounds[rank], bounds[rank + 1]);
+    agree(shard.as_ref().err().map(|e| e.to_string()))?;
+    let shard = shard.map_err(|e| e.to_string())?;
+    Ok((shard, (rank == 0).then_some(data)))
 }

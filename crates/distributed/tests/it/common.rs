@@ -1,5 +1,7 @@
 //! Fixtures shared by the tests.
 
+use std::path::{Path, PathBuf};
+
 use cnmf_engine::{Algorithm, NmfModel, NmfParams, ValidNmfParams};
 use cnmf_ratings::{RatingScale, Ratings};
 
@@ -62,4 +64,23 @@ pub fn max_rel_diff(data: &Ratings, a: &NmfModel, b: &NmfModel) -> f64 {
         worst = worst.max(rel);
     }
     worst
+}
+
+/// The fixture as a MovieLens u.data file (user, item, rating, timestamp; tabs; ids are the
+/// fixture's indices plus one).
+pub fn write_fixture(dir: &Path) -> PathBuf {
+    let data = fixture();
+    let mut text = String::new();
+    for t in data.iter() {
+        text.push_str(&format!(
+            "{}\t{}\t{}\t{}\n",
+            t.user + 1,
+            t.item + 1,
+            t.value,
+            874_965_758
+        ));
+    }
+    let path = dir.join("u.data");
+    std::fs::write(&path, text).unwrap();
+    path
 }

@@ -9,3 +9,4 @@ mod common;
 // --tests -- --ignored` (no feature) must not run them.
 #[cfg(feature = "mpi")]
 mod mpirun;
+mod split_input;

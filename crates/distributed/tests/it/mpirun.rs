@@ -12,7 +12,7 @@ use cnmf_distributed::SUPPORTED;
 use cnmf_engine::Algorithm;
 use cnmf_ratings::LoadOptions;
 
-use crate::common::{fixture, max_rel_diff};
+use crate::common::{max_rel_diff, write_fixture};
 
 /// The binary, built by cargo for these tests when the `mpi` feature is on.
 fn binary() -> PathBuf {
@@ -39,25 +39,6 @@ fn run(mut c: Command) -> Output {
         .unwrap_or_else(|e| panic!("cannot start mpirun (is MPI installed?): {e}"))
 }
 
-/// The fixture as a MovieLens u.data file (user, item, rating, timestamp; tabs; ids are the
-/// fixture's indices plus one).
-fn write_fixture(dir: &Path) -> PathBuf {
-    let data = fixture();
-    let mut text = String::new();
-    for t in data.iter() {
-        text.push_str(&format!(
-            "{}\t{}\t{}\t{}\n",
-            t.user + 1,
-            t.item + 1,
-            t.value,
-            874_965_758
-        ));
-    }
-    let path = dir.join("u.data");
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
 fn settings(alg: Algorithm, k: usize, iters: usize) -> FitSettings {
     FitSettings {
         rank: k,
@@ -73,9 +54,9 @@ fn settings(alg: Algorithm, k: usize, iters: usize) -> FitSettings {
     }
 }
 
-/// Fits `file` with `cnmf-mpi` on each number of ranks and the engine, and checks every
-/// prediction of every observed rating to 1e-9 relative.
-fn agree_on(file: &Path, dir: &Path, k: usize, iters: usize) {
+/// Fits `file` with `cnmf-mpi` (with `extra` arguments) on each number of ranks and the
+/// engine, and checks every prediction of every observed rating to 1e-9 relative.
+fn agree_on(file: &Path, dir: &Path, k: usize, iters: usize, extra: &[&str]) {
     let data = cnmf_ratings::load(file, &LoadOptions::default()).unwrap();
     for alg in SUPPORTED {
         let s = settings(alg, k, iters);
@@ -87,6 +68,7 @@ fn agree_on(file: &Path, dir: &Path, k: usize, iters: usize) {
             c.args(["fit", "--data"]).arg(file).arg("-o").arg(&out);
             c.args(["--algo", alg.name(), "--k", &k.to_string()]);
             c.args(["--iters", &iters.to_string(), "--seed", "7", "--l2", "0.1"]);
+            c.args(extra);
             if alg.needs_lambda() {
                 c.args(["--lambda", "2"]);
             }
@@ -116,7 +98,15 @@ fn agree_on(file: &Path, dir: &Path, k: usize, iters: usize) {
 fn mpirun_fit_agrees_with_the_engine_on_1_2_4_ranks() {
     let dir = tempfile::tempdir().unwrap();
     let file = write_fixture(dir.path());
-    agree_on(&file, dir.path(), 4, 30);
+    agree_on(&file, dir.path(), 4, 30, &[]);
+}
+
+#[test]
+#[ignore = "needs MPI: run by .ci/run"]
+fn mpirun_fit_with_split_input_agrees_with_the_engine_on_1_2_4_ranks() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_fixture(dir.path());
+    agree_on(&file, dir.path(), 4, 30, &["--split-input"]);
 }
 
 #[test]
@@ -124,7 +114,8 @@ fn mpirun_fit_agrees_with_the_engine_on_1_2_4_ranks() {
 fn mpirun_fit_agrees_with_the_engine_on_movielens_100k() {
     let file = cnmf_ratings::discover::require_ml100k();
     let dir = tempfile::tempdir().unwrap();
-    agree_on(&file, dir.path(), 10, 20);
+    agree_on(&file, dir.path(), 10, 20, &[]);
+    agree_on(&file, dir.path(), 10, 20, &["--split-input"]);
 }
 
 /// No model file and no temporary file left in `dir` besides the data.
@@ -158,6 +149,34 @@ fn a_bad_line_fails_every_rank_naming_file_line_and_rank() {
         assert!(err.contains(&format!("rank {rank} failed")), "{err}");
     }
     assert!(err.contains("u.data") && err.contains('3'), "{err}");
+    only_data_left(dir.path());
+}
+
+#[test]
+#[ignore = "needs MPI: run by .ci/run"]
+fn with_split_input_only_the_rank_that_read_a_bad_line_reports_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("u.data");
+    // Four lines of 8 bytes: with 2 ranks the bad line 4 is in rank 1's half.
+    std::fs::write(&file, "1\t1\t5\t0\n2\t1\t4\t0\n3\t1\t2\t0\n3\t2\t9\t0\n").unwrap();
+    let out = dir.path().join("model.cnmf");
+    let mut c = mpirun(2);
+    c.args(["fit", "--split-input", "--data"])
+        .arg(&file)
+        .arg("-o")
+        .arg(&out);
+    c.args(["--k", "2", "--iters", "5"]);
+    let o = run(c);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    for rank in 0..2 {
+        assert!(
+            err.contains(&format!("cnmf-mpi (rank {rank}): rank 1 failed")),
+            "{err}"
+        );
+    }
+    assert!(!err.contains("rank 0 failed"), "{err}");
+    assert!(err.contains("u.data:4:"), "{err}");
     only_data_left(dir.path());
 }
 
