@@ -1,4 +1,4 @@
-//! The distributed fit of the paper's five algorithms, `huber` and `l1`.
+//! The distributed fit of the paper's five algorithms, `huber`, `l1` and `trimmed`.
 //!
 //! Each rank holds its users' rows of `W` and the whole `H`. Iteration `t` follows the
 //! engine's schedule (`cnmf_engine`'s crate docs) step by step:
@@ -53,9 +53,10 @@ pub struct LocalFit {
     pub seconds: f64,
 }
 
-/// The algorithms the distributed fit runs: the paper's five, `huber` and `l1` (`trimmed`'s
-/// global selection and `guarded`'s screens are not distributed).
-pub const SUPPORTED: [Algorithm; 7] = [
+/// The algorithms the distributed fit runs: the paper's five, `huber`, `l1` and `trimmed`
+/// (its global selection by a distributed bisection; `guarded`'s screens are not
+/// distributed).
+pub const SUPPORTED: [Algorithm; 8] = [
     Algorithm::IgnoreMissing,
     Algorithm::ReplaceMissing,
     Algorithm::IgnoreCorrupt,
@@ -63,6 +64,7 @@ pub const SUPPORTED: [Algorithm; 7] = [
     Algorithm::ReplaceCorruptNoInterp,
     Algorithm::Huber,
     Algorithm::L1,
+    Algorithm::Trimmed,
 ];
 
 fn supported(alg: Algorithm) -> bool {
@@ -105,6 +107,10 @@ enum Robust {
         smoothing: f64,
         reweight: bool,
     },
+    /// `trimmed`'s measuring pass: `r^2` of every entry into the weights.
+    Squares,
+    /// `trimmed`'s update: weight 0 on the entries its selection flagged.
+    Flags,
 }
 
 /// The per-iteration rule of the passes (the engine's `row_rule`).
@@ -139,6 +145,7 @@ impl Rule {
                 smoothing: cnmf_engine::L1_SMOOTHING,
                 reweight,
             }),
+            (Algorithm::Trimmed, _) => Some(Robust::Flags),
             _ => None,
         };
         Rule {
@@ -280,8 +287,15 @@ pub fn fit_rank<C: Communicator + ?Sized>(
     let mut t = 1usize;
     let (stop_reason, kept) = loop {
         let rule = Rule::of(params, t);
-        let rs = row_pass(params, shard, &mut st, rule, true);
-        let global = reduce_stats(comm, shard, &rs);
+        let global = if params.algorithm() == Algorithm::Trimmed {
+            let mut global = trim_measure(params, shard, &mut st, t, comm);
+            let update = row_pass(params, shard, &mut st, rule, true);
+            global.bad_row = reduce_stats(comm, shard, &update).bad_row;
+            global
+        } else {
+            let rs = row_pass(params, shard, &mut st, rule, true);
+            reduce_stats(comm, shard, &rs)
+        };
         if let Some(reason) = measure(params, &mut st, t - 1, &global)? {
             break (reason, t - 1);
         }
@@ -293,8 +307,12 @@ pub fn fit_rank<C: Communicator + ?Sized>(
         col_step(params, shard, &mut st, rule, comm, start)?;
         if t == params.max_iters() {
             let rule = Rule::of(params, t + 1);
-            let rs = row_pass(params, shard, &mut st, rule, false);
-            let global = reduce_stats(comm, shard, &rs);
+            let global = if params.algorithm() == Algorithm::Trimmed {
+                trim_measure(params, shard, &mut st, t + 1, comm)
+            } else {
+                let rs = row_pass(params, shard, &mut st, rule, false);
+                reduce_stats(comm, shard, &rs)
+            };
             let reason = measure(params, &mut st, t, &global)?.unwrap_or(StopReason::MaxIters);
             break (reason, t);
         }
@@ -581,6 +599,7 @@ fn col_step<C: Communicator + ?Sized>(
         k,
         per_item,
         replaces,
+        weighted: matches!(p.algorithm(), Algorithm::Huber | Algorithm::L1),
         shard,
         st,
         rule,
@@ -723,6 +742,20 @@ fn robust_entries(
         if let Some(l) = lambda {
             st.clipped += e.min(l);
         }
+        if let Robust::Squares = robust {
+            st.loss += e;
+            weights[q] = e;
+            continue;
+        }
+        if let Robust::Flags = robust {
+            let keep = flags[q] == 0;
+            st.loss += if keep { e } else { 0.0 };
+            st.flagged += usize::from(!keep);
+            a[q] = if keep { v } else { 0.0 };
+            b[q] = if keep { b[q] } else { 0.0 };
+            active += usize::from(keep);
+            continue;
+        }
         let c = match robust {
             Robust::Huber {
                 lambda,
@@ -757,6 +790,7 @@ fn robust_entries(
                     1.0
                 }
             }
+            Robust::Squares | Robust::Flags => unreachable!("handled above"),
         };
         weights[q] = c;
         a[q] = c * v;
@@ -772,6 +806,9 @@ struct ColJob<'a> {
     k: usize,
     per_item: usize,
     replaces: bool,
+    /// huber and l1: the entries weigh the row pass's weights (`trimmed` keeps its squared
+    /// residuals there and masks by its flags).
+    weighted: bool,
     shard: &'a Shard,
     st: &'a State,
     rule: Rule,
@@ -794,6 +831,7 @@ fn col_body(job: ColJob<'_>) {
         k,
         per_item,
         replaces,
+        weighted,
         shard,
         st,
         rule,
@@ -834,7 +872,7 @@ fn col_body(job: ColJob<'_>) {
                 }
             }
             rest[0] = active as f64;
-        } else if !st.weights.is_empty() {
+        } else if weighted {
             // huber and l1: the row pass's weights c, `Σ c v w1` and `Σ c x w1`.
             let (den, cnt) = rest.split_at_mut(k);
             for (q, &lu) in users.iter().enumerate() {
@@ -866,6 +904,150 @@ fn col_body(job: ColJob<'_>) {
                 }
             }
             cnt[0] = active as f64;
+        }
+    }
+}
+
+/// `trimmed`'s measurement in the row pass of iteration `t` (the engine's `trim_measure`): the
+/// squared residuals of iteration `t - 1` of this rank's entries, then the global selection of
+/// the `floor(q |Ω|)` largest (ties by global CSR position, which is rank order then local
+/// position), which sets the flags from iteration `warmup + 2` on. Returns the global
+/// statistics: `robust` is the trimmed loss; `loss` and `flagged` are the kept loss and the
+/// number dropped once the selection flags.
+fn trim_measure<C: Communicator + ?Sized>(
+    p: &ValidNmfParams,
+    shard: &Shard,
+    st: &mut State,
+    t: usize,
+    comm: &C,
+) -> RowStats {
+    let rule = Rule {
+        robust: Some(Robust::Squares),
+        ..Rule::of(p, t)
+    };
+    let rs = row_pass(p, shard, st, rule, false);
+    let mut global = reduce_stats(comm, shard, &rs);
+    let n = shard.nnz_total;
+    let drop = ((p.trim_fraction() * n as f64).floor() as usize).min(n);
+    let marking = t > p.warmup_iters() + 1;
+    let flags = if marking {
+        Some(&mut st.flags[..])
+    } else {
+        None
+    };
+    let kept = trim_distributed(comm, &st.weights, drop, flags);
+    global.robust = kept;
+    if marking {
+        global.loss = kept;
+        global.flagged = drop;
+    }
+    global
+}
+
+/// The engine's `trim` over the ranks' squared residuals: the threshold `tau` (the `drop`-th
+/// largest value over all ranks) by bisection on the bits of the values (nonnegative doubles
+/// order as their bits), counting on each rank among its `drop` largest values; the entries
+/// equal to `tau` are dropped in global position order (each rank learns how many lie on the
+/// ranks before it). Returns the sum over the kept entries (per rank, then in rank order).
+fn trim_distributed<C: Communicator + ?Sized>(
+    comm: &C,
+    squares: &[f64],
+    drop: usize,
+    flags: Option<&mut [u8]>,
+) -> f64 {
+    let bits = |e: f64| e.to_bits();
+    let (tau, ties_dropped) = if drop == 0 {
+        (f64::INFINITY.to_bits(), 0usize)
+    } else {
+        let mut top: Vec<u64> = squares.iter().map(|&e| bits(e)).collect();
+        let truncated = top.len() > drop;
+        if truncated {
+            top.select_nth_unstable_by(drop - 1, |a, b| b.cmp(a));
+            top.truncate(drop);
+        }
+        top.sort_unstable_by(|a, b| b.cmp(a));
+        // min(entries >= t on this rank, drop).
+        let count_ge = |t: u64| -> f64 {
+            let c = top.partition_point(|&b| b >= t);
+            if truncated && c == top.len() {
+                drop as f64
+            } else {
+                c as f64
+            }
+        };
+        let global_ge = |t: u64| -> usize {
+            let mut c = [count_ge(t)];
+            comm.sum_small(&mut c);
+            c[0] as usize
+        };
+        // The largest t with at least `drop` entries >= t: the value of the drop-th largest.
+        let (mut lo, mut hi) = (0u64, 1u64 << 63);
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if global_ge(mid) >= drop {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        let above = global_ge(lo + 1);
+        (lo, drop - above)
+    };
+    let ties_here = squares.iter().filter(|&&e| bits(e) == tau).count();
+    let ties = comm.all_gather_f64(&[ties_here as f64]);
+    let mut tie_rank: usize = ties[..comm.rank()].iter().map(|&c| c as usize).sum();
+    let mut kept = 0.0;
+    let mut flags = flags;
+    for (q, &e) in squares.iter().enumerate() {
+        let b = bits(e);
+        let dropped = match b.cmp(&tau) {
+            std::cmp::Ordering::Greater => true,
+            std::cmp::Ordering::Equal => {
+                let d = tie_rank < ties_dropped;
+                tie_rank += 1;
+                d
+            }
+            std::cmp::Ordering::Less => false,
+        };
+        if let Some(f) = flags.as_deref_mut() {
+            f[q] = u8::from(dropped);
+        }
+        if !dropped {
+            kept += e;
+        }
+    }
+    let mut k = [kept];
+    comm.sum_small(&mut k);
+    k[0]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ThreadRanks;
+
+    /// Ties at the threshold are dropped in global position order (rank order, then local
+    /// position), as the engine's selection drops them in CSR order.
+    #[test]
+    fn the_distributed_selection_drops_ties_in_global_position_order() {
+        let parts: [&[f64]; 3] = [&[1.0, 4.0, 2.0], &[4.0, 0.5], &[4.0, 4.0, 1.0]];
+        // The dropped values' sum with each expectation.
+        for (drop, dropped, expect) in [
+            (3, 12.0, [vec![0, 1, 0], vec![1, 0], vec![1, 0, 0]]),
+            (0, 0.0, [vec![0, 0, 0], vec![0, 0], vec![0, 0, 0]]),
+            (5, 18.0, [vec![0, 1, 1], vec![1, 0], vec![1, 1, 0]]),
+        ] {
+            let out = ThreadRanks::run(3, |c| {
+                let mine = parts[c.rank()];
+                let mut flags = vec![9u8; mine.len()];
+                let kept = trim_distributed(c, mine, drop, Some(&mut flags));
+                (flags, kept)
+            });
+            let total: f64 = parts.iter().flat_map(|p| p.iter()).sum();
+            for (r, (flags, kept)) in out.into_iter().enumerate() {
+                assert_eq!(flags, expect[r], "drop {drop} rank {r}");
+                assert_eq!(kept, total - dropped, "drop {drop}");
+            }
         }
     }
 }

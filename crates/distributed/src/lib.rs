@@ -1,5 +1,5 @@
-//! The Corrective NMF engine past one machine: the paper's five algorithms, `huber` and `l1`
-//! ([`SUPPORTED`]) with users split across ranks and the item half-step's sums combined by collectives (MPI in production,
+//! The Corrective NMF engine past one machine: the paper's five algorithms, `huber`, `l1` and
+//! `trimmed` ([`SUPPORTED`]) with users split across ranks and the item half-step's sums combined by collectives (MPI in production,
 //! threads in the tests).
 //!
 //! * [`Communicator`]: the collectives, with a deterministic sum-reduce

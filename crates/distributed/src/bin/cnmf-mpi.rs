@@ -59,7 +59,7 @@ struct FitArgs {
     #[arg(long, default_value = "1:5", value_name = "MIN:MAX", value_parser = parse_scale)]
     scale: RatingScale,
     /// Algorithm: ignore-missing, replace-missing, ignore-corrupt, replace-corrupt,
-    /// replace-corrupt-nointerp, huber or l1 (trimmed and guarded are not distributed).
+    /// replace-corrupt-nointerp, huber, l1 or trimmed (guarded is not distributed).
     #[arg(long, visible_alias = "algorithm", default_value = "ignore-corrupt",
           value_parser = parse_algorithm)]
     algo: Algorithm,

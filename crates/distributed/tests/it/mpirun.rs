@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use cnmf_cli::api::{fit_params, read_model, FitSettings};
@@ -34,7 +35,16 @@ fn mpirun(ranks: usize) -> Command {
     c
 }
 
+/// One `mpirun` at a time: Open MPI's session directories race when jobs start together
+/// (`mkdir ... File exists`), and the tests of this file run in parallel.
+static ONE_JOB: Mutex<()> = Mutex::new(());
+
+fn one_job() -> MutexGuard<'static, ()> {
+    ONE_JOB.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn run(mut c: Command) -> Output {
+    let _job = one_job();
     c.output()
         .unwrap_or_else(|e| panic!("cannot start mpirun (is MPI installed?): {e}"))
 }
@@ -220,6 +230,7 @@ fn a_killed_rank_fails_the_job_and_leaves_no_model() {
     let mut c = mpirun(2);
     c.args(["fit", "--data"]).arg(&file).arg("-o").arg(&out);
     c.args(["--k", "16", "--iters", "100000", "--algo", "ignore-missing"]);
+    let _job = one_job();
     let child = c
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
