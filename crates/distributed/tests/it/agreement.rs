@@ -142,3 +142,28 @@ fn supported_algorithms_agree_with_the_engine_on_movielens_100k() {
         }
     }
 }
+
+/// More ranks than users: some ranks hold nobody and still take part in every collective.
+#[test]
+fn ranks_without_users_take_part_and_change_nothing() {
+    let data = cnmf_ratings::Ratings::from_external(
+        [
+            ("a", "x", 5.0),
+            ("a", "y", 1.0),
+            ("b", "x", 4.0),
+            ("c", "y", 2.0),
+            ("c", "z", 5.0),
+        ],
+        cnmf_ratings::RatingScale::MOVIELENS,
+    )
+    .unwrap();
+    let shards = cnmf_distributed::Shard::split(&data, 6).unwrap();
+    assert!(shards.iter().any(|s| s.local_users() == 0));
+    for alg in SUPPORTED {
+        let p = params(alg, 2, 20);
+        let engine = p.fit(&data).unwrap();
+        let (model, _) = fit_ranks(&p, &data, 6).unwrap();
+        let d = max_rel_diff(&data, &engine, &model);
+        assert!(d <= 1e-9, "{alg}: {d:e}");
+    }
+}
