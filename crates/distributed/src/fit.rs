@@ -22,11 +22,12 @@
 
 use std::time::Instant;
 
-use cnmf_engine::numeric::{dot, Isa, Job, Simd, EPS};
+use cnmf_engine::numeric::{dot, split_at_cuts, Isa, Job, Simd, EPS};
 use cnmf_engine::{
     init_factors, Algorithm, Factors, IterationStats, NmfModel, StopReason, ValidNmfParams,
 };
 use cnmf_ratings::Ratings;
+use rayon::prelude::*;
 
 use crate::{Communicator, DistError, Shard};
 
@@ -227,6 +228,16 @@ struct State {
     h_sq: f64,
     /// Seconds at the end of the last update.
     elapsed: f64,
+    /// The rank's threads (`None`: rayon's global pool).
+    pool: Option<rayon::ThreadPool>,
+}
+
+/// Runs `f` in `pool` (or in rayon's global pool).
+fn in_pool<R: Send>(pool: Option<&rayon::ThreadPool>, f: impl FnOnce() -> R + Send) -> R {
+    match pool {
+        Some(p) => p.install(f),
+        None => f(),
+    }
 }
 
 /// Runs the distributed fit on this rank's `shard` with `comm`. Every rank must call it with
@@ -247,6 +258,21 @@ pub fn fit_rank<C: Communicator + ?Sized>(
             scale.max()
         )));
     }
+    // The rank's threads, as the engine's `threads` (0: rayon's default).
+    let pool = match params.threads() {
+        0 => Ok(None),
+        t => rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build()
+            .map(Some)
+            .map_err(|e| format!("a pool of {t} threads: {e}")),
+    };
+    // Agreed, so that a rank that cannot start its threads does not leave the others waiting.
+    let failed = comm.agree(pool.as_ref().err().map(String::as_str));
+    if !failed.is_empty() {
+        return Err(DistError::Ranks(failed));
+    }
+    let pool = pool.map_err(DistError::Engine)?;
     let start = Instant::now();
     let sent0 = comm.bytes_sent();
     let k = params.rank();
@@ -283,6 +309,7 @@ pub fn fit_rank<C: Communicator + ?Sized>(
         trace: Vec::new(),
         h_sq,
         elapsed: start.elapsed().as_secs_f64(),
+        pool,
     };
     let mut t = 1usize;
     let (stop_reason, kept) = loop {
@@ -417,16 +444,77 @@ fn row_pass(
     } else {
         Vec::new()
     };
-    Isa::detect().run(RowJob {
-        k,
-        replaces,
-        shard,
-        st,
-        rule,
-        update,
-        gram_h: &gram_h,
-    })
+    let users = chunk_bounds(&shard.row_ptr);
+    let pos: Vec<usize> = users.iter().map(|&u| shard.row_ptr[u]).collect();
+    let State {
+        w,
+        w_next,
+        h,
+        flags,
+        weights,
+        pool,
+        ..
+    } = st;
+    let w_next: &mut [f64] = if update { w_next } else { &mut [] };
+    let jobs: Vec<RowJob<'_>> = split_at_cuts(w_next, &users, k)
+        .into_iter()
+        .zip(split_at_cuts(flags, &pos, 1))
+        .zip(split_at_cuts(weights, &pos, 1))
+        .enumerate()
+        .map(|(c, ((w_next, flags), weights))| RowJob {
+            k,
+            replaces,
+            shard,
+            users: users[c]..users[c + 1],
+            w,
+            h,
+            w_next,
+            flags,
+            weights,
+            rule,
+            update,
+            gram_h: &gram_h,
+        })
+        .collect();
+    let isa = Isa::detect();
+    let per_chunk: Vec<RowStats> = in_pool(pool.as_ref(), || {
+        jobs.into_par_iter().map(|j| isa.run(j)).collect()
+    });
+    let mut total = RowStats::default();
+    for c in &per_chunk {
+        total.loss += c.loss;
+        total.clipped += c.clipped;
+        total.robust += c.robust;
+        total.flagged += c.flagged;
+        total.sq += c.sq;
+        total.bad_row = total.bad_row.or(c.bad_row);
+    }
+    total
 }
+
+/// Chunk boundaries over the local users (or items): about [`CHUNK_NNZ`] ratings and at most
+/// [`CHUNK_ROWS`] rows each, fixed by the data, so the per-chunk statistics are added in the
+/// same order for any number of threads.
+fn chunk_bounds(ptr: &[usize]) -> Vec<usize> {
+    let rows = ptr.len() - 1;
+    let mut b = vec![0];
+    let mut start = 0;
+    for r in 0..rows {
+        if ptr[r + 1] - ptr[start] >= CHUNK_NNZ || r + 1 - start >= CHUNK_ROWS {
+            b.push(r + 1);
+            start = r + 1;
+        }
+    }
+    if *b.last().expect("non-empty") != rows {
+        b.push(rows);
+    }
+    b
+}
+
+/// Target number of ratings per parallel chunk (as the engine's).
+const CHUNK_NNZ: usize = 8192;
+/// Maximum number of rows per parallel chunk.
+const CHUNK_ROWS: usize = 1024;
 
 /// [`row_pass`] compiled for the widest instruction set of the CPU (the engine's dispatch:
 /// the same operations in the same order, hence the same bits, on every instruction set).
@@ -434,7 +522,16 @@ struct RowJob<'a> {
     k: usize,
     replaces: bool,
     shard: &'a Shard,
-    st: &'a mut State,
+    /// The local users of this chunk.
+    users: std::ops::Range<usize>,
+    w: &'a [f64],
+    h: &'a [f64],
+    /// The chunk's rows of the next `W` (empty without update).
+    w_next: &'a mut [f64],
+    /// The chunk's flags and weights (positions from the chunk's first entry; empty when the
+    /// algorithm keeps none).
+    flags: &'a mut [u8],
+    weights: &'a mut [f64],
     rule: Rule,
     update: bool,
     gram_h: &'a [f64],
@@ -456,7 +553,12 @@ fn row_body(job: RowJob<'_>) -> RowStats {
         k,
         replaces,
         shard,
-        st,
+        users,
+        w,
+        h,
+        w_next,
+        flags: chunk_flags,
+        weights: chunk_weights,
         rule,
         update,
         gram_h,
@@ -465,12 +567,13 @@ fn row_body(job: RowJob<'_>) -> RowStats {
     let (mut num, mut den) = (vec![0.0; k], vec![0.0; k]);
     let mut a: Vec<f64> = Vec::new();
     let mut b: Vec<f64> = Vec::new();
-    let h = &st.h;
-    for lu in 0..shard.local_users() {
+    let (u0, base) = (users.start, shard.row_ptr[users.start]);
+    for lu in users {
         let (s, e) = (shard.row_ptr[lu], shard.row_ptr[lu + 1]);
         let items = &shard.items[s..e];
         let values = &shard.values[s..e];
-        let w0 = &st.w[lu * k..lu * k + k];
+        let w0 = &w[lu * k..lu * k + k];
+        let (cs, ce) = (s - base, e - base);
         let nn = items.len();
         b.clear();
         b.extend(
@@ -482,10 +585,10 @@ fn row_body(job: RowJob<'_>) -> RowStats {
         a.resize(nn, 0.0);
         let mut active = 0usize;
         if let Some(robust) = rule.robust {
-            let flags: &mut [u8] = if st.flags.is_empty() {
+            let flags: &mut [u8] = if chunk_flags.is_empty() {
                 &mut []
             } else {
-                &mut st.flags[s..e]
+                &mut chunk_flags[cs..ce]
             };
             active = robust_entries(
                 robust,
@@ -494,11 +597,11 @@ fn row_body(job: RowJob<'_>) -> RowStats {
                 &mut a,
                 &mut b,
                 flags,
-                &mut st.weights[s..e],
+                &mut chunk_weights[cs..ce],
                 &mut stats,
             );
         } else if let Some(mark) = rule.mark {
-            let flags = &mut st.flags[s..e];
+            let flags = &mut chunk_flags[cs..ce];
             for q in 0..nn {
                 let (v, x) = (values[q], b[q]);
                 let r2 = (v - x) * (v - x);
@@ -536,7 +639,7 @@ fn row_body(job: RowJob<'_>) -> RowStats {
         if !update {
             continue;
         }
-        let w1 = &mut st.w_next[lu * k..lu * k + k];
+        let w1 = &mut w_next[(lu - u0) * k..(lu - u0) * k + k];
         if active == 0 {
             w1.copy_from_slice(w0);
             continue;
@@ -595,15 +698,26 @@ fn col_step<C: Communicator + ?Sized>(
     let per_item = if replaces { k + 1 } else { 2 * k + 1 };
     let grams = if replaces { 2 * k * k } else { 0 };
     let mut buf = vec![0.0; m * per_item + grams];
-    Isa::detect().run(ColJob {
-        k,
-        per_item,
-        replaces,
-        weighted: matches!(p.algorithm(), Algorithm::Huber | Algorithm::L1),
-        shard,
-        st,
-        rule,
-        buf: &mut buf,
+    let items = chunk_bounds(&shard.col_ptr);
+    let weighted = matches!(p.algorithm(), Algorithm::Huber | Algorithm::L1);
+    let jobs: Vec<ColJob<'_>> = split_at_cuts(&mut buf[..m * per_item], &items, per_item)
+        .into_iter()
+        .enumerate()
+        .map(|(c, buf)| ColJob {
+            k,
+            per_item,
+            replaces,
+            weighted,
+            shard,
+            items: items[c]..items[c + 1],
+            st,
+            rule,
+            buf,
+        })
+        .collect();
+    let isa = Isa::detect();
+    in_pool(st.pool.as_ref(), || {
+        jobs.into_par_iter().for_each(|j| isa.run(j))
     });
     if replaces {
         let g = &mut buf[m * per_item..];
@@ -810,6 +924,8 @@ struct ColJob<'a> {
     /// residuals there and masks by its flags).
     weighted: bool,
     shard: &'a Shard,
+    /// The items of this chunk; `buf` holds their sums.
+    items: std::ops::Range<usize>,
     st: &'a State,
     rule: Rule,
     buf: &'a mut [f64],
@@ -833,12 +949,14 @@ fn col_body(job: ColJob<'_>) {
         replaces,
         weighted,
         shard,
+        items,
         st,
         rule,
         buf,
     } = job;
     let mut xs: Vec<f64> = Vec::new();
-    for i in 0..shard.n_items {
+    let i0 = items.start;
+    for i in items {
         let (s, e) = (shard.col_ptr[i], shard.col_ptr[i + 1]);
         if s == e {
             continue;
@@ -846,7 +964,7 @@ fn col_body(job: ColJob<'_>) {
         let hi = &st.h[i * k..i * k + k];
         let users = &shard.col_users[s..e];
         let pos = &shard.col_pos[s..e];
-        let out = &mut buf[i * per_item..(i + 1) * per_item];
+        let out = &mut buf[(i - i0) * per_item..(i - i0 + 1) * per_item];
         let (num, rest) = out.split_at_mut(k);
         let mut active = 0usize;
         if replaces {

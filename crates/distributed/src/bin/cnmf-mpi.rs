@@ -81,6 +81,11 @@ struct FitArgs {
     /// Seed of the initial factors.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Threads per rank (0: every core; more than the cores is lowered to their number). The
+    /// results are the same bits for every value; run one rank per core and keep 1, or one
+    /// rank per node with its cores as threads.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
     /// L2 penalty on both factor matrices (per rating unless --l2-constant), as `cnmf fit`.
     #[arg(long, default_value_t = 0.1)]
     l2: f64,
@@ -164,7 +169,7 @@ fn fit(args: &FitArgs, comm: &MpiComm) -> Result<(), String> {
         l2: args.l2,
         l2_per_rating: !args.l2_constant,
         seed: args.seed,
-        threads: 1,
+        threads: args.threads,
     };
     let params = fit_params(&settings, shard.scale);
     agree(params.as_ref().err().cloned())?;

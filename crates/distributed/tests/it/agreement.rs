@@ -167,3 +167,39 @@ fn ranks_without_users_take_part_and_change_nothing() {
         assert!(d <= 1e-9, "{alg}: {d:e}");
     }
 }
+
+/// Threads within a rank split its users and items into chunks fixed by the data: the same
+/// bits, trace included, for 1, 2 and 3 threads.
+#[test]
+fn threads_per_rank_do_not_change_the_bits() {
+    // 150,000 ratings per rank: many chunks of about 8192 (the fixture would be one chunk).
+    let names: Vec<(String, String, f64)> = (0..3000u32)
+        .flat_map(|u| {
+            (u % 3..300)
+                .step_by(3)
+                .map(move |i| (u.to_string(), i.to_string(), f64::from(1 + (u * 7 + i) % 5)))
+        })
+        .collect();
+    let data = cnmf_ratings::Ratings::from_external(
+        names.iter().map(|(u, i, v)| (u.as_str(), i.as_str(), *v)),
+        cnmf_ratings::RatingScale::MOVIELENS,
+    )
+    .unwrap();
+    assert_eq!(data.nnz(), 300_000);
+    for alg in SUPPORTED {
+        let one = params(alg, 4, 6);
+        let (a, _) = fit_ranks(&one, &data, 2).unwrap();
+        for threads in [2, 3] {
+            let p = one.params().clone().threads(threads).check().unwrap();
+            let (b, _) = fit_ranks(&p, &data, 2).unwrap();
+            assert_eq!(a.factors(), b.factors(), "{alg} threads={threads}");
+            let objectives = |m: &cnmf_engine::NmfModel| {
+                m.trace()
+                    .iter()
+                    .map(|s| s.objective.to_bits())
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(objectives(&a), objectives(&b), "{alg} threads={threads}");
+        }
+    }
+}
