@@ -35,8 +35,8 @@ fn mpirun(ranks: usize) -> Command {
     c
 }
 
-/// One `mpirun` at a time: Open MPI's session directories race when jobs start together
-/// (`mkdir ... File exists`), and the tests of this file run in parallel.
+/// One `mpirun` at a time: Open MPI's per-job temporary directories race when jobs start
+/// together (`mkdir ... File exists`), and the tests of this file run in parallel.
 static ONE_JOB: Mutex<()> = Mutex::new(());
 
 fn one_job() -> MutexGuard<'static, ()> {
