@@ -210,7 +210,7 @@ fn fit(args: &FitArgs, comm: &MpiComm) -> Result<(), String> {
         _ => Ok(0),
     };
     agree(written.as_ref().err().cloned())?;
-    let sent_all = comm.all_gather_f64(&[sent as f64, secs]);
+    let sent_all = comm.all_gather_f64(&[sent as f64, peak_rss_kib()]);
     if rank == 0 {
         let per_iter = if iters > 0 { secs / iters as f64 } else { 0.0 };
         eprintln!(
@@ -225,8 +225,13 @@ fn fit(args: &FitArgs, comm: &MpiComm) -> Result<(), String> {
             args.output.display()
         );
         for (r, s) in sent_all.chunks_exact(2).enumerate() {
+            let rss = if s[1] > 0.0 {
+                format!("{:.0} MiB", s[1] / 1024.0)
+            } else {
+                "unknown".to_string()
+            };
             eprintln!(
-                "cnmf-mpi: rank {r} sent {} bytes in the fit ({:.0} per iteration)",
+                "cnmf-mpi: rank {r} sent {} bytes in the fit ({:.0} per iteration); peak RSS {rss}",
                 s[0],
                 if iters > 0 { s[0] / iters as f64 } else { 0.0 }
             );
@@ -261,4 +266,17 @@ fn whole_file(
     agree(shard.as_ref().err().map(|e| e.to_string()))?;
     let shard = shard.map_err(|e| e.to_string())?;
     Ok((shard, (rank == 0).then_some(data)))
+}
+
+/// This process's peak resident set size in KiB (`VmHWM` of `/proc/self/status`, Linux); 0
+/// when unknown.
+fn peak_rss_kib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .unwrap_or(0.0)
 }
