@@ -128,6 +128,30 @@ fn mpirun_fit_agrees_with_the_engine_on_movielens_100k() {
     agree_on(&file, dir.path(), 10, 20, &["--split-input"]);
 }
 
+/// The same number of ranks gives the same bits on every run under MPI too (the sums never go
+/// through `MPI_Allreduce`).
+#[test]
+#[ignore = "needs MPI: run by .ci/run"]
+fn mpirun_same_ranks_same_bits() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_fixture(dir.path());
+    for ranks in [2, 4] {
+        let models: Vec<_> = (0..2)
+            .map(|attempt| {
+                let out = dir.path().join(format!("m{ranks}-{attempt}.cnmf"));
+                let mut c = mpirun(ranks);
+                c.args(["fit", "--data"]).arg(&file).arg("-o").arg(&out);
+                c.args(["--algo", "replace-corrupt", "--k", "5", "--iters", "40"]);
+                let o = run(c);
+                assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+                read_model(&out).unwrap().model().clone()
+            })
+            .collect();
+        assert_eq!(models[0].factors(), models[1].factors(), "P={ranks}");
+        assert_eq!(models[0].corrupt_entries(), models[1].corrupt_entries());
+    }
+}
+
 /// No model file and no temporary file left in `dir` besides the data.
 fn only_data_left(dir: &Path) {
     let names: Vec<String> = std::fs::read_dir(dir)
