@@ -9,9 +9,11 @@
 //!   `mpi` feature, `MpiComm` over rsmpi.
 //! * [`partition_users`] and [`Shard`]: contiguous blocks of users balanced by rating count;
 //!   each rank holds its users' ratings (CSR, and the same entries by item).
-//! * [`fit_rank`]: the fit on one rank (same [`ValidNmfParams`](cnmf_engine::ValidNmfParams)
+//! * [`load_split`]: each rank reads only its byte range of a ratings file and receives its
+//!   users' ratings from the others (the whole-file loader's ids and shards).
+//! * [`fit_rank`]: the fit on one rank (same [`cnmf_engine::ValidNmfParams`]
 //!   and seeded initialisation as the engine); [`gather_model`] assembles the engine's
-//!   [`NmfModel`](cnmf_engine::NmfModel) on rank 0; [`fit_ranks`] runs the whole thing on P
+//!   [`cnmf_engine::NmfModel`] on rank 0; [`fit_ranks`] runs the whole thing on P
 //!   threads (tests, and a check of the partition on one machine).
 //!
 //! The binary `cnmf-mpi` (feature `mpi`) is `mpirun -np P cnmf-mpi fit --data FILE -o model`;
