@@ -1,0 +1,282 @@
+//! `cnmf-mpi`: the distributed fit under MPI.
+//!
+//! ```text
+//! mpirun -np 4 cnmf-mpi fit --data ratings.dat --algo ignore-corrupt --k 20 --iters 100 -o model
+//! ```
+//!
+//! Every rank reads the ratings file and keeps its block of users (contiguous, balanced by
+//! rating count), or with `--split-input` reads only its byte range and receives its users'
+//! ratings from the other ranks; the fit is `cnmf_distributed::fit_rank`; rank 0 gathers `W` and writes the
+//! model file `cnmf fit` writes (safetensors by default, `--json` for format 1), atomically: a
+//! temporary file renamed at the end, so a failed run leaves no model file. A failure on any
+//! rank (unreadable file, bad line, bad parameters, a NaN) is agreed on by all ranks, which all
+//! exit with status 1 naming the rank and the cause; a rank that dies is handled by `mpirun`,
+//! which ends the job with a non-zero status.
+//!
+//! The parameters are `cnmf fit`'s (`cnmf_cli::api::fit_params`: the same λ, warm-up and L2
+//! defaults) without early stopping: `--iters` iterations run, as `cnmf fit
+//! --no-early-stopping`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+use cnmf_cli::api::{fit_params, model_file, write_model, FitSettings, ModelFormat};
+use cnmf_distributed::{
+    fit_rank, gather_model, load_split, partition_users, row_ptr_of, Communicator, MpiComm, Shard,
+};
+use cnmf_engine::Algorithm;
+use cnmf_ratings::Ratings;
+use cnmf_ratings::{LoadOptions, RatingScale};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cnmf-mpi",
+    version,
+    about = "Corrective NMF on MPI: mpirun -np P cnmf-mpi fit ..."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Fit a model with the ranks of the MPI job and write it where `-o` says (rank 0).
+    Fit(FitArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct FitArgs {
+    /// The ratings file (every format `cnmf fit` reads: MovieLens u.data, ratings.dat, CSV).
+    #[arg(long, value_name = "FILE")]
+    data: PathBuf,
+    /// Where to write the model file (by rank 0).
+    #[arg(short = 'o', long, value_name = "FILE")]
+    output: PathBuf,
+    /// Rating scale of the data.
+    #[arg(long, default_value = "1:5", value_name = "MIN:MAX", value_parser = parse_scale)]
+    scale: RatingScale,
+    /// Algorithm: ignore-missing, replace-missing, ignore-corrupt, replace-corrupt,
+    /// replace-corrupt-nointerp, huber, l1 or trimmed (guarded is not distributed).
+    #[arg(long, visible_alias = "algorithm", default_value = "ignore-corrupt",
+          value_parser = parse_algorithm)]
+    algo: Algorithm,
+    /// Rank: latent factors per user and item.
+    #[arg(long, visible_alias = "rank", default_value_t = 20)]
+    k: usize,
+    /// Corruption threshold on the squared residual (default as `cnmf fit`: the noise model).
+    #[arg(long, conflicts_with_all = ["sigma", "p"])]
+    lambda: Option<f64>,
+    /// Noise model: standard deviation of honest ratings.
+    #[arg(long)]
+    sigma: Option<f64>,
+    /// Noise model: prior probability that a rating is corrupt.
+    #[arg(long)]
+    p: Option<f64>,
+    /// Iterations run (there is no early stopping).
+    #[arg(long, visible_alias = "max-iters", default_value_t = 1000)]
+    iters: usize,
+    /// Seed of the initial factors.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Threads per rank (0: every core; more than the cores is lowered to their number). The
+    /// results are the same bits for every value; run one rank per core and keep 1, or one
+    /// rank per node with its cores as threads.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// L2 penalty on both factor matrices (per rating unless --l2-constant), as `cnmf fit`.
+    #[arg(long, default_value_t = 0.1)]
+    l2: f64,
+    /// One L2 penalty per row whatever its number of ratings.
+    #[arg(long)]
+    l2_constant: bool,
+    /// Write the model file in format 1 (JSON) instead of format 2 (safetensors).
+    #[arg(long)]
+    json: bool,
+    /// Each rank reads only its byte range of the file (MovieLens `::` or tab-separated
+    /// formats; not CSV) and receives its users' ratings from the other ranks; rank 0 still
+    /// assembles the whole data set for the model file. Without it every rank reads the whole
+    /// file.
+    #[arg(long)]
+    split_input: bool,
+}
+
+fn parse_algorithm(s: &str) -> Result<Algorithm, String> {
+    s.parse::<Algorithm>().map_err(|e| e.to_string())
+}
+
+fn parse_scale(s: &str) -> Result<RatingScale, String> {
+    let (a, b) = s
+        .split_once(':')
+        .ok_or_else(|| format!("expected MIN:MAX, got {s:?}"))?;
+    let min: f64 = a.trim().parse().map_err(|e| format!("{a:?}: {e}"))?;
+    let max: f64 = b.trim().parse().map_err(|e| format!("{b:?}: {e}"))?;
+    RatingScale::new(min, max).map_err(|e| e.to_string())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let comm = match MpiComm::init() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("cnmf-mpi: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let Command::Fit(args) = cli.command;
+    match fit(&args, &comm) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failed) => {
+            // One write of the whole line, so that mpirun does not interleave the ranks' lines.
+            let line = format!("cnmf-mpi (rank {}): {failed}\n", comm.rank());
+            let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
+            // Every rank has printed before any exits (mpirun ends the job at the first
+            // non-zero exit, possibly before the other ranks' messages are out).
+            comm.all_gather_bytes(&[]);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `Err` carries the agreed message (every rank gets the same one).
+fn fit(args: &FitArgs, comm: &MpiComm) -> Result<(), String> {
+    let rank = comm.rank();
+    let agree = |mine: Option<String>| -> Result<(), String> {
+        let failed = comm.agree(mine.as_deref());
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(cnmf_distributed::DistError::Ranks(failed).to_string())
+        }
+    };
+    let start = Instant::now();
+    let (shard, data) = if args.split_input {
+        let input = load_split(&args.data, args.scale, comm).map_err(|e| e.to_string())?;
+        (input.shard, input.root_data)
+    } else {
+        whole_file(args, comm, &agree)?
+    };
+    let load_secs = start.elapsed().as_secs_f64();
+    let settings = FitSettings {
+        rank: args.k,
+        algorithm: args.algo,
+        lambda: args.lambda,
+        sigma: args.sigma,
+        p: args.p,
+        max_iters: args.iters,
+        l2: args.l2,
+        l2_per_rating: !args.l2_constant,
+        seed: args.seed,
+        threads: args.threads,
+    };
+    let params = fit_params(&settings, shard.scale);
+    agree(params.as_ref().err().cloned())?;
+    let params = params.map_err(|e| e.to_string())?;
+    agree(
+        cnmf_distributed::check_params(&params)
+            .err()
+            .map(|e| e.to_string()),
+    )?;
+
+    let fit = fit_rank(&params, &shard, comm);
+    agree(fit.as_ref().err().map(|e| e.to_string()))?;
+    let fit = fit.map_err(|e| e.to_string())?;
+    let (iters, secs, sent) = (fit.kept_iteration, fit.seconds, fit.bytes_sent);
+    let model = gather_model(&params, data.as_ref(), fit, comm);
+    let model = match model {
+        Ok(m) => {
+            agree(None)?;
+            m
+        }
+        Err(e) => {
+            agree(Some(e.to_string()))?;
+            return Err(e.to_string());
+        }
+    };
+    // Rank 0 writes (a temporary file next to the target, renamed at the end).
+    let written = match (&model, &data) {
+        (Some(model), Some(data)) => {
+            let mf = model_file(model.clone(), data, &args.data.display().to_string(), secs);
+            let format = if args.json {
+                ModelFormat::Json
+            } else {
+                ModelFormat::Safetensors
+            };
+            write_model(&mf, &args.output, format)
+                .map_err(|e| format!("{}: {e}", args.output.display()))
+        }
+        _ => Ok(0),
+    };
+    agree(written.as_ref().err().cloned())?;
+    let sent_all = comm.all_gather_f64(&[sent as f64, peak_rss_kib()]);
+    if rank == 0 {
+        let per_iter = if iters > 0 { secs / iters as f64 } else { 0.0 };
+        eprintln!(
+            "cnmf-mpi: {} ranks, {} users, {} items, {} ratings; load {load_secs:.2} s; {iters} \
+             iterations of {} in {secs:.2} s ({:.4} s per iteration); wrote {}",
+            comm.size(),
+            shard.n_users,
+            shard.n_items,
+            shard.nnz_total,
+            params.algorithm(),
+            per_iter,
+            args.output.display()
+        );
+        for (r, s) in sent_all.chunks_exact(2).enumerate() {
+            let rss = if s[1] > 0.0 {
+                format!("{:.0} MiB", s[1] / 1024.0)
+            } else {
+                "unknown".to_string()
+            };
+            eprintln!(
+                "cnmf-mpi: rank {r} sent {} bytes in the fit ({:.0} per iteration); peak RSS {rss}",
+                s[0],
+                if iters > 0 { s[0] / iters as f64 } else { 0.0 }
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The simple input: every rank reads the whole file and keeps its users; rank 0 keeps the
+/// whole data set.
+fn whole_file(
+    args: &FitArgs,
+    comm: &MpiComm,
+    agree: &dyn Fn(Option<String>) -> Result<(), String>,
+) -> Result<(Shard, Option<Ratings>), String> {
+    let rank = comm.rank();
+    let loaded = cnmf_ratings::load(&args.data, &LoadOptions::default().scale(args.scale));
+    let data = match loaded {
+        Ok(d) => {
+            agree(None)?;
+            d
+        }
+        Err(e) => {
+            // The loader's message names the file and line.
+            let msg = e.to_string();
+            agree(Some(msg.clone()))?;
+            return Err(msg);
+        }
+    };
+    let bounds = partition_users(&row_ptr_of(&data), comm.size());
+    let shard = Shard::from_ratings(&data, bounds[rank], bounds[rank + 1]);
+    agree(shard.as_ref().err().map(|e| e.to_string()))?;
+    let shard = shard.map_err(|e| e.to_string())?;
+    Ok((shard, (rank == 0).then_some(data)))
+}
+
+/// This process's peak resident set size in KiB (`VmHWM` of `/proc/self/status`, Linux); 0
+/// when unknown.
+fn peak_rss_kib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .unwrap_or(0.0)
+}

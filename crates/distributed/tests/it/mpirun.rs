@@ -1,0 +1,300 @@
+//! The `cnmf-mpi` binary under `mpirun` with 1, 2 and 4 ranks (oversubscribed on loopback):
+//! agreement with the single-process engine, a bad line and a killed rank. Ignored by default
+//! (they need Open MPI or MPICH and the `mpi` feature); `.ci/run` runs them with
+//! `cargo test -p cnmf-distributed --features mpi -- --include-ignored`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use cnmf_cli::api::{fit_params, read_model, FitSettings};
+use cnmf_distributed::SUPPORTED;
+use cnmf_engine::Algorithm;
+use cnmf_ratings::LoadOptions;
+
+use crate::common::{max_rel_diff, write_fixture};
+
+/// The binary, built by cargo for these tests when the `mpi` feature is on.
+fn binary() -> PathBuf {
+    match option_env!("CARGO_BIN_EXE_cnmf-mpi") {
+        Some(p) => PathBuf::from(p),
+        None => panic!(
+            "cnmf-mpi is not built: run these tests with `cargo test -p cnmf-distributed \
+             --features mpi -- --include-ignored`"
+        ),
+    }
+}
+
+/// `mpirun -np ranks cnmf-mpi args...` (as root too, more ranks than cores allowed).
+fn mpirun(ranks: usize) -> Command {
+    let mut c = Command::new("mpirun");
+    c.args(["--allow-run-as-root", "--oversubscribe", "-np"])
+        .arg(ranks.to_string())
+        .arg(binary());
+    c
+}
+
+/// One `mpirun` at a time: Open MPI's per-job temporary directories race when jobs start
+/// together (`mkdir ... File exists`), and the tests of this file run in parallel.
+static ONE_JOB: Mutex<()> = Mutex::new(());
+
+fn one_job() -> MutexGuard<'static, ()> {
+    ONE_JOB.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn run(mut c: Command) -> Output {
+    let _job = one_job();
+    c.output()
+        .unwrap_or_else(|e| panic!("cannot start mpirun (is MPI installed?): {e}"))
+}
+
+fn settings(alg: Algorithm, k: usize, iters: usize) -> FitSettings {
+    FitSettings {
+        rank: k,
+        algorithm: alg,
+        lambda: alg.needs_lambda().then_some(2.0),
+        sigma: None,
+        p: None,
+        max_iters: iters,
+        l2: 0.1,
+        l2_per_rating: true,
+        seed: 7,
+        threads: 1,
+    }
+}
+
+/// Fits `file` with `cnmf-mpi` (with `extra` arguments) on each number of ranks and the
+/// engine, and checks every prediction of every observed rating to 1e-9 relative.
+fn agree_on(file: &Path, dir: &Path, k: usize, iters: usize, extra: &[&str]) {
+    let data = cnmf_ratings::load(file, &LoadOptions::default()).unwrap();
+    for alg in SUPPORTED {
+        let s = settings(alg, k, iters);
+        let params = fit_params(&s, data.scale()).unwrap();
+        let engine = params.fit(&data).unwrap();
+        for ranks in [1, 2, 4] {
+            let out = dir.join(format!("{alg}-{ranks}.cnmf"));
+            let mut c = mpirun(ranks);
+            c.args(["fit", "--data"]).arg(file).arg("-o").arg(&out);
+            c.args(["--algo", alg.name(), "--k", &k.to_string()]);
+            c.args(["--iters", &iters.to_string(), "--seed", "7", "--l2", "0.1"]);
+            c.args(extra);
+            if alg.needs_lambda() {
+                c.args(["--lambda", "2"]);
+            }
+            let o = run(c);
+            assert!(
+                o.status.success(),
+                "{alg} P={ranks}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            let mf = read_model(&out).unwrap();
+            let model = mf.model();
+            let d = max_rel_diff(&data, &engine, model);
+            println!("mpirun {alg} P={ranks}: largest relative difference {d:e}");
+            assert!(d <= 1e-9, "{alg} P={ranks}: relative difference {d:e}");
+            assert_eq!(model.iterations(), engine.iterations(), "{alg} P={ranks}");
+            assert_eq!(
+                model.corrupt_entries(),
+                engine.corrupt_entries(),
+                "{alg} P={ranks}"
+            );
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs MPI: run by .ci/run"]
+fn mpirun_fit_agrees_with_the_engine_on_1_2_4_ranks() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_fixture(dir.path());
+    agree_on(&file, dir.path(), 4, 30, &[]);
+}
+
+#[test]
+#[ignore = "needs MPI: run by .ci/run"]
+fn mpirun_fit_with_split_input_agrees_with_the_engine_on_1_2_4_ranks() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_fixture(dir.path());
+    agree_on(&file, dir.path(), 4, 30, &["--split-input"]);
+}
+
+#[test]
+#[ignore = "needs MPI and MovieLens 100K: run by .ci/run with CNMF_DATA set"]
+fn mpirun_fit_agrees_with_the_engine_on_movielens_100k() {
+    let file = cnmf_ratings::discover::require_ml100k();
+    let dir = tempfile::tempdir().unwrap();
+    agree_on(&file, dir.path(), 10, 20, &[]);
+    agree_on(&file, dir.path(), 10, 20, &["--split-input"]);
+}
+
+/// The same number of ranks gives the same bits on every run under MPI too (the sums never go
+/// through `MPI_Allreduce`).
+#[test]
+#[ignore = "needs MPI: run by .ci/run"]
+fn mpirun_same_ranks_same_bits() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_fixture(dir.path());
+    for ranks in [2, 4] {
+        let models: Vec<_> = (0..2)
+            .map(|attempt| {
+                let out = dir.path().join(format!("m{ranks}-{attempt}.cnmf"));
+                let mut c = mpirun(ranks);
+                c.args(["fit", "--data"]).arg(&file).arg("-o").arg(&out);
+                c.args(["--algo", "replace-corrupt", "--k", "5", "--iters", "40"]);
+                let o = run(c);
+                assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+                read_model(&out).unwrap().model().clone()
+            })
+            .collect();
+        assert_eq!(models[0].factors(), models[1].factors(), "P={ranks}");
+        assert_eq!(models[0].corrupt_entries(), models[1].corrupt_entries());
+    }
+}
+
+/// No model file and no temporary file left in `dir` besides the data.
+fn only_data_left(dir: &Path) {
+    let names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["u.data".to_string()], "files left: {names:?}");
+}
+
+#[test]
+#[ignore = "needs MPI: run by .ci/run"]
+fn a_bad_line_fails_every_rank_naming_file_line_and_rank() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("u.data");
+    std::fs::write(
+        &file,
+        "1\t1\t5\t0\n2\t1\t4\t0\n3\t1\tseven\t0\n3\t2\t1\t0\n",
+    )
+    .unwrap();
+    let out = dir.path().join("model.cnmf");
+    let mut c = mpirun(2);
+    c.args(["fit", "--data"]).arg(&file).arg("-o").arg(&out);
+    c.args(["--k", "2", "--iters", "5"]);
+    let o = run(c);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    for rank in 0..2 {
+        assert!(err.contains(&format!("cnmf-mpi (rank {rank}):")), "{err}");
+        assert!(err.contains(&format!("rank {rank} failed")), "{err}");
+    }
+    assert!(err.contains("u.data") && err.contains('3'), "{err}");
+    only_data_left(dir.path());
+}
+
+#[test]
+#[ignore = "needs MPI: run by .ci/run"]
+fn with_split_input_only_the_rank_that_read_a_bad_line_reports_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("u.data");
+    // Four lines of 8 bytes: with 2 ranks the bad line 4 is in rank 1's half.
+    std::fs::write(&file, "1\t1\t5\t0\n2\t1\t4\t0\n3\t1\t2\t0\n3\t2\t9\t0\n").unwrap();
+    let out = dir.path().join("model.cnmf");
+    let mut c = mpirun(2);
+    c.args(["fit", "--split-input", "--data"])
+        .arg(&file)
+        .arg("-o")
+        .arg(&out);
+    c.args(["--k", "2", "--iters", "5"]);
+    let o = run(c);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    for rank in 0..2 {
+        assert!(
+            err.contains(&format!("cnmf-mpi (rank {rank}): rank 1 failed")),
+            "{err}"
+        );
+    }
+    assert!(!err.contains("rank 0 failed"), "{err}");
+    assert!(err.contains("u.data:4:"), "{err}");
+    only_data_left(dir.path());
+}
+
+/// The pids of the running `cnmf-mpi` processes that are children of `parent`.
+fn ranks_of(parent: u32) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid ...
+        let Some((head, tail)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        let comm = head.split_once(" (").map_or("", |(_, c)| c);
+        let ppid = tail.split_whitespace().nth(1).and_then(|p| p.parse().ok());
+        if comm.starts_with("cnmf-mpi") && ppid == Some(parent) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+#[test]
+#[ignore = "needs MPI: run by .ci/run"]
+fn a_killed_rank_fails_the_job_and_leaves_no_model() {
+    let dir = tempfile::tempdir().unwrap();
+    // 300,000 ratings: 100,000 iterations (the limit) at k = 16 take many minutes.
+    let file = dir.path().join("u.data");
+    let mut text = String::new();
+    for u in 1..=3000 {
+        for i in (u % 3..300).step_by(3) {
+            text.push_str(&format!("{u}\t{i}\t{}\t0\n", 1 + (u * 7 + i) % 5));
+        }
+    }
+    std::fs::write(&file, text).unwrap();
+    let out = dir.path().join("model.cnmf");
+    let mut c = mpirun(2);
+    c.args(["fit", "--data"]).arg(&file).arg("-o").arg(&out);
+    c.args(["--k", "16", "--iters", "100000", "--algo", "ignore-missing"]);
+    let _job = one_job();
+    let child = c
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mpirun");
+    let start = Instant::now();
+    let ranks = loop {
+        let r = ranks_of(child.id());
+        if r.len() == 2 {
+            break r;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the ranks did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // Into the fit (loading the file takes a fraction of a second).
+    std::thread::sleep(Duration::from_millis(1500));
+    let killed = Command::new("kill")
+        .args(["-KILL", &ranks[1].to_string()])
+        .status()
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(
+        killed.success(),
+        "rank 1 (pid {}) was gone before the kill: {}",
+        ranks[1],
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(50),
+        "the job ran on after a rank died"
+    );
+    assert!(
+        !o.status.success(),
+        "mpirun exited 0 after a rank was killed"
+    );
+    // Ended by the kill, not by a failure the ranks agreed on.
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("cnmf-mpi (rank"), "{err}");
+    only_data_left(dir.path());
+}
