@@ -413,6 +413,9 @@ fn run_cli(a: &BenchScaleArgs, cnmf: &Path, file: &Path, dir: &Path) -> Result<C
         .args(["--algo", algo])
         .args(["--k", &a.k.to_string()])
         .args(["--iters", &a.iters.to_string()])
+        // The iterations asked for, as the engine's own runs above: not early stopping's
+        // validation fit and refit (`cnmf fit`'s default).
+        .arg("--no-early-stopping")
         .args(["--threads", &a.threads.to_string()])
         .args(["--seed", &a.seed.to_string()])
         .arg("-o")
