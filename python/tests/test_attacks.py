@@ -127,7 +127,10 @@ def test_user_detection_of_a_burst_by_guarded(triples):
 
     df = frame(triples)
     df["timestamp"] = np.arange(len(df), dtype=np.int64) * 21_600  # four a day, over 400 days
-    attacked, truth = attacks.generate(df, "low-knowledge", size=8, filler=5, targets=[7], seed=2)
+    # A bomb strong enough for guarded to accuse its raters (|z| >= 8): 16 one-star ratings on
+    # the best-rated item (mean 3.0 over 27 ratings).
+    target = int(df.groupby("item")["rating"].mean().idxmax())
+    attacked, truth = attacks.generate(df, "low-knowledge", size=16, filler=5, targets=[target], seed=2)
     model = CorrectiveNMF(rank=3, max_iter=40, early_stopping=False, algorithm="guarded").fit(attacked)
     suspected = set(str(u) for u in model.suspected_users())
     d = user_detection(model, truth["adversaries"])
