@@ -1,5 +1,5 @@
-//! The Corrective NMF engine past one machine: the paper's five algorithms, `huber`, `l1` and
-//! `trimmed` ([`SUPPORTED`]) with users split across ranks and the item half-step's sums combined by collectives (MPI in production,
+//! The Corrective NMF engine past one machine: the paper's five algorithms, `huber`, `l1`,
+//! `trimmed` and `guarded` ([`SUPPORTED`]) with users split across ranks and the item half-step's sums combined by collectives (MPI in production,
 //! threads in the tests).
 //!
 //! * [`Communicator`]: the collectives, with a deterministic sum-reduce
@@ -53,7 +53,8 @@ pub fn fit_ranks(
     let shards = Shard::split(data, ranks)?;
     let results = ThreadRanks::run(ranks, |comm| {
         let shard = &shards[comm.rank()];
-        let fit = fit_rank(params, shard, comm);
+        let root_data = (comm.rank() == 0).then_some(data);
+        let fit = fit_rank(params, shard, root_data, comm);
         // Agree on failure before the gather, so that every rank returns the same error.
         let failed = comm.agree(fit.as_ref().err().map(|e| e.to_string()).as_deref());
         if !failed.is_empty() {
@@ -61,7 +62,6 @@ pub fn fit_ranks(
         }
         let fit = fit.expect("agreed: no rank failed");
         let bytes = fit.bytes_sent;
-        let root_data = (comm.rank() == 0).then_some(data);
         gather_model(params, root_data, fit, comm).map(|m| (m, bytes))
     });
     let mut model = None;

@@ -59,7 +59,8 @@ struct FitArgs {
     #[arg(long, default_value = "1:5", value_name = "MIN:MAX", value_parser = parse_scale)]
     scale: RatingScale,
     /// Algorithm: ignore-missing, replace-missing, ignore-corrupt, replace-corrupt,
-    /// replace-corrupt-nointerp, huber, l1 or trimmed (guarded is not distributed).
+    /// replace-corrupt-nointerp, huber, l1, trimmed or guarded (its burst screen reads the
+    /// ratings' timestamps).
     #[arg(long, visible_alias = "algorithm", default_value = "ignore-corrupt",
           value_parser = parse_algorithm)]
     algo: Algorithm,
@@ -180,7 +181,7 @@ fn fit(args: &FitArgs, comm: &MpiComm) -> Result<(), String> {
             .map(|e| e.to_string()),
     )?;
 
-    let fit = fit_rank(&params, &shard, comm);
+    let fit = fit_rank(&params, &shard, data.as_ref(), comm);
     agree(fit.as_ref().err().map(|e| e.to_string()))?;
     let fit = fit.map_err(|e| e.to_string())?;
     let (iters, secs, sent) = (fit.kept_iteration, fit.seconds, fit.bytes_sent);
