@@ -31,7 +31,7 @@ mod shard;
 pub use comm::{Communicator, SingleRank, ThreadRanks};
 pub use error::DistError;
 pub use fit::{check_params, fit_rank, gather_model, LocalFit, SUPPORTED};
-pub use input::{load_split, SplitInput};
+pub use input::{load_split, load_split_keeping_times, SplitInput};
 #[cfg(feature = "mpi")]
 pub use mpi_comm::MpiComm;
 pub use shard::{partition_users, row_ptr_of, Shard};
