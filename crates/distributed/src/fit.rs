@@ -28,8 +28,7 @@ use std::time::Instant;
 
 use cnmf_engine::numeric::{dot, split_at_cuts, Isa, Job, Simd, EPS};
 use cnmf_engine::{
-    init_factors, Algorithm, Burst, Factors, IterationStats, NmfModel, StopReason,
-    ValidNmfParams,
+    init_factors, Algorithm, Burst, Factors, IterationStats, NmfModel, StopReason, ValidNmfParams,
 };
 use cnmf_ratings::Ratings;
 use rayon::prelude::*;
@@ -487,7 +486,9 @@ fn screens<C: Communicator + ?Sized>(
     if let Some(window) = params.burst_window() {
         let root = if comm.rank() == 0 {
             match root_data {
-                Some(d) => Ok(in_pool(pool, || cnmf_engine::burst::burst_screen(d, window))),
+                Some(d) => Ok(in_pool(pool, || {
+                    cnmf_engine::burst::burst_screen(d, window)
+                })),
                 None => Err("rank 0 needs the whole data set for the burst screen".to_string()),
             }
         } else {

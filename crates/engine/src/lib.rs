@@ -124,10 +124,10 @@ pub use factors::{init_factors, Factors};
 pub use fit::FitOptions;
 pub use model::{IterationStats, NmfModel, StopReason};
 pub use observer::{Observer, Silent};
-#[doc(hidden)]
-pub use screen::{screen_scores, user_score};
 pub use params::{
     lambda_from_noise_model, LambdaSource, NmfParams, ValidNmfParams, DEFAULT_BURST_WINDOW,
     DEFAULT_DECAY, DEFAULT_ITEM_THRESHOLD_SCALE, DEFAULT_MAX_ITERS, DEFAULT_PROFILE_SCREEN,
     DEFAULT_TRIM_FRACTION, DEFAULT_USER_THRESHOLD_SCALE, L1_SMOOTHING,
 };
+#[doc(hidden)]
+pub use screen::{screen_scores, user_score};

@@ -26,11 +26,7 @@ pub(crate) fn profile_screen(data: &Ratings, z: f64) -> Vec<bool> {
     let users: Vec<u32> = (0..n as u32).collect();
     let scores: Vec<Option<f64>> = users
         .par_chunks(BLOCK)
-        .flat_map_iter(|block| {
-            block
-                .iter()
-                .map(|&u| user_score(&log_pop, data.user(u).0))
-        })
+        .flat_map_iter(|block| block.iter().map(|&u| user_score(&log_pop, data.user(u).0)))
         .collect();
     screen_scores(&scores, z)
 }

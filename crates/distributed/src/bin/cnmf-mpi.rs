@@ -24,7 +24,8 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 use cnmf_cli::api::{fit_params, model_file, write_model, FitSettings, ModelFormat};
 use cnmf_distributed::{
-    fit_rank, gather_model, load_split_keeping_times, partition_users, row_ptr_of, Communicator, MpiComm, Shard,
+    fit_rank, gather_model, load_split_keeping_times, partition_users, row_ptr_of, Communicator,
+    MpiComm, Shard,
 };
 use cnmf_engine::Algorithm;
 use cnmf_ratings::Ratings;

@@ -127,10 +127,18 @@ fn guarded_screens_agree_with_the_engine_on_1_to_4_ranks() {
             let (model, _) = fit_ranks(&p, &data, ranks).unwrap();
             let d = max_rel_diff(&data, &engine, &model);
             assert!(d <= 1e-9, "k={k} P={ranks}: relative difference {d:e}");
-            assert_eq!(model.corrupt_entries(), engine.corrupt_entries(), "P={ranks}");
+            assert_eq!(
+                model.corrupt_entries(),
+                engine.corrupt_entries(),
+                "P={ranks}"
+            );
             assert_eq!(model.screened_users(), engine.screened_users(), "P={ranks}");
             assert_eq!(model.bursts(), engine.bursts(), "P={ranks}");
-            assert_eq!(model.suspected_users(), engine.suspected_users(), "P={ranks}");
+            assert_eq!(
+                model.suspected_users(),
+                engine.suspected_users(),
+                "P={ranks}"
+            );
             assert_eq!(model.iterations(), engine.iterations(), "P={ranks}");
             let (a, b) = (
                 engine.trace().last().unwrap(),
@@ -158,7 +166,10 @@ fn guarded_needs_the_whole_data_on_rank_0_for_its_burst_screen() {
             .to_string()
     });
     for err in out {
-        assert!(err.contains("rank 0") && err.contains("burst screen"), "{err}");
+        assert!(
+            err.contains("rank 0") && err.contains("burst screen"),
+            "{err}"
+        );
     }
 }
 

@@ -126,3 +126,22 @@ pub fn write_fixture(dir: &Path) -> PathBuf {
     std::fs::write(&path, text).unwrap();
     path
 }
+
+/// [`guarded_fixture`] as a MovieLens u.data file with its timestamps (ids are the indices
+/// plus one, lines in CSR order).
+pub fn write_guarded_fixture(dir: &Path) -> PathBuf {
+    let data = guarded_fixture();
+    let times = data.times().expect("timestamps");
+    let mut text = String::new();
+    for (t, time) in data.iter().zip(times) {
+        text.push_str(&format!(
+            "{}\t{}\t{}\t{time}\n",
+            t.user + 1,
+            t.item + 1,
+            t.value
+        ));
+    }
+    let path = dir.join("u.data");
+    std::fs::write(&path, text).unwrap();
+    path
+}
