@@ -1,6 +1,7 @@
 //! The Corrective NMF engine past one machine: the paper's five algorithms, `huber`, `l1`,
-//! `trimmed` and `guarded` ([`SUPPORTED`]) with users split across ranks and the item half-step's sums combined by collectives (MPI in production,
-//! threads in the tests).
+//! `trimmed` and `guarded` ([`SUPPORTED`]: every engine algorithm) with users split across
+//! ranks and the item half-step's sums combined by collectives (MPI in production, threads in
+//! the tests).
 //!
 //! * [`Communicator`]: the collectives, with a deterministic sum-reduce
 //!   ([`Communicator::sum_all`]: partials summed in rank order, never by `MPI_Allreduce`,
@@ -10,7 +11,8 @@
 //! * [`partition_users`] and [`Shard`]: contiguous blocks of users balanced by rating count;
 //!   each rank holds its users' ratings (CSR, and the same entries by item).
 //! * [`load_split`]: each rank reads only its byte range of a ratings file and receives its
-//!   users' ratings from the others (the whole-file loader's ids and shards).
+//!   users' ratings from the others (the whole-file loader's ids and shards);
+//!   [`load_split_keeping_times`] also gives rank 0 the ratings' timestamps.
 //! * [`fit_rank`]: the fit on one rank (same [`cnmf_engine::ValidNmfParams`]
 //!   and seeded initialisation as the engine); [`gather_model`] assembles the engine's
 //!   [`cnmf_engine::NmfModel`] on rank 0; [`fit_ranks`] runs the whole thing on P
