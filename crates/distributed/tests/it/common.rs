@@ -128,7 +128,8 @@ pub fn write_fixture(dir: &Path) -> PathBuf {
 }
 
 /// [`guarded_fixture`] as a MovieLens u.data file with its timestamps (ids are the indices
-/// plus one, lines in CSR order).
+/// plus one, lines in CSR order). Used by the `mpirun` tests only.
+#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
 pub fn write_guarded_fixture(dir: &Path) -> PathBuf {
     let data = guarded_fixture();
     let times = data.times().expect("timestamps");
