@@ -1,4 +1,4 @@
-//! The distributed fit of the paper's five algorithms, `huber`, `l1` and `trimmed`.
+//! The distributed fit of the paper's five algorithms, `huber`, `l1`, `trimmed` and `guarded`.
 //!
 //! Each rank holds its users' rows of `W` and the whole `H`. Iteration `t` follows the
 //! engine's schedule (`cnmf_engine`'s crate docs) step by step:
@@ -15,6 +15,10 @@
 //!    [`Communicator::sum_all`] of these sums; then every rank applies the same update to the
 //!    same `H`.
 //!
+//! `guarded`'s screens run once, before iteration 1 ([`screens`]): the profile screen from the
+//! item counts every shard holds and the users' scores gathered from every rank, the burst
+//! screen on rank 0's whole data set, which sends every rank the positions it holds.
+//!
 //! The per-user arithmetic is the engine's (same dot products, same order), so `W` rows agree
 //! bit for bit given the same `H`; the item-side sums are added in a different order (per rank,
 //! then rank order) than the engine's single pass, so results agree to rounding (the tests ask
@@ -24,7 +28,7 @@ use std::time::Instant;
 
 use cnmf_engine::numeric::{dot, split_at_cuts, Isa, Job, Simd, EPS};
 use cnmf_engine::{
-    init_factors, Algorithm, Factors, IterationStats, NmfModel, StopReason, ValidNmfParams,
+    init_factors, Algorithm, Burst, Factors, IterationStats, NmfModel, StopReason, ValidNmfParams,
 };
 use cnmf_ratings::Ratings;
 use rayon::prelude::*;
@@ -52,12 +56,18 @@ pub struct LocalFit {
     pub bytes_sent: u64,
     /// Seconds of the iterations (from the initialisation to the end).
     pub seconds: f64,
+    /// `guarded`'s screened users (global indices, ascending; the same on every rank; empty
+    /// for the other algorithms or with the profile screen off).
+    pub screened_users: Vec<u32>,
+    /// `guarded`'s bursts, on rank 0 (`None` on the other ranks, for the other algorithms,
+    /// with the burst screen off or data without timestamps), as the engine's model has them.
+    pub bursts: Option<Vec<Burst>>,
 }
 
-/// The algorithms the distributed fit runs: the paper's five, `huber`, `l1` and `trimmed`
-/// (its global selection by a distributed bisection; `guarded`'s screens are not
-/// distributed).
-pub const SUPPORTED: [Algorithm; 8] = [
+/// The algorithms the distributed fit runs: the paper's five, `huber`, `l1`, `trimmed` (its
+/// global selection by a distributed bisection) and `guarded` (its screens once per fit,
+/// [`screens`]): every algorithm of the engine.
+pub const SUPPORTED: [Algorithm; 9] = [
     Algorithm::IgnoreMissing,
     Algorithm::ReplaceMissing,
     Algorithm::IgnoreCorrupt,
@@ -66,6 +76,7 @@ pub const SUPPORTED: [Algorithm; 8] = [
     Algorithm::Huber,
     Algorithm::L1,
     Algorithm::Trimmed,
+    Algorithm::Guarded,
 ];
 
 fn supported(alg: Algorithm) -> bool {
@@ -114,6 +125,17 @@ enum Robust {
     Flags,
 }
 
+/// `guarded`'s thresholds of one iteration (the engine's `Guard`).
+#[derive(Debug, Clone, Copy)]
+struct Guard {
+    /// The user side's threshold `a sqrt(λ)` (infinite while its weights are all ones).
+    user_cut: f64,
+    /// The item side's threshold `b sqrt(λ)` (infinite during the warm-up).
+    item_cut: f64,
+    /// Whether the screens apply (not during the warm-up).
+    screen: bool,
+}
+
 /// The per-iteration rule of the passes (the engine's `row_rule`).
 #[derive(Debug, Clone, Copy)]
 struct Rule {
@@ -123,6 +145,8 @@ struct Rule {
     flagged_weight: f64,
     l2: f64,
     per_rating: bool,
+    /// `guarded`'s thresholds (the engine's `ValidNmfParams::guard`).
+    guard: Option<Guard>,
 }
 
 impl Rule {
@@ -159,6 +183,23 @@ impl Rule {
             },
             l2: p.l2_w(),
             per_rating: p.l2_per_rating(),
+            guard: (alg == Algorithm::Guarded).then(|| {
+                let root = p.lambda().unwrap_or(f64::INFINITY).sqrt();
+                let items = t > p.warmup_iters();
+                Guard {
+                    user_cut: if t > p.warmup_iters() + 1 {
+                        p.user_threshold_scale() * root
+                    } else {
+                        f64::INFINITY
+                    },
+                    item_cut: if items {
+                        p.item_threshold_scale() * root
+                    } else {
+                        f64::INFINITY
+                    },
+                    screen: items,
+                }
+            }),
         }
     }
 }
@@ -230,6 +271,10 @@ struct State {
     elapsed: f64,
     /// The rank's threads (`None`: rayon's global pool).
     pool: Option<rayon::ThreadPool>,
+    /// `guarded`'s profile screen of each local user (empty: nobody screened).
+    screened: Vec<bool>,
+    /// `guarded`'s burst screen of each local entry, CSR order (empty: nothing held).
+    held: Vec<u8>,
 }
 
 /// Runs `f` in `pool` (or in rayon's global pool).
@@ -241,11 +286,14 @@ fn in_pool<R: Send>(pool: Option<&rayon::ThreadPool>, f: impl FnOnce() -> R + Se
 }
 
 /// Runs the distributed fit on this rank's `shard` with `comm`. Every rank must call it with
-/// the same parameters and its own shard of the same partition. Errors (unsupported
-/// parameters, a NaN or infinity) are agreed on: every rank returns the same error.
+/// the same parameters and its own shard of the same partition; `root_data` is the whole data
+/// set on rank 0 (read there only by `guarded`'s burst screen, which needs its timestamps;
+/// `None` elsewhere). Errors (unsupported parameters, a NaN or infinity) are agreed on: every
+/// rank returns the same error.
 pub fn fit_rank<C: Communicator + ?Sized>(
     params: &ValidNmfParams,
     shard: &Shard,
+    root_data: Option<&Ratings>,
     comm: &C,
 ) -> Result<LocalFit, DistError> {
     check_params(params)?;
@@ -274,6 +322,7 @@ pub fn fit_rank<C: Communicator + ?Sized>(
     }
     let pool = pool.map_err(DistError::Engine)?;
     let start = Instant::now();
+    let screens = screens(params, shard, root_data, comm, pool.as_ref())?;
     let sent0 = comm.bytes_sent();
     let k = params.rank();
     let (n, m) = (shard.n_users, shard.n_items);
@@ -310,6 +359,8 @@ pub fn fit_rank<C: Communicator + ?Sized>(
         h_sq,
         elapsed: start.elapsed().as_secs_f64(),
         pool,
+        screened: screens.screened_local,
+        held: screens.held_local,
     };
     let mut t = 1usize;
     let (stop_reason, kept) = loop {
@@ -354,7 +405,130 @@ pub fn fit_rank<C: Communicator + ?Sized>(
         kept_iteration: kept,
         bytes_sent: comm.bytes_sent() - sent0,
         seconds: start.elapsed().as_secs_f64(),
+        screened_users: screens.screened_users,
+        bursts: screens.bursts,
     })
+}
+
+/// `guarded`'s screens as one rank sees them.
+#[derive(Debug, Default)]
+struct Screens {
+    /// The profile screen of each local user (empty: nobody screened).
+    screened_local: Vec<bool>,
+    /// Every screened user (global indices, ascending).
+    screened_users: Vec<u32>,
+    /// The burst screen of each local entry (empty: nothing held).
+    held_local: Vec<u8>,
+    /// The bursts found (rank 0).
+    bursts: Option<Vec<Burst>>,
+}
+
+/// `guarded`'s screens, once per fit, as the engine computes them on the whole data set:
+///
+/// * **profile**: each rank scores its users from the items' global counts (every shard holds
+///   them) with the engine's arithmetic; the scores are all-gathered in rank order (user order,
+///   8 bytes per user, absent scores as NaN) and every rank takes the engine's median and MAD
+///   of the same vector, so all agree on the screened users;
+/// * **burst**: needs every rating of an item with its time. Rank 0 runs the engine's screen
+///   on its whole data set (`root_data`) and sends the global CSR positions it holds (8 bytes
+///   each, usually few) to every rank, which keeps those in its block (its first position is
+///   the sum of the ratings of the ranks before it).
+///
+/// Other algorithms: nothing, and no communication.
+fn screens<C: Communicator + ?Sized>(
+    params: &ValidNmfParams,
+    shard: &Shard,
+    root_data: Option<&Ratings>,
+    comm: &C,
+    pool: Option<&rayon::ThreadPool>,
+) -> Result<Screens, DistError> {
+    let mut out = Screens::default();
+    if params.algorithm() != Algorithm::Guarded {
+        return Ok(out);
+    }
+    if let Some(z) = params.profile_screen() {
+        let log_pop: Vec<f64> = shard
+            .item_counts
+            .iter()
+            .map(|&c| (c as f64).ln_1p())
+            .collect();
+        let local_users = shard.user_end - shard.user_start;
+        let mine: Vec<u8> = (0..local_users)
+            .flat_map(|lu| {
+                let items = &shard.items[shard.row_ptr[lu]..shard.row_ptr[lu + 1]];
+                cnmf_engine::user_score(&log_pop, items)
+                    .unwrap_or(f64::NAN)
+                    .to_le_bytes()
+            })
+            .collect();
+        let scores: Vec<Option<f64>> = comm
+            .all_gather_bytes(&mine)
+            .iter()
+            .flat_map(|b| b.chunks_exact(8))
+            .map(|c| {
+                let s = f64::from_le_bytes(c.try_into().expect("8 bytes"));
+                (!s.is_nan()).then_some(s)
+            })
+            .collect();
+        if scores.len() != shard.n_users {
+            return Err(DistError::Partition(format!(
+                "{} users' scores gathered for {} users",
+                scores.len(),
+                shard.n_users
+            )));
+        }
+        let screened = cnmf_engine::screen_scores(&scores, z);
+        out.screened_users = (0..shard.n_users as u32)
+            .filter(|&u| screened[u as usize])
+            .collect();
+        out.screened_local = screened[shard.user_start..shard.user_end].to_vec();
+    }
+    if let Some(window) = params.burst_window() {
+        let root = if comm.rank() == 0 {
+            match root_data {
+                Some(d) => Ok(in_pool(pool, || {
+                    cnmf_engine::burst::burst_screen(d, window)
+                })),
+                None => Err("rank 0 needs the whole data set for the burst screen".to_string()),
+            }
+        } else {
+            Ok(None)
+        };
+        let failed = comm.agree(root.as_ref().err().map(String::as_str));
+        if !failed.is_empty() {
+            return Err(DistError::Ranks(failed));
+        }
+        let root = root.map_err(DistError::Engine)?;
+        let positions: Vec<u8> = root
+            .as_ref()
+            .map(|b| {
+                b.held
+                    .iter()
+                    .enumerate()
+                    .filter(|&(_, &h)| h != 0)
+                    .flat_map(|(p, _)| (p as u64).to_le_bytes())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let sent = comm.all_gather_bytes(&positions);
+        let nnz = comm.all_gather_f64(&[shard.local_nnz() as f64]);
+        let first: u64 = nnz[..comm.rank()].iter().map(|&c| c as u64).sum();
+        let end = first + shard.local_nnz() as u64;
+        let mut held = vec![0u8; shard.local_nnz()];
+        let mut any = false;
+        for c in sent[0].chunks_exact(8) {
+            let p = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+            if (first..end).contains(&p) {
+                held[(p - first) as usize] = 1;
+                any = true;
+            }
+        }
+        if any {
+            out.held_local = held;
+        }
+        out.bursts = root.map(|b| b.bursts);
+    }
+    Ok(out)
 }
 
 /// The ranks' row statistics summed in rank order; `bad_row` is the first global user whose
@@ -453,6 +627,8 @@ fn row_pass(
         flags,
         weights,
         pool,
+        screened,
+        held,
         ..
     } = st;
     let w_next: &mut [f64] = if update { w_next } else { &mut [] };
@@ -474,6 +650,8 @@ fn row_pass(
             rule,
             update,
             gram_h: &gram_h,
+            screened,
+            held,
         })
         .collect();
     let isa = Isa::detect();
@@ -535,6 +713,9 @@ struct RowJob<'a> {
     rule: Rule,
     update: bool,
     gram_h: &'a [f64],
+    /// `guarded`'s screens of all local users and entries (empty when none).
+    screened: &'a [bool],
+    held: &'a [u8],
 }
 
 impl Job for RowJob<'_> {
@@ -562,6 +743,8 @@ fn row_body(job: RowJob<'_>) -> RowStats {
         rule,
         update,
         gram_h,
+        screened,
+        held,
     } = job;
     let mut stats = RowStats::default();
     let (mut num, mut den) = (vec![0.0; k], vec![0.0; k]);
@@ -584,7 +767,36 @@ fn row_body(job: RowJob<'_>) -> RowStats {
         a.clear();
         a.resize(nn, 0.0);
         let mut active = 0usize;
-        if let Some(robust) = rule.robust {
+        if let Some(guard) = rule.guard {
+            // The engine's `guarded_row`: the item side's flags `1 - C_H`, the user side's
+            // mask; a held entry is out of both sides once the screens apply.
+            let flags = &mut chunk_flags[cs..ce];
+            let out_of_items = guard.screen && screened.get(lu).copied().unwrap_or(false);
+            let held = if guard.screen {
+                held.get(s..e).unwrap_or(&[])
+            } else {
+                &[]
+            };
+            for q in 0..nn {
+                let (v, x) = (values[q], b[q]);
+                let r = v - x;
+                let e = r * r;
+                if let Some(l) = rule.lambda {
+                    stats.clipped += e.min(l);
+                }
+                let ar = r.abs();
+                let is_held = held.get(q).is_some_and(|&h| h != 0);
+                let near = ar <= guard.item_cut;
+                let item_out = out_of_items | is_held | !near;
+                flags[q] = u8::from(item_out);
+                stats.flagged += usize::from(item_out);
+                stats.loss += if item_out { 0.0 } else { e };
+                let keep = !is_held & (ar <= guard.user_cut);
+                a[q] = if keep { v } else { 0.0 };
+                b[q] = if keep { x } else { 0.0 };
+                active += usize::from(keep);
+            }
+        } else if let Some(robust) = rule.robust {
             let flags: &mut [u8] = if chunk_flags.is_empty() {
                 &mut []
             } else {
@@ -829,6 +1041,8 @@ pub fn gather_model<C: Communicator + ?Sized>(
         fit.stop_reason,
         fit.kept_iteration,
     )
+    .and_then(|m| m.with_screened_users(fit.screened_users))
+    .and_then(|m| m.with_bursts(fit.bursts))
     .map(Some)
     .map_err(|e| DistError::Engine(e.to_string()))
 }

@@ -152,11 +152,23 @@ fn merge_ids(parts: &[Vec<u8>], me: usize) -> (IdMap, Vec<u32>) {
     (map, mine)
 }
 
-/// Loads `path` split across the ranks of `comm` (see the module docs). Every rank must call
-/// it; on failure every rank returns the same [`DistError::Ranks`].
+/// Loads `path` split across the ranks of `comm` (see the module docs), without timestamps.
+/// Every rank must call it; on failure every rank returns the same [`DistError::Ranks`].
 pub fn load_split<C: Communicator + ?Sized>(
     path: &Path,
     scale: RatingScale,
+    comm: &C,
+) -> Result<SplitInput, DistError> {
+    load_split_keeping_times(path, scale, false, comm)
+}
+
+/// [`load_split`], and with `keep_times` rank 0's whole data set keeps the file's timestamps
+/// (`guarded`'s burst screen reads them there): every rating goes to rank 0 with its time
+/// (24 bytes instead of 16). The shards are the same either way.
+pub fn load_split_keeping_times<C: Communicator + ?Sized>(
+    path: &Path,
+    scale: RatingScale,
+    keep_times: bool,
     comm: &C,
 ) -> Result<SplitInput, DistError> {
     let (rank, ranks) = (comm.rank(), comm.size());
@@ -183,7 +195,7 @@ pub fn load_split<C: Communicator + ?Sized>(
     let opts = LoadOptions::default()
         .scale(scale)
         .format(format)
-        .timestamps(false);
+        .timestamps(keep_times);
     let local = if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         Ok(None)
     } else {
@@ -221,6 +233,18 @@ pub fn load_split<C: Communicator + ?Sized>(
                 .collect()
         })
         .unwrap_or_default();
+    // The times of `triples` (both in the local CSR order), when kept; every rank learns
+    // whether all ranks with ratings have them.
+    let (times, lacking) = match (&local, keep_times) {
+        (_, false) => (Vec::new(), 0.0),
+        (None, true) => (Vec::new(), 0.0),
+        (Some(d), true) => match d.times() {
+            Some(t) => (t.to_vec(), 0.0),
+            None => (Vec::new(), 1.0),
+        },
+    };
+    let lacking = comm.all_gather_f64(&[lacking]);
+    let with_times = keep_times && lacking.iter().all(|&l| l == 0.0);
     drop(local);
     for t in &triples {
         user_counts[t.user as usize] += 1.0;
@@ -241,7 +265,24 @@ pub fn load_split<C: Communicator + ?Sized>(
         out.extend_from_slice(&t.item.to_le_bytes());
         out.extend_from_slice(&t.value.to_le_bytes());
     }
-    let all: Vec<u8> = if rank == 0 { Vec::new() } else { send.concat() };
+    let all: Vec<u8> = if rank == 0 {
+        Vec::new()
+    } else if with_times {
+        triples
+            .iter()
+            .zip(&times)
+            .flat_map(|(t, time)| {
+                let mut b = Vec::with_capacity(24);
+                b.extend_from_slice(&t.user.to_le_bytes());
+                b.extend_from_slice(&t.item.to_le_bytes());
+                b.extend_from_slice(&t.value.to_le_bytes());
+                b.extend_from_slice(&time.to_le_bytes());
+                b
+            })
+            .collect()
+    } else {
+        send.concat()
+    };
     let received = comm.all_to_all_bytes(&send);
     drop(send);
     let mut mine: Vec<Triple> = received.iter().flat_map(|b| decode(b)).collect();
@@ -279,8 +320,22 @@ pub fn load_split<C: Communicator + ?Sized>(
     let root_data = match gathered {
         Some(parts) => {
             let mut every: Vec<Triple> = rank0_part;
-            for p in parts.iter().skip(1) {
-                every.extend(decode(p));
+            // (user, item, time) of every rating, when the times are kept.
+            let mut timed: Vec<(u32, u32, i64)> = Vec::new();
+            if with_times {
+                timed.extend(every.iter().zip(&times).map(|(t, &s)| (t.user, t.item, s)));
+                for p in parts.iter().skip(1) {
+                    for c in p.chunks_exact(24) {
+                        let t = decode(&c[..16]).next().expect("16 bytes");
+                        let s = i64::from_le_bytes(c[16..24].try_into().expect("8 bytes"));
+                        every.push(t);
+                        timed.push((t.user, t.item, s));
+                    }
+                }
+            } else {
+                for p in parts.iter().skip(1) {
+                    every.extend(decode(p));
+                }
             }
             let r = Ratings::from_triples(
                 Arc::new(users.clone()),
@@ -290,6 +345,16 @@ pub fn load_split<C: Communicator + ?Sized>(
                 DuplicatePolicy::Error,
             )
             .map_err(|e| e.to_string());
+            // CSR order is (user, item) order.
+            let r = if with_times {
+                timed.sort_unstable_by_key(|&(u, i, _)| (u, i));
+                r.and_then(|d| {
+                    d.with_times(timed.into_iter().map(|(_, _, s)| s).collect())
+                        .map_err(|e| e.to_string())
+                })
+            } else {
+                r
+            };
             Some(r)
         }
         None => None,

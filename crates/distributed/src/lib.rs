@@ -1,6 +1,7 @@
-//! The Corrective NMF engine past one machine: the paper's five algorithms, `huber`, `l1` and
-//! `trimmed` ([`SUPPORTED`]) with users split across ranks and the item half-step's sums combined by collectives (MPI in production,
-//! threads in the tests).
+//! The Corrective NMF engine past one machine: the paper's five algorithms, `huber`, `l1`,
+//! `trimmed` and `guarded` ([`SUPPORTED`]: every engine algorithm) with users split across
+//! ranks and the item half-step's sums combined by collectives (MPI in production, threads in
+//! the tests).
 //!
 //! * [`Communicator`]: the collectives, with a deterministic sum-reduce
 //!   ([`Communicator::sum_all`]: partials summed in rank order, never by `MPI_Allreduce`,
@@ -10,7 +11,8 @@
 //! * [`partition_users`] and [`Shard`]: contiguous blocks of users balanced by rating count;
 //!   each rank holds its users' ratings (CSR, and the same entries by item).
 //! * [`load_split`]: each rank reads only its byte range of a ratings file and receives its
-//!   users' ratings from the others (the whole-file loader's ids and shards).
+//!   users' ratings from the others (the whole-file loader's ids and shards);
+//!   [`load_split_keeping_times`] also gives rank 0 the ratings' timestamps.
 //! * [`fit_rank`]: the fit on one rank (same [`cnmf_engine::ValidNmfParams`]
 //!   and seeded initialisation as the engine); [`gather_model`] assembles the engine's
 //!   [`cnmf_engine::NmfModel`] on rank 0; [`fit_ranks`] runs the whole thing on P
@@ -31,7 +33,7 @@ mod shard;
 pub use comm::{Communicator, SingleRank, ThreadRanks};
 pub use error::DistError;
 pub use fit::{check_params, fit_rank, gather_model, LocalFit, SUPPORTED};
-pub use input::{load_split, SplitInput};
+pub use input::{load_split, load_split_keeping_times, SplitInput};
 #[cfg(feature = "mpi")]
 pub use mpi_comm::MpiComm;
 pub use shard::{partition_users, row_ptr_of, Shard};
@@ -53,7 +55,8 @@ pub fn fit_ranks(
     let shards = Shard::split(data, ranks)?;
     let results = ThreadRanks::run(ranks, |comm| {
         let shard = &shards[comm.rank()];
-        let fit = fit_rank(params, shard, comm);
+        let root_data = (comm.rank() == 0).then_some(data);
+        let fit = fit_rank(params, shard, root_data, comm);
         // Agree on failure before the gather, so that every rank returns the same error.
         let failed = comm.agree(fit.as_ref().err().map(|e| e.to_string()).as_deref());
         if !failed.is_empty() {
@@ -61,7 +64,6 @@ pub fn fit_ranks(
         }
         let fit = fit.expect("agreed: no rank failed");
         let bytes = fit.bytes_sent;
-        let root_data = (comm.rank() == 0).then_some(data);
         gather_model(params, root_data, fit, comm).map(|m| (m, bytes))
     });
     let mut model = None;

@@ -71,15 +71,20 @@ pub struct Burst {
 
 /// What the burst screen found: the bursts (by item) and one flag per rating in CSR order
 /// (1: held). Empty flags when the data have no timestamps.
+/// Exposed for the distributed fit, which runs the screen on the whole data set.
+#[doc(hidden)]
 #[derive(Debug, Clone, Default)]
-pub(crate) struct BurstScreen {
-    pub(crate) bursts: Vec<Burst>,
-    pub(crate) held: Vec<u8>,
+pub struct BurstScreen {
+    /// The bursts, in item order.
+    pub bursts: Vec<Burst>,
+    /// One flag per rating in CSR order (1: held).
+    pub held: Vec<u8>,
 }
 
 /// Screens every item of `data` with window `window` seconds; `None` when the data have no
 /// timestamps.
-pub(crate) fn burst_screen(data: &Ratings, window: u64) -> Option<BurstScreen> {
+#[doc(hidden)]
+pub fn burst_screen(data: &Ratings, window: u64) -> Option<BurstScreen> {
     let times = data.times()?;
     let width = data.scale().width();
     let found: Vec<Option<(Burst, Vec<u32>)>> = (0..data.n_items() as u32)

@@ -26,17 +26,29 @@ pub(crate) fn profile_screen(data: &Ratings, z: f64) -> Vec<bool> {
     let users: Vec<u32> = (0..n as u32).collect();
     let scores: Vec<Option<f64>> = users
         .par_chunks(BLOCK)
-        .flat_map_iter(|block| {
-            block.iter().map(|&u| {
-                let (items, _) = data.user(u);
-                if items.is_empty() {
-                    return None;
-                }
-                let sum: f64 = items.iter().map(|&j| log_pop[j as usize]).sum();
-                Some(sum / items.len() as f64)
-            })
-        })
+        .flat_map_iter(|block| block.iter().map(|&u| user_score(&log_pop, data.user(u).0)))
         .collect();
+    screen_scores(&scores, z)
+}
+
+/// A user's score from `log_pop` (`ln(1 + n_j)` of every item) and the items it rated, in
+/// its CSR order; `None` without ratings. Exposed for the distributed fit.
+#[doc(hidden)]
+pub fn user_score(log_pop: &[f64], items: &[u32]) -> Option<f64> {
+    if items.is_empty() {
+        return None;
+    }
+    let sum: f64 = items.iter().map(|&j| log_pop[j as usize]).sum();
+    Some(sum / items.len() as f64)
+}
+
+/// The screen's decision from the users' scores (`None`: a user without ratings): `true` when
+/// the score lies strictly below `median - z 1.4826 MAD` of the scores present. Exposed for
+/// the distributed fit, which gathers the scores of every rank's users and decides as
+/// [`profile_screen`] does.
+#[doc(hidden)]
+pub fn screen_scores(scores: &[Option<f64>], z: f64) -> Vec<bool> {
+    let n = scores.len();
     let mut sorted: Vec<f64> = scores.iter().flatten().copied().collect();
     if sorted.is_empty() {
         return vec![false; n];

@@ -24,7 +24,8 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 use cnmf_cli::api::{fit_params, model_file, write_model, FitSettings, ModelFormat};
 use cnmf_distributed::{
-    fit_rank, gather_model, load_split, partition_users, row_ptr_of, Communicator, MpiComm, Shard,
+    fit_rank, gather_model, load_split_keeping_times, partition_users, row_ptr_of, Communicator,
+    MpiComm, Shard,
 };
 use cnmf_engine::Algorithm;
 use cnmf_ratings::Ratings;
@@ -59,7 +60,8 @@ struct FitArgs {
     #[arg(long, default_value = "1:5", value_name = "MIN:MAX", value_parser = parse_scale)]
     scale: RatingScale,
     /// Algorithm: ignore-missing, replace-missing, ignore-corrupt, replace-corrupt,
-    /// replace-corrupt-nointerp, huber, l1 or trimmed (guarded is not distributed).
+    /// replace-corrupt-nointerp, huber, l1, trimmed or guarded (its burst screen reads the
+    /// ratings' timestamps).
     #[arg(long, visible_alias = "algorithm", default_value = "ignore-corrupt",
           value_parser = parse_algorithm)]
     algo: Algorithm,
@@ -151,14 +153,6 @@ fn fit(args: &FitArgs, comm: &MpiComm) -> Result<(), String> {
             Err(cnmf_distributed::DistError::Ranks(failed).to_string())
         }
     };
-    let start = Instant::now();
-    let (shard, data) = if args.split_input {
-        let input = load_split(&args.data, args.scale, comm).map_err(|e| e.to_string())?;
-        (input.shard, input.root_data)
-    } else {
-        whole_file(args, comm, &agree)?
-    };
-    let load_secs = start.elapsed().as_secs_f64();
     let settings = FitSettings {
         rank: args.k,
         algorithm: args.algo,
@@ -171,7 +165,7 @@ fn fit(args: &FitArgs, comm: &MpiComm) -> Result<(), String> {
         seed: args.seed,
         threads: args.threads,
     };
-    let params = fit_params(&settings, shard.scale);
+    let params = fit_params(&settings, args.scale);
     agree(params.as_ref().err().cloned())?;
     let params = params.map_err(|e| e.to_string())?;
     agree(
@@ -180,7 +174,19 @@ fn fit(args: &FitArgs, comm: &MpiComm) -> Result<(), String> {
             .map(|e| e.to_string()),
     )?;
 
-    let fit = fit_rank(&params, &shard, comm);
+    // Timestamps only when the fit reads them (guarded's burst screen), as `cnmf fit`.
+    let times = params.reads_timestamps();
+    let start = Instant::now();
+    let (shard, data) = if args.split_input {
+        let input = load_split_keeping_times(&args.data, args.scale, times, comm)
+            .map_err(|e| e.to_string())?;
+        (input.shard, input.root_data)
+    } else {
+        whole_file(args, times, comm, &agree)?
+    };
+    let load_secs = start.elapsed().as_secs_f64();
+
+    let fit = fit_rank(&params, &shard, data.as_ref(), comm);
     agree(fit.as_ref().err().map(|e| e.to_string()))?;
     let fit = fit.map_err(|e| e.to_string())?;
     let (iters, secs, sent) = (fit.kept_iteration, fit.seconds, fit.bytes_sent);
@@ -240,15 +246,17 @@ fn fit(args: &FitArgs, comm: &MpiComm) -> Result<(), String> {
     Ok(())
 }
 
-/// The simple input: every rank reads the whole file and keeps its users; rank 0 keeps the
-/// whole data set.
+/// The simple input: every rank reads the whole file (with its timestamps when `times`) and
+/// keeps its users; rank 0 keeps the whole data set.
 fn whole_file(
     args: &FitArgs,
+    times: bool,
     comm: &MpiComm,
     agree: &dyn Fn(Option<String>) -> Result<(), String>,
 ) -> Result<(Shard, Option<Ratings>), String> {
     let rank = comm.rank();
-    let loaded = cnmf_ratings::load(&args.data, &LoadOptions::default().scale(args.scale));
+    let opts = LoadOptions::default().scale(args.scale).timestamps(times);
+    let loaded = cnmf_ratings::load(&args.data, &opts);
     let data = match loaded {
         Ok(d) => {
             agree(None)?;

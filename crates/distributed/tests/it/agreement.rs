@@ -1,11 +1,11 @@
 //! The distributed fit against the single-process engine.
 
-use cnmf_distributed::{fit_ranks, SUPPORTED};
+use cnmf_distributed::{fit_ranks, Communicator, SUPPORTED};
 use cnmf_engine::Algorithm;
 
-use crate::common::{fixture, max_rel_diff, params};
+use crate::common::{fixture, guarded_fixture, max_rel_diff, params};
 
-/// Every supported algorithm (the paper's five, huber, l1, trimmed), P = 1..4: predictions on every
+/// Every supported algorithm (the paper's five, huber, l1, trimmed, guarded), P = 1..4: predictions on every
 /// observed rating within 1e-9 relative of the engine's, the same number of iterations, the
 /// same flags, the same stop reason.
 #[test]
@@ -102,19 +102,75 @@ fn same_ranks_same_bits_and_tolerance_stops_as_the_engine() {
     assert_eq!(model.iterations(), engine.iterations());
 }
 
-/// The algorithms the distributed fit does not run are refused on every rank, saying which.
+/// `guarded` with both screens acting (the fixture with timestamps, a review bomb the burst
+/// screen holds and a user the profile screen screens), P = 1..4: predictions within 1e-9
+/// relative of the engine's, the same flags, screened users and bursts; at P = 1 the same bits.
 #[test]
-fn guarded_is_refused_with_a_reason() {
-    let data = fixture();
-    let alg = Algorithm::Guarded;
-    let err = fit_ranks(&params(alg, 3, 5), &data, 2)
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains("not supported") && err.contains(alg.name()),
-        "{err}"
-    );
-    assert!(err.contains("rank 0") && err.contains("rank 1"), "{err}");
+fn guarded_screens_agree_with_the_engine_on_1_to_4_ranks() {
+    let data = guarded_fixture();
+    for k in [3, 5] {
+        let p = params(Algorithm::Guarded, k, 40);
+        let engine = p.fit(&data).unwrap();
+        let niche = data.users().index("niche").unwrap();
+        assert!(
+            engine.screened_users().contains(&niche),
+            "the profile screen screened {:?}",
+            engine.screened_users()
+        );
+        let bursts = engine.bursts().expect("the data have timestamps");
+        let i0 = data.items().index("i0").unwrap();
+        assert!(
+            bursts.iter().any(|b| b.item == i0 && b.held >= 10),
+            "bursts {bursts:?}"
+        );
+        for ranks in 1..=4 {
+            let (model, _) = fit_ranks(&p, &data, ranks).unwrap();
+            let d = max_rel_diff(&data, &engine, &model);
+            assert!(d <= 1e-9, "k={k} P={ranks}: relative difference {d:e}");
+            assert_eq!(
+                model.corrupt_entries(),
+                engine.corrupt_entries(),
+                "P={ranks}"
+            );
+            assert_eq!(model.screened_users(), engine.screened_users(), "P={ranks}");
+            assert_eq!(model.bursts(), engine.bursts(), "P={ranks}");
+            assert_eq!(
+                model.suspected_users(),
+                engine.suspected_users(),
+                "P={ranks}"
+            );
+            assert_eq!(model.iterations(), engine.iterations(), "P={ranks}");
+            let (a, b) = (
+                engine.trace().last().unwrap(),
+                model.trace().last().unwrap(),
+            );
+            assert!((a.objective - b.objective).abs() <= 1e-9 * a.objective);
+            assert_eq!(a.flagged, b.flagged, "P={ranks}");
+            if ranks == 1 {
+                assert_eq!(model.factors(), engine.factors(), "P=1: the engine's bits");
+            }
+        }
+    }
+}
+
+/// Without the whole data set on rank 0 the burst screen cannot run: every rank says so.
+#[test]
+fn guarded_needs_the_whole_data_on_rank_0_for_its_burst_screen() {
+    let data = guarded_fixture();
+    let p = params(Algorithm::Guarded, 3, 5);
+    let shards = cnmf_distributed::Shard::split(&data, 2).unwrap();
+    let out = cnmf_distributed::ThreadRanks::run(2, |comm| {
+        cnmf_distributed::fit_rank(&p, &shards[comm.rank()], None, comm)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
+    });
+    for err in out {
+        assert!(
+            err.contains("rank 0") && err.contains("burst screen"),
+            "{err}"
+        );
+    }
 }
 
 /// MovieLens 100K, k = 10, 30 iterations: every supported algorithm on 1, 2 and 4 ranks agrees
@@ -139,6 +195,8 @@ fn supported_algorithms_agree_with_the_engine_on_movielens_100k() {
                 engine.corrupt_entries().len(),
                 "{alg}"
             );
+            assert_eq!(model.screened_users(), engine.screened_users(), "{alg}");
+            assert_eq!(model.bursts(), engine.bursts(), "{alg}");
         }
     }
 }

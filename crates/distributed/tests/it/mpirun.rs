@@ -13,7 +13,7 @@ use cnmf_distributed::SUPPORTED;
 use cnmf_engine::Algorithm;
 use cnmf_ratings::LoadOptions;
 
-use crate::common::{max_rel_diff, write_fixture};
+use crate::common::{max_rel_diff, write_fixture, write_guarded_fixture};
 
 /// The binary, built by cargo for these tests when the `mpi` feature is on.
 fn binary() -> PathBuf {
@@ -67,8 +67,14 @@ fn settings(alg: Algorithm, k: usize, iters: usize) -> FitSettings {
 /// Fits `file` with `cnmf-mpi` (with `extra` arguments) on each number of ranks and the
 /// engine, and checks every prediction of every observed rating to 1e-9 relative.
 fn agree_on(file: &Path, dir: &Path, k: usize, iters: usize, extra: &[&str]) {
+    agree_with(file, dir, k, iters, extra, &SUPPORTED);
+}
+
+/// [`agree_on`] for the algorithms `algs`; the model's screened users and bursts (`guarded`)
+/// are the engine's too.
+fn agree_with(file: &Path, dir: &Path, k: usize, iters: usize, extra: &[&str], algs: &[Algorithm]) {
     let data = cnmf_ratings::load(file, &LoadOptions::default()).unwrap();
-    for alg in SUPPORTED {
+    for &alg in algs {
         let s = settings(alg, k, iters);
         let params = fit_params(&s, data.scale()).unwrap();
         let engine = params.fit(&data).unwrap();
@@ -99,7 +105,36 @@ fn agree_on(file: &Path, dir: &Path, k: usize, iters: usize, extra: &[&str]) {
                 engine.corrupt_entries(),
                 "{alg} P={ranks}"
             );
+            assert_eq!(
+                model.screened_users(),
+                engine.screened_users(),
+                "{alg} P={ranks}"
+            );
+            assert_eq!(model.bursts(), engine.bursts(), "{alg} P={ranks}");
         }
+    }
+}
+
+/// `guarded` with both screens acting (a review bomb in time and a niche user, from the
+/// file's timestamps), with and without `--split-input`.
+#[test]
+#[ignore = "needs MPI: run by .ci/run"]
+fn mpirun_guarded_screens_agree_with_the_engine_on_1_2_4_ranks() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_guarded_fixture(dir.path());
+    let data = cnmf_ratings::load(&file, &LoadOptions::default()).unwrap();
+    let engine = fit_params(&settings(Algorithm::Guarded, 4, 30), data.scale())
+        .unwrap()
+        .fit(&data)
+        .unwrap();
+    assert!(!engine.screened_users().is_empty(), "nobody screened");
+    assert!(
+        engine.bursts().is_some_and(|b| !b.is_empty()),
+        "no burst: {:?}",
+        engine.bursts()
+    );
+    for extra in [&[][..], &["--split-input"]] {
+        agree_with(&file, dir.path(), 4, 30, extra, &[Algorithm::Guarded]);
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use cnmf_distributed::{load_split, DistError, Shard, ThreadRanks};
+use cnmf_distributed::{load_split, load_split_keeping_times, DistError, Shard, ThreadRanks};
 use cnmf_ratings::{LoadOptions, RatingScale, Ratings};
 
 use crate::common::{fixture, write_fixture};
@@ -17,7 +17,13 @@ fn write_scrambled(dir: &Path, bad: Option<(usize, &str)>) -> PathBuf {
     let mut lines = Vec::with_capacity(n);
     for j in 0..n {
         let t = triples[(j * 7919) % n];
-        lines.push(format!("{}::{}::{}::0", t.user + 1, t.item + 1, t.value));
+        let time = 874_965_758 + (j * 104_729) % 1_000_003;
+        lines.push(format!(
+            "{}::{}::{}::{time}",
+            t.user + 1,
+            t.item + 1,
+            t.value
+        ));
     }
     if let Some((line, text)) = bad {
         lines[line - 1] = text.to_string();
@@ -40,9 +46,23 @@ fn check_split(path: &Path, ranks: usize) {
         assert_eq!(g.root_data.is_some(), r == 0);
         if let Some(d) = g.root_data {
             same_data(&d, &whole);
+            assert_eq!(d.times(), None, "P={ranks}: times dropped");
         }
     }
     assert_eq!(read, std::fs::metadata(path).unwrap().len(), "P={ranks}");
+    // Keeping the times: the same shards, and rank 0's data set has the whole file's times.
+    let got = ThreadRanks::run(ranks, |c| {
+        load_split_keeping_times(path, RatingScale::MOVIELENS, true, c)
+    });
+    for (r, g) in got.into_iter().enumerate() {
+        let g = g.unwrap_or_else(|e| panic!("P={ranks} rank {r}: {e}"));
+        assert_eq!(g.shard, expected[r], "P={ranks} rank {r}");
+        if let Some(d) = g.root_data {
+            same_data(&d, &whole);
+            assert!(whole.times().is_some());
+            assert_eq!(d.times(), whole.times(), "P={ranks}: times");
+        }
+    }
 }
 
 fn same_data(a: &Ratings, b: &Ratings) {
