@@ -48,10 +48,11 @@ enum Command {
     Fit(FitArgs),
 }
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 struct FitArgs {
-    /// The ratings file (every format `cnmf fit` reads: MovieLens u.data, ratings.dat, CSV).
-    #[arg(long, value_name = "FILE")]
+    /// The ratings file (every format `cnmf fit` reads: MovieLens u.data, ratings.dat, CSV), or
+    /// a directory holding `ml-1m/ratings.dat` or `ml-100k/u.data` (as `cnmf fit --data DIR`).
+    #[arg(long, value_name = "FILE|DIR")]
     data: PathBuf,
     /// Where to write the model file (by rank 0).
     #[arg(short = 'o', long, value_name = "FILE")]
@@ -142,6 +143,23 @@ fn main() -> ExitCode {
     }
 }
 
+/// The ratings file `--data` names: the file itself, or the MovieLens release found in a
+/// directory (`ml-1m/ratings.dat` first, then `ml-100k/u.data`), as `cnmf fit` finds it.
+fn data_file(data: &std::path::Path) -> Result<PathBuf, String> {
+    if !data.is_dir() {
+        return Ok(data.to_path_buf());
+    }
+    cnmf_ratings::discover::find_in_dir(data)
+        .map(|(_, file)| file)
+        .ok_or_else(|| {
+            format!(
+                "{}: a directory without ml-1m/ratings.dat or ml-100k/u.data (give the ratings \
+                 file itself)",
+                data.display()
+            )
+        })
+}
+
 /// `Err` carries the agreed message (every rank gets the same one).
 fn fit(args: &FitArgs, comm: &MpiComm) -> Result<(), String> {
     let rank = comm.rank();
@@ -152,6 +170,12 @@ fn fit(args: &FitArgs, comm: &MpiComm) -> Result<(), String> {
         } else {
             Err(cnmf_distributed::DistError::Ranks(failed).to_string())
         }
+    };
+    let file = data_file(&args.data);
+    agree(file.as_ref().err().cloned())?;
+    let args = &FitArgs {
+        data: file?,
+        ..args.clone()
     };
     let settings = FitSettings {
         rank: args.k,

@@ -333,3 +333,41 @@ fn a_killed_rank_fails_the_job_and_leaves_no_model() {
     assert!(!err.contains("cnmf-mpi (rank"), "{err}");
     only_data_left(dir.path());
 }
+
+/// `--data DIR` finds the MovieLens release in the directory, as `cnmf fit` does; a directory
+/// without one fails every rank with a message naming it.
+#[test]
+#[ignore = "needs MPI: run by .ci/run"]
+fn a_data_directory_is_searched_as_cnmf_fit_searches_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let release = dir.path().join("ml-100k");
+    std::fs::create_dir_all(&release).unwrap();
+    std::fs::write(
+        release.join("u.data"),
+        "1\t1\t5\t0\n1\t2\t3\t0\n2\t1\t4\t0\n2\t2\t2\t0\n3\t1\t1\t0\n3\t2\t5\t0\n",
+    )
+    .unwrap();
+    let out = dir.path().join("model.cnmf");
+    let mut c = mpirun(2);
+    c.args(["fit", "--data"])
+        .arg(dir.path())
+        .arg("-o")
+        .arg(&out);
+    c.args(["--k", "1", "--iters", "3"]);
+    let o = run(c);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(read_model(&out).unwrap().n_ratings(), 6);
+    let empty = tempfile::tempdir().unwrap();
+    let mut c = mpirun(2);
+    c.args(["fit", "--data"])
+        .arg(empty.path())
+        .arg("-o")
+        .arg(&out);
+    let o = run(c);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(
+        err.contains("a directory without ml-1m/ratings.dat"),
+        "{err}"
+    );
+}
