@@ -198,9 +198,11 @@ pub enum Algorithm {
     /// 0.008 and 0.012 for the average and bandwagon attacks, 0.021 for a push by converted
     /// accounts and 0.032 for the adaptive attacker, against `ignore-corrupt`'s 0.16 to 0.37;
     /// clean test NMAE +0.69% against `ignore-corrupt`, +0.15% under random noise (Model 2);
-    /// user-level detection F1 0.88 for the low-knowledge, average and bandwagon attacks in
-    /// `cargo xtask reproduce` (the screens' false positives: niche users and the raters of one
-    /// genuine shifted burst). The per-iteration cost is that of `ignore-corrupt` plus one
+    /// user-level detection F1 0.96 for the low-knowledge, average and bandwagon attacks in
+    /// `cargo xtask reproduce` ([`NmfModel::suspected_users`](crate::NmfModel::suspected_users):
+    /// the profile screen's users and the raters of a burst with `|z| >= 8`; its false
+    /// positives are niche users; the raters of MovieLens 100K's one genuine shifted burst,
+    /// `z = -5.2`, are held but not accused). The per-iteration cost is that of `ignore-corrupt` plus one
     /// comparison per rating; the screens run once per fit.
     ///
     /// **Failure modes.** Converted existing accounts whose target rating sits *inside the
