@@ -67,17 +67,7 @@ pub struct LocalFit {
 /// The algorithms the distributed fit runs: the paper's five, `huber`, `l1`, `trimmed` (its
 /// global selection by a distributed bisection) and `guarded` (its screens once per fit,
 /// [`screens`]): every algorithm of the engine.
-pub const SUPPORTED: [Algorithm; 9] = [
-    Algorithm::IgnoreMissing,
-    Algorithm::ReplaceMissing,
-    Algorithm::IgnoreCorrupt,
-    Algorithm::ReplaceCorrupt,
-    Algorithm::ReplaceCorruptNoInterp,
-    Algorithm::Huber,
-    Algorithm::L1,
-    Algorithm::Trimmed,
-    Algorithm::Guarded,
-];
+pub const SUPPORTED: [Algorithm; 9] = Algorithm::ALL;
 
 fn supported(alg: Algorithm) -> bool {
     SUPPORTED.contains(&alg)
@@ -569,14 +559,7 @@ fn measure(
     rs: &RowStats,
 ) -> Result<Option<StopReason>, DistError> {
     let clipped_loss = p.lambda().map(|_| rs.clipped);
-    let data_term = if p.algorithm().is_robust_baseline() {
-        rs.robust
-    } else if p.algorithm().flags_corruption() {
-        rs.clipped
-    } else {
-        rs.loss
-    };
-    let objective = data_term + p.l2_w() * rs.sq + p.l2_h() * st.h_sq;
+    let objective = p.objective(rs.loss, rs.clipped, rs.robust, rs.sq, st.h_sq);
     for (what, v) in [("loss", rs.loss), ("objective", objective)] {
         if !v.is_finite() {
             return Err(DistError::Engine(format!(

@@ -745,14 +745,7 @@ impl Run<'_, '_> {
     ) -> Result<IterationStats, EngineError> {
         let p = self.params;
         let clipped_loss = p.lambda().map(|_| rs.clipped);
-        let data_term = if p.algorithm().is_robust_baseline() {
-            rs.robust
-        } else if p.algorithm().flags_corruption() {
-            rs.clipped
-        } else {
-            rs.loss
-        };
-        let objective = data_term + p.l2_w() * rs.sq + p.l2_h() * pending.h_sq;
+        let objective = p.objective(rs.loss, rs.clipped, rs.robust, rs.sq, pending.h_sq);
         for (what, v) in [("loss", rs.loss), ("objective", objective)] {
             if !v.is_finite() {
                 return Err(EngineError::NotFinite {

@@ -533,6 +533,23 @@ impl ValidNmfParams {
     pub fn burst_window(&self) -> Option<u64> {
         self.params.burst_window
     }
+    /// The trace's objective from an iteration's parts: the data term the algorithm minimises
+    /// (the robust baselines' own `robust` term, the `clipped` loss for the flagging
+    /// algorithms, else the squared `loss`) plus `l2_w` times `w_sq` (`||W||^2`, already
+    /// weighted per rating when the penalty is) and `l2_h` times `h_sq`. One formula for the
+    /// engine and the distributed fit, so that both report the same bits.
+    #[doc(hidden)]
+    pub fn objective(&self, loss: f64, clipped: f64, robust: f64, w_sq: f64, h_sq: f64) -> f64 {
+        let data_term = if self.algorithm().is_robust_baseline() {
+            robust
+        } else if self.algorithm().flags_corruption() {
+            clipped
+        } else {
+            loss
+        };
+        data_term + self.l2_w() * w_sq + self.l2_h() * h_sq
+    }
+
     /// Whether the fit reads the ratings' timestamps (`guarded` with its burst screen on):
     /// callers may load the data without them otherwise, which saves 8 bytes a rating.
     pub fn reads_timestamps(&self) -> bool {

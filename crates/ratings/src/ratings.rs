@@ -995,6 +995,23 @@ fn intern(map: &mut Arc<IdMap>, id: &str) -> u32 {
     Arc::make_mut(map).intern(id)
 }
 
+/// Cuts of `0..len` (`ptr` the `len + 1` offsets of a compressed matrix's rows or columns)
+/// into at most `parts` ranges of about equal numbers of entries: ascending indices from 0 to
+/// `len` (a range may be empty), one range per worker of a parallel pass.
+pub(crate) fn equal_cuts(ptr: &[u32], parts: usize) -> Vec<usize> {
+    let len = ptr.len() - 1;
+    let total = u64::from(ptr[len]);
+    let parts = parts.clamp(1, len.max(1));
+    let mut cuts = vec![0usize];
+    for t in 1..parts {
+        let target = (total * t as u64 / parts as u64) as u32;
+        let j = ptr[..len].partition_point(|&c| c < target);
+        cuts.push(j.max(cuts[t - 1]));
+    }
+    cuts.push(len);
+    cuts
+}
+
 /// The CSC of a CSR and the CSR position of each CSC entry (counting sort by column, so each
 /// column's users come out ascending).
 ///
@@ -1012,16 +1029,8 @@ fn csc_of(csr: &CsMatI<f64, u32>) -> (CsMatI<f64, u32>, Vec<u32>) {
     let ip = csr.indptr();
     let ip = ip.raw_storage();
     let (indices, data) = (csr.indices(), csr.data());
-    // Column cuts: `parts` ranges of about nnz / parts entries (a range may be empty).
-    let parts = rayon::current_num_threads().clamp(1, m.max(1));
-    let mut cuts = vec![0usize];
-    for t in 1..parts {
-        let target = (nnz as u64 * t as u64 / parts as u64) as u32;
-        let j = col_ptr[..m].partition_point(|&c| c < target);
-        cuts.push(j.max(cuts[t - 1]));
-    }
-    cuts.push(m);
-    let mut slices = Vec::with_capacity(parts);
+    let cuts = equal_cuts(&col_ptr, rayon::current_num_threads());
+    let mut slices = Vec::with_capacity(cuts.len());
     let (mut r, mut v, mut q) = (&mut rows[..], &mut values[..], &mut pos[..]);
     for w in cuts.windows(2) {
         let len = (col_ptr[w[1]] - col_ptr[w[0]]) as usize;

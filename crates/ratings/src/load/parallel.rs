@@ -353,19 +353,10 @@ fn place_by_user(
     data: &mut [f64],
     times: &mut [i64],
 ) {
-    let n_users = row_ptr.len() - 1;
-    let total = row_ptr[n_users];
     let keep_times = !times.is_empty();
-    let parts = rayon::current_num_threads().clamp(1, n_users.max(1));
-    let mut cuts = vec![0usize];
-    for t in 1..parts {
-        let target = (u64::from(total) * t as u64 / parts as u64) as u32;
-        let u = row_ptr[..n_users].partition_point(|&c| c < target);
-        cuts.push(u.max(cuts[t - 1]));
-    }
-    cuts.push(n_users);
+    let cuts = crate::ratings::equal_cuts(row_ptr, rayon::current_num_threads());
     // (first user, users' next slots relative to the slice, items, values, times)
-    let mut slices = Vec::with_capacity(parts);
+    let mut slices = Vec::with_capacity(cuts.len());
     let (mut ind, mut dat, mut tim) = (indices, data, times);
     for w in cuts.windows(2) {
         let base = row_ptr[w[0]];
