@@ -28,7 +28,8 @@ use std::time::Instant;
 
 use cnmf_engine::numeric::{dot, split_at_cuts, Isa, Job, Simd, EPS};
 use cnmf_engine::{
-    init_factors, Algorithm, Burst, Factors, IterationStats, NmfModel, StopReason, ValidNmfParams,
+    init_factors, Algorithm, Burst, Factors, Guard, IterationStats, NmfModel, StopReason,
+    ValidNmfParams,
 };
 use cnmf_ratings::Ratings;
 use rayon::prelude::*;
@@ -115,17 +116,6 @@ enum Robust {
     Flags,
 }
 
-/// `guarded`'s thresholds of one iteration (the engine's `Guard`).
-#[derive(Debug, Clone, Copy)]
-struct Guard {
-    /// The user side's threshold `a sqrt(λ)` (infinite while its weights are all ones).
-    user_cut: f64,
-    /// The item side's threshold `b sqrt(λ)` (infinite during the warm-up).
-    item_cut: f64,
-    /// Whether the screens apply (not during the warm-up).
-    screen: bool,
-}
-
 /// The per-iteration rule of the passes (the engine's `row_rule`).
 #[derive(Debug, Clone, Copy)]
 struct Rule {
@@ -173,23 +163,7 @@ impl Rule {
             },
             l2: p.l2_w(),
             per_rating: p.l2_per_rating(),
-            guard: (alg == Algorithm::Guarded).then(|| {
-                let root = p.lambda().unwrap_or(f64::INFINITY).sqrt();
-                let items = t > p.warmup_iters();
-                Guard {
-                    user_cut: if t > p.warmup_iters() + 1 {
-                        p.user_threshold_scale() * root
-                    } else {
-                        f64::INFINITY
-                    },
-                    item_cut: if items {
-                        p.item_threshold_scale() * root
-                    } else {
-                        f64::INFINITY
-                    },
-                    screen: items,
-                }
-            }),
+            guard: p.guard(t),
         }
     }
 }

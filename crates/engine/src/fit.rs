@@ -404,8 +404,10 @@ impl ValidNmfParams {
 
     /// `guarded`'s rule of iteration `t` (`None` for the other algorithms): its item side (and
     /// screen) acts from iteration `warmup_iters + 1` on, its user side from `warmup_iters + 2`
-    /// on (the corrupt variants' first masked iteration).
-    pub(crate) fn guard(&self, t: usize) -> Option<Guard> {
+    /// on (the corrupt variants' first masked iteration). Public (hidden) for the distributed
+    /// fit, so that both run one rule.
+    #[doc(hidden)]
+    pub fn guard(&self, t: usize) -> Option<Guard> {
         (self.algorithm() == Algorithm::Guarded).then(|| {
             let root = self.lambda().expect("guarded has a checked lambda").sqrt();
             let items = t > self.warmup_iters();

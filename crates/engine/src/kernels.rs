@@ -270,9 +270,10 @@ pub(crate) enum Robust {
 }
 
 /// `guarded`'s rule of one pass (see [`guarded_row`]): the two thresholds on `|r|` and whether
-/// the profile screen applies.
+/// the profile screen applies. Public (hidden) for the distributed fit, which runs the same rule.
+#[doc(hidden)]
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Guard {
+pub struct Guard {
     /// The user side's threshold `a sqrt(λ)` (infinite while its weights are all ones).
     pub user_cut: f64,
     /// The item side's threshold `b sqrt(λ)` (infinite during the warm-up).

@@ -122,6 +122,8 @@ pub use burst::Burst;
 pub use error::EngineError;
 pub use factors::{init_factors, Factors};
 pub use fit::FitOptions;
+#[doc(hidden)]
+pub use kernels::Guard;
 pub use model::{IterationStats, NmfModel, StopReason};
 pub use observer::{Observer, Silent};
 pub use params::{
