@@ -87,24 +87,9 @@ fn a_model_that_keeps_times_needs_no_training_file() {
     let (data, model) = bombed_model(dir.path());
     let kept = dir.path().join("kept.cnmf");
     let kept = kept.to_str().unwrap();
-    let fit = cnmf(&[
-        "fit",
-        "--data",
-        &data,
-        "--k",
-        "2",
-        "--iters",
-        "60",
-        "--no-early-stopping",
-        "--lambda",
-        "1",
-        "--keep-times",
-        "-o",
-        kept,
-        "--json",
-    ])
-    .expect(0)
-    .json();
+    let fit = fit_bombed(&data, kept, &["--keep-times", "--json"])
+        .expect(0)
+        .json();
     assert_eq!(fit["keeps_times"], true);
     let query = |m: &str| {
         cnmf(&[
@@ -160,10 +145,17 @@ fn bombed_model(dir: &std::path::Path) -> (String, String) {
         data.to_str().unwrap().to_string(),
         model.to_str().unwrap().to_string(),
     );
-    cnmf(&[
+    fit_bombed(&data, &model, &["--quiet"]).expect(0);
+    (data, model)
+}
+
+/// `cnmf fit` of the bombed ratings `data` into `model` (k = 2, 60 iterations, lambda 1), with
+/// `extra` options.
+fn fit_bombed(data: &str, model: &str, extra: &[&str]) -> crate::common::Run {
+    let mut args = vec![
         "fit",
         "--data",
-        &data,
+        data,
         "--k",
         "2",
         "--iters",
@@ -172,11 +164,10 @@ fn bombed_model(dir: &std::path::Path) -> (String, String) {
         "--lambda",
         "1",
         "-o",
-        &model,
-        "--quiet",
-    ])
-    .expect(0);
-    (data, model)
+        model,
+    ];
+    args.extend_from_slice(extra);
+    cnmf(&args)
 }
 
 #[test]
