@@ -20,9 +20,12 @@ use cnmf_ratings::{RatingScale, Ratings, Triple};
 
 use crate::error::CliError;
 use crate::fit_args::{
-    fit_stopped, StopArgs, DEFAULT_P, DEFAULT_PATIENCE, DEFAULT_SIGMA, DEFAULT_VALIDATION_FRACTION,
+    fit_stopped, DEFAULT_P, DEFAULT_PATIENCE, DEFAULT_SIGMA, DEFAULT_VALIDATION_FRACTION,
     DEFAULT_WARMUP,
 };
+/// `cnmf fit`'s early-stopping options, the validation split and the refit's length, for a
+/// front end that runs the fits itself (`cnmf-mpi`).
+pub use crate::fit_args::{refit_iterations, validation_split, EarlyStopInfo, StopArgs};
 use crate::limits::check_rank_iters;
 use crate::model_file::Need;
 pub use crate::model_file::{ModelFile, ModelFormat, TrainingInfo};

@@ -352,10 +352,9 @@ pub fn fit_stopped(
             early: None,
         });
     }
-    let seed = params.seed() ^ VALIDATION_SEED_MIX;
-    let split = match split::random_holdout(data, stop.validation_fraction, seed) {
-        Ok(s) => s,
-        Err(_) => {
+    let split = match validation_split(data, stop.validation_fraction, params.seed()) {
+        Some(s) => s,
+        None => {
             note(&format!(
                 "{} ratings are too few for a validation share of {}; fitting {} iterations \
                  without early stopping",
@@ -401,10 +400,7 @@ pub fn fit_stopped(
         });
     }
     drop(split);
-    let mut iters = best_iteration.max(1);
-    if params.algorithm().downweights() && params.warmup_iters() >= iters {
-        iters = params.warmup_iters() + 1;
-    }
+    let iters = refit_iterations(params, best_iteration);
     let refit = params
         .params()
         .clone()
@@ -419,6 +415,23 @@ pub fn fit_stopped(
         secs: secs + refit_secs,
         early: Some(info),
     })
+}
+
+/// The validation split of early stopping: the share `fraction` of `data`'s ratings held out,
+/// drawn with the fit's `seed` (mixed, so that it does not reuse the initial factors' stream);
+/// `None` when `data` is too small for a split with at least one rating on each side.
+pub fn validation_split(data: &Ratings, fraction: f64, seed: u64) -> Option<split::Split> {
+    split::random_holdout(data, fraction, seed ^ VALIDATION_SEED_MIX).ok()
+}
+
+/// The iterations of the refit after early stopping chose `best_iteration`: at least 1, and
+/// past the warm-up for the algorithms that down-weight ratings after it.
+pub fn refit_iterations(params: &ValidNmfParams, best_iteration: usize) -> usize {
+    let mut iters = best_iteration.max(1);
+    if params.algorithm().downweights() && params.warmup_iters() >= iters {
+        iters = params.warmup_iters() + 1;
+    }
+    iters
 }
 
 /// The value of `--burst-window`: `Some(seconds)`, or `None` for `off`.
