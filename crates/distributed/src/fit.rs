@@ -31,7 +31,7 @@ use cnmf_engine::{
     init_factors, Algorithm, Burst, Factors, Guard, IterationStats, NmfModel, StopReason,
     ValidNmfParams,
 };
-use cnmf_ratings::Ratings;
+use cnmf_ratings::{Ratings, Triple};
 use rayon::prelude::*;
 
 use crate::{Communicator, DistError, Shard};
@@ -75,20 +75,27 @@ fn supported(alg: Algorithm) -> bool {
 }
 
 /// Checks that the parameters can be run distributed: one of [`SUPPORTED`], no
-/// early stopping (it needs a validation set), no time budget (ranks would stop at different
-/// iterations). The same check on every rank gives the same answer.
+/// early stopping (it needs a validation set: [`fit_rank_with`] takes one), no time budget
+/// (ranks would stop at different iterations). The same check on every rank gives the same
+/// answer.
 pub fn check_params(params: &ValidNmfParams) -> Result<(), DistError> {
+    check_common(params)?;
+    if params.early_stopping().is_some() {
+        return Err(DistError::Unsupported(
+            "early stopping (it needs validation triples)".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// [`check_params`] less the early-stopping check.
+fn check_common(params: &ValidNmfParams) -> Result<(), DistError> {
     if !supported(params.algorithm()) {
         return Err(DistError::Unsupported(format!(
             "algorithm {} (the distributed fit runs {})",
             params.algorithm(),
             SUPPORTED.map(|a| a.name()).join(", ")
         )));
-    }
-    if params.early_stopping().is_some() {
-        return Err(DistError::Unsupported(
-            "early stopping (it needs validation triples)".into(),
-        ));
     }
     if params.time_budget().is_some() {
         return Err(DistError::Unsupported(
@@ -239,6 +246,62 @@ struct State {
     screened: Vec<bool>,
     /// `guarded`'s burst screen of each local entry, CSR order (empty: nothing held).
     held: Vec<u8>,
+    /// Validation NMAE of the current state (`None` without validation ratings).
+    val_nmae: Option<f64>,
+    /// Early stopping's best state so far.
+    best: Option<Best>,
+}
+
+/// The best state seen so far under early stopping (the engine's `Best`): this rank's rows.
+#[derive(Debug)]
+struct Best {
+    iteration: usize,
+    nmae: f64,
+    w: Vec<f64>,
+    h: Vec<f64>,
+    flags: Vec<u8>,
+}
+
+/// The validation ratings of this rank's users and their number on all ranks.
+#[derive(Clone, Copy)]
+struct Validation<'a> {
+    triples: &'a [Triple],
+    total: usize,
+}
+
+/// NMAE of the clipped predictions of the current state on the validation ratings, as the
+/// engine computes it (sums of blocks of 4096 triples, added in order) on each rank, then the
+/// ranks' sums added in rank order: with one rank, the engine's bits.
+fn validation_nmae<C: Communicator + ?Sized>(
+    val: Option<Validation<'_>>,
+    shard: &Shard,
+    st: &State,
+    k: usize,
+    comm: &C,
+) -> Option<f64> {
+    let val = val?;
+    let (w, h, scale, first) = (&st.w, &st.h, shard.scale, shard.user_start);
+    let partials: Vec<f64> = in_pool(st.pool.as_ref(), || {
+        val.triples
+            .par_chunks(4096)
+            .map(|block| {
+                block
+                    .iter()
+                    .map(|t| {
+                        let (u, i) = (t.user as usize - first, t.item as usize);
+                        let x = dot(&w[u * k..u * k + k], &h[i * k..i * k + k]);
+                        (t.value - scale.clip(x)).abs()
+                    })
+                    .sum::<f64>()
+            })
+            .collect()
+    });
+    let mine: f64 = partials.iter().sum();
+    let mut total = 0.0;
+    for x in comm.all_gather_f64(&[mine]) {
+        total += x;
+    }
+    Some(total / (val.total as f64 * scale.width()))
 }
 
 /// Runs `f` in `pool` (or in rayon's global pool).
@@ -261,6 +324,45 @@ pub fn fit_rank<C: Communicator + ?Sized>(
     comm: &C,
 ) -> Result<LocalFit, DistError> {
     check_params(params)?;
+    fit_rank_with(params, shard, root_data, None, comm)
+}
+
+/// [`fit_rank`] with validation ratings: this rank's users' (global indices, as
+/// [`crate::HeldOut`] has them), or `None` on every rank. With them every iteration records
+/// the validation NMAE (the engine's, summed over the ranks in rank order) and the parameters'
+/// early stopping runs as the engine's: the fit stops `patience` iterations after the lowest
+/// NMAE and keeps that iteration's factors. Early stopping without validation ratings on any
+/// rank is an error, as in the engine.
+pub fn fit_rank_with<C: Communicator + ?Sized>(
+    params: &ValidNmfParams,
+    shard: &Shard,
+    root_data: Option<&Ratings>,
+    validation: Option<&[Triple]>,
+    comm: &C,
+) -> Result<LocalFit, DistError> {
+    check_common(params)?;
+    let local = validation.unwrap_or(&[]);
+    if let Some(t) = local.iter().find(|t| {
+        !(shard.user_start..shard.user_end).contains(&(t.user as usize))
+            || t.item as usize >= shard.n_items
+            || !t.value.is_finite()
+    }) {
+        return Err(DistError::Partition(format!(
+            "validation rating ({}, {}, {}) outside this rank's users {}..{} and {} items or \
+             not finite",
+            t.user, t.item, t.value, shard.user_start, shard.user_end, shard.n_items
+        )));
+    }
+    let total: f64 = comm.all_gather_f64(&[local.len() as f64]).iter().sum();
+    let val = (total > 0.0).then_some(Validation {
+        triples: local,
+        total: total as usize,
+    });
+    if params.early_stopping().is_some() && val.is_none() {
+        return Err(DistError::Engine(
+            "early stopping needs validation ratings".into(),
+        ));
+    }
     let scale = shard.scale;
     if scale.min() < 0.0 {
         return Err(DistError::Engine(format!(
@@ -325,7 +427,10 @@ pub fn fit_rank<C: Communicator + ?Sized>(
         pool,
         screened: screens.screened_local,
         held: screens.held_local,
+        val_nmae: None,
+        best: None,
     };
+    st.val_nmae = validation_nmae(val, shard, &st, k, comm);
     let mut t = 1usize;
     let (stop_reason, kept) = loop {
         let rule = Rule::of(params, t);
@@ -347,6 +452,7 @@ pub fn fit_rank<C: Communicator + ?Sized>(
             )));
         }
         col_step(params, shard, &mut st, rule, comm, start)?;
+        st.val_nmae = validation_nmae(val, shard, &st, k, comm);
         if t == params.max_iters() {
             let rule = Rule::of(params, t + 1);
             let global = if params.algorithm() == Algorithm::Trimmed {
@@ -359,6 +465,16 @@ pub fn fit_rank<C: Communicator + ?Sized>(
             break (reason, t);
         }
         t += 1;
+    };
+    // Under early stopping the best state, however the fit stopped (the engine's `finish`).
+    let kept = match st.best.take() {
+        Some(b) if b.iteration != kept => {
+            st.w = b.w;
+            st.h = b.h;
+            st.flags = b.flags;
+            b.iteration
+        }
+        _ => kept,
     };
     Ok(LocalFit {
         w: st.w,
@@ -525,7 +641,8 @@ fn reduce_stats<C: Communicator + ?Sized>(comm: &C, shard: &Shard, rs: &RowStats
     out
 }
 
-/// Records the statistics of iteration `t` and applies the stopping rule (the tolerance).
+/// Records the statistics of iteration `t` and applies the stopping rules (early stopping,
+/// then the tolerance).
 fn measure(
     p: &ValidNmfParams,
     st: &mut State,
@@ -548,8 +665,31 @@ fn measure(
         objective,
         flagged: rs.flagged,
         elapsed_secs: st.elapsed,
-        validation_nmae: None,
+        validation_nmae: st.val_nmae,
     });
+    // Early stopping first, as the engine's `decide`: the same numbers on every rank.
+    if let (Some(patience), Some(nmae)) = (p.early_stopping(), st.val_nmae) {
+        if st.best.as_ref().is_none_or(|b| nmae < b.nmae) {
+            let b = st.best.get_or_insert_with(|| Best {
+                iteration: t,
+                nmae,
+                w: Vec::new(),
+                h: Vec::new(),
+                flags: Vec::new(),
+            });
+            b.iteration = t;
+            b.nmae = nmae;
+            b.w.clone_from(&st.w);
+            b.h.clone_from(&st.h);
+            b.flags.clone_from(&st.flags);
+        } else if let Some(b) = st.best.as_ref() {
+            if t - b.iteration >= patience {
+                return Ok(Some(StopReason::EarlyStopped {
+                    best_iteration: b.iteration,
+                }));
+            }
+        }
+    }
     if let (Some(tol), [.., prev, last]) = (p.tolerance(), &st.trace[..]) {
         let change = (prev.objective - last.objective).abs();
         if change <= tol * prev.objective.abs().max(f64::MIN_POSITIVE) {

@@ -14,7 +14,9 @@
 //!   users' ratings from the others (the whole-file loader's ids and shards);
 //!   [`load_split_keeping_times`] also gives rank 0 the ratings' timestamps.
 //! * [`fit_rank`]: the fit on one rank (same [`cnmf_engine::ValidNmfParams`]
-//!   and seeded initialisation as the engine); [`gather_model`] assembles the engine's
+//!   and seeded initialisation as the engine); [`fit_rank_with`] adds validation ratings and
+//!   the engine's early stopping on them, [`distribute_holdout`] gives each rank its part of
+//!   a validation split drawn on rank 0; [`gather_model`] assembles the engine's
 //!   [`cnmf_engine::NmfModel`] on rank 0; [`fit_ranks`] runs the whole thing on P
 //!   threads (tests, and a check of the partition on one machine).
 //!
@@ -25,6 +27,7 @@
 mod comm;
 mod error;
 mod fit;
+mod holdout;
 mod input;
 #[cfg(feature = "mpi")]
 mod mpi_comm;
@@ -32,7 +35,8 @@ mod shard;
 
 pub use comm::{Communicator, SingleRank, ThreadRanks};
 pub use error::DistError;
-pub use fit::{check_params, fit_rank, gather_model, LocalFit, SUPPORTED};
+pub use fit::{check_params, fit_rank, fit_rank_with, gather_model, LocalFit, SUPPORTED};
+pub use holdout::{distribute_holdout, HeldOut};
 pub use input::{load_split, load_split_keeping_times, SplitInput};
 #[cfg(feature = "mpi")]
 pub use mpi_comm::MpiComm;

@@ -5,6 +5,7 @@
 mod agreement;
 mod collectives;
 mod common;
+mod early_stopping;
 // Only with the `mpi` feature, which builds the binary they run: `cargo test --workspace
 // --tests -- --ignored` (no feature) must not run them.
 #[cfg(feature = "mpi")]
