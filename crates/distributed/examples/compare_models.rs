@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cnmf fit --data ratings.dat --no-early-stopping --iters 10 --k 20 -o engine.cnmf
-//! mpirun -np 2 cnmf-mpi fit --data ratings.dat --iters 10 --k 20 -o mpi.cnmf
+//! mpirun -np 2 cnmf-mpi fit --data ratings.dat --no-early-stopping --iters 10 --k 20 -o mpi.cnmf
 //! cargo run --release -p cnmf-distributed --example compare_models -- engine.cnmf mpi.cnmf
 //! ```
 

@@ -1,7 +1,7 @@
 //! `cnmf-mpi`: the distributed fit under MPI.
 //!
 //! ```text
-//! mpirun -np 4 cnmf-mpi fit --data ratings.dat --algo ignore-corrupt --k 20 --iters 100 -o model
+//! mpirun -np 4 cnmf-mpi fit --data ratings.dat --algo ignore-corrupt --k 20 -o model
 //! ```
 //!
 //! Every rank reads the ratings file and keeps its block of users (contiguous, balanced by
@@ -14,20 +14,29 @@
 //! which ends the job with a non-zero status.
 //!
 //! The parameters are `cnmf fit`'s (`cnmf_cli::api::fit_params`: the same λ, warm-up and L2
-//! defaults) without early stopping: `--iters` iterations run, as `cnmf fit
-//! --no-early-stopping`.
+//! defaults), and so is the choice of the number of iterations (`cnmf_cli::api::StopArgs`:
+//! `--no-early-stopping`, `--validation-fraction`, `--patience`, `--no-refit`, with their
+//! defaults and checks): by default rank 0 draws `cnmf fit`'s validation split of the whole
+//! data set (`cnmf_cli::api::validation_split`, the same ratings for the same seed) and sends
+//! each rank the positions of its users' held-out ratings (`distribute_holdout`); the
+//! early-stopped fit runs on the rest with the validation NMAE summed over the ranks in rank
+//! order, then a fit of all the data for the best number of iterations
+//! (`cnmf_cli::api::refit_iterations`), from the same initial factors.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand};
-use cnmf_cli::api::{fit_params, model_file, write_model, FitSettings, ModelFormat};
-use cnmf_distributed::{
-    fit_rank, gather_model, load_split_keeping_times, partition_users, row_ptr_of, Communicator,
-    MpiComm, Shard,
+use cnmf_cli::api::{
+    fit_params, model_file, refit_iterations, validation_split, write_model, EarlyStopInfo,
+    FitSettings, ModelFormat, StopArgs,
 };
-use cnmf_engine::Algorithm;
+use cnmf_distributed::{
+    distribute_holdout, fit_rank_with, gather_model, load_split_keeping_times, partition_users,
+    row_ptr_of, Communicator, LocalFit, MpiComm, Shard,
+};
+use cnmf_engine::{Algorithm, NmfModel, ValidNmfParams};
 use cnmf_ratings::Ratings;
 use cnmf_ratings::{LoadOptions, RatingScale};
 
@@ -78,9 +87,12 @@ struct FitArgs {
     /// Noise model: prior probability that a rating is corrupt.
     #[arg(long)]
     p: Option<f64>,
-    /// Iterations run (there is no early stopping).
+    /// Iteration budget: the cap of the early-stopped fit, or with --no-early-stopping the
+    /// number of iterations run.
     #[arg(long, visible_alias = "max-iters", default_value_t = 1000)]
     iters: usize,
+    #[command(flatten)]
+    stop: StopArgs,
     /// Seed of the initial factors.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -171,6 +183,8 @@ fn fit(args: &FitArgs, comm: &MpiComm) -> Result<(), String> {
             Err(cnmf_distributed::DistError::Ranks(failed).to_string())
         }
     };
+    // The stopping options are checked before any work, with `cnmf fit`'s messages.
+    agree(args.stop.check().err().map(|e| e.to_string()))?;
     let file = data_file(&args.data);
     agree(file.as_ref().err().cloned())?;
     let args = &FitArgs {
@@ -210,21 +224,21 @@ fn fit(args: &FitArgs, comm: &MpiComm) -> Result<(), String> {
     };
     let load_secs = start.elapsed().as_secs_f64();
 
-    let fit = fit_rank(&params, &shard, data.as_ref(), comm);
-    agree(fit.as_ref().err().map(|e| e.to_string()))?;
-    let fit = fit.map_err(|e| e.to_string())?;
-    let (iters, secs, sent) = (fit.kept_iteration, fit.seconds, fit.bytes_sent);
-    let model = gather_model(&params, data.as_ref(), fit, comm);
-    let model = match model {
-        Ok(m) => {
-            agree(None)?;
-            m
-        }
-        Err(e) => {
-            agree(Some(e.to_string()))?;
-            return Err(e.to_string());
-        }
+    let fitted = if args.stop.no_early_stopping {
+        plain_fit(&params, &shard, data.as_ref(), comm, &agree)?
+    } else {
+        stopped_fit(&params, &args.stop, &shard, data.as_ref(), comm, &agree)?
     };
+    let Fitted {
+        model,
+        seconds: secs,
+        iterations: iters,
+        bytes_sent: sent,
+        early,
+    } = fitted;
+    if let (0, Some(e)) = (rank, &early) {
+        eprintln!("cnmf-mpi: {}", e.describe());
+    }
     // Rank 0 writes (a temporary file next to the target, renamed at the end).
     let written = match (&model, &data) {
         (Some(model), Some(data)) => {
@@ -268,6 +282,156 @@ fn fit(args: &FitArgs, comm: &MpiComm) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// A fit's model (rank 0), seconds, iterations run, bytes this rank sent and what early
+/// stopping chose.
+struct Fitted {
+    model: Option<NmfModel>,
+    seconds: f64,
+    iterations: usize,
+    bytes_sent: u64,
+    early: Option<EarlyStopInfo>,
+}
+
+/// `fit` on every rank, failures agreed on.
+fn agreed_fit(
+    params: &ValidNmfParams,
+    shard: &Shard,
+    root: Option<&Ratings>,
+    validation: Option<&[cnmf_ratings::Triple]>,
+    comm: &MpiComm,
+    agree: &dyn Fn(Option<String>) -> Result<(), String>,
+) -> Result<LocalFit, String> {
+    let fit = fit_rank_with(params, shard, root, validation, comm);
+    agree(fit.as_ref().err().map(|e| e.to_string()))?;
+    fit.map_err(|e| e.to_string())
+}
+
+/// Gathers the model on rank 0, failures agreed on.
+fn agreed_model(
+    params: &ValidNmfParams,
+    root: Option<&Ratings>,
+    fit: LocalFit,
+    comm: &MpiComm,
+    agree: &dyn Fn(Option<String>) -> Result<(), String>,
+) -> Result<Option<NmfModel>, String> {
+    let model = gather_model(params, root, fit, comm);
+    agree(model.as_ref().err().map(|e| e.to_string()))?;
+    model.map_err(|e| e.to_string())
+}
+
+/// `--iters` iterations on all the data (`--no-early-stopping`).
+fn plain_fit(
+    params: &ValidNmfParams,
+    shard: &Shard,
+    data: Option<&Ratings>,
+    comm: &MpiComm,
+    agree: &dyn Fn(Option<String>) -> Result<(), String>,
+) -> Result<Fitted, String> {
+    let fit = agreed_fit(params, shard, data, None, comm, agree)?;
+    let (iterations, seconds, bytes_sent) = (fit.kept_iteration, fit.seconds, fit.bytes_sent);
+    Ok(Fitted {
+        model: agreed_model(params, data, fit, comm, agree)?,
+        seconds,
+        iterations,
+        bytes_sent,
+        early: None,
+    })
+}
+
+/// `cnmf fit`'s default (`cnmf_cli`'s `fit_stopped`): an early-stopped fit on the data less
+/// the validation split, then (unless `--no-refit`) a fit of all the data for the best number
+/// of iterations. Data too small for a split is fitted without early stopping, with
+/// `cnmf fit`'s note.
+fn stopped_fit(
+    params: &ValidNmfParams,
+    stop: &StopArgs,
+    shard: &Shard,
+    data: Option<&Ratings>,
+    comm: &MpiComm,
+    agree: &dyn Fn(Option<String>) -> Result<(), String>,
+) -> Result<Fitted, String> {
+    // Rank 0 holds the whole data set and draws the split; the others learn whether it exists.
+    let split = data.and_then(|d| validation_split(d, stop.validation_fraction, params.seed()));
+    let mut drawn = [if split.is_some() { 1.0 } else { 0.0 }];
+    comm.broadcast_f64(&mut drawn, 0);
+    if drawn[0] == 0.0 {
+        if let Some(d) = data {
+            eprintln!(
+                "cnmf-mpi: {} ratings are too few for a validation share of {}; fitting {} \
+                 iterations without early stopping",
+                d.nnz(),
+                stop.validation_fraction,
+                params.max_iters()
+            );
+        }
+        return plain_fit(params, shard, data, comm, agree);
+    }
+    let root = data.zip(split.as_ref());
+    let held = distribute_holdout(shard, root, comm);
+    agree(held.as_ref().err().map(|e| e.to_string()))?;
+    let held = held.map_err(|e| e.to_string())?;
+    let es = params
+        .params()
+        .clone()
+        .early_stopping(stop.patience)
+        .check()
+        .map_err(|e| e.to_string());
+    agree(es.as_ref().err().cloned())?;
+    let es = es?;
+    let train = split.as_ref().map(|s| &s.train);
+    let fit = agreed_fit(&es, &held.shard, train, Some(&held.validation), comm, agree)?;
+    let best_iteration = fit.kept_iteration;
+    let validation_nmae = fit
+        .trace
+        .iter()
+        .find(|s| s.iteration == best_iteration)
+        .and_then(|s| s.validation_nmae)
+        .unwrap_or(f64::NAN);
+    let validation_ratings = comm
+        .all_gather_f64(&[held.validation.len() as f64])
+        .iter()
+        .sum::<f64>() as usize;
+    let mut info = EarlyStopInfo {
+        validation_ratings,
+        best_iteration,
+        validation_nmae,
+        iterations_run: fit.trace.last().map_or(0, |s| s.iteration),
+        refit: false,
+        refit_iterations: None,
+    };
+    let (seconds, bytes_sent, iterations_run) = (fit.seconds, fit.bytes_sent, info.iterations_run);
+    if stop.no_refit {
+        return Ok(Fitted {
+            model: agreed_model(&es, train, fit, comm, agree)?,
+            seconds,
+            iterations: iterations_run,
+            bytes_sent,
+            early: Some(info),
+        });
+    }
+    drop((fit, held, split));
+    let iters = refit_iterations(params, best_iteration);
+    let refit = params
+        .params()
+        .clone()
+        .max_iters(iters)
+        .check()
+        .map_err(|e| e.to_string());
+    agree(refit.as_ref().err().cloned())?;
+    let refit = refit?;
+    let fit = agreed_fit(&refit, shard, data, None, comm, agree)?;
+    info.refit = true;
+    info.refit_iterations = Some(iters);
+    let (refit_secs, refit_sent) = (fit.seconds, fit.bytes_sent);
+    Ok(Fitted {
+        model: agreed_model(&refit, data, fit, comm, agree)?,
+        seconds: seconds + refit_secs,
+        iterations: iterations_run + iters,
+        bytes_sent: bytes_sent + refit_sent,
+        early: Some(info),
+    })
 }
 
 /// The simple input: every rank reads the whole file (with its timestamps when `times`) and

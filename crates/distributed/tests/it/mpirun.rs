@@ -81,7 +81,10 @@ fn agree_with(file: &Path, dir: &Path, k: usize, iters: usize, extra: &[&str], a
         for ranks in [1, 2, 4] {
             let out = dir.join(format!("{alg}-{ranks}.cnmf"));
             let mut c = mpirun(ranks);
-            c.args(["fit", "--data"]).arg(file).arg("-o").arg(&out);
+            c.args(["fit", "--no-early-stopping", "--data"])
+                .arg(file)
+                .arg("-o")
+                .arg(&out);
             c.args(["--algo", alg.name(), "--k", &k.to_string()]);
             c.args(["--iters", &iters.to_string(), "--seed", "7", "--l2", "0.1"]);
             c.args(extra);
@@ -175,7 +178,10 @@ fn mpirun_same_ranks_same_bits() {
             .map(|attempt| {
                 let out = dir.path().join(format!("m{ranks}-{attempt}.cnmf"));
                 let mut c = mpirun(ranks);
-                c.args(["fit", "--data"]).arg(&file).arg("-o").arg(&out);
+                c.args(["fit", "--no-early-stopping", "--data"])
+                    .arg(&file)
+                    .arg("-o")
+                    .arg(&out);
                 c.args(["--algo", "replace-corrupt", "--k", "5", "--iters", "40"]);
                 let o = run(c);
                 assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -208,7 +214,10 @@ fn a_bad_line_fails_every_rank_naming_file_line_and_rank() {
     .unwrap();
     let out = dir.path().join("model.cnmf");
     let mut c = mpirun(2);
-    c.args(["fit", "--data"]).arg(&file).arg("-o").arg(&out);
+    c.args(["fit", "--no-early-stopping", "--data"])
+        .arg(&file)
+        .arg("-o")
+        .arg(&out);
     c.args(["--k", "2", "--iters", "5"]);
     let o = run(c);
     let err = String::from_utf8_lossy(&o.stderr);
@@ -287,7 +296,10 @@ fn a_killed_rank_fails_the_job_and_leaves_no_model() {
     std::fs::write(&file, text).unwrap();
     let out = dir.path().join("model.cnmf");
     let mut c = mpirun(2);
-    c.args(["fit", "--data"]).arg(&file).arg("-o").arg(&out);
+    c.args(["fit", "--no-early-stopping", "--data"])
+        .arg(&file)
+        .arg("-o")
+        .arg(&out);
     c.args(["--k", "16", "--iters", "100000", "--algo", "ignore-missing"]);
     let _job = one_job();
     let child = c
@@ -349,7 +361,7 @@ fn a_data_directory_is_searched_as_cnmf_fit_searches_it() {
     .unwrap();
     let out = dir.path().join("model.cnmf");
     let mut c = mpirun(2);
-    c.args(["fit", "--data"])
+    c.args(["fit", "--no-early-stopping", "--data"])
         .arg(dir.path())
         .arg("-o")
         .arg(&out);
@@ -359,7 +371,7 @@ fn a_data_directory_is_searched_as_cnmf_fit_searches_it() {
     assert_eq!(read_model(&out).unwrap().n_ratings(), 6);
     let empty = tempfile::tempdir().unwrap();
     let mut c = mpirun(2);
-    c.args(["fit", "--data"])
+    c.args(["fit", "--no-early-stopping", "--data"])
         .arg(empty.path())
         .arg("-o")
         .arg(&out);
