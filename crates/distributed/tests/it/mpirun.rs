@@ -8,9 +8,11 @@ use std::process::{Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use cnmf_cli::api::{fit_params, read_model, FitSettings};
+use std::ops::ControlFlow;
+
+use cnmf_cli::api::{fit_params, read_model, FitSettings, Stopping};
 use cnmf_distributed::SUPPORTED;
-use cnmf_engine::Algorithm;
+use cnmf_engine::{Algorithm, IterationStats};
 use cnmf_ratings::LoadOptions;
 
 use crate::common::{max_rel_diff, write_fixture, write_guarded_fixture};
@@ -164,6 +166,158 @@ fn mpirun_fit_agrees_with_the_engine_on_movielens_100k() {
     let dir = tempfile::tempdir().unwrap();
     agree_on(&file, dir.path(), 10, 20, &[]);
     agree_on(&file, dir.path(), 10, 20, &["--split-input"]);
+}
+
+/// `cnmf fit`'s fit of `data` with `settings` and default stopping (`cnmf_cli::api::fit`):
+/// the refitted model, and the best iteration of its early-stopped fit (the first with the
+/// lowest validation NMAE, watched by an observer).
+fn cli_default_fit(
+    data: &cnmf_ratings::Ratings,
+    s: &FitSettings,
+) -> (cnmf_engine::NmfModel, usize) {
+    let params = fit_params(s, data.scale()).unwrap();
+    let mut best: Option<(usize, f64)> = None;
+    let mut watch = |st: &IterationStats| {
+        if let Some(v) = st.validation_nmae {
+            if best.is_none_or(|(_, b)| v < b) {
+                best = Some((st.iteration, v));
+            }
+        }
+        ControlFlow::Continue(())
+    };
+    let (model, _) = cnmf_cli::api::fit(&params, &Stopping::default(), data, &mut watch).unwrap();
+    (model, best.expect("an early-stopped fit").0)
+}
+
+/// The best iteration `cnmf-mpi` reports on stderr (`... at iteration B of R run; ...`).
+fn reported_best(stderr: &str) -> usize {
+    let at = stderr
+        .find("at iteration ")
+        .unwrap_or_else(|| panic!("no early-stopping line: {stderr}"));
+    stderr[at + "at iteration ".len()..]
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no best iteration: {stderr}"))
+}
+
+/// `cnmf-mpi fit` with `cnmf fit`'s default early stopping and refit on `ranks` ranks (the
+/// algorithm's and `extra` arguments) against `cnmf fit`'s default fit with `s`: the same best
+/// iteration, the same refit length, every prediction to 1e-9 relative.
+fn stopped_agree(file: &Path, dir: &Path, s: &FitSettings, extra: &[&str], ranks: &[usize]) {
+    let data = cnmf_ratings::load(file, &LoadOptions::default()).unwrap();
+    let alg = s.algorithm;
+    let (cli, best) = cli_default_fit(&data, s);
+    for &ranks in ranks {
+        let out = dir.join(format!("{alg}-stopped-{ranks}.cnmf"));
+        let mut c = mpirun(ranks);
+        c.args(["fit", "--data"]).arg(file).arg("-o").arg(&out);
+        c.args(["--algo", alg.name()]);
+        c.args(extra);
+        let o = run(c);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{alg} P={ranks}: {err}");
+        assert_eq!(reported_best(&err), best, "{alg} P={ranks}: {err}");
+        let mf = read_model(&out).unwrap();
+        let model = mf.model();
+        assert_eq!(
+            model.iterations(),
+            cli.iterations(),
+            "{alg} P={ranks}: refit"
+        );
+        let d = max_rel_diff(&data, &cli, model);
+        println!(
+            "mpirun early-stopped {alg} P={ranks}: best iteration {best}, refit {} iterations, \
+             largest relative difference {d:e}",
+            model.iterations()
+        );
+        assert!(d <= 1e-9, "{alg} P={ranks}: relative difference {d:e}");
+        assert_eq!(
+            model.corrupt_entries(),
+            cli.corrupt_entries(),
+            "{alg} P={ranks}"
+        );
+    }
+}
+
+/// `cnmf-mpi fit` without stopping options early-stops and refits as `cnmf fit` does.
+#[test]
+#[ignore = "needs MPI: run by .ci/run"]
+fn mpirun_early_stopping_and_refit_agree_with_cnmf_fit_on_1_2_4_ranks() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_fixture(dir.path());
+    for alg in [Algorithm::IgnoreCorrupt, Algorithm::IgnoreMissing] {
+        let mut s = settings(alg, 4, 300);
+        s.l2 = 0.0;
+        let mut extra = vec!["--k", "4", "--iters", "300", "--seed", "7", "--l2", "0"];
+        if alg.needs_lambda() {
+            extra.extend(["--lambda", "2"]);
+        }
+        stopped_agree(&file, dir.path(), &s, &extra, &[1, 2, 4]);
+        stopped_agree(
+            &file,
+            dir.path(),
+            &s,
+            &[&extra[..], &["--split-input"]].concat(),
+            &[2],
+        );
+    }
+}
+
+/// On MovieLens 100K with `cnmf fit`'s defaults (ignore-corrupt, and guarded with its screens).
+#[test]
+#[ignore = "needs MPI and MovieLens 100K: run by .ci/run with CNMF_DATA set"]
+fn mpirun_early_stopping_and_refit_agree_with_cnmf_fit_on_movielens_100k() {
+    let file = cnmf_ratings::discover::require_ml100k();
+    let dir = tempfile::tempdir().unwrap();
+    for alg in [Algorithm::IgnoreCorrupt, Algorithm::Guarded] {
+        let s = FitSettings {
+            rank: 20,
+            algorithm: alg,
+            lambda: None,
+            sigma: None,
+            p: None,
+            max_iters: 1000,
+            l2: 0.1,
+            l2_per_rating: true,
+            seed: 0,
+            threads: 1,
+        };
+        stopped_agree(&file, dir.path(), &s, &[], &[1, 2]);
+    }
+}
+
+/// Invalid stopping options fail every rank before any work, with `cnmf fit`'s messages, and
+/// leave no model file.
+#[test]
+#[ignore = "needs MPI: run by .ci/run"]
+fn invalid_stopping_options_fail_with_cnmf_fits_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_fixture(dir.path());
+    for (args, message) in [
+        (
+            &["--validation-fraction", "1.5"][..],
+            "--validation-fraction must lie in (0, 1), got 1.5",
+        ),
+        (
+            &["--validation-fraction", "0"][..],
+            "--validation-fraction must lie in (0, 1), got 0",
+        ),
+        (
+            &["--patience", "0"][..],
+            "--patience must be at least 1 iteration",
+        ),
+    ] {
+        let out = dir.path().join("model.cnmf");
+        let mut c = mpirun(2);
+        c.args(["fit", "--data"]).arg(&file).arg("-o").arg(&out);
+        c.args(args);
+        let o = run(c);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{args:?}: {err}");
+        assert!(err.contains(message), "{args:?}: {err}");
+        only_data_left(dir.path());
+    }
 }
 
 /// The same number of ranks gives the same bits on every run under MPI too (the sums never go
