@@ -27,7 +27,6 @@
 mod comm;
 mod error;
 mod fit;
-mod holdout;
 mod input;
 #[cfg(feature = "mpi")]
 mod mpi_comm;
@@ -36,11 +35,10 @@ mod shard;
 pub use comm::{Communicator, SingleRank, ThreadRanks};
 pub use error::DistError;
 pub use fit::{check_params, fit_rank, fit_rank_with, gather_model, LocalFit, SUPPORTED};
-pub use holdout::{distribute_holdout, HeldOut};
 pub use input::{load_split, load_split_keeping_times, SplitInput};
 #[cfg(feature = "mpi")]
 pub use mpi_comm::MpiComm;
-pub use shard::{partition_users, row_ptr_of, Shard};
+pub use shard::{distribute_holdout, partition_users, row_ptr_of, HeldOut, Shard};
 
 use cnmf_engine::{NmfModel, ValidNmfParams};
 use cnmf_ratings::Ratings;
