@@ -116,6 +116,11 @@ struct FitArgs {
     /// file.
     #[arg(long)]
     split_input: bool,
+    /// Store every training rating's value and timestamp in the model (16 bytes per rating),
+    /// so that `cnmf flagged --item` and `--html` need no training file, as `cnmf fit
+    /// --keep-times`. The data must have timestamps.
+    #[arg(long)]
+    keep_times: bool,
 }
 
 fn parse_algorithm(s: &str) -> Result<Algorithm, String> {
@@ -212,8 +217,9 @@ fn fit(args: &FitArgs, comm: &MpiComm) -> Result<(), String> {
             .map(|e| e.to_string()),
     )?;
 
-    // Timestamps only when the fit reads them (guarded's burst screen), as `cnmf fit`.
-    let times = params.reads_timestamps();
+    // Timestamps only when the fit reads them (guarded's burst screen) or the model keeps
+    // them, as `cnmf fit`.
+    let times = params.reads_timestamps() || args.keep_times;
     let start = Instant::now();
     let (shard, data) = if args.split_input {
         let input = load_split_keeping_times(&args.data, args.scale, times, comm)
@@ -223,6 +229,14 @@ fn fit(args: &FitArgs, comm: &MpiComm) -> Result<(), String> {
         whole_file(args, times, comm, &agree)?
     };
     let load_secs = start.elapsed().as_secs_f64();
+    // Rank 0 holds the whole data set: it knows whether there are timestamps to keep.
+    let no_times = args.keep_times && data.as_ref().is_some_and(|d| d.times().is_none());
+    agree(no_times.then(|| {
+        format!(
+            "{}: --keep-times needs timestamps, and the ratings have none",
+            args.data.display()
+        )
+    }))?;
 
     let fitted = if args.stop.no_early_stopping {
         plain_fit(&params, &shard, data.as_ref(), comm, &agree)?
@@ -242,14 +256,22 @@ fn fit(args: &FitArgs, comm: &MpiComm) -> Result<(), String> {
     // Rank 0 writes (a temporary file next to the target, renamed at the end).
     let written = match (&model, &data) {
         (Some(model), Some(data)) => {
-            let mf = model_file(model.clone(), data, &args.data.display().to_string(), secs);
+            let mut mf = model_file(model.clone(), data, &args.data.display().to_string(), secs);
             let format = if args.json {
                 ModelFormat::Json
             } else {
                 ModelFormat::Safetensors
             };
-            write_model(&mf, &args.output, format)
-                .map_err(|e| format!("{}: {e}", args.output.display()))
+            let kept = if args.keep_times {
+                mf.keep_history(data)
+                    .map_err(|e| format!("{}: {e}", args.data.display()))
+            } else {
+                Ok(())
+            };
+            kept.and_then(|()| {
+                write_model(&mf, &args.output, format)
+                    .map_err(|e| format!("{}: {e}", args.output.display()))
+            })
         }
         _ => Ok(0),
     };

@@ -320,6 +320,57 @@ fn invalid_stopping_options_fail_with_cnmf_fits_messages() {
     }
 }
 
+/// `--keep-times` stores every training rating's value and timestamp in the model, as `cnmf
+/// fit --keep-times` does (with and without `--split-input`); data without timestamps fail
+/// every rank with `cnmf fit`'s message and leave no model.
+#[test]
+#[ignore = "needs MPI: run by .ci/run"]
+fn keep_times_stores_the_training_ratings_timestamps() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_guarded_fixture(dir.path());
+    let data = cnmf_ratings::load(&file, &LoadOptions::default()).unwrap();
+    let values: Vec<f64> = data.iter().map(|t| t.value).collect();
+    let times = data.times().unwrap().to_vec();
+    assert!(times.windows(2).any(|w| w[0] != w[1]), "the times differ");
+    for extra in [&[][..], &["--split-input"]] {
+        let out = dir.path().join("model.cnmf");
+        let mut c = mpirun(2);
+        c.args(["fit", "--keep-times", "--data"])
+            .arg(&file)
+            .arg("-o")
+            .arg(&out);
+        c.args(["--k", "3", "--iters", "30"]);
+        c.args(extra);
+        let o = run(c);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let mf = read_model(&out).unwrap();
+        let (v, t) = mf.history().expect("a history");
+        assert_eq!((v, t), (&values[..], &times[..]), "{extra:?}");
+        std::fs::remove_file(&out).unwrap();
+    }
+    let csv = dir.path().join("untimed.csv");
+    let mut text = String::from("user,item,rating\n");
+    for t in data.iter() {
+        text.push_str(&format!("{},{},{}\n", t.user, t.item, t.value));
+    }
+    std::fs::write(&csv, text).unwrap();
+    let out = dir.path().join("model.cnmf");
+    let mut c = mpirun(2);
+    c.args(["fit", "--keep-times", "--data"])
+        .arg(&csv)
+        .arg("-o")
+        .arg(&out);
+    c.args(["--k", "3", "--iters", "5"]);
+    let o = run(c);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(
+        err.contains("--keep-times needs timestamps, and the ratings have none"),
+        "{err}"
+    );
+    assert!(!out.exists(), "a model was written");
+}
+
 /// The same number of ranks gives the same bits on every run under MPI too (the sums never go
 /// through `MPI_Allreduce`).
 #[test]
