@@ -38,6 +38,7 @@ _PARAMS = (
     "random_state",
     "n_threads",
     "rating_scale",
+    "keep_times",
 )
 
 
@@ -200,6 +201,10 @@ class CorrectiveNMF:
     lower validation NMAE, at most ``max_iter``), then a refit on all the ratings for the best
     number of iterations (``refit``). ``early_stopping=False`` fits exactly ``max_iter``
     iterations. Data too small for a validation share are fitted without early stopping.
+
+    ``keep_times=True`` stores every training rating's value and timestamp in the model, as
+    ``cnmf fit --keep-times`` does, so that the saved file gives an item's timeline
+    (``cnmf flagged --item ITEM``) without the training file; the fit then needs timestamps.
     """
 
     def __init__(
@@ -219,6 +224,7 @@ class CorrectiveNMF:
         random_state: Optional[int] = 0,
         n_threads: Optional[int] = None,
         rating_scale: Tuple[float, float] = (1.0, 5.0),
+        keep_times: bool = False,
     ) -> None:
         self.rank = rank
         self.algorithm = algorithm
@@ -235,6 +241,7 @@ class CorrectiveNMF:
         self.random_state = random_state
         self.n_threads = n_threads
         self.rating_scale = rating_scale
+        self.keep_times = keep_times
 
     # scikit-learn's estimator protocol ------------------------------------------------
 
@@ -332,14 +339,24 @@ class CorrectiveNMF:
         ``timestamps`` (integer seconds since the Unix epoch, or datetimes; one per rating)
         feed ``guarded``'s burst screen, which holds out a review bomb that arrives as a burst
         in time; without them ``guarded`` runs without that screen, as ``cnmf fit`` does on data
-        without timestamps. The other algorithms do not read them.
+        without timestamps. The other algorithms do not read them. With ``keep_times=True``
+        the model stores them with every rating's value (``ValueError`` when none are given).
         The GIL is released while the engine runs.
         """
         args = self._engine_args()
+        if not isinstance(self.keep_times, (bool, np.bool_)):
+            raise ValueError(f"keep_times must be True or False, got {self.keep_times!r}")
+        keep_times = bool(self.keep_times)
         rows = None
         if items is None and ratings is None and timestamps is None:
             rows = _sparse_rows(X)
         if rows is not None:
+            if keep_times:
+                raise ValueError(
+                    "keep_times=True needs timestamps, and a sparse matrix has none: give a "
+                    "DataFrame with a timestamp column, (users, items, ratings, timestamps) "
+                    "or timestamps="
+                )
             # A CSR/CSC matrix goes in as it is stored (the same model as the other forms:
             # rows and columns in index order are the ids in sorted order).
             uniq_u, uniq_i, indptr, indices, data = rows
@@ -354,6 +371,11 @@ class CorrectiveNMF:
         uniq_i, i_idx = _dense(item_ids, "item")
         if times is not None:
             times = np.ascontiguousarray(times)
+        elif keep_times:
+            raise ValueError(
+                "keep_times=True needs timestamps, and none were given: a DataFrame with a "
+                "timestamp column, (users, items, ratings, timestamps) or timestamps="
+            )
         model = _cnmf.fit(
             _id_texts(uniq_u),
             _id_texts(uniq_i),
@@ -362,6 +384,7 @@ class CorrectiveNMF:
             np.ascontiguousarray(values),
             args,
             timestamps=times,
+            keep_times=keep_times,
         )
         self._set_model(model, uniq_u, uniq_i)
         return self
@@ -384,6 +407,7 @@ class CorrectiveNMF:
             (np.ones(len(rows), dtype=bool), (rows, cols)), shape=(self.n_users_, self.n_items_)
         )
         self.corrupt_ratings_ = vals
+        self.keeps_times_ = model.history() is not None
 
     def _check_fitted(self) -> Any:
         model = getattr(self, "model_", None)
@@ -476,6 +500,7 @@ class CorrectiveNMF:
             l2=params["l2"],
             random_state=params["seed"],
             rating_scale=(lo, hi),
+            keep_times=model.history() is not None,
         )
         est._set_model(
             model, np.array(model.user_ids(), dtype=object), np.array(model.item_ids(), dtype=object)

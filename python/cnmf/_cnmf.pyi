@@ -33,6 +33,7 @@ class Model:
     def params(self) -> Dict[str, Any]: ...
     def rated(self, user: int) -> npt.NDArray[np.uint32]: ...
     def suspected_users(self) -> npt.NDArray[np.uint32]: ...
+    def history(self) -> Optional[Tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]]: ...
 
 class Settings(TypedDict):
     """The fit parameters, as ``cnmf fit`` takes them."""
@@ -58,8 +59,10 @@ def fit(
     ratings: npt.NDArray[np.float64],
     settings: Settings,
     timestamps: Optional[npt.NDArray[np.int64]] = None,
+    keep_times: bool = False,
 ) -> Model:
-    """Fits the engine on ratings by dense indices into the id lists."""
+    """Fits the engine on ratings by dense indices into the id lists (``keep_times``: the
+    model stores every rating's value and timestamp, as ``cnmf fit --keep-times``)."""
 
 def fit_csr(
     user_ids: List[str],

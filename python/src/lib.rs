@@ -44,9 +44,11 @@ struct Model {
 /// `user_ids` and `item_ids` (external ids as text, interned in that order, so the dense
 /// indices and the model's rows are those orders); the parameters are `cnmf fit`'s (see
 /// [`api::fit_params`]). `timestamps` (seconds since the Unix epoch, one per rating) feed
-/// `guarded`'s burst screen. The error message of a rating names its 1-based position.
+/// `guarded`'s burst screen; with `keep_times` the model file stores every rating's value and
+/// timestamp, as `cnmf fit --keep-times` does (an error without timestamps). The error message
+/// of a rating names its 1-based position.
 #[pyfunction]
-#[pyo3(signature = (user_ids, item_ids, user_index, item_index, ratings, settings, timestamps=None))]
+#[pyo3(signature = (user_ids, item_ids, user_index, item_index, ratings, settings, timestamps=None, keep_times=false))]
 #[allow(clippy::too_many_arguments)]
 fn fit(
     py: Python<'_>,
@@ -57,13 +59,19 @@ fn fit(
     ratings: PyReadonlyArray1<'_, f64>,
     settings: Settings,
     timestamps: Option<PyReadonlyArray1<'_, i64>>,
+    keep_times: bool,
 ) -> PyResult<Model> {
     let (scale, params) = settings.params()?;
     let (rank, stopping) = (settings.rank, settings.stopping());
     let input = Triples::of(&user_index, &item_index, &ratings, timestamps.as_ref())?;
+    if keep_times && input.times.is_none() {
+        return Err(PyValueError::new_err(
+            "keep_times=True needs timestamps (one per rating), and none were given",
+        ));
+    }
     py.detach(move || {
         let data = input.ratings(&user_ids, &item_ids, scale)?;
-        fit_data(data, &params, &stopping, rank)
+        fit_data(data, &params, &stopping, rank, keep_times)
     })
 }
 
@@ -252,7 +260,7 @@ fn fit_csr(
         let (users, items) = id_maps(&user_ids, &item_ids)?;
         let data = cnmf_ratings::Ratings::from_csr(users, items, scale, ptr, idx, values)
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
-        fit_data(data, &params, &stopping, rank)
+        fit_data(data, &params, &stopping, rank, false)
     })
 }
 
@@ -332,12 +340,14 @@ fn id_maps(
     Ok((map(user_ids, "user")?, map(item_ids, "item")?))
 }
 
-/// Fits `params` on `data` (the rank checked against its size) into the CLI's model file.
+/// Fits `params` on `data` (the rank checked against its size) into the CLI's model file,
+/// storing the ratings' values and timestamps when `keep_times` (`cnmf fit --keep-times`).
 fn fit_data(
     data: cnmf_ratings::Ratings,
     params: &cnmf_engine::ValidNmfParams,
     stopping: &api::Stopping,
     rank: usize,
+    keep_times: bool,
 ) -> PyResult<Model> {
     let most = data.n_users().min(data.n_items());
     if rank > most {
@@ -371,9 +381,11 @@ fn fit_data(
     }
     let (model, _) = result.map_err(PyRuntimeError::new_err)?;
     let secs = start.elapsed().as_secs_f64();
-    Ok(Model {
-        mf: api::model_file(model, &data, "<python>", secs),
-    })
+    let mut mf = api::model_file(model, &data, "<python>", secs);
+    if keep_times {
+        mf.keep_history(&data).map_err(PyValueError::new_err)?;
+    }
+    Ok(Model { mf })
 }
 
 /// Reads a model file of either format version (the file `cnmf fit` writes).
@@ -637,6 +649,18 @@ impl Model {
             .detach(|| self.mf.model().fold_in(&pairs))
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
         Ok(Array1::from_vec(w).into_pyarray(py))
+    }
+
+    /// Every training rating's value and timestamp, by user then item (the order of
+    /// `rated`), when the model stores them (`keep_times`, `cnmf fit --keep-times`); else None.
+    #[allow(clippy::type_complexity)]
+    fn history<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> Option<(Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<i64>>)> {
+        self.mf
+            .history()
+            .map(|(v, t)| (v.to_vec().into_pyarray(py), t.to_vec().into_pyarray(py)))
     }
 
     /// Indices of the items `user` (by index) rated in training, ascending.
