@@ -1,6 +1,6 @@
 """The compiled module of ``cnmf`` (Rust, PyO3). Use :class:`cnmf.CorrectiveNMF` instead."""
 
-from typing import Any, Dict, List, Optional, Tuple, TypedDict
+from typing import Any, Callable, Dict, List, Optional, Tuple, TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -95,9 +95,11 @@ def attack(
     spec: str,
     scale: Tuple[float, float],
     timestamps: Optional[npt.NDArray[np.int64]] = None,
+    model: Optional[Model] = None,
+    predict: Optional[Callable[[str, str], float]] = None,
 ) -> Dict[str, Any]:
     """One attack of the attacks crate (spec: an AttackSpec as JSON): the attacked ratings and
-    the ground truth."""
+    the ground truth. The adaptive attack takes its predictions from ``model`` or ``predict``."""
 
 def accuracy(
     truth: npt.NDArray[np.float64], predictions: npt.NDArray[np.float64], scale: Tuple[float, float]

@@ -166,8 +166,14 @@ impl Triples {
 /// `item_ids`, `users`, `items`, `ratings`, `timestamps` or None) and the ground truth
 /// (`adversaries` and `targets` as indices into the attacked ids; the changed entries as
 /// `entry_users`, `entry_items`, `entry_values` and `entry_originals`, NaN for an added one).
+///
+/// The adaptive attack (`ValidAttackSpec::generate_adaptive`) needs the model's predictions:
+/// from `model`, a fitted model (matched by external id, with `cnmf predict --unknown mean`'s
+/// fallback for an id it does not know; the GIL is released), or from `predict`, a Python
+/// callable `predict(user_id, item_id) -> float` (called with the GIL held). Without either it
+/// is a `ValueError`; the other kinds ignore both.
 #[pyfunction]
-#[pyo3(signature = (user_ids, item_ids, user_index, item_index, ratings, spec, scale, timestamps=None))]
+#[pyo3(signature = (user_ids, item_ids, user_index, item_index, ratings, spec, scale, timestamps=None, model=None, predict=None))]
 #[allow(clippy::too_many_arguments)]
 fn attack<'py>(
     py: Python<'py>,
@@ -179,6 +185,8 @@ fn attack<'py>(
     spec: &str,
     scale: (f64, f64),
     timestamps: Option<PyReadonlyArray1<'_, i64>>,
+    model: Option<Bound<'py, Model>>,
+    predict: Option<Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let scale =
         RatingScale::new(scale.0, scale.1).map_err(|e| PyValueError::new_err(e.to_string()))?;
@@ -188,11 +196,67 @@ fn attack<'py>(
         .check()
         .map_err(|e| PyValueError::new_err(e.to_string()))?;
     let input = Triples::of(&user_index, &item_index, &ratings, timestamps.as_ref())?;
-    let attacked = py.detach(move || {
-        let data = input.ratings(&user_ids, &item_ids, scale)?;
-        spec.generate(&data)
-            .map_err(|e| PyValueError::new_err(e.to_string()))
-    })?;
+    let adaptive = matches!(spec.kind(), cnmf_attacks::AttackKind::Adaptive { .. });
+    let attack_error = |e: cnmf_attacks::AttackError| PyValueError::new_err(e.to_string());
+    let attacked = match (adaptive, model, predict) {
+        (false, _, _) => py.detach(move || {
+            let data = input.ratings(&user_ids, &item_ids, scale)?;
+            spec.generate(&data).map_err(attack_error)
+        })?,
+        (true, Some(_), Some(_)) => {
+            return Err(PyValueError::new_err(
+                "the adaptive attack takes the predictions from a model or from a callable, \
+                 not both",
+            ))
+        }
+        (true, Some(model), None) => {
+            let mf = &model.get().mf;
+            py.detach(move || {
+                let data = input.ratings(&user_ids, &item_ids, scale)?;
+                let users: Vec<Option<u32>> =
+                    user_ids.iter().map(|u| mf.users().index(u)).collect();
+                let items: Vec<Option<u32>> =
+                    item_ids.iter().map(|i| mf.items().index(i)).collect();
+                let predict = |u: u32, i: u32| match (users[u as usize], items[i as usize]) {
+                    (Some(u), Some(i)) => mf.model().predict(u, i),
+                    (None, Some(i)) => mf.item_mean(i),
+                    (Some(u), None) => mf.user_mean(u),
+                    (None, None) => mf.model().mean_rating(),
+                };
+                spec.generate_adaptive(&data, &predict)
+                    .map_err(attack_error)
+            })?
+        }
+        (true, None, Some(callable)) => {
+            let data = input.ratings(&user_ids, &item_ids, scale)?;
+            // The first error the callable raises (or a result that is not a number) stops
+            // the predictions: NaN makes the generator refuse, then the error is raised.
+            let failed: std::cell::RefCell<Option<PyErr>> = std::cell::RefCell::new(None);
+            let predict = |u: u32, i: u32| {
+                if failed.borrow().is_some() {
+                    return f64::NAN;
+                }
+                let x = callable
+                    .call1((&user_ids[u as usize], &item_ids[i as usize]))
+                    .and_then(|x| x.extract::<f64>());
+                x.unwrap_or_else(|e| {
+                    *failed.borrow_mut() = Some(e);
+                    f64::NAN
+                })
+            };
+            let out = spec.generate_adaptive(&data, &predict);
+            if let Some(e) = failed.into_inner() {
+                return Err(e);
+            }
+            out.map_err(attack_error)?
+        }
+        (true, None, None) => {
+            return Err(PyValueError::new_err(
+                "the adaptive attack needs the model's predictions: give a fitted model \
+                 (model=) or a predict(user, item) callable",
+            ))
+        }
+    };
     let (r, truth) = (&attacked.ratings, &attacked.truth);
     let (mut us, mut is, mut vs) = (Vec::new(), Vec::new(), Vec::new());
     for t in r.iter() {
