@@ -453,8 +453,8 @@ class CorrectiveNMF:
     def flagged(self) -> Any:
         """The training ratings the fit flagged as corrupt, as a pandas DataFrame with columns
         ``user``, ``item``, ``rating`` (the training rating) and ``prediction`` (the model's,
-        clipped), ordered by user then item. One row per flagged rating: not the per-item
-        review-bomb report of ``cnmf flagged``."""
+        clipped), ordered by user then item. One row per flagged rating; :meth:`flagged_items`
+        is the per-item review-bomb report of ``cnmf flagged``."""
         import pandas as pd
 
         model = self._check_fitted()
@@ -466,6 +466,91 @@ class CorrectiveNMF:
         else:
             pred = np.zeros(0)
         return pd.DataFrame({"user": users, "item": items, "rating": vals, "prediction": pred})
+
+    def flagged_items(self) -> Any:
+        """The per-item review-bomb report of ``cnmf flagged`` (its items table), as a pandas
+        DataFrame with one row per item with at least one flagged rating:
+
+        * ``item`` (the id), ``ratings`` (its training ratings), ``flagged`` (how many of them
+          the fit flagged), ``share`` (``flagged / ratings``);
+        * ``mean_rating`` (of all its training ratings), ``mean_flagged_rating`` and
+          ``mean_prediction`` (the model's clipped prediction, averaged over the flagged
+          ratings);
+        * for a ``guarded`` model, its burst screen's evidence: ``burst`` (whether the screen
+          found a burst in time on the item), ``burst_ratings`` (ratings in the burst),
+          ``burst_held`` (those it held, flagged), ``burst_mean`` and ``burst_rest_mean`` (the
+          mean of the burst's ratings and of the item's other ratings), ``burst_z`` (the
+          shift's z score), ``burst_start`` and ``burst_end`` (UTC); NaN/NaT and 0 without a
+          burst, or when the screen did not run (no timestamps).
+
+        Sorted by ``flagged``, most first, then by item id. Works on a loaded model too (the
+        model file stores what it needs)."""
+        import pandas as pd
+
+        model = self._check_fitted()
+        rows, cols, vals = model.corrupt_entries()
+        m = self.n_items_
+        counts = model.item_rating_counts().astype(np.int64)
+        flagged = np.bincount(cols, minlength=m)
+        flagged_sum = np.bincount(cols, weights=vals, minlength=m)
+        if len(rows):
+            ids = np.asarray(self.item_ids_)
+            pred = model.predict(
+                _id_texts(np.asarray(self.user_ids_)[rows]), _id_texts(ids[cols]), "error"
+            )
+        else:
+            pred = np.zeros(0)
+        pred_sum = np.bincount(cols, weights=pred, minlength=m)
+        # The model stores each item's mean over its unflagged ratings (over all of them when
+        # every one is flagged); with the flagged ratings' sum that is the mean of all.
+        unflagged_mean = model.item_means()
+        rest = counts - flagged
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean_all = np.where(
+                rest > 0, (unflagged_mean * rest + flagged_sum) / counts, unflagged_mean
+            )
+        keep = np.flatnonzero(flagged > 0)
+        f = flagged[keep]
+        frame: Dict[str, Any] = {
+            "item": np.asarray(self.item_ids_)[keep],
+            "ratings": counts[keep],
+            "flagged": f.astype(np.int64),
+            "share": f / counts[keep],
+            "mean_rating": mean_all[keep],
+            "mean_flagged_rating": flagged_sum[keep] / f,
+            "mean_prediction": pred_sum[keep] / f,
+        }
+        if model.algorithm == "guarded":
+            where = {int(i): n for n, i in enumerate(keep)}
+            n = len(keep)
+            burst = np.zeros(n, dtype=bool)
+            b_count = np.zeros(n, dtype=np.int64)
+            b_held = np.zeros(n, dtype=np.int64)
+            b_mean, b_rest, b_z = (np.full(n, np.nan) for _ in range(3))
+            b_start = np.full(n, np.datetime64("NaT"), dtype="datetime64[s]")
+            b_end = b_start.copy()
+            for b in model.bursts() or []:
+                j = where.get(int(b["item"]))
+                if j is None:
+                    continue
+                burst[j] = True
+                b_count[j], b_held[j] = b["count"], b["held"]
+                b_mean[j], b_rest[j], b_z[j] = b["mean"], b["rest_mean"], b["z"]
+                b_start[j] = np.datetime64(int(b["start"]), "s")
+                b_end[j] = np.datetime64(int(b["end"]), "s")
+            frame.update(
+                burst=burst,
+                burst_ratings=b_count,
+                burst_held=b_held,
+                burst_mean=b_mean,
+                burst_rest_mean=b_rest,
+                burst_z=b_z,
+                burst_start=b_start,
+                burst_end=b_end,
+            )
+        out = pd.DataFrame(frame)
+        out = out.sort_values(["flagged", "item"], ascending=[False, True], kind="stable")
+        return out.reset_index(drop=True)
 
     def suspected_users(self) -> np.ndarray:
         """The users the fit judges adversarial, as ids in index order: for ``guarded`` the

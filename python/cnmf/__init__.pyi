@@ -115,7 +115,13 @@ class CorrectiveNMF:
         ``H_`` fixed, as ``cnmf fold-in``; ``KeyError`` for an unknown item."""
     def flagged(self) -> Any:
         """The flagged training ratings as a pandas DataFrame (user, item, rating,
-        prediction), one row per rating; not the per-item report of ``cnmf flagged``."""
+        prediction), one row per rating; :meth:`flagged_items` is the per-item report."""
+    def flagged_items(self) -> Any:
+        """The per-item report of ``cnmf flagged`` as a pandas DataFrame, one row per item
+        with a flagged rating: item, ratings, flagged, share, mean_rating,
+        mean_flagged_rating, mean_prediction, and for ``guarded`` its burst evidence (burst,
+        burst_ratings, burst_held, burst_mean, burst_rest_mean, burst_z, burst_start,
+        burst_end). Sorted by flagged, most first, then item id."""
     def suspected_users(self) -> npt.NDArray[Any]:
         """The users the fit judges adversarial (guarded: screened and burst-held users; the
         other algorithms: users with a flagged rating), as ids."""

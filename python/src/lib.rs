@@ -715,6 +715,47 @@ impl Model {
         Ok(Array1::from_vec(w).into_pyarray(py))
     }
 
+    /// The number of training ratings of each item, in index order.
+    fn item_rating_counts<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<u32>> {
+        Array1::from_vec(self.mf.item_rating_counts()).into_pyarray(py)
+    }
+
+    /// Each item's mean training rating over its unflagged ratings (over all of them when
+    /// every one is flagged), in index order: the model file's item means.
+    fn item_means<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        let means: Vec<f64> = (0..self.mf.items().len() as u32)
+            .map(|i| self.mf.item_mean(i))
+            .collect();
+        Array1::from_vec(means).into_pyarray(py)
+    }
+
+    /// `guarded`'s burst screen: one dict per burst (at most one per item, in item order) with
+    /// `item` (index), `start`, `end` (seconds since the Unix epoch), `count`, `mean`,
+    /// `rest_mean`, `z`, `held` and `users` (indices of the users whose ratings were held);
+    /// None when the screen did not run (another algorithm, or no timestamps).
+    fn bursts<'py>(&self, py: Python<'py>) -> PyResult<Option<Vec<Bound<'py, PyDict>>>> {
+        let Some(bursts) = self.mf.model().bursts() else {
+            return Ok(None);
+        };
+        bursts
+            .iter()
+            .map(|b| {
+                let d = PyDict::new(py);
+                d.set_item("item", b.item)?;
+                d.set_item("start", b.start)?;
+                d.set_item("end", b.end)?;
+                d.set_item("count", b.count)?;
+                d.set_item("mean", b.mean)?;
+                d.set_item("rest_mean", b.rest_mean)?;
+                d.set_item("z", b.z)?;
+                d.set_item("held", b.held)?;
+                d.set_item("users", b.users.to_vec().into_pyarray(py))?;
+                Ok(d)
+            })
+            .collect::<PyResult<Vec<_>>>()
+            .map(Some)
+    }
+
     /// Every training rating's value and timestamp, by user then item (the order of
     /// `rated`), when the model stores them (`keep_times`, `cnmf fit --keep-times`); else None.
     #[allow(clippy::type_complexity)]
