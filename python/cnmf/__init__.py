@@ -38,6 +38,7 @@ _PARAMS = (
     "random_state",
     "n_threads",
     "rating_scale",
+    "keep_times",
 )
 
 
@@ -200,6 +201,10 @@ class CorrectiveNMF:
     lower validation NMAE, at most ``max_iter``), then a refit on all the ratings for the best
     number of iterations (``refit``). ``early_stopping=False`` fits exactly ``max_iter``
     iterations. Data too small for a validation share are fitted without early stopping.
+
+    ``keep_times=True`` stores every training rating's value and timestamp in the model, as
+    ``cnmf fit --keep-times`` does, so that the saved file gives an item's timeline
+    (``cnmf flagged --item ITEM``) without the training file; the fit then needs timestamps.
     """
 
     def __init__(
@@ -219,6 +224,7 @@ class CorrectiveNMF:
         random_state: Optional[int] = 0,
         n_threads: Optional[int] = None,
         rating_scale: Tuple[float, float] = (1.0, 5.0),
+        keep_times: bool = False,
     ) -> None:
         self.rank = rank
         self.algorithm = algorithm
@@ -235,6 +241,7 @@ class CorrectiveNMF:
         self.random_state = random_state
         self.n_threads = n_threads
         self.rating_scale = rating_scale
+        self.keep_times = keep_times
 
     # scikit-learn's estimator protocol ------------------------------------------------
 
@@ -332,14 +339,24 @@ class CorrectiveNMF:
         ``timestamps`` (integer seconds since the Unix epoch, or datetimes; one per rating)
         feed ``guarded``'s burst screen, which holds out a review bomb that arrives as a burst
         in time; without them ``guarded`` runs without that screen, as ``cnmf fit`` does on data
-        without timestamps. The other algorithms do not read them.
+        without timestamps. The other algorithms do not read them. With ``keep_times=True``
+        the model stores them with every rating's value (``ValueError`` when none are given).
         The GIL is released while the engine runs.
         """
         args = self._engine_args()
+        if not isinstance(self.keep_times, (bool, np.bool_)):
+            raise ValueError(f"keep_times must be True or False, got {self.keep_times!r}")
+        keep_times = bool(self.keep_times)
         rows = None
         if items is None and ratings is None and timestamps is None:
             rows = _sparse_rows(X)
         if rows is not None:
+            if keep_times:
+                raise ValueError(
+                    "keep_times=True needs timestamps, and a sparse matrix has none: give a "
+                    "DataFrame with a timestamp column, (users, items, ratings, timestamps) "
+                    "or timestamps="
+                )
             # A CSR/CSC matrix goes in as it is stored (the same model as the other forms:
             # rows and columns in index order are the ids in sorted order).
             uniq_u, uniq_i, indptr, indices, data = rows
@@ -354,6 +371,11 @@ class CorrectiveNMF:
         uniq_i, i_idx = _dense(item_ids, "item")
         if times is not None:
             times = np.ascontiguousarray(times)
+        elif keep_times:
+            raise ValueError(
+                "keep_times=True needs timestamps, and none were given: a DataFrame with a "
+                "timestamp column, (users, items, ratings, timestamps) or timestamps="
+            )
         model = _cnmf.fit(
             _id_texts(uniq_u),
             _id_texts(uniq_i),
@@ -362,6 +384,7 @@ class CorrectiveNMF:
             np.ascontiguousarray(values),
             args,
             timestamps=times,
+            keep_times=keep_times,
         )
         self._set_model(model, uniq_u, uniq_i)
         return self
@@ -384,6 +407,7 @@ class CorrectiveNMF:
             (np.ones(len(rows), dtype=bool), (rows, cols)), shape=(self.n_users_, self.n_items_)
         )
         self.corrupt_ratings_ = vals
+        self.keeps_times_ = model.history() is not None
 
     def _check_fitted(self) -> Any:
         model = getattr(self, "model_", None)
@@ -429,8 +453,8 @@ class CorrectiveNMF:
     def flagged(self) -> Any:
         """The training ratings the fit flagged as corrupt, as a pandas DataFrame with columns
         ``user``, ``item``, ``rating`` (the training rating) and ``prediction`` (the model's,
-        clipped), ordered by user then item. One row per flagged rating: not the per-item
-        review-bomb report of ``cnmf flagged``."""
+        clipped), ordered by user then item. One row per flagged rating; :meth:`flagged_items`
+        is the per-item review-bomb report of ``cnmf flagged``."""
         import pandas as pd
 
         model = self._check_fitted()
@@ -442,6 +466,91 @@ class CorrectiveNMF:
         else:
             pred = np.zeros(0)
         return pd.DataFrame({"user": users, "item": items, "rating": vals, "prediction": pred})
+
+    def flagged_items(self) -> Any:
+        """The per-item review-bomb report of ``cnmf flagged`` (its items table), as a pandas
+        DataFrame with one row per item with at least one flagged rating:
+
+        * ``item`` (the id), ``ratings`` (its training ratings), ``flagged`` (how many of them
+          the fit flagged), ``share`` (``flagged / ratings``);
+        * ``mean_rating`` (of all its training ratings), ``mean_flagged_rating`` and
+          ``mean_prediction`` (the model's clipped prediction, averaged over the flagged
+          ratings);
+        * for a ``guarded`` model, its burst screen's evidence: ``burst`` (whether the screen
+          found a burst in time on the item), ``burst_ratings`` (ratings in the burst),
+          ``burst_held`` (those it held, flagged), ``burst_mean`` and ``burst_rest_mean`` (the
+          mean of the burst's ratings and of the item's other ratings), ``burst_z`` (the
+          shift's z score), ``burst_start`` and ``burst_end`` (UTC); NaN/NaT and 0 without a
+          burst, or when the screen did not run (no timestamps).
+
+        Sorted by ``flagged``, most first, then by item id. Works on a loaded model too (the
+        model file stores what it needs)."""
+        import pandas as pd
+
+        model = self._check_fitted()
+        rows, cols, vals = model.corrupt_entries()
+        m = self.n_items_
+        counts = model.item_rating_counts().astype(np.int64)
+        flagged = np.bincount(cols, minlength=m)
+        flagged_sum = np.bincount(cols, weights=vals, minlength=m)
+        if len(rows):
+            ids = np.asarray(self.item_ids_)
+            pred = model.predict(
+                _id_texts(np.asarray(self.user_ids_)[rows]), _id_texts(ids[cols]), "error"
+            )
+        else:
+            pred = np.zeros(0)
+        pred_sum = np.bincount(cols, weights=pred, minlength=m)
+        # The model stores each item's mean over its unflagged ratings (over all of them when
+        # every one is flagged); with the flagged ratings' sum that is the mean of all.
+        unflagged_mean = model.item_means()
+        rest = counts - flagged
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean_all = np.where(
+                rest > 0, (unflagged_mean * rest + flagged_sum) / counts, unflagged_mean
+            )
+        keep = np.flatnonzero(flagged > 0)
+        f = flagged[keep]
+        frame: Dict[str, Any] = {
+            "item": np.asarray(self.item_ids_)[keep],
+            "ratings": counts[keep],
+            "flagged": f.astype(np.int64),
+            "share": f / counts[keep],
+            "mean_rating": mean_all[keep],
+            "mean_flagged_rating": flagged_sum[keep] / f,
+            "mean_prediction": pred_sum[keep] / f,
+        }
+        if model.algorithm == "guarded":
+            where = {int(i): n for n, i in enumerate(keep)}
+            n = len(keep)
+            burst = np.zeros(n, dtype=bool)
+            b_count = np.zeros(n, dtype=np.int64)
+            b_held = np.zeros(n, dtype=np.int64)
+            b_mean, b_rest, b_z = (np.full(n, np.nan) for _ in range(3))
+            b_start = np.full(n, np.datetime64("NaT"), dtype="datetime64[s]")
+            b_end = b_start.copy()
+            for b in model.bursts() or []:
+                j = where.get(int(b["item"]))
+                if j is None:
+                    continue
+                burst[j] = True
+                b_count[j], b_held[j] = b["count"], b["held"]
+                b_mean[j], b_rest[j], b_z[j] = b["mean"], b["rest_mean"], b["z"]
+                b_start[j] = np.datetime64(int(b["start"]), "s")
+                b_end[j] = np.datetime64(int(b["end"]), "s")
+            frame.update(
+                burst=burst,
+                burst_ratings=b_count,
+                burst_held=b_held,
+                burst_mean=b_mean,
+                burst_rest_mean=b_rest,
+                burst_z=b_z,
+                burst_start=b_start,
+                burst_end=b_end,
+            )
+        out = pd.DataFrame(frame)
+        out = out.sort_values(["flagged", "item"], ascending=[False, True], kind="stable")
+        return out.reset_index(drop=True)
 
     def suspected_users(self) -> np.ndarray:
         """The users the fit judges adversarial, as ids in index order: for ``guarded`` the
@@ -476,6 +585,7 @@ class CorrectiveNMF:
             l2=params["l2"],
             random_state=params["seed"],
             rating_scale=(lo, hi),
+            keep_times=model.history() is not None,
         )
         est._set_model(
             model, np.array(model.user_ids(), dtype=object), np.array(model.item_ids(), dtype=object)

@@ -32,6 +32,7 @@ class CorrectiveNMF:
     random_state: Optional[int]
     n_threads: Optional[int]
     rating_scale: Tuple[float, float]
+    keep_times: bool
 
     # Fitted attributes (set by fit and load).
     W_: npt.NDArray[np.float64]
@@ -55,6 +56,9 @@ class CorrectiveNMF:
     objective, flagged, elapsed_secs."""
     n_iter_: int
     """Iterations run."""
+    keeps_times_: bool
+    """Whether the model stores every training rating's value and timestamp (``keep_times``;
+    ``cnmf fit --keep-times``)."""
 
     def __init__(
         self,
@@ -73,6 +77,7 @@ class CorrectiveNMF:
         random_state: Optional[int] = 0,
         n_threads: Optional[int] = None,
         rating_scale: Tuple[float, float] = (1.0, 5.0),
+        keep_times: bool = False,
     ) -> None:
         """``lambda_`` fixes the corruption threshold; ``sigma`` and ``p`` derive it from the
         paper's noise model; with neither (and ``p`` at 0.05) it is the CLI's default.
@@ -80,7 +85,9 @@ class CorrectiveNMF:
         ``n_threads``: None for one per core; the results do not depend on it. The defaults are
         ``cnmf fit``'s: L2 0.1 per rating, early stopping on a 10% validation share (patience
         50, at most ``max_iter``), then a refit on all the ratings; a default fit is the CLI's,
-        bit for bit."""
+        bit for bit. ``keep_times=True`` stores every training rating's value and timestamp
+        in the model, as ``cnmf fit --keep-times`` (the fit then needs timestamps:
+        ``ValueError`` without them)."""
     def get_params(self, deep: bool = True) -> Dict[str, Any]:
         """The constructor's parameters."""
     def set_params(self, **params: Any) -> "CorrectiveNMF":
@@ -108,7 +115,13 @@ class CorrectiveNMF:
         ``H_`` fixed, as ``cnmf fold-in``; ``KeyError`` for an unknown item."""
     def flagged(self) -> Any:
         """The flagged training ratings as a pandas DataFrame (user, item, rating,
-        prediction), one row per rating; not the per-item report of ``cnmf flagged``."""
+        prediction), one row per rating; :meth:`flagged_items` is the per-item report."""
+    def flagged_items(self) -> Any:
+        """The per-item report of ``cnmf flagged`` as a pandas DataFrame, one row per item
+        with a flagged rating: item, ratings, flagged, share, mean_rating,
+        mean_flagged_rating, mean_prediction, and for ``guarded`` its burst evidence (burst,
+        burst_ratings, burst_held, burst_mean, burst_rest_mean, burst_z, burst_start,
+        burst_end). Sorted by flagged, most first, then item id."""
     def suspected_users(self) -> npt.NDArray[Any]:
         """The users the fit judges adversarial (guarded: screened and burst-held users; the
         other algorithms: users with a flagged rating), as ids."""

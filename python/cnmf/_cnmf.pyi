@@ -1,6 +1,6 @@
 """The compiled module of ``cnmf`` (Rust, PyO3). Use :class:`cnmf.CorrectiveNMF` instead."""
 
-from typing import Any, Dict, List, Optional, Tuple, TypedDict
+from typing import Any, Callable, Dict, List, Optional, Tuple, TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -33,6 +33,10 @@ class Model:
     def params(self) -> Dict[str, Any]: ...
     def rated(self, user: int) -> npt.NDArray[np.uint32]: ...
     def suspected_users(self) -> npt.NDArray[np.uint32]: ...
+    def history(self) -> Optional[Tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]]: ...
+    def item_rating_counts(self) -> npt.NDArray[np.uint32]: ...
+    def item_means(self) -> npt.NDArray[np.float64]: ...
+    def bursts(self) -> Optional[List[Dict[str, Any]]]: ...
 
 class Settings(TypedDict):
     """The fit parameters, as ``cnmf fit`` takes them."""
@@ -58,8 +62,10 @@ def fit(
     ratings: npt.NDArray[np.float64],
     settings: Settings,
     timestamps: Optional[npt.NDArray[np.int64]] = None,
+    keep_times: bool = False,
 ) -> Model:
-    """Fits the engine on ratings by dense indices into the id lists."""
+    """Fits the engine on ratings by dense indices into the id lists (``keep_times``: the
+    model stores every rating's value and timestamp, as ``cnmf fit --keep-times``)."""
 
 def fit_csr(
     user_ids: List[str],
@@ -92,9 +98,11 @@ def attack(
     spec: str,
     scale: Tuple[float, float],
     timestamps: Optional[npt.NDArray[np.int64]] = None,
+    model: Optional[Model] = None,
+    predict: Optional[Callable[[str, str], float]] = None,
 ) -> Dict[str, Any]:
     """One attack of the attacks crate (spec: an AttackSpec as JSON): the attacked ratings and
-    the ground truth."""
+    the ground truth. The adaptive attack takes its predictions from ``model`` or ``predict``."""
 
 def accuracy(
     truth: npt.NDArray[np.float64], predictions: npt.NDArray[np.float64], scale: Tuple[float, float]

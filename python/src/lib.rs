@@ -44,9 +44,11 @@ struct Model {
 /// `user_ids` and `item_ids` (external ids as text, interned in that order, so the dense
 /// indices and the model's rows are those orders); the parameters are `cnmf fit`'s (see
 /// [`api::fit_params`]). `timestamps` (seconds since the Unix epoch, one per rating) feed
-/// `guarded`'s burst screen. The error message of a rating names its 1-based position.
+/// `guarded`'s burst screen; with `keep_times` the model file stores every rating's value and
+/// timestamp, as `cnmf fit --keep-times` does (an error without timestamps). The error message
+/// of a rating names its 1-based position.
 #[pyfunction]
-#[pyo3(signature = (user_ids, item_ids, user_index, item_index, ratings, settings, timestamps=None))]
+#[pyo3(signature = (user_ids, item_ids, user_index, item_index, ratings, settings, timestamps=None, keep_times=false))]
 #[allow(clippy::too_many_arguments)]
 fn fit(
     py: Python<'_>,
@@ -57,13 +59,19 @@ fn fit(
     ratings: PyReadonlyArray1<'_, f64>,
     settings: Settings,
     timestamps: Option<PyReadonlyArray1<'_, i64>>,
+    keep_times: bool,
 ) -> PyResult<Model> {
     let (scale, params) = settings.params()?;
     let (rank, stopping) = (settings.rank, settings.stopping());
     let input = Triples::of(&user_index, &item_index, &ratings, timestamps.as_ref())?;
+    if keep_times && input.times.is_none() {
+        return Err(PyValueError::new_err(
+            "keep_times=True needs timestamps (one per rating), and none were given",
+        ));
+    }
     py.detach(move || {
         let data = input.ratings(&user_ids, &item_ids, scale)?;
-        fit_data(data, &params, &stopping, rank)
+        fit_data(data, &params, &stopping, rank, keep_times)
     })
 }
 
@@ -158,8 +166,14 @@ impl Triples {
 /// `item_ids`, `users`, `items`, `ratings`, `timestamps` or None) and the ground truth
 /// (`adversaries` and `targets` as indices into the attacked ids; the changed entries as
 /// `entry_users`, `entry_items`, `entry_values` and `entry_originals`, NaN for an added one).
+///
+/// The adaptive attack (`ValidAttackSpec::generate_adaptive`) needs the model's predictions:
+/// from `model`, a fitted model (matched by external id, with `cnmf predict --unknown mean`'s
+/// fallback for an id it does not know; the GIL is released), or from `predict`, a Python
+/// callable `predict(user_id, item_id) -> float` (called with the GIL held). Without either it
+/// is a `ValueError`; the other kinds ignore both.
 #[pyfunction]
-#[pyo3(signature = (user_ids, item_ids, user_index, item_index, ratings, spec, scale, timestamps=None))]
+#[pyo3(signature = (user_ids, item_ids, user_index, item_index, ratings, spec, scale, timestamps=None, model=None, predict=None))]
 #[allow(clippy::too_many_arguments)]
 fn attack<'py>(
     py: Python<'py>,
@@ -171,6 +185,8 @@ fn attack<'py>(
     spec: &str,
     scale: (f64, f64),
     timestamps: Option<PyReadonlyArray1<'_, i64>>,
+    model: Option<Bound<'py, Model>>,
+    predict: Option<Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let scale =
         RatingScale::new(scale.0, scale.1).map_err(|e| PyValueError::new_err(e.to_string()))?;
@@ -180,11 +196,67 @@ fn attack<'py>(
         .check()
         .map_err(|e| PyValueError::new_err(e.to_string()))?;
     let input = Triples::of(&user_index, &item_index, &ratings, timestamps.as_ref())?;
-    let attacked = py.detach(move || {
-        let data = input.ratings(&user_ids, &item_ids, scale)?;
-        spec.generate(&data)
-            .map_err(|e| PyValueError::new_err(e.to_string()))
-    })?;
+    let adaptive = matches!(spec.kind(), cnmf_attacks::AttackKind::Adaptive { .. });
+    let attack_error = |e: cnmf_attacks::AttackError| PyValueError::new_err(e.to_string());
+    let attacked = match (adaptive, model, predict) {
+        (false, _, _) => py.detach(move || {
+            let data = input.ratings(&user_ids, &item_ids, scale)?;
+            spec.generate(&data).map_err(attack_error)
+        })?,
+        (true, Some(_), Some(_)) => {
+            return Err(PyValueError::new_err(
+                "the adaptive attack takes the predictions from a model or from a callable, \
+                 not both",
+            ))
+        }
+        (true, Some(model), None) => {
+            let mf = &model.get().mf;
+            py.detach(move || {
+                let data = input.ratings(&user_ids, &item_ids, scale)?;
+                let users: Vec<Option<u32>> =
+                    user_ids.iter().map(|u| mf.users().index(u)).collect();
+                let items: Vec<Option<u32>> =
+                    item_ids.iter().map(|i| mf.items().index(i)).collect();
+                let predict = |u: u32, i: u32| match (users[u as usize], items[i as usize]) {
+                    (Some(u), Some(i)) => mf.model().predict(u, i),
+                    (None, Some(i)) => mf.item_mean(i),
+                    (Some(u), None) => mf.user_mean(u),
+                    (None, None) => mf.model().mean_rating(),
+                };
+                spec.generate_adaptive(&data, &predict)
+                    .map_err(attack_error)
+            })?
+        }
+        (true, None, Some(callable)) => {
+            let data = input.ratings(&user_ids, &item_ids, scale)?;
+            // The first error the callable raises (or a result that is not a number) stops
+            // the predictions: NaN makes the generator refuse, then the error is raised.
+            let failed: std::cell::RefCell<Option<PyErr>> = std::cell::RefCell::new(None);
+            let predict = |u: u32, i: u32| {
+                if failed.borrow().is_some() {
+                    return f64::NAN;
+                }
+                let x = callable
+                    .call1((&user_ids[u as usize], &item_ids[i as usize]))
+                    .and_then(|x| x.extract::<f64>());
+                x.unwrap_or_else(|e| {
+                    *failed.borrow_mut() = Some(e);
+                    f64::NAN
+                })
+            };
+            let out = spec.generate_adaptive(&data, &predict);
+            if let Some(e) = failed.into_inner() {
+                return Err(e);
+            }
+            out.map_err(attack_error)?
+        }
+        (true, None, None) => {
+            return Err(PyValueError::new_err(
+                "the adaptive attack needs the model's predictions: give a fitted model \
+                 (model=) or a predict(user, item) callable",
+            ))
+        }
+    };
     let (r, truth) = (&attacked.ratings, &attacked.truth);
     let (mut us, mut is, mut vs) = (Vec::new(), Vec::new(), Vec::new());
     for t in r.iter() {
@@ -252,7 +324,7 @@ fn fit_csr(
         let (users, items) = id_maps(&user_ids, &item_ids)?;
         let data = cnmf_ratings::Ratings::from_csr(users, items, scale, ptr, idx, values)
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
-        fit_data(data, &params, &stopping, rank)
+        fit_data(data, &params, &stopping, rank, false)
     })
 }
 
@@ -332,12 +404,14 @@ fn id_maps(
     Ok((map(user_ids, "user")?, map(item_ids, "item")?))
 }
 
-/// Fits `params` on `data` (the rank checked against its size) into the CLI's model file.
+/// Fits `params` on `data` (the rank checked against its size) into the CLI's model file,
+/// storing the ratings' values and timestamps when `keep_times` (`cnmf fit --keep-times`).
 fn fit_data(
     data: cnmf_ratings::Ratings,
     params: &cnmf_engine::ValidNmfParams,
     stopping: &api::Stopping,
     rank: usize,
+    keep_times: bool,
 ) -> PyResult<Model> {
     let most = data.n_users().min(data.n_items());
     if rank > most {
@@ -371,9 +445,11 @@ fn fit_data(
     }
     let (model, _) = result.map_err(PyRuntimeError::new_err)?;
     let secs = start.elapsed().as_secs_f64();
-    Ok(Model {
-        mf: api::model_file(model, &data, "<python>", secs),
-    })
+    let mut mf = api::model_file(model, &data, "<python>", secs);
+    if keep_times {
+        mf.keep_history(&data).map_err(PyValueError::new_err)?;
+    }
+    Ok(Model { mf })
 }
 
 /// Reads a model file of either format version (the file `cnmf fit` writes).
@@ -637,6 +713,59 @@ impl Model {
             .detach(|| self.mf.model().fold_in(&pairs))
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
         Ok(Array1::from_vec(w).into_pyarray(py))
+    }
+
+    /// The number of training ratings of each item, in index order.
+    fn item_rating_counts<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<u32>> {
+        Array1::from_vec(self.mf.item_rating_counts()).into_pyarray(py)
+    }
+
+    /// Each item's mean training rating over its unflagged ratings (over all of them when
+    /// every one is flagged), in index order: the model file's item means.
+    fn item_means<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        let means: Vec<f64> = (0..self.mf.items().len() as u32)
+            .map(|i| self.mf.item_mean(i))
+            .collect();
+        Array1::from_vec(means).into_pyarray(py)
+    }
+
+    /// `guarded`'s burst screen: one dict per burst (at most one per item, in item order) with
+    /// `item` (index), `start`, `end` (seconds since the Unix epoch), `count`, `mean`,
+    /// `rest_mean`, `z`, `held` and `users` (indices of the users whose ratings were held);
+    /// None when the screen did not run (another algorithm, or no timestamps).
+    fn bursts<'py>(&self, py: Python<'py>) -> PyResult<Option<Vec<Bound<'py, PyDict>>>> {
+        let Some(bursts) = self.mf.model().bursts() else {
+            return Ok(None);
+        };
+        bursts
+            .iter()
+            .map(|b| {
+                let d = PyDict::new(py);
+                d.set_item("item", b.item)?;
+                d.set_item("start", b.start)?;
+                d.set_item("end", b.end)?;
+                d.set_item("count", b.count)?;
+                d.set_item("mean", b.mean)?;
+                d.set_item("rest_mean", b.rest_mean)?;
+                d.set_item("z", b.z)?;
+                d.set_item("held", b.held)?;
+                d.set_item("users", b.users.to_vec().into_pyarray(py))?;
+                Ok(d)
+            })
+            .collect::<PyResult<Vec<_>>>()
+            .map(Some)
+    }
+
+    /// Every training rating's value and timestamp, by user then item (the order of
+    /// `rated`), when the model stores them (`keep_times`, `cnmf fit --keep-times`); else None.
+    #[allow(clippy::type_complexity)]
+    fn history<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> Option<(Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<i64>>)> {
+        self.mf
+            .history()
+            .map(|(v, t)| (v.to_vec().into_pyarray(py), t.to_vec().into_pyarray(py)))
     }
 
     /// Indices of the items `user` (by index) rated in training, ascending.

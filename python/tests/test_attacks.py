@@ -50,7 +50,7 @@ def test_injected_profiles_arrive_as_a_burst(triples):
 def test_bad_specifications_raise(triples):
     df = frame(triples)
     with pytest.raises(ValueError, match="unknown attack"):
-        attacks.generate(df, "adaptive", targets=[7])
+        attacks.generate(df, "shilling", targets=[7])
     with pytest.raises(ValueError):
         attacks.generate(df, "informed", size=0, targets=[7])
     with pytest.raises(ValueError, match="timing"):
@@ -147,3 +147,81 @@ def test_user_detection_of_a_burst_by_guarded(triples):
     assert detection([], ["x"])["precision"] is None
     # Ids compare as the models store them: 5 and "5" are one user.
     assert detection([5], ["5"])["f1"] == 1.0
+
+
+@pytest.fixture(scope="module")
+def adaptive_setup(triples):
+    df = frame(triples)
+    model = CorrectiveNMF(rank=3, max_iter=40, early_stopping=False, lambda_=2.25).fit(df)
+    return df, model
+
+
+def test_adaptive_attack_stays_inside_the_threshold(adaptive_setup):
+    df, model = adaptive_setup
+    attacked, truth = attacks.generate(df, "adaptive", model=model, size=6, targets=[7], seed=3)
+    # As documented: `size` existing users, each rating the target at the lowest grid value
+    # (a nuke) within sqrt(lambda) = 1.5 of the model's prediction for that user and item.
+    assert truth["targets"] == ["7"]
+    adversaries = truth["adversaries"]
+    assert len(adversaries) == 6 and set(adversaries) <= {str(u) for u in df["user"]}
+    e = truth["entries"]
+    assert set(e["user"]) <= set(adversaries) and (e["item"] == "7").all()
+    pred = model.predict([int(u) for u in e["user"]], [7] * len(e))
+    assert ((e["rating"] - pred) ** 2 <= 2.25 + 1e-12).all()
+    lower = e["rating"] - 1.0
+    assert ((lower < 1.0) | ((lower - pred) ** 2 > 2.25)).all()  # the lowest such value
+    assert len(e) > 0
+    # Only the entries changed: the added ones are the new rows.
+    assert len(attacked) == len(df) + int(e["original"].isna().sum())
+    for row in e.itertuples():
+        got = attacked[(attacked["user"] == row.user) & (attacked["item"] == "7")]["rating"]
+        assert list(got) == [row.rating]
+    # The threshold defaults to the model's; a callable giving the same predictions gives
+    # the same attack; the same seed gives the same output, another seed other accounts.
+    again, truth2 = attacks.generate(
+        df, "adaptive", model=lambda u, i: float(model.predict(int(u), int(i))),
+        lambda_=model.threshold_, size=6, targets=[7], seed=3,
+    )
+    assert again.equals(attacked) and truth2["adversaries"] == adversaries
+    assert truth2["entries"].equals(e)
+    same, _ = attacks.generate(df, "adaptive", model=model, size=6, targets=[7], seed=3)
+    assert same.equals(attacked)
+    _, other = attacks.generate(df, "adaptive", model=model, size=6, targets=[7], seed=4)
+    assert other["adversaries"] != adversaries
+
+
+def test_adaptive_attack_pushes_to_the_highest_value_inside(adaptive_setup):
+    df, model = adaptive_setup
+    _, truth = attacks.generate(
+        df, "adaptive", model=model, lambda_=0.3, direction="push", size=0.1, targets=[7], seed=1
+    )
+    assert len(truth["adversaries"]) == 8  # 10% of 80 users
+    e = truth["entries"]
+    pred = model.predict([int(u) for u in e["user"]], [7] * len(e))
+    assert ((e["rating"] - pred) ** 2 <= 0.3).all()
+    assert ((e["rating"] + 1.0 > 5.0) | ((e["rating"] + 1.0 - pred) ** 2 > 0.3)).all()
+
+
+def test_adaptive_attack_needs_a_model(adaptive_setup):
+    df, model = adaptive_setup
+    with pytest.raises(ValueError, match="needs the model's predictions"):
+        attacks.generate(df, "adaptive", targets=[7])
+    with pytest.raises(ValueError, match="not fitted"):
+        attacks.generate(df, "adaptive", model=CorrectiveNMF(), targets=[7])
+    with pytest.raises(ValueError, match="lambda_"):
+        attacks.generate(df, "adaptive", model=lambda u, i: 3.0, targets=[7])
+    with pytest.raises(ValueError, match="callable"):
+        attacks.generate(df, "adaptive", model="model.cnmf", targets=[7])
+    with pytest.raises(ValueError, match="lambda"):
+        attacks.generate(df, "adaptive", model=model, lambda_=-1.0, targets=[7])
+    plain = CorrectiveNMF(rank=3, max_iter=5, algorithm="ignore-missing").fit(df)
+    with pytest.raises(ValueError, match="no corruption threshold"):
+        attacks.generate(df, "adaptive", model=plain, targets=[7])
+
+    def broken(u, i):
+        raise ZeroDivisionError("no prediction")
+
+    with pytest.raises(ZeroDivisionError, match="no prediction"):
+        attacks.generate(df, "adaptive", model=broken, lambda_=1.0, targets=[7])
+    with pytest.raises(ValueError, match="not finite"):
+        attacks.generate(df, "adaptive", model=lambda u, i: float("nan"), lambda_=1.0, targets=[7])

@@ -111,3 +111,71 @@ def test_a_default_fit_is_the_cli_default_fit(tmp_path):
     cli = CorrectiveNMF.load(cli_model)
     assert np.array_equal(cli.W_, py.W_) and np.array_equal(cli.H_, py.H_)
     assert cli.n_iter_ == py.n_iter_
+
+
+def timed_frame(triples):
+    """The fixture's ratings as a DataFrame with a timestamp per rating (one minute apart),
+    in a shuffled order (the model stores them by user, then item)."""
+    import pandas as pd
+
+    u, i, r = triples
+    df = pd.DataFrame({"user": u, "item": i, "rating": r})
+    df["timestamp"] = 1_000_000_000 + np.arange(len(r), dtype=np.int64) * 60
+    return df.sample(frac=1.0, random_state=3).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("fmt", ["safetensors", "json"])
+def test_keep_times_stores_every_rating_like_the_cli(triples, tmp_path, fmt):
+    df = timed_frame(triples)
+    kept = CorrectiveNMF(rank=3, max_iter=20, keep_times=True).fit(df)
+    assert kept.keeps_times_ and kept.get_params()["keep_times"] is True
+    by_pair = df.sort_values(["user", "item"])
+    values, times = kept.model_.history()
+    assert np.array_equal(values, by_pair["rating"].to_numpy())
+    assert np.array_equal(times, by_pair["timestamp"].to_numpy())
+    path = tmp_path / "kept.cnmf"
+    kept.save(path, format=fmt)
+    back = CorrectiveNMF.load(path)
+    assert back.keeps_times_ and back.keep_times is True
+    v2, t2 = back.model_.history()
+    assert np.array_equal(v2, values) and np.array_equal(t2, times)
+    # The CLI draws an item's timeline from the stored ratings, with no training file.
+    import json
+
+    report = json.loads(
+        subprocess.run(
+            [cnmf_binary(), "flagged", "--model", str(path), "--item", "7", "--json"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
+    seven = df[df["item"] == 7]
+    assert report["ratings"] == len(seven)
+    assert report["flagged"] == int(kept.corrupt_mask_[:, list(kept.item_ids_).index(7)].sum())
+    # Without keep_times the model stores no ratings, and the CLI needs the training file.
+    plain = CorrectiveNMF(rank=3, max_iter=20).fit(df)
+    assert not plain.keeps_times_ and plain.model_.history() is None
+    plain.save(tmp_path / "plain.cnmf", format=fmt)
+    assert not CorrectiveNMF.load(tmp_path / "plain.cnmf").keeps_times_
+    run = subprocess.run(
+        [cnmf_binary(), "flagged", "--model", str(tmp_path / "plain.cnmf"), "--item", "7"],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode != 0 and "keep-times" in run.stderr
+
+
+def test_keep_times_without_timestamps_is_a_value_error(triples):
+    import scipy.sparse as sp
+
+    u, i, r = triples
+    est = CorrectiveNMF(rank=3, max_iter=5, keep_times=True)
+    with pytest.raises(ValueError, match="keep_times=True needs timestamps"):
+        est.fit(u, i, r)
+    with pytest.raises(ValueError, match="keep_times=True needs timestamps"):
+        est.fit(sp.csr_matrix((r, (u, i))))
+    with pytest.raises(ValueError, match="keep_times must be True or False"):
+        CorrectiveNMF(keep_times="yes").fit(u, i, r, timestamps=np.arange(len(r)))
+    # Given timestamps (the fourth array), it fits.
+    assert est.fit(u, i, r, timestamps=np.arange(len(r))).keeps_times_
