@@ -152,8 +152,13 @@ struct LabRule {
 #[derive(Debug, Clone)]
 enum Kind {
     Engine(Algorithm),
-    /// The engine's `guarded` with its burst screen on (`Some(window)`) or off.
-    Guarded(Option<u64>),
+    /// The engine's `guarded` with its burst screen on (`Some(window)`) or off, and its
+    /// user and item threshold scales.
+    Guarded {
+        window: Option<u64>,
+        user_scale: f64,
+        item_scale: f64,
+    },
     Lab(LabRule),
 }
 
@@ -163,6 +168,18 @@ struct Candidate {
     kind: Kind,
     /// The threshold an attacker adapted to this candidate uses (lambda for the paper's).
     own_lambda: f64,
+}
+
+/// The engine's default threshold scales of `guarded`.
+const DEFAULT_A: f64 = cnmf_engine::DEFAULT_USER_THRESHOLD_SCALE;
+const DEFAULT_B: f64 = cnmf_engine::DEFAULT_ITEM_THRESHOLD_SCALE;
+
+fn guarded_kind(window: Option<u64>, user_scale: f64, item_scale: f64) -> Kind {
+    Kind::Guarded {
+        window,
+        user_scale,
+        item_scale,
+    }
 }
 
 fn lab(name: &str, rule: LabRule) -> Candidate {
@@ -233,12 +250,16 @@ fn all_candidates() -> Vec<Candidate> {
         },
         Candidate {
             name: "guarded".into(),
-            kind: Kind::Guarded(Some(cnmf_engine::DEFAULT_BURST_WINDOW)),
+            kind: guarded_kind(
+                Some(cnmf_engine::DEFAULT_BURST_WINDOW),
+                DEFAULT_A,
+                DEFAULT_B,
+            ),
             own_lambda: LAMBDA,
         },
         Candidate {
             name: "guarded-noburst".into(),
-            kind: Kind::Guarded(None),
+            kind: guarded_kind(None, DEFAULT_A, DEFAULT_B),
             own_lambda: LAMBDA,
         },
         lab(
@@ -249,6 +270,27 @@ fn all_candidates() -> Vec<Candidate> {
             },
         ),
     ];
+    // guarded at other threshold scales (the MAPS-NMAE frontier of its item threshold); the
+    // attacker adapted to it rates inside the item threshold.
+    for (a, b) in [
+        (0.8, 0.6),
+        (0.8, 0.7),
+        (0.8, 0.8),
+        (0.8, 0.9),
+        (0.8, 1.0),
+        (0.9, 0.8),
+        (0.9, 0.9),
+        (1.0, 0.7),
+        (1.0, 0.8),
+        (1.0, 0.9),
+        (1.0, 1.0),
+    ] {
+        v.push(Candidate {
+            name: format!("guarded-w{a}-h{b}"),
+            kind: guarded_kind(Some(cnmf_engine::DEFAULT_BURST_WINDOW), a, b),
+            own_lambda: (b * c) * (b * c),
+        });
+    }
     for f in [0.5, 0.6, 0.7, 0.8, 0.9] {
         v.push(lab(
             &format!("lab-w0-{f}"),
@@ -1057,15 +1099,24 @@ struct Fitted {
 
 fn fit(c: &Candidate, data: &Ratings, init: &Factors, iters: usize) -> Result<Fitted> {
     match &c.kind {
-        Kind::Engine(_) | Kind::Guarded(_) => {
-            let (alg, window) = match c.kind {
-                Kind::Engine(a) => (a, None),
-                Kind::Guarded(w) => (Algorithm::Guarded, w),
+        Kind::Engine(_) | Kind::Guarded { .. } => {
+            let (alg, params) = match c.kind {
+                Kind::Engine(a) => (a, NmfParams::new(K, a).burst_window(None)),
+                Kind::Guarded {
+                    window,
+                    user_scale,
+                    item_scale,
+                } => (
+                    Algorithm::Guarded,
+                    NmfParams::new(K, Algorithm::Guarded)
+                        .burst_window(window)
+                        .user_threshold_scale(user_scale)
+                        .item_threshold_scale(item_scale),
+                ),
                 Kind::Lab(_) => unreachable!("matched above"),
             };
             let start = Instant::now();
-            let model = NmfParams::new(K, alg)
-                .burst_window(window)
+            let model = params
                 .lambda(LAMBDA)
                 .max_iters(iters)
                 .threads(1)

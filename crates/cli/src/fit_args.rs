@@ -187,12 +187,13 @@ pub struct ParamArgs {
     pub trim_fraction: Option<f64>,
 
     /// guarded only: a rating takes part in its user's fit while it lies within this many
-    /// sqrt(lambda) of its prediction (default 0.8; all ratings in the first iteration).
+    /// sqrt(lambda) of its prediction (default 1, ignore-corrupt's threshold; all ratings in the
+    /// first iteration).
     #[arg(long, allow_negative_numbers = true, value_name = "A")]
     pub user_threshold_scale: Option<f64>,
 
     /// guarded only: a rating takes part in its item's fit while it lies within this many
-    /// sqrt(lambda) of its prediction (default 0.6, from the first iteration on).
+    /// sqrt(lambda) of its prediction (default 0.8, from the first iteration on).
     #[arg(long, allow_negative_numbers = true, value_name = "B")]
     pub item_threshold_scale: Option<f64>,
 

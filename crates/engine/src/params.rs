@@ -17,10 +17,16 @@ pub const DEFAULT_MAX_ITERS: usize = 100;
 pub const DEFAULT_DECAY: f64 = 0.99;
 /// Default share of the observed entries `trimmed` drops (5%).
 pub const DEFAULT_TRIM_FRACTION: f64 = 0.05;
-/// Default scale `a` of `guarded`'s user-side threshold `a sqrt(λ)`.
-pub const DEFAULT_USER_THRESHOLD_SCALE: f64 = 0.8;
-/// Default scale `b` of `guarded`'s item-side threshold `b sqrt(λ)`.
-pub const DEFAULT_ITEM_THRESHOLD_SCALE: f64 = 0.6;
+/// Default scale `a` of `guarded`'s user-side threshold `a sqrt(λ)`: 1, `ignore-corrupt`'s own
+/// threshold (a tighter user side cost accuracy and bought no robustness; `docs/defence-lab.md`,
+/// *Threshold scales*).
+pub const DEFAULT_USER_THRESHOLD_SCALE: f64 = 1.0;
+/// Default scale `b` of `guarded`'s item-side threshold `b sqrt(λ)`: 0.8, the measured trade
+/// between clean accuracy and a spread-out attack (`docs/defence-lab.md`, *Threshold scales*).
+pub const DEFAULT_ITEM_THRESHOLD_SCALE: f64 = 0.8;
+/// `guarded`'s threshold scales before the measured change to 1.0 and 0.8: what a stored copy
+/// of the parameters without them was fitted with.
+const LEGACY_THRESHOLD_SCALES: (f64, f64) = (0.8, 0.6);
 /// Default `z` of `guarded`'s profile screen (users more than `z` robust standard deviations
 /// below the median popularity score are screened).
 pub const DEFAULT_PROFILE_SCREEN: f64 = 4.0;
@@ -41,12 +47,12 @@ fn default_trim_fraction() -> f64 {
 
 /// `NmfParams`' `user_threshold_scale` when a stored copy lacks it.
 fn default_user_threshold_scale() -> f64 {
-    DEFAULT_USER_THRESHOLD_SCALE
+    LEGACY_THRESHOLD_SCALES.0
 }
 
 /// `NmfParams`' `item_threshold_scale` when a stored copy lacks it.
 fn default_item_threshold_scale() -> f64 {
-    DEFAULT_ITEM_THRESHOLD_SCALE
+    LEGACY_THRESHOLD_SCALES.1
 }
 
 /// `NmfParams`' `profile_screen` when a stored copy lacks it (a stored `null` is off): 3, the

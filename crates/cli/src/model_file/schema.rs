@@ -618,7 +618,7 @@ mod tests {
         assert_eq!(
             p["model"]["params"]["guard"],
             json!({
-                "user_threshold_scale": 0.8,
+                "user_threshold_scale": 1.0,
                 "item_threshold_scale": 0.7,
                 "profile_screen": 4.0,
                 "burst_window": 86400

@@ -308,8 +308,8 @@ fn parameters_are_checked_for_every_algorithm() {
         other => panic!("{other:?}"),
     }
     let p = guarded(3).check().unwrap();
-    assert_eq!(p.user_threshold_scale(), 0.8);
-    assert_eq!(p.item_threshold_scale(), 0.6);
+    assert_eq!(p.user_threshold_scale(), 1.0);
+    assert_eq!(p.item_threshold_scale(), 0.8);
     assert_eq!(p.profile_screen(), Some(4.0));
     assert_eq!(p.burst_window(), Some(86_400));
     let p = guarded(3)
