@@ -22,6 +22,7 @@ pub mod more_attacks;
 pub mod plots;
 pub mod progress;
 pub mod protocol;
+pub mod recipe;
 pub mod records;
 pub mod report;
 pub mod robustness;

@@ -595,6 +595,10 @@ pub fn run_rep(
         _ => None,
     };
     drop(clean_models);
+    let recipe = match &s.regularised {
+        Some(r) if rep < r.reps => crate::recipe::run(&scn.train, &test, s, rep, progress)?,
+        _ => Vec::new(),
+    };
     let regularised = regularised_block(&scn, &test, init, s, &seeds, rep, progress)?;
 
     Ok(RepRecord {
@@ -608,6 +612,7 @@ pub fn run_rep(
         paper,
         null_control,
         regularised,
+        recipe,
         extra,
         budgets,
         more_attacks,
@@ -758,7 +763,7 @@ pub fn fits_in_rep(s: &Settings, n_extras: usize, rep: usize, n_users: usize) ->
     // The paper block's four models and its null control, then the extra methods.
     let mut n = 5 * n_alg + 4 * n_extras as u64 + budgets::fits(s) + more_attacks::fits(s);
     if s.regularised.as_ref().is_some_and(|r| rep < r.reps) {
-        n += 4 * n_alg;
+        n += 4 * n_alg + crate::recipe::METHODS.len() as u64;
     }
     if let Some(sw) = &s.sweeps {
         if rep < sw.reps {

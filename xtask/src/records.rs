@@ -258,6 +258,9 @@ pub struct RepRecord {
     pub null_control: Vec<ControlRecord>,
     /// L2 + early stopping, every engine algorithm (empty when skipped).
     pub regularised: Vec<MethodRecord>,
+    /// The recommended configuration: clean fits exactly as `cnmf fit` makes them by default
+    /// (in the regularised block's repetitions; empty when skipped).
+    pub recipe: Vec<RecipeRecord>,
     /// Other methods (see `extra.rs`).
     pub extra: Vec<MethodRecord>,
     /// The paper's algorithms at the other budgets (empty when skipped).
@@ -267,6 +270,22 @@ pub struct RepRecord {
     /// Sweeps (only in the first `sweep_reps` repetitions).
     pub sweeps: Option<RepSweeps>,
     /// Wall-clock seconds of the repetition.
+    pub seconds: f64,
+}
+
+/// A clean fit of the training set with `cnmf fit`'s defaults (its lambda, per-rating L2,
+/// early stopping on a validation share, refit), tested on the repetition's test set.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecipeRecord {
+    /// The algorithm.
+    pub method: String,
+    /// Test accuracy (predictions clipped to the scale).
+    pub accuracy: Accuracy,
+    /// The threshold the fit used (None for algorithms without one).
+    pub lambda: Option<f64>,
+    /// Iterations of the final (refitted) model.
+    pub iterations: usize,
+    /// Seconds of the early-stopped fit and the refit together.
     pub seconds: f64,
 }
 
@@ -339,6 +358,7 @@ pub mod fixtures {
                 .collect(),
             null_control: Vec::new(),
             regularised: Vec::new(),
+            recipe: Vec::new(),
             extra: Vec::new(),
             budgets: Vec::new(),
             more_attacks: Vec::new(),

@@ -23,6 +23,9 @@ pub enum Stream {
     Extra = 8,
     /// The genuine users sampled for the hit ratio of the target.
     HitRatio = 9,
+    /// The recommended configuration's fits (initial factors and validation split, as
+    /// `cnmf fit --seed` draws them).
+    Recipe = 10,
 }
 
 /// SplitMix64's finaliser: a bijective mix with good avalanche.

@@ -19,13 +19,15 @@ use cnmf_engine::{
 use cnmf_ratings::{RatingScale, Ratings, Triple};
 
 use crate::error::CliError;
-use crate::fit_args::{
-    fit_stopped, DEFAULT_P, DEFAULT_PATIENCE, DEFAULT_SIGMA, DEFAULT_VALIDATION_FRACTION,
-    DEFAULT_WARMUP,
-};
+use crate::fit_args::{fit_stopped, DEFAULT_P, DEFAULT_SIGMA, DEFAULT_WARMUP};
 /// `cnmf fit`'s early-stopping options, the validation split and the refit's length, for a
 /// front end that runs the fits itself (`cnmf-mpi`).
 pub use crate::fit_args::{refit_iterations, validation_split, EarlyStopInfo, StopArgs};
+/// `cnmf fit`'s defaults of `--iters` (the early-stopping cap), `--l2` (per rating),
+/// `--validation-fraction` and `--patience`.
+pub use crate::fit_args::{
+    DEFAULT_ITERS, DEFAULT_L2, DEFAULT_PATIENCE, DEFAULT_VALIDATION_FRACTION,
+};
 use crate::limits::check_rank_iters;
 use crate::model_file::Need;
 pub use crate::model_file::{ModelFile, ModelFormat, TrainingInfo};

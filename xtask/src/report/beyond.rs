@@ -1,7 +1,10 @@
-//! The report's sections beyond the paper: the regularised block, other methods and the
+//! The report's sections beyond the paper: the regularised block, the recommended
+//! configuration, other methods and the
 //! sweeps (attack size, filler size, lambda). Each writes nothing when its part of the run was skipped.
 
 use std::fmt::Write;
+
+use cnmf_metrics::MeanSd;
 
 use super::{detection_rows, fmt_ms, fmt_opt, PlotIndex};
 use crate::json::Document;
@@ -65,6 +68,66 @@ pub(super) fn regularised(s: &mut String, doc: &Document<'_>) {
     }
     let _ = writeln!(s, "\nDetection in the regularised block:\n");
     detection_rows(s, &sum.regularised);
+}
+
+/// Writes "The recommended configuration": the clean fits made as `cnmf fit` makes them.
+pub(super) fn recipe(s: &mut String, doc: &Document<'_>) {
+    let runs: Vec<_> = doc
+        .repetitions
+        .iter()
+        .filter(|r| !r.recipe.is_empty())
+        .collect();
+    if runs.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "\n## The recommended configuration: `cnmf fit`'s defaults\n\n\
+         The clean training set of each of the first {} repetitions fitted exactly as `cnmf fit \
+         --algo NAME` fits by default, through the command line's own code: its default lambda \
+         (noise model sigma = 1, p = 0.05), L2 {} per rating, early stopping on a seeded {:.0}% \
+         validation share of the training set (patience {}, at most {} iterations), then a \
+         refit on all of it for the best number of iterations. Test NMAE on the repetition's \
+         test set; mean [95% interval].\n",
+        runs.len(),
+        cnmf_cli::api::DEFAULT_L2,
+        100.0 * cnmf_cli::api::DEFAULT_VALIDATION_FRACTION,
+        cnmf_cli::api::DEFAULT_PATIENCE,
+        cnmf_cli::api::DEFAULT_ITERS,
+    );
+    s.push_str(
+        "| algorithm | lambda | NMAE | RMSE | iterations (refit) | seconds |\n\
+         |---|---|---|---|---|---|\n",
+    );
+    for m in crate::recipe::METHODS {
+        let of = |f: &dyn Fn(&crate::records::RecipeRecord) -> f64| -> Option<MeanSd> {
+            let v: Vec<f64> = runs
+                .iter()
+                .filter_map(|r| r.recipe.iter().find(|x| x.method == m.name()))
+                .map(f)
+                .collect();
+            MeanSd::of(&v).ok()
+        };
+        let (Some(nmae), Some(rmse), Some(iters), Some(secs), Some(lambda)) = (
+            of(&|x| x.accuracy.nmae),
+            of(&|x| x.accuracy.rmse),
+            of(&|x| x.iterations as f64),
+            of(&|x| x.seconds),
+            of(&|x| x.lambda.unwrap_or(f64::NAN)),
+        ) else {
+            continue;
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {:.4} | {} | {} | {:.1} | {:.1} |",
+            m.name(),
+            lambda.mean,
+            fmt_ms(&nmae),
+            fmt_ms(&rmse),
+            iters.mean,
+            secs.mean
+        );
+    }
 }
 
 /// Writes "Other methods": what each extra method is and its four figures.

@@ -32,26 +32,34 @@ pub(super) fn defence(s: &mut String, doc: &Document<'_>) {
     let _ = writeln!(
         s,
         "\n## The defence: {}\n\n\
-         Not in the paper; chosen by measurement among weight rules (the candidates and their \
-         frontier are in `docs/defence-lab.md`). Each iteration recomputes the residuals r = V \
-         − WH and holds two 0/1 weights fixed for the iteration: the users' update keeps a \
-         rating when |r| ≤ 0.8 sqrt(lambda) (from the second iteration, as ignore-corrupt), the \
-         items' update only when |r| ≤ 0.6 sqrt(lambda) **from the first iteration** (so an \
-         item is first fitted to the ratings near its initially mean-like prediction, and a \
-         far-off rating enters it only once the prediction comes near), and never from a user \
-         the profile screen flags: a user whose rated items are far less popular, on average \
-         (log rating counts), than everyone else's (3 robust standard deviations below the \
-         median) is left out of the items' fit. There is no single objective: each half-step \
+         Not in the paper; chosen by measurement among weight rules (the candidates, their \
+         frontier and the choice of the threshold scales are in `docs/defence-lab.md`). Each \
+         iteration recomputes the residuals r = V − WH and holds two 0/1 weights fixed for the \
+         iteration: the users' update keeps a rating when |r| ≤ {} sqrt(lambda) (from the \
+         second iteration, as ignore-corrupt), the items' update only when |r| ≤ {} \
+         sqrt(lambda) **from the first iteration** (so an item is first fitted to the ratings \
+         near its initially mean-like prediction, and a far-off rating enters it only once the \
+         prediction comes near). Two screens, computed once per fit, keep ratings out of the \
+         items' fit: the profile screen (a user whose rated items are far less popular, on \
+         average (log rating counts), than everyone else's: {} robust standard deviations \
+         below the median) and the burst screen (an item's ratings that arrive within one \
+         window of time, far more of them than the item's usual rate explains, with values \
+         shifted from its other ratings). There is no single objective: each half-step \
          decreases its own weighted squared loss.\n\n\
          What still gets through, by design: converted existing accounts whose ratings sit \
-         inside the noise (the adaptive attacker, push by converted accounts): only the \
-         target's own ratings carry evidence there, and with 12% to 32% of a target's ratings \
-         adversarial no per-item rule bounds the shift. An attacker who picks popular filler \
-         items passes the profile screen.\n\n\
+         inside the noise and arrive **spread out** over the target's history (no burst): only \
+         the target's own ratings carry evidence there, and with 12% to 32% of a target's \
+         ratings adversarial no per-item rule bounds the shift (the spread rows below). An \
+         attacker who picks popular filler items passes the profile screen.\n\n\
          Scorecard at the main attack size: MAPS mean (upper 95% bound) per attack, overall and \
          by the target's mean training rating; a cell meets the target when the mean is at most \
          {} and the bound at most {}.\n",
-        card.method, MAPS_TARGET.0, MAPS_TARGET.1
+        card.method,
+        cnmf_engine::DEFAULT_USER_THRESHOLD_SCALE,
+        cnmf_engine::DEFAULT_ITEM_THRESHOLD_SCALE,
+        cnmf_engine::DEFAULT_PROFILE_SCREEN,
+        MAPS_TARGET.0,
+        MAPS_TARGET.1
     );
     let mut cols = vec!["attack".to_string(), "all targets".to_string()];
     cols.extend(MEAN_BANDS.iter().map(|b| b.2.to_string()));

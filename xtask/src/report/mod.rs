@@ -160,6 +160,7 @@ pub fn markdown(doc: &Document<'_>, plots: &PlotIndex) -> String {
     paper::detection(&mut s, doc);
     paper::hit_ratio_and_users(&mut s, doc);
     beyond::regularised(&mut s, doc);
+    beyond::recipe(&mut s, doc);
     beyond::other_methods(&mut s, doc);
     robustness::more_attacks(&mut s, doc);
     defence::defence(&mut s, doc);
