@@ -378,7 +378,7 @@ pub fn engine_record(
 /// User-level detection of `model`'s decision on `att`'s data against `att`'s adversaries: the
 /// users of [`NmfModel::suspected_users`] (one flagged rating for the paper's variants; for
 /// guarded, its screens: its rating-level flags are the ratings its items are not fitted on,
-/// about a fifth of the clean ratings, so nearly every user has one).
+/// about a tenth of the clean ratings, so most users have one).
 fn flagged_users(model: &NmfModel, att: &Attacked) -> Result<cnmf_metrics::Detection> {
     // One rating of each suspected user flags the user (a share above zero).
     let entries: Vec<(u32, u32)> = model

@@ -285,7 +285,8 @@ pub struct RecipeRecord {
     pub lambda: Option<f64>,
     /// Iterations of the final (refitted) model.
     pub iterations: usize,
-    /// Seconds of the early-stopped fit and the refit together.
+    /// Wall-clock seconds of the early-stopped fit and the refit together, while the other
+    /// repetitions run beside them (not a measurement of speed: the report leaves it out).
     pub seconds: f64,
 }
 

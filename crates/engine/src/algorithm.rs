@@ -139,8 +139,8 @@ pub enum Algorithm {
     /// ```
     ///
     /// with `a` the [`user_threshold_scale`](crate::NmfParams::user_threshold_scale) (default
-    /// 0.8) and `b` the [`item_threshold_scale`](crate::NmfParams::item_threshold_scale)
-    /// (default 0.6). The user side is `ignore-corrupt`'s rule at a tighter threshold and decides
+    /// 1) and `b` the [`item_threshold_scale`](crate::NmfParams::item_threshold_scale)
+    /// (default 0.8). The user side is `ignore-corrupt`'s rule (at `a sqrt(λ)`) and decides
     /// only how each user's own factors are fitted. The item side acts **from iteration 1**, on
     /// the residuals of the initial factors, whose predictions all sit near the mean rating: the
     /// items are fitted first on the ratings near the middle of the scale, and a far-off rating
@@ -175,9 +175,9 @@ pub enum Algorithm {
     /// `|r| > b sqrt(λ)`, every rating of a screened user, or a rating held by the burst
     /// screen. The trace's `flagged` counts the
     /// same entries for each iteration's factors, its `loss` is `Σ C_H r^2`. These flags are
-    /// broad: on clean MovieLens 100K about a fifth of the ratings lie more than
-    /// `0.6 sqrt(λ)` (1.2 stars) from their prediction (0.197 in `cargo xtask reproduce
-    /// --quick`), so nearly every user has some; the user-level decision is the screen.
+    /// broad: on clean MovieLens 100K about a tenth of the ratings lie more than
+    /// `0.8 sqrt(λ)` (1.6 stars) from their prediction, so most users have some; the
+    /// user-level decision is the screen.
     ///
     /// **No single objective.** For fixed weights each half-step is the Mao–Saul weighted
     /// update and does not increase its own weighted squared loss (`Σ C_W r^2 + l2_w ||W||^2`
@@ -191,34 +191,37 @@ pub enum Algorithm {
     /// `w`, iterations `1..=w` are `ignore-missing` (no screen), the item side and the screen
     /// act from iteration `w + 1`, the user side from `w + 2`. Needs `λ`.
     ///
-    /// **Measured** (MovieLens 100K, k = 20, 40 iterations, `λ = 3.88`, 20 repetitions, three
-    /// targets per repetition, one per band of mean rating; attacks timed as a one-day burst
-    /// after the training data; `docs/defence-lab.md`): mean absolute prediction shift at 5%
-    /// adversaries 0.006 for the low-knowledge attack (M3), 0.020 for the informed one (M4),
-    /// 0.008 and 0.012 for the average and bandwagon attacks, 0.021 for a push by converted
-    /// accounts and 0.032 for the adaptive attacker, against `ignore-corrupt`'s 0.16 to 0.37;
-    /// clean test NMAE +0.69% against `ignore-corrupt`, +0.15% under random noise (Model 2);
-    /// user-level detection F1 0.96 for the low-knowledge, average and bandwagon attacks in
-    /// `cargo xtask reproduce` ([`NmfModel::suspected_users`](crate::NmfModel::suspected_users):
-    /// the profile screen's users and the raters of a burst with `|z| >= 8`; its false
-    /// positives are niche users; the raters of MovieLens 100K's one genuine shifted burst,
-    /// `z = -5.2`, are held but not accused). The per-iteration cost is that of `ignore-corrupt` plus one
-    /// comparison per rating; the screens run once per fit.
+    /// **Measured** (`cargo xtask reproduce`, committed in `docs/reproduction/`: MovieLens
+    /// 100K, k = 20, 40 iterations, `λ = 3.88`, 20 repetitions, one target per repetition;
+    /// attacks timed as a one-day burst after the training data): mean absolute prediction
+    /// shift at 5% adversaries 0.006 for the low-knowledge attack (M3), 0.022 for the informed
+    /// one (M4), 0.006 and 0.010 for the average and bandwagon attacks, 0.022 for a push by
+    /// converted accounts and 0.028 for the adaptive attacker, in every band of the target's
+    /// mean rating; clean test NMAE +0.05% against `ignore-corrupt`, -0.0001 under random noise
+    /// (Model 2); with `cnmf fit`'s defaults (L2 0.1 per rating, early stopping, refit) clean
+    /// NMAE 0.1795 against `ignore-corrupt`'s 0.1792; user-level detection F1 0.96 for the
+    /// low-knowledge, average and bandwagon attacks
+    /// ([`NmfModel::suspected_users`](crate::NmfModel::suspected_users): the profile screen's
+    /// users and the raters of a burst with `|z| >= 8`; its false positives are niche users;
+    /// the raters of MovieLens 100K's one genuine shifted burst, `z = -5.2`, are held but not
+    /// accused). The scales were chosen in `docs/defence-lab.md` (*Threshold scales*). The
+    /// per-iteration cost is that of `ignore-corrupt` plus one comparison per rating; the
+    /// screens run once per fit.
     ///
     /// **Failure modes.** Converted existing accounts whose target rating sits *inside the
     /// noise* get through the thresholds: the adaptive attacker that rates the target just
     /// within `sqrt(λ)` of its clean prediction and a push (rating 5) by converted accounts.
     /// Such accounts carry no user-level evidence besides that one rating. The burst screen
-    /// catches both when they arrive as a burst (adaptive at 5%: mean shift 0.04 with the
-    /// screen against 0.62 without it, 5 repetitions of the research harness), but not a
-    /// patient attacker who spreads the ratings over the item's history (the same 0.62,
-    /// **worse than `ignore-corrupt`'s 0.41**: a tight item threshold drops the genuine ratings
-    /// on the far side once the fit has moved). The profile screen
+    /// catches both when they arrive as a burst, but not a patient attacker who spreads the
+    /// ratings over the item's history: then the shift is 0.29 for the informed push and 0.43
+    /// for the adaptive attacker (`ignore-corrupt`: 0.38 for the adaptive one). The item
+    /// threshold trades the two: a tighter one holds more of the informed attacker's 1s and
+    /// drops more genuine ratings on the far side against the adaptive one. The profile screen
     /// uses item-selection evidence only (fillers drawn uniformly from the catalogue land on
     /// unpopular items): an attacker choosing popular filler items defeats it (bandwagon
-    /// profiles already pass it half the time, F1 0.35; the item side still holds bandwagon's
-    /// shift at 0.015), and a genuine user with niche tastes can be screened (they keep their
-    /// own fit, they only stop moving items).
+    /// profiles already pass it half the time; the item side and the burst screen still hold
+    /// bandwagon's shift at 0.010), and a genuine user with niche tastes can be screened (they
+    /// keep their own fit, they only stop moving items).
     Guarded,
 }
 

@@ -96,8 +96,8 @@ pub(super) fn recipe(s: &mut String, doc: &Document<'_>) {
         cnmf_cli::api::DEFAULT_ITERS,
     );
     s.push_str(
-        "| algorithm | lambda | NMAE | RMSE | iterations (refit) | seconds |\n\
-         |---|---|---|---|---|---|\n",
+        "| algorithm | lambda | NMAE | RMSE | iterations (refit) |\n\
+         |---|---|---|---|---|\n",
     );
     for m in crate::recipe::METHODS {
         let of = |f: &dyn Fn(&crate::records::RecipeRecord) -> f64| -> Option<MeanSd> {
@@ -108,24 +108,22 @@ pub(super) fn recipe(s: &mut String, doc: &Document<'_>) {
                 .collect();
             MeanSd::of(&v).ok()
         };
-        let (Some(nmae), Some(rmse), Some(iters), Some(secs), Some(lambda)) = (
+        let (Some(nmae), Some(rmse), Some(iters), Some(lambda)) = (
             of(&|x| x.accuracy.nmae),
             of(&|x| x.accuracy.rmse),
             of(&|x| x.iterations as f64),
-            of(&|x| x.seconds),
             of(&|x| x.lambda.unwrap_or(f64::NAN)),
         ) else {
             continue;
         };
         let _ = writeln!(
             s,
-            "| {} | {:.4} | {} | {} | {:.1} | {:.1} |",
+            "| {} | {:.4} | {} | {} | {:.1} |",
             m.name(),
             lambda.mean,
             fmt_ms(&nmae),
             fmt_ms(&rmse),
-            iters.mean,
-            secs.mean
+            iters.mean
         );
     }
 }

@@ -456,7 +456,7 @@ pub(super) fn hit_ratio_and_users(s: &mut String, doc: &Document<'_>) {
          one of their ratings is flagged, for guarded when its profile screen kept the user \
          out of the items' fit or a strong burst (|z| at least 8) held one of their ratings \
          (`NmfModel::suspected_users`; its rating-level flags, every rating its items are not \
-         fitted on, cover a fifth of the clean ratings); precision is the share of flagged users who are \
+         fitted on, cover the share of the clean ratings given above); precision is the share of flagged users who are \
          adversaries (over the repetitions where some user was flagged), recall the share of \
          adversaries flagged, F1 their harmonic mean.\n"
     );
