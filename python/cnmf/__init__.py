@@ -8,6 +8,7 @@ a SciPy sparse matrix, a pandas DataFrame or three arrays, and saves the same mo
 from __future__ import annotations
 
 import os
+import time
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -47,6 +48,14 @@ def _id_texts(ids: np.ndarray) -> List[str]:
     if ids.dtype.kind in "iub":
         return [str(int(x)) for x in ids.tolist()]
     return [str(x) for x in ids.tolist()]
+
+
+def _id_args(ids: np.ndarray) -> Any:
+    """The ids as the engine takes them: integers as an ``int64`` array (the engine writes
+    their text as ``str(int(x))`` does, without a Python string per id), else their texts."""
+    if ids.dtype.kind == "i" or (ids.dtype.kind == "u" and (ids.size == 0 or ids.max() < 2**63)):
+        return np.ascontiguousarray(ids, dtype=np.int64)
+    return _id_texts(ids)
 
 
 def _as_ids(x: Any, what: str) -> np.ndarray:
@@ -145,6 +154,9 @@ def _values(ratings: Any) -> np.ndarray:
     values = values.reshape(-1)
     if len(values) == 0:
         raise ValueError("no ratings to fit")
+    lo, hi = values.min(), values.max()  # NaN propagates: one pass each, no temporaries
+    if np.isfinite(lo) and np.isfinite(hi) and lo >= 0:
+        return values
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
         raise ValueError(
@@ -178,7 +190,8 @@ def _sparse_rows(X: Any) -> Optional[Tuple[np.ndarray, np.ndarray, np.ndarray, n
     rows = np.flatnonzero(counts)
     indptr = np.zeros(len(rows) + 1, dtype=np.uint32)
     np.cumsum(counts[rows], out=indptr[1:])
-    present = np.bincount(csr.indices, minlength=csr.shape[1]) > 0
+    present = np.zeros(csr.shape[1], dtype=bool)
+    present[csr.indices] = True  # no int64 copy of the indices, unlike np.bincount
     cols = np.flatnonzero(present)
     if len(cols) == csr.shape[1]:
         indices = csr.indices.astype(np.uint32)
@@ -343,6 +356,7 @@ class CorrectiveNMF:
         the model stores them with every rating's value (``ValueError`` when none are given).
         The GIL is released while the engine runs.
         """
+        started = time.perf_counter()
         args = self._engine_args()
         if not isinstance(self.keep_times, (bool, np.bool_)):
             raise ValueError(f"keep_times must be True or False, got {self.keep_times!r}")
@@ -360,8 +374,11 @@ class CorrectiveNMF:
             # A CSR/CSC matrix goes in as it is stored (the same model as the other forms:
             # rows and columns in index order are the ids in sorted order).
             uniq_u, uniq_i, indptr, indices, data = rows
-            model = _cnmf.fit_csr(_id_texts(uniq_u), _id_texts(uniq_i), indptr, indices, data, args)
+            user_texts, item_texts = _id_args(uniq_u), _id_args(uniq_i)
+            prepared = time.perf_counter()
+            model = _cnmf.fit_csr(user_texts, item_texts, indptr, indices, data, args)
             self._set_model(model, uniq_u, uniq_i)
+            self._record_timings(started, prepared)
             return self
         users, item_ids, values, times = _triples(X, items, ratings, timestamps)
         # Ids in sorted order give the dense indices; the engine's builder then puts the
@@ -376,18 +393,36 @@ class CorrectiveNMF:
                 "keep_times=True needs timestamps, and none were given: a DataFrame with a "
                 "timestamp column, (users, items, ratings, timestamps) or timestamps="
             )
+        user_texts, item_texts = _id_args(uniq_u), _id_args(uniq_i)
+        u_idx, i_idx = np.ascontiguousarray(u_idx), np.ascontiguousarray(i_idx)
+        values = np.ascontiguousarray(values)
+        prepared = time.perf_counter()
         model = _cnmf.fit(
-            _id_texts(uniq_u),
-            _id_texts(uniq_i),
-            np.ascontiguousarray(u_idx),
-            np.ascontiguousarray(i_idx),
-            np.ascontiguousarray(values),
+            user_texts,
+            item_texts,
+            u_idx,
+            i_idx,
+            values,
             args,
             timestamps=times,
             keep_times=keep_times,
         )
         self._set_model(model, uniq_u, uniq_i)
+        self._record_timings(started, prepared)
         return self
+
+    def _record_timings(self, started: float, prepared: float) -> None:
+        """``timings_`` of the fit that began at ``started`` and handed its prepared input to
+        the engine at ``prepared`` (``time.perf_counter()`` values)."""
+        inside = self.model_.timings()
+        total = time.perf_counter() - started
+        self.timings_ = {
+            "prepare": prepared - started,
+            "convert": inside["convert"],
+            "fit": inside["fit"],
+            "package": inside["package"],
+            "total": total,
+        }
 
     def _set_model(self, model: Any, user_ids: np.ndarray, item_ids: np.ndarray) -> None:
         import scipy.sparse as sp
@@ -408,6 +443,7 @@ class CorrectiveNMF:
         )
         self.corrupt_ratings_ = vals
         self.keeps_times_ = model.history() is not None
+        self.timings_ = None
 
     def _check_fitted(self) -> Any:
         model = getattr(self, "model_", None)

@@ -1,6 +1,6 @@
 """The compiled module of ``cnmf`` (Rust, PyO3). Use :class:`cnmf.CorrectiveNMF` instead."""
 
-from typing import Any, Callable, Dict, List, Optional, Tuple, TypedDict
+from typing import Any, Callable, Dict, List, Optional, Tuple, TypedDict, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -34,6 +34,7 @@ class Model:
     def rated(self, user: int) -> npt.NDArray[np.uint32]: ...
     def suspected_users(self) -> npt.NDArray[np.uint32]: ...
     def history(self) -> Optional[Tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]]: ...
+    def timings(self) -> Optional[Dict[str, float]]: ...
     def item_rating_counts(self) -> npt.NDArray[np.uint32]: ...
     def item_means(self) -> npt.NDArray[np.float64]: ...
     def bursts(self) -> Optional[List[Dict[str, Any]]]: ...
@@ -55,8 +56,8 @@ class Settings(TypedDict):
 ALGORITHMS: List[str]
 
 def fit(
-    user_ids: List[str],
-    item_ids: List[str],
+    user_ids: Union[List[str], npt.NDArray[np.int64]],
+    item_ids: Union[List[str], npt.NDArray[np.int64]],
     user_index: npt.NDArray[np.uint32],
     item_index: npt.NDArray[np.uint32],
     ratings: npt.NDArray[np.float64],
@@ -68,8 +69,8 @@ def fit(
     model stores every rating's value and timestamp, as ``cnmf fit --keep-times``)."""
 
 def fit_csr(
-    user_ids: List[str],
-    item_ids: List[str],
+    user_ids: Union[List[str], npt.NDArray[np.int64]],
+    item_ids: Union[List[str], npt.NDArray[np.int64]],
     indptr: npt.NDArray[np.uint32],
     indices: npt.NDArray[np.uint32],
     data: npt.NDArray[np.float64],

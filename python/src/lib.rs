@@ -38,6 +38,18 @@ fn os_error(e: std::io::Error) -> PyErr {
 #[pyclass(module = "cnmf._cnmf", name = "Model", frozen)]
 struct Model {
     mf: ModelFile,
+    /// Seconds of a fit's phases (None for a loaded model).
+    timings: Option<Timings>,
+}
+
+/// Where a fit's time went, in seconds: the input made into the engine's storage (id maps,
+/// checks, CSR and CSC), the engine's fits (early stopping and refit included), and the model
+/// file built from the result.
+#[derive(Debug, Clone, Copy)]
+struct Timings {
+    convert: f64,
+    fit: f64,
+    package: f64,
 }
 
 /// Fits the engine. The ratings are `(user_index[n], item_index[n], ratings[n])`, indices into
@@ -52,8 +64,8 @@ struct Model {
 #[allow(clippy::too_many_arguments)]
 fn fit(
     py: Python<'_>,
-    user_ids: Vec<String>,
-    item_ids: Vec<String>,
+    user_ids: Ids<'_>,
+    item_ids: Ids<'_>,
     user_index: PyReadonlyArray1<'_, u32>,
     item_index: PyReadonlyArray1<'_, u32>,
     ratings: PyReadonlyArray1<'_, f64>,
@@ -69,9 +81,11 @@ fn fit(
             "keep_times=True needs timestamps (one per rating), and none were given",
         ));
     }
+    let (user_ids, item_ids) = (user_ids.texts()?, item_ids.texts()?);
     py.detach(move || {
+        let start = Instant::now();
         let data = input.ratings(&user_ids, &item_ids, scale)?;
-        fit_data(data, &params, &stopping, rank, keep_times)
+        fit_data(data, &params, &stopping, rank, keep_times, start)
     })
 }
 
@@ -306,8 +320,8 @@ fn attack<'py>(
 #[pyfunction]
 fn fit_csr(
     py: Python<'_>,
-    user_ids: Vec<String>,
-    item_ids: Vec<String>,
+    user_ids: Ids<'_>,
+    item_ids: Ids<'_>,
     indptr: PyReadonlyArray1<'_, u32>,
     indices: PyReadonlyArray1<'_, u32>,
     data: PyReadonlyArray1<'_, f64>,
@@ -315,16 +329,21 @@ fn fit_csr(
 ) -> PyResult<Model> {
     let (scale, params) = settings.params()?;
     let (rank, stopping) = (settings.rank, settings.stopping());
-    let (ptr, idx, values) = (
-        indptr.as_slice()?.to_vec(),
-        indices.as_slice()?.to_vec(),
-        data.as_slice()?.to_vec(),
-    );
+    let (user_ids, item_ids) = (user_ids.texts()?, item_ids.texts()?);
+    // The arrays stay borrowed (read-only) while the GIL is released: the copies into the
+    // engine's storage run on every core instead of one.
+    let (ptr, idx, values) = (indptr.as_slice()?, indices.as_slice()?, data.as_slice()?);
     py.detach(move || {
+        let start = Instant::now();
+        let (ptr, idx, values) = (
+            parallel_copy(ptr),
+            parallel_copy(idx),
+            parallel_copy(values),
+        );
         let (users, items) = id_maps(&user_ids, &item_ids)?;
         let data = cnmf_ratings::Ratings::from_csr(users, items, scale, ptr, idx, values)
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
-        fit_data(data, &params, &stopping, rank, false)
+        fit_data(data, &params, &stopping, rank, false, start)
     })
 }
 
@@ -385,6 +404,32 @@ impl Settings {
     }
 }
 
+/// External ids from Python: their texts, or integers as a NumPy `int64` array (written as
+/// Python's `str(int(x))` writes them, without building a Python string for each).
+#[derive(FromPyObject)]
+enum Ids<'py> {
+    Ints(PyReadonlyArray1<'py, i64>),
+    Texts(Vec<String>),
+}
+
+impl Ids<'_> {
+    /// The ids' texts.
+    fn texts(self) -> PyResult<Vec<String>> {
+        Ok(match self {
+            Ids::Ints(a) => a.as_slice()?.iter().map(i64::to_string).collect(),
+            Ids::Texts(t) => t,
+        })
+    }
+}
+
+/// A copy of `src` made by every core of rayon's pool (large rating arrays are memory-bound).
+fn parallel_copy<T: Copy + Send + Sync>(src: &[T]) -> Vec<T> {
+    use rayon::prelude::*;
+    let mut out = Vec::new();
+    src.par_iter().copied().collect_into_vec(&mut out);
+    out
+}
+
 /// Id maps holding `user_ids` and `item_ids` in that order (a repeated id is an error).
 fn id_maps(
     user_ids: &[String],
@@ -405,14 +450,17 @@ fn id_maps(
 }
 
 /// Fits `params` on `data` (the rank checked against its size) into the CLI's model file,
-/// storing the ratings' values and timestamps when `keep_times` (`cnmf fit --keep-times`).
+/// storing the ratings' values and timestamps when `keep_times` (`cnmf fit --keep-times`);
+/// `converting` is when the conversion of the input into `data` began (for the timings).
 fn fit_data(
     data: cnmf_ratings::Ratings,
     params: &cnmf_engine::ValidNmfParams,
     stopping: &api::Stopping,
     rank: usize,
     keep_times: bool,
+    converting: Instant,
 ) -> PyResult<Model> {
+    let convert = converting.elapsed().as_secs_f64();
     let most = data.n_users().min(data.n_items());
     if rank > most {
         return Err(PyValueError::new_err(format!(
@@ -445,18 +493,26 @@ fn fit_data(
     }
     let (model, _) = result.map_err(PyRuntimeError::new_err)?;
     let secs = start.elapsed().as_secs_f64();
+    let packing = Instant::now();
     let mut mf = api::model_file(model, &data, "<python>", secs);
     if keep_times {
         mf.keep_history(&data).map_err(PyValueError::new_err)?;
     }
-    Ok(Model { mf })
+    Ok(Model {
+        mf,
+        timings: Some(Timings {
+            convert,
+            fit: secs,
+            package: packing.elapsed().as_secs_f64(),
+        }),
+    })
 }
 
 /// Reads a model file of either format version (the file `cnmf fit` writes).
 #[pyfunction]
 fn load(py: Python<'_>, path: PathBuf) -> PyResult<Model> {
     py.detach(|| api::read_model(&path))
-        .map(|mf| Model { mf })
+        .map(|mf| Model { mf, timings: None })
         .map_err(os_error)
 }
 
@@ -477,6 +533,19 @@ impl Model {
         };
         py.detach(|| api::write_model(&self.mf, &path, format))
             .map_err(os_error)
+    }
+
+    /// Seconds of the fit's phases as a dict (`convert`, `fit`, `package`), or None for a
+    /// loaded model.
+    fn timings<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let Some(t) = self.timings else {
+            return Ok(None);
+        };
+        let d = PyDict::new(py);
+        d.set_item("convert", t.convert)?;
+        d.set_item("fit", t.fit)?;
+        d.set_item("package", t.package)?;
+        Ok(Some(d))
     }
 
     /// Number of users.

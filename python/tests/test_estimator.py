@@ -253,3 +253,32 @@ def test_ctrl_c_interrupts_a_fit():
             ).fit(u, i, r)
     finally:
         timer.cancel()
+
+
+def test_integer_ids_keep_their_text_whatever_the_integer_type(triples, tmp_path):
+    u, i, r = triples
+    base = fitted(u, i, r)
+    assert base.model_.user_ids() == [str(x) for x in np.unique(u)]
+    assert base.model_.item_ids() == [str(x) for x in np.unique(i)]
+    for dtype in (np.int32, np.int64, np.uint16, np.uint64):
+        m = fitted(u.astype(dtype), i.astype(dtype), r)
+        assert m.model_.user_ids() == base.model_.user_ids()
+        assert m.model_.item_ids() == base.model_.item_ids()
+        assert np.array_equal(m.W_, base.W_)
+    # Beyond int64: the ids go in as text and keep it.
+    big = np.array([2**64 - 1, 2**63], dtype=np.uint64)
+    m = CorrectiveNMF(rank=1, max_iter=2, early_stopping=False).fit(big, [1, 2], [3.0, 4.0])
+    assert m.model_.user_ids() == ["9223372036854775808", "18446744073709551615"]
+
+
+def test_timings_account_for_the_fit(triples, tmp_path):
+    u, i, r = triples
+    for X in ((u, i, r), sp.csr_matrix((r, (u, i)))):
+        m = fitted(X)
+        t = m.timings_
+        assert set(t) == {"prepare", "convert", "fit", "package", "total"}
+        assert all(v >= 0 for v in t.values())
+        assert t["total"] >= t["prepare"] + t["convert"] + t["fit"] + t["package"]
+    path = tmp_path / "m.cnmf"
+    m.save(path)
+    assert CorrectiveNMF.load(path).timings_ is None

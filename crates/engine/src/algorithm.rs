@@ -138,8 +138,8 @@ pub enum Algorithm {
     /// C_W[i,j] is also 0 where g_ij = 1
     /// ```
     ///
-    /// with `a` the [`user_threshold_scale`](crate::NmfParams::user_threshold_scale) (default
-    /// 1) and `b` the [`item_threshold_scale`](crate::NmfParams::item_threshold_scale)
+    /// with `a` the [`user_threshold_scale`](crate::NmfParams::user_threshold_scale) (default:
+    /// one) and `b` the [`item_threshold_scale`](crate::NmfParams::item_threshold_scale)
     /// (default 0.8). The user side is `ignore-corrupt`'s rule (at `a sqrt(λ)`) and decides
     /// only how each user's own factors are fitted. The item side acts **from iteration 1**, on
     /// the residuals of the initial factors, whose predictions all sit near the mean rating: the

@@ -163,24 +163,29 @@ impl Ratings {
                 data.len()
             )));
         }
-        // Monotonic offsets ending at nnz keep every row slice in bounds.
-        if let Some(u) = (0..n).find(|&u| indptr[u] > indptr[u + 1]) {
+        // Monotonic offsets ending at nnz keep every row slice in bounds. The checks run on
+        // every core and report the first broken row or value, as a sequential scan would.
+        if let Some(u) = (0..n)
+            .into_par_iter()
+            .find_first(|&u| indptr[u] > indptr[u + 1])
+        {
             return Err(bad(format!("indptr decreases at row {u}")));
         }
-        for u in 0..n {
+        let broken = (0..n).into_par_iter().find_map_first(|u| {
             let row = &indices[indptr[u] as usize..indptr[u + 1] as usize];
             if let Some(&last) = row.last() {
                 if last as usize >= m {
-                    return Err(bad(format!("row {u} has item {last} outside 0..{m}")));
+                    return Some(format!("row {u} has item {last} outside 0..{m}"));
                 }
             }
-            if row.windows(2).any(|w| w[0] >= w[1]) {
-                return Err(bad(format!(
-                    "row {u} has item indices that are not strictly ascending"
-                )));
-            }
+            row.windows(2)
+                .any(|w| w[0] >= w[1])
+                .then(|| format!("row {u} has item indices that are not strictly ascending"))
+        });
+        if let Some(reason) = broken {
+            return Err(bad(reason));
         }
-        if let Some(p) = data.iter().position(|&v| !scale.contains(v)) {
+        if let Some(p) = data.par_iter().position_first(|&v| !scale.contains(v)) {
             return Err(RatingsError::OutOfScale {
                 at: Location {
                     path: PathBuf::from("<csr>"),
@@ -1024,45 +1029,47 @@ fn csc_of(csr: &CsMatI<f64, u32>) -> (CsMatI<f64, u32>, Vec<u32>) {
     let nnz = csr.nnz();
     let col_ptr = bucket_starts(csr.indices().iter().copied(), m);
     let mut rows = vec![0u32; nnz];
-    let mut values = vec![0f64; nnz];
     let mut pos = vec![0u32; nnz];
     let ip = csr.indptr();
     let ip = ip.raw_storage();
     let (indices, data) = (csr.indices(), csr.data());
     let cuts = equal_cuts(&col_ptr, rayon::current_num_threads());
     let mut slices = Vec::with_capacity(cuts.len());
-    let (mut r, mut v, mut q) = (&mut rows[..], &mut values[..], &mut pos[..]);
+    let (mut r, mut q) = (&mut rows[..], &mut pos[..]);
     for w in cuts.windows(2) {
         let len = (col_ptr[w[1]] - col_ptr[w[0]]) as usize;
         let (r1, r2) = std::mem::take(&mut r).split_at_mut(len);
-        let (v1, v2) = std::mem::take(&mut v).split_at_mut(len);
         let (q1, q2) = std::mem::take(&mut q).split_at_mut(len);
-        slices.push((w[0], w[1], r1, v1, q1));
-        (r, v, q) = (r2, v2, q2);
+        slices.push((w[0], w[1], r1, q1));
+        (r, q) = (r2, q2);
     }
-    slices
-        .into_par_iter()
-        .for_each(|(j0, j1, rows, values, pos)| {
-            if j0 == j1 {
-                return;
-            }
-            let base = col_ptr[j0];
-            let mut next: Vec<u32> = col_ptr[j0..j1].iter().map(|&c| c - base).collect();
-            for u in 0..n {
-                for p in ip[u] as usize..ip[u + 1] as usize {
-                    let j = indices[p] as usize;
-                    if j < j0 || j >= j1 {
-                        continue;
-                    }
-                    let slot = &mut next[j - j0];
-                    let at = *slot as usize;
-                    rows[at] = u as u32;
-                    values[at] = data[p];
-                    pos[at] = p as u32;
-                    *slot += 1;
+    // The scatter writes two arrays at column-ordered (scattered) places; the values are then
+    // gathered through `pos` in order, a read per rating instead of a third scattered write.
+    slices.into_par_iter().for_each(|(j0, j1, rows, pos)| {
+        if j0 == j1 {
+            return;
+        }
+        let base = col_ptr[j0];
+        let mut next: Vec<u32> = col_ptr[j0..j1].iter().map(|&c| c - base).collect();
+        for u in 0..n {
+            let first = ip[u] as usize;
+            for (p, &j) in (first..).zip(&indices[first..ip[u + 1] as usize]) {
+                let j = j as usize;
+                if j < j0 || j >= j1 {
+                    continue;
                 }
+                let slot = &mut next[j - j0];
+                let at = *slot as usize;
+                rows[at] = u as u32;
+                pos[at] = p as u32;
+                *slot += 1;
             }
-        });
+        }
+    });
+    let mut values = Vec::new();
+    pos.par_iter()
+        .map(|&p| data[p as usize])
+        .collect_into_vec(&mut values);
     let csc = CsMatI::new_csc((n, m), col_ptr, rows, values);
     (csc, pos)
 }
