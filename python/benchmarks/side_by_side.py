@@ -26,8 +26,9 @@ fit_arrays``: id maps, the ratings builder, the fit and the model file from the 
 against the engine's own time for the same fit (its trace), and against ``cnmf fit``'s
 ``fit_seconds`` on the file for the same fit (``--no-early-stopping --l2 0``).
 
-``convert``: the file as a ``scipy.sparse.csr_matrix``; ``fit`` with one iteration, wall time
-minus the engine's time is the conversion into the engine's storage.
+``convert``: the file as a ``scipy.sparse.csr_matrix``, fitted with one iteration
+``--repeats`` times; the conversion into the engine's storage is ``timings_``'s ``prepare``
+(Python: checks, ids) plus ``convert`` (Rust: id maps, copies, checks, CSR and CSC).
 """
 
 import argparse
@@ -160,15 +161,17 @@ def convert(args):
     users, items, ratings = read_dat(args.file)
     m = sp.csr_matrix((ratings, (users, items)))
     del users, items, ratings
-    model = CorrectiveNMF(rank=20, max_iter=1, algorithm="ignore-missing", early_stopping=False)
-    start = time.perf_counter()
-    model.fit(m)
-    wall = time.perf_counter() - start
-    eng = engine_seconds(model)
-    print(f"{args.file}: csr_matrix {m.shape}, {m.nnz} ratings")
-    print("| fit wall s (1 iteration) | engine time s | conversion s |")
-    print("|---|---|---|")
-    print(f"| {wall:.2f} | {eng:.2f} | {wall - eng:.2f} |")
+    print(f"{args.file}: csr_matrix {m.shape}, {m.nnz} ratings, {args.repeats} fits")
+    print("| fit wall s (1 iteration) | prepare s (Python) | convert s (engine storage) "
+          "| conversion s | fit s | package s |")
+    print("|---|---|---|---|---|---|")
+    for _ in range(args.repeats):
+        model = CorrectiveNMF(rank=20, max_iter=1, algorithm="ignore-missing",
+                              early_stopping=False)
+        model.fit(m)
+        t = model.timings_
+        print(f"| {t['total']:.2f} | {t['prepare']:.3f} | {t['convert']:.3f} "
+              f"| **{t['prepare'] + t['convert']:.3f}** | {t['fit']:.2f} | {t['package']:.2f} |")
 
 
 def main():
@@ -187,6 +190,7 @@ def main():
     o.add_argument("--fit-arrays", default="target/release/examples/fit_arrays")
     c = sub.add_parser("convert")
     c.add_argument("file")
+    c.add_argument("--repeats", type=int, default=3)
     args = p.parse_args()
     {"surprise": surprise, "overhead": overhead, "convert": convert}[args.cmd](args)
 
