@@ -13,10 +13,13 @@
 //! exit with status 1 naming the rank and the cause; a rank that dies is handled by `mpirun`,
 //! which ends the job with a non-zero status.
 //!
-//! The parameters are `cnmf fit`'s (`cnmf_cli::api::fit_params`: the same λ, warm-up and L2
-//! defaults), and so is the choice of the number of iterations (`cnmf_cli::api::StopArgs`:
-//! `--no-early-stopping`, `--validation-fraction`, `--patience`, `--no-refit`, with their
-//! defaults and checks): by default rank 0 draws `cnmf fit`'s validation split of the whole
+//! The parameters are `cnmf fit`'s by construction: its option struct
+//! (`cnmf_cli::api::ParamArgs`, flattened: the same names, defaults, checks and messages and
+//! the same engine parameters; only `--threads` is per rank, default 1) and its `--params FILE`
+//! (`ParamArgs::apply_params_file`, command-line options overriding the file), checked on
+//! every rank before any data is read. So is the choice of the number of iterations
+//! (`ParamArgs`'s `StopArgs`: `--no-early-stopping`, `--validation-fraction`, `--patience`,
+//! `--no-refit`, with their defaults and checks): by default rank 0 draws `cnmf fit`'s validation split of the whole
 //! data set (`cnmf_cli::api::validation_split`, the same ratings for the same seed) and sends
 //! each rank the positions of its users' held-out ratings (`distribute_holdout`); the
 //! early-stopped fit runs on the rest with the validation NMAE summed over the ranks in rank
