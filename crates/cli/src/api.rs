@@ -23,6 +23,14 @@ use crate::fit_args::{fit_stopped, DEFAULT_P, DEFAULT_SIGMA, DEFAULT_WARMUP};
 /// `cnmf fit`'s early-stopping options, the validation split and the refit's length, for a
 /// front end that runs the fits itself (`cnmf-mpi`).
 pub use crate::fit_args::{refit_iterations, validation_split, EarlyStopInfo, StopArgs};
+/// `cnmf fit`'s algorithm options as clap parses them, for `cnmf-mpi fit` (which flattens
+/// [`ParamArgs`] into its own arguments, so that its flags, defaults, `--params FILE` handling
+/// ([`ParamArgs::apply_params_file`], keys [`PARAMS_FILE_KEYS`]), validation messages
+/// ([`ParamArgs::check`], [`ParamArgs::check_rank_for`]) and resulting parameters are `cnmf
+/// fit`'s by construction). Not otherwise a stable API.
+pub use crate::fit_args::{
+    CheckedParams, DataSummary, LambdaChoice, ParamArgs, ScreenArg, WindowArg, PARAMS_FILE_KEYS,
+};
 /// `cnmf fit`'s defaults of `--iters` (the early-stopping cap), `--l2` (per rating),
 /// `--validation-fraction` and `--patience`.
 pub use crate::fit_args::{

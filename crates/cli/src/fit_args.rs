@@ -169,6 +169,7 @@ pub struct ParamArgs {
     #[arg(long)]
     pub l2_constant: bool,
 
+    /// How the number of iterations is chosen (early stopping and refit).
     #[command(flatten)]
     pub stop: StopArgs,
 

@@ -13,10 +13,13 @@
 //! exit with status 1 naming the rank and the cause; a rank that dies is handled by `mpirun`,
 //! which ends the job with a non-zero status.
 //!
-//! The parameters are `cnmf fit`'s (`cnmf_cli::api::fit_params`: the same λ, warm-up and L2
-//! defaults), and so is the choice of the number of iterations (`cnmf_cli::api::StopArgs`:
-//! `--no-early-stopping`, `--validation-fraction`, `--patience`, `--no-refit`, with their
-//! defaults and checks): by default rank 0 draws `cnmf fit`'s validation split of the whole
+//! The parameters are `cnmf fit`'s by construction: its option struct
+//! (`cnmf_cli::api::ParamArgs`, flattened: the same names, defaults, checks and messages and
+//! the same engine parameters; only `--threads` is per rank, default 1) and its `--params FILE`
+//! (`ParamArgs::apply_params_file`, command-line options overriding the file), checked on
+//! every rank before any data is read. So is the choice of the number of iterations
+//! (`ParamArgs`'s `StopArgs`: `--no-early-stopping`, `--validation-fraction`, `--patience`,
+//! `--no-refit`, with their defaults and checks): by default rank 0 draws `cnmf fit`'s validation split of the whole
 //! data set (`cnmf_cli::api::validation_split`, the same ratings for the same seed) and sends
 //! each rank the positions of its users' held-out ratings (`distribute_holdout`); the
 //! early-stopped fit runs on the rest with the validation NMAE summed over the ranks in rank
@@ -27,16 +30,17 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use cnmf_cli::api::{
-    fit_params, model_file, refit_iterations, validation_split, write_model, EarlyStopInfo,
-    FitSettings, ModelFormat, StopArgs,
+    model_file, refit_iterations, validation_split, write_model, CheckedParams, DataSummary,
+    EarlyStopInfo, ModelFormat, ParamArgs, StopArgs,
 };
 use cnmf_distributed::{
     distribute_holdout, fit_rank_with, gather_model, load_split_keeping_times, partition_users,
     row_ptr_of, Communicator, LocalFit, MpiComm, Shard,
 };
-use cnmf_engine::{Algorithm, NmfModel, ValidNmfParams};
+use cnmf_engine::{NmfModel, ValidNmfParams};
 use cnmf_ratings::Ratings;
 use cnmf_ratings::{LoadOptions, RatingScale};
 
@@ -57,7 +61,11 @@ enum Command {
     Fit(FitArgs),
 }
 
+/// The arguments of `cnmf-mpi fit`: `cnmf fit`'s own algorithm options ([`ParamArgs`],
+/// flattened: the same names, defaults, checks and parameters), `--params FILE` as `cnmf fit`
+/// reads it, and the options of the distributed run.
 #[derive(Debug, Clone, clap::Args)]
+#[command(mut_arg("threads", |a| a.default_value("1").help(THREADS_HELP)))]
 struct FitArgs {
     /// The ratings file (every format `cnmf fit` reads: MovieLens u.data, ratings.dat, CSV), or
     /// a directory holding `ml-1m/ratings.dat` or `ml-100k/u.data` (as `cnmf fit --data DIR`).
@@ -69,44 +77,17 @@ struct FitArgs {
     /// Rating scale of the data.
     #[arg(long, default_value = "1:5", value_name = "MIN:MAX", value_parser = parse_scale)]
     scale: RatingScale,
-    /// Algorithm: ignore-missing, replace-missing, ignore-corrupt, replace-corrupt,
-    /// replace-corrupt-nointerp, huber, l1, trimmed or guarded (its burst screen reads the
-    /// ratings' timestamps).
-    #[arg(long, visible_alias = "algorithm", default_value = "ignore-corrupt",
-          value_parser = parse_algorithm)]
-    algo: Algorithm,
-    /// Rank: latent factors per user and item.
-    #[arg(long, visible_alias = "rank", default_value_t = 20)]
-    k: usize,
-    /// Corruption threshold on the squared residual (default as `cnmf fit`: the noise model).
-    #[arg(long, conflicts_with_all = ["sigma", "p"])]
-    lambda: Option<f64>,
-    /// Noise model: standard deviation of honest ratings.
-    #[arg(long)]
-    sigma: Option<f64>,
-    /// Noise model: prior probability that a rating is corrupt.
-    #[arg(long)]
-    p: Option<f64>,
-    /// Iteration budget: the cap of the early-stopped fit, or with --no-early-stopping the
-    /// number of iterations run.
-    #[arg(long, visible_alias = "max-iters", default_value_t = 1000)]
-    iters: usize,
+    /// `cnmf fit`'s algorithm and its parameters, the iteration budget, the stopping options,
+    /// the seed and `--threads` (per rank here, default 1).
     #[command(flatten)]
-    stop: StopArgs,
-    /// Seed of the initial factors.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Threads per rank (0: every core; more than the cores is lowered to their number). The
-    /// results are the same bits for every value; run one rank per core and keep 1, or one
-    /// rank per node with its cores as threads.
-    #[arg(long, default_value_t = 1)]
-    threads: usize,
-    /// L2 penalty on both factor matrices (per rating unless --l2-constant), as `cnmf fit`.
-    #[arg(long, default_value_t = 0.1)]
-    l2: f64,
-    /// One L2 penalty per row whatever its number of ratings.
-    #[arg(long)]
-    l2_constant: bool,
+    params: ParamArgs,
+    /// Settings from a JSON file, such as the one `cnmf tune -o` writes, as `cnmf fit --params`
+    /// reads it: an object whose keys are option names with `_` for `-` (algo, rank, lambda,
+    /// sigma, p, l2, l2_constant, iters, seed, warmup, trim_fraction, item_threshold_scale,
+    /// patience, validation_fraction, ...). Options given on the command line override the
+    /// file; an unknown key is an error. Every rank reads it.
+    #[arg(long = "params", value_name = "FILE")]
+    params_file: Option<PathBuf>,
     /// Write the model file in format 1 (JSON) instead of format 2 (safetensors).
     #[arg(long)]
     json: bool,
@@ -123,9 +104,10 @@ struct FitArgs {
     keep_times: bool,
 }
 
-fn parse_algorithm(s: &str) -> Result<Algorithm, String> {
-    s.parse::<Algorithm>().map_err(|e| e.to_string())
-}
+/// `--threads` here: per rank, and 1 by default (`cnmf fit`'s default is every core).
+const THREADS_HELP: &str = "Threads per rank (0: every core; more than the cores is lowered to \
+     their number). The results are the same bits for every value; run one rank per core and \
+     keep 1, or one rank per node with its cores as threads.";
 
 fn parse_scale(s: &str) -> Result<RatingScale, String> {
     let (a, b) = s
@@ -137,7 +119,12 @@ fn parse_scale(s: &str) -> Result<RatingScale, String> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    // Whether an option (by clap id) was on the command line, so that it overrides
+    // `--params`, as in `cnmf fit`.
+    let sub = matches.subcommand_matches("fit");
+    let given = |id: &str| sub.and_then(|m| m.value_source(id)) == Some(ValueSource::CommandLine);
     let comm = match MpiComm::init() {
         Ok(c) => c,
         Err(e) => {
@@ -146,7 +133,7 @@ fn main() -> ExitCode {
         }
     };
     let Command::Fit(args) = cli.command;
-    match fit(&args, &comm) {
+    match fit(&args, &given, &comm) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failed) => {
             // One write of the whole line, so that mpirun does not interleave the ranks' lines.
@@ -177,8 +164,9 @@ fn data_file(data: &std::path::Path) -> Result<PathBuf, String> {
         })
 }
 
-/// `Err` carries the agreed message (every rank gets the same one).
-fn fit(args: &FitArgs, comm: &MpiComm) -> Result<(), String> {
+/// `Err` carries the agreed message (every rank gets the same one). `given` tells whether an
+/// option was on the command line (it then overrides `--params`).
+fn fit(args: &FitArgs, given: &dyn Fn(&str) -> bool, comm: &MpiComm) -> Result<(), String> {
     let rank = comm.rank();
     let agree = |mine: Option<String>| -> Result<(), String> {
         let failed = comm.agree(mine.as_deref());
@@ -188,34 +176,44 @@ fn fit(args: &FitArgs, comm: &MpiComm) -> Result<(), String> {
             Err(cnmf_distributed::DistError::Ranks(failed).to_string())
         }
     };
-    // The stopping options are checked before any work, with `cnmf fit`'s messages.
-    agree(args.stop.check().err().map(|e| e.to_string()))?;
+    // The parameters are `cnmf fit`'s: its options, its `--params` file (command-line options
+    // override it) and its checks, with its messages, before any data is read.
+    let mut param_args = args.params.clone();
+    if let Some(file) = &args.params_file {
+        let applied = param_args.apply_params_file(file, given);
+        agree(applied.err().map(|e| e.to_string()))?;
+    }
+    let checked = param_args.check(args.scale).map_err(|e| e.to_string());
+    agree(checked.as_ref().err().cloned())?;
+    let CheckedParams {
+        params,
+        lambda,
+        notes,
+    } = checked?;
+    agree(
+        cnmf_distributed::check_params(&params)
+            .err()
+            .map(|e| e.to_string()),
+    )?;
+    let stop = &param_args.stop;
     let file = data_file(&args.data);
     agree(file.as_ref().err().cloned())?;
     let args = &FitArgs {
         data: file?,
         ..args.clone()
     };
-    let settings = FitSettings {
-        rank: args.k,
-        algorithm: args.algo,
-        lambda: args.lambda,
-        sigma: args.sigma,
-        p: args.p,
-        max_iters: args.iters,
-        l2: args.l2,
-        l2_per_rating: !args.l2_constant,
-        seed: args.seed,
-        threads: args.threads,
-    };
-    let params = fit_params(&settings, args.scale);
-    agree(params.as_ref().err().cloned())?;
-    let params = params.map_err(|e| e.to_string())?;
-    agree(
-        cnmf_distributed::check_params(&params)
-            .err()
-            .map(|e| e.to_string()),
-    )?;
+    if rank == 0 {
+        for n in &notes {
+            eprintln!("cnmf-mpi: note: {n}");
+        }
+        if lambda.source.starts_with("default") {
+            eprintln!(
+                "cnmf-mpi: note: {} needs a corruption threshold; using {}",
+                params.algorithm(),
+                lambda.describe()
+            );
+        }
+    }
 
     // Timestamps only when the fit reads them (guarded's burst screen) or the model keeps
     // them, as `cnmf fit`.
@@ -237,11 +235,28 @@ fn fit(args: &FitArgs, comm: &MpiComm) -> Result<(), String> {
             args.data.display()
         )
     }))?;
+    // `cnmf fit`'s rank check (at most min(users, items) unless --force-rank), on the whole
+    // data set's counts, which every rank knows.
+    let summary = DataSummary {
+        file: args.data.display().to_string(),
+        format: String::new(),
+        users: shard.n_users,
+        items: shard.n_items,
+        ratings: shard.nnz_total,
+        scale_min: args.scale.min(),
+        scale_max: args.scale.max(),
+    };
+    agree(
+        param_args
+            .check_rank_for(&summary)
+            .err()
+            .map(|e| e.to_string()),
+    )?;
 
-    let fitted = if args.stop.no_early_stopping {
+    let fitted = if stop.no_early_stopping {
         plain_fit(&params, &shard, data.as_ref(), comm, &agree)?
     } else {
-        stopped_fit(&params, &args.stop, &shard, data.as_ref(), comm, &agree)?
+        stopped_fit(&params, stop, &shard, data.as_ref(), comm, &agree)?
     };
     let Fitted {
         model,

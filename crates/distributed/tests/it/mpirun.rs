@@ -10,9 +10,11 @@ use std::time::{Duration, Instant};
 
 use std::ops::ControlFlow;
 
-use cnmf_cli::api::{fit_params, read_model, FitSettings, Stopping};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches};
+use cnmf_cli::api::{fit_params, read_model, FitSettings, ParamArgs, Stopping};
 use cnmf_distributed::SUPPORTED;
-use cnmf_engine::{Algorithm, IterationStats};
+use cnmf_engine::{Algorithm, IterationStats, ValidNmfParams};
 use cnmf_ratings::LoadOptions;
 
 use crate::common::{max_rel_diff, write_fixture, write_guarded_fixture};
@@ -587,4 +589,260 @@ fn a_data_directory_is_searched_as_cnmf_fit_searches_it() {
         err.contains("a directory without ml-1m/ratings.dat"),
         "{err}"
     );
+}
+
+/// The arguments of `cnmf fit` that choose the parameters: the CLI's own `ParamArgs` and
+/// `--params FILE`, as `cnmf fit` declares them.
+#[derive(Debug, clap::Parser)]
+struct CnmfFitParams {
+    #[command(flatten)]
+    params: ParamArgs,
+    #[arg(long = "params")]
+    params_file: Option<PathBuf>,
+}
+
+/// The checked parameters `cnmf fit FLAGS` uses for data on `scale` and its stopping options,
+/// chosen as `cnmf fit` chooses them (the file of `--params` applied under the options given
+/// on the command line, then `ParamArgs::check`); the error is `cnmf fit`'s message.
+fn cnmf_fit_params(
+    flags: &[&str],
+    scale: cnmf_ratings::RatingScale,
+) -> Result<(ValidNmfParams, Stopping), String> {
+    let matches = CnmfFitParams::command()
+        .try_get_matches_from(std::iter::once("cnmf").chain(flags.iter().copied()))
+        .map_err(|e| e.to_string())?;
+    let args = CnmfFitParams::from_arg_matches(&matches).map_err(|e| e.to_string())?;
+    let given = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
+    let mut p = args.params;
+    if let Some(file) = &args.params_file {
+        p.apply_params_file(file, &given)
+            .map_err(|e| e.to_string())?;
+    }
+    let checked = p.check(scale).map_err(|e| e.to_string())?;
+    let stopping = Stopping {
+        early_stopping: !p.stop.no_early_stopping,
+        validation_fraction: p.stop.validation_fraction,
+        patience: p.stop.patience,
+        refit: !p.stop.no_refit,
+    };
+    Ok((checked.params, stopping))
+}
+
+/// `cnmf fit FLAGS` on `data` in this process: its parameters ([`cnmf_fit_params`]) and its
+/// fit with early stopping and refit (`cnmf_cli::api::fit`).
+fn cnmf_fit(data: &cnmf_ratings::Ratings, flags: &[&str]) -> cnmf_engine::NmfModel {
+    let (params, stopping) = cnmf_fit_params(flags, data.scale()).unwrap();
+    let mut quiet = |_: &IterationStats| ControlFlow::Continue(());
+    cnmf_cli::api::fit(&params, &stopping, data, &mut quiet)
+        .unwrap()
+        .0
+}
+
+/// `mpirun -np ranks cnmf-mpi fit --data file -o out FLAGS` against `cnmf fit FLAGS`: the
+/// same stored parameters, every prediction to 1e-9 relative, the same flags, screened users
+/// and bursts; returns the model `cnmf-mpi` wrote on the last of `ranks`.
+fn cli_agree(file: &Path, dir: &Path, flags: &[&str], ranks: &[usize]) -> cnmf_engine::NmfModel {
+    let data = cnmf_ratings::load(file, &LoadOptions::default()).unwrap();
+    let cli = cnmf_fit(&data, flags);
+    let mut last = None;
+    for &ranks in ranks {
+        let out = dir.join(format!("cli-agree-{ranks}.cnmf"));
+        let mut c = mpirun(ranks);
+        c.args(["fit", "--data"]).arg(file).arg("-o").arg(&out);
+        c.args(flags);
+        let o = run(c);
+        assert!(
+            o.status.success(),
+            "{flags:?} P={ranks}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let mf = read_model(&out).unwrap();
+        let model = mf.model();
+        assert_eq!(model.params(), cli.params(), "{flags:?} P={ranks}: params");
+        let d = max_rel_diff(&data, &cli, model);
+        println!("mpirun {flags:?} P={ranks}: largest relative difference {d:e}");
+        assert!(d <= 1e-9, "{flags:?} P={ranks}: relative difference {d:e}");
+        assert_eq!(model.iterations(), cli.iterations(), "{flags:?} P={ranks}");
+        assert_eq!(
+            model.corrupt_entries(),
+            cli.corrupt_entries(),
+            "{flags:?} P={ranks}"
+        );
+        assert_eq!(model.screened_users(), cli.screened_users(), "{flags:?}");
+        assert_eq!(model.bursts(), cli.bursts(), "{flags:?} P={ranks}");
+        last = Some(model.clone());
+    }
+    last.expect("at least one number of ranks")
+}
+
+/// guarded's threshold scales and screens, trimmed's `--trim-fraction` and a corrupt
+/// variant's `--warmup`, away from their defaults: `cnmf-mpi fit` on 1 and 2 ranks fits what
+/// `cnmf fit` fits with the same flags, and the model stores the values given.
+#[test]
+#[ignore = "needs MPI: run by .ci/run"]
+fn mpirun_algorithm_options_agree_with_cnmf_fit_on_1_2_ranks() {
+    let common = [
+        "--k",
+        "4",
+        "--iters",
+        "30",
+        "--seed",
+        "7",
+        "--threads",
+        "1",
+        "--no-early-stopping",
+    ];
+    let guarded_dir = tempfile::tempdir().unwrap();
+    let guarded_file = write_guarded_fixture(guarded_dir.path());
+    let guarded = [
+        "--algo",
+        "guarded",
+        "--user-threshold-scale",
+        "0.9",
+        "--item-threshold-scale",
+        "0.7",
+        "--profile-screen",
+        "off",
+        "--burst-window",
+        "2h",
+    ];
+    let model = cli_agree(
+        &guarded_file,
+        guarded_dir.path(),
+        &[&common[..], &guarded].concat(),
+        &[1, 2],
+    );
+    let p = model.params();
+    assert_eq!(p.user_threshold_scale(), 0.9);
+    assert_eq!(p.item_threshold_scale(), 0.7);
+    assert_eq!(p.profile_screen(), None);
+    assert_eq!(p.burst_window(), Some(7200));
+    assert!(model.screened_users().is_empty(), "the profile screen ran");
+    assert!(
+        model.bursts().is_some_and(|b| !b.is_empty()),
+        "the 2-hour burst screen found no burst"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_fixture(dir.path());
+    let trimmed = ["--algo", "trimmed", "--trim-fraction", "0.1"];
+    let model = cli_agree(
+        &file,
+        dir.path(),
+        &[&common[..], &trimmed].concat(),
+        &[1, 2],
+    );
+    assert_eq!(model.params().trim_fraction(), 0.1);
+    let corrupt = [
+        "--algo",
+        "replace-corrupt",
+        "--lambda",
+        "2",
+        "--warmup",
+        "3",
+    ];
+    let model = cli_agree(
+        &file,
+        dir.path(),
+        &[&common[..], &corrupt].concat(),
+        &[1, 2],
+    );
+    assert_eq!(model.params().warmup_iters(), 3);
+    assert!(!model.corrupt_entries().is_empty(), "nothing flagged");
+}
+
+/// `--params FILE` (algorithm, rank, guarded's item scale, iterations, patience and seed from
+/// the file) with `--k` on the command line overriding the file's rank: the model `cnmf fit`
+/// fits with the same file and flag, with `cnmf fit`'s default early stopping and refit.
+#[test]
+#[ignore = "needs MPI: run by .ci/run"]
+fn mpirun_params_file_under_command_line_options_agrees_with_cnmf_fit() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_guarded_fixture(dir.path());
+    let settings = dir.path().join("best.json");
+    std::fs::write(
+        &settings,
+        r#"{"algo": "guarded", "rank": 5, "item_threshold_scale": 0.6, "iters": 60,
+            "patience": 10, "seed": 3}"#,
+    )
+    .unwrap();
+    let settings = settings.to_str().unwrap();
+    let model = cli_agree(
+        &file,
+        dir.path(),
+        &["--params", settings, "--k", "3", "--threads", "1"],
+        &[1, 2],
+    );
+    let p = model.params();
+    assert_eq!(p.algorithm(), Algorithm::Guarded);
+    assert_eq!(p.rank(), 3, "--k overrides the file's rank");
+    assert_eq!(p.item_threshold_scale(), 0.6);
+    assert_eq!(p.seed(), 3);
+}
+
+/// Invalid parameters, an invalid `--params` file and a rank above min(users, items) fail
+/// every rank with `cnmf fit`'s message and leave no model file; the parameters are checked
+/// before any data is read (the data file of those cases does not exist).
+#[test]
+#[ignore = "needs MPI: run by .ci/run"]
+fn invalid_parameters_fail_every_rank_with_cnmf_fits_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = tempfile::tempdir().unwrap();
+    let unknown = settings.path().join("unknown.json");
+    std::fs::write(&unknown, r#"{"rank": 5, "learning_rate": 0.1}"#).unwrap();
+    let unknown = unknown.to_str().unwrap();
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["--algo", "guarded", "--item-threshold-scale", "-1"],
+            "item",
+        ),
+        (
+            &["--trim-fraction", "0.1"],
+            "--trim-fraction applies to the trimmed algorithm only, not ignore-corrupt",
+        ),
+        (
+            &["--algo", "trimmed", "--burst-window", "1h"],
+            "--burst-window applies to the guarded algorithm only, not trimmed",
+        ),
+        (&["--algo", "ignore-missing", "--lambda", "2"], "no effect"),
+        (&["--params", unknown], "unknown key \"learning_rate\""),
+    ];
+    let missing = dir.path().join("missing.data");
+    for (args, part) in cases {
+        let expected = cnmf_fit_params(args, cnmf_ratings::RatingScale::MOVIELENS)
+            .expect_err("cnmf fit refuses these options");
+        assert!(expected.contains(part), "{args:?}: {expected}");
+        let out = dir.path().join("model.cnmf");
+        let mut c = mpirun(2);
+        c.args(["fit", "--data"]).arg(&missing).arg("-o").arg(&out);
+        c.args(args);
+        let o = run(c);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{args:?}: {err}");
+        assert!(err.contains(&expected), "{args:?}: {err}");
+        assert!(!err.contains("missing.data"), "{args:?}: data read: {err}");
+        for rank in 0..2 {
+            assert!(err.contains(&format!("cnmf-mpi (rank {rank}):")), "{err}");
+            assert!(err.contains(&format!("rank {rank} failed")), "{err}");
+        }
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert!(left.is_empty(), "{args:?}: files left: {left:?}");
+    }
+    // The rank check needs the data, as in `cnmf fit`: min(users, items) of the fixture is 41.
+    let file = write_fixture(dir.path());
+    let out = dir.path().join("model.cnmf");
+    let mut c = mpirun(2);
+    c.args(["fit", "--no-early-stopping", "--data"])
+        .arg(&file)
+        .arg("-o")
+        .arg(&out);
+    c.args(["--k", "50", "--iters", "3"]);
+    let o = run(c);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(
+        err.contains("--k 50 is above min(users, items) = 41"),
+        "{err}"
+    );
+    only_data_left(dir.path());
 }
