@@ -1029,47 +1029,45 @@ fn csc_of(csr: &CsMatI<f64, u32>) -> (CsMatI<f64, u32>, Vec<u32>) {
     let nnz = csr.nnz();
     let col_ptr = bucket_starts(csr.indices().iter().copied(), m);
     let mut rows = vec![0u32; nnz];
+    let mut values = vec![0f64; nnz];
     let mut pos = vec![0u32; nnz];
     let ip = csr.indptr();
     let ip = ip.raw_storage();
     let (indices, data) = (csr.indices(), csr.data());
     let cuts = equal_cuts(&col_ptr, rayon::current_num_threads());
     let mut slices = Vec::with_capacity(cuts.len());
-    let (mut r, mut q) = (&mut rows[..], &mut pos[..]);
+    let (mut r, mut v, mut q) = (&mut rows[..], &mut values[..], &mut pos[..]);
     for w in cuts.windows(2) {
         let len = (col_ptr[w[1]] - col_ptr[w[0]]) as usize;
         let (r1, r2) = std::mem::take(&mut r).split_at_mut(len);
+        let (v1, v2) = std::mem::take(&mut v).split_at_mut(len);
         let (q1, q2) = std::mem::take(&mut q).split_at_mut(len);
-        slices.push((w[0], w[1], r1, q1));
-        (r, q) = (r2, q2);
+        slices.push((w[0], w[1], r1, v1, q1));
+        (r, v, q) = (r2, v2, q2);
     }
-    // The scatter writes two arrays at column-ordered (scattered) places; the values are then
-    // gathered through `pos` in order, a read per rating instead of a third scattered write.
-    slices.into_par_iter().for_each(|(j0, j1, rows, pos)| {
-        if j0 == j1 {
-            return;
-        }
-        let base = col_ptr[j0];
-        let mut next: Vec<u32> = col_ptr[j0..j1].iter().map(|&c| c - base).collect();
-        for u in 0..n {
-            let first = ip[u] as usize;
-            for (p, &j) in (first..).zip(&indices[first..ip[u + 1] as usize]) {
-                let j = j as usize;
-                if j < j0 || j >= j1 {
-                    continue;
-                }
-                let slot = &mut next[j - j0];
-                let at = *slot as usize;
-                rows[at] = u as u32;
-                pos[at] = p as u32;
-                *slot += 1;
+    slices
+        .into_par_iter()
+        .for_each(|(j0, j1, rows, values, pos)| {
+            if j0 == j1 {
+                return;
             }
-        }
-    });
-    let mut values = Vec::new();
-    pos.par_iter()
-        .map(|&p| data[p as usize])
-        .collect_into_vec(&mut values);
+            let base = col_ptr[j0];
+            let mut next: Vec<u32> = col_ptr[j0..j1].iter().map(|&c| c - base).collect();
+            for u in 0..n {
+                for p in ip[u] as usize..ip[u + 1] as usize {
+                    let j = indices[p] as usize;
+                    if j < j0 || j >= j1 {
+                        continue;
+                    }
+                    let slot = &mut next[j - j0];
+                    let at = *slot as usize;
+                    rows[at] = u as u32;
+                    values[at] = data[p];
+                    pos[at] = p as u32;
+                    *slot += 1;
+                }
+            }
+        });
     let csc = CsMatI::new_csc((n, m), col_ptr, rows, values);
     (csc, pos)
 }
