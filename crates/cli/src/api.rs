@@ -22,7 +22,7 @@ use crate::error::CliError;
 use crate::fit_args::{fit_stopped, DEFAULT_P, DEFAULT_SIGMA, DEFAULT_WARMUP};
 /// `cnmf fit`'s early-stopping options, the validation split and the refit's length, for a
 /// front end that runs the fits itself (`cnmf-mpi`).
-pub use crate::fit_args::{refit_iterations, validation_split, EarlyStopInfo, StopArgs};
+pub use crate::fit_args::{refit_params, validation_split, EarlyStopInfo, StopArgs};
 /// `cnmf fit`'s algorithm options as clap parses them, for `cnmf-mpi fit` (which flattens
 /// [`ParamArgs`] into its own arguments, so that its flags, defaults, `--params FILE` handling
 /// ([`ParamArgs::apply_params_file`], keys [`PARAMS_FILE_KEYS`]), validation messages

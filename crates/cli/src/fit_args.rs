@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use clap::Args;
 use cnmf_engine::{
-    lambda_from_noise_model, Algorithm, FitOptions, IterationStats, NmfModel, NmfParams,
-    StopReason, ValidNmfParams,
+    lambda_from_noise_model, Algorithm, EngineError, FitOptions, IterationStats, NmfModel,
+    NmfParams, StopReason, ValidNmfParams,
 };
 use cnmf_ratings::load::Columns;
 use cnmf_ratings::{
@@ -402,13 +402,8 @@ pub fn fit_stopped(
         });
     }
     drop(split);
-    let iters = refit_iterations(params, best_iteration);
-    let refit = params
-        .params()
-        .clone()
-        .max_iters(iters)
-        .check()
-        .map_err(CliError::from_engine)?;
+    let refit = refit_params(params, best_iteration).map_err(CliError::from_engine)?;
+    let iters = refit.max_iters();
     let (model, refit_secs) = fit_one(&refit, data, None, " (refit)")?;
     info.refit = true;
     info.refit_iterations = Some(iters);
@@ -426,14 +421,18 @@ pub fn validation_split(data: &Ratings, fraction: f64, seed: u64) -> Option<spli
     split::random_holdout(data, fraction, seed ^ VALIDATION_SEED_MIX).ok()
 }
 
-/// The iterations of the refit after early stopping chose `best_iteration`: at least 1, and
-/// past the warm-up for the algorithms that down-weight ratings after it.
-pub fn refit_iterations(params: &ValidNmfParams, best_iteration: usize) -> usize {
+/// The refit's parameters after early stopping chose `best_iteration`: `params` with
+/// `max_iters` that iteration, at least 1, and past the warm-up for the algorithms that
+/// down-weight ratings after it.
+pub fn refit_params(
+    params: &ValidNmfParams,
+    best_iteration: usize,
+) -> Result<ValidNmfParams, EngineError> {
     let mut iters = best_iteration.max(1);
     if params.algorithm().downweights() && params.warmup_iters() >= iters {
         iters = params.warmup_iters() + 1;
     }
-    iters
+    params.params().clone().max_iters(iters).check()
 }
 
 /// The value of `--burst-window`: `Some(seconds)`, or `None` for `off`.

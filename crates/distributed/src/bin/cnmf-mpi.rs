@@ -24,7 +24,7 @@
 //! each rank the positions of its users' held-out ratings (`distribute_holdout`); the
 //! early-stopped fit runs on the rest with the validation NMAE summed over the ranks in rank
 //! order, then a fit of all the data for the best number of iterations
-//! (`cnmf_cli::api::refit_iterations`), from the same initial factors.
+//! (`cnmf_cli::api::refit_params`), from the same initial factors.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,7 +33,7 @@ use std::time::Instant;
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use cnmf_cli::api::{
-    model_file, refit_iterations, validation_split, write_model, CheckedParams, DataSummary,
+    model_file, refit_params, validation_split, write_model, CheckedParams, DataSummary,
     EarlyStopInfo, ModelFormat, ParamArgs, StopArgs,
 };
 use cnmf_distributed::{
@@ -449,15 +449,10 @@ fn stopped_fit(
         });
     }
     drop((fit, held, split));
-    let iters = refit_iterations(params, best_iteration);
-    let refit = params
-        .params()
-        .clone()
-        .max_iters(iters)
-        .check()
-        .map_err(|e| e.to_string());
+    let refit = refit_params(params, best_iteration).map_err(|e| e.to_string());
     agree(refit.as_ref().err().cloned())?;
     let refit = refit?;
+    let iters = refit.max_iters();
     let fit = agreed_fit(&refit, shard, data, None, comm, agree)?;
     info.refit = true;
     info.refit_iterations = Some(iters);

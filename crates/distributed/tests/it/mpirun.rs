@@ -53,6 +53,15 @@ fn run(mut c: Command) -> Output {
         .unwrap_or_else(|e| panic!("cannot start mpirun (is MPI installed?): {e}"))
 }
 
+/// Runs `c`, which must fail; its standard error.
+fn failure(c: Command) -> String {
+    let what = format!("{c:?}");
+    let o = run(c);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(!o.status.success(), "{what} succeeded: {err}");
+    err
+}
+
 fn settings(alg: Algorithm, k: usize, iters: usize) -> FitSettings {
     FitSettings {
         rank: k,
@@ -314,9 +323,7 @@ fn invalid_stopping_options_fail_with_cnmf_fits_messages() {
         let mut c = mpirun(2);
         c.args(["fit", "--data"]).arg(&file).arg("-o").arg(&out);
         c.args(args);
-        let o = run(c);
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(!o.status.success(), "{args:?}: {err}");
+        let err = failure(c);
         assert!(err.contains(message), "{args:?}: {err}");
         only_data_left(dir.path());
     }
@@ -363,9 +370,7 @@ fn keep_times_stores_the_training_ratings_timestamps() {
         .arg("-o")
         .arg(&out);
     c.args(["--k", "3", "--iters", "5"]);
-    let o = run(c);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success(), "{err}");
+    let err = failure(c);
     assert!(
         err.contains("--keep-times needs timestamps, and the ratings have none"),
         "{err}"
@@ -426,9 +431,7 @@ fn a_bad_line_fails_every_rank_naming_file_line_and_rank() {
         .arg("-o")
         .arg(&out);
     c.args(["--k", "2", "--iters", "5"]);
-    let o = run(c);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success(), "{err}");
+    let err = failure(c);
     for rank in 0..2 {
         assert!(err.contains(&format!("cnmf-mpi (rank {rank}):")), "{err}");
         assert!(err.contains(&format!("rank {rank} failed")), "{err}");
@@ -451,9 +454,7 @@ fn with_split_input_only_the_rank_that_read_a_bad_line_reports_it() {
         .arg("-o")
         .arg(&out);
     c.args(["--k", "2", "--iters", "5"]);
-    let o = run(c);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success(), "{err}");
+    let err = failure(c);
     for rank in 0..2 {
         assert!(
             err.contains(&format!("cnmf-mpi (rank {rank}): rank 1 failed")),
@@ -582,9 +583,7 @@ fn a_data_directory_is_searched_as_cnmf_fit_searches_it() {
         .arg(empty.path())
         .arg("-o")
         .arg(&out);
-    let o = run(c);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success(), "{err}");
+    let err = failure(c);
     assert!(
         err.contains("a directory without ml-1m/ratings.dat"),
         "{err}"
@@ -816,9 +815,7 @@ fn invalid_parameters_fail_every_rank_with_cnmf_fits_messages() {
         let mut c = mpirun(2);
         c.args(["fit", "--data"]).arg(&missing).arg("-o").arg(&out);
         c.args(args);
-        let o = run(c);
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(!o.status.success(), "{args:?}: {err}");
+        let err = failure(c);
         assert!(err.contains(&expected), "{args:?}: {err}");
         assert!(!err.contains("missing.data"), "{args:?}: data read: {err}");
         for rank in 0..2 {
@@ -837,9 +834,7 @@ fn invalid_parameters_fail_every_rank_with_cnmf_fits_messages() {
         .arg("-o")
         .arg(&out);
     c.args(["--k", "50", "--iters", "3"]);
-    let o = run(c);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success(), "{err}");
+    let err = failure(c);
     assert!(
         err.contains("--k 50 is above min(users, items) = 41"),
         "{err}"
