@@ -28,7 +28,7 @@ use std::time::Instant;
 
 use cnmf_engine::numeric::{dot, split_at_cuts, Isa, Job, Simd, EPS};
 use cnmf_engine::{
-    init_factors, Algorithm, Burst, Factors, Guard, IterationStats, NmfModel, StopReason,
+    init_factors, Algorithm, Best, Burst, Factors, Guard, IterationStats, NmfModel, StopReason,
     ValidNmfParams,
 };
 use cnmf_ratings::{Ratings, Triple};
@@ -250,16 +250,6 @@ struct State {
     val_nmae: Option<f64>,
     /// Early stopping's best state so far.
     best: Option<Best>,
-}
-
-/// The best state seen so far under early stopping (the engine's `Best`): this rank's rows.
-#[derive(Debug)]
-struct Best {
-    iteration: usize,
-    nmae: f64,
-    w: Vec<f64>,
-    h: Vec<f64>,
-    flags: Vec<u8>,
 }
 
 /// The validation ratings of this rank's users and their number on all ranks.
@@ -669,25 +659,9 @@ fn measure(
     });
     // Early stopping first, as the engine's `decide`: the same numbers on every rank.
     if let (Some(patience), Some(nmae)) = (p.early_stopping(), st.val_nmae) {
-        if st.best.as_ref().is_none_or(|b| nmae < b.nmae) {
-            let b = st.best.get_or_insert_with(|| Best {
-                iteration: t,
-                nmae,
-                w: Vec::new(),
-                h: Vec::new(),
-                flags: Vec::new(),
-            });
-            b.iteration = t;
-            b.nmae = nmae;
-            b.w.clone_from(&st.w);
-            b.h.clone_from(&st.h);
-            b.flags.clone_from(&st.flags);
-        } else if let Some(b) = st.best.as_ref() {
-            if t - b.iteration >= patience {
-                return Ok(Some(StopReason::EarlyStopped {
-                    best_iteration: b.iteration,
-                }));
-            }
+        let state = (&st.w[..], &st.h[..], &st.flags[..]);
+        if let Some(stop) = Best::track(&mut st.best, t, nmae, patience, state) {
+            return Ok(Some(stop));
         }
     }
     if let (Some(tol), [.., prev, last]) = (p.tolerance(), &st.trace[..]) {

@@ -288,13 +288,63 @@ struct Pending {
     validation_nmae: Option<f64>,
 }
 
-/// Best state seen so far under early stopping.
-struct Best {
-    iteration: usize,
-    nmae: f64,
-    w: Vec<f64>,
-    h: Vec<f64>,
-    flags: Vec<u8>,
+/// Best state seen so far under early stopping. Public (hidden) for the distributed fit, so
+/// that both keep and stop by one rule ([`Best::track`]).
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Best {
+    /// The iteration with the lowest validation NMAE (the first, on ties).
+    pub iteration: usize,
+    /// Its validation NMAE.
+    pub nmae: f64,
+    /// Its `W`, `H` and corruption flags.
+    pub w: Vec<f64>,
+    pub h: Vec<f64>,
+    pub flags: Vec<u8>,
+}
+
+/// Whether `nmae` improves on `best` (strictly lower; a NaN never does).
+fn best_so_far(nmae: f64, best: f64) -> bool {
+    nmae < best
+}
+
+impl Best {
+    /// Early stopping after iteration `t`, whose validation NMAE is `nmae`: a lower NMAE than
+    /// the best so far makes `state` (`W`, `H`, flags) the best; `patience` iterations past the
+    /// best without one stop the fit.
+    pub fn track(
+        best: &mut Option<Best>,
+        t: usize,
+        nmae: f64,
+        patience: usize,
+        state: (&[f64], &[f64], &[u8]),
+    ) -> Option<StopReason> {
+        match best {
+            Some(b) if !best_so_far(nmae, b.nmae) => {
+                (t - b.iteration >= patience).then_some(StopReason::EarlyStopped {
+                    best_iteration: b.iteration,
+                })
+            }
+            _ => {
+                let b = best.get_or_insert_with(|| Best {
+                    iteration: t,
+                    nmae,
+                    w: Vec::new(),
+                    h: Vec::new(),
+                    flags: Vec::new(),
+                });
+                b.iteration = t;
+                b.nmae = nmae;
+                b.w.clear();
+                b.w.extend_from_slice(state.0);
+                b.h.clear();
+                b.h.extend_from_slice(state.1);
+                b.flags.clear();
+                b.flags.extend_from_slice(state.2);
+                None
+            }
+        }
+    }
 }
 
 /// What the iterations carry from one to the next.
@@ -779,29 +829,8 @@ impl Run<'_, '_> {
         let last = trace.last().expect("statistics pushed");
         let t = last.iteration;
         if let (Some(patience), Some(nmae)) = (p.early_stopping(), last.validation_nmae) {
-            let improved = best.as_ref().is_none_or(|b| nmae < b.nmae);
-            if improved {
-                let b = best.get_or_insert_with(|| Best {
-                    iteration: t,
-                    nmae,
-                    w: Vec::new(),
-                    h: Vec::new(),
-                    flags: Vec::new(),
-                });
-                b.iteration = t;
-                b.nmae = nmae;
-                b.w.clear();
-                b.w.extend_from_slice(state.0);
-                b.h.clear();
-                b.h.extend_from_slice(state.1);
-                b.flags.clear();
-                b.flags.extend_from_slice(state.2);
-            } else if let Some(b) = best.as_ref() {
-                if t - b.iteration >= patience {
-                    return Some(StopReason::EarlyStopped {
-                        best_iteration: b.iteration,
-                    });
-                }
+            if let Some(stop) = Best::track(best, t, nmae, patience, state) {
+                return Some(stop);
             }
         }
         if t >= 1 {

@@ -121,6 +121,8 @@ pub use algorithm::Algorithm;
 pub use burst::Burst;
 pub use error::EngineError;
 pub use factors::{init_factors, Factors};
+#[doc(hidden)]
+pub use fit::Best;
 pub use fit::FitOptions;
 #[doc(hidden)]
 pub use kernels::Guard;
