@@ -213,6 +213,12 @@ pub struct ReproduceArgs {
     #[arg(long, value_name = "N")]
     pub regularised_reps: Option<usize>,
 
+    /// Repetitions of the recommended configuration, clean fits made as `cnmf fit` makes them
+    /// by default, each early-stopped over hundreds of iterations (the first N of the run;
+    /// default 2, --quick 1).
+    #[arg(long, value_name = "N")]
+    pub recipe_reps: Option<usize>,
+
     /// Skip the other iteration budgets (the paper's algorithms again at a long budget and at
     /// each one's best validation iteration, so that every verdict says whether it is stable
     /// across budgets).

@@ -130,6 +130,8 @@ pub struct Config {
     pub regularised: bool,
     /// Repetitions of the regularised block.
     pub regularised_reps: usize,
+    /// Repetitions of the recommended configuration (`crate::recipe`).
+    pub recipe_reps: usize,
     /// Whether the paper's algorithms run again at the other budgets (every repetition; not
     /// with a time budget).
     pub budgets: bool,
@@ -156,7 +158,7 @@ impl Config {
         let (iters, iters_source) = iterations(a)?;
         let lambda = lambda_choice(a)?;
         let threads = threads(a)?;
-        let (sweep_reps, regularised_reps) = block_reps(a, reps)?;
+        let (sweep_reps, regularised_reps, recipe_reps) = block_reps(a, reps)?;
         Ok(Config {
             data: a.data.clone(),
             download: !a.no_download,
@@ -176,6 +178,7 @@ impl Config {
             sweep_reps,
             regularised: !a.no_regularised,
             regularised_reps,
+            recipe_reps,
             budgets: !a.no_budgets && a.time_budget.is_none(),
             more_attacks: !a.no_more_attacks,
             protocol: Protocol::new(quick),
@@ -269,9 +272,9 @@ fn threads(a: &ReproduceArgs) -> Result<usize> {
     Ok(threads)
 }
 
-/// Repetitions of the sweeps and of the regularised block: they run in the first
-/// repetitions, so at most `reps`.
-fn block_reps(a: &ReproduceArgs, reps: usize) -> Result<(usize, usize)> {
+/// Repetitions of the sweeps, of the regularised block and of the recommended configuration:
+/// they run in the first repetitions, so at most `reps`.
+fn block_reps(a: &ReproduceArgs, reps: usize) -> Result<(usize, usize, usize)> {
     let sweep_reps = a
         .sweep_reps
         .unwrap_or(if a.quick { 1 } else { 3 })
@@ -279,6 +282,10 @@ fn block_reps(a: &ReproduceArgs, reps: usize) -> Result<(usize, usize)> {
     let regularised_reps = a
         .regularised_reps
         .unwrap_or(if a.quick { 1 } else { 5 })
+        .min(reps);
+    let recipe_reps = a
+        .recipe_reps
+        .unwrap_or(if a.quick { 1 } else { 2 })
         .min(reps);
     for (flag, given, what) in [
         (
@@ -291,6 +298,11 @@ fn block_reps(a: &ReproduceArgs, reps: usize) -> Result<(usize, usize)> {
             a.regularised_reps,
             "--no-regularised to skip the block",
         ),
+        (
+            "--recipe-reps",
+            a.recipe_reps,
+            "the default, 2, for a shorter run",
+        ),
     ] {
         match given {
             Some(0) => bail!("{flag} must be at least 1 (use {what})"),
@@ -300,7 +312,7 @@ fn block_reps(a: &ReproduceArgs, reps: usize) -> Result<(usize, usize)> {
             _ => {}
         }
     }
-    Ok((sweep_reps, regularised_reps))
+    Ok((sweep_reps, regularised_reps, recipe_reps))
 }
 
 impl Protocol {

@@ -76,6 +76,8 @@ pub struct Settings {
     pub filler: usize,
     /// The regularised block, if it runs.
     pub regularised: Option<Regularised>,
+    /// Repetitions of the recommended configuration (the first ones of the run).
+    pub recipe_reps: usize,
     /// The sweeps, if they run.
     pub sweeps: Option<SweepSettings>,
     /// The other iteration budgets of the paper's algorithms (empty when skipped).
@@ -595,9 +597,10 @@ pub fn run_rep(
         _ => None,
     };
     drop(clean_models);
-    let recipe = match &s.regularised {
-        Some(r) if rep < r.reps => crate::recipe::run(&scn.train, &test, s, rep, progress)?,
-        _ => Vec::new(),
+    let recipe = if rep < s.recipe_reps {
+        crate::recipe::run(&scn.train, &test, s, rep, progress)?
+    } else {
+        Vec::new()
     };
     let regularised = regularised_block(&scn, &test, init, s, &seeds, rep, progress)?;
 
@@ -763,7 +766,10 @@ pub fn fits_in_rep(s: &Settings, n_extras: usize, rep: usize, n_users: usize) ->
     // The paper block's four models and its null control, then the extra methods.
     let mut n = 5 * n_alg + 4 * n_extras as u64 + budgets::fits(s) + more_attacks::fits(s);
     if s.regularised.as_ref().is_some_and(|r| rep < r.reps) {
-        n += 4 * n_alg + crate::recipe::METHODS.len() as u64;
+        n += 4 * n_alg;
+    }
+    if rep < s.recipe_reps {
+        n += crate::recipe::METHODS.len() as u64;
     }
     if let Some(sw) = &s.sweeps {
         if rep < sw.reps {
@@ -793,6 +799,7 @@ mod tests {
             noise_probability: 0.1,
             filler: 6,
             regularised: None,
+            recipe_reps: 0,
             sweeps: None,
             budgets: Vec::new(),
             more_attacks: None,

@@ -17,8 +17,10 @@ use crate::seeds::{derive, Stream};
 /// The algorithms of the block: the command line's default and the defence.
 pub const METHODS: [Algorithm; 2] = [Algorithm::IgnoreCorrupt, Algorithm::Guarded];
 
-/// Fits `train` with each of [`METHODS`] as `cnmf fit --algo NAME --seed S` does (one thread:
-/// the repetitions run in parallel), `S` drawn from the repetition's seed; tests on `test`.
+/// Fits `train` with each of [`METHODS`] as `cnmf fit --algo NAME --seed S` does, `S` drawn
+/// from the repetition's seed, in the caller's rayon pool as the paper block's fits (`threads`
+/// 0: a pool of the fit's own, installed from a repetition's worker, let that worker wander off
+/// to other repetitions while it waited); tests on `test`. The bits do not depend on it.
 pub fn run(
     train: &Ratings,
     test: &[Triple],
@@ -39,7 +41,7 @@ pub fn run(
                 l2: api::DEFAULT_L2,
                 l2_per_rating: true,
                 seed: derive(s.seed, rep as u64, Stream::Recipe),
-                threads: 1,
+                threads: 0,
             };
             let params = api::fit_params(&settings, train.scale())
                 .map_err(anyhow::Error::msg)

@@ -259,7 +259,7 @@ pub struct RepRecord {
     /// L2 + early stopping, every engine algorithm (empty when skipped).
     pub regularised: Vec<MethodRecord>,
     /// The recommended configuration: clean fits exactly as `cnmf fit` makes them by default
-    /// (in the regularised block's repetitions; empty when skipped).
+    /// (in the first `--recipe-reps` repetitions; empty in the others).
     pub recipe: Vec<RecipeRecord>,
     /// Other methods (see `extra.rs`).
     pub extra: Vec<MethodRecord>,

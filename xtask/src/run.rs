@@ -223,6 +223,7 @@ fn settings(config: &Config, cal: &Calibration) -> Settings {
         noise_probability: config.protocol.noise_probability,
         filler: config.protocol.filler,
         regularised: calibrate::regularised(cal, config),
+        recipe_reps: config.recipe_reps,
         sweeps: config.sweeps.then(|| SweepSettings {
             reps: config.sweep_reps,
             sizes: config.protocol.sweep_attack_sizes.clone(),
