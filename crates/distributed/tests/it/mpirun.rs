@@ -3,6 +3,7 @@
 //! (they need Open MPI or MPICH and the `mpi` feature); `.ci/run` runs them with
 //! `cargo test -p cnmf-distributed --features mpi -- --include-ignored`.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
@@ -53,6 +54,26 @@ fn run(mut c: Command) -> Output {
         .unwrap_or_else(|e| panic!("cannot start mpirun (is MPI installed?): {e}"))
 }
 
+/// No flags besides `fit --data DATA -o OUT`.
+const NO_FLAGS: [&str; 0] = [];
+
+/// `mpirun -np ranks cnmf-mpi fit --data data -o out` with `flags` after `fit`.
+fn fit_command<S: AsRef<OsStr>>(
+    ranks: usize,
+    data: impl AsRef<OsStr>,
+    out: impl AsRef<OsStr>,
+    flags: impl IntoIterator<Item = S>,
+) -> Command {
+    let mut c = mpirun(ranks);
+    c.arg("fit")
+        .args(flags)
+        .arg("--data")
+        .arg(data)
+        .arg("-o")
+        .arg(out);
+    c
+}
+
 /// Runs `c`, which must fail; its standard error.
 fn failure(c: Command) -> String {
     let what = format!("{c:?}");
@@ -93,11 +114,7 @@ fn agree_with(file: &Path, dir: &Path, k: usize, iters: usize, extra: &[&str], a
         let engine = params.fit(&data).unwrap();
         for ranks in [1, 2, 4] {
             let out = dir.join(format!("{alg}-{ranks}.cnmf"));
-            let mut c = mpirun(ranks);
-            c.args(["fit", "--no-early-stopping", "--data"])
-                .arg(file)
-                .arg("-o")
-                .arg(&out);
+            let mut c = fit_command(ranks, file, &out, ["--no-early-stopping"]);
             c.args(["--algo", alg.name(), "--k", &k.to_string()]);
             c.args(["--iters", &iters.to_string(), "--seed", "7", "--l2", "0.1"]);
             c.args(extra);
@@ -221,8 +238,7 @@ fn stopped_agree(file: &Path, dir: &Path, s: &FitSettings, extra: &[&str], ranks
     let (cli, best) = cli_default_fit(&data, s);
     for &ranks in ranks {
         let out = dir.join(format!("{alg}-stopped-{ranks}.cnmf"));
-        let mut c = mpirun(ranks);
-        c.args(["fit", "--data"]).arg(file).arg("-o").arg(&out);
+        let mut c = fit_command(ranks, file, &out, NO_FLAGS);
         c.args(["--algo", alg.name()]);
         c.args(extra);
         let o = run(c);
@@ -320,8 +336,7 @@ fn invalid_stopping_options_fail_with_cnmf_fits_messages() {
         ),
     ] {
         let out = dir.path().join("model.cnmf");
-        let mut c = mpirun(2);
-        c.args(["fit", "--data"]).arg(&file).arg("-o").arg(&out);
+        let mut c = fit_command(2, &file, &out, NO_FLAGS);
         c.args(args);
         let err = failure(c);
         assert!(err.contains(message), "{args:?}: {err}");
@@ -343,11 +358,7 @@ fn keep_times_stores_the_training_ratings_timestamps() {
     assert!(times.windows(2).any(|w| w[0] != w[1]), "the times differ");
     for extra in [&[][..], &["--split-input"]] {
         let out = dir.path().join("model.cnmf");
-        let mut c = mpirun(2);
-        c.args(["fit", "--keep-times", "--data"])
-            .arg(&file)
-            .arg("-o")
-            .arg(&out);
+        let mut c = fit_command(2, &file, &out, ["--keep-times"]);
         c.args(["--k", "3", "--iters", "30"]);
         c.args(extra);
         let o = run(c);
@@ -364,11 +375,7 @@ fn keep_times_stores_the_training_ratings_timestamps() {
     }
     std::fs::write(&csv, text).unwrap();
     let out = dir.path().join("model.cnmf");
-    let mut c = mpirun(2);
-    c.args(["fit", "--keep-times", "--data"])
-        .arg(&csv)
-        .arg("-o")
-        .arg(&out);
+    let mut c = fit_command(2, &csv, &out, ["--keep-times"]);
     c.args(["--k", "3", "--iters", "5"]);
     let err = failure(c);
     assert!(
@@ -389,11 +396,7 @@ fn mpirun_same_ranks_same_bits() {
         let models: Vec<_> = (0..2)
             .map(|attempt| {
                 let out = dir.path().join(format!("m{ranks}-{attempt}.cnmf"));
-                let mut c = mpirun(ranks);
-                c.args(["fit", "--no-early-stopping", "--data"])
-                    .arg(&file)
-                    .arg("-o")
-                    .arg(&out);
+                let mut c = fit_command(ranks, &file, &out, ["--no-early-stopping"]);
                 c.args(["--algo", "replace-corrupt", "--k", "5", "--iters", "40"]);
                 let o = run(c);
                 assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -425,11 +428,7 @@ fn a_bad_line_fails_every_rank_naming_file_line_and_rank() {
     )
     .unwrap();
     let out = dir.path().join("model.cnmf");
-    let mut c = mpirun(2);
-    c.args(["fit", "--no-early-stopping", "--data"])
-        .arg(&file)
-        .arg("-o")
-        .arg(&out);
+    let mut c = fit_command(2, &file, &out, ["--no-early-stopping"]);
     c.args(["--k", "2", "--iters", "5"]);
     let err = failure(c);
     for rank in 0..2 {
@@ -448,11 +447,7 @@ fn with_split_input_only_the_rank_that_read_a_bad_line_reports_it() {
     // Four lines of 8 bytes: with 2 ranks the bad line 4 is in rank 1's half.
     std::fs::write(&file, "1\t1\t5\t0\n2\t1\t4\t0\n3\t1\t2\t0\n3\t2\t9\t0\n").unwrap();
     let out = dir.path().join("model.cnmf");
-    let mut c = mpirun(2);
-    c.args(["fit", "--split-input", "--data"])
-        .arg(&file)
-        .arg("-o")
-        .arg(&out);
+    let mut c = fit_command(2, &file, &out, ["--split-input"]);
     c.args(["--k", "2", "--iters", "5"]);
     let err = failure(c);
     for rank in 0..2 {
@@ -503,11 +498,7 @@ fn a_killed_rank_fails_the_job_and_leaves_no_model() {
     }
     std::fs::write(&file, text).unwrap();
     let out = dir.path().join("model.cnmf");
-    let mut c = mpirun(2);
-    c.args(["fit", "--no-early-stopping", "--data"])
-        .arg(&file)
-        .arg("-o")
-        .arg(&out);
+    let mut c = fit_command(2, &file, &out, ["--no-early-stopping"]);
     c.args(["--k", "16", "--iters", "100000", "--algo", "ignore-missing"]);
     let _job = one_job();
     let child = c
@@ -568,21 +559,13 @@ fn a_data_directory_is_searched_as_cnmf_fit_searches_it() {
     )
     .unwrap();
     let out = dir.path().join("model.cnmf");
-    let mut c = mpirun(2);
-    c.args(["fit", "--no-early-stopping", "--data"])
-        .arg(dir.path())
-        .arg("-o")
-        .arg(&out);
+    let mut c = fit_command(2, dir.path(), &out, ["--no-early-stopping"]);
     c.args(["--k", "1", "--iters", "3"]);
     let o = run(c);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(read_model(&out).unwrap().n_ratings(), 6);
     let empty = tempfile::tempdir().unwrap();
-    let mut c = mpirun(2);
-    c.args(["fit", "--no-early-stopping", "--data"])
-        .arg(empty.path())
-        .arg("-o")
-        .arg(&out);
+    let c = fit_command(2, empty.path(), &out, ["--no-early-stopping"]);
     let err = failure(c);
     assert!(
         err.contains("a directory without ml-1m/ratings.dat"),
@@ -646,8 +629,7 @@ fn cli_agree(file: &Path, dir: &Path, flags: &[&str], ranks: &[usize]) -> cnmf_e
     let mut last = None;
     for &ranks in ranks {
         let out = dir.join(format!("cli-agree-{ranks}.cnmf"));
-        let mut c = mpirun(ranks);
-        c.args(["fit", "--data"]).arg(file).arg("-o").arg(&out);
+        let mut c = fit_command(ranks, file, &out, NO_FLAGS);
         c.args(flags);
         let o = run(c);
         assert!(
@@ -812,8 +794,7 @@ fn invalid_parameters_fail_every_rank_with_cnmf_fits_messages() {
             .expect_err("cnmf fit refuses these options");
         assert!(expected.contains(part), "{args:?}: {expected}");
         let out = dir.path().join("model.cnmf");
-        let mut c = mpirun(2);
-        c.args(["fit", "--data"]).arg(&missing).arg("-o").arg(&out);
+        let mut c = fit_command(2, &missing, &out, NO_FLAGS);
         c.args(args);
         let err = failure(c);
         assert!(err.contains(&expected), "{args:?}: {err}");
@@ -828,11 +809,7 @@ fn invalid_parameters_fail_every_rank_with_cnmf_fits_messages() {
     // The rank check needs the data, as in `cnmf fit`: min(users, items) of the fixture is 41.
     let file = write_fixture(dir.path());
     let out = dir.path().join("model.cnmf");
-    let mut c = mpirun(2);
-    c.args(["fit", "--no-early-stopping", "--data"])
-        .arg(&file)
-        .arg("-o")
-        .arg(&out);
+    let mut c = fit_command(2, &file, &out, ["--no-early-stopping"]);
     c.args(["--k", "50", "--iters", "3"]);
     let err = failure(c);
     assert!(
