@@ -82,6 +82,29 @@ def _dense(ids: np.ndarray, what: str) -> Tuple[np.ndarray, np.ndarray]:
     return uniq, inverse.reshape(-1).astype(np.uint32)
 
 
+def _side(ids: np.ndarray, what: str) -> Tuple[Any, Optional[np.ndarray]]:
+    """One side of the ratings as ``_cnmf.fit`` takes it, and its distinct ids when they are
+    computed here: integer ids that fit ``int64`` go as they are (an ``int64`` array, not
+    copied when it is one already; Rust interns them), other ids as their distinct ids' texts
+    and every rating's index (``_dense``)."""
+    kind, size = ids.dtype.kind, ids.dtype.itemsize
+    if kind == "i" or (kind == "u" and (size < 8 or ids.size == 0 or ids.max() < 2**63)):
+        return np.ascontiguousarray(ids, dtype=np.int64), None
+    uniq, index = _dense(ids, what)
+    return (_id_args(uniq), np.ascontiguousarray(index)), uniq
+
+
+def _distinct_as(distinct: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """The distinct integer ids computed in Rust (``int64``) with the dtype ``_dense`` gives:
+    ``int64`` when it counts them (nonnegative ids within about four times their number),
+    else the input's (``np.unique``)."""
+    if ids.dtype == np.int64 or (
+        len(distinct) and distinct[0] >= 0 and distinct[-1] < 4 * ids.size + (1 << 20)
+    ):
+        return distinct
+    return distinct.astype(ids.dtype)
+
+
 def _seconds(t: Any) -> np.ndarray:
     """Timestamps as int64 seconds since the Unix epoch (integers, or NumPy/pandas datetimes)."""
     a = np.asarray(t)
@@ -91,7 +114,7 @@ def _seconds(t: Any) -> np.ndarray:
         raise ValueError(
             f"timestamps must be integer seconds or datetimes, got dtype {a.dtype}"
         )
-    return a.astype(np.int64).reshape(-1)
+    return a.astype(np.int64, copy=False).reshape(-1)
 
 
 def _triples(
@@ -381,11 +404,6 @@ class CorrectiveNMF:
             self._record_timings(started, prepared)
             return self
         users, item_ids, values, times = _triples(X, items, ratings, timestamps)
-        # Ids in sorted order give the dense indices; the engine's builder then puts the
-        # ratings in (user, item) order and refuses a repeated pair, so every input form and
-        # order gives the same model.
-        uniq_u, u_idx = _dense(users, "user")
-        uniq_i, i_idx = _dense(item_ids, "item")
         if times is not None:
             times = np.ascontiguousarray(times)
         elif keep_times:
@@ -393,20 +411,20 @@ class CorrectiveNMF:
                 "keep_times=True needs timestamps, and none were given: a DataFrame with a "
                 "timestamp column, (users, items, ratings, timestamps) or timestamps="
             )
-        user_texts, item_texts = _id_args(uniq_u), _id_args(uniq_i)
-        u_idx, i_idx = np.ascontiguousarray(u_idx), np.ascontiguousarray(i_idx)
+        # Ids in sorted order give the dense indices (integer ids are interned in Rust, other
+        # ids by `_dense`); the engine's builder then puts the ratings in (user, item) order
+        # and refuses a repeated pair, so every input form and order gives the same model.
+        user_arg, uniq_u = _side(users, "user")
+        item_arg, uniq_i = _side(item_ids, "item")
         values = np.ascontiguousarray(values)
         prepared = time.perf_counter()
-        model = _cnmf.fit(
-            user_texts,
-            item_texts,
-            u_idx,
-            i_idx,
-            values,
-            args,
-            timestamps=times,
-            keep_times=keep_times,
+        model, rust_u, rust_i = _cnmf.fit(
+            user_arg, item_arg, values, args, timestamps=times, keep_times=keep_times
         )
+        if uniq_u is None:
+            uniq_u = _distinct_as(rust_u, users)
+        if uniq_i is None:
+            uniq_i = _distinct_as(rust_i, item_ids)
         self._set_model(model, uniq_u, uniq_i)
         self._record_timings(started, prepared)
         return self

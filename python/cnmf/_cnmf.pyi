@@ -56,17 +56,19 @@ class Settings(TypedDict):
 ALGORITHMS: List[str]
 
 def fit(
-    user_ids: Union[List[str], npt.NDArray[np.int64]],
-    item_ids: Union[List[str], npt.NDArray[np.int64]],
-    user_index: npt.NDArray[np.uint32],
-    item_index: npt.NDArray[np.uint32],
+    users: Union[npt.NDArray[np.int64], Tuple[Union[List[str], npt.NDArray[np.int64]], npt.NDArray[np.uint32]]],
+    items: Union[npt.NDArray[np.int64], Tuple[Union[List[str], npt.NDArray[np.int64]], npt.NDArray[np.uint32]]],
     ratings: npt.NDArray[np.float64],
     settings: Settings,
     timestamps: Optional[npt.NDArray[np.int64]] = None,
     keep_times: bool = False,
-) -> Model:
-    """Fits the engine on ratings by dense indices into the id lists (``keep_times``: the
-    model stores every rating's value and timestamp, as ``cnmf fit --keep-times``)."""
+) -> Tuple[Model, Optional[npt.NDArray[np.int64]], Optional[npt.NDArray[np.int64]]]:
+    """Fits the engine. Each side (users, items) is every rating's integer id (interned in
+    Rust, in ascending order, on every core with the GIL released) or ``(ids, index)``: the
+    distinct ids and every rating's dense index into them. Returns the model and, for a side
+    given as integer ids, its distinct ids in index order (None otherwise). The arrays are read
+    in place, not copied (``keep_times``: the model stores every rating's value and timestamp,
+    as ``cnmf fit --keep-times``)."""
 
 def fit_csr(
     user_ids: Union[List[str], npt.NDArray[np.int64]],

@@ -10,6 +10,7 @@
 //! fit releases the GIL; its threads are the engine's own pool of `n_threads` threads (the
 //! results do not depend on the count).
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -52,77 +53,194 @@ struct Timings {
     package: f64,
 }
 
-/// Fits the engine. The ratings are `(user_index[n], item_index[n], ratings[n])`, indices into
-/// `user_ids` and `item_ids` (external ids as text, interned in that order, so the dense
-/// indices and the model's rows are those orders); the parameters are `cnmf fit`'s (see
-/// [`api::fit_params`]). `timestamps` (seconds since the Unix epoch, one per rating) feed
-/// `guarded`'s burst screen; with `keep_times` the model file stores every rating's value and
-/// timestamp, as `cnmf fit --keep-times` does (an error without timestamps). The error message
-/// of a rating names its 1-based position.
+/// Fits the engine. `users` and `items` give each rating's user and item, each side either as
+/// every rating's integer id (a NumPy `int64` array, interned here: the distinct ids in
+/// ascending order, as NumPy's `unique` orders them, computed on every core with the GIL
+/// released) or as a tuple `(ids, index)`: the distinct external ids (texts, or integers as an
+/// `int64` array), interned in that order, and every rating's index into them. The parameters
+/// are `cnmf fit`'s (see [`api::fit_params`]). `timestamps` (seconds since the Unix epoch, one
+/// per rating) feed `guarded`'s burst screen; with `keep_times` the model file stores every
+/// rating's value and timestamp, as `cnmf fit --keep-times` does (an error without
+/// timestamps). The error message of a rating names its 1-based position.
+///
+/// Returns the model and, for each side given as integer ids, its distinct ids in index order
+/// (`int64`; None for a side given as `(ids, index)`). The arrays are read where they are, not
+/// copied: the caller must not change them while the fit runs.
 #[pyfunction]
-#[pyo3(signature = (user_ids, item_ids, user_index, item_index, ratings, settings, timestamps=None, keep_times=false))]
-#[allow(clippy::too_many_arguments)]
-fn fit(
-    py: Python<'_>,
-    user_ids: Ids<'_>,
-    item_ids: Ids<'_>,
-    user_index: PyReadonlyArray1<'_, u32>,
-    item_index: PyReadonlyArray1<'_, u32>,
+#[pyo3(signature = (users, items, ratings, settings, timestamps=None, keep_times=false))]
+#[allow(clippy::type_complexity)]
+fn fit<'py>(
+    py: Python<'py>,
+    users: Side<'_>,
+    items: Side<'_>,
     ratings: PyReadonlyArray1<'_, f64>,
     settings: Settings,
     timestamps: Option<PyReadonlyArray1<'_, i64>>,
     keep_times: bool,
-) -> PyResult<Model> {
+) -> PyResult<(
+    Model,
+    Option<Bound<'py, PyArray1<i64>>>,
+    Option<Bound<'py, PyArray1<i64>>>,
+)> {
     let (scale, params) = settings.params()?;
     let (rank, stopping) = (settings.rank, settings.stopping());
-    let input = Triples::of(&user_index, &item_index, &ratings, timestamps.as_ref())?;
-    if keep_times && input.times.is_none() {
+    let values = ratings.as_slice()?;
+    let times = match &timestamps {
+        Some(t) => Some(t.as_slice()?),
+        None => None,
+    };
+    if keep_times && times.is_none() {
         return Err(PyValueError::new_err(
             "keep_times=True needs timestamps (one per rating), and none were given",
         ));
     }
-    let (user_ids, item_ids) = (user_ids.texts()?, item_ids.texts()?);
-    py.detach(move || {
+    let (users, items) = (users.borrow()?, items.borrow()?);
+    let (model, user_ids, item_ids) = py.detach(move || {
         let start = Instant::now();
-        let data = input.ratings(&user_ids, &item_ids, scale)?;
-        fit_data(data, &params, &stopping, rank, keep_times, start)
-    })
+        let (users, items) = rayon::join(|| users.dense("user"), || items.dense("item"));
+        let ((user_texts, user_index, user_ids), (item_texts, item_index, item_ids)) =
+            (users?, items?);
+        let input = Triples::of(&user_index, &item_index, values, times)?;
+        let data = input.ratings(&user_texts, &item_texts, scale)?;
+        let model = fit_data(data, &params, &stopping, rank, keep_times, start)?;
+        Ok::<_, PyErr>((model, user_ids, item_ids))
+    })?;
+    Ok((
+        model,
+        user_ids.map(|v| v.into_pyarray(py)),
+        item_ids.map(|v| v.into_pyarray(py)),
+    ))
 }
 
-/// Ratings given to the package as dense indices, values and optional timestamps (copied out
-/// of the NumPy arrays while the GIL is held).
-struct Triples {
-    users: Vec<u32>,
-    items: Vec<u32>,
-    values: Vec<f64>,
-    times: Option<Vec<i64>>,
+/// One side (users or items) of the ratings given to [`fit`]: every rating's integer id, or
+/// the distinct ids and every rating's index into them.
+#[derive(FromPyObject)]
+enum Side<'py> {
+    /// Every rating's id.
+    Raw(PyReadonlyArray1<'py, i64>),
+    /// The distinct ids and every rating's index into them.
+    Dense(Ids<'py>, PyReadonlyArray1<'py, u32>),
 }
 
-impl Triples {
-    fn of(
-        user_index: &PyReadonlyArray1<'_, u32>,
-        item_index: &PyReadonlyArray1<'_, u32>,
-        ratings: &PyReadonlyArray1<'_, f64>,
-        timestamps: Option<&PyReadonlyArray1<'_, i64>>,
-    ) -> PyResult<Triples> {
-        let (users, items, values) = (
-            user_index.as_slice()?.to_vec(),
-            item_index.as_slice()?.to_vec(),
-            ratings.as_slice()?.to_vec(),
+/// A [`Side`] with its arrays borrowed as slices, to be read with the GIL released.
+enum SideRef<'a> {
+    Raw(&'a [i64]),
+    Dense(Vec<String>, &'a [u32]),
+}
+
+impl Side<'_> {
+    fn borrow(&self) -> PyResult<SideRef<'_>> {
+        Ok(match self {
+            Side::Raw(a) => SideRef::Raw(a.as_slice()?),
+            Side::Dense(ids, index) => SideRef::Dense(ids.texts()?, index.as_slice()?),
+        })
+    }
+}
+
+impl<'a> SideRef<'a> {
+    /// (the distinct ids' texts in index order, every rating's index, the distinct integer
+    /// ids when the side came as integer ids).
+    #[allow(clippy::type_complexity)]
+    fn dense(self, what: &str) -> PyResult<(Vec<String>, Cow<'a, [u32]>, Option<Vec<i64>>)> {
+        Ok(match self {
+            SideRef::Raw(ids) => {
+                let (distinct, index) = dense_ints(ids).ok_or_else(|| {
+                    PyValueError::new_err(format!(
+                        "{} {what} ids: the engine holds fewer than 2^32 ratings",
+                        ids.len()
+                    ))
+                })?;
+                let texts = distinct.iter().map(i64::to_string).collect();
+                (texts, Cow::Owned(index), Some(distinct))
+            }
+            SideRef::Dense(texts, index) => (texts, Cow::Borrowed(index), None),
+        })
+    }
+}
+
+/// The distinct values of `ids` in ascending order and every id's index among them (NumPy's
+/// `unique(ids, return_inverse=True)`), on every core of rayon's pool: ids within a span of
+/// about twice their number are counted in a table (linear time), others sorted. None when
+/// there are 2^32 ids or more (the indices are `u32`).
+fn dense_ints(ids: &[i64]) -> Option<(Vec<i64>, Vec<u32>)> {
+    use rayon::prelude::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let n = ids.len();
+    u32::try_from(n).ok()?;
+    let (lo, hi) = ids
+        .par_iter()
+        .fold(
+            || (i64::MAX, i64::MIN),
+            |(lo, hi), &x| (lo.min(x), hi.max(x)),
+        )
+        .reduce(
+            || (i64::MAX, i64::MIN),
+            |(a, b), (c, d)| (a.min(c), b.max(d)),
         );
+    let mut index = Vec::new();
+    if n == 0 {
+        return Some((Vec::new(), index));
+    }
+    let span = hi.abs_diff(lo);
+    if span < 2 * n as u64 + (1 << 20) {
+        // `span` is below 2^34 here, so every offset `x - lo` is a valid table index.
+        let len = span as usize + 1;
+        let present: Vec<AtomicBool> = (0..len).map(|_| AtomicBool::new(false)).collect();
+        ids.par_iter().for_each(|&x| {
+            let p = &present[x.abs_diff(lo) as usize];
+            // Read first: each distinct id's line is written once, not once per rating.
+            if !p.load(Ordering::Relaxed) {
+                p.store(true, Ordering::Relaxed);
+            }
+        });
+        let mut rank = vec![0u32; len];
+        let mut distinct = Vec::new();
+        for (k, p) in present.iter().enumerate() {
+            if p.load(Ordering::Relaxed) {
+                rank[k] = distinct.len() as u32;
+                distinct.push(lo + k as i64);
+            }
+        }
+        ids.par_iter()
+            .map(|&x| rank[x.abs_diff(lo) as usize])
+            .collect_into_vec(&mut index);
+        Some((distinct, index))
+    } else {
+        let mut distinct = ids.to_vec();
+        distinct.par_sort_unstable();
+        distinct.dedup();
+        ids.par_iter()
+            .map(|x| distinct.partition_point(|d| d < x) as u32)
+            .collect_into_vec(&mut index);
+        Some((distinct, index))
+    }
+}
+
+/// Ratings given to the package as dense indices, values and optional timestamps, borrowed
+/// from the caller's arrays.
+struct Triples<'a> {
+    users: &'a [u32],
+    items: &'a [u32],
+    values: &'a [f64],
+    times: Option<&'a [i64]>,
+}
+
+impl<'a> Triples<'a> {
+    fn of(
+        users: &'a [u32],
+        items: &'a [u32],
+        values: &'a [f64],
+        times: Option<&'a [i64]>,
+    ) -> PyResult<Triples<'a>> {
         if users.len() != values.len() || items.len() != values.len() {
             return Err(PyValueError::new_err(format!(
-                "user_index, item_index and ratings differ in length ({}, {}, {})",
+                "users, items and ratings differ in length ({}, {}, {})",
                 users.len(),
                 items.len(),
                 values.len()
             )));
         }
-        let times = match timestamps {
-            Some(t) => Some(t.as_slice()?.to_vec()),
-            None => None,
-        };
-        if let Some(t) = &times {
+        if let Some(t) = times {
             if t.len() != values.len() {
                 return Err(PyValueError::new_err(format!(
                     "{} timestamps for {} ratings (one per rating)",
@@ -150,9 +268,9 @@ impl Triples {
         let (users, items) = id_maps(user_ids, item_ids)?;
         let mut b = RatingsBuilder::with_maps(users, items, scale);
         b.reserve(self.values.len());
-        let triples = self.users.iter().zip(&self.items).zip(&self.values);
+        let triples = self.users.iter().zip(self.items).zip(self.values);
         for (n, ((&u, &i), &v)) in triples.enumerate() {
-            match &self.times {
+            match self.times {
                 Some(t) => b.push_indexed_at(u, i, v, t[n], n + 1),
                 None => b.push_indexed(u, i, v, n + 1),
             }
@@ -209,7 +327,16 @@ fn attack<'py>(
     let spec = spec
         .check()
         .map_err(|e| PyValueError::new_err(e.to_string()))?;
-    let input = Triples::of(&user_index, &item_index, &ratings, timestamps.as_ref())?;
+    let times = match &timestamps {
+        Some(t) => Some(t.as_slice()?),
+        None => None,
+    };
+    let input = Triples::of(
+        user_index.as_slice()?,
+        item_index.as_slice()?,
+        ratings.as_slice()?,
+        times,
+    )?;
     let adaptive = matches!(spec.kind(), cnmf_attacks::AttackKind::Adaptive { .. });
     let attack_error = |e: cnmf_attacks::AttackError| PyValueError::new_err(e.to_string());
     let attacked = match (adaptive, model, predict) {
@@ -414,10 +541,10 @@ enum Ids<'py> {
 
 impl Ids<'_> {
     /// The ids' texts.
-    fn texts(self) -> PyResult<Vec<String>> {
+    fn texts(&self) -> PyResult<Vec<String>> {
         Ok(match self {
             Ids::Ints(a) => a.as_slice()?.iter().map(i64::to_string).collect(),
-            Ids::Texts(t) => t,
+            Ids::Texts(t) => t.clone(),
         })
     }
 }

@@ -282,3 +282,69 @@ def test_timings_account_for_the_fit(triples, tmp_path):
     path = tmp_path / "m.cnmf"
     m.save(path)
     assert CorrectiveNMF.load(path).timings_ is None
+
+
+@pytest.mark.parametrize(
+    "shift, scale, dtype",
+    [
+        (0, 1, np.int64),  # counted in a table
+        (-40, 1, np.int64),  # negative ids
+        (0, 10**9, np.int64),  # spread far beyond the table: sorted
+        (-(2**62), 2**55, np.int64),  # near the ends of int64
+        (0, 1, np.int32),
+        (-40, 1, np.int16),
+        (0, 1, np.uint16),
+        (0, 10**12, np.uint64),
+    ],
+)
+def test_integer_ids_interned_in_rust_match_the_numpy_path(triples, shift, scale, dtype):
+    u, i, r = triples
+    users = (u.astype(np.int64) * scale + shift).astype(dtype)
+    items = (i.astype(np.int64) * 7 * scale + shift).astype(dtype)
+    order = np.random.default_rng(1).permutation(len(r))
+    users, items, r = users[order], items[order], r[order]
+    fast = fitted(users, items, r)
+    # The same fit with the ids interned by NumPy (`_dense`) and handed over as distinct ids
+    # plus every rating's index.
+    uniq_u, u_idx = cnmf._dense(users, "user")
+    uniq_i, i_idx = cnmf._dense(items, "item")
+    model, none_u, none_i = cnmf._cnmf.fit(
+        (cnmf._id_args(uniq_u), u_idx),
+        (cnmf._id_args(uniq_i), i_idx),
+        np.ascontiguousarray(r),
+        CorrectiveNMF(**PARAMS)._engine_args(),
+    )
+    assert none_u is None and none_i is None
+    assert fast.user_ids_.dtype == uniq_u.dtype and fast.item_ids_.dtype == uniq_i.dtype
+    assert np.array_equal(fast.user_ids_, uniq_u) and np.array_equal(fast.item_ids_, uniq_i)
+    assert fast.model_.user_ids() == model.user_ids()
+    assert fast.model_.item_ids() == model.item_ids()
+    assert fast.W_.tobytes() == model.w().tobytes() and fast.H_.tobytes() == model.h().tobytes()
+
+
+def test_fit_does_not_copy_or_change_int64_inputs(triples):
+    u, i, r = triples
+    users, items, ratings = u.astype(np.int64), i.astype(np.int64), r.astype(np.float64)
+    before = users.copy(), items.copy(), ratings.copy()
+    m = fitted(users, items, ratings)
+    for a, b in zip((users, items, ratings), before):
+        assert np.array_equal(a, b) and a.flags.writeable
+    assert m.user_ids_.dtype == np.int64 and list(m.user_ids_) == sorted(set(users.tolist()))
+    # A non-contiguous view is read through a contiguous copy and gives the same model.
+    wide = np.zeros((len(users), 2), dtype=np.int64)
+    wide[:, 0] = users
+    same_model(m, fitted(wide[:, 0], items, ratings))
+
+
+def test_rust_interning_refuses_bad_sides(triples):
+    u, i, r = triples
+    args = CorrectiveNMF(**PARAMS)._engine_args()
+    r = np.ascontiguousarray(r, dtype=np.float64)
+    with pytest.raises(ValueError, match="differ in length"):
+        cnmf._cnmf.fit(u.astype(np.int64)[:-1], i.astype(np.int64), r, args)
+    with pytest.raises(ValueError, match="duplicate rating"):
+        cnmf._cnmf.fit(
+            np.zeros(len(r), dtype=np.int64), np.zeros(len(r), dtype=np.int64), r, args
+        )
+    with pytest.raises(TypeError):
+        cnmf._cnmf.fit("users", i.astype(np.int64), r, args)
