@@ -85,11 +85,11 @@ def _dense(ids: np.ndarray, what: str) -> Tuple[np.ndarray, np.ndarray]:
 def _side(ids: np.ndarray, what: str) -> Tuple[Any, Optional[np.ndarray]]:
     """One side of the ratings as ``_cnmf.fit`` takes it, and its distinct ids when they are
     computed here: integer ids that fit ``int64`` go as they are (an ``int64`` array, not
-    copied when it is one already; Rust interns them), other ids as their distinct ids' texts
+    copied when it is one already, strided or not; Rust interns them), other ids as their distinct ids' texts
     and every rating's index (``_dense``)."""
     kind, size = ids.dtype.kind, ids.dtype.itemsize
     if kind == "i" or (kind == "u" and (size < 8 or ids.size == 0 or ids.max() < 2**63)):
-        return np.ascontiguousarray(ids, dtype=np.int64), None
+        return np.asarray(ids, dtype=np.int64), None
     uniq, index = _dense(ids, what)
     return (_id_args(uniq), np.ascontiguousarray(index)), uniq
 
@@ -404,9 +404,7 @@ class CorrectiveNMF:
             self._record_timings(started, prepared)
             return self
         users, item_ids, values, times = _triples(X, items, ratings, timestamps)
-        if times is not None:
-            times = np.ascontiguousarray(times)
-        elif keep_times:
+        if times is None and keep_times:
             raise ValueError(
                 "keep_times=True needs timestamps, and none were given: a DataFrame with a "
                 "timestamp column, (users, items, ratings, timestamps) or timestamps="
@@ -416,7 +414,6 @@ class CorrectiveNMF:
         # and refuses a repeated pair, so every input form and order gives the same model.
         user_arg, uniq_u = _side(users, "user")
         item_arg, uniq_i = _side(item_ids, "item")
-        values = np.ascontiguousarray(values)
         prepared = time.perf_counter()
         model, rust_u, rust_i = _cnmf.fit(
             user_arg, item_arg, values, args, timestamps=times, keep_times=keep_times
@@ -437,6 +434,7 @@ class CorrectiveNMF:
         self.timings_ = {
             "prepare": prepared - started,
             "convert": inside["convert"],
+            "intern": inside["intern"],
             "fit": inside["fit"],
             "package": inside["package"],
             "total": total,

@@ -60,9 +60,10 @@ class CorrectiveNMF:
     """Whether the model stores every training rating's value and timestamp (``keep_times``;
     ``cnmf fit --keep-times``)."""
     timings_: Optional[Dict[str, float]]
-    """Where the last fit's time went, in seconds: ``prepare`` (the input checked and its ids
-    made dense, in Python), ``convert`` (the engine's storage built: id maps, checks, CSR and
-    CSC), ``fit`` (the engine's fits, early stopping and refit included), ``package`` (the
+    """Where the last fit's time went, in seconds: ``prepare`` (the input checked, in Python,
+    and ids other than integers made dense), ``convert`` (the engine's storage built: integer
+    ids interned, id maps, checks, CSR and CSC), ``intern`` (the part of ``convert`` that
+    interned integer ids, on every core; 0 for a sparse matrix), ``fit`` (the engine's fits, early stopping and refit included), ``package`` (the
     model file built from the result) and ``total`` (the whole ``fit`` call, attributes
     included). None after :meth:`load`."""
 

@@ -18,11 +18,12 @@ use std::time::Instant;
 use cnmf_cli::api::{self, FitSettings, ModelFile, ModelFormat};
 use cnmf_engine::Algorithm;
 use cnmf_ratings::{RatingScale, RatingsBuilder};
-use numpy::ndarray::{Array1, Array2};
+use numpy::ndarray::{Array1, Array2, ArrayView1};
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1};
 use pyo3::exceptions::{PyFileNotFoundError, PyKeyError, PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
+use rayon::iter::IndexedParallelIterator;
 
 mod metrics;
 
@@ -44,11 +45,13 @@ struct Model {
 }
 
 /// Where a fit's time went, in seconds: the input made into the engine's storage (id maps,
-/// checks, CSR and CSC), the engine's fits (early stopping and refit included), and the model
-/// file built from the result.
+/// checks, CSR and CSC; `intern`, the part of it that interned integer ids given per rating),
+/// the engine's fits (early stopping and refit included), and the model file built from the
+/// result.
 #[derive(Debug, Clone, Copy)]
 struct Timings {
     convert: f64,
+    intern: f64,
     fit: f64,
     package: f64,
 }
@@ -84,11 +87,8 @@ fn fit<'py>(
 )> {
     let (scale, params) = settings.params()?;
     let (rank, stopping) = (settings.rank, settings.stopping());
-    let values = ratings.as_slice()?;
-    let times = match &timestamps {
-        Some(t) => Some(t.as_slice()?),
-        None => None,
-    };
+    let values = ratings.as_array();
+    let times = timestamps.as_ref().map(|t| t.as_array());
     if keep_times && times.is_none() {
         return Err(PyValueError::new_err(
             "keep_times=True needs timestamps (one per rating), and none were given",
@@ -100,9 +100,13 @@ fn fit<'py>(
         let (users, items) = rayon::join(|| users.dense("user"), || items.dense("item"));
         let ((user_texts, user_index, user_ids), (item_texts, item_index, item_ids)) =
             (users?, items?);
+        let intern = start.elapsed().as_secs_f64();
         let input = Triples::of(&user_index, &item_index, values, times)?;
         let data = input.ratings(&user_texts, &item_texts, scale)?;
-        let model = fit_data(data, &params, &stopping, rank, keep_times, start)?;
+        let mut model = fit_data(data, &params, &stopping, rank, keep_times, start)?;
+        if let Some(t) = &mut model.timings {
+            t.intern = intern;
+        }
         Ok::<_, PyErr>((model, user_ids, item_ids))
     })?;
     Ok((
@@ -124,14 +128,14 @@ enum Side<'py> {
 
 /// A [`Side`] with its arrays borrowed as slices, to be read with the GIL released.
 enum SideRef<'a> {
-    Raw(&'a [i64]),
+    Raw(ArrayView1<'a, i64>),
     Dense(Vec<String>, &'a [u32]),
 }
 
 impl Side<'_> {
     fn borrow(&self) -> PyResult<SideRef<'_>> {
         Ok(match self {
-            Side::Raw(a) => SideRef::Raw(a.as_slice()?),
+            Side::Raw(a) => SideRef::Raw(a.as_array()),
             Side::Dense(ids, index) => SideRef::Dense(ids.texts()?, index.as_slice()?),
         })
     }
@@ -144,7 +148,7 @@ impl<'a> SideRef<'a> {
     fn dense(self, what: &str) -> PyResult<(Vec<String>, Cow<'a, [u32]>, Option<Vec<i64>>)> {
         Ok(match self {
             SideRef::Raw(ids) => {
-                let (distinct, index) = dense_ints(ids).ok_or_else(|| {
+                let (distinct, index) = dense_ints(&ids).ok_or_else(|| {
                     PyValueError::new_err(format!(
                         "{} {what} ids: the engine holds fewer than 2^32 ratings",
                         ids.len()
@@ -162,16 +166,15 @@ impl<'a> SideRef<'a> {
 /// `unique(ids, return_inverse=True)`), on every core of rayon's pool: ids within a span of
 /// about twice their number are counted in a table (linear time), others sorted. None when
 /// there are 2^32 ids or more (the indices are `u32`).
-fn dense_ints(ids: &[i64]) -> Option<(Vec<i64>, Vec<u32>)> {
+fn dense_ints(ids: &ArrayView1<'_, i64>) -> Option<(Vec<i64>, Vec<u32>)> {
     use rayon::prelude::*;
     use std::sync::atomic::{AtomicBool, Ordering};
     let n = ids.len();
     u32::try_from(n).ok()?;
-    let (lo, hi) = ids
-        .par_iter()
+    let (lo, hi) = par_values(ids)
         .fold(
             || (i64::MAX, i64::MIN),
-            |(lo, hi), &x| (lo.min(x), hi.max(x)),
+            |(lo, hi), x| (lo.min(x), hi.max(x)),
         )
         .reduce(
             || (i64::MAX, i64::MIN),
@@ -186,7 +189,7 @@ fn dense_ints(ids: &[i64]) -> Option<(Vec<i64>, Vec<u32>)> {
         // `span` is below 2^34 here, so every offset `x - lo` is a valid table index.
         let len = span as usize + 1;
         let present: Vec<AtomicBool> = (0..len).map(|_| AtomicBool::new(false)).collect();
-        ids.par_iter().for_each(|&x| {
+        par_values(ids).for_each(|x| {
             let p = &present[x.abs_diff(lo) as usize];
             // Read first: each distinct id's line is written once, not once per rating.
             if !p.load(Ordering::Relaxed) {
@@ -201,18 +204,31 @@ fn dense_ints(ids: &[i64]) -> Option<(Vec<i64>, Vec<u32>)> {
                 distinct.push(lo + k as i64);
             }
         }
-        ids.par_iter()
-            .map(|&x| rank[x.abs_diff(lo) as usize])
+        par_values(ids)
+            .map(|x| rank[x.abs_diff(lo) as usize])
             .collect_into_vec(&mut index);
         Some((distinct, index))
     } else {
-        let mut distinct = ids.to_vec();
+        let mut distinct = Vec::new();
+        par_values(ids).collect_into_vec(&mut distinct);
         distinct.par_sort_unstable();
         distinct.dedup();
-        ids.par_iter()
-            .map(|x| distinct.partition_point(|d| d < x) as u32)
+        par_values(ids)
+            .map(|x| distinct.partition_point(|&d| d < x) as u32)
             .collect_into_vec(&mut index);
         Some((distinct, index))
+    }
+}
+
+/// The values of `v` as a parallel iterator, in order (a strided NumPy view, such as a column
+/// of a 2-D array, is read where it is).
+fn par_values<'a, T: Copy + Send + Sync>(
+    v: &'a ArrayView1<'a, T>,
+) -> impl IndexedParallelIterator<Item = T> + 'a {
+    use rayon::prelude::*;
+    match v.as_slice() {
+        Some(s) => rayon::iter::Either::Left(s.par_iter().copied()),
+        None => rayon::iter::Either::Right((0..v.len()).into_par_iter().map(move |k| v[k])),
     }
 }
 
@@ -221,16 +237,16 @@ fn dense_ints(ids: &[i64]) -> Option<(Vec<i64>, Vec<u32>)> {
 struct Triples<'a> {
     users: &'a [u32],
     items: &'a [u32],
-    values: &'a [f64],
-    times: Option<&'a [i64]>,
+    values: ArrayView1<'a, f64>,
+    times: Option<ArrayView1<'a, i64>>,
 }
 
 impl<'a> Triples<'a> {
     fn of(
         users: &'a [u32],
         items: &'a [u32],
-        values: &'a [f64],
-        times: Option<&'a [i64]>,
+        values: ArrayView1<'a, f64>,
+        times: Option<ArrayView1<'a, i64>>,
     ) -> PyResult<Triples<'a>> {
         if users.len() != values.len() || items.len() != values.len() {
             return Err(PyValueError::new_err(format!(
@@ -240,7 +256,7 @@ impl<'a> Triples<'a> {
                 values.len()
             )));
         }
-        if let Some(t) = times {
+        if let Some(t) = &times {
             if t.len() != values.len() {
                 return Err(PyValueError::new_err(format!(
                     "{} timestamps for {} ratings (one per rating)",
@@ -268,13 +284,19 @@ impl<'a> Triples<'a> {
         let (users, items) = id_maps(user_ids, item_ids)?;
         let mut b = RatingsBuilder::with_maps(users, items, scale);
         b.reserve(self.values.len());
-        let triples = self.users.iter().zip(self.items).zip(self.values);
-        for (n, ((&u, &i), &v)) in triples.enumerate() {
-            match self.times {
-                Some(t) => b.push_indexed_at(u, i, v, t[n], n + 1),
-                None => b.push_indexed(u, i, v, n + 1),
+        let error = |e: cnmf_ratings::RatingsError| PyValueError::new_err(e.to_string());
+        let triples = self.users.iter().zip(self.items).zip(&self.values);
+        match &self.times {
+            Some(times) => {
+                for (n, (((&u, &i), &v), &t)) in triples.zip(times).enumerate() {
+                    b.push_indexed_at(u, i, v, t, n + 1).map_err(error)?;
+                }
             }
-            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+            None => {
+                for (n, ((&u, &i), &v)) in triples.enumerate() {
+                    b.push_indexed(u, i, v, n + 1).map_err(error)?;
+                }
+            }
         }
         b.build().map_err(|e| match e {
             // Positions, not lines, and no duplicate policy to choose from Python.
@@ -327,14 +349,11 @@ fn attack<'py>(
     let spec = spec
         .check()
         .map_err(|e| PyValueError::new_err(e.to_string()))?;
-    let times = match &timestamps {
-        Some(t) => Some(t.as_slice()?),
-        None => None,
-    };
+    let times = timestamps.as_ref().map(|t| t.as_array());
     let input = Triples::of(
         user_index.as_slice()?,
         item_index.as_slice()?,
-        ratings.as_slice()?,
+        ratings.as_array(),
         times,
     )?;
     let adaptive = matches!(spec.kind(), cnmf_attacks::AttackKind::Adaptive { .. });
@@ -629,6 +648,7 @@ fn fit_data(
         mf,
         timings: Some(Timings {
             convert,
+            intern: 0.0,
             fit: secs,
             package: packing.elapsed().as_secs_f64(),
         }),
@@ -662,14 +682,15 @@ impl Model {
             .map_err(os_error)
     }
 
-    /// Seconds of the fit's phases as a dict (`convert`, `fit`, `package`), or None for a
-    /// loaded model.
+    /// Seconds of the fit's phases as a dict (`convert`, of which `intern`, `fit`, `package`),
+    /// or None for a loaded model.
     fn timings<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
         let Some(t) = self.timings else {
             return Ok(None);
         };
         let d = PyDict::new(py);
         d.set_item("convert", t.convert)?;
+        d.set_item("intern", t.intern)?;
         d.set_item("fit", t.fit)?;
         d.set_item("package", t.package)?;
         Ok(Some(d))

@@ -276,9 +276,12 @@ def test_timings_account_for_the_fit(triples, tmp_path):
     for X in ((u, i, r), sp.csr_matrix((r, (u, i)))):
         m = fitted(X)
         t = m.timings_
-        assert set(t) == {"prepare", "convert", "fit", "package", "total"}
+        assert set(t) == {"prepare", "convert", "intern", "fit", "package", "total"}
         assert all(v >= 0 for v in t.values())
         assert t["total"] >= t["prepare"] + t["convert"] + t["fit"] + t["package"]
+        assert t["intern"] <= t["convert"]
+        # Integer ids given per rating are interned in Rust; a sparse matrix's are its indices.
+        assert (t["intern"] > 0) == (not sp.issparse(X))
     path = tmp_path / "m.cnmf"
     m.save(path)
     assert CorrectiveNMF.load(path).timings_ is None
@@ -330,10 +333,20 @@ def test_fit_does_not_copy_or_change_int64_inputs(triples):
     for a, b in zip((users, items, ratings), before):
         assert np.array_equal(a, b) and a.flags.writeable
     assert m.user_ids_.dtype == np.int64 and list(m.user_ids_) == sorted(set(users.tolist()))
-    # A non-contiguous view is read through a contiguous copy and gives the same model.
-    wide = np.zeros((len(users), 2), dtype=np.int64)
-    wide[:, 0] = users
-    same_model(m, fitted(wide[:, 0], items, ratings))
+    # Strided and reversed views (read in place) give the same model.
+    wide = np.zeros((len(users), 3), dtype=np.int64)
+    wide[:, 0], wide[:, 1] = users, items
+    values = np.stack([ratings, ratings], axis=1)
+    same_model(m, fitted(wide[:, 0], wide[:, 1], values[:, 1]))
+    same_model(m, fitted(users[::-1], items[::-1], ratings[::-1]))
+    times = np.arange(len(users), dtype=np.int64) * 60 + 10**9
+    twice = np.stack([times, times], axis=1)
+    for algorithm in ("guarded", "ignore-corrupt"):
+        a = fitted(users, items, ratings, times, algorithm=algorithm, keep_times=True)
+        b = fitted(users[::-1], items[::-1], ratings[::-1], twice[::-1, 1], algorithm=algorithm,
+                   keep_times=True)
+        same_model(a, b)
+        assert np.array_equal(a.model_.history()[1], b.model_.history()[1])
 
 
 def test_rust_interning_refuses_bad_sides(triples):
