@@ -23,7 +23,6 @@ use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1};
 use pyo3::exceptions::{PyFileNotFoundError, PyKeyError, PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use rayon::iter::IndexedParallelIterator;
 
 mod metrics;
 
@@ -171,10 +170,21 @@ fn dense_ints(ids: &ArrayView1<'_, i64>) -> Option<(Vec<i64>, Vec<u32>)> {
     use std::sync::atomic::{AtomicBool, Ordering};
     let n = ids.len();
     u32::try_from(n).ok()?;
-    let (lo, hi) = par_values(ids)
+    // A strided view (a column of a 2-D array) is gathered once: the passes below then read
+    // 8 bytes per id instead of a cache line.
+    let gathered;
+    let ids: &[i64] = match ids.as_slice() {
+        Some(s) => s,
+        None => {
+            gathered = gather(ids);
+            &gathered
+        }
+    };
+    let (lo, hi) = ids
+        .par_iter()
         .fold(
             || (i64::MAX, i64::MIN),
-            |(lo, hi), x| (lo.min(x), hi.max(x)),
+            |(lo, hi), &x| (lo.min(x), hi.max(x)),
         )
         .reduce(
             || (i64::MAX, i64::MIN),
@@ -189,7 +199,7 @@ fn dense_ints(ids: &ArrayView1<'_, i64>) -> Option<(Vec<i64>, Vec<u32>)> {
         // `span` is below 2^34 here, so every offset `x - lo` is a valid table index.
         let len = span as usize + 1;
         let present: Vec<AtomicBool> = (0..len).map(|_| AtomicBool::new(false)).collect();
-        par_values(ids).for_each(|x| {
+        ids.par_iter().for_each(|&x| {
             let p = &present[x.abs_diff(lo) as usize];
             // Read first: each distinct id's line is written once, not once per rating.
             if !p.load(Ordering::Relaxed) {
@@ -204,32 +214,35 @@ fn dense_ints(ids: &ArrayView1<'_, i64>) -> Option<(Vec<i64>, Vec<u32>)> {
                 distinct.push(lo + k as i64);
             }
         }
-        par_values(ids)
-            .map(|x| rank[x.abs_diff(lo) as usize])
+        ids.par_iter()
+            .map(|&x| rank[x.abs_diff(lo) as usize])
             .collect_into_vec(&mut index);
         Some((distinct, index))
     } else {
-        let mut distinct = Vec::new();
-        par_values(ids).collect_into_vec(&mut distinct);
+        let mut distinct = ids.to_vec();
         distinct.par_sort_unstable();
         distinct.dedup();
-        par_values(ids)
-            .map(|x| distinct.partition_point(|&d| d < x) as u32)
+        ids.par_iter()
+            .map(|&x| distinct.partition_point(|&d| d < x) as u32)
             .collect_into_vec(&mut index);
         Some((distinct, index))
     }
 }
 
-/// The values of `v` as a parallel iterator, in order (a strided NumPy view, such as a column
-/// of a 2-D array, is read where it is).
-fn par_values<'a, T: Copy + Send + Sync>(
-    v: &'a ArrayView1<'a, T>,
-) -> impl IndexedParallelIterator<Item = T> + 'a {
+/// The values of a strided view in a contiguous vector, copied on every core.
+fn gather<T: Copy + Default + Send + Sync>(v: &ArrayView1<'_, T>) -> Vec<T> {
+    use numpy::ndarray::s;
     use rayon::prelude::*;
-    match v.as_slice() {
-        Some(s) => rayon::iter::Either::Left(s.par_iter().copied()),
-        None => rayon::iter::Either::Right((0..v.len()).into_par_iter().map(move |k| v[k])),
-    }
+    const CHUNK: usize = 1 << 15;
+    let mut out = vec![T::default(); v.len()];
+    out.par_chunks_mut(CHUNK).enumerate().for_each(|(c, dst)| {
+        let start = c * CHUNK;
+        let src = v.slice(s![start..start + dst.len()]);
+        for (d, &x) in dst.iter_mut().zip(src.iter()) {
+            *d = x;
+        }
+    });
+    out
 }
 
 /// Ratings given to the package as dense indices, values and optional timestamps, borrowed
