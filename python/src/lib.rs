@@ -18,7 +18,7 @@ use std::time::Instant;
 use cnmf_cli::api::{self, FitSettings, ModelFile, ModelFormat};
 use cnmf_engine::Algorithm;
 use cnmf_ratings::{RatingScale, RatingsBuilder};
-use numpy::ndarray::{Array1, Array2, ArrayView1};
+use numpy::ndarray::{Array1, Array2, ArrayView1, ArrayViewMut1};
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1};
 use pyo3::exceptions::{PyFileNotFoundError, PyKeyError, PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -229,18 +229,17 @@ fn dense_ints(ids: &ArrayView1<'_, i64>) -> Option<(Vec<i64>, Vec<u32>)> {
     }
 }
 
-/// The values of a strided view in a contiguous vector, copied on every core.
+/// The values of a strided view in a contiguous vector, copied on every core (each chunk by
+/// ndarray's strided inner loop, a pointer stepped by the stride).
 fn gather<T: Copy + Default + Send + Sync>(v: &ArrayView1<'_, T>) -> Vec<T> {
     use numpy::ndarray::s;
     use rayon::prelude::*;
-    const CHUNK: usize = 1 << 15;
+    const CHUNK: usize = 1 << 16;
     let mut out = vec![T::default(); v.len()];
     out.par_chunks_mut(CHUNK).enumerate().for_each(|(c, dst)| {
         let start = c * CHUNK;
         let src = v.slice(s![start..start + dst.len()]);
-        for (d, &x) in dst.iter_mut().zip(src.iter()) {
-            *d = x;
-        }
+        ArrayViewMut1::from(dst).assign(&src);
     });
     out
 }
