@@ -162,86 +162,60 @@ impl<'a> SideRef<'a> {
 }
 
 /// The distinct values of `ids` in ascending order and every id's index among them (NumPy's
-/// `unique(ids, return_inverse=True)`), on every core of rayon's pool: ids within a span of
-/// about twice their number are counted in a table (linear time), others sorted. None when
-/// there are 2^32 ids or more (the indices are `u32`).
+/// `unique(ids, return_inverse=True)`). Ids within a span of about twice their number are
+/// counted in a table, in three sequential passes (linear time: [`fit`] interns the users and
+/// the items at the same time, one core each; passes split over both cores measured slower on
+/// a loaded machine, where every pass waits for the slower thread); others are sorted, on every
+/// core. None when there are 2^32 ids or more (the indices are `u32`).
 fn dense_ints(ids: &ArrayView1<'_, i64>) -> Option<(Vec<i64>, Vec<u32>)> {
     use rayon::prelude::*;
-    use std::sync::atomic::{AtomicBool, Ordering};
     let n = ids.len();
     u32::try_from(n).ok()?;
-    // A strided view (a column of a 2-D array) is gathered once: the passes below then read
-    // 8 bytes per id instead of a cache line.
+    if n == 0 {
+        return Some((Vec::new(), Vec::new()));
+    }
+    // A strided view (a column of a 2-D array; the package hands over contiguous arrays) is
+    // gathered once: the passes below then read 8 bytes per id instead of a cache line.
     let gathered;
     let ids: &[i64] = match ids.as_slice() {
         Some(s) => s,
         None => {
-            gathered = gather(ids);
+            let mut out = vec![0i64; n];
+            ArrayViewMut1::from(&mut out[..]).assign(ids);
+            gathered = out;
             &gathered
         }
     };
     let (lo, hi) = ids
-        .par_iter()
-        .fold(
-            || (i64::MAX, i64::MIN),
-            |(lo, hi), &x| (lo.min(x), hi.max(x)),
-        )
-        .reduce(
-            || (i64::MAX, i64::MIN),
-            |(a, b), (c, d)| (a.min(c), b.max(d)),
-        );
-    let mut index = Vec::new();
-    if n == 0 {
-        return Some((Vec::new(), index));
-    }
+        .iter()
+        .fold((i64::MAX, i64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
     let span = hi.abs_diff(lo);
     if span < 2 * n as u64 + (1 << 20) {
-        // `span` is below 2^34 here, so every offset `x - lo` is a valid table index.
-        let len = span as usize + 1;
-        let present: Vec<AtomicBool> = (0..len).map(|_| AtomicBool::new(false)).collect();
-        ids.par_iter().for_each(|&x| {
-            let p = &present[x.abs_diff(lo) as usize];
-            // Read first: each distinct id's line is written once, not once per rating.
-            if !p.load(Ordering::Relaxed) {
-                p.store(true, Ordering::Relaxed);
-            }
-        });
-        let mut rank = vec![0u32; len];
+        // `span` is below 2^34 here, so every offset `x - lo` is a valid table index. The
+        // table marks the ids present, then holds each one's rank among them.
+        let mut rank = vec![0u32; span as usize + 1];
+        for &x in ids {
+            rank[x.abs_diff(lo) as usize] = 1;
+        }
         let mut distinct = Vec::new();
-        for (k, p) in present.iter().enumerate() {
-            if p.load(Ordering::Relaxed) {
-                rank[k] = distinct.len() as u32;
+        for (k, r) in rank.iter_mut().enumerate() {
+            if *r != 0 {
+                *r = distinct.len() as u32;
                 distinct.push(lo + k as i64);
             }
         }
-        ids.par_iter()
-            .map(|&x| rank[x.abs_diff(lo) as usize])
-            .collect_into_vec(&mut index);
+        let index = ids.iter().map(|&x| rank[x.abs_diff(lo) as usize]).collect();
         Some((distinct, index))
     } else {
         let mut distinct = ids.to_vec();
         distinct.par_sort_unstable();
         distinct.dedup();
+        let mut index = Vec::new();
         ids.par_iter()
             .map(|&x| distinct.partition_point(|&d| d < x) as u32)
             .collect_into_vec(&mut index);
         Some((distinct, index))
     }
-}
-
-/// The values of a strided view in a contiguous vector, copied on every core (each chunk by
-/// ndarray's strided inner loop, a pointer stepped by the stride).
-fn gather<T: Copy + Default + Send + Sync>(v: &ArrayView1<'_, T>) -> Vec<T> {
-    use numpy::ndarray::s;
-    use rayon::prelude::*;
-    const CHUNK: usize = 1 << 16;
-    let mut out = vec![T::default(); v.len()];
-    out.par_chunks_mut(CHUNK).enumerate().for_each(|(c, dst)| {
-        let start = c * CHUNK;
-        let src = v.slice(s![start..start + dst.len()]);
-        ArrayViewMut1::from(dst).assign(&src);
-    });
-    out
 }
 
 /// Ratings given to the package as dense indices, values and optional timestamps, borrowed

@@ -361,3 +361,10 @@ def test_rust_interning_refuses_bad_sides(triples):
         )
     with pytest.raises(TypeError):
         cnmf._cnmf.fit("users", i.astype(np.int64), r, args)
+    # Strided id views given directly are gathered in Rust: the same model as contiguous ids.
+    wide = np.stack([u, i], axis=1).astype(np.int64)
+    strided, ids_u, ids_i = cnmf._cnmf.fit(wide[:, 0], wide[::1, 1], r, args)
+    plain, _, _ = cnmf._cnmf.fit(u.astype(np.int64), i.astype(np.int64), r, args)
+    assert not wide[:, 0].flags.c_contiguous
+    assert strided.w().tobytes() == plain.w().tobytes()
+    assert list(ids_u) == sorted(set(u.tolist())) and list(ids_i) == sorted(set(i.tolist()))
