@@ -28,6 +28,9 @@ for the same fit (its trace), and against ``cnmf fit``'s ``fit_seconds`` on the 
 same fit (``--no-early-stopping --l2 0``); and Python's own work, from the fit's ``timings_``
 (everything but the builder, the fit and the model file, which the Rust run does too).
 
+``timings``: the same fit ``--repeats`` times, its ``timings_`` split into phases (median and
+best of each).
+
 ``convert``: the file as a ``scipy.sparse.csr_matrix``, fitted with one iteration
 ``--repeats`` times; the conversion into the engine's storage is ``timings_``'s ``prepare``
 (Python: checks, ids) plus ``convert`` (Rust: id maps, copies, checks, CSR and CSC).
@@ -170,6 +173,30 @@ def overhead(args):
           f"of the median Rust run")
 
 
+def timings(args):
+    users, items, ratings = read_dat(args.file)
+    cols = ("prepare", "intern", "rest of convert", "fit", "package",
+            "hand-over and attributes", "Python's own work")
+    rows = []
+    for _ in range(args.repeats):
+        model = CorrectiveNMF(
+            rank=20, max_iter=args.iters, algorithm=args.algo, early_stopping=False, l2=0.0
+        )
+        model.fit(users, items, ratings)
+        t = model.timings_
+        intern = t.get("intern", 0.0)  # packages before `intern` interned in `prepare`
+        rest = t["total"] - t["prepare"] - t["convert"] - t["fit"] - t["package"]
+        rows.append((t["prepare"], intern, t["convert"] - intern, t["fit"], t["package"], rest,
+                     t["prepare"] + intern + rest))
+    a = 1000 * np.array(rows)
+    print(f"{args.file}: timings_ of {args.repeats} fits ({args.algo}, k = 20, {args.iters} "
+          f"iterations), ms, median / best; load average {os.getloadavg()[0]:.2f}")
+    print("| " + " | ".join(cols) + " |")
+    print("|" + "---|" * len(cols))
+    print("| " + " | ".join(f"{m:.1f} / {b:.1f}" for m, b in zip(np.median(a, 0), a.min(0)))
+          + " |")
+
+
 def convert(args):
     import scipy.sparse as sp
 
@@ -203,11 +230,16 @@ def main():
     o.add_argument("--repeats", type=int, default=3)
     o.add_argument("--cnmf", default="target/release/cnmf")
     o.add_argument("--fit-arrays", default="target/release/examples/fit_arrays")
+    t = sub.add_parser("timings")
+    t.add_argument("file")
+    t.add_argument("--iters", type=int, default=20)
+    t.add_argument("--algo", default="ignore-corrupt")
+    t.add_argument("--repeats", type=int, default=7)
     c = sub.add_parser("convert")
     c.add_argument("file")
     c.add_argument("--repeats", type=int, default=3)
     args = p.parse_args()
-    {"surprise": surprise, "overhead": overhead, "convert": convert}[args.cmd](args)
+    {"surprise": surprise, "overhead": overhead, "timings": timings, "convert": convert}[args.cmd](args)
 
 
 if __name__ == "__main__":
