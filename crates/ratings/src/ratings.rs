@@ -548,26 +548,6 @@ impl RatingsBuilder {
         check_value(&self.source, self.scale, value, line)
     }
 
-    /// Appends ratings parsed elsewhere (one byte range of the parallel loader), by dense
-    /// indices already in the id maps and values already checked against the scale, with
-    /// their times when kept (`times` empty otherwise). `lines` holds `(position in
-    /// entries, line)` for the first entry and every entry whose line is not the one before
-    /// plus one; `line_offset` is added to those lines.
-    pub(crate) fn append_checked(
-        &mut self,
-        entries: &[Triple],
-        times: &[i64],
-        lines: &[(usize, usize)],
-        line_offset: usize,
-    ) {
-        let base = self.entries.len();
-        for &(pos, line) in lines {
-            self.lines.note(base + pos, line_offset + line);
-        }
-        self.entries.extend_from_slice(entries);
-        self.times.extend_from_slice(times);
-    }
-
     /// Adds a rating by external ids, found on 1-based `line` of the input.
     pub fn push(
         &mut self,
