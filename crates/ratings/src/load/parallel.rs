@@ -571,9 +571,9 @@ struct RangeOut {
 /// earlier range (if any), into its slots (items, values, times; times empty when not kept);
 /// the lines it keeps are counted from the range's first line (1).
 #[allow(clippy::too_many_arguments)]
-fn parse_range<'p>(
+fn parse_range(
     bytes: &[u8],
-    name: &'p Path,
+    name: &Path,
     opts: &LoadOptions,
     format: Format,
     offset: usize,
