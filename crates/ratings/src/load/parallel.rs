@@ -135,7 +135,13 @@ impl Parsed {
 
 /// The number of lines in `bytes` (a last line without a line end counts).
 fn count_lines(bytes: &[u8]) -> usize {
-    let ends = bytes.iter().filter(|&&b| b == b'\n').count();
+    // Counted 64 bytes at a time into a byte-wide sum, which the compiler vectorises.
+    let chunks = bytes.chunks_exact(64);
+    let tail = chunks.remainder().iter().filter(|&&b| b == b'\n').count();
+    let ends = chunks
+        .map(|c| c.iter().fold(0u8, |n, &b| n + u8::from(b == b'\n')) as usize)
+        .sum::<usize>()
+        + tail;
     ends + usize::from(!bytes.is_empty() && !bytes.ends_with(b"\n"))
 }
 
