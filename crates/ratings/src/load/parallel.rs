@@ -370,8 +370,10 @@ fn assemble(
         return streaming(name, opts, format);
     }
     // Dense indices in order of first appearance in the file.
-    let users = merge_ids(outs.iter().map(|o| &o.users));
-    let items = merge_ids(outs.iter().map(|o| &o.items));
+    let (users, items) = rayon::join(
+        || merge_ids(outs.iter().map(|o| &o.users)),
+        || merge_ids(outs.iter().map(|o| &o.items)),
+    );
     let (n, m) = (users.map.len(), items.map.len());
     {
         let lens: Vec<usize> = outs.iter().map(|o| o.count).collect();
@@ -692,9 +694,11 @@ impl MergedIds {
 }
 
 /// Numbers the ids of the ranges (in file order) by first appearance.
-fn merge_ids<'a>(ranges: impl Iterator<Item = &'a LocalIds>) -> MergedIds {
+fn merge_ids<'a>(ranges: impl Iterator<Item = &'a LocalIds> + Clone) -> MergedIds {
+    // At least the ids of the range with the most: fewer rehashes of the map.
+    let most = ranges.clone().map(|ids| ids.first.len()).max().unwrap_or(0);
     let mut merged = MergedIds {
-        map: IdMap::new(),
+        map: IdMap::with_capacity(most),
         dense: Vec::new(),
         text: Vec::new(),
     };
@@ -984,6 +988,31 @@ mod tests {
         assert_eq!(r.items().external(49), "49");
         let first_row: Vec<i64> = (1000..1050).collect();
         assert_eq!(r.user_times(0), Some(&first_row[..]));
+        same_both_ways(&path, &LoadOptions::default().timestamps(false)).unwrap();
+    }
+
+    #[test]
+    fn files_grouped_by_user_load_the_same_both_ways() {
+        // Each user's ratings together (the parsed arrays become the CSR arrays), items in
+        // no particular order within a user (rows are sorted after), users not in id order.
+        let dir = tempfile::tempdir().unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let mut text = String::new();
+        for k in 0..200u32 {
+            let u = (k * 37) % 200;
+            let mut items: Vec<u32> = (0..60).filter(|_| rng.random_range(0..3) == 0).collect();
+            for j in (1..items.len()).rev() {
+                items.swap(j, rng.random_range(0..=j));
+            }
+            for i in items {
+                let r = rng.random_range(1..6);
+                let t = rng.random_range(0..2_000_000_000u64);
+                let _ = writeln!(text, "{u}::{i}::{r}::{t}");
+            }
+        }
+        let path = write(dir.path(), "ratings.dat", &text);
+        let r = same_both_ways(&path, &LoadOptions::default()).unwrap();
+        assert!(r.times().is_some());
         same_both_ways(&path, &LoadOptions::default().timestamps(false)).unwrap();
     }
 
