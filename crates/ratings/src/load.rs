@@ -47,9 +47,11 @@
 //!
 //! **How a file is read.** A regular file of at least 16 MiB in a MovieLens format (by
 //! [`LoadOptions::format`], the file name or the first line) is read in windows of about
-//! 256 MiB (so the text in memory stays bounded), each cut into byte ranges at line ends and
-//! parsed on all threads of the rayon pool by the same line
-//! parser, each range into buffers of its own; the ranges are then merged in file order, so
+//! 32 MiB (so the text in memory stays bounded; the next window is read while one is parsed),
+//! each cut into byte ranges at line ends and parsed on all threads of the rayon pool by the
+//! same line parser, each range straight into its own slots of the file's item, value and time
+//! arrays (which become the CSR arrays when the ratings are grouped by user); the ranges' ids
+//! are then merged in file order, so
 //! the result, ids numbered by first appearance, line numbers and errors included (the first
 //! error in the file is the one reported), is bit for bit the one of the streaming loader,
 //! whatever the number of threads. Everything else (smaller files, CSV, gzip, pipes, readers)

@@ -548,26 +548,6 @@ impl RatingsBuilder {
         check_value(&self.source, self.scale, value, line)
     }
 
-    /// Appends ratings parsed elsewhere (one byte range of the parallel loader), by dense
-    /// indices already in the id maps and values already checked against the scale, with
-    /// their times when kept (`times` empty otherwise). `lines` holds `(position in
-    /// entries, line)` for the first entry and every entry whose line is not the one before
-    /// plus one; `line_offset` is added to those lines.
-    pub(crate) fn append_checked(
-        &mut self,
-        entries: &[Triple],
-        times: &[i64],
-        lines: &[(usize, usize)],
-        line_offset: usize,
-    ) {
-        let base = self.entries.len();
-        for &(pos, line) in lines {
-            self.lines.note(base + pos, line_offset + line);
-        }
-        self.entries.extend_from_slice(entries);
-        self.times.extend_from_slice(times);
-    }
-
     /// Adds a rating by external ids, found on 1-based `line` of the input.
     pub fn push(
         &mut self,
@@ -1017,6 +997,37 @@ pub(crate) fn equal_cuts(ptr: &[u32], parts: usize) -> Vec<usize> {
     cuts
 }
 
+/// [`bucket_starts`] of a CSR's column indices over `m` columns, counted on all threads (one
+/// count per chunk of the indices, then summed) when there are many.
+fn column_starts(indices: &[u32], m: usize) -> Vec<u32> {
+    const CHUNK: usize = 1 << 22;
+    if indices.len() <= CHUNK || rayon::current_num_threads() == 1 {
+        return bucket_starts(indices.iter().copied(), m);
+    }
+    let counts = indices
+        .par_chunks(CHUNK)
+        .fold(
+            || vec![0u32; m + 1],
+            |mut c, chunk| {
+                for &j in chunk {
+                    c[j as usize + 1] += 1;
+                }
+                c
+            },
+        )
+        .reduce_with(|mut a, b| {
+            for (x, y) in a.iter_mut().zip(&b) {
+                *x += y;
+            }
+            a
+        });
+    let mut starts = counts.unwrap_or_else(|| vec![0u32; m + 1]);
+    for b in 0..m {
+        starts[b + 1] += starts[b];
+    }
+    starts
+}
+
 /// The CSC of a CSR and the CSR position of each CSC entry (counting sort by column, so each
 /// column's users come out ascending).
 ///
@@ -1027,7 +1038,7 @@ pub(crate) fn equal_cuts(ptr: &[u32], parts: usize) -> Vec<usize> {
 fn csc_of(csr: &CsMatI<f64, u32>) -> (CsMatI<f64, u32>, Vec<u32>) {
     let (n, m) = csr.shape();
     let nnz = csr.nnz();
-    let col_ptr = bucket_starts(csr.indices().iter().copied(), m);
+    let col_ptr = column_starts(csr.indices(), m);
     let mut rows = vec![0u32; nnz];
     let mut values = vec![0f64; nnz];
     let mut pos = vec![0u32; nnz];
@@ -1075,6 +1086,23 @@ fn csc_of(csr: &CsMatI<f64, u32>) -> (CsMatI<f64, u32>, Vec<u32>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn column_starts_on_all_threads_are_the_serial_counts() {
+        // More indices than one chunk, so the counts are split; any number of threads.
+        let m = 1000;
+        let indices: Vec<u32> = (0..9_000_123u64)
+            .map(|k| ((k * 2_654_435_761) % m as u64) as u32)
+            .collect();
+        let want = bucket_starts(indices.iter().copied(), m);
+        for threads in [1, 2, 3, 16] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            assert_eq!(pool.install(|| column_starts(&indices, m)), want);
+        }
+    }
 
     fn tiny() -> Ratings {
         Ratings::from_external(

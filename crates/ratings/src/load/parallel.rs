@@ -1,22 +1,28 @@
 //! The parallel loader for large regular files in a MovieLens format (`ratings.dat`,
-//! `u.data`): the file is read in windows of a few hundred MiB, each cut into byte ranges at
+//! `u.data`): the file is read in windows of a few tens of MiB, each cut into byte ranges at
 //! line starts, and the ranges are parsed in parallel (rayon) by the same line parser as the
-//! streaming loader ([`parse_lines`]), each into buffers of its own. The result is bit for bit
-//! the streaming loader's, whatever the number of threads:
+//! streaming loader ([`parse_lines`]). The result is bit for bit the streaming loader's,
+//! whatever the number of threads:
 //!
+//! - **Where ratings go**: each range's lines are counted first (one fast pass over its bytes),
+//!   which gives each range its own slots, in file order, of three arrays for the whole file
+//!   (items, values, times); the range's parser writes its ratings straight there, and keeps
+//!   its users as runs (user, count). No per-range copy of the ratings is made: for a file
+//!   whose ratings are grouped by user (as `ratings.dat` files are), these arrays, once the
+//!   ids are renumbered, are the CSR arrays; other files are bucketed by user from them.
 //! - **Ids**: each range keeps its ids in order of first appearance (integer ids by value,
 //!   others as text); the ranges' lists, merged in file order, give every id the dense index
 //!   the streaming loader gives it (ids numbered in order of first appearance in the file), and
-//!   each range's ratings are then renumbered.
+//!   each range's ratings are then renumbered in place.
 //! - **Line numbers and errors**: a range counts its lines from 1; the ranges' line counts give
 //!   each range its first line. The first range (in file order) that failed, or that has a
 //!   rating after a blank line of an earlier range, is parsed again with its true first line
 //!   and the blank-line state of the ranges before it, which yields exactly the streaming
 //!   loader's error.
-//! - **Memory**: only one window of text is held at a time; the ranges' ratings are bucketed
-//!   by user straight into the CSR arrays (no concatenated copy), each range freed once placed,
-//!   rows sorted on all threads, as [`RatingsBuilder::build`] would order them. Input with a
-//!   repeated (user, item) pair, found only then, is loaded again by the streaming loader,
+//! - **Memory**: only one window of text is held at a time (the next one is read while the
+//!   current one is parsed), and the arrays take memory only where ratings are written; rows
+//!   are sorted on all threads, as [`crate::RatingsBuilder::build`] would order them. Input with
+//!   a repeated (user, item) pair, found only then, is loaded again by the streaming loader,
 //!   which applies the duplicate policy and names the lines.
 
 use std::collections::HashMap;
@@ -31,23 +37,113 @@ use super::{
     Sink, GZIP_MAGIC,
 };
 use crate::ratings::{permute_row, sort_row};
-use crate::{IdMap, RatingScale, Ratings, RatingsBuilder, RatingsError, Triple};
+use crate::{IdMap, RatingScale, Ratings, RatingsError};
 
 /// Files at least this large (in bytes) take the parallel loader.
 pub(super) const THRESHOLD: u64 = 16 << 20;
 
 /// The length of one byte range (ranges end at the first line end at or after a multiple of
-/// it): a few ranges a thread on large files, and buffers large enough that the allocator
-/// gives them back to the system when they are freed (4 MiB ranges left the peak memory
-/// about 0.4 GB higher on a 25M-rating file).
-pub(super) const RANGE_BYTES: usize = 32 << 20;
+/// it): several ranges a thread in each window, so that the threads finish a window together.
+pub(super) const RANGE_BYTES: usize = 4 << 20;
 
 /// A key marks an id kept as text (its index in the range's text list) rather than an integer.
 const TEXT: u32 = 1 << 31;
 
 /// Ranges parsed at a time: the file is read in windows of this many ranges, so the text in
-/// memory stays bounded (about 256 MiB with the default ranges) whatever the file's size.
+/// memory stays bounded (two windows, about 64 MiB with the default ranges) whatever the
+/// file's size.
 pub(super) const WINDOW_RANGES: usize = 8;
+
+/// The parsed ratings of the whole file in file order, in slots given to the ranges: items
+/// (id keys, then dense indices), values, and times (empty when not kept). Built with
+/// `vec![0; n]`, they take memory only as ratings are written into them.
+#[derive(Default)]
+struct Parsed {
+    items: Vec<u32>,
+    values: Vec<f64>,
+    times: Vec<i64>,
+}
+
+impl Parsed {
+    /// Makes the arrays at least `len` long (zeros), `keep_times` saying whether times are kept.
+    fn grow(&mut self, len: usize, keep_times: bool) {
+        if self.items.is_empty() {
+            self.items = vec![0; len];
+            self.values = vec![0.0; len];
+            self.times = vec![0; if keep_times { len } else { 0 }];
+        } else if self.items.len() < len {
+            self.items.resize(len, 0);
+            self.values.resize(len, 0.0);
+            if keep_times {
+                self.times.resize(len, 0);
+            }
+        }
+    }
+
+    /// The slots `from .. from + lens[0] + lens[1] + ...`, one set per length.
+    #[allow(clippy::type_complexity)]
+    fn slots(&mut self, from: usize, lens: &[usize]) -> Vec<(&mut [u32], &mut [f64], &mut [i64])> {
+        let keep_times = !self.times.is_empty();
+        let mut ind = &mut self.items[from..];
+        let mut dat = &mut self.values[from..];
+        let mut tim: &mut [i64] = if keep_times {
+            &mut self.times[from..]
+        } else {
+            &mut []
+        };
+        let mut out = Vec::with_capacity(lens.len());
+        for &len in lens {
+            let (a, rest) = std::mem::take(&mut ind).split_at_mut(len);
+            ind = rest;
+            let (b, rest) = std::mem::take(&mut dat).split_at_mut(len);
+            dat = rest;
+            let (c, rest) = std::mem::take(&mut tim).split_at_mut(if keep_times { len } else { 0 });
+            tim = rest;
+            out.push((a, b, c));
+        }
+        out
+    }
+
+    /// Moves each range's ratings (`count` from `start`) down to follow the previous range's,
+    /// leaving `total` ratings, and gives back the memory after them.
+    fn compact(&mut self, outs: &mut [RangeOut]) -> usize {
+        let keep_times = !self.times.is_empty();
+        let mut total = 0;
+        for o in outs.iter_mut() {
+            if o.start != total {
+                let span = o.start..o.start + o.count;
+                self.items.copy_within(span.clone(), total);
+                self.values.copy_within(span.clone(), total);
+                if keep_times {
+                    self.times.copy_within(span, total);
+                }
+                o.start = total;
+            }
+            total += o.count;
+        }
+        self.items.truncate(total);
+        self.items.shrink_to_fit();
+        self.values.truncate(total);
+        self.values.shrink_to_fit();
+        if keep_times {
+            self.times.truncate(total);
+            self.times.shrink_to_fit();
+        }
+        total
+    }
+}
+
+/// The number of lines in `bytes` (a last line without a line end counts).
+fn count_lines(bytes: &[u8]) -> usize {
+    // Counted 64 bytes at a time into a byte-wide sum, which the compiler vectorises.
+    let chunks = bytes.chunks_exact(64);
+    let tail = chunks.remainder().iter().filter(|&&b| b == b'\n').count();
+    let ends = chunks
+        .map(|c| c.iter().fold(0u8, |n, &b| n + u8::from(b == b'\n')) as usize)
+        .sum::<usize>()
+        + tail;
+    ends + usize::from(!bytes.is_empty() && !bytes.ends_with(b"\n"))
+}
 
 /// Loads the open regular file `file` (`name` in messages) in `format` (MovieLens or
 /// ML-100K), in windows of [`WINDOW_RANGES`] ranges of about `range_bytes`; `None` when the
@@ -61,39 +157,92 @@ pub(super) fn load_file(
 ) -> Result<Option<Ratings>, RatingsError> {
     let range_bytes = range_bytes.max(1);
     let window = range_bytes.saturating_mul(WINDOW_RANGES);
-    let mut buf: Vec<u8> = Vec::new();
-    let mut outs: Vec<RangeOut<'_>> = Vec::new();
-    // Lines before the window, and the first blank line after which only blank lines came.
+    let file_len = file.metadata().map_or(0, |m| m.len());
+    let mut text = Window::default();
+    let mut next = Window::default();
+    let mut parsed = Parsed::default();
+    let mut outs: Vec<RangeOut> = Vec::new();
+    // Lines before the window, the first blank line after which only blank lines came, bytes
+    // read and slots given out so far.
     let mut offset = 0;
     let mut blank: Option<usize> = None;
     let mut first_window = true;
+    let mut slots_used = 0usize;
+    let mut eof = text.fill(&mut file, window, opts.max_line_bytes, name)?;
     loop {
-        let eof = fill(&mut file, &mut buf, window, opts.max_line_bytes, name)?;
-        if first_window && buf.starts_with(&GZIP_MAGIC) {
+        if first_window && text.bytes().starts_with(&GZIP_MAGIC) {
             return Ok(None);
         }
-        let cut = if eof {
-            buf.len()
-        } else {
-            memchr::memrchr(b'\n', &buf).map_or(buf.len(), |p| p + 1)
-        };
-        let text = &buf[..cut];
-        let ranges = split_at_lines(text, range_bytes);
-        let parsed: Vec<RangeOut<'_>> = ranges
+        let cut = text.cut(eof);
+        let bytes = &text.buf[..cut];
+        let ranges = split_at_lines(bytes, range_bytes);
+        let lens: Vec<usize> = ranges
             .par_iter()
-            // Lines count from 1 in each range; a range after the file's first starts at
-            // "line 2" so that its first line is not taken for the file's first (a byte-order
-            // mark is stripped there only).
-            .map(|&(a, b)| {
-                let later = usize::from(a > 0 || !first_window);
-                parse_range(&text[a..b], name, opts, format, later, None)
-            })
+            .map(|&(a, b)| count_lines(&bytes[a..b]))
             .collect();
+        let need: usize = lens.iter().sum();
+        if first_window {
+            // Room for the whole file at the first window's lines per byte (plus a little):
+            // memory is taken only where written, and a file with longer lines later on
+            // grows the arrays.
+            let per_byte = need as f64 / cut.max(1) as f64;
+            let estimate = (file_len as f64 * per_byte * 1.02).min(file_len as f64 / 6.0) as usize;
+            let estimate = estimate.saturating_add(1024);
+            parsed.grow(estimate.max(need), opts.timestamps);
+        }
+        let Some(end) = slots_used
+            .checked_add(need)
+            .filter(|&e| e <= u32::MAX as usize)
+        else {
+            // More ratings than the indices can count: the streaming loader reports it.
+            drop(parsed);
+            return streaming(name, opts, format).map(Some);
+        };
+        parsed.grow(end, opts.timestamps);
+        let slots = parsed.slots(slots_used, &lens);
+        let starts = lens.iter().scan(slots_used, |s, &l| {
+            let at = *s;
+            *s += l;
+            Some(at)
+        });
+        let jobs: Vec<_> = ranges.iter().zip(starts).zip(slots).collect();
+        // Parse this window's ranges while the next window is read.
+        let later = !first_window;
+        let (parsed_now, read) = rayon::join(
+            || {
+                jobs.into_par_iter()
+                    // Lines count from 1 in each range; a range after the file's first starts
+                    // at "line 2" so that its first line is not taken for the file's first (a
+                    // byte-order mark is stripped there only).
+                    .map(|((&(a, b), start), slot)| {
+                        let later = usize::from(a > 0 || later);
+                        let mut out =
+                            parse_range(&bytes[a..b], name, opts, format, later, None, slot);
+                        out.start = start;
+                        out
+                    })
+                    .collect::<Vec<_>>()
+            },
+            || {
+                if eof {
+                    return Ok(true);
+                }
+                next.take_tail(&text.buf[cut..text.len]);
+                next.fill(&mut file, window, opts.max_line_bytes, name)
+            },
+        );
         // The first error in file order, exactly as the streaming loader reports it.
-        for (k, out) in parsed.iter().enumerate() {
-            if out.failed || (blank.is_some() && !out.sink.entries.is_empty()) {
+        for (k, out) in parsed_now.iter().enumerate() {
+            if out.failed || (blank.is_some() && out.count > 0) {
                 let (a, b) = ranges[k];
-                let again = parse_range(&text[a..b], name, opts, format, offset, blank);
+                let n = lens[k];
+                let (mut i, mut v, mut t) = (vec![0; n], vec![0.0; n], vec![0; n]);
+                let slot = (
+                    &mut i[..],
+                    &mut v[..],
+                    &mut t[..n * usize::from(opts.timestamps)],
+                );
+                let again = parse_range(&bytes[a..b], name, opts, format, offset, blank, slot);
                 return match again.error {
                     Some(e) => Err(e),
                     // Cannot happen (the same parser on the same bytes); the streaming loader
@@ -106,51 +255,94 @@ pub(super) fn load_file(
             }
             offset += out.lines;
         }
-        outs.extend(parsed);
-        buf.drain(..cut);
+        outs.extend(parsed_now);
+        slots_used = end;
         first_window = false;
-        if eof && buf.is_empty() {
+        let was_eof = eof;
+        eof = read?;
+        if was_eof {
             break;
         }
+        std::mem::swap(&mut text, &mut next);
     }
-    drop(buf);
-    assemble(outs, name, opts, format).map(Some)
+    drop((text, next));
+    if outs.iter().any(|o| o.overflow) {
+        // Cannot happen (a range has no more ratings than lines).
+        drop(parsed);
+        return streaming(name, opts, format).map(Some);
+    }
+    assemble(outs, parsed, name, opts, format).map(Some)
 }
 
-/// Reads from `file` onto `buf` until it holds at least `window` bytes with a line end in
-/// them (or a line longer than `max_line` bytes, which the parser reports), or the file ends;
-/// says whether it ended.
-fn fill(
-    file: &mut File,
-    buf: &mut Vec<u8>,
-    window: usize,
-    max_line: usize,
-    name: &Path,
-) -> Result<bool, RatingsError> {
-    const BLOCK: usize = 1 << 20;
-    loop {
-        let enough = buf.len() >= window
-            && (buf.len() > max_line.saturating_add(window)
-                || memchr::memchr(b'\n', buf).is_some());
-        if enough {
-            return Ok(false);
+/// A window of the file's text: `buf[..len]` read, the rest room to read into.
+#[derive(Default)]
+struct Window {
+    buf: Vec<u8>,
+    len: usize,
+}
+
+impl Window {
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    /// Where the text to parse ends: after its last line end, or at its end when the file
+    /// ended.
+    fn cut(&self, eof: bool) -> usize {
+        if eof {
+            self.len
+        } else {
+            memchr::memrchr(b'\n', self.bytes()).map_or(self.len, |p| p + 1)
         }
-        let old = buf.len();
-        let want = window.saturating_sub(old).max(BLOCK);
-        buf.resize(old + want, 0);
-        let got = loop {
-            match file.read(&mut buf[old..]) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    buf.truncate(old);
-                    return Err(super::io_error(name, e));
-                }
+    }
+
+    /// Starts this window with `tail` (the partial last line of the window before).
+    fn take_tail(&mut self, tail: &[u8]) {
+        if self.buf.len() < tail.len() {
+            self.buf.resize(tail.len(), 0);
+        }
+        self.buf[..tail.len()].copy_from_slice(tail);
+        self.len = tail.len();
+    }
+
+    /// Reads from `file` until the window holds at least `window` bytes with a line end in
+    /// them (or a line longer than `max_line` bytes, which the parser reports), or the file
+    /// ends; says whether it ended. The buffer is zeroed only when it grows.
+    fn fill(
+        &mut self,
+        file: &mut File,
+        window: usize,
+        max_line: usize,
+        name: &Path,
+    ) -> Result<bool, RatingsError> {
+        const BLOCK: usize = 1 << 20;
+        if self.buf.len() < window.saturating_add(BLOCK) {
+            let mut grown = vec![0; window.saturating_add(BLOCK)];
+            grown[..self.len].copy_from_slice(&self.buf[..self.len]);
+            self.buf = grown;
+        }
+        loop {
+            let enough = self.len >= window
+                && (self.len > max_line.saturating_add(window)
+                    || memchr::memchr(b'\n', self.bytes()).is_some());
+            if enough {
+                return Ok(false);
             }
-        };
-        buf.truncate(old + got);
-        if got == 0 {
-            return Ok(true);
+            if self.len == self.buf.len() {
+                let grow = self.buf.len().max(BLOCK);
+                self.buf.resize(self.buf.len() + grow, 0);
+            }
+            let got = loop {
+                match file.read(&mut self.buf[self.len..]) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(super::io_error(name, e)),
+                }
+            };
+            if got == 0 {
+                return Ok(true);
+            }
+            self.len += got;
         }
     }
 }
@@ -161,116 +353,76 @@ fn streaming(name: &Path, opts: &LoadOptions, format: Format) -> Result<Ratings,
     super::load_streaming(name, &opts.format(format)).map(|(r, _)| r)
 }
 
-/// The ratings of the parsed ranges (in file order): ids numbered by first appearance, then
-/// the CSR arrays, each range's buffers freed as soon as they are copied.
+/// The ratings of the parsed ranges (in file order, in `parsed`): ids numbered by first
+/// appearance, then the CSR arrays (the parsed arrays themselves when the file is grouped by
+/// user) and the CSC.
 fn assemble(
-    outs: Vec<RangeOut<'_>>,
+    mut outs: Vec<RangeOut>,
+    mut parsed: Parsed,
     name: &Path,
     opts: &LoadOptions,
     format: Format,
 ) -> Result<Ratings, RatingsError> {
+    let total = parsed.compact(&mut outs);
+    if total == 0 {
+        // No rating at all: the streaming loader reports it.
+        drop(parsed);
+        return streaming(name, opts, format);
+    }
     // Dense indices in order of first appearance in the file.
-    let users = merge_ids(outs.iter().map(|o| &o.sink.users));
-    let items = merge_ids(outs.iter().map(|o| &o.sink.items));
-    let mut outs = outs;
-    outs.par_iter_mut().enumerate().for_each(|(k, out)| {
-        let (users_text, items_text) = (&users.text[k], &items.text[k]);
-        for t in &mut out.sink.entries {
-            t.user = users.index(t.user, users_text);
-            t.item = items.index(t.item, items_text);
-        }
-    });
-
-    let total: usize = outs.iter().map(|o| o.sink.entries.len()).sum();
-    if total > 0 && u32::try_from(total).is_ok() {
-        if in_csr_order(&outs) {
-            return assemble_in_order(outs, users.map, items.map, opts, total);
-        }
-        let Some(csr) = bucket(outs, users.map.len(), opts, total) else {
-            // A (user, item) pair repeats: the streaming loader applies the duplicate policy
-            // and names the lines (the ranges' buffers are gone by now).
-            return streaming(name, opts, format);
-        };
-        let (row_ptr, indices, data, times) = csr;
-        let csr = sprs::CsMatI::new((users.map.len(), items.map.len()), row_ptr, indices, data);
-        let r = Ratings::assemble(users.map.into(), items.map.into(), opts.scale, csr);
-        return if opts.timestamps {
-            r.with_times(times)
-        } else {
-            Ok(r)
-        };
-    }
-    // No rating at all (or more than the indices can count): the builder reports it.
-    let mut builder = RatingsBuilder::with_maps(users.map.into(), items.map.into(), opts.scale)
-        .duplicates(opts.duplicates)
-        .source(name);
-    builder.reserve(total);
-    if opts.timestamps {
-        builder.reserve_times(total);
-    }
-    let mut offset = 0;
-    for out in outs {
-        let s = &out.sink;
-        builder.append_checked(&s.entries, &s.times, &s.lines, offset);
-        offset += out.lines;
-    }
-    builder.build()
-}
-
-/// Whether the ratings of all ranges, in file order, are sorted by (user, item) without
-/// repeats (as generated and saved files are).
-fn in_csr_order(outs: &[RangeOut<'_>]) -> bool {
-    let key = |t: &Triple| (t.user, t.item);
-    let inside = outs
-        .par_iter()
-        .all(|o| o.sink.entries.windows(2).all(|w| key(&w[0]) < key(&w[1])));
-    let ends: Vec<(&Triple, &Triple)> = outs
-        .iter()
-        .filter_map(|o| Some((o.sink.entries.first()?, o.sink.entries.last()?)))
-        .collect();
-    inside && ends.windows(2).all(|w| key(w[0].1) < key(w[1].0))
-}
-
-/// The ratings of ranges already in CSR order ([`in_csr_order`]), copied straight into the
-/// CSR arrays on all threads (what [`RatingsBuilder::build`] gives for such input, without
-/// a concatenated copy of the ratings first).
-fn assemble_in_order(
-    outs: Vec<RangeOut<'_>>,
-    users: IdMap,
-    items: IdMap,
-    opts: &LoadOptions,
-    total: usize,
-) -> Result<Ratings, RatingsError> {
-    let (n, m) = (users.len(), items.len());
-    let row_ptr = row_pointers(&outs, n);
-    let mut indices = vec![0u32; total];
-    let mut data = vec![0f64; total];
-    let mut times = vec![0i64; if opts.timestamps { total } else { 0 }];
+    let (users, items) = rayon::join(
+        || merge_ids(outs.iter().map(|o| &o.users)),
+        || merge_ids(outs.iter().map(|o| &o.items)),
+    );
+    let (n, m) = (users.map.len(), items.map.len());
     {
-        let mut pieces = Vec::with_capacity(outs.len());
-        let (mut ind, mut dat, mut tim) = (&mut indices[..], &mut data[..], &mut times[..]);
-        for o in outs {
-            let len = o.sink.entries.len();
-            let (a, rest) = ind.split_at_mut(len);
-            ind = rest;
-            let (b, rest) = dat.split_at_mut(len);
-            dat = rest;
-            let (c, rest) = tim.split_at_mut(o.sink.times.len());
-            tim = rest;
-            pieces.push((o, a, b, c));
+        let lens: Vec<usize> = outs.iter().map(|o| o.count).collect();
+        let slots = parsed.slots(0, &lens);
+        outs.par_iter_mut()
+            .zip(slots)
+            .enumerate()
+            .for_each(|(k, (out, (ind, _, _)))| {
+                let (users_text, items_text) = (&users.text[k], &items.text[k]);
+                for i in ind {
+                    *i = items.index(*i, items_text);
+                }
+                for run in &mut out.runs {
+                    run.0 = users.index(run.0, users_text);
+                }
+            });
+    }
+    let mut row_ptr = vec![0u32; n + 1];
+    let mut grouped = true;
+    let mut last = 0;
+    for o in &outs {
+        for &(u, len) in &o.runs {
+            grouped &= u >= last;
+            last = u;
+            row_ptr[u as usize + 1] += len;
         }
-        // Each range is freed once copied: the zeroed arrays take memory only as they are
-        // written, so the total stays about one copy of the ratings.
-        pieces.into_par_iter().for_each(|(o, ind, dat, tim)| {
-            for ((t, i), d) in o.sink.entries.iter().zip(ind).zip(dat) {
-                *i = t.item;
-                *d = t.value;
-            }
-            tim.copy_from_slice(&o.sink.times);
-        });
+    }
+    for u in 0..n {
+        row_ptr[u + 1] += row_ptr[u];
+    }
+    let Parsed {
+        items: mut indices,
+        values: mut data,
+        mut times,
+    } = if grouped {
+        // Rows are the runs, in order: the parsed arrays are the CSR arrays.
+        parsed
+    } else {
+        place_by_user(&outs, parsed, &row_ptr)
+    };
+    drop(outs);
+    if sort_all_rows(&row_ptr, &mut indices, &mut data, &mut times) {
+        // A (user, item) pair repeats: the streaming loader applies the duplicate policy and
+        // names the lines.
+        drop((indices, data, times));
+        return streaming(name, opts, format);
     }
     let csr = sprs::CsMatI::new((n, m), row_ptr, indices, data);
-    let r = Ratings::assemble(users.into(), items.into(), opts.scale, csr);
+    let r = Ratings::assemble(users.map.into(), items.map.into(), opts.scale, csr);
     if opts.timestamps {
         r.with_times(times)
     } else {
@@ -278,41 +430,19 @@ fn assemble_in_order(
     }
 }
 
-/// The CSR row pointers of the ranges' ratings over `n_users` users.
-fn row_pointers(outs: &[RangeOut<'_>], n_users: usize) -> Vec<u32> {
-    let mut row_ptr = vec![0u32; n_users + 1];
-    for o in outs {
-        for t in &o.sink.entries {
-            row_ptr[t.user as usize + 1] += 1;
-        }
-    }
-    for u in 0..n_users {
-        row_ptr[u + 1] += row_ptr[u];
-    }
-    row_ptr
-}
-
-/// The CSR arrays (row pointers, items, values, times) of the ratings of all ranges, as
-/// [`RatingsBuilder::build`] makes them (a stable counting sort by user in file order, then
-/// each unsorted row sorted by item, input order kept among equal items), straight from the
-/// ranges, each freed once its ratings are placed; `None` when a (user, item) pair repeats.
-#[allow(clippy::type_complexity)]
-fn bucket(
-    outs: Vec<RangeOut<'_>>,
-    n_users: usize,
-    opts: &LoadOptions,
-    total: usize,
-) -> Option<(Vec<u32>, Vec<u32>, Vec<f64>, Vec<i64>)> {
-    let row_ptr = row_pointers(&outs, n_users);
-    let mut indices = vec![0u32; total];
-    let mut data = vec![0f64; total];
-    let mut times = vec![0i64; if opts.timestamps { total } else { 0 }];
-    place_by_user(outs, &row_ptr, &mut indices, &mut data, &mut times);
-
-    // Rows are sorted in groups of about `GROUP` ratings, on all threads.
+/// Sorts every row of the CSR arrays by (item, input order) on all threads, in groups of
+/// about `GROUP` ratings; says whether an item repeats in a row.
+fn sort_all_rows(
+    row_ptr: &[u32],
+    indices: &mut [u32],
+    data: &mut [f64],
+    times: &mut [i64],
+) -> bool {
     const GROUP: usize = 1 << 16;
+    let n_users = row_ptr.len() - 1;
+    let keep_times = !times.is_empty();
     let mut groups = Vec::new();
-    let (mut ind, mut dat, mut tim) = (&mut indices[..], &mut data[..], &mut times[..]);
+    let (mut ind, mut dat, mut tim) = (indices, data, times);
     let mut u = 0;
     while u < n_users {
         let start = row_ptr[u] as usize;
@@ -321,80 +451,64 @@ fn bucket(
             v += 1;
         }
         let len = row_ptr[v] as usize - start;
-        let (a, rest) = ind.split_at_mut(len);
-        ind = rest;
-        let (b, rest) = dat.split_at_mut(len);
-        dat = rest;
-        let (c, rest) = tim.split_at_mut(if opts.timestamps { len } else { 0 });
-        tim = rest;
-        groups.push((&row_ptr[u..=v], a, b, c));
-        u = v;
-    }
-    let repeats = groups
-        .into_par_iter()
-        .map(|(ptr, ind, dat, tim)| sort_rows(ptr, ind, dat, tim))
-        .reduce(|| false, |a, b| a || b);
-    (!repeats).then_some((row_ptr, indices, data, times))
-}
-
-/// Ranges placed per turn by [`place_by_user`]: each worker reads all of a turn's ratings, and a
-/// turn's buffers are freed once it is placed, so memory stays about one copy of the ratings.
-const RANGES_PER_TURN: usize = 2;
-
-/// The stable counting sort by user of [`bucket`]: each range's ratings, in file order, go to
-/// their user's next free slot of the CSR arrays (`times` empty when not kept). Parallel over
-/// ranges of users of about equal size, one per worker: each owns its contiguous slice of the
-/// arrays and takes the ratings of its users from every range, in file order, so the writes are
-/// disjoint without `unsafe` and the result is the same for any number of threads.
-fn place_by_user(
-    outs: Vec<RangeOut<'_>>,
-    row_ptr: &[u32],
-    indices: &mut [u32],
-    data: &mut [f64],
-    times: &mut [i64],
-) {
-    let keep_times = !times.is_empty();
-    let cuts = crate::ratings::equal_cuts(row_ptr, rayon::current_num_threads());
-    // (first user, users' next slots relative to the slice, items, values, times)
-    let mut slices = Vec::with_capacity(cuts.len());
-    let (mut ind, mut dat, mut tim) = (indices, data, times);
-    for w in cuts.windows(2) {
-        let base = row_ptr[w[0]];
-        let len = (row_ptr[w[1]] - base) as usize;
         let (a, rest) = std::mem::take(&mut ind).split_at_mut(len);
         ind = rest;
         let (b, rest) = std::mem::take(&mut dat).split_at_mut(len);
         dat = rest;
         let (c, rest) = std::mem::take(&mut tim).split_at_mut(if keep_times { len } else { 0 });
         tim = rest;
-        let next: Vec<u32> = row_ptr[w[0]..w[1]].iter().map(|&p| p - base).collect();
-        slices.push((w[0], w[1], next, a, b, c));
+        groups.push((&row_ptr[u..=v], a, b, c));
+        u = v;
     }
-    let mut outs = outs.into_iter().peekable();
-    while outs.peek().is_some() {
-        let turn: Vec<RangeOut<'_>> = outs.by_ref().take(RANGES_PER_TURN).collect();
-        slices
-            .par_iter_mut()
-            .for_each(|(u0, u1, next, ind, dat, tim)| {
-                let (u0, u1) = (*u0 as u32, *u1 as u32);
-                for o in &turn {
-                    for (p, t) in o.sink.entries.iter().enumerate() {
-                        if t.user < u0 || t.user >= u1 {
-                            continue;
-                        }
-                        let slot = &mut next[(t.user - u0) as usize];
+    groups
+        .into_par_iter()
+        .map(|(ptr, ind, dat, tim)| sort_rows(ptr, ind, dat, tim))
+        .reduce(|| false, |a, b| a || b)
+}
+
+/// The stable counting sort by user of ratings not grouped by user: each run of a user's
+/// ratings (in file order) goes to its user's next free slots of new CSR arrays, and the
+/// parsed arrays are freed. Parallel over ranges of users of about equal size, one per worker:
+/// each owns its contiguous slice of the new arrays and takes the runs of its users from every
+/// range, in file order, so the writes are disjoint without `unsafe` and the result is the
+/// same for any number of threads.
+fn place_by_user(outs: &[RangeOut], parsed: Parsed, row_ptr: &[u32]) -> Parsed {
+    let total = parsed.items.len();
+    let keep_times = !parsed.times.is_empty();
+    let mut csr = Parsed::default();
+    csr.grow(total, keep_times);
+    let cuts = crate::ratings::equal_cuts(row_ptr, rayon::current_num_threads());
+    let lens: Vec<usize> = cuts
+        .windows(2)
+        .map(|w| (row_ptr[w[1]] - row_ptr[w[0]]) as usize)
+        .collect();
+    let slices = csr.slots(row_ptr[cuts[0]] as usize, &lens);
+    slices
+        .into_par_iter()
+        .zip(cuts.par_windows(2))
+        .for_each(|((ind, dat, tim), w)| {
+            let (u0, u1) = (w[0] as u32, w[1] as u32);
+            let base = row_ptr[w[0]];
+            let mut next: Vec<u32> = row_ptr[w[0]..w[1]].iter().map(|&p| p - base).collect();
+            for o in outs {
+                let mut p = o.start;
+                for &(u, len) in &o.runs {
+                    let len = len as usize;
+                    if u >= u0 && u < u1 {
+                        let slot = &mut next[(u - u0) as usize];
                         let k = *slot as usize;
-                        ind[k] = t.item;
-                        dat[k] = t.value;
+                        ind[k..k + len].copy_from_slice(&parsed.items[p..p + len]);
+                        dat[k..k + len].copy_from_slice(&parsed.values[p..p + len]);
                         if keep_times {
-                            tim[k] = o.sink.times[p];
+                            tim[k..k + len].copy_from_slice(&parsed.times[p..p + len]);
                         }
-                        *slot += 1;
+                        *slot += len as u32;
                     }
+                    p += len;
                 }
-            });
-        // `turn` is dropped here: its ranges' buffers are freed.
-    }
+            }
+        });
+    csr
 }
 
 /// Sorts each row (spans `ptr[k] - ptr[0] .. ptr[k + 1] - ptr[0]` of the slices) by (item,
@@ -438,9 +552,18 @@ fn split_at_lines(data: &[u8], len: usize) -> Vec<(usize, usize)> {
     ranges
 }
 
-/// What parsing one range gave.
-struct RangeOut<'p> {
-    sink: RangeSink<'p>,
+/// What parsing one range gave (its ratings are in its slots of the parsed arrays).
+struct RangeOut {
+    /// The first slot of the range's ratings in the parsed arrays.
+    start: usize,
+    /// Ratings parsed.
+    count: usize,
+    /// Whether a rating found no slot (cannot happen: a range has no more ratings than lines).
+    overflow: bool,
+    /// The range's users as runs of ratings: (user key, then dense index; ratings).
+    runs: Vec<(u32, u32)>,
+    users: LocalIds,
+    items: LocalIds,
     /// Lines read (the range ends at a line end, so this is its number of lines).
     lines: usize,
     /// The first blank line of the range (counted from its first line), when only blank lines
@@ -453,27 +576,32 @@ struct RangeOut<'p> {
 }
 
 /// Parses one range whose first line is line `offset + 1`, after a blank line `blank` of an
-/// earlier range (if any), into buffers of its own; the lines it keeps are counted from the
-/// range's first line (1).
-fn parse_range<'p>(
+/// earlier range (if any), into its slots (items, values, times; times empty when not kept);
+/// the lines it keeps are counted from the range's first line (1).
+#[allow(clippy::too_many_arguments)]
+fn parse_range(
     bytes: &[u8],
-    name: &'p Path,
+    name: &Path,
     opts: &LoadOptions,
     format: Format,
     offset: usize,
     blank: Option<usize>,
-) -> RangeOut<'p> {
+    slot: (&mut [u32], &mut [f64], &mut [i64]),
+) -> RangeOut {
     let mut lines = LineReader::new(bytes, name, opts.max_line_bytes);
     lines.line = offset;
+    let (items, values, times) = slot;
     let mut sink = RangeSink {
         name,
         scale: opts.scale,
-        keep_times: opts.timestamps,
-        entries: Vec::with_capacity(bytes.len() / 16),
-        times: Vec::with_capacity(if opts.timestamps { bytes.len() / 16 } else { 0 }),
-        lines: Vec::new(),
+        items,
+        values,
+        times,
+        len: 0,
+        overflow: false,
+        runs: Vec::new(),
         users: LocalIds::default(),
-        items: LocalIds::default(),
+        item_ids: LocalIds::default(),
     };
     let mut checked = CheckedPath {
         name,
@@ -486,11 +614,14 @@ fn parse_range<'p>(
     let result = parse_lines(&mut lines, &mut checked, &mut sink);
     let failed = result.is_err();
     sink.users.seen = Vec::new();
-    sink.items.seen = Vec::new();
-    for l in &mut sink.lines {
-        l.1 -= offset;
-    }
+    sink.item_ids.seen = Vec::new();
     RangeOut {
+        start: 0,
+        count: sink.len,
+        overflow: sink.overflow,
+        runs: sink.runs,
+        users: sink.users,
+        items: sink.item_ids,
         lines: lines.line - offset,
         blank: checked
             .blank_line
@@ -498,7 +629,6 @@ fn parse_range<'p>(
             .map(|b| b - offset),
         failed,
         error: result.err(),
-        sink,
     }
 }
 
@@ -564,9 +694,11 @@ impl MergedIds {
 }
 
 /// Numbers the ids of the ranges (in file order) by first appearance.
-fn merge_ids<'a>(ranges: impl Iterator<Item = &'a LocalIds>) -> MergedIds {
+fn merge_ids<'a>(ranges: impl Iterator<Item = &'a LocalIds> + Clone) -> MergedIds {
+    // At least the ids of the range with the most: fewer rehashes of the map.
+    let most = ranges.clone().map(|ids| ids.first.len()).max().unwrap_or(0);
     let mut merged = MergedIds {
-        map: IdMap::new(),
+        map: IdMap::with_capacity(most),
         dense: Vec::new(),
         text: Vec::new(),
     };
@@ -591,21 +723,23 @@ fn merge_ids<'a>(ranges: impl Iterator<Item = &'a LocalIds>) -> MergedIds {
     merged
 }
 
-/// The sink of one range: ratings by id keys, times, and line numbers counted in the range.
-struct RangeSink<'p> {
+/// The sink of one range: ratings written into the range's slots (items by id key), users
+/// as runs.
+struct RangeSink<'p, 's> {
     name: &'p Path,
     scale: RatingScale,
-    keep_times: bool,
-    entries: Vec<Triple>,
-    times: Vec<i64>,
-    /// `(position, line)` for the first rating and each one not on the line after the one
-    /// before.
-    lines: Vec<(usize, usize)>,
+    items: &'s mut [u32],
+    values: &'s mut [f64],
+    /// Empty when times are not kept.
+    times: &'s mut [i64],
+    len: usize,
+    overflow: bool,
+    runs: Vec<(u32, u32)>,
     users: LocalIds,
-    items: LocalIds,
+    item_ids: LocalIds,
 }
 
-impl RangeSink<'_> {
+impl RangeSink<'_, '_> {
     #[inline(always)]
     fn push(
         &mut self,
@@ -618,24 +752,34 @@ impl RangeSink<'_> {
         if !self.scale.contains(value) {
             crate::ratings::check_value(self.name, self.scale, value, line_no)?;
         }
-        let pos = self.entries.len();
-        let expected = self.lines.last().map(|&(p, l)| l + (pos - p));
-        if expected != Some(line_no) {
-            self.lines.push((pos, line_no));
+        let k = self.len;
+        let (Some(item), Some(v)) = (self.items.get_mut(k), self.values.get_mut(k)) else {
+            self.overflow = true;
+            return Ok(());
+        };
+        *item = i;
+        *v = value;
+        if let (Some(t), Some(slot)) = (time, self.times.get_mut(k)) {
+            *slot = t;
         }
-        self.entries.push(Triple::new(u, i, value));
-        if let Some(t) = time.filter(|_| self.keep_times) {
-            self.times.push(t);
+        self.len = k + 1;
+        match self.runs.last_mut() {
+            Some(run) if run.0 == u => run.1 += 1,
+            _ => self.runs.push((u, 1)),
         }
         Ok(())
     }
 }
 
-impl Sink for RangeSink<'_> {
+impl Sink for RangeSink<'_, '_> {
     #[inline(always)]
     fn push_fast(&mut self, f: FastLine<'_>, line_no: usize) -> Result<(), RatingsError> {
-        let u = self.users.int(int_key(f.user));
-        let i = self.items.int(int_key(f.item));
+        let key = int_key(f.user);
+        let u = match self.runs.last() {
+            Some(&(k, _)) if k == key => key,
+            _ => self.users.int(key),
+        };
+        let i = self.item_ids.int(int_key(f.item));
         self.push(u, i, f.rating, Some(f.time), line_no)
     }
 
@@ -648,7 +792,7 @@ impl Sink for RangeSink<'_> {
         line_no: usize,
     ) -> Result<(), RatingsError> {
         let u = self.users.text(user);
-        let i = self.items.text(item);
+        let i = self.item_ids.text(item);
         self.push(u, i, value, Some(time), line_no)
     }
 
@@ -661,7 +805,7 @@ impl Sink for RangeSink<'_> {
         line_no: usize,
     ) -> Result<(), RatingsError> {
         let u = self.users.text(user);
-        let i = self.items.text(item);
+        let i = self.item_ids.text(item);
         self.push(u, i, value, time, line_no)
     }
 }
@@ -844,6 +988,31 @@ mod tests {
         assert_eq!(r.items().external(49), "49");
         let first_row: Vec<i64> = (1000..1050).collect();
         assert_eq!(r.user_times(0), Some(&first_row[..]));
+        same_both_ways(&path, &LoadOptions::default().timestamps(false)).unwrap();
+    }
+
+    #[test]
+    fn files_grouped_by_user_load_the_same_both_ways() {
+        // Each user's ratings together (the parsed arrays become the CSR arrays), items in
+        // no particular order within a user (rows are sorted after), users not in id order.
+        let dir = tempfile::tempdir().unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let mut text = String::new();
+        for k in 0..200u32 {
+            let u = (k * 37) % 200;
+            let mut items: Vec<u32> = (0..60).filter(|_| rng.random_range(0..3) == 0).collect();
+            for j in (1..items.len()).rev() {
+                items.swap(j, rng.random_range(0..=j));
+            }
+            for i in items {
+                let r = rng.random_range(1..6);
+                let t = rng.random_range(0..2_000_000_000u64);
+                let _ = writeln!(text, "{u}::{i}::{r}::{t}");
+            }
+        }
+        let path = write(dir.path(), "ratings.dat", &text);
+        let r = same_both_ways(&path, &LoadOptions::default()).unwrap();
+        assert!(r.times().is_some());
         same_both_ways(&path, &LoadOptions::default().timestamps(false)).unwrap();
     }
 
