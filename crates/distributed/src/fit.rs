@@ -74,7 +74,7 @@ fn supported(alg: Algorithm) -> bool {
     SUPPORTED.contains(&alg)
 }
 
-/// Checks that the parameters can be run distributed: one of [`SUPPORTED`], no
+/// Checks that the parameters can be run distributed: one of [`SUPPORTED`], `f64` precision, no
 /// early stopping (it needs a validation set: [`fit_rank_with`] takes one), no time budget
 /// (ranks would stop at different iterations). The same check on every rank gives the same
 /// answer.
@@ -101,6 +101,12 @@ fn check_common(params: &ValidNmfParams) -> Result<(), DistError> {
         return Err(DistError::Unsupported(
             "a time budget (ranks would stop at different iterations)".into(),
         ));
+    }
+    if params.precision() != cnmf_engine::Precision::F64 {
+        return Err(DistError::Unsupported(format!(
+            "--precision {} (the distributed fit runs in f64 only)",
+            params.precision()
+        )));
     }
     Ok(())
 }
