@@ -1435,6 +1435,20 @@ mod tests {
     use super::*;
     use crate::ThreadRanks;
 
+    /// The distributed passes are `f64` only: `f32` is refused by the check, naming it.
+    #[test]
+    fn f32_precision_is_refused_with_a_clear_error() {
+        let p = |precision| {
+            cnmf_engine::NmfParams::new(5, Algorithm::IgnoreMissing)
+                .precision(precision)
+                .check()
+                .unwrap()
+        };
+        assert!(check_params(&p(cnmf_engine::Precision::F64)).is_ok());
+        let err = check_params(&p(cnmf_engine::Precision::F32)).unwrap_err();
+        assert!(err.to_string().contains("--precision f32"), "{err}");
+    }
+
     /// Ties at the threshold are dropped in global position order (rank order, then local
     /// position), as the engine's selection drops them in CSR order.
     #[test]
