@@ -10,6 +10,8 @@
 //!   k = 20 on the synthetic set with the passes forced to the portable (baseline SSE2)
 //!   kernels, AVX2 and AVX-512F (the engine picks the widest the CPU has; one it lacks falls
 //!   back to portable, so compare with the `iteration` group).
+//! * `precision/<algorithm>/<f64|f32>`: ignore-missing and ignore-corrupt at k = 20 on the
+//!   synthetic set with the iterations in `f64` and in `f32` (`Precision`).
 //!
 //! "One iteration" is measured from the engine's own trace: a fit of `1 + iters` iterations
 //! runs and the time between the end of iteration 1 and the end of iteration `1 + iters` is
@@ -25,7 +27,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use cnmf_engine::numeric::Isa;
-use cnmf_engine::{Algorithm, FitOptions, NmfParams};
+use cnmf_engine::{Algorithm, FitOptions, NmfParams, Precision};
 use cnmf_ratings::{load, LoadOptions, Ratings, SyntheticParams};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
@@ -67,6 +69,18 @@ fn time_iterations_on(
     iters: u64,
     isa: Option<Isa>,
 ) -> Duration {
+    time_iterations_in(data, k, algorithm, iters, isa, Precision::F64)
+}
+
+/// [`time_iterations_on`] with the iterations in `precision`.
+fn time_iterations_in(
+    data: &Ratings,
+    k: usize,
+    algorithm: Algorithm,
+    iters: u64,
+    isa: Option<Isa>,
+    precision: Precision,
+) -> Duration {
     let options = match isa {
         Some(isa) => FitOptions::new().isa(isa),
         None => FitOptions::new(),
@@ -75,6 +89,7 @@ fn time_iterations_on(
         .lambda(1.0)
         .max_iters(1 + iters as usize)
         .seed(1)
+        .precision(precision)
         .check()
         .expect("valid parameters")
         .fit_with(data, options)
@@ -129,6 +144,18 @@ fn bench_algorithms(c: &mut Criterion) {
         ] {
             group.bench_function(BenchmarkId::from_parameter(name), |b| {
                 b.iter_custom(|iters| time_iterations_on(data, 20, alg, iters, Some(isa)))
+            });
+        }
+        group.finish();
+    }
+
+    for alg in [Algorithm::IgnoreMissing, Algorithm::IgnoreCorrupt] {
+        let mut group = c.benchmark_group(format!("precision/{}", alg.name()));
+        group.sample_size(10);
+        group.throughput(Throughput::Elements(data.nnz() as u64));
+        for precision in [Precision::F64, Precision::F32] {
+            group.bench_function(BenchmarkId::from_parameter(precision), |b| {
+                b.iter_custom(|iters| time_iterations_in(data, 20, alg, iters, None, precision))
             });
         }
         group.finish();

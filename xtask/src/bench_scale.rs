@@ -251,7 +251,9 @@ pub fn params(alg: Algorithm, k: usize, iters: usize, threads: usize, seed: u64)
 /// line on stdout.
 pub fn child(a: &BenchScaleChildArgs, out: &mut dyn std::io::Write) -> Result<()> {
     let alg: Algorithm = a.algo.parse().map_err(|e| anyhow::anyhow!("--algo: {e}"))?;
-    let valid = params(alg, a.k, a.iters, a.threads, a.seed).check()?;
+    let valid = params(alg, a.k, a.iters, a.threads, a.seed)
+        .precision(a.precision)
+        .check()?;
     let start = Instant::now();
     // Timestamps are kept only for an algorithm that reads them, as `cnmf fit` does.
     let opts = LoadOptions::default().timestamps(valid.reads_timestamps());
@@ -379,6 +381,7 @@ fn run_child(a: &BenchScaleArgs, file: &Path, alg: Algorithm) -> Result<ChildRep
         .args(["--threads", &a.threads.to_string()])
         .args(["--seed", &a.seed.to_string()])
         .args(["--budget-secs", &a.budget.to_string()])
+        .args(["--precision", a.precision.name()])
         .output()
         .context("starting the child process")?;
     if !out.status.success() {
@@ -418,6 +421,7 @@ fn run_cli(a: &BenchScaleArgs, cnmf: &Path, file: &Path, dir: &Path) -> Result<C
         .arg("--no-early-stopping")
         .args(["--threads", &a.threads.to_string()])
         .args(["--seed", &a.seed.to_string()])
+        .args(["--precision", a.precision.name()])
         .arg("-o")
         .arg(&model)
         .args(["--json", "--quiet"]);
@@ -719,6 +723,7 @@ mod tests {
         assert_eq!((a.iters, a.k, a.threads, a.budget), (5, 20, 0, 120.0));
         assert!(a.algos.is_empty() && !a.no_cli && !a.keep_data);
         assert_eq!(a.cli_algo, "ignore-corrupt");
+        assert_eq!(a.precision, cnmf_engine::Precision::F64);
         let a = args(&[
             "--sizes",
             "25m,100m,200x100x5000",
@@ -727,8 +732,11 @@ mod tests {
             "--algos",
             "huber,guarded",
             "--no-cli",
+            "--precision",
+            "f32",
         ])
         .unwrap();
+        assert_eq!(a.precision, cnmf_engine::Precision::F32);
         let names: Vec<&str> = a.sizes.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["25m", "100m", "200x100x5000"]);
         assert_eq!(a.sizes[1].users, 480_189);
@@ -742,6 +750,7 @@ mod tests {
             &["--budget", "inf"],
             &["--algos", "ignore-missing,bogus"],
             &["--cli-algo", "bogus"],
+            &["--precision", "f16"],
         ] {
             assert!(args(bad).is_err(), "{bad:?} accepted");
         }

@@ -97,6 +97,17 @@ pub struct BenchScaleArgs {
     /// The algorithm of the `cnmf fit` run (default ignore-corrupt).
     #[arg(long, default_value = "ignore-corrupt", value_name = "ALGO")]
     pub cli_algo: String,
+
+    /// Precision of the fits' iterations (f64 or f32), passed to every child and to the
+    /// `cnmf fit` run.
+    #[arg(long, default_value = "f64", value_parser = parse_precision, value_name = "f64|f32")]
+    pub precision: cnmf_engine::Precision,
+}
+
+/// Parses `--precision`.
+fn parse_precision(s: &str) -> Result<cnmf_engine::Precision, String> {
+    s.parse()
+        .map_err(|e: cnmf_engine::EngineError| e.to_string())
 }
 
 /// Flags of the hidden `bench-scale-child`.
@@ -123,6 +134,9 @@ pub struct BenchScaleChildArgs {
     /// Wall-clock budget of the fit.
     #[arg(long)]
     pub budget_secs: f64,
+    /// Precision of the iterations (f64 or f32).
+    #[arg(long, default_value = "f64", value_parser = parse_precision, value_name = "f64|f32")]
+    pub precision: cnmf_engine::Precision,
 }
 
 /// Flags of `cargo xtask reproduce`.

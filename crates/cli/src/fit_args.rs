@@ -8,7 +8,7 @@ use std::time::Instant;
 use clap::Args;
 use cnmf_engine::{
     lambda_from_noise_model, Algorithm, EngineError, FitOptions, IterationStats, NmfModel,
-    NmfParams, StopReason, ValidNmfParams,
+    NmfParams, Precision, StopReason, ValidNmfParams,
 };
 use cnmf_ratings::load::Columns;
 use cnmf_ratings::{
@@ -210,6 +210,17 @@ pub struct ParamArgs {
     /// without them the fit says the screen did not run.
     #[arg(long, value_parser = parse_window, value_name = "DURATION|off")]
     pub burst_window: Option<WindowArg>,
+
+    /// Precision of the iterations: f64, or f32 (f32 factors and arithmetic with f64 sums:
+    /// about half the memory traffic; test NMAE within about 0.0005 of f64's). The model's
+    /// factors are f64 either way. Each precision gives the same results for every thread count.
+    #[arg(long, default_value = "f64", value_parser = parse_precision, value_name = "f64|f32")]
+    pub precision: Precision,
+}
+
+/// Parses `--precision`.
+fn parse_precision(s: &str) -> Result<Precision, String> {
+    s.parse::<Precision>().map_err(|e| e.to_string())
 }
 
 /// How a fit decides its number of iterations: early stopping on a validation split of the
@@ -617,6 +628,7 @@ impl ParamArgs {
         if let Some(ScreenArg(z)) = self.profile_screen {
             params = params.profile_screen(z);
         }
+        params = params.precision(self.precision);
         let valid = params.check().map_err(CliError::from_engine)?;
         choice.lambda = valid.lambda();
         Ok(CheckedParams {
@@ -663,6 +675,7 @@ pub const PARAMS_FILE_KEYS: &[&str] = &[
     "validation_fraction",
     "patience",
     "no_refit",
+    "precision",
 ];
 
 impl ParamArgs {
@@ -753,6 +766,11 @@ impl ParamArgs {
                 "validation_fraction" => self.stop.validation_fraction = num()?,
                 "patience" => self.stop.patience = count()?,
                 "no_refit" => self.stop.no_refit = flag()?,
+                "precision" => {
+                    let s = v.as_str().ok_or_else(|| bad(key, "f64 or f32"))?;
+                    self.precision = parse_precision(s)
+                        .map_err(|e| CliError::Usage(format!("--params {name}: {e}")))?;
+                }
                 _ => unreachable!("keys checked above"),
             }
         }
@@ -1092,6 +1110,7 @@ mod tests {
             item_threshold_scale: None,
             profile_screen: None,
             burst_window: None,
+            precision: Precision::F64,
         };
         let CheckedParams {
             params: valid,

@@ -74,7 +74,7 @@ fn supported(alg: Algorithm) -> bool {
     SUPPORTED.contains(&alg)
 }
 
-/// Checks that the parameters can be run distributed: one of [`SUPPORTED`], no
+/// Checks that the parameters can be run distributed: one of [`SUPPORTED`], `f64` precision, no
 /// early stopping (it needs a validation set: [`fit_rank_with`] takes one), no time budget
 /// (ranks would stop at different iterations). The same check on every rank gives the same
 /// answer.
@@ -101,6 +101,12 @@ fn check_common(params: &ValidNmfParams) -> Result<(), DistError> {
         return Err(DistError::Unsupported(
             "a time budget (ranks would stop at different iterations)".into(),
         ));
+    }
+    if params.precision() != cnmf_engine::Precision::F64 {
+        return Err(DistError::Unsupported(format!(
+            "--precision {} (the distributed fit runs in f64 only)",
+            params.precision()
+        )));
     }
     Ok(())
 }
@@ -1428,6 +1434,20 @@ fn trim_distributed<C: Communicator + ?Sized>(
 mod tests {
     use super::*;
     use crate::ThreadRanks;
+
+    /// The distributed passes are `f64` only: `f32` is refused by the check, naming it.
+    #[test]
+    fn f32_precision_is_refused_with_a_clear_error() {
+        let p = |precision| {
+            cnmf_engine::NmfParams::new(5, Algorithm::IgnoreMissing)
+                .precision(precision)
+                .check()
+                .unwrap()
+        };
+        assert!(check_params(&p(cnmf_engine::Precision::F64)).is_ok());
+        let err = check_params(&p(cnmf_engine::Precision::F32)).unwrap_err();
+        assert!(err.to_string().contains("--precision f32"), "{err}");
+    }
 
     /// Ties at the threshold are dropped in global position order (rank order, then local
     /// position), as the engine's selection drops them in CSR order.

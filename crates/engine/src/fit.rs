@@ -8,9 +8,10 @@ use rayon::prelude::*;
 use crate::isa::Isa;
 use crate::kernels::{gram, Guard, Robust, RowRule, RowStats, L2};
 use crate::passes::{ColKind, Problem, RowKind};
+use crate::real::Real;
 use crate::{
-    init_factors, Algorithm, EngineError, Factors, IterationStats, NmfModel, Observer, StopReason,
-    ValidNmfParams,
+    init_factors, Algorithm, EngineError, Factors, IterationStats, NmfModel, Observer, Precision,
+    StopReason, ValidNmfParams,
 };
 
 /// The observer slot of [`FitOptions`].
@@ -166,7 +167,6 @@ impl ValidNmfParams {
             pool: pool.as_ref(),
             isa: options.isa.unwrap_or_else(Isa::detect),
         };
-        let problem = Problem::new(data, k);
         let screened = match (self.algorithm(), self.profile_screen()) {
             (Algorithm::Guarded, Some(z)) => exec.run(|| crate::screen::profile_screen(data, z)),
             _ => Vec::new(),
@@ -176,16 +176,35 @@ impl ValidNmfParams {
             _ => None,
         };
         let held: &[u8] = bursts.as_ref().map_or(&[], |b| &b.held);
-        let run = Run {
-            params: self,
-            problem: &problem,
-            exec,
-            scale,
-            validation: options.validation.filter(|v| !v.is_empty()),
-            screened: &screened,
-            held,
+        let validation = options.validation.filter(|v| !v.is_empty());
+        let out = match self.precision() {
+            Precision::F64 => {
+                let problem = Problem::<f64>::new(data, k);
+                let run = Run {
+                    params: self,
+                    problem: &problem,
+                    exec,
+                    scale,
+                    validation,
+                    screened: &screened,
+                    held,
+                };
+                dispatch_rank(k, run, factors, options.observer)?
+            }
+            Precision::F32 => {
+                let problem = Problem::<f32>::new(data, k);
+                let run = Run {
+                    params: self,
+                    problem: &problem,
+                    exec,
+                    scale,
+                    validation,
+                    screened: &screened,
+                    held,
+                };
+                dispatch_rank(k, run, factors, options.observer)?
+            }
         };
-        let out = dispatch_rank(k, run, factors, options.observer)?;
         let mut model = finish_model(self, data, out, &screened);
         model.bursts = bursts.map(|b| b.bursts);
         Ok(model)
@@ -233,10 +252,10 @@ impl Exec<'_> {
     }
 }
 
-/// Everything a fit reads.
-struct Run<'r, 'a> {
+/// Everything a fit reads; `T` is the element type of the passes ([`Precision`]).
+struct Run<'r, 'a, T: Real> {
     params: &'r ValidNmfParams,
-    problem: &'r Problem<'a>,
+    problem: &'r Problem<'a, T>,
     exec: Exec<'r>,
     scale: RatingScale,
     validation: Option<&'r [Triple]>,
@@ -256,9 +275,9 @@ struct RunOutput {
 }
 
 /// Runs the iterations with the rank as a compile-time constant when it is a common one.
-fn dispatch_rank(
+fn dispatch_rank<T: Real>(
     k: usize,
-    run: Run<'_, '_>,
+    run: Run<'_, '_, T>,
     factors: Factors,
     observer: ObserverSlot<'_>,
 ) -> Result<RunOutput, EngineError> {
@@ -292,14 +311,14 @@ struct Pending {
 /// that both keep and stop by one rule ([`Best::track`]).
 #[doc(hidden)]
 #[derive(Debug)]
-pub struct Best {
+pub struct Best<T = f64> {
     /// The iteration with the lowest validation NMAE (the first, on ties).
     pub iteration: usize,
     /// Its validation NMAE.
     pub nmae: f64,
     /// Its `W`, `H` and corruption flags.
-    pub w: Vec<f64>,
-    pub h: Vec<f64>,
+    pub w: Vec<T>,
+    pub h: Vec<T>,
     pub flags: Vec<u8>,
 }
 
@@ -308,16 +327,16 @@ fn best_so_far(nmae: f64, best: f64) -> bool {
     nmae < best
 }
 
-impl Best {
+impl<T: Copy> Best<T> {
     /// Early stopping after iteration `t`, whose validation NMAE is `nmae`: a lower NMAE than
     /// the best so far makes `state` (`W`, `H`, flags) the best; `patience` iterations past the
     /// best without one stop the fit.
     pub fn track(
-        best: &mut Option<Best>,
+        best: &mut Option<Best<T>>,
         t: usize,
         nmae: f64,
         patience: usize,
-        state: (&[f64], &[f64], &[u8]),
+        state: (&[T], &[T], &[u8]),
     ) -> Option<StopReason> {
         match best {
             Some(b) if !best_so_far(nmae, b.nmae) => {
@@ -347,27 +366,27 @@ impl Best {
     }
 }
 
-/// What the iterations carry from one to the next.
-struct State {
+/// What the iterations carry from one to the next (factors in the passes' element type `T`).
+struct State<T> {
     start: Instant,
     /// `W_t`; the row pass of iteration `t + 1` writes into `w_next`, so that a stop decided on
     /// iteration `t`'s statistics still has `W_t`.
-    w: Vec<f64>,
-    w_next: Vec<f64>,
-    h: Vec<f64>,
+    w: Vec<T>,
+    w_next: Vec<T>,
+    h: Vec<T>,
     flags: Vec<u8>,
     /// Per-entry values of the robust baselines (CSR order; empty for the paper's five):
     /// `huber`'s and `l1`'s weights of the current iteration, `trimmed`'s squared residuals.
-    weights: Vec<f64>,
+    weights: Vec<T>,
     trace: Vec<IterationStats>,
-    best: Option<Best>,
+    best: Option<Best<T>>,
     pending: Pending,
 }
 
-impl State {
+impl<T: Real> State<T> {
     /// The run's output, keeping iteration `kept` or, under early stopping, the best state
-    /// however the fit stopped.
-    fn finish(self, problem: &Problem<'_>, stop_reason: StopReason, kept: usize) -> RunOutput {
+    /// however the fit stopped. The factors are `f64` whatever the precision of the passes.
+    fn finish(self, problem: &Problem<'_, T>, stop_reason: StopReason, kept: usize) -> RunOutput {
         let State {
             mut w,
             mut h,
@@ -386,7 +405,13 @@ impl State {
             _ => kept,
         };
         RunOutput {
-            factors: Factors::from_parts_unchecked(problem.n, problem.m, problem.k, w, h),
+            factors: Factors::from_parts_unchecked(
+                problem.n,
+                problem.m,
+                problem.k,
+                T::into_f64_vec(w),
+                T::into_f64_vec(h),
+            ),
             flags,
             trace,
             stop_reason,
@@ -496,7 +521,7 @@ impl ValidNmfParams {
     }
 }
 
-impl Run<'_, '_> {
+impl<T: Real> Run<'_, '_, T> {
     /// The iteration loop (see the crate docs for the schedule).
     ///
     /// The statistics of iteration `t` (loss, clipped loss, flags `Z_t`) need `X = W_t H_t` on
@@ -545,10 +570,11 @@ impl Run<'_, '_> {
     }
 
     /// Iteration 0: the initial factors, no flag set, nothing measured yet.
-    fn initial_state(&self, factors: Factors) -> State {
+    fn initial_state(&self, factors: Factors) -> State<T> {
         let problem = self.problem;
         let start = Instant::now();
         let (w, h) = factors.into_parts();
+        let (w, h) = (T::from_f64_vec(w), T::from_f64_vec(h));
         // Weighted as the column passes weigh it (by each item's ratings, when per rating).
         let k = problem.k;
         let l2_h = self.params.penalty(self.params.l2_h());
@@ -556,20 +582,26 @@ impl Run<'_, '_> {
             .chunks_exact(k)
             .enumerate()
             .map(|(i, hi)| {
-                l2_h.weight(problem.item_count(i)) * hi.iter().map(|x| x * x).sum::<f64>()
+                l2_h.weight(problem.item_count(i))
+                    * hi.iter()
+                        .map(|x| {
+                            let x = x.to_f64();
+                            x * x
+                        })
+                        .sum::<f64>()
             })
             .sum();
         let pending = self.pending(start, &w, &h, h_sq);
         State {
             start,
-            w_next: vec![0.0; problem.n * problem.k],
+            w_next: vec![T::ZERO; problem.n * problem.k],
             flags: if self.params.algorithm().flags_corruption() {
                 vec![0u8; problem.nnz()]
             } else {
                 Vec::new()
             },
             weights: if self.params.algorithm().is_robust_baseline() {
-                vec![0.0; problem.nnz()]
+                vec![T::ZERO; problem.nnz()]
             } else {
                 Vec::new()
             },
@@ -582,7 +614,7 @@ impl Run<'_, '_> {
     }
 
     /// The statistics of the state `(w, h)` known before the next row pass.
-    fn pending(&self, start: Instant, w: &[f64], h: &[f64], h_sq: f64) -> Pending {
+    fn pending(&self, start: Instant, w: &[T], h: &[T], h_sq: f64) -> Pending {
         Pending {
             elapsed_secs: start.elapsed().as_secs_f64(),
             h_sq,
@@ -593,7 +625,7 @@ impl Run<'_, '_> {
     /// Row pass of iteration `t` (`rule` is its rule): measures iteration `t - 1`, sets the
     /// flags it then uses as its mask and writes the new `W` into `w_next`. `trimmed` measures
     /// and selects first ([`Run::trim_measure`]), then updates with the flags it set.
-    fn row_step<const K: usize>(&self, st: &mut State, t: usize, rule: RowRule) -> RowStats {
+    fn row_step<const K: usize>(&self, st: &mut State<T>, t: usize, rule: RowRule) -> RowStats {
         let (problem, exec) = (self.problem, self.exec);
         if self.params.algorithm() == Algorithm::Trimmed {
             let mut rs = self.trim_measure::<K>(st, t);
@@ -628,7 +660,7 @@ impl Run<'_, '_> {
             });
         }
         let gram_h = if self.params.algorithm().replaces() {
-            exec.run(|| gram::<K>(exec.isa, &st.h, &st.h, problem.k))
+            exec.run(|| gram::<K, T>(exec.isa, &st.h, &st.h, problem.k))
         } else {
             Vec::new()
         };
@@ -653,7 +685,7 @@ impl Run<'_, '_> {
 
     /// Statistics-only row pass after the last iteration (`t` is the iteration that would
     /// follow): measures it and sets its flags.
-    fn stats_pass<const K: usize>(&self, st: &mut State, t: usize) -> RowStats {
+    fn stats_pass<const K: usize>(&self, st: &mut State<T>, t: usize) -> RowStats {
         let (problem, exec) = (self.problem, self.exec);
         if self.params.algorithm() == Algorithm::Trimmed {
             return self.trim_measure::<K>(st, t);
@@ -692,7 +724,7 @@ impl Run<'_, '_> {
     /// iteration `t - 1` (one statistics-only pass, into `st.weights`), then the global
     /// selection, which sets the flags once [`ValidNmfParams::trims`]. The statistics' `robust`
     /// is the trimmed loss, `loss` the squared loss over the entries not flagged.
-    fn trim_measure<const K: usize>(&self, st: &mut State, t: usize) -> RowStats {
+    fn trim_measure<const K: usize>(&self, st: &mut State<T>, t: usize) -> RowStats {
         let (problem, exec, p) = (self.problem, self.exec, self.params);
         let rule = p.squares_rule(t);
         let mut rs = exec.run(|| {
@@ -710,7 +742,8 @@ impl Run<'_, '_> {
         let drop = crate::trim::trim_count(p.trim_fraction(), problem.nnz());
         let marking = p.trims(t);
         let flags = marking.then_some(&mut st.flags[..]);
-        let kept = exec.run(|| crate::trim::trim(&st.weights, drop, flags));
+        let squares = T::to_f64_slice(&st.weights);
+        let kept = exec.run(|| crate::trim::trim(&squares, drop, flags));
         rs.robust = kept;
         if marking {
             rs.loss = kept;
@@ -723,7 +756,7 @@ impl Run<'_, '_> {
     /// statistics of `(W_t, H_t)` known before the next row pass.
     fn col_step<const K: usize>(
         &self,
-        st: &mut State,
+        st: &mut State<T>,
         t: usize,
         rule: RowRule,
     ) -> Result<(), EngineError> {
@@ -732,8 +765,8 @@ impl Run<'_, '_> {
         let (g10, g11) = if replaces {
             exec.run(|| {
                 rayon::join(
-                    || gram::<K>(exec.isa, &st.w_next, &st.w, k),
-                    || gram::<K>(exec.isa, &st.w_next, &st.w_next, k),
+                    || gram::<K, T>(exec.isa, &st.w_next, &st.w, k),
+                    || gram::<K, T>(exec.isa, &st.w_next, &st.w_next, k),
                 )
             })
         } else {
@@ -778,7 +811,7 @@ impl Run<'_, '_> {
     /// stopping rules to them.
     fn measure(
         &self,
-        st: &mut State,
+        st: &mut State<T>,
         t: usize,
         rs: &RowStats,
         observer: &mut ObserverSlot<'_>,
@@ -822,8 +855,8 @@ impl Run<'_, '_> {
         &self,
         trace: &[IterationStats],
         observer: &mut ObserverSlot<'_>,
-        best: &mut Option<Best>,
-        state: (&[f64], &[f64], &[u8]),
+        best: &mut Option<Best<T>>,
+        state: (&[T], &[T], &[u8]),
     ) -> Option<StopReason> {
         let p = self.params;
         let last = trace.last().expect("statistics pushed");
@@ -850,7 +883,7 @@ impl Run<'_, '_> {
     }
 
     /// NMAE of the clipped predictions on the validation triples, summed in fixed blocks.
-    fn validation_nmae(&self, w: &[f64], h: &[f64], k: usize) -> Option<f64> {
+    fn validation_nmae(&self, w: &[T], h: &[T], k: usize) -> Option<f64> {
         let val = self.validation?;
         let scale = self.scale;
         let partials: Vec<f64> = self.exec.run(|| {
@@ -860,7 +893,9 @@ impl Run<'_, '_> {
                         .iter()
                         .map(|t| {
                             let (u, i) = (t.user as usize, t.item as usize);
-                            let x = crate::kernels::dot(&w[u * k..u * k + k], &h[i * k..i * k + k]);
+                            let x =
+                                crate::kernels::dot_t(&w[u * k..u * k + k], &h[i * k..i * k + k])
+                                    .to_f64();
                             (t.value - scale.clip(x)).abs()
                         })
                         .sum::<f64>()

@@ -33,7 +33,7 @@ pub(crate) fn fold_in(model: &NmfModel, items: &[(u32, f64)]) -> Result<Vec<f64>
         idx: &idx,
         values: &values,
         gram_h: if params.algorithm().replaces() {
-            gram::<0>(Isa::detect(), h, h, k)
+            gram::<0, f64>(Isa::detect(), h, h, k)
         } else {
             Vec::new()
         },
@@ -148,11 +148,11 @@ impl FixedRow<'_> {
         w1: &mut [f64],
         flags: &mut [u8],
         weights: &mut [f64],
-        scratch: &mut Scratch,
+        scratch: &mut Scratch<f64>,
     ) -> RowStats {
         let mut stats = RowStats::default();
         if self.replaces {
-            replace_row::<Portable, 0, true>(
+            replace_row::<Portable, f64, 0, true>(
                 0,
                 w0,
                 w1,
@@ -168,7 +168,7 @@ impl FixedRow<'_> {
         } else if let Some(guard) = guard {
             // No screens at fold-in: they act on the item half-step only.
             if w1.is_empty() {
-                guarded_row::<Portable, 0, false>(
+                guarded_row::<Portable, f64, 0, false>(
                     0,
                     w0,
                     w1,
@@ -184,7 +184,7 @@ impl FixedRow<'_> {
                     &mut stats,
                 );
             } else {
-                guarded_row::<Portable, 0, true>(
+                guarded_row::<Portable, f64, 0, true>(
                     0,
                     w0,
                     w1,
@@ -202,7 +202,7 @@ impl FixedRow<'_> {
             }
         } else if let Some(robust) = rule.robust {
             if w1.is_empty() {
-                robust_row::<Portable, 0, false>(
+                robust_row::<Portable, f64, 0, false>(
                     0,
                     w0,
                     w1,
@@ -217,7 +217,7 @@ impl FixedRow<'_> {
                     &mut stats,
                 );
             } else {
-                robust_row::<Portable, 0, true>(
+                robust_row::<Portable, f64, 0, true>(
                     0,
                     w0,
                     w1,
@@ -233,7 +233,7 @@ impl FixedRow<'_> {
                 );
             }
         } else {
-            ignore_row::<Portable, 0, true>(
+            ignore_row::<Portable, f64, 0, true>(
                 0,
                 w0,
                 w1,

@@ -11,6 +11,7 @@
 //! baseline only. Block widths come from the [`Simd`] parameter.
 
 use crate::isa::{Isa, Job, Simd};
+use crate::real::Real;
 
 /// Guards every division of the multiplicative updates.
 pub const EPS: f64 = 1e-12;
@@ -18,20 +19,26 @@ pub const EPS: f64 = 1e-12;
 /// Dot product of two slices of equal length, with four accumulators combined in a fixed order.
 #[inline(always)]
 pub fn dot(a: &[f64], b: &[f64]) -> f64 {
+    dot_t(a, b)
+}
+
+/// [`dot`] in the element type `T` (the same operations in the same order).
+#[inline(always)]
+pub(crate) fn dot_t<T: Real>(a: &[T], b: &[T]) -> T {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
-    let mut acc = [0.0f64; 4];
+    let mut acc = [T::ZERO; 4];
     let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
     let (ra, rb) = (ca.remainder(), cb.remainder());
     for (x, y) in ca.zip(cb) {
-        let x: &[f64; 4] = x.try_into().expect("chunk of 4");
-        let y: &[f64; 4] = y.try_into().expect("chunk of 4");
+        let x: &[T; 4] = x.try_into().expect("chunk of 4");
+        let y: &[T; 4] = y.try_into().expect("chunk of 4");
         for j in 0..4 {
             acc[j] += x[j] * y[j];
         }
     }
     let mut s = (acc[0] + acc[2]) + (acc[1] + acc[3]);
-    for (x, y) in ra.iter().zip(rb) {
+    for (&x, &y) in ra.iter().zip(rb) {
         s += x * y;
     }
     s
@@ -42,14 +49,14 @@ pub fn dot(a: &[f64], b: &[f64]) -> f64 {
 /// the remainder), written over fixed-size arrays so the loop unrolls completely and the
 /// constant operand can stay in registers.
 #[inline(always)]
-pub(crate) fn dot_k<const K: usize>(a: &[f64], b: &[f64]) -> f64 {
+pub(crate) fn dot_k<T: Real, const K: usize>(a: &[T], b: &[T]) -> T {
     if K == 0 {
-        return dot(a, b);
+        return dot_t(a, b);
     }
-    let a: &[f64; K] = a[..K].try_into().expect("K values");
-    let b: &[f64; K] = b[..K].try_into().expect("K values");
+    let a: &[T; K] = a[..K].try_into().expect("K values");
+    let b: &[T; K] = b[..K].try_into().expect("K values");
     let full = K / 4;
-    let mut acc = [0.0f64; 4];
+    let mut acc = [T::ZERO; 4];
     for c in 0..full {
         for l in 0..4 {
             acc[l] += a[4 * c + l] * b[4 * c + l];
@@ -73,22 +80,22 @@ pub(crate) fn dot_k<const K: usize>(a: &[f64], b: &[f64]) -> f64 {
 /// ones (it prices the final combination of lanes in a 4-wide register too high). Same
 /// operations in the same order as [`dot_k`], hence the same bits.
 #[inline(always)]
-fn dots<S: Simd, const K: usize>(
-    f: &[f64],
-    rows: &[f64],
+fn dots<S: Simd, T: Real, const K: usize>(
+    f: &[T],
+    rows: &[T],
     idx: &[u32],
-    out: &mut [f64],
-    lanes: &mut [[f64; 4]],
+    out: &mut [T],
+    lanes: &mut [[T; 4]],
 ) {
     let k = f.len();
-    match local::<K>(f) {
+    match local::<T, K>(f) {
         Some(f) if S::SPLIT_DOTS => {
             let full = K / 4;
             let lanes = &mut lanes[..idx.len()];
             for (t, &r) in lanes.iter_mut().zip(idx) {
                 let start = r as usize * K;
-                let b: &[f64; K] = rows[start..start + K].try_into().expect("K values");
-                let mut acc = [0.0f64; 4];
+                let b: &[T; K] = rows[start..start + K].try_into().expect("K values");
+                let mut acc = [T::ZERO; 4];
                 for c in 0..full {
                     for l in 0..4 {
                         acc[l] += f[4 * c + l] * b[4 * c + l];
@@ -110,13 +117,13 @@ fn dots<S: Simd, const K: usize>(
         Some(f) => {
             for (o, &r) in out.iter_mut().zip(idx) {
                 let start = r as usize * K;
-                *o = dot_k::<K>(&f, &rows[start..start + K]);
+                *o = dot_k::<T, K>(&f, &rows[start..start + K]);
             }
         }
         None => {
             for (o, &r) in out.iter_mut().zip(idx) {
                 let start = r as usize * k;
-                *o = dot(f, &rows[start..start + k]);
+                *o = dot_t(f, &rows[start..start + k]);
             }
         }
     }
@@ -126,13 +133,19 @@ fn dots<S: Simd, const K: usize>(
 /// loop writes, so LLVM keeps it in registers and vectorises the dot products against it);
 /// `None` when `K = 0`.
 #[inline(always)]
-fn local<const K: usize>(f: &[f64]) -> Option<[f64; K]> {
+fn local<T: Real, const K: usize>(f: &[T]) -> Option<[T; K]> {
     (K > 0).then(|| f[..K].try_into().expect("K values"))
 }
 
 /// `acc += a * f` (over the shorter of the two slices).
 #[inline(always)]
 pub fn axpy(acc: &mut [f64], a: f64, f: &[f64]) {
+    axpy_t(acc, a, f)
+}
+
+/// [`axpy`] in the element type `T`.
+#[inline(always)]
+pub(crate) fn axpy_t<T: Real>(acc: &mut [T], a: T, f: &[T]) {
     for (s, &fj) in acc.iter_mut().zip(f) {
         *s += a * fj;
     }
@@ -140,10 +153,10 @@ pub fn axpy(acc: &mut [f64], a: f64, f: &[f64]) {
 
 /// `out = G f` for a row-major `k x k` matrix `G`.
 #[inline(always)]
-pub(crate) fn matvec(g: &[f64], f: &[f64], out: &mut [f64]) {
+pub(crate) fn matvec<T: Real>(g: &[T], f: &[T], out: &mut [T]) {
     let k = out.len();
     for (a, o) in out.iter_mut().enumerate() {
-        *o = dot(&g[a * k..a * k + k], f);
+        *o = dot_t(&g[a * k..a * k + k], f);
     }
 }
 
@@ -151,13 +164,13 @@ pub(crate) fn matvec(g: &[f64], f: &[f64], out: &mut [f64]) {
 /// same dot products, by the kernels of [`dots`] (`f` in registers, lanes stored first with
 /// [`Simd::SPLIT_DOTS`]).
 #[inline(always)]
-fn matvec_k<S: Simd, const K: usize>(
-    g: &[f64],
-    f: &[f64],
-    out: &mut [f64],
-    lanes: &mut [[f64; 4]],
+fn matvec_k<S: Simd, T: Real, const K: usize>(
+    g: &[T],
+    f: &[T],
+    out: &mut [T],
+    lanes: &mut [[T; 4]],
 ) {
-    let Some(f) = local::<K>(f) else {
+    let Some(f) = local::<T, K>(f) else {
         return matvec(g, f, out);
     };
     let out = &mut out[..K];
@@ -165,8 +178,8 @@ fn matvec_k<S: Simd, const K: usize>(
         let full = K / 4;
         let lanes = &mut lanes[..K];
         for (t, row) in lanes.iter_mut().zip(g.chunks_exact(K)) {
-            let b: &[f64; K] = row.try_into().expect("K values");
-            let mut acc = [0.0f64; 4];
+            let b: &[T; K] = row.try_into().expect("K values");
+            let mut acc = [T::ZERO; 4];
             for c in 0..full {
                 for l in 0..4 {
                     acc[l] += f[4 * c + l] * b[4 * c + l];
@@ -183,7 +196,7 @@ fn matvec_k<S: Simd, const K: usize>(
         }
     } else {
         for (o, row) in out.iter_mut().zip(g.chunks_exact(K)) {
-            *o = dot_k::<K>(&f, row);
+            *o = dot_k::<T, K>(&f, row);
         }
     }
 }
@@ -192,19 +205,20 @@ fn matvec_k<S: Simd, const K: usize>(
 /// rounding (it subtracts `X` from `V` and adds it back), so tiny negative sums are clamped to
 /// keep the factors nonnegative.
 #[inline(always)]
-pub(crate) fn add_clamped(num: &mut [f64], g: &[f64]) {
+pub(crate) fn add_clamped<T: Real>(num: &mut [T], g: &[T]) {
     for (n, &gj) in num.iter_mut().zip(g) {
-        *n = (*n + gj).max(0.0);
+        *n = (*n + gj).max(T::ZERO);
     }
 }
 
 /// The multiplicative update `new = old .* num ./ (den + l2 old + eps)`; returns whether every
 /// new value is finite.
 #[inline(always)]
-pub(crate) fn mu_update(old: &[f64], new: &mut [f64], num: &[f64], den: &[f64], l2: f64) -> bool {
+pub(crate) fn mu_update<T: Real>(old: &[T], new: &mut [T], num: &[T], den: &[T], l2: f64) -> bool {
+    let l2 = T::from_f64(l2);
     let mut finite = true;
     for (((n, &o), &nu), &de) in new.iter_mut().zip(old).zip(num).zip(den) {
-        *n = o * nu / (de + l2 * o + EPS);
+        *n = o * nu / (de + l2 * o + T::EPS);
         finite &= n.is_finite();
     }
     finite
@@ -212,10 +226,11 @@ pub(crate) fn mu_update(old: &[f64], new: &mut [f64], num: &[f64], den: &[f64], 
 
 /// In-place [`mu_update`].
 #[inline(always)]
-pub(crate) fn mu_update_in_place(f: &mut [f64], num: &[f64], den: &[f64], l2: f64) -> bool {
+pub(crate) fn mu_update_in_place<T: Real>(f: &mut [T], num: &[T], den: &[T], l2: f64) -> bool {
+    let l2 = T::from_f64(l2);
     let mut finite = true;
     for ((x, &nu), &de) in f.iter_mut().zip(num).zip(den) {
-        *x = *x * nu / (de + l2 * *x + EPS);
+        *x = *x * nu / (de + l2 * *x + T::EPS);
         finite &= x.is_finite();
     }
     finite
@@ -333,36 +348,36 @@ impl RowStats {
 
 /// Per-thread buffers of the row and column kernels, reused from row to row.
 #[derive(Debug, Default)]
-pub(crate) struct Scratch {
-    num: Vec<f64>,
-    den: Vec<f64>,
-    a: Vec<f64>,
-    b: Vec<f64>,
+pub(crate) struct Scratch<T> {
+    num: Vec<T>,
+    den: Vec<T>,
+    a: Vec<T>,
+    b: Vec<T>,
     /// The four lanes of each entry's dot product (see [`dots`]).
-    lanes: Vec<[f64; 4]>,
+    lanes: Vec<[T; 4]>,
 }
 
 /// [`Scratch::predict`]'s view of the buffers: `num` and `den` (`k` values), the per-entry
 /// weights `a` and the predictions `b` (one value per entry), and the dot-product lanes (free
 /// again, for [`matvec_k`]).
-struct Predicted<'s> {
-    num: &'s mut [f64],
-    den: &'s mut [f64],
-    a: &'s mut [f64],
-    b: &'s mut [f64],
-    lanes: &'s mut [[f64; 4]],
+struct Predicted<'s, T> {
+    num: &'s mut [T],
+    den: &'s mut [T],
+    a: &'s mut [T],
+    b: &'s mut [T],
+    lanes: &'s mut [[T; 4]],
 }
 
-impl Scratch {
+impl<T: Real> Scratch<T> {
     /// Buffers for rank `k`.
-    pub(crate) fn new(k: usize) -> Scratch {
+    pub(crate) fn new(k: usize) -> Scratch<T> {
         Scratch {
-            num: vec![0.0; k],
-            den: vec![0.0; k],
+            num: vec![T::ZERO; k],
+            den: vec![T::ZERO; k],
             a: Vec::new(),
             b: Vec::new(),
             // At least `k`: `matvec_k` uses `k` of them.
-            lanes: vec![[0.0; 4]; k],
+            lanes: vec![[T::ZERO; 4]; k],
         }
     }
 
@@ -371,10 +386,10 @@ impl Scratch {
     #[inline(always)]
     fn predict<S: Simd, const K: usize>(
         &mut self,
-        f: &[f64],
-        rows: &[f64],
+        f: &[T],
+        rows: &[T],
         idx: &[u32],
-    ) -> Predicted<'_> {
+    ) -> Predicted<'_, T> {
         let n = idx.len();
         self.weights(n);
         let Scratch {
@@ -385,7 +400,7 @@ impl Scratch {
             lanes,
         } = self;
         let b = &mut b[..n];
-        dots::<S, K>(f, rows, idx, b, lanes);
+        dots::<S, T, K>(f, rows, idx, b, lanes);
         Predicted {
             num,
             den,
@@ -398,11 +413,11 @@ impl Scratch {
     /// Per-entry weight buffers of at least `len` entries (every entry used is overwritten).
     fn weights(&mut self, len: usize) {
         if self.a.len() < len {
-            self.a.resize(len, 0.0);
-            self.b.resize(len, 0.0);
+            self.a.resize(len, T::ZERO);
+            self.b.resize(len, T::ZERO);
         }
         if self.lanes.len() < len {
-            self.lanes.resize(len, [0.0; 4]);
+            self.lanes.resize(len, [T::ZERO; 4]);
         }
     }
 }
@@ -416,40 +431,40 @@ fn block_width(k: usize, max: usize) -> usize {
 
 /// Calls `$f::<B>($args)` with the block width `B` as a constant (1 to [`MAX_BLOCK`]).
 macro_rules! with_width {
-    ($w:expr, $f:ident($($arg:expr),*)) => {
+    ($w:expr, $t:ty, $f:ident($($arg:expr),*)) => {
         match $w {
-            1 => $f::<1>($($arg),*),
-            2 => $f::<2>($($arg),*),
-            3 => $f::<3>($($arg),*),
-            4 => $f::<4>($($arg),*),
-            5 => $f::<5>($($arg),*),
-            6 => $f::<6>($($arg),*),
-            7 => $f::<7>($($arg),*),
-            8 => $f::<8>($($arg),*),
-            9 => $f::<9>($($arg),*),
-            10 => $f::<10>($($arg),*),
-            11 => $f::<11>($($arg),*),
-            12 => $f::<12>($($arg),*),
-            13 => $f::<13>($($arg),*),
-            14 => $f::<14>($($arg),*),
-            15 => $f::<15>($($arg),*),
-            16 => $f::<16>($($arg),*),
-            17 => $f::<17>($($arg),*),
-            18 => $f::<18>($($arg),*),
-            19 => $f::<19>($($arg),*),
-            20 => $f::<20>($($arg),*),
-            21 => $f::<21>($($arg),*),
-            22 => $f::<22>($($arg),*),
-            23 => $f::<23>($($arg),*),
-            24 => $f::<24>($($arg),*),
-            25 => $f::<25>($($arg),*),
-            26 => $f::<26>($($arg),*),
-            27 => $f::<27>($($arg),*),
-            28 => $f::<28>($($arg),*),
-            29 => $f::<29>($($arg),*),
-            30 => $f::<30>($($arg),*),
-            31 => $f::<31>($($arg),*),
-            _ => $f::<32>($($arg),*),
+            1 => $f::<$t, 1>($($arg),*),
+            2 => $f::<$t, 2>($($arg),*),
+            3 => $f::<$t, 3>($($arg),*),
+            4 => $f::<$t, 4>($($arg),*),
+            5 => $f::<$t, 5>($($arg),*),
+            6 => $f::<$t, 6>($($arg),*),
+            7 => $f::<$t, 7>($($arg),*),
+            8 => $f::<$t, 8>($($arg),*),
+            9 => $f::<$t, 9>($($arg),*),
+            10 => $f::<$t, 10>($($arg),*),
+            11 => $f::<$t, 11>($($arg),*),
+            12 => $f::<$t, 12>($($arg),*),
+            13 => $f::<$t, 13>($($arg),*),
+            14 => $f::<$t, 14>($($arg),*),
+            15 => $f::<$t, 15>($($arg),*),
+            16 => $f::<$t, 16>($($arg),*),
+            17 => $f::<$t, 17>($($arg),*),
+            18 => $f::<$t, 18>($($arg),*),
+            19 => $f::<$t, 19>($($arg),*),
+            20 => $f::<$t, 20>($($arg),*),
+            21 => $f::<$t, 21>($($arg),*),
+            22 => $f::<$t, 22>($($arg),*),
+            23 => $f::<$t, 23>($($arg),*),
+            24 => $f::<$t, 24>($($arg),*),
+            25 => $f::<$t, 25>($($arg),*),
+            26 => $f::<$t, 26>($($arg),*),
+            27 => $f::<$t, 27>($($arg),*),
+            28 => $f::<$t, 28>($($arg),*),
+            29 => $f::<$t, 29>($($arg),*),
+            30 => $f::<$t, 30>($($arg),*),
+            31 => $f::<$t, 31>($($arg),*),
+            _ => $f::<$t, 32>($($arg),*),
         }
     };
 }
@@ -462,42 +477,42 @@ pub(crate) const MAX_BLOCK: usize = 32;
 /// (the rows were just touched by the dot products, so the re-reads hit the cache). The widest
 /// block is [`Simd::BLOCK2`]; a closure-free loop, so that it inlines.
 #[inline(always)]
-fn gather_axpy2<S: Simd>(
-    rows: &[f64],
+fn gather_axpy2<S: Simd, T: Real>(
+    rows: &[T],
     k: usize,
     idx: &[u32],
-    a: &[f64],
-    b: &[f64],
-    out_a: &mut [f64],
-    out_b: &mut [f64],
+    a: &[T],
+    b: &[T],
+    out_a: &mut [T],
+    out_b: &mut [T],
 ) {
     const { assert!(S::BLOCK2 >= 1 && S::BLOCK2 <= MAX_BLOCK) };
     let width = block_width(k, S::BLOCK2);
     let mut start = 0;
     while start < k {
         let w = width.min(k - start);
-        with_width!(w, gather_block2(rows, k, start, idx, a, b, out_a, out_b));
+        with_width!(w, T, gather_block2(rows, k, start, idx, a, b, out_a, out_b));
         start += w;
     }
 }
 
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn gather_block2<const B: usize>(
-    rows: &[f64],
+fn gather_block2<T: Real, const B: usize>(
+    rows: &[T],
     k: usize,
     start: usize,
     idx: &[u32],
-    a: &[f64],
-    b: &[f64],
-    out_a: &mut [f64],
-    out_b: &mut [f64],
+    a: &[T],
+    b: &[T],
+    out_a: &mut [T],
+    out_b: &mut [T],
 ) {
-    let mut sa = [0.0f64; B];
-    let mut sb = [0.0f64; B];
+    let mut sa = [T::ZERO; B];
+    let mut sb = [T::ZERO; B];
     for ((&r, &wa), &wb) in idx.iter().zip(a).zip(b) {
         let o = r as usize * k + start;
-        let f: &[f64; B] = rows[o..o + B].try_into().expect("block of B");
+        let f: &[T; B] = rows[o..o + B].try_into().expect("block of B");
         for j in 0..B {
             sa[j] += wa * f[j];
             sb[j] += wb * f[j];
@@ -509,30 +524,30 @@ fn gather_block2<const B: usize>(
 
 /// `out = Σ_p a_p rows[idx_p]`, blocked as [`gather_axpy2`] (widest block [`Simd::BLOCK1`]).
 #[inline(always)]
-fn gather_axpy<S: Simd>(rows: &[f64], k: usize, idx: &[u32], a: &[f64], out: &mut [f64]) {
+fn gather_axpy<S: Simd, T: Real>(rows: &[T], k: usize, idx: &[u32], a: &[T], out: &mut [T]) {
     const { assert!(S::BLOCK1 >= 1 && S::BLOCK1 <= MAX_BLOCK) };
     let width = block_width(k, S::BLOCK1);
     let mut start = 0;
     while start < k {
         let w = width.min(k - start);
-        with_width!(w, gather_block(rows, k, start, idx, a, out));
+        with_width!(w, T, gather_block(rows, k, start, idx, a, out));
         start += w;
     }
 }
 
 #[inline(always)]
-fn gather_block<const B: usize>(
-    rows: &[f64],
+fn gather_block<T: Real, const B: usize>(
+    rows: &[T],
     k: usize,
     start: usize,
     idx: &[u32],
-    a: &[f64],
-    out: &mut [f64],
+    a: &[T],
+    out: &mut [T],
 ) {
-    let mut s = [0.0f64; B];
+    let mut s = [T::ZERO; B];
     for (&r, &w) in idx.iter().zip(a) {
         let o = r as usize * k + start;
-        let f: &[f64; B] = rows[o..o + B].try_into().expect("block of B");
+        let f: &[T; B] = rows[o..o + B].try_into().expect("block of B");
         for j in 0..B {
             s[j] += w * f[j];
         }
@@ -543,18 +558,18 @@ fn gather_block<const B: usize>(
 /// `if cond { a } else { b }` without a branch: LLVM turns float selects on the flags (which
 /// are unpredictable) into mispredicted branches unless told otherwise.
 #[inline(always)]
-fn select(cond: bool, a: f64, b: f64) -> f64 {
+fn select<T: Real>(cond: bool, a: T, b: T) -> T {
     std::hint::select_unpredictable(cond, a, b)
 }
 
 /// Residual statistics of one entry with prediction `x` when nothing is flagged in this pass.
 #[inline(always)]
-fn judge_clean(v: f64, x: f64, rule: RowRule, stats: &mut RowStats) {
+fn judge_clean<T: Real>(v: T, x: T, rule: RowRule, stats: &mut RowStats) {
     let e = (v - x) * (v - x);
     if let Some(l) = rule.lambda {
-        stats.clipped += e.min(l);
+        stats.clipped += e.min(T::from_f64(l)).to_f64();
     }
-    stats.loss += e;
+    stats.loss += e.to_f64();
 }
 
 /// Residual statistics and the flag rule `(v - x)^2 > mark` for one entry with prediction `x`:
@@ -562,21 +577,21 @@ fn judge_clean(v: f64, x: f64, rule: RowRule, stats: &mut RowStats) {
 /// adding +0.0 to the nonnegative running loss leaves it unchanged, so `loss` is the sum over
 /// the clean entries.
 #[inline(always)]
-fn judge_mark(
-    v: f64,
-    x: f64,
-    mark: f64,
+fn judge_mark<T: Real>(
+    v: T,
+    x: T,
+    mark: T,
     flag: &mut u8,
     rule: RowRule,
     stats: &mut RowStats,
 ) -> bool {
     let e = (v - x) * (v - x);
     if let Some(l) = rule.lambda {
-        stats.clipped += e.min(l);
+        stats.clipped += e.min(T::from_f64(l)).to_f64();
     }
     let corrupt = e > mark;
     *flag = u8::from(corrupt);
-    stats.loss += select(corrupt, 0.0, e);
+    stats.loss += select(corrupt, T::ZERO, e).to_f64();
     stats.flagged += usize::from(corrupt);
     !corrupt
 }
@@ -588,16 +603,16 @@ fn judge_mark(
 /// factors.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub(crate) fn ignore_row<S: Simd, const K: usize, const UPDATE: bool>(
+pub(crate) fn ignore_row<S: Simd, T: Real, const K: usize, const UPDATE: bool>(
     row: usize,
-    w0: &[f64],
-    w1: &mut [f64],
-    h: &[f64],
+    w0: &[T],
+    w1: &mut [T],
+    h: &[T],
     items: &[u32],
-    values: &[f64],
+    values: &[T],
     flags: &mut [u8],
     rule: RowRule,
-    scratch: &mut Scratch,
+    scratch: &mut Scratch<T>,
     stats: &mut RowStats,
 ) {
     let k = if K == 0 { w0.len() } else { K };
@@ -607,14 +622,15 @@ pub(crate) fn ignore_row<S: Simd, const K: usize, const UPDATE: bool>(
     let Predicted { num, den, a, b, .. } = scratch.predict::<S, K>(w0, h, items);
     // The running sums in locals (registers) for the loop.
     let mut st = *stats;
-    let (a, active): (&[f64], usize) = if let Some(mark) = rule.mark {
+    let (a, active): (&[T], usize) = if let Some(mark) = rule.mark {
+        let mark = T::from_f64(mark);
         let mut active = 0usize;
         for (p, &v) in values.iter().enumerate() {
             let x = b[p];
             // Flagged entries weigh 0 in the sums.
             let keep = judge_mark(v, x, mark, &mut flags[p], rule, &mut st);
-            a[p] = select(keep, v, 0.0);
-            b[p] = select(keep, x, 0.0);
+            a[p] = select(keep, v, T::ZERO);
+            b[p] = select(keep, x, T::ZERO);
             active += usize::from(keep);
         }
         (&a[..n], active)
@@ -626,14 +642,14 @@ pub(crate) fn ignore_row<S: Simd, const K: usize, const UPDATE: bool>(
         (values, n)
     };
     *stats = st;
-    stats.sq += rule.l2.weight(values.len()) * dot(w0, w0);
+    stats.sq += rule.l2.weight(values.len()) * dot_t(w0, w0).to_f64();
     if UPDATE {
         if active == 0 {
             w1.copy_from_slice(w0);
             return;
         }
         // Pass 2: Σ v h_i and Σ x h_i (flagged entries weigh 0).
-        gather_axpy2::<S>(h, k, items, a, b, num, den);
+        gather_axpy2::<S, T>(h, k, items, a, b, num, den);
         if !mu_update(w0, w1, num, den, rule.l2.of(values.len())) && stats.bad_row.is_none() {
             stats.bad_row = Some(row);
         }
@@ -648,18 +664,18 @@ pub(crate) fn ignore_row<S: Simd, const K: usize, const UPDATE: bool>(
 /// A kernel of its own, so that the ignore variants' hot loop stays as it was.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub(crate) fn robust_row<S: Simd, const K: usize, const UPDATE: bool>(
+pub(crate) fn robust_row<S: Simd, T: Real, const K: usize, const UPDATE: bool>(
     row: usize,
-    w0: &[f64],
-    w1: &mut [f64],
-    h: &[f64],
+    w0: &[T],
+    w1: &mut [T],
+    h: &[T],
     items: &[u32],
-    values: &[f64],
+    values: &[T],
     flags: &mut [u8],
-    weights: &mut [f64],
+    weights: &mut [T],
     rule: RowRule,
     robust: Robust,
-    scratch: &mut Scratch,
+    scratch: &mut Scratch<T>,
     stats: &mut RowStats,
 ) {
     let k = if K == 0 { w0.len() } else { K };
@@ -678,13 +694,13 @@ pub(crate) fn robust_row<S: Simd, const K: usize, const UPDATE: bool>(
         &mut st,
     );
     *stats = st;
-    stats.sq += rule.l2.weight(values.len()) * dot(w0, w0);
+    stats.sq += rule.l2.weight(values.len()) * dot_t(w0, w0).to_f64();
     if UPDATE {
         if active == 0 {
             w1.copy_from_slice(w0);
             return;
         }
-        gather_axpy2::<S>(h, k, items, &a[..n], &b[..n], num, den);
+        gather_axpy2::<S, T>(h, k, items, &a[..n], &b[..n], num, den);
         if !mu_update(w0, w1, num, den, rule.l2.of(values.len())) && stats.bad_row.is_none() {
             stats.bad_row = Some(row);
         }
@@ -698,19 +714,19 @@ pub(crate) fn robust_row<S: Simd, const K: usize, const UPDATE: bool>(
 /// loop (flags are unpredictable).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn robust_entries(
+fn robust_entries<T: Real>(
     robust: Robust,
-    values: &[f64],
-    a: &mut [f64],
-    b: &mut [f64],
+    values: &[T],
+    a: &mut [T],
+    b: &mut [T],
     flags: &mut [u8],
-    weights: &mut [f64],
+    weights: &mut [T],
     rule: RowRule,
     st: &mut RowStats,
 ) -> usize {
-    let clip = |st: &mut RowStats, e: f64| {
+    let clip = |st: &mut RowStats, e: T| {
         if let Some(l) = rule.lambda {
-            st.clipped += e.min(l);
+            st.clipped += e.min(T::from_f64(l)).to_f64();
         }
     };
     let mut active = 0usize;
@@ -720,43 +736,44 @@ fn robust_entries(
             delta,
             reweight,
         } => {
+            let (lambda, delta) = (T::from_f64(lambda), T::from_f64(delta));
             for (p, &v) in values.iter().enumerate() {
                 let r = v - b[p];
                 let e = r * r;
                 clip(st, e);
                 let beyond = e > lambda;
                 let ar = r.abs();
-                st.robust += select(beyond, 2.0 * delta * ar - lambda, e);
+                st.robust += select(beyond, T::TWO * delta * ar - lambda, e).to_f64();
                 let flagged = reweight && beyond;
                 if !flags.is_empty() {
                     flags[p] = u8::from(flagged);
                 }
                 st.flagged += usize::from(flagged);
-                st.loss += select(flagged, 0.0, e);
-                let c = select(flagged, delta / ar, 1.0);
+                st.loss += select(flagged, T::ZERO, e).to_f64();
+                let c = select(flagged, delta / ar, T::ONE);
                 weights[p] = c;
                 a[p] = c * v;
                 b[p] *= c;
-                active += usize::from(c > 0.0);
+                active += usize::from(c > T::ZERO);
             }
         }
         Robust::L1 {
             smoothing,
             reweight,
         } => {
-            let s2 = smoothing * smoothing;
+            let s2 = T::from_f64(smoothing * smoothing);
             for (p, &v) in values.iter().enumerate() {
                 let r = v - b[p];
                 let e = r * r;
                 clip(st, e);
-                st.loss += e;
+                st.loss += e.to_f64();
                 let root = (e + s2).sqrt();
-                st.robust += root;
-                let c = if reweight { 0.5 / root } else { 1.0 };
+                st.robust += root.to_f64();
+                let c = if reweight { T::HALF / root } else { T::ONE };
                 weights[p] = c;
                 a[p] = c * v;
                 b[p] *= c;
-                active += usize::from(c > 0.0);
+                active += usize::from(c > T::ZERO);
             }
         }
         Robust::Squares => {
@@ -764,7 +781,7 @@ fn robust_entries(
                 let r = v - b[p];
                 let e = r * r;
                 clip(st, e);
-                st.loss += e;
+                st.loss += e.to_f64();
                 weights[p] = e;
             }
         }
@@ -774,10 +791,10 @@ fn robust_entries(
                 let e = (v - x) * (v - x);
                 clip(st, e);
                 let keep = flags[p] == 0;
-                st.loss += select(keep, e, 0.0);
+                st.loss += select(keep, e, T::ZERO).to_f64();
                 st.flagged += usize::from(!keep);
-                a[p] = select(keep, v, 0.0);
-                b[p] = select(keep, x, 0.0);
+                a[p] = select(keep, v, T::ZERO);
+                b[p] = select(keep, x, T::ZERO);
                 active += usize::from(keep);
             }
         }
@@ -797,29 +814,29 @@ fn robust_entries(
 /// Branch-free inside the loop.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub(crate) fn guarded_row<S: Simd, const K: usize, const UPDATE: bool>(
+pub(crate) fn guarded_row<S: Simd, T: Real, const K: usize, const UPDATE: bool>(
     row: usize,
-    w0: &[f64],
-    w1: &mut [f64],
-    h: &[f64],
+    w0: &[T],
+    w1: &mut [T],
+    h: &[T],
     items: &[u32],
-    values: &[f64],
+    values: &[T],
     flags: &mut [u8],
     rule: RowRule,
     guard: Guard,
     screened: bool,
     held: &[u8],
-    scratch: &mut Scratch,
+    scratch: &mut Scratch<T>,
     stats: &mut RowStats,
 ) {
     // Rows with held ratings are rare (the raters of a burst): the others run the loop
     // compiled without the held test.
     if guard.screen && held.iter().any(|&h| h != 0) {
-        guarded_row_body::<S, K, UPDATE, true>(
+        guarded_row_body::<S, T, K, UPDATE, true>(
             row, w0, w1, h, items, values, flags, rule, guard, screened, held, scratch, stats,
         );
     } else {
-        guarded_row_body::<S, K, UPDATE, false>(
+        guarded_row_body::<S, T, K, UPDATE, false>(
             row, w0, w1, h, items, values, flags, rule, guard, screened, held, scratch, stats,
         );
     }
@@ -829,19 +846,19 @@ pub(crate) fn guarded_row<S: Simd, const K: usize, const UPDATE: bool>(
 /// both sides, as if beyond both thresholds.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn guarded_row_body<S: Simd, const K: usize, const UPDATE: bool, const HELD: bool>(
+fn guarded_row_body<S: Simd, T: Real, const K: usize, const UPDATE: bool, const HELD: bool>(
     row: usize,
-    w0: &[f64],
-    w1: &mut [f64],
-    h: &[f64],
+    w0: &[T],
+    w1: &mut [T],
+    h: &[T],
     items: &[u32],
-    values: &[f64],
+    values: &[T],
     flags: &mut [u8],
     rule: RowRule,
     guard: Guard,
     screened: bool,
     held: &[u8],
-    scratch: &mut Scratch,
+    scratch: &mut Scratch<T>,
     stats: &mut RowStats,
 ) {
     let k = if K == 0 { w0.len() } else { K };
@@ -850,34 +867,35 @@ fn guarded_row_body<S: Simd, const K: usize, const UPDATE: bool, const HELD: boo
     let Predicted { num, den, a, b, .. } = scratch.predict::<S, K>(w0, h, items);
     let mut st = *stats;
     let out_of_items = screened && guard.screen;
+    let (item_cut, user_cut) = (T::from_f64(guard.item_cut), T::from_f64(guard.user_cut));
     let mut active = 0usize;
     for (p, &v) in values.iter().enumerate() {
         let x = b[p];
         let r = v - x;
         let e = r * r;
         if let Some(l) = rule.lambda {
-            st.clipped += e.min(l);
+            st.clipped += e.min(T::from_f64(l)).to_f64();
         }
         let ar = r.abs();
         let is_held = HELD && held[p] != 0;
-        let near = ar <= guard.item_cut;
+        let near = ar <= item_cut;
         let item_out = out_of_items | is_held | !near;
         flags[p] = u8::from(item_out);
         st.flagged += usize::from(item_out);
-        st.loss += select(item_out, 0.0, e);
-        let keep = !is_held & (ar <= guard.user_cut);
-        a[p] = select(keep, v, 0.0);
-        b[p] = select(keep, x, 0.0);
+        st.loss += select(item_out, T::ZERO, e).to_f64();
+        let keep = !is_held & (ar <= user_cut);
+        a[p] = select(keep, v, T::ZERO);
+        b[p] = select(keep, x, T::ZERO);
         active += usize::from(keep);
     }
     *stats = st;
-    stats.sq += rule.l2.weight(values.len()) * dot(w0, w0);
+    stats.sq += rule.l2.weight(values.len()) * dot_t(w0, w0).to_f64();
     if UPDATE {
         if active == 0 {
             w1.copy_from_slice(w0);
             return;
         }
-        gather_axpy2::<S>(h, k, items, &a[..n], &b[..n], num, den);
+        gather_axpy2::<S, T>(h, k, items, &a[..n], &b[..n], num, den);
         if !mu_update(w0, w1, num, den, rule.l2.of(values.len())) && stats.bad_row.is_none() {
             stats.bad_row = Some(row);
         }
@@ -890,17 +908,17 @@ fn guarded_row_body<S: Simd, const K: usize, const UPDATE: bool, const HELD: boo
 /// A row without entries of positive weight keeps its factors.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub(crate) fn replace_row<S: Simd, const K: usize, const UPDATE: bool>(
+pub(crate) fn replace_row<S: Simd, T: Real, const K: usize, const UPDATE: bool>(
     row: usize,
-    w0: &[f64],
-    w1: &mut [f64],
-    h: &[f64],
+    w0: &[T],
+    w1: &mut [T],
+    h: &[T],
     items: &[u32],
-    values: &[f64],
+    values: &[T],
     flags: &mut [u8],
     rule: RowRule,
-    gram_h: &[f64],
-    scratch: &mut Scratch,
+    gram_h: &[T],
+    scratch: &mut Scratch<T>,
     stats: &mut RowStats,
 ) {
     let k = if K == 0 { w0.len() } else { K };
@@ -916,13 +934,14 @@ pub(crate) fn replace_row<S: Simd, const K: usize, const UPDATE: bool>(
     // The running sums in locals (registers) for the loop.
     let mut st = *stats;
     let active = if let Some(mark) = rule.mark {
+        let (mark, flagged_weight) = (T::from_f64(mark), T::from_f64(rule.flagged_weight));
         let mut active = 0usize;
         for (p, (&v, &x)) in values.iter().zip(b.iter()).enumerate() {
             let keep = judge_mark(v, x, mark, &mut flags[p], rule, &mut st);
             if UPDATE {
-                let c = select(keep, 1.0, rule.flagged_weight);
+                let c = select(keep, T::ONE, flagged_weight);
                 a[p] = c * (v - x);
-                active += usize::from(c != 0.0);
+                active += usize::from(c != T::ZERO);
             }
         }
         active
@@ -935,14 +954,14 @@ pub(crate) fn replace_row<S: Simd, const K: usize, const UPDATE: bool>(
         n
     };
     *stats = st;
-    stats.sq += rule.l2.weight(values.len()) * dot(w0, w0);
+    stats.sq += rule.l2.weight(values.len()) * dot_t(w0, w0).to_f64();
     if UPDATE {
         if active == 0 {
             w1.copy_from_slice(w0);
             return;
         }
-        gather_axpy::<S>(h, k, items, a, num);
-        matvec_k::<S, K>(gram_h, w0, den, lanes);
+        gather_axpy::<S, T>(h, k, items, a, num);
+        matvec_k::<S, T, K>(gram_h, w0, den, lanes);
         add_clamped(num, den);
         if !mu_update(w0, w1, num, den, rule.l2.of(values.len())) && stats.bad_row.is_none() {
             stats.bad_row = Some(row);
@@ -957,22 +976,22 @@ pub(crate) fn replace_row<S: Simd, const K: usize, const UPDATE: bool>(
 /// keeps its factors. Returns whether the new values are finite.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub(crate) fn ignore_col<S: Simd, const K: usize>(
-    h: &mut [f64],
-    w1: &[f64],
+pub(crate) fn ignore_col<S: Simd, T: Real, const K: usize>(
+    h: &mut [T],
+    w1: &[T],
     users: &[u32],
-    values: &[f64],
+    values: &[T],
     pos: &[u32],
     flags: &[u8],
     l2: L2,
-    scratch: &mut Scratch,
+    scratch: &mut Scratch<T>,
 ) -> bool {
     let k = if K == 0 { h.len() } else { K };
     let h = &mut h[..k];
     let n = users.len();
     let Predicted { num, den, a, b, .. } = scratch.predict::<S, K>(h, w1, users);
     // Without flags the weights of `Σ v w1_u` are the values themselves (no copy).
-    let a: &[f64] = if flags.is_empty() {
+    let a: &[T] = if flags.is_empty() {
         if n == 0 {
             return true;
         }
@@ -982,8 +1001,8 @@ pub(crate) fn ignore_col<S: Simd, const K: usize>(
         let mut active = 0usize;
         for (q, (&v, &p)) in values.iter().zip(pos).enumerate() {
             let keep = flags[p as usize] == 0;
-            a[q] = select(keep, v, 0.0);
-            b[q] = select(keep, b[q], 0.0);
+            a[q] = select(keep, v, T::ZERO);
+            b[q] = select(keep, b[q], T::ZERO);
             active += usize::from(keep);
         }
         if active == 0 {
@@ -991,7 +1010,7 @@ pub(crate) fn ignore_col<S: Simd, const K: usize>(
         }
         &a[..n]
     };
-    gather_axpy2::<S>(w1, k, users, a, b, num, den);
+    gather_axpy2::<S, T>(w1, k, users, a, b, num, den);
     mu_update_in_place(h, num, den, l2.of(users.len()))
 }
 
@@ -1001,15 +1020,15 @@ pub(crate) fn ignore_col<S: Simd, const K: usize>(
 /// entries of positive weight keeps its factors. Returns whether the new values are finite.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub(crate) fn weighted_col<S: Simd, const K: usize>(
-    h: &mut [f64],
-    w1: &[f64],
+pub(crate) fn weighted_col<S: Simd, T: Real, const K: usize>(
+    h: &mut [T],
+    w1: &[T],
     users: &[u32],
-    values: &[f64],
+    values: &[T],
     pos: &[u32],
-    weights: &[f64],
+    weights: &[T],
     l2: L2,
-    scratch: &mut Scratch,
+    scratch: &mut Scratch<T>,
 ) -> bool {
     let k = if K == 0 { h.len() } else { K };
     let h = &mut h[..k];
@@ -1020,12 +1039,12 @@ pub(crate) fn weighted_col<S: Simd, const K: usize>(
         let c = weights[p as usize];
         a[q] = c * v;
         b[q] *= c;
-        active += usize::from(c > 0.0);
+        active += usize::from(c > T::ZERO);
     }
     if active == 0 {
         return true;
     }
-    gather_axpy2::<S>(w1, k, users, &a[..n], &b[..n], num, den);
+    gather_axpy2::<S, T>(w1, k, users, &a[..n], &b[..n], num, den);
     mu_update_in_place(h, num, den, l2.of(users.len()))
 }
 
@@ -1040,18 +1059,18 @@ pub(crate) fn weighted_col<S: Simd, const K: usize>(
 /// keeps its factors. Returns whether the new values are finite.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub(crate) fn replace_col<S: Simd, const K: usize>(
-    h: &mut [f64],
-    w0: &[f64],
-    w1: &[f64],
+pub(crate) fn replace_col<S: Simd, T: Real, const K: usize>(
+    h: &mut [T],
+    w0: &[T],
+    w1: &[T],
     users: &[u32],
-    values: &[f64],
+    values: &[T],
     mark: Option<f64>,
     flagged_weight: f64,
-    g10: &[f64],
-    g11: &[f64],
+    g10: &[T],
+    g11: &[T],
     l2: L2,
-    scratch: &mut Scratch,
+    scratch: &mut Scratch<T>,
 ) -> bool {
     let k = if K == 0 { h.len() } else { K };
     let h = &mut h[..k];
@@ -1071,13 +1090,14 @@ pub(crate) fn replace_col<S: Simd, const K: usize>(
             n
         }
         Some(l) => {
+            let (l, flagged_weight) = (T::from_f64(l), T::from_f64(flagged_weight));
             let mut active = 0usize;
             for ((r, &v), &x) in a.iter_mut().zip(values).zip(b.iter()) {
                 // As in `judge` and `replace_row`.
                 let corrupt = (v - x) * (v - x) > l;
-                let c = select(corrupt, flagged_weight, 1.0);
+                let c = select(corrupt, flagged_weight, T::ONE);
                 *r = c * (v - x);
-                active += usize::from(c != 0.0);
+                active += usize::from(c != T::ZERO);
             }
             active
         }
@@ -1085,26 +1105,26 @@ pub(crate) fn replace_col<S: Simd, const K: usize>(
     if active == 0 {
         return true;
     }
-    gather_axpy::<S>(w1, k, users, a, num);
-    matvec_k::<S, K>(g10, h, den, lanes);
+    gather_axpy::<S, T>(w1, k, users, a, num);
+    matvec_k::<S, T, K>(g10, h, den, lanes);
     add_clamped(num, den);
-    matvec_k::<S, K>(g11, h, den, lanes);
+    matvec_k::<S, T, K>(g11, h, den, lanes);
     mu_update_in_place(h, num, den, l2.of(users.len()))
 }
 
 /// `A^T B` (`k x k`, row-major) of two row-major matrices with `k` columns, summed over fixed
 /// blocks of rows in block order: the same bits for any number of threads. Each block runs on
 /// `isa`; `K` is `k` when it is a compile-time constant, 0 otherwise.
-pub(crate) fn gram<const K: usize>(isa: Isa, a: &[f64], b: &[f64], k: usize) -> Vec<f64> {
+pub(crate) fn gram<const K: usize, T: Real>(isa: Isa, a: &[T], b: &[T], k: usize) -> Vec<T> {
     use rayon::prelude::*;
     const BLOCK_ROWS: usize = 256;
     debug_assert!(K == 0 || K == k);
-    let partials: Vec<Vec<f64>> = a
+    let partials: Vec<Vec<T>> = a
         .par_chunks(BLOCK_ROWS * k)
         .zip(b.par_chunks(BLOCK_ROWS * k))
-        .map(|(a, b)| isa.run(GramBlock::<K> { a, b, k }))
+        .map(|(a, b)| isa.run(GramBlock::<K, T> { a, b, k }))
         .collect();
-    let mut g = vec![0.0; k * k];
+    let mut g = vec![T::ZERO; k * k];
     for p in &partials {
         for (s, &x) in g.iter_mut().zip(p) {
             *s += x;
@@ -1114,29 +1134,29 @@ pub(crate) fn gram<const K: usize>(isa: Isa, a: &[f64], b: &[f64], k: usize) -> 
 }
 
 /// `A^T B` over one block of rows (see [`gram`]).
-struct GramBlock<'s, const K: usize> {
-    a: &'s [f64],
-    b: &'s [f64],
+struct GramBlock<'s, const K: usize, T> {
+    a: &'s [T],
+    b: &'s [T],
     k: usize,
 }
 
-impl<const K: usize> Job for GramBlock<'_, K> {
-    type Output = Vec<f64>;
+impl<const K: usize, T: Real> Job for GramBlock<'_, K, T> {
+    type Output = Vec<T>;
 
     #[inline(always)]
-    fn run<S: Simd>(self) -> Vec<f64> {
+    fn run<S: Simd>(self) -> Vec<T> {
         let k = if K == 0 { self.k } else { K };
-        let mut g = vec![0.0; k * k];
+        let mut g = vec![T::ZERO; k * k];
         if K > 0 {
             match S::GRAM_TILE {
-                1 => gram_tiles::<K, 1>(self.a, self.b, &mut g),
-                2 => gram_tiles::<K, 2>(self.a, self.b, &mut g),
-                _ => gram_tiles::<K, 4>(self.a, self.b, &mut g),
+                1 => gram_tiles::<K, 1, T>(self.a, self.b, &mut g),
+                2 => gram_tiles::<K, 2, T>(self.a, self.b, &mut g),
+                _ => gram_tiles::<K, 4, T>(self.a, self.b, &mut g),
             }
         } else {
             for (ar, br) in self.a.chunks_exact(k).zip(self.b.chunks_exact(k)) {
                 for (x, &ax) in ar.iter().enumerate() {
-                    axpy(&mut g[x * k..x * k + k], ax, br);
+                    axpy_t(&mut g[x * k..x * k + k], ax, br);
                 }
             }
         }
@@ -1144,20 +1164,20 @@ impl<const K: usize> Job for GramBlock<'_, K> {
     }
 }
 
-/// `g = A^T B` over one block of rows with `K` columns, in register tiles of `T` rows of `g`,
+/// `g = A^T B` over one block of rows with `K` columns, in register tiles of `TILE` rows of `g`,
 /// each summed over all the block's rows in order and stored once: the same sums as `axpy`
 /// row by row (each entry starts at +0.0 and adds the same products in the same order),
 /// without reloading `g` for every row of `A`.
 #[inline(always)]
-fn gram_tiles<const K: usize, const T: usize>(a: &[f64], b: &[f64], g: &mut [f64]) {
+fn gram_tiles<const K: usize, const TILE: usize, T: Real>(a: &[T], b: &[T], g: &mut [T]) {
     let rows = a.len().checked_div(K).unwrap_or(0);
     let mut x0 = 0;
     while x0 < K {
-        if K - x0 >= T {
-            let mut acc = [[0.0f64; K]; T];
+        if K - x0 >= TILE {
+            let mut acc = [[T::ZERO; K]; TILE];
             for r in 0..rows {
-                let ar: &[f64; K] = a[r * K..r * K + K].try_into().expect("K values");
-                let br: &[f64; K] = b[r * K..r * K + K].try_into().expect("K values");
+                let ar: &[T; K] = a[r * K..r * K + K].try_into().expect("K values");
+                let br: &[T; K] = b[r * K..r * K + K].try_into().expect("K values");
                 for (i, acc_i) in acc.iter_mut().enumerate() {
                     let ax = ar[x0 + i];
                     for j in 0..K {
@@ -1168,11 +1188,11 @@ fn gram_tiles<const K: usize, const T: usize>(a: &[f64], b: &[f64], g: &mut [f64
             for (i, acc_i) in acc.iter().enumerate() {
                 g[(x0 + i) * K..(x0 + i) * K + K].copy_from_slice(acc_i);
             }
-            x0 += T;
+            x0 += TILE;
         } else {
             for (ar, br) in a.chunks_exact(K).zip(b.chunks_exact(K)) {
                 for x in x0..K {
-                    axpy(&mut g[x * K..x * K + K], ar[x], br);
+                    axpy_t(&mut g[x * K..x * K + K], ar[x], br);
                 }
             }
             x0 = K;

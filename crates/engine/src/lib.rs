@@ -114,6 +114,7 @@ pub mod numeric;
 mod observer;
 mod params;
 mod passes;
+mod real;
 mod screen;
 mod trim;
 
@@ -129,9 +130,9 @@ pub use kernels::Guard;
 pub use model::{IterationStats, NmfModel, StopReason};
 pub use observer::{Observer, Silent};
 pub use params::{
-    lambda_from_noise_model, LambdaSource, NmfParams, ValidNmfParams, DEFAULT_BURST_WINDOW,
-    DEFAULT_DECAY, DEFAULT_ITEM_THRESHOLD_SCALE, DEFAULT_MAX_ITERS, DEFAULT_PROFILE_SCREEN,
-    DEFAULT_TRIM_FRACTION, DEFAULT_USER_THRESHOLD_SCALE, L1_SMOOTHING,
+    lambda_from_noise_model, LambdaSource, NmfParams, Precision, ValidNmfParams,
+    DEFAULT_BURST_WINDOW, DEFAULT_DECAY, DEFAULT_ITEM_THRESHOLD_SCALE, DEFAULT_MAX_ITERS,
+    DEFAULT_PROFILE_SCREEN, DEFAULT_TRIM_FRACTION, DEFAULT_USER_THRESHOLD_SCALE, L1_SMOOTHING,
 };
 #[doc(hidden)]
 pub use screen::{screen_scores, user_score};

@@ -32,7 +32,7 @@ const REDUCE_CHUNK: usize = 256;
 /// The `k x k` Gram matrix `sum_r x_r x_r^T` of the rows of a row-major buffer (symmetric,
 /// row-major), on the widest instruction set this CPU has (same bits on every one).
 pub fn gram(rows: &[f64], k: usize) -> Vec<f64> {
-    crate::kernels::gram::<0>(Isa::detect(), rows, rows, k)
+    crate::kernels::gram::<0, f64>(Isa::detect(), rows, rows, k)
 }
 
 /// Column sums `sum_r x_r` of a row-major buffer with `k` columns.

@@ -61,6 +61,71 @@ fn default_profile_screen() -> Option<f64> {
     Some(3.0)
 }
 
+/// The floating-point precision of a fit's iterations: the element type of the factors' working
+/// copies, of the rating values the passes read and of the per-entry arithmetic. The
+/// statistics (losses, counts, `||W||^2`) are summed in `f64` either way, and the fitted
+/// [`Factors`](crate::Factors) are `f64` (converted exactly from `f32`), so the model, its
+/// predictions and everything downstream do not depend on it. Each precision is deterministic
+/// on its own (the same bits for any thread count and on every instruction set); the two
+/// precisions give different bits.
+///
+/// Written `"f64"` and `"f32"` (serde, [`Display`](std::fmt::Display), [`FromStr`](std::str::FromStr),
+/// `Debug`); a stored copy of the parameters without it reads as [`Precision::F64`].
+///
+/// ```
+/// use cnmf_engine::Precision;
+/// assert_eq!("f32".parse::<Precision>().unwrap(), Precision::F32);
+/// assert_eq!(Precision::default().to_string(), "f64");
+/// assert_eq!(format!("{:?}", Precision::F32), "f32");
+/// assert!("f16".parse::<Precision>().is_err());
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// `f64` everywhere (the default).
+    #[default]
+    F64,
+    /// `f32` factors, rating values and per-entry arithmetic, `f64` statistics: half the memory
+    /// traffic of the passes, twice the SIMD lanes.
+    F32,
+}
+
+impl Precision {
+    /// The name: `"f64"` or `"f32"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F64 => "f64",
+            Precision::F32 => "f32",
+        }
+    }
+}
+
+impl std::fmt::Debug for Precision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::fmt::Display for Precision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+impl std::str::FromStr for Precision {
+    type Err = EngineError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [Precision::F64, Precision::F32]
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| EngineError::InvalidParameter {
+                name: "precision",
+                reason: format!("unknown precision {s:?}: f64 or f32"),
+            })
+    }
+}
+
 /// Where the corruption threshold `λ` comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -158,6 +223,9 @@ pub struct NmfParams {
     /// Absent from stored copies made before the burst screen existed: those fits had none.
     #[serde(default)]
     burst_window: Option<u64>,
+    /// Absent from stored copies made before the option existed: those fits were `f64`.
+    #[serde(default)]
+    precision: Precision,
 }
 
 impl NmfParams {
@@ -188,6 +256,7 @@ impl NmfParams {
             item_threshold_scale: DEFAULT_ITEM_THRESHOLD_SCALE,
             profile_screen: Some(DEFAULT_PROFILE_SCREEN),
             burst_window: Some(DEFAULT_BURST_WINDOW),
+            precision: Precision::F64,
         }
     }
 
@@ -341,6 +410,12 @@ impl NmfParams {
     /// checked).
     pub fn burst_window(mut self, seconds: Option<u64>) -> Self {
         self.burst_window = seconds;
+        self
+    }
+
+    /// The precision of the iterations (default [`Precision::F64`]; see [`Precision`]).
+    pub fn precision(mut self, precision: Precision) -> Self {
+        self.precision = precision;
         self
     }
 
@@ -538,6 +613,11 @@ impl ValidNmfParams {
     /// `guarded`'s burst-screen window in seconds, `None` when off.
     pub fn burst_window(&self) -> Option<u64> {
         self.params.burst_window
+    }
+
+    /// The precision of the iterations.
+    pub fn precision(&self) -> Precision {
+        self.params.precision
     }
     /// The trace's objective from an iteration's parts: the data term the algorithm minimises
     /// (the robust baselines' own `robust` term, the `clipped` loss for the flagging

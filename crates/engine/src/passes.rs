@@ -14,25 +14,31 @@ use crate::kernels::{
     Robust, RowRule, RowStats, Scratch, L2,
 };
 use crate::numeric::{split_at_cuts, TwoWay};
+use crate::real::Real;
+use std::borrow::Cow;
 
 /// Target number of ratings per parallel chunk.
 const CHUNK_NNZ: usize = 8192;
 /// Maximum number of rows per parallel chunk.
 const CHUNK_ROWS: usize = 1024;
 
-/// The data in the shape the passes read it.
-pub(crate) struct Problem<'a> {
+/// The data in the shape the passes read it, with the rating values in the element type `T`
+/// of the passes (borrowed for `f64`, a copy for `f32`).
+pub(crate) struct Problem<'a, T: Real> {
     pub n: usize,
     pub m: usize,
     pub k: usize,
     /// Users by rows (CSR), items by columns (CSC).
     view: TwoWay<'a>,
+    /// The values of `view`'s rows (CSR order) and columns (CSC order) as `T`.
+    row_val: Cow<'a, [T]>,
+    col_val: Cow<'a, [T]>,
     col_pos: &'a [u32],
     user_bounds: Vec<usize>,
     item_bounds: Vec<usize>,
 }
 
-impl Problem<'_> {
+impl<T: Real> Problem<'_, T> {
     /// Number of observed ratings of item `i`.
     pub(crate) fn item_count(&self, i: usize) -> usize {
         (self.view.cols.ptr[i + 1] - self.view.cols.ptr[i]) as usize
@@ -58,40 +64,42 @@ fn bounds(ptr: &[u32]) -> Vec<usize> {
 }
 
 /// One parallel chunk of users: index, new factors, and flags and weights of its entries.
-type RowChunk<'s> = (usize, &'s mut [f64], &'s mut [u8], &'s mut [f64]);
+type RowChunk<'s, T> = (usize, &'s mut [T], &'s mut [u8], &'s mut [T]);
 
 /// Which row kernel a pass runs.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum RowKind<'g> {
+pub(crate) enum RowKind<'g, T> {
     /// Masked multiplicative update (ignore variants; the robust baselines' weighted update
     /// when the rule has a robust part).
     Ignore,
     /// Sparse Lee–Seung update with `G = H0 H0^T` (replace variants).
-    Replace { gram_h: &'g [f64] },
+    Replace { gram_h: &'g [T] },
 }
 
 /// Which column kernel a pass runs.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum ColKind<'g> {
+pub(crate) enum ColKind<'g, T> {
     /// Masked multiplicative update; flagged entries (if `flags` is non-empty) are skipped.
     Ignore,
     /// The weighted update of `huber` and `l1` with the row pass's weights (CSR order).
-    Weighted { weights: &'g [f64] },
+    Weighted { weights: &'g [T] },
     /// Sparse Lee–Seung update; the weighted residuals `c (V - W0 H0)` and the flags (the
     /// row pass's `mark`) are recomputed from the old user factors `w0` (and `H0`, which `h`
     /// still holds), with weight `flagged_weight` on flagged entries.
     Replace {
-        g10: &'g [f64],
-        g11: &'g [f64],
-        w0: &'g [f64],
+        g10: &'g [T],
+        g11: &'g [T],
+        w0: &'g [T],
         mark: Option<f64>,
         flagged_weight: f64,
     },
 }
 
-impl<'a> Problem<'a> {
-    pub(crate) fn new(data: &'a Ratings, k: usize) -> Problem<'a> {
+impl<'a, T: Real> Problem<'a, T> {
+    pub(crate) fn new(data: &'a Ratings, k: usize) -> Problem<'a, T> {
         let view = TwoWay::of_ratings(data);
+        let row_val = T::from_f64_slice(view.rows.val);
+        let col_val = T::from_f64_slice(view.cols.val);
         let user_bounds = bounds(&view.rows.ptr);
         let item_bounds = bounds(&view.cols.ptr);
         Problem {
@@ -99,6 +107,8 @@ impl<'a> Problem<'a> {
             m: data.n_items(),
             k,
             view,
+            row_val,
+            col_val,
             col_pos: data.csc_to_csr(),
             user_bounds,
             item_bounds,
@@ -126,18 +136,18 @@ impl<'a> Problem<'a> {
     pub(crate) fn row_pass<const K: usize, const UPDATE: bool>(
         &self,
         isa: Isa,
-        kind: RowKind<'_>,
+        kind: RowKind<'_, T>,
         rule: RowRule,
-        w0: &[f64],
-        w1: &mut [f64],
-        h: &[f64],
+        w0: &[T],
+        w1: &mut [T],
+        h: &[T],
         flags: &mut [u8],
-        weights: &mut [f64],
+        weights: &mut [T],
     ) -> RowStats {
         debug_assert!(K == 0 || K == self.k);
         let k = if K == 0 { self.k } else { K };
         let pos_bounds = self.user_pos_bounds();
-        let chunks: Vec<RowChunk<'_>> = {
+        let chunks: Vec<RowChunk<'_, T>> = {
             let w1s = split_at_cuts(w1, &self.user_bounds, k);
             let fs = split_at_cuts(flags, &pos_bounds, 1);
             let cs = split_at_cuts(weights, &pos_bounds, 1);
@@ -151,7 +161,7 @@ impl<'a> Problem<'a> {
         let per_chunk: Vec<RowStats> = chunks
             .into_par_iter()
             .map(|chunk| {
-                let job = RowJob::<K, UPDATE> {
+                let job = RowJob::<T, K, UPDATE> {
                     problem: self,
                     chunk,
                     kind,
@@ -186,15 +196,15 @@ impl<'a> Problem<'a> {
         guard: Guard,
         screened: &[bool],
         held: &[u8],
-        w0: &[f64],
-        w1: &mut [f64],
-        h: &[f64],
+        w0: &[T],
+        w1: &mut [T],
+        h: &[T],
         flags: &mut [u8],
     ) -> RowStats {
         debug_assert!(K == 0 || K == self.k);
         let k = if K == 0 { self.k } else { K };
         let pos_bounds = self.user_pos_bounds();
-        let chunks: Vec<(usize, &mut [f64], &mut [u8])> = {
+        let chunks: Vec<(usize, &mut [T], &mut [u8])> = {
             let w1s = split_at_cuts(w1, &self.user_bounds, k);
             let fs = split_at_cuts(flags, &pos_bounds, 1);
             w1s.into_iter()
@@ -206,7 +216,7 @@ impl<'a> Problem<'a> {
         let per_chunk: Vec<RowStats> = chunks
             .into_par_iter()
             .map(|(c, w1c, fc)| {
-                isa.run(GuardedRowJob::<K, UPDATE> {
+                isa.run(GuardedRowJob::<T, K, UPDATE> {
                     problem: self,
                     c,
                     w1c,
@@ -234,22 +244,22 @@ impl<'a> Problem<'a> {
     pub(crate) fn col_pass<const K: usize>(
         &self,
         isa: Isa,
-        kind: ColKind<'_>,
+        kind: ColKind<'_, T>,
         l2: L2,
-        w1: &[f64],
-        h: &mut [f64],
+        w1: &[T],
+        h: &mut [T],
         flags: &[u8],
     ) -> (f64, Option<usize>) {
         debug_assert!(K == 0 || K == self.k);
         let k = if K == 0 { self.k } else { K };
-        let chunks: Vec<(usize, &mut [f64])> = split_at_cuts(h, &self.item_bounds, k)
+        let chunks: Vec<(usize, &mut [T])> = split_at_cuts(h, &self.item_bounds, k)
             .into_iter()
             .enumerate()
             .collect();
         let per_chunk: Vec<(f64, Option<usize>)> = chunks
             .into_par_iter()
             .map(|(c, hc)| {
-                let job = ColJob::<K> {
+                let job = ColJob::<T, K> {
                     problem: self,
                     c,
                     hc,
@@ -275,16 +285,16 @@ impl<'a> Problem<'a> {
 }
 
 /// One chunk of a row pass (see [`Problem::row_pass`]).
-struct RowJob<'p, 'a, 's, 'g, const K: usize, const UPDATE: bool> {
-    problem: &'p Problem<'a>,
-    chunk: RowChunk<'s>,
-    kind: RowKind<'g>,
+struct RowJob<'p, 'a, 's, 'g, T: Real, const K: usize, const UPDATE: bool> {
+    problem: &'p Problem<'a, T>,
+    chunk: RowChunk<'s, T>,
+    kind: RowKind<'g, T>,
     rule: RowRule,
-    w0: &'p [f64],
-    h: &'p [f64],
+    w0: &'p [T],
+    h: &'p [T],
 }
 
-impl<const K: usize, const UPDATE: bool> Job for RowJob<'_, '_, '_, '_, K, UPDATE> {
+impl<T: Real, const K: usize, const UPDATE: bool> Job for RowJob<'_, '_, '_, '_, T, K, UPDATE> {
     type Output = RowStats;
 
     #[inline(always)]
@@ -305,21 +315,21 @@ impl<const K: usize, const UPDATE: bool> Job for RowJob<'_, '_, '_, '_, K, UPDAT
         for u in u0..u1 {
             let (s, e) = (p.view.rows.ptr[u] as usize, p.view.rows.ptr[u + 1] as usize);
             let items = &p.view.rows.idx[s..e];
-            let values = &p.view.rows.val[s..e];
+            let values = &p.row_val[s..e];
             let fl: &mut [u8] = if fc.is_empty() {
                 &mut []
             } else {
                 &mut fc[s - base..e - base]
             };
             let w0u = &w0[u * k..u * k + k];
-            let w1u: &mut [f64] = if UPDATE {
+            let w1u: &mut [T] = if UPDATE {
                 let o = (u - u0) * k;
                 &mut w1c[o..o + k]
             } else {
                 &mut []
             };
             match kind {
-                RowKind::Ignore => ignore_row::<S, K, UPDATE>(
+                RowKind::Ignore => ignore_row::<S, T, K, UPDATE>(
                     u,
                     w0u,
                     w1u,
@@ -331,7 +341,7 @@ impl<const K: usize, const UPDATE: bool> Job for RowJob<'_, '_, '_, '_, K, UPDAT
                     &mut scratch,
                     &mut stats,
                 ),
-                RowKind::Replace { gram_h } => replace_row::<S, K, UPDATE>(
+                RowKind::Replace { gram_h } => replace_row::<S, T, K, UPDATE>(
                     u,
                     w0u,
                     w1u,
@@ -352,17 +362,17 @@ impl<const K: usize, const UPDATE: bool> Job for RowJob<'_, '_, '_, '_, K, UPDAT
 
 /// One chunk of a column pass (see [`Problem::col_pass`]): returns `(||H_chunk||^2, first
 /// item whose update is not finite)`.
-struct ColJob<'p, 'a, 's, 'g, const K: usize> {
-    problem: &'p Problem<'a>,
+struct ColJob<'p, 'a, 's, 'g, T: Real, const K: usize> {
+    problem: &'p Problem<'a, T>,
     c: usize,
-    hc: &'s mut [f64],
-    kind: ColKind<'g>,
+    hc: &'s mut [T],
+    kind: ColKind<'g, T>,
     l2: L2,
-    w1: &'p [f64],
+    w1: &'p [T],
     flags: &'p [u8],
 }
 
-impl<const K: usize> Job for ColJob<'_, '_, '_, '_, K> {
+impl<T: Real, const K: usize> Job for ColJob<'_, '_, '_, '_, T, K> {
     type Output = (f64, Option<usize>);
 
     #[inline(always)]
@@ -388,11 +398,11 @@ impl<const K: usize> Job for ColJob<'_, '_, '_, '_, K> {
             let users = &p.view.cols.idx[s..e];
             let pos = &p.col_pos[s..e];
             let finite = match kind {
-                ColKind::Ignore => ignore_col::<S, K>(
+                ColKind::Ignore => ignore_col::<S, T, K>(
                     hi,
                     w1,
                     users,
-                    &p.view.cols.val[s..e],
+                    &p.col_val[s..e],
                     pos,
                     flags,
                     l2,
@@ -405,12 +415,12 @@ impl<const K: usize> Job for ColJob<'_, '_, '_, '_, K> {
                     w0,
                     mark,
                     flagged_weight,
-                } => replace_col::<S, K>(
+                } => replace_col::<S, T, K>(
                     hi,
                     w0,
                     w1,
                     users,
-                    &p.view.cols.val[s..e],
+                    &p.col_val[s..e],
                     mark,
                     flagged_weight,
                     g10,
@@ -422,7 +432,7 @@ impl<const K: usize> Job for ColJob<'_, '_, '_, '_, K> {
             if !finite && bad.is_none() {
                 bad = Some(i);
             }
-            sq += l2.weight(e - s) * crate::kernels::dot(hi, hi);
+            sq += l2.weight(e - s) * crate::kernels::dot_t(hi, hi).to_f64();
         }
         (sq, bad)
     }
@@ -430,12 +440,14 @@ impl<const K: usize> Job for ColJob<'_, '_, '_, '_, K> {
 
 /// A chunk of a row pass under a robust baseline's rule: [`robust_row`] on each user, with the
 /// chunk's flags and weights.
-struct RobustRowJob<'p, 'a, 's, 'g, const K: usize, const UPDATE: bool> {
-    job: RowJob<'p, 'a, 's, 'g, K, UPDATE>,
+struct RobustRowJob<'p, 'a, 's, 'g, T: Real, const K: usize, const UPDATE: bool> {
+    job: RowJob<'p, 'a, 's, 'g, T, K, UPDATE>,
     robust: Robust,
 }
 
-impl<const K: usize, const UPDATE: bool> Job for RobustRowJob<'_, '_, '_, '_, K, UPDATE> {
+impl<T: Real, const K: usize, const UPDATE: bool> Job
+    for RobustRowJob<'_, '_, '_, '_, T, K, UPDATE>
+{
     type Output = RowStats;
 
     #[inline(always)]
@@ -464,24 +476,24 @@ impl<const K: usize, const UPDATE: bool> Job for RobustRowJob<'_, '_, '_, '_, K,
             } else {
                 &mut fc[s - base..e - base]
             };
-            let cw: &mut [f64] = if cc.is_empty() {
+            let cw: &mut [T] = if cc.is_empty() {
                 &mut []
             } else {
                 &mut cc[s - base..e - base]
             };
-            let w1u: &mut [f64] = if UPDATE {
+            let w1u: &mut [T] = if UPDATE {
                 let o = (u - u0) * k;
                 &mut w1c[o..o + k]
             } else {
                 &mut []
             };
-            robust_row::<S, K, UPDATE>(
+            robust_row::<S, T, K, UPDATE>(
                 u,
                 &w0[u * k..u * k + k],
                 w1u,
                 h,
                 &p.view.rows.idx[s..e],
-                &p.view.rows.val[s..e],
+                &p.row_val[s..e],
                 fl,
                 cw,
                 rule,
@@ -496,20 +508,20 @@ impl<const K: usize, const UPDATE: bool> Job for RobustRowJob<'_, '_, '_, '_, K,
 
 /// A chunk of `guarded`'s row pass: [`guarded_row`] on each user, with the chunk's flags (the
 /// item side's) and each user's screen.
-struct GuardedRowJob<'p, 'a, 's, const K: usize, const UPDATE: bool> {
-    problem: &'p Problem<'a>,
+struct GuardedRowJob<'p, 'a, 's, T: Real, const K: usize, const UPDATE: bool> {
+    problem: &'p Problem<'a, T>,
     c: usize,
-    w1c: &'s mut [f64],
+    w1c: &'s mut [T],
     fc: &'s mut [u8],
     rule: RowRule,
     guard: Guard,
     screened: &'p [bool],
     held: &'p [u8],
-    w0: &'p [f64],
-    h: &'p [f64],
+    w0: &'p [T],
+    h: &'p [T],
 }
 
-impl<const K: usize, const UPDATE: bool> Job for GuardedRowJob<'_, '_, '_, K, UPDATE> {
+impl<T: Real, const K: usize, const UPDATE: bool> Job for GuardedRowJob<'_, '_, '_, T, K, UPDATE> {
     type Output = RowStats;
 
     #[inline(always)]
@@ -533,19 +545,19 @@ impl<const K: usize, const UPDATE: bool> Job for GuardedRowJob<'_, '_, '_, K, UP
         let base = p.view.rows.ptr[u0] as usize;
         for u in u0..u1 {
             let (s, e) = (p.view.rows.ptr[u] as usize, p.view.rows.ptr[u + 1] as usize);
-            let w1u: &mut [f64] = if UPDATE {
+            let w1u: &mut [T] = if UPDATE {
                 let o = (u - u0) * k;
                 &mut w1c[o..o + k]
             } else {
                 &mut []
             };
-            guarded_row::<S, K, UPDATE>(
+            guarded_row::<S, T, K, UPDATE>(
                 u,
                 &w0[u * k..u * k + k],
                 w1u,
                 h,
                 &p.view.rows.idx[s..e],
-                &p.view.rows.val[s..e],
+                &p.row_val[s..e],
                 &mut fc[s - base..e - base],
                 rule,
                 guard,
@@ -560,12 +572,12 @@ impl<const K: usize, const UPDATE: bool> Job for GuardedRowJob<'_, '_, '_, K, UP
 }
 
 /// A chunk of a column pass under `huber` or `l1`: [`weighted_col`] on each item.
-struct WeightedColJob<'p, 'a, 's, 'g, const K: usize> {
-    job: ColJob<'p, 'a, 's, 'g, K>,
-    weights: &'g [f64],
+struct WeightedColJob<'p, 'a, 's, 'g, T: Real, const K: usize> {
+    job: ColJob<'p, 'a, 's, 'g, T, K>,
+    weights: &'g [T],
 }
 
-impl<const K: usize> Job for WeightedColJob<'_, '_, '_, '_, K> {
+impl<T: Real, const K: usize> Job for WeightedColJob<'_, '_, '_, '_, T, K> {
     type Output = (f64, Option<usize>);
 
     #[inline(always)]
@@ -591,11 +603,11 @@ impl<const K: usize> Job for WeightedColJob<'_, '_, '_, '_, K> {
             let (s, e) = (p.view.cols.ptr[i] as usize, p.view.cols.ptr[i + 1] as usize);
             let o = (i - i0) * k;
             let hi = &mut hc[o..o + k];
-            let finite = weighted_col::<S, K>(
+            let finite = weighted_col::<S, T, K>(
                 hi,
                 w1,
                 &p.view.cols.idx[s..e],
-                &p.view.cols.val[s..e],
+                &p.col_val[s..e],
                 &p.col_pos[s..e],
                 weights,
                 l2,
@@ -604,7 +616,7 @@ impl<const K: usize> Job for WeightedColJob<'_, '_, '_, '_, K> {
             if !finite && bad.is_none() {
                 bad = Some(i);
             }
-            sq += l2.weight(e - s) * crate::kernels::dot(hi, hi);
+            sq += l2.weight(e - s) * crate::kernels::dot_t(hi, hi).to_f64();
         }
         (sq, bad)
     }

@@ -13,7 +13,7 @@
 use std::time::Duration;
 
 use cnmf_engine::{
-    Algorithm, Factors, IterationStats, LambdaSource, NmfModel, NmfParams, StopReason,
+    Algorithm, Factors, IterationStats, LambdaSource, NmfModel, NmfParams, Precision, StopReason,
     ValidNmfParams,
 };
 use cnmf_ratings::IdMap;
@@ -170,6 +170,10 @@ struct ParamsFields {
     /// Written for `guarded` only, for the same reason; absent means the engine's defaults.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     guard: Option<GuardFields>,
+    /// The precision of the iterations: written only when not `f64` (the factors are `f64`
+    /// either way), so that `f64` files keep their layout; absent means `f64`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    precision: Option<Precision>,
 }
 
 /// `model.params.guard`: `guarded`'s parameters (`profile_screen` and `burst_window` are
@@ -220,6 +224,9 @@ impl TryFrom<ParamsFields> for Params {
                 .profile_screen(g.profile_screen)
                 .burst_window(g.burst_window);
         }
+        if let Some(precision) = f.precision {
+            p = p.precision(precision);
+        }
         p.check().map(Params)
     }
 }
@@ -248,6 +255,7 @@ impl From<Params> for ParamsFields {
                 profile_screen: p.profile_screen(),
                 burst_window: p.burst_window(),
             }),
+            precision: (p.precision() != Precision::F64).then(|| p.precision()),
         }
     }
 }

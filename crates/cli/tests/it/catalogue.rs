@@ -436,6 +436,13 @@ fn every_bad_input_gets_its_exit_code_and_a_clear_message() {
             "trim_fraction",
         ),
         fit(
+            "unknown precision",
+            "ok.csv",
+            &["--precision", "f16"],
+            2,
+            "unknown precision",
+        ),
+        fit(
             "unknown algorithm",
             "ok.csv",
             &["--algo", "nosuch"],

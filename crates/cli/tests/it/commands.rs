@@ -1840,3 +1840,52 @@ fn recommend_all_users_streams_every_users_list_in_order() {
     .expect(2);
     cnmf(&["recommend", "--model", &m]).expect(2);
 }
+
+/// `--precision f32` (flag or `--params` key) fits in f32: the model records it (an f64 model
+/// has no such key, as before the option), reads back, and differs from the f64 model; the
+/// same f32 model comes out for 1 and 2 threads.
+#[test]
+fn precision_f32_is_recorded_and_deterministic() {
+    let dir = tmp();
+    let wide = fit_fixture(dir.path(), "f64.cnmf", &[]);
+    let narrow = fit_fixture(
+        dir.path(),
+        "f32.cnmf",
+        &["--precision", "f32", "--threads", "1"],
+    );
+    let narrow2 = fit_fixture(
+        dir.path(),
+        "f32b.cnmf",
+        &["--precision", "f32", "--threads", "2"],
+    );
+    let settings = dir.path().join("settings.json");
+    std::fs::write(&settings, r#"{"precision": "f32"}"#).unwrap();
+    let from_file = fit_fixture(
+        dir.path(),
+        "f32c.cnmf",
+        &["--params", settings.to_str().unwrap(), "--threads", "1"],
+    );
+    let bytes = |p: &str| std::fs::read(p).unwrap();
+    assert!(common::find(&bytes(&wide), b"precision").is_none());
+    assert!(common::find(&bytes(&narrow), b"precision").is_some());
+    // The files also hold the fit's time and the data's path: compare the factors.
+    let factors = |p: &str| {
+        let b = bytes(p);
+        ["W", "H"].map(|t| b[tensor_range(&b, t)].to_vec())
+    };
+    assert_eq!(
+        factors(&narrow),
+        factors(&narrow2),
+        "f32 factors depend on --threads"
+    );
+    assert_eq!(
+        factors(&narrow),
+        factors(&from_file),
+        "--params precision differs from the flag"
+    );
+    assert_ne!(factors(&narrow), factors(&wide));
+    let r = cnmf(&[
+        "predict", "--model", &narrow, "--user", "u01", "--item", "a01", "--json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}

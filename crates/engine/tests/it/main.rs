@@ -9,6 +9,7 @@ mod dense_reference;
 mod guarded;
 mod isa;
 mod movielens;
+mod precision;
 mod properties;
 mod recovery;
 mod robust;
