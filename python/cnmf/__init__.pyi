@@ -33,6 +33,7 @@ class CorrectiveNMF:
     n_threads: Optional[int]
     rating_scale: Tuple[float, float]
     keep_times: bool
+    precision: str
 
     # Fitted attributes (set by fit and load).
     W_: npt.NDArray[np.float64]
@@ -85,6 +86,7 @@ class CorrectiveNMF:
         n_threads: Optional[int] = None,
         rating_scale: Tuple[float, float] = (1.0, 5.0),
         keep_times: bool = False,
+        precision: str = "f64",
     ) -> None:
         """``lambda_`` fixes the corruption threshold; ``sigma`` and ``p`` derive it from the
         paper's noise model; with neither (and ``p`` at 0.05) it is the CLI's default.
@@ -94,7 +96,8 @@ class CorrectiveNMF:
         50, at most ``max_iter``), then a refit on all the ratings; a default fit is the CLI's,
         bit for bit. ``keep_times=True`` stores every training rating's value and timestamp
         in the model, as ``cnmf fit --keep-times`` (the fit then needs timestamps:
-        ``ValueError`` without them)."""
+        ``ValueError`` without them). ``precision="f32"`` runs the passes in single
+        precision (``cnmf fit --precision f32``); the factors are ``float64`` either way."""
     def get_params(self, deep: bool = True) -> Dict[str, Any]:
         """The constructor's parameters."""
     def set_params(self, **params: Any) -> "CorrectiveNMF":

@@ -498,6 +498,7 @@ struct Settings {
     seed: u64,
     n_threads: usize,
     scale: (f64, f64),
+    precision: String,
 }
 
 impl Settings {
@@ -530,6 +531,10 @@ impl Settings {
             l2_per_rating: self.l2_per_rating,
             seed: self.seed,
             threads: self.n_threads,
+            precision: self
+                .precision
+                .parse()
+                .map_err(|e: cnmf_engine::EngineError| PyValueError::new_err(e.to_string()))?,
         };
         let params = api::fit_params(&fit, scale).map_err(PyValueError::new_err)?;
         Ok((scale, params))

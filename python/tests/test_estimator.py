@@ -101,6 +101,8 @@ def test_unknown_ids(triples):
         (dict(algorithm="ignore-missing", lambda_=2.0), "no effect"),
         (dict(rank=1000), "rank"),
         (dict(rating_scale=(5, 1)), "scale"),
+        (dict(precision="f16"), "precision"),
+        (dict(precision=32), "precision"),
     ],
 )
 def test_bad_parameters_raise_value_error(triples, params, message):
@@ -138,6 +140,20 @@ def test_thread_count_does_not_change_results(triples):
             assert runs[0].W_.tobytes() == other.W_.tobytes()
             assert runs[0].H_.tobytes() == other.H_.tobytes()
             assert (runs[0].corrupt_mask_ != other.corrupt_mask_).nnz == 0
+
+
+def test_f32_precision_is_deterministic_and_close_to_f64(triples):
+    u, i, r = triples
+    runs = [fitted(u, i, r, precision="f32", n_threads=t) for t in (1, 2)]
+    assert runs[0].W_.dtype == np.float64
+    assert runs[0].W_.tobytes() == runs[1].W_.tobytes()
+    assert runs[0].H_.tobytes() == runs[1].H_.tobytes()
+    # Really single precision: every factor is a float32 value, and the model differs from f64's.
+    assert np.array_equal(runs[0].W_.astype(np.float32).astype(np.float64), runs[0].W_)
+    f64 = fitted(u, i, r)
+    assert f64.W_.tobytes() != runs[0].W_.tobytes()
+    pairs = (u[:200], i[:200])
+    assert np.max(np.abs(f64.predict(*pairs) - runs[0].predict(*pairs))) < 0.05
 
 
 def test_corrupt_mask_marks_rated_entries(triples):

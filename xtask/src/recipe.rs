@@ -42,6 +42,7 @@ pub fn run(
                 l2_per_rating: true,
                 seed: derive(s.seed, rep as u64, Stream::Recipe),
                 threads: 0,
+                precision: cnmf_engine::Precision::F64,
             };
             let params = api::fit_params(&settings, train.scale())
                 .map_err(anyhow::Error::msg)

@@ -55,6 +55,7 @@ fn main() {
         l2_per_rating: true,
         seed: 0,
         threads: 0,
+        precision: cnmf_engine::Precision::F64,
     };
     let stopping = Stopping {
         early_stopping: false,

@@ -14,7 +14,8 @@ use std::path::Path;
 use std::time::Instant;
 
 use cnmf_engine::{
-    lambda_from_noise_model, Algorithm, FitOptions, NmfModel, NmfParams, Observer, ValidNmfParams,
+    lambda_from_noise_model, Algorithm, FitOptions, NmfModel, NmfParams, Observer, Precision,
+    ValidNmfParams,
 };
 use cnmf_ratings::{RatingScale, Ratings, Triple};
 
@@ -65,6 +66,9 @@ pub struct FitSettings {
     /// `--threads` (0: rayon's default); more than the cores is lowered to the cores, which
     /// does not change the results.
     pub threads: usize,
+    /// `--precision`: the element type of the fit's passes (the model's factors are `f64`
+    /// either way).
+    pub precision: Precision,
 }
 
 /// Checked engine parameters for ratings on `scale`, chosen as `cnmf fit` chooses them (its
@@ -93,6 +97,7 @@ pub fn fit_params(s: &FitSettings, scale: RatingScale) -> Result<ValidNmfParams,
         .l2_w(s.l2)
         .l2_h(s.l2)
         .l2_per_rating(s.l2_per_rating)
+        .precision(s.precision)
         .warmup_iters(warmup);
     if let Some(l) = s.lambda {
         params = params.lambda(l);

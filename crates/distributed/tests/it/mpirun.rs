@@ -95,6 +95,7 @@ fn settings(alg: Algorithm, k: usize, iters: usize) -> FitSettings {
         l2_per_rating: true,
         seed: 7,
         threads: 1,
+        precision: cnmf_engine::Precision::F64,
     }
 }
 
@@ -309,6 +310,7 @@ fn mpirun_early_stopping_and_refit_agree_with_cnmf_fit_on_movielens_100k() {
             l2_per_rating: true,
             seed: 0,
             threads: 1,
+            precision: cnmf_engine::Precision::F64,
         };
         stopped_agree(&file, dir.path(), &s, &[], &[1, 2]);
     }
