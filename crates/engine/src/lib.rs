@@ -102,6 +102,7 @@
 //! ```
 
 mod algorithm;
+mod blocked;
 pub mod burst;
 mod error;
 mod factors;
@@ -119,6 +120,8 @@ mod screen;
 mod trim;
 
 pub use algorithm::Algorithm;
+#[doc(hidden)]
+pub use blocked::CacheBlocking;
 pub use burst::Burst;
 pub use error::EngineError;
 pub use factors::{init_factors, Factors};

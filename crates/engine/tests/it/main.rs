@@ -4,6 +4,7 @@
 mod common;
 
 mod behaviour;
+mod blocking;
 mod burst;
 mod dense_reference;
 mod guarded;
