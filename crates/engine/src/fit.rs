@@ -36,7 +36,6 @@ pub struct FitOptions<'a> {
     pub(crate) validation: Option<&'a [Triple]>,
     pub(crate) observer: ObserverSlot<'a>,
     pub(crate) isa: Option<Isa>,
-    pub(crate) blocking: Option<crate::blocked::CacheBlocking>,
 }
 
 impl<'a> FitOptions<'a> {
@@ -76,15 +75,6 @@ impl<'a> FitOptions<'a> {
         self.isa = Some(isa);
         self
     }
-
-    /// Testing and benchmarking hook, not part of the stable API: the cache blocking of the
-    /// passes instead of [`CacheBlocking::Auto`](crate::CacheBlocking). The results are the
-    /// same bits under every blocking.
-    #[doc(hidden)]
-    pub fn cache_blocking(mut self, blocking: crate::blocked::CacheBlocking) -> Self {
-        self.blocking = Some(blocking);
-        self
-    }
 }
 
 impl std::fmt::Debug for FitOptions<'_> {
@@ -97,7 +87,6 @@ impl std::fmt::Debug for FitOptions<'_> {
             .field("validation", &self.validation.map(<[Triple]>::len))
             .field("observer", &self.observer.is_some())
             .field("isa", &self.isa)
-            .field("blocking", &self.blocking)
             .finish()
     }
 }
@@ -190,10 +179,7 @@ impl ValidNmfParams {
         let validation = options.validation.filter(|v| !v.is_empty());
         let out = match self.precision() {
             Precision::F64 => {
-                let mut problem = Problem::<f64>::new(data, k);
-                if let Some(mode) = options.blocking {
-                    problem.set_blocking(mode);
-                }
+                let problem = Problem::<f64>::new(data, k);
                 let run = Run {
                     params: self,
                     problem: &problem,
@@ -206,10 +192,7 @@ impl ValidNmfParams {
                 dispatch_rank(k, run, factors, options.observer)?
             }
             Precision::F32 => {
-                let mut problem = Problem::<f32>::new(data, k);
-                if let Some(mode) = options.blocking {
-                    problem.set_blocking(mode);
-                }
+                let problem = Problem::<f32>::new(data, k);
                 let run = Run {
                     params: self,
                     problem: &problem,

@@ -80,7 +80,7 @@ pub(crate) fn dot_k<T: Real, const K: usize>(a: &[T], b: &[T]) -> T {
 /// ones (it prices the final combination of lanes in a 4-wide register too high). Same
 /// operations in the same order as [`dot_k`], hence the same bits.
 #[inline(always)]
-pub(crate) fn dots<S: Simd, T: Real, const K: usize>(
+fn dots<S: Simd, T: Real, const K: usize>(
     f: &[T],
     rows: &[T],
     idx: &[u32],
@@ -522,60 +522,6 @@ fn gather_block2<T: Real, const B: usize>(
     out_b[start..start + B].copy_from_slice(&sb);
 }
 
-/// [`gather_axpy2`] continuing running sums: `acc_a += Σ_p a_p f_p`, `acc_b += Σ_p b_p f_p`,
-/// each lane adding the entries' products in order to the value it holds. Called on
-/// consecutive pieces of a row's entries with `acc` starting at zero, every lane sees the same
-/// additions in the same order as one [`gather_axpy2`] over all of them: the same bits.
-#[inline(always)]
-pub(crate) fn gather_axpy2_acc<S: Simd, T: Real>(
-    rows: &[T],
-    k: usize,
-    idx: &[u32],
-    a: &[T],
-    b: &[T],
-    acc_a: &mut [T],
-    acc_b: &mut [T],
-) {
-    const { assert!(S::BLOCK2 >= 1 && S::BLOCK2 <= MAX_BLOCK) };
-    let width = block_width(k, S::BLOCK2);
-    let mut start = 0;
-    while start < k {
-        let w = width.min(k - start);
-        with_width!(
-            w,
-            T,
-            gather_block2_acc(rows, k, start, idx, a, b, acc_a, acc_b)
-        );
-        start += w;
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn gather_block2_acc<T: Real, const B: usize>(
-    rows: &[T],
-    k: usize,
-    start: usize,
-    idx: &[u32],
-    a: &[T],
-    b: &[T],
-    acc_a: &mut [T],
-    acc_b: &mut [T],
-) {
-    let mut sa: [T; B] = acc_a[start..start + B].try_into().expect("block of B");
-    let mut sb: [T; B] = acc_b[start..start + B].try_into().expect("block of B");
-    for ((&r, &wa), &wb) in idx.iter().zip(a).zip(b) {
-        let o = r as usize * k + start;
-        let f: &[T; B] = rows[o..o + B].try_into().expect("block of B");
-        for j in 0..B {
-            sa[j] += wa * f[j];
-            sb[j] += wb * f[j];
-        }
-    }
-    acc_a[start..start + B].copy_from_slice(&sa);
-    acc_b[start..start + B].copy_from_slice(&sb);
-}
-
 /// `out = Σ_p a_p rows[idx_p]`, blocked as [`gather_axpy2`] (widest block [`Simd::BLOCK1`]).
 #[inline(always)]
 fn gather_axpy<S: Simd, T: Real>(rows: &[T], k: usize, idx: &[u32], a: &[T], out: &mut [T]) {
@@ -674,9 +620,28 @@ pub(crate) fn ignore_row<S: Simd, T: Real, const K: usize, const UPDATE: bool>(
     let n = items.len();
     // Pass 1: predictions (independent dot products: the gathers overlap), statistics, flags.
     let Predicted { num, den, a, b, .. } = scratch.predict::<S, K>(w0, h, items);
-    let active = ignore_judge(values, &mut a[..n], &mut b[..n], flags, rule, stats);
-    // Without flags the weights of `Σ v h_i` are the values themselves (no copy).
-    let a: &[T] = if rule.mark.is_some() { &a[..n] } else { values };
+    // The running sums in locals (registers) for the loop.
+    let mut st = *stats;
+    let (a, active): (&[T], usize) = if let Some(mark) = rule.mark {
+        let mark = T::from_f64(mark);
+        let mut active = 0usize;
+        for (p, &v) in values.iter().enumerate() {
+            let x = b[p];
+            // Flagged entries weigh 0 in the sums.
+            let keep = judge_mark(v, x, mark, &mut flags[p], rule, &mut st);
+            a[p] = select(keep, v, T::ZERO);
+            b[p] = select(keep, x, T::ZERO);
+            active += usize::from(keep);
+        }
+        (&a[..n], active)
+    } else {
+        // Nothing is flagged: the weights of `Σ v h_i` are the values themselves (no copy).
+        for (&v, &x) in values.iter().zip(b.iter()) {
+            judge_clean(v, x, rule, &mut st);
+        }
+        (values, n)
+    };
+    *stats = st;
     stats.sq += rule.l2.weight(values.len()) * dot_t(w0, w0).to_f64();
     if UPDATE {
         if active == 0 {
@@ -689,44 +654,6 @@ pub(crate) fn ignore_row<S: Simd, T: Real, const K: usize, const UPDATE: bool>(
             stats.bad_row = Some(row);
         }
     }
-}
-
-/// The per-entry step of [`ignore_row`] on one row's entries with predictions `b`: statistics
-/// into `stats` and, when `rule.mark` is set, the flags and the weights of the sums (`a = v`,
-/// `b = x` on clean entries, 0 on flagged ones; without a mark `a` and `b` are left as they
-/// are: the weights are the values and the predictions). Returns the number of clean entries.
-/// Shared by [`ignore_row`] and the cache-blocked row pass ([`crate::blocked`]).
-#[inline(always)]
-pub(crate) fn ignore_judge<T: Real>(
-    values: &[T],
-    a: &mut [T],
-    b: &mut [T],
-    flags: &mut [u8],
-    rule: RowRule,
-    stats: &mut RowStats,
-) -> usize {
-    // The running sums in locals (registers) for the loop.
-    let mut st = *stats;
-    let active = if let Some(mark) = rule.mark {
-        let mark = T::from_f64(mark);
-        let mut active = 0usize;
-        for (p, &v) in values.iter().enumerate() {
-            let x = b[p];
-            // Flagged entries weigh 0 in the sums.
-            let keep = judge_mark(v, x, mark, &mut flags[p], rule, &mut st);
-            a[p] = select(keep, v, T::ZERO);
-            b[p] = select(keep, x, T::ZERO);
-            active += usize::from(keep);
-        }
-        active
-    } else {
-        for (&v, &x) in values.iter().zip(b.iter()) {
-            judge_clean(v, x, rule, &mut st);
-        }
-        values.len()
-    };
-    *stats = st;
-    active
 }
 
 /// One user's row under the robust baselines' rule `robust`: statistics of `(w0, H)` on its
@@ -1070,35 +997,21 @@ pub(crate) fn ignore_col<S: Simd, T: Real, const K: usize>(
         }
         values
     } else {
-        if ignore_mask(values, pos, flags, &mut a[..n], &mut b[..n]) == 0 {
+        // Flagged entries weigh 0 in the sums.
+        let mut active = 0usize;
+        for (q, (&v, &p)) in values.iter().zip(pos).enumerate() {
+            let keep = flags[p as usize] == 0;
+            a[q] = select(keep, v, T::ZERO);
+            b[q] = select(keep, b[q], T::ZERO);
+            active += usize::from(keep);
+        }
+        if active == 0 {
             return true;
         }
         &a[..n]
     };
     gather_axpy2::<S, T>(w1, k, users, a, b, num, den);
     mu_update_in_place(h, num, den, l2.of(users.len()))
-}
-
-/// The mask of [`ignore_col`] on one column's entries with predictions `b` (`flags` non-empty,
-/// CSR order, reached through `pos`): `a = v`, `b = x` on clean entries, 0 on flagged ones.
-/// Returns the number of clean entries. Shared with the cache-blocked column pass.
-#[inline(always)]
-pub(crate) fn ignore_mask<T: Real>(
-    values: &[T],
-    pos: &[u32],
-    flags: &[u8],
-    a: &mut [T],
-    b: &mut [T],
-) -> usize {
-    // Flagged entries weigh 0 in the sums.
-    let mut active = 0usize;
-    for (q, (&v, &p)) in values.iter().zip(pos).enumerate() {
-        let keep = flags[p as usize] == 0;
-        a[q] = select(keep, v, T::ZERO);
-        b[q] = select(keep, b[q], T::ZERO);
-        active += usize::from(keep);
-    }
-    active
 }
 
 /// One item's column under `huber` and `l1`, in place: [`ignore_col`] with the real weights

@@ -102,7 +102,6 @@
 //! ```
 
 mod algorithm;
-mod blocked;
 pub mod burst;
 mod error;
 mod factors;
@@ -120,8 +119,6 @@ mod screen;
 mod trim;
 
 pub use algorithm::Algorithm;
-#[doc(hidden)]
-pub use blocked::CacheBlocking;
 pub use burst::Burst;
 pub use error::EngineError;
 pub use factors::{init_factors, Factors};

@@ -8,7 +8,6 @@
 use cnmf_ratings::Ratings;
 use rayon::prelude::*;
 
-use crate::blocked::{BlockScratch, BlockedColJob, BlockedRowJob, CacheBlocking, Side, Tiling};
 use crate::isa::{Isa, Job, Simd};
 use crate::kernels::{
     guarded_row, ignore_col, ignore_row, replace_col, replace_row, robust_row, weighted_col, Guard,
@@ -37,10 +36,6 @@ pub(crate) struct Problem<'a, T: Real> {
     col_pos: &'a [u32],
     user_bounds: Vec<usize>,
     item_bounds: Vec<usize>,
-    /// The cache blocking of the user pass (tiles of items) and of the item pass (tiles of
-    /// users), when they are blocked ([`crate::blocked`]).
-    user_tiling: Option<Tiling>,
-    item_tiling: Option<Tiling>,
 }
 
 impl<T: Real> Problem<'_, T> {
@@ -107,7 +102,7 @@ impl<'a, T: Real> Problem<'a, T> {
         let col_val = T::from_f64_slice(view.cols.val);
         let user_bounds = bounds(&view.rows.ptr);
         let item_bounds = bounds(&view.cols.ptr);
-        let mut problem = Problem {
+        Problem {
             n: data.n_users(),
             m: data.n_items(),
             k,
@@ -117,36 +112,7 @@ impl<'a, T: Real> Problem<'a, T> {
             col_pos: data.csc_to_csr(),
             user_bounds,
             item_bounds,
-            user_tiling: None,
-            item_tiling: None,
-        };
-        problem.set_blocking(CacheBlocking::Auto);
-        problem
-    }
-
-    /// Plans the cache blocking of both passes under `mode`.
-    pub(crate) fn set_blocking(&mut self, mode: CacheBlocking) {
-        let row_bytes = self.k * std::mem::size_of::<T>();
-        self.user_tiling = Tiling::plan(
-            mode,
-            &self.user_bounds,
-            &self.view.rows.ptr,
-            self.m,
-            row_bytes,
-        );
-        self.item_tiling = Tiling::plan(
-            mode,
-            &self.item_bounds,
-            &self.view.cols.ptr,
-            self.n,
-            row_bytes,
-        );
-    }
-
-    /// Whether the user and the item pass are cache-blocked.
-    #[cfg(test)]
-    pub(crate) fn blocked(&self) -> (bool, bool) {
-        (self.user_tiling.is_some(), self.item_tiling.is_some())
+        }
     }
 
     pub(crate) fn nnz(&self) -> usize {
@@ -180,9 +146,6 @@ impl<'a, T: Real> Problem<'a, T> {
     ) -> RowStats {
         debug_assert!(K == 0 || K == self.k);
         let k = if K == 0 { self.k } else { K };
-        if let (RowKind::Ignore, None, Some(tiling)) = (kind, rule.robust, &self.user_tiling) {
-            return self.blocked_row_pass::<K, UPDATE>(isa, tiling, rule, w0, w1, h, flags);
-        }
         let pos_bounds = self.user_pos_bounds();
         let chunks: Vec<RowChunk<'_, T>> = {
             let w1s = split_at_cuts(w1, &self.user_bounds, k);
@@ -289,9 +252,6 @@ impl<'a, T: Real> Problem<'a, T> {
     ) -> (f64, Option<usize>) {
         debug_assert!(K == 0 || K == self.k);
         let k = if K == 0 { self.k } else { K };
-        if let (ColKind::Ignore, Some(tiling)) = (kind, &self.item_tiling) {
-            return self.blocked_col_pass::<K>(isa, tiling, l2, w1, h, flags);
-        }
         let chunks: Vec<(usize, &mut [T])> = split_at_cuts(h, &self.item_bounds, k)
             .into_iter()
             .enumerate()
@@ -317,109 +277,6 @@ impl<'a, T: Real> Problem<'a, T> {
         let mut sq = 0.0;
         let mut bad = None;
         for (s, b) in per_chunk {
-            sq += s;
-            bad = bad.or(b);
-        }
-        (sq, bad)
-    }
-}
-
-impl<T: Real> Problem<'_, T> {
-    /// [`Problem::row_pass`] of the ignore variants, cache-blocked by `tiling` (the same
-    /// bits: see [`crate::blocked`]).
-    #[allow(clippy::too_many_arguments)]
-    fn blocked_row_pass<const K: usize, const UPDATE: bool>(
-        &self,
-        isa: Isa,
-        tiling: &Tiling,
-        rule: RowRule,
-        w0: &[T],
-        w1: &mut [T],
-        h: &[T],
-        flags: &mut [u8],
-    ) -> RowStats {
-        let k = if K == 0 { self.k } else { K };
-        let row_cuts: Vec<usize> = tiling.tasks.iter().map(|&c| self.user_bounds[c]).collect();
-        let pos_cuts: Vec<usize> = row_cuts
-            .iter()
-            .map(|&u| self.view.rows.ptr[u] as usize)
-            .collect();
-        let side = Side {
-            ptr: &self.view.rows.ptr,
-            idx: self.view.rows.idx,
-            val: &self.row_val,
-        };
-        let tasks: Vec<(usize, &mut [T], &mut [u8])> = split_at_cuts(w1, &row_cuts, k)
-            .into_iter()
-            .zip(split_at_cuts(flags, &pos_cuts, 1))
-            .enumerate()
-            .map(|(t, (a, b))| (t, a, b))
-            .collect();
-        let per_task: Vec<Vec<RowStats>> = tasks
-            .into_par_iter()
-            .map_init(BlockScratch::default, |scratch, (t, w1t, ft)| {
-                isa.run(BlockedRowJob::<T, K, UPDATE> {
-                    side,
-                    tiles: &tiling.tiles,
-                    chunks: &self.user_bounds[tiling.tasks[t]..=tiling.tasks[t + 1]],
-                    k,
-                    rule,
-                    w0,
-                    w1: w1t,
-                    flags: ft,
-                    h,
-                    scratch,
-                })
-            })
-            .collect();
-        let mut total = RowStats::default();
-        for s in per_task.iter().flatten() {
-            total.add(s);
-        }
-        total
-    }
-
-    /// [`Problem::col_pass`] of the ignore variants, cache-blocked by `tiling`.
-    fn blocked_col_pass<const K: usize>(
-        &self,
-        isa: Isa,
-        tiling: &Tiling,
-        l2: L2,
-        w1: &[T],
-        h: &mut [T],
-        flags: &[u8],
-    ) -> (f64, Option<usize>) {
-        let k = if K == 0 { self.k } else { K };
-        let col_cuts: Vec<usize> = tiling.tasks.iter().map(|&c| self.item_bounds[c]).collect();
-        let side = Side {
-            ptr: &self.view.cols.ptr,
-            idx: self.view.cols.idx,
-            val: &self.col_val,
-        };
-        let tasks: Vec<(usize, &mut [T])> = split_at_cuts(h, &col_cuts, k)
-            .into_iter()
-            .enumerate()
-            .collect();
-        let per_task: Vec<Vec<(f64, Option<usize>)>> = tasks
-            .into_par_iter()
-            .map_init(BlockScratch::default, |scratch, (t, ht)| {
-                isa.run(BlockedColJob::<T, K> {
-                    side,
-                    tiles: &tiling.tiles,
-                    chunks: &self.item_bounds[tiling.tasks[t]..=tiling.tasks[t + 1]],
-                    k,
-                    l2,
-                    w1,
-                    pos: self.col_pos,
-                    flags,
-                    h: ht,
-                    scratch,
-                })
-            })
-            .collect();
-        let mut sq = 0.0;
-        let mut bad = None;
-        for &(s, b) in per_task.iter().flatten() {
             sq += s;
             bad = bad.or(b);
         }

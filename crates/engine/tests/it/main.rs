@@ -4,7 +4,6 @@
 mod common;
 
 mod behaviour;
-mod blocking;
 mod burst;
 mod dense_reference;
 mod guarded;
