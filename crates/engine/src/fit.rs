@@ -176,34 +176,17 @@ impl ValidNmfParams {
             _ => None,
         };
         let held: &[u8] = bursts.as_ref().map_or(&[], |b| &b.held);
-        let validation = options.validation.filter(|v| !v.is_empty());
+        let (validation, observer) = (
+            options.validation.filter(|v| !v.is_empty()),
+            options.observer,
+        );
         let out = match self.precision() {
-            Precision::F64 => {
-                let problem = Problem::<f64>::new(data, k);
-                let run = Run {
-                    params: self,
-                    problem: &problem,
-                    exec,
-                    scale,
-                    validation,
-                    screened: &screened,
-                    held,
-                };
-                dispatch_rank(k, run, factors, options.observer)?
-            }
-            Precision::F32 => {
-                let problem = Problem::<f32>::new(data, k);
-                let run = Run {
-                    params: self,
-                    problem: &problem,
-                    exec,
-                    scale,
-                    validation,
-                    screened: &screened,
-                    held,
-                };
-                dispatch_rank(k, run, factors, options.observer)?
-            }
+            Precision::F64 => run_in::<f64>(
+                self, data, exec, scale, validation, &screened, held, factors, observer,
+            )?,
+            Precision::F32 => run_in::<f32>(
+                self, data, exec, scale, validation, &screened, held, factors, observer,
+            )?,
         };
         let mut model = finish_model(self, data, out, &screened);
         model.bursts = bursts.map(|b| b.bursts);
@@ -272,6 +255,33 @@ struct RunOutput {
     trace: Vec<IterationStats>,
     stop_reason: StopReason,
     kept_iteration: usize,
+}
+
+/// Runs the iterations on `data` in precision `T` (see [`dispatch_rank`]).
+#[allow(clippy::too_many_arguments)]
+fn run_in<T: Real>(
+    params: &ValidNmfParams,
+    data: &Ratings,
+    exec: Exec<'_>,
+    scale: RatingScale,
+    validation: Option<&[Triple]>,
+    screened: &[bool],
+    held: &[u8],
+    factors: Factors,
+    observer: ObserverSlot<'_>,
+) -> Result<RunOutput, EngineError> {
+    let k = params.rank();
+    let problem = Problem::<T>::new(data, k);
+    let run = Run {
+        params,
+        problem: &problem,
+        exec,
+        scale,
+        validation,
+        screened,
+        held,
+    };
+    dispatch_rank(k, run, factors, observer)
 }
 
 /// Runs the iterations with the rank as a compile-time constant when it is a common one.

@@ -6,7 +6,7 @@ use crate::common;
 use cnmf_engine::numeric::Isa;
 use cnmf_engine::{Algorithm, FitOptions, NmfModel, NmfParams};
 use cnmf_ratings::Ratings;
-use common::random_instance;
+use common::{random_instance, trace_bits};
 
 fn fit(data: &Ratings, alg: Algorithm, k: usize, l2: f64, isa: Isa) -> NmfModel {
     NmfParams::new(k, alg)
@@ -21,13 +21,6 @@ fn fit(data: &Ratings, alg: Algorithm, k: usize, l2: f64, isa: Isa) -> NmfModel 
         .unwrap()
         .fit_with(data, FitOptions::new().isa(isa))
         .unwrap()
-}
-
-fn trace_bits(m: &NmfModel) -> Vec<(u64, u64, usize)> {
-    m.trace()
-        .iter()
-        .map(|s| (s.loss.to_bits(), s.objective.to_bits(), s.flagged))
-        .collect()
 }
 
 /// Every algorithm at ranks compiled as constants (20, 50, 100: several register blocks) and

@@ -1,7 +1,7 @@
 //! `Precision::F32`: deterministic on its own (thread counts, instruction sets), really `f32`,
 //! close to `f64` in test NMAE on MovieLens 100K, and a parameter that old files read as `f64`.
 
-use crate::common::random_instance;
+use crate::common::{random_instance, trace_bits};
 
 use cnmf_engine::numeric::Isa;
 use cnmf_engine::{Algorithm, FitOptions, NmfModel, NmfParams, Precision, ValidNmfParams};
@@ -29,13 +29,6 @@ fn fit(data: &Ratings, alg: Algorithm, k: usize, threads: usize, isa: Isa) -> Nm
     params(alg, k, threads, Precision::F32)
         .fit_with(data, FitOptions::new().isa(isa))
         .unwrap()
-}
-
-fn trace_bits(m: &NmfModel) -> Vec<(u64, u64, usize)> {
-    m.trace()
-        .iter()
-        .map(|s| (s.loss.to_bits(), s.objective.to_bits(), s.flagged))
-        .collect()
 }
 
 fn same(a: &NmfModel, b: &NmfModel, what: &str) {

@@ -93,13 +93,7 @@ impl Parsed {
         };
         let mut out = Vec::with_capacity(lens.len());
         for &len in lens {
-            let (a, rest) = std::mem::take(&mut ind).split_at_mut(len);
-            ind = rest;
-            let (b, rest) = std::mem::take(&mut dat).split_at_mut(len);
-            dat = rest;
-            let (c, rest) = std::mem::take(&mut tim).split_at_mut(if keep_times { len } else { 0 });
-            tim = rest;
-            out.push((a, b, c));
+            out.push(take_front(&mut ind, &mut dat, &mut tim, len, keep_times));
         }
         out
     }
@@ -430,6 +424,24 @@ fn assemble(
     }
 }
 
+/// Splits the first `len` slots off the item, value and (when kept) time arrays.
+#[allow(clippy::type_complexity)]
+fn take_front<'a>(
+    ind: &mut &'a mut [u32],
+    dat: &mut &'a mut [f64],
+    tim: &mut &'a mut [i64],
+    len: usize,
+    keep_times: bool,
+) -> (&'a mut [u32], &'a mut [f64], &'a mut [i64]) {
+    let (a, rest) = std::mem::take(ind).split_at_mut(len);
+    *ind = rest;
+    let (b, rest) = std::mem::take(dat).split_at_mut(len);
+    *dat = rest;
+    let (c, rest) = std::mem::take(tim).split_at_mut(if keep_times { len } else { 0 });
+    *tim = rest;
+    (a, b, c)
+}
+
 /// Sorts every row of the CSR arrays by (item, input order) on all threads, in groups of
 /// about `GROUP` ratings; says whether an item repeats in a row.
 fn sort_all_rows(
@@ -451,12 +463,7 @@ fn sort_all_rows(
             v += 1;
         }
         let len = row_ptr[v] as usize - start;
-        let (a, rest) = std::mem::take(&mut ind).split_at_mut(len);
-        ind = rest;
-        let (b, rest) = std::mem::take(&mut dat).split_at_mut(len);
-        dat = rest;
-        let (c, rest) = std::mem::take(&mut tim).split_at_mut(if keep_times { len } else { 0 });
-        tim = rest;
+        let (a, b, c) = take_front(&mut ind, &mut dat, &mut tim, len, keep_times);
         groups.push((&row_ptr[u..=v], a, b, c));
         u = v;
     }

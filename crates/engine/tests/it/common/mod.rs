@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use cnmf_engine::Algorithm;
+use cnmf_engine::{Algorithm, NmfModel};
 use cnmf_ratings::{DuplicatePolicy, IdMap, RatingScale, Ratings, Triple};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -385,4 +385,13 @@ pub fn max_rel_diff(a: &[f64], b: &[f64]) -> f64 {
         .zip(b)
         .map(|(&x, &y)| (x - y).abs() / x.abs().max(y.abs()).max(1e-300))
         .fold(0.0, f64::max)
+}
+
+/// Each iteration's loss and objective (as bits) and flag count: what "the same trace, bit
+/// for bit" compares.
+pub fn trace_bits(m: &NmfModel) -> Vec<(u64, u64, usize)> {
+    m.trace()
+        .iter()
+        .map(|s| (s.loss.to_bits(), s.objective.to_bits(), s.flagged))
+        .collect()
 }
