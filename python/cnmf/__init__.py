@@ -389,7 +389,8 @@ class CorrectiveNMF:
         in time; without them ``guarded`` runs without that screen, as ``cnmf fit`` does on data
         without timestamps. The other algorithms do not read them. With ``keep_times=True``
         the model stores them with every rating's value (``ValueError`` when none are given).
-        The GIL is released while the engine runs.
+        The GIL is released while the engine runs; NumPy arrays given to ``fit`` are read in
+        place, not copied, so another thread must not write to them until ``fit`` returns.
         """
         started = time.perf_counter()
         args = self._engine_args()

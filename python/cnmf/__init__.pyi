@@ -110,7 +110,8 @@ class CorrectiveNMF:
         ratings[, timestamps])``, or ``fit(users, items, ratings)``. Every form of the same
         ratings gives the same model. ``timestamps`` (integer seconds or datetimes, one per
         rating) feed ``guarded``'s burst screen. NaN, infinite, negative, duplicate and
-        out-of-scale ratings raise ``ValueError``. Releases the GIL."""
+        out-of-scale ratings raise ``ValueError``. Releases the GIL; the arrays are read in place,
+        so another thread must not write to them until ``fit`` returns."""
     def predict(self, users: Any, items: Any, unknown: str = "error") -> Any:
         """Predicted ratings of (user, item) pairs, clipped to the rating scale as
         ``cnmf predict``. Scalars give a float, arrays an array. An unknown id raises
