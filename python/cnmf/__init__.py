@@ -51,10 +51,16 @@ def _id_texts(ids: np.ndarray) -> List[str]:
     return [str(x) for x in ids.tolist()]
 
 
+def _fits_int64(ids: np.ndarray) -> bool:
+    """Whether the ids are integers that ``int64`` holds (unsigned ones below 2^63)."""
+    kind, size = ids.dtype.kind, ids.dtype.itemsize
+    return kind == "i" or (kind == "u" and (size < 8 or ids.size == 0 or ids.max() < 2**63))
+
+
 def _id_args(ids: np.ndarray) -> Any:
     """The ids as the engine takes them: integers as an ``int64`` array (the engine writes
     their text as ``str(int(x))`` does, without a Python string per id), else their texts."""
-    if ids.dtype.kind == "i" or (ids.dtype.kind == "u" and (ids.size == 0 or ids.max() < 2**63)):
+    if _fits_int64(ids):
         return np.ascontiguousarray(ids, dtype=np.int64)
     return _id_texts(ids)
 
@@ -89,8 +95,7 @@ def _side(ids: np.ndarray, what: str) -> Tuple[Any, Optional[np.ndarray]]:
     array, not copied when it is one already; a strided column is copied by NumPy, which
     measured faster than reading it in place; Rust interns them), other ids as their distinct ids' texts
     and every rating's index (``_dense``)."""
-    kind, size = ids.dtype.kind, ids.dtype.itemsize
-    if kind == "i" or (kind == "u" and (size < 8 or ids.size == 0 or ids.max() < 2**63)):
+    if _fits_int64(ids):
         return np.ascontiguousarray(ids, dtype=np.int64), None
     uniq, index = _dense(ids, what)
     return (_id_args(uniq), np.ascontiguousarray(index)), uniq
