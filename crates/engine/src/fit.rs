@@ -5,6 +5,7 @@ use std::time::Instant;
 use cnmf_ratings::{RatingScale, Ratings, Triple};
 use rayon::prelude::*;
 
+use crate::flagged::FlaggedByItem;
 use crate::isa::Isa;
 use crate::kernels::{gram, Guard, Robust, RowRule, RowStats, L2};
 use crate::passes::{ColKind, Problem, RowKind};
@@ -385,6 +386,8 @@ struct State<T> {
     w_next: Vec<T>,
     h: Vec<T>,
     flags: Vec<u8>,
+    /// `flags` by item, for the column pass of the ignore kernels.
+    flagged: FlaggedByItem,
     /// Per-entry values of the robust baselines (CSR order; empty for the paper's five):
     /// `huber`'s and `l1`'s weights of the current iteration, `trimmed`'s squared residuals.
     weights: Vec<T>,
@@ -610,6 +613,7 @@ impl<T: Real> Run<'_, '_, T> {
             } else {
                 Vec::new()
             },
+            flagged: FlaggedByItem::default(),
             weights: if self.params.algorithm().is_robust_baseline() {
                 vec![T::ZERO; problem.nnz()]
             } else {
@@ -800,12 +804,14 @@ impl<T: Real> Run<'_, '_, T> {
                 weights: &st.weights,
             }
         } else {
-            ColKind::Ignore
+            exec.run(|| problem.flagged_by_item(&st.flags, &mut st.flagged));
+            ColKind::Ignore {
+                flagged: &st.flagged,
+            }
         };
         let l2_h = self.params.penalty(self.params.l2_h());
-        let (h_sq, bad_item) = exec.run(|| {
-            problem.col_pass::<K>(exec.isa, col_kind, l2_h, &st.w_next, &mut st.h, &st.flags)
-        });
+        let (h_sq, bad_item) =
+            exec.run(|| problem.col_pass::<K>(exec.isa, col_kind, l2_h, &st.w_next, &mut st.h));
         if let Some(i) = bad_item {
             return Err(EngineError::NotFinite {
                 what: format!("item factors of item {i}"),

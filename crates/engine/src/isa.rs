@@ -71,10 +71,10 @@ impl Isa {
 
 /// Compile-time description of an instruction set, for the kernels' block widths.
 pub trait Simd {
-    /// Widest block of lanes whose two sets of sums (the ignore kernels' gathers) stay in
-    /// registers.
+    /// Widest block of `f64` lanes whose two sets of sums (the ignore kernels' gathers) stay in
+    /// registers (`f32` blocks hold twice as many lanes).
     const BLOCK2: usize;
-    /// Widest block of lanes of one set of sums (the replace kernels' gathers).
+    /// Widest block of `f64` lanes of one set of sums (the replace kernels' gathers).
     const BLOCK1: usize;
     /// Whether the dot products store their four lanes before combining them (see
     /// `kernels::dots`): pays off where a 4-wide register exists.
@@ -112,6 +112,19 @@ impl Simd for Avx512 {
     const BLOCK1: usize = 12;
     const SPLIT_DOTS: bool = true;
     const GRAM_TILE: usize = 4;
+}
+
+/// Asks the CPU to bring the cache line of `data[at]` into the cache (nothing when `at` is out
+/// of bounds, or off x86-64). A hint: it changes no result.
+#[inline(always)]
+pub(crate) fn prefetch<T>(data: &[T], at: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(x) = data.get(at) {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // SAFETY: a prefetch never faults and touches no memory the program can observe; the
+        // address is that of an element of `data` anyway. SSE is in the x86-64 baseline.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(x).cast()) }
+    }
 }
 
 /// A piece of work compiled once per instruction set. `run` must be `#[inline(always)]`, and

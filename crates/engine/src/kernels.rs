@@ -10,7 +10,7 @@
 //! instruction set ([`crate::isa`]) and a kernel left out of line would be compiled for the
 //! baseline only. Block widths come from the [`Simd`] parameter.
 
-use crate::isa::{Isa, Job, Simd};
+use crate::isa::{prefetch, Isa, Job, Simd};
 use crate::real::Real;
 
 /// Guards every division of the multiplicative updates.
@@ -92,7 +92,12 @@ fn dots<S: Simd, T: Real, const K: usize>(
         Some(f) if S::SPLIT_DOTS => {
             let full = K / 4;
             let lanes = &mut lanes[..idx.len()];
-            for (t, &r) in lanes.iter_mut().zip(idx) {
+            for (p, (t, &r)) in lanes.iter_mut().zip(idx).enumerate() {
+                if let Some(&ahead) = idx.get(p + PREFETCH_AHEAD) {
+                    let at = ahead as usize * K;
+                    prefetch(rows, at);
+                    prefetch(rows, at + K - 1);
+                }
                 let start = r as usize * K;
                 let b: &[T; K] = rows[start..start + K].try_into().expect("K values");
                 let mut acc = [T::ZERO; 4];
@@ -128,6 +133,14 @@ fn dots<S: Simd, T: Real, const K: usize>(
         }
     }
 }
+
+/// Entries per segment of the ignore kernels: each segment's factor rows are gathered twice
+/// (predictions, then sums), and a segment's rows stay in the nearest caches between the two;
+/// a whole row or column of a popular item would not.
+const SEGMENT: usize = 256;
+
+/// How many entries ahead [`dots`] prefetches the gathered rows.
+const PREFETCH_AHEAD: usize = 16;
 
 /// A copy of `f` in a local array when `K` is known (a local cannot alias the buffers the
 /// loop writes, so LLVM keeps it in registers and vectorises the dot products against it);
@@ -410,6 +423,12 @@ impl<T: Real> Scratch<T> {
         }
     }
 
+    /// Zeroes the first `k` of the sums `num` and `den`, for [`gather_add2`].
+    fn clear_sums(&mut self, k: usize) {
+        self.num[..k].fill(T::ZERO);
+        self.den[..k].fill(T::ZERO);
+    }
+
     /// Per-entry weight buffers of at least `len` entries (every entry used is overwritten).
     fn weights(&mut self, len: usize) {
         if self.a.len() < len {
@@ -420,6 +439,14 @@ impl<T: Real> Scratch<T> {
             self.lanes.resize(len, [T::ZERO; 4]);
         }
     }
+}
+
+/// The widest block of `T` lanes in the registers [`Simd`] gives `f64_lanes` `f64` lanes: twice
+/// as many `f32` lanes (at most [`MAX_BLOCK`]). Block widths only decide how many passes a
+/// gather makes over a row's entries, never the order of any sum, so they change no bits.
+#[inline(always)]
+fn widest<T: Real>(f64_lanes: usize) -> usize {
+    (f64_lanes * std::mem::size_of::<f64>() / std::mem::size_of::<T>()).min(MAX_BLOCK)
 }
 
 /// Width of the blocks when `k` lanes are split into `ceil(k / max)` blocks of near-equal
@@ -472,10 +499,7 @@ macro_rules! with_width {
 /// The widest block [`with_width`] dispatches ([`Simd`]'s widths must not exceed it).
 pub(crate) const MAX_BLOCK: usize = 32;
 
-/// `out_a = Σ_p a_p f_p` and `out_b = Σ_p b_p f_p` over the gathered factor rows
-/// `f_p = rows[idx_p]`, one block of lanes at a time so each block's sums stay in registers
-/// (the rows were just touched by the dot products, so the re-reads hit the cache). The widest
-/// block is [`Simd::BLOCK2`]; a closure-free loop, so that it inlines.
+/// `out_a = Σ_p a_p f_p` and `out_b = Σ_p b_p f_p`: [`gather_add2`] into zeroed sums.
 #[inline(always)]
 fn gather_axpy2<S: Simd, T: Real>(
     rows: &[T],
@@ -486,8 +510,29 @@ fn gather_axpy2<S: Simd, T: Real>(
     out_a: &mut [T],
     out_b: &mut [T],
 ) {
+    out_a[..k].fill(T::ZERO);
+    out_b[..k].fill(T::ZERO);
+    gather_add2::<S, T>(rows, k, idx, a, b, out_a, out_b);
+}
+
+/// `out_a += Σ_p a_p f_p` and `out_b += Σ_p b_p f_p` over the gathered factor rows
+/// `f_p = rows[idx_p]`, one block of lanes at a time so each block's sums stay in registers
+/// (the rows were just touched by the dot products, so the re-reads hit the cache). The widest
+/// block is [`Simd::BLOCK2`] (in `f64` lanes: see [`widest`]); a closure-free loop, so that it
+/// inlines. Each sum continues from its value in `out`, adding the entries in order, so summing
+/// a row in consecutive segments into zeroed sums gives the same bits as summing it at once.
+#[inline(always)]
+fn gather_add2<S: Simd, T: Real>(
+    rows: &[T],
+    k: usize,
+    idx: &[u32],
+    a: &[T],
+    b: &[T],
+    out_a: &mut [T],
+    out_b: &mut [T],
+) {
     const { assert!(S::BLOCK2 >= 1 && S::BLOCK2 <= MAX_BLOCK) };
-    let width = block_width(k, S::BLOCK2);
+    let width = block_width(k, widest::<T>(S::BLOCK2));
     let mut start = 0;
     while start < k {
         let w = width.min(k - start);
@@ -508,8 +553,8 @@ fn gather_block2<T: Real, const B: usize>(
     out_a: &mut [T],
     out_b: &mut [T],
 ) {
-    let mut sa = [T::ZERO; B];
-    let mut sb = [T::ZERO; B];
+    let mut sa: [T; B] = out_a[start..start + B].try_into().expect("block of B");
+    let mut sb: [T; B] = out_b[start..start + B].try_into().expect("block of B");
     for ((&r, &wa), &wb) in idx.iter().zip(a).zip(b) {
         let o = r as usize * k + start;
         let f: &[T; B] = rows[o..o + B].try_into().expect("block of B");
@@ -526,7 +571,7 @@ fn gather_block2<T: Real, const B: usize>(
 #[inline(always)]
 fn gather_axpy<S: Simd, T: Real>(rows: &[T], k: usize, idx: &[u32], a: &[T], out: &mut [T]) {
     const { assert!(S::BLOCK1 >= 1 && S::BLOCK1 <= MAX_BLOCK) };
-    let width = block_width(k, S::BLOCK1);
+    let width = block_width(k, widest::<T>(S::BLOCK1));
     let mut start = 0;
     while start < k {
         let w = width.min(k - start);
@@ -618,29 +663,42 @@ pub(crate) fn ignore_row<S: Simd, T: Real, const K: usize, const UPDATE: bool>(
     let k = if K == 0 { w0.len() } else { K };
     let w0 = &w0[..k];
     let n = items.len();
-    // Pass 1: predictions (independent dot products: the gathers overlap), statistics, flags.
-    let Predicted { num, den, a, b, .. } = scratch.predict::<S, K>(w0, h, items);
     // The running sums in locals (registers) for the loop.
     let mut st = *stats;
-    let (a, active): (&[T], usize) = if let Some(mark) = rule.mark {
-        let mark = T::from_f64(mark);
-        let mut active = 0usize;
-        for (p, &v) in values.iter().enumerate() {
-            let x = b[p];
-            // Flagged entries weigh 0 in the sums.
-            let keep = judge_mark(v, x, mark, &mut flags[p], rule, &mut st);
-            a[p] = select(keep, v, T::ZERO);
-            b[p] = select(keep, x, T::ZERO);
-            active += usize::from(keep);
+    let mut active = 0usize;
+    scratch.clear_sums(k);
+    for s0 in (0..n).step_by(SEGMENT) {
+        let s1 = n.min(s0 + SEGMENT);
+        let (items, values) = (&items[s0..s1], &values[s0..s1]);
+        // Pass 1: predictions (independent dot products: the gathers overlap), statistics,
+        // flags.
+        let Predicted { num, den, a, b, .. } = scratch.predict::<S, K>(w0, h, items);
+        let a: &[T] = if let Some(mark) = rule.mark {
+            let mark = T::from_f64(mark);
+            let flags = &mut flags[s0..s1];
+            for (p, &v) in values.iter().enumerate() {
+                let x = b[p];
+                // Flagged entries weigh 0 in the sums.
+                let keep = judge_mark(v, x, mark, &mut flags[p], rule, &mut st);
+                a[p] = select(keep, v, T::ZERO);
+                b[p] = select(keep, x, T::ZERO);
+                active += usize::from(keep);
+            }
+            a
+        } else {
+            // Nothing is flagged: the weights of `Σ v h_i` are the values themselves (no copy).
+            for (&v, &x) in values.iter().zip(b.iter()) {
+                judge_clean(v, x, rule, &mut st);
+            }
+            active += values.len();
+            values
+        };
+        // Pass 2, while the segment's rows are in cache: Σ v h_i and Σ x h_i (flagged entries
+        // weigh 0).
+        if UPDATE {
+            gather_add2::<S, T>(h, k, items, a, b, num, den);
         }
-        (&a[..n], active)
-    } else {
-        // Nothing is flagged: the weights of `Σ v h_i` are the values themselves (no copy).
-        for (&v, &x) in values.iter().zip(b.iter()) {
-            judge_clean(v, x, rule, &mut st);
-        }
-        (values, n)
-    };
+    }
     *stats = st;
     stats.sq += rule.l2.weight(values.len()) * dot_t(w0, w0).to_f64();
     if UPDATE {
@@ -648,8 +706,7 @@ pub(crate) fn ignore_row<S: Simd, T: Real, const K: usize, const UPDATE: bool>(
             w1.copy_from_slice(w0);
             return;
         }
-        // Pass 2: Σ v h_i and Σ x h_i (flagged entries weigh 0).
-        gather_axpy2::<S, T>(h, k, items, a, b, num, den);
+        let (num, den) = (&scratch.num[..k], &scratch.den[..k]);
         if !mu_update(w0, w1, num, den, rule.l2.of(values.len())) && stats.bad_row.is_none() {
             stats.bad_row = Some(row);
         }
@@ -971,9 +1028,9 @@ pub(crate) fn replace_row<S: Simd, T: Real, const K: usize, const UPDATE: bool>(
 
 /// One item's column under the ignore variants: the masked multiplicative update of `h`
 /// in place over the item's clean entries, with the new user factors `w1`:
-/// `h = h .* (Σ v w1_u) ./ (Σ x w1_u + l2 h + eps)`, `x = w1_u . h`. `flags` (CSR order,
-/// reached through `pos`) is empty when nothing is flagged. A column without clean entries
-/// keeps its factors. Returns whether the new values are finite.
+/// `h = h .* (Σ v w1_u) ./ (Σ x w1_u + l2 h + eps)`, `x = w1_u . h`. `flagged` are the
+/// users of the column's flagged entries, ascending (a subset of `users`). A column without
+/// clean entries keeps its factors. Returns whether the new values are finite.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(crate) fn ignore_col<S: Simd, T: Real, const K: usize>(
@@ -981,37 +1038,46 @@ pub(crate) fn ignore_col<S: Simd, T: Real, const K: usize>(
     w1: &[T],
     users: &[u32],
     values: &[T],
-    pos: &[u32],
-    flags: &[u8],
+    flagged: &[u32],
     l2: L2,
     scratch: &mut Scratch<T>,
 ) -> bool {
     let k = if K == 0 { h.len() } else { K };
     let h = &mut h[..k];
     let n = users.len();
-    let Predicted { num, den, a, b, .. } = scratch.predict::<S, K>(h, w1, users);
-    // Without flags the weights of `Σ v w1_u` are the values themselves (no copy).
-    let a: &[T] = if flags.is_empty() {
-        if n == 0 {
-            return true;
-        }
-        values
-    } else {
-        // Flagged entries weigh 0 in the sums.
-        let mut active = 0usize;
-        for (q, (&v, &p)) in values.iter().zip(pos).enumerate() {
-            let keep = flags[p as usize] == 0;
-            a[q] = select(keep, v, T::ZERO);
-            b[q] = select(keep, b[q], T::ZERO);
-            active += usize::from(keep);
-        }
-        if active == 0 {
-            return true;
-        }
-        &a[..n]
-    };
-    gather_axpy2::<S, T>(w1, k, users, a, b, num, den);
-    mu_update_in_place(h, num, den, l2.of(users.len()))
+    // Every entry is flagged at most once: a column with as many flags as entries has no
+    // clean one.
+    if flagged.len() >= n {
+        return true;
+    }
+    scratch.clear_sums(k);
+    // The flagged users not yet reached.
+    let mut flagged = flagged;
+    for s0 in (0..n).step_by(SEGMENT) {
+        let s1 = n.min(s0 + SEGMENT);
+        let (users, values) = (&users[s0..s1], &values[s0..s1]);
+        let Predicted { num, den, a, b, .. } = scratch.predict::<S, K>(h, w1, users);
+        let last = users[users.len() - 1];
+        let here = flagged.partition_point(|&u| u <= last);
+        // Without flags the weights of `Σ v w1_u` are the values themselves (no copy).
+        let a: &[T] = if here == 0 {
+            values
+        } else {
+            // Flagged entries weigh 0 in the sums; both lists ascend, so each flagged entry
+            // is found past the previous one.
+            a.copy_from_slice(values);
+            let mut q = 0;
+            for &u in &flagged[..here] {
+                q += users[q..].partition_point(|&x| x < u);
+                a[q] = T::ZERO;
+                b[q] = T::ZERO;
+            }
+            flagged = &flagged[here..];
+            a
+        };
+        gather_add2::<S, T>(w1, k, users, a, b, num, den);
+    }
+    mu_update_in_place(h, &scratch.num[..k], &scratch.den[..k], l2.of(n))
 }
 
 /// One item's column under `huber` and `l1`, in place: [`ignore_col`] with the real weights

@@ -106,6 +106,7 @@ pub mod burst;
 mod error;
 mod factors;
 mod fit;
+mod flagged;
 mod fold_in;
 mod isa;
 mod kernels;

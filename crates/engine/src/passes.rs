@@ -8,6 +8,7 @@
 use cnmf_ratings::Ratings;
 use rayon::prelude::*;
 
+use crate::flagged::FlaggedByItem;
 use crate::isa::{Isa, Job, Simd};
 use crate::kernels::{
     guarded_row, ignore_col, ignore_row, replace_col, replace_row, robust_row, weighted_col, Guard,
@@ -79,8 +80,9 @@ pub(crate) enum RowKind<'g, T> {
 /// Which column kernel a pass runs.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum ColKind<'g, T> {
-    /// Masked multiplicative update; flagged entries (if `flags` is non-empty) are skipped.
-    Ignore,
+    /// Masked multiplicative update; the entries in `flagged` (the row pass's flags by
+    /// item) are skipped.
+    Ignore { flagged: &'g FlaggedByItem },
     /// The weighted update of `huber` and `l1` with the row pass's weights (CSR order).
     Weighted { weights: &'g [T] },
     /// Sparse Lee–Seung update; the weighted residuals `c (V - W0 H0)` and the flags (the
@@ -237,6 +239,12 @@ impl<'a, T: Real> Problem<'a, T> {
         total
     }
 
+    /// The row pass's flags (CSR order) regrouped by item into `out`, for
+    /// [`ColKind::Ignore`].
+    pub(crate) fn flagged_by_item(&self, flags: &[u8], out: &mut FlaggedByItem) {
+        out.rebuild(&self.view.rows, self.m, flags, &self.user_bounds);
+    }
+
     /// The item half-step, in place on `h`, with the new user factors `w1`. Returns
     /// `(||H||^2 after the update, first item whose update is not finite)`. Each chunk runs on
     /// `isa`.
@@ -248,7 +256,6 @@ impl<'a, T: Real> Problem<'a, T> {
         l2: L2,
         w1: &[T],
         h: &mut [T],
-        flags: &[u8],
     ) -> (f64, Option<usize>) {
         debug_assert!(K == 0 || K == self.k);
         let k = if K == 0 { self.k } else { K };
@@ -266,7 +273,6 @@ impl<'a, T: Real> Problem<'a, T> {
                     kind,
                     l2,
                     w1,
-                    flags,
                 };
                 match kind {
                     ColKind::Weighted { weights } => isa.run(WeightedColJob { job, weights }),
@@ -369,7 +375,6 @@ struct ColJob<'p, 'a, 's, 'g, T: Real, const K: usize> {
     kind: ColKind<'g, T>,
     l2: L2,
     w1: &'p [T],
-    flags: &'p [u8],
 }
 
 impl<T: Real, const K: usize> Job for ColJob<'_, '_, '_, '_, T, K> {
@@ -384,7 +389,6 @@ impl<T: Real, const K: usize> Job for ColJob<'_, '_, '_, '_, T, K> {
             kind,
             l2,
             w1,
-            flags,
         } = self;
         let k = if K == 0 { p.k } else { K };
         let mut scratch = Scratch::new(k);
@@ -396,15 +400,13 @@ impl<T: Real, const K: usize> Job for ColJob<'_, '_, '_, '_, T, K> {
             let o = (i - i0) * k;
             let hi = &mut hc[o..o + k];
             let users = &p.view.cols.idx[s..e];
-            let pos = &p.col_pos[s..e];
             let finite = match kind {
-                ColKind::Ignore => ignore_col::<S, T, K>(
+                ColKind::Ignore { flagged } => ignore_col::<S, T, K>(
                     hi,
                     w1,
                     users,
                     &p.col_val[s..e],
-                    pos,
-                    flags,
+                    flagged.of_item(i),
                     l2,
                     &mut scratch,
                 ),
