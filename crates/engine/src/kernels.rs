@@ -368,6 +368,9 @@ pub(crate) struct Scratch<T> {
     b: Vec<T>,
     /// The four lanes of each entry's dot product (see [`dots`]).
     lanes: Vec<[T; 4]>,
+    /// Each entry's terms of the clipped loss and of the loss (see [`judge_segment`]).
+    clip: Vec<T>,
+    kept: Vec<T>,
 }
 
 /// [`Scratch::predict`]'s view of the buffers: `num` and `den` (`k` values), the per-entry
@@ -379,6 +382,8 @@ struct Predicted<'s, T> {
     a: &'s mut [T],
     b: &'s mut [T],
     lanes: &'s mut [[T; 4]],
+    clip: &'s mut [T],
+    kept: &'s mut [T],
 }
 
 impl<T: Real> Scratch<T> {
@@ -391,6 +396,8 @@ impl<T: Real> Scratch<T> {
             b: Vec::new(),
             // At least `k`: `matvec_k` uses `k` of them.
             lanes: vec![[T::ZERO; 4]; k],
+            clip: Vec::new(),
+            kept: Vec::new(),
         }
     }
 
@@ -411,6 +418,8 @@ impl<T: Real> Scratch<T> {
             a,
             b,
             lanes,
+            clip,
+            kept,
         } = self;
         let b = &mut b[..n];
         dots::<S, T, K>(f, rows, idx, b, lanes);
@@ -420,6 +429,8 @@ impl<T: Real> Scratch<T> {
             a: &mut a[..n],
             b,
             lanes,
+            clip: &mut clip[..n],
+            kept: &mut kept[..n],
         }
     }
 
@@ -434,6 +445,8 @@ impl<T: Real> Scratch<T> {
         if self.a.len() < len {
             self.a.resize(len, T::ZERO);
             self.b.resize(len, T::ZERO);
+            self.clip.resize(len, T::ZERO);
+            self.kept.resize(len, T::ZERO);
         }
         if self.lanes.len() < len {
             self.lanes.resize(len, [T::ZERO; 4]);
@@ -641,6 +654,70 @@ fn judge_mark<T: Real>(
     !corrupt
 }
 
+/// [`judge_mark`] (with `mark`) or [`judge_clean`] on every entry of a segment of a row with
+/// predictions `b`, in two loops: the element-wise part (squared residuals, flags, and with
+/// `mark` the masked weights `a` and predictions `b`) vectorises, then the running `f64` sums
+/// of `stats` add each entry's terms in entry order, the same additions in the same order as
+/// judging entry by entry. `clip` and `kept` hold the terms in between. Returns the number of
+/// clean entries.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn judge_segment<T: Real>(
+    values: &[T],
+    a: &mut [T],
+    b: &mut [T],
+    flags: &mut [u8],
+    rule: RowRule,
+    clip: &mut [T],
+    kept: &mut [T],
+    stats: &mut RowStats,
+) -> usize {
+    let n = values.len();
+    let (b, clip, kept) = (&mut b[..n], &mut clip[..n], &mut kept[..n]);
+    let lambda = T::from_f64(rule.lambda.unwrap_or(f64::INFINITY));
+    let clean = if let Some(mark) = rule.mark {
+        let mark = T::from_f64(mark);
+        let (a, flags) = (&mut a[..n], &mut flags[..n]);
+        let mut clean = 0usize;
+        for p in 0..n {
+            let (v, x) = (values[p], b[p]);
+            let e = (v - x) * (v - x);
+            let corrupt = e > mark;
+            flags[p] = u8::from(corrupt);
+            // Flagged entries weigh 0 in the sums and in the loss.
+            a[p] = select(corrupt, T::ZERO, v);
+            b[p] = select(corrupt, T::ZERO, x);
+            kept[p] = select(corrupt, T::ZERO, e);
+            clip[p] = e.min(lambda);
+            clean += usize::from(!corrupt);
+        }
+        clean
+    } else {
+        for p in 0..n {
+            let e = (values[p] - b[p]) * (values[p] - b[p]);
+            kept[p] = e;
+            clip[p] = e.min(lambda);
+        }
+        n
+    };
+    stats.flagged += n - clean;
+    let mut loss = stats.loss;
+    if rule.lambda.is_some() {
+        let mut clipped = stats.clipped;
+        for (&c, &e) in clip.iter().zip(kept.iter()) {
+            clipped += c.to_f64();
+            loss += e.to_f64();
+        }
+        stats.clipped = clipped;
+    } else {
+        for &e in kept.iter() {
+            loss += e.to_f64();
+        }
+    }
+    stats.loss = loss;
+    clean
+}
+
 /// One user's row under the ignore variants: statistics of `(w0, H)` on its entries, the flag
 /// update (when `rule.mark` is set; `flags` is then the row's slice), and (when `UPDATE`) the
 /// masked multiplicative update of `w0` into `w1` over the clean entries:
@@ -672,27 +749,24 @@ pub(crate) fn ignore_row<S: Simd, T: Real, const K: usize, const UPDATE: bool>(
         let (items, values) = (&items[s0..s1], &values[s0..s1]);
         // Pass 1: predictions (independent dot products: the gathers overlap), statistics,
         // flags.
-        let Predicted { num, den, a, b, .. } = scratch.predict::<S, K>(w0, h, items);
-        let a: &[T] = if let Some(mark) = rule.mark {
-            let mark = T::from_f64(mark);
-            let flags = &mut flags[s0..s1];
-            for (p, &v) in values.iter().enumerate() {
-                let x = b[p];
-                // Flagged entries weigh 0 in the sums.
-                let keep = judge_mark(v, x, mark, &mut flags[p], rule, &mut st);
-                a[p] = select(keep, v, T::ZERO);
-                b[p] = select(keep, x, T::ZERO);
-                active += usize::from(keep);
-            }
-            a
+        let Predicted {
+            num,
+            den,
+            a,
+            b,
+            clip,
+            kept,
+            ..
+        } = scratch.predict::<S, K>(w0, h, items);
+        let flags: &mut [u8] = if rule.mark.is_some() {
+            &mut flags[s0..s1]
         } else {
-            // Nothing is flagged: the weights of `Σ v h_i` are the values themselves (no copy).
-            for (&v, &x) in values.iter().zip(b.iter()) {
-                judge_clean(v, x, rule, &mut st);
-            }
-            active += values.len();
-            values
+            &mut []
         };
+        active += judge_segment(values, a, b, flags, rule, clip, kept, &mut st);
+        // Nothing is flagged without `mark`: the weights of `Σ v h_i` are the values
+        // themselves (no copy).
+        let a: &[T] = if rule.mark.is_some() { a } else { values };
         // Pass 2, while the segment's rows are in cache: Σ v h_i and Σ x h_i (flagged entries
         // weigh 0).
         if UPDATE {
@@ -987,6 +1061,7 @@ pub(crate) fn replace_row<S: Simd, T: Real, const K: usize, const UPDATE: bool>(
         a,
         b,
         lanes,
+        ..
     } = scratch.predict::<S, K>(w0, h, items);
     // The running sums in locals (registers) for the loop.
     let mut st = *stats;
@@ -1147,6 +1222,7 @@ pub(crate) fn replace_col<S: Simd, T: Real, const K: usize>(
         a,
         b,
         lanes,
+        ..
     } = scratch.predict::<S, K>(h, w0, users);
     let active = match mark {
         None => {
