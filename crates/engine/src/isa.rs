@@ -15,7 +15,8 @@
 //! compares the factors bit for bit.
 //!
 //! This is the only module of the workspace with `unsafe` code: two one-line calls of
-//! `#[target_feature]` functions after the CPU was checked to have the features.
+//! `#[target_feature]` functions after the CPU was checked to have the features, and one
+//! prefetch hint ([`prefetch`]).
 #![allow(unsafe_code)]
 
 /// An instruction set the passes can run on; chosen once per fit (not part of the stable API:
