@@ -512,22 +512,6 @@ macro_rules! with_width {
 /// The widest block [`with_width`] dispatches ([`Simd`]'s widths must not exceed it).
 pub(crate) const MAX_BLOCK: usize = 32;
 
-/// `out_a = Σ_p a_p f_p` and `out_b = Σ_p b_p f_p`: [`gather_add2`] into zeroed sums.
-#[inline(always)]
-fn gather_axpy2<S: Simd, T: Real>(
-    rows: &[T],
-    k: usize,
-    idx: &[u32],
-    a: &[T],
-    b: &[T],
-    out_a: &mut [T],
-    out_b: &mut [T],
-) {
-    out_a[..k].fill(T::ZERO);
-    out_b[..k].fill(T::ZERO);
-    gather_add2::<S, T>(rows, k, idx, a, b, out_a, out_b);
-}
-
 /// `out_a += Σ_p a_p f_p` and `out_b += Σ_p b_p f_p` over the gathered factor rows
 /// `f_p = rows[idx_p]`, one block of lanes at a time so each block's sums stay in registers
 /// (the rows were just touched by the dot products, so the re-reads hit the cache). The widest
@@ -580,7 +564,7 @@ fn gather_block2<T: Real, const B: usize>(
     out_b[start..start + B].copy_from_slice(&sb);
 }
 
-/// `out = Σ_p a_p rows[idx_p]`, blocked as [`gather_axpy2`] (widest block [`Simd::BLOCK1`]).
+/// `out = Σ_p a_p rows[idx_p]`, blocked as [`gather_add2`] (widest block [`Simd::BLOCK1`]).
 #[inline(always)]
 fn gather_axpy<S: Simd, T: Real>(rows: &[T], k: usize, idx: &[u32], a: &[T], out: &mut [T]) {
     const { assert!(S::BLOCK1 >= 1 && S::BLOCK1 <= MAX_BLOCK) };
@@ -812,6 +796,7 @@ pub(crate) fn robust_row<S: Simd, T: Real, const K: usize, const UPDATE: bool>(
     let k = if K == 0 { w0.len() } else { K };
     let w0 = &w0[..k];
     let n = items.len();
+    scratch.clear_sums(k);
     let Predicted { num, den, a, b, .. } = scratch.predict::<S, K>(w0, h, items);
     let mut st = *stats;
     let active = robust_entries(
@@ -831,7 +816,7 @@ pub(crate) fn robust_row<S: Simd, T: Real, const K: usize, const UPDATE: bool>(
             w1.copy_from_slice(w0);
             return;
         }
-        gather_axpy2::<S, T>(h, k, items, &a[..n], &b[..n], num, den);
+        gather_add2::<S, T>(h, k, items, &a[..n], &b[..n], num, den);
         if !mu_update(w0, w1, num, den, rule.l2.of(values.len())) && stats.bad_row.is_none() {
             stats.bad_row = Some(row);
         }
@@ -995,6 +980,7 @@ fn guarded_row_body<S: Simd, T: Real, const K: usize, const UPDATE: bool, const 
     let k = if K == 0 { w0.len() } else { K };
     let w0 = &w0[..k];
     let n = items.len();
+    scratch.clear_sums(k);
     let Predicted { num, den, a, b, .. } = scratch.predict::<S, K>(w0, h, items);
     let mut st = *stats;
     let out_of_items = screened && guard.screen;
@@ -1026,7 +1012,7 @@ fn guarded_row_body<S: Simd, T: Real, const K: usize, const UPDATE: bool, const 
             w1.copy_from_slice(w0);
             return;
         }
-        gather_axpy2::<S, T>(h, k, items, &a[..n], &b[..n], num, den);
+        gather_add2::<S, T>(h, k, items, &a[..n], &b[..n], num, den);
         if !mu_update(w0, w1, num, den, rule.l2.of(values.len())) && stats.bad_row.is_none() {
             stats.bad_row = Some(row);
         }
@@ -1174,6 +1160,7 @@ pub(crate) fn weighted_col<S: Simd, T: Real, const K: usize>(
     let k = if K == 0 { h.len() } else { K };
     let h = &mut h[..k];
     let n = users.len();
+    scratch.clear_sums(k);
     let Predicted { num, den, a, b, .. } = scratch.predict::<S, K>(h, w1, users);
     let mut active = 0usize;
     for (q, (&v, &p)) in values.iter().zip(pos).enumerate() {
@@ -1185,7 +1172,7 @@ pub(crate) fn weighted_col<S: Simd, T: Real, const K: usize>(
     if active == 0 {
         return true;
     }
-    gather_axpy2::<S, T>(w1, k, users, &a[..n], &b[..n], num, den);
+    gather_add2::<S, T>(w1, k, users, &a[..n], &b[..n], num, den);
     mu_update_in_place(h, num, den, l2.of(users.len()))
 }
 
