@@ -253,6 +253,7 @@ def test_sparse_matrices_with_gaps_and_repeats(triples):
 
 def test_ctrl_c_interrupts_a_fit():
     import _thread
+    import signal
     import threading
 
     # About 60,000 ratings and 20,000 iterations: minutes, unless the interrupt stops it.
@@ -260,6 +261,9 @@ def test_ctrl_c_interrupts_a_fit():
     u = np.repeat(np.arange(2000), 30)
     i = np.concatenate([rng.choice(400, 30, replace=False) for _ in range(2000)])
     r = rng.integers(1, 6, len(u)).astype(float)
+    # A process started in the background by a shell inherits SIGINT ignored, and then
+    # interrupt_main does nothing: Python's own handler is installed for the test.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.5, _thread.interrupt_main)
     timer.start()
     try:
@@ -269,6 +273,7 @@ def test_ctrl_c_interrupts_a_fit():
             ).fit(u, i, r)
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_integer_ids_keep_their_text_whatever_the_integer_type(triples, tmp_path):
