@@ -702,6 +702,88 @@ fn judge_segment<T: Real>(
     clean
 }
 
+/// [`judge_segment`] and [`gather_add2`] in one loop over a segment's entries, for ranks
+/// whose sums fit one block of registers (`K <= widest::<T>(S::BLOCK2)`, see
+/// [`judge_gathers`]): the `f64` loss sums, a chain of dependent additions, then run beside
+/// the gathers instead of in a loop of their own. The same operations in the same order as the
+/// two kernels: each sum adds its entries' terms in entry order, the sums `num` and `den`
+/// continuing from their values. Returns the number of clean entries.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn judge_gather<T: Real, const K: usize>(
+    rows: &[T],
+    idx: &[u32],
+    values: &[T],
+    predictions: &[T],
+    flags: &mut [u8],
+    rule: RowRule,
+    num: &mut [T],
+    den: &mut [T],
+    stats: &mut RowStats,
+) -> usize {
+    let n = idx.len();
+    let (values, predictions) = (&values[..n], &predictions[..n]);
+    let mut sa: [T; K] = num[..K].try_into().expect("K values");
+    let mut sb: [T; K] = den[..K].try_into().expect("K values");
+    let lambda = T::from_f64(rule.lambda.unwrap_or(f64::INFINITY));
+    let clipping = rule.lambda.is_some();
+    let (mut loss, mut clipped) = (stats.loss, stats.clipped);
+    let mut clean = n;
+    if let Some(mark) = rule.mark {
+        let mark = T::from_f64(mark);
+        let flags = &mut flags[..n];
+        clean = 0;
+        for p in 0..n {
+            let (v, x) = (values[p], predictions[p]);
+            let e = (v - x) * (v - x);
+            let corrupt = e > mark;
+            flags[p] = u8::from(corrupt);
+            clean += usize::from(!corrupt);
+            if clipping {
+                clipped += e.min(lambda).to_f64();
+            }
+            // Flagged entries weigh 0 in the sums and in the loss.
+            loss += select(corrupt, T::ZERO, e).to_f64();
+            let (a, b) = (select(corrupt, T::ZERO, v), select(corrupt, T::ZERO, x));
+            let o = idx[p] as usize * K;
+            let f: &[T; K] = rows[o..o + K].try_into().expect("K values");
+            for j in 0..K {
+                sa[j] += a * f[j];
+                sb[j] += b * f[j];
+            }
+        }
+    } else {
+        for p in 0..n {
+            let (v, x) = (values[p], predictions[p]);
+            let e = (v - x) * (v - x);
+            if clipping {
+                clipped += e.min(lambda).to_f64();
+            }
+            loss += e.to_f64();
+            let o = idx[p] as usize * K;
+            let f: &[T; K] = rows[o..o + K].try_into().expect("K values");
+            for j in 0..K {
+                sa[j] += v * f[j];
+                sb[j] += x * f[j];
+            }
+        }
+    }
+    stats.loss = loss;
+    stats.clipped = clipped;
+    stats.flagged += n - clean;
+    num[..K].copy_from_slice(&sa);
+    den[..K].copy_from_slice(&sb);
+    clean
+}
+
+/// Whether [`ignore_row`] runs [`judge_gather`] (the rank is known and its two sets of sums
+/// are one block of [`gather_add2`]) rather than [`judge_segment`] and then [`gather_add2`].
+/// Both give the same bits.
+#[inline(always)]
+fn judge_gathers<S: Simd, T: Real, const K: usize>() -> bool {
+    K > 0 && K <= widest::<T>(S::BLOCK2)
+}
+
 /// One user's row under the ignore variants: statistics of `(w0, H)` on its entries, the flag
 /// update (when `rule.mark` is set; `flags` is then the row's slice), and (when `UPDATE`) the
 /// masked multiplicative update of `w0` into `w1` over the clean entries:
@@ -747,6 +829,10 @@ pub(crate) fn ignore_row<S: Simd, T: Real, const K: usize, const UPDATE: bool>(
         } else {
             &mut []
         };
+        if UPDATE && judge_gathers::<S, T, K>() {
+            active += judge_gather::<T, K>(h, items, values, b, flags, rule, num, den, &mut st);
+            continue;
+        }
         active += judge_segment(values, a, b, flags, rule, clip, kept, &mut st);
         // Nothing is flagged without `mark`: the weights of `Σ v h_i` are the values
         // themselves (no copy).
