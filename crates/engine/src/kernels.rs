@@ -458,15 +458,42 @@ impl<T: Real> Scratch<T> {
 /// as many `f32` lanes (at most [`MAX_BLOCK`]). Block widths only decide how many passes a
 /// gather makes over a row's entries, never the order of any sum, so they change no bits.
 #[inline(always)]
-fn widest<T: Real>(f64_lanes: usize) -> usize {
-    (f64_lanes * std::mem::size_of::<f64>() / std::mem::size_of::<T>()).min(MAX_BLOCK)
+const fn widest<T: Real>(f64_lanes: usize) -> usize {
+    let lanes = f64_lanes * std::mem::size_of::<f64>() / std::mem::size_of::<T>();
+    if lanes < MAX_BLOCK {
+        lanes
+    } else {
+        MAX_BLOCK
+    }
 }
 
 /// Width of the blocks when `k` lanes are split into `ceil(k / max)` blocks of near-equal
 /// width (at most `max`; the last block may be narrower).
 #[inline(always)]
-fn block_width(k: usize, max: usize) -> usize {
+const fn block_width(k: usize, max: usize) -> usize {
     k.div_ceil(k.div_ceil(max))
+}
+
+/// The gathers' block widths for a rank `K > 0` known at compile time: full blocks of
+/// `WIDTH*`, then one narrower block of `TAIL*` lanes when `K` is not a multiple (the blocks
+/// [`block_width`] gives). Constants after monomorphisation, so that [`with_width`] on them
+/// compiles only the block kernels used, not all [`MAX_BLOCK`] of them for every rank,
+/// element type and instruction set (which took most of the engine's build time).
+struct Blocks<S, T, const K: usize>(std::marker::PhantomData<(S, T)>);
+
+impl<S: Simd, T: Real, const K: usize> Blocks<S, T, K> {
+    const WIDTH2: usize = if K == 0 {
+        1
+    } else {
+        block_width(K, widest::<T>(S::BLOCK2))
+    };
+    const TAIL2: usize = K % Self::WIDTH2;
+    const WIDTH1: usize = if K == 0 {
+        1
+    } else {
+        block_width(K, widest::<T>(S::BLOCK1))
+    };
+    const TAIL1: usize = K % Self::WIDTH1;
 }
 
 /// Calls `$f::<B>($args)` with the block width `B` as a constant (1 to [`MAX_BLOCK`]).
@@ -519,7 +546,7 @@ pub(crate) const MAX_BLOCK: usize = 32;
 /// inlines. Each sum continues from its value in `out`, adding the entries in order, so summing
 /// a row in consecutive segments into zeroed sums gives the same bits as summing it at once.
 #[inline(always)]
-fn gather_add2<S: Simd, T: Real>(
+fn gather_add2<S: Simd, T: Real, const K: usize>(
     rows: &[T],
     k: usize,
     idx: &[u32],
@@ -529,6 +556,25 @@ fn gather_add2<S: Simd, T: Real>(
     out_b: &mut [T],
 ) {
     const { assert!(S::BLOCK2 >= 1 && S::BLOCK2 <= MAX_BLOCK) };
+    if K > 0 {
+        let mut start = 0;
+        while start + Blocks::<S, T, K>::WIDTH2 <= K {
+            with_width!(
+                Blocks::<S, T, K>::WIDTH2,
+                T,
+                gather_block2(rows, K, start, idx, a, b, out_a, out_b)
+            );
+            start += Blocks::<S, T, K>::WIDTH2;
+        }
+        if Blocks::<S, T, K>::TAIL2 > 0 {
+            with_width!(
+                Blocks::<S, T, K>::TAIL2,
+                T,
+                gather_block2(rows, K, start, idx, a, b, out_a, out_b)
+            );
+        }
+        return;
+    }
     let width = block_width(k, widest::<T>(S::BLOCK2));
     let mut start = 0;
     while start < k {
@@ -566,8 +612,33 @@ fn gather_block2<T: Real, const B: usize>(
 
 /// `out = Σ_p a_p rows[idx_p]`, blocked as [`gather_add2`] (widest block [`Simd::BLOCK1`]).
 #[inline(always)]
-fn gather_axpy<S: Simd, T: Real>(rows: &[T], k: usize, idx: &[u32], a: &[T], out: &mut [T]) {
+fn gather_axpy<S: Simd, T: Real, const K: usize>(
+    rows: &[T],
+    k: usize,
+    idx: &[u32],
+    a: &[T],
+    out: &mut [T],
+) {
     const { assert!(S::BLOCK1 >= 1 && S::BLOCK1 <= MAX_BLOCK) };
+    if K > 0 {
+        let mut start = 0;
+        while start + Blocks::<S, T, K>::WIDTH1 <= K {
+            with_width!(
+                Blocks::<S, T, K>::WIDTH1,
+                T,
+                gather_block(rows, K, start, idx, a, out)
+            );
+            start += Blocks::<S, T, K>::WIDTH1;
+        }
+        if Blocks::<S, T, K>::TAIL1 > 0 {
+            with_width!(
+                Blocks::<S, T, K>::TAIL1,
+                T,
+                gather_block(rows, K, start, idx, a, out)
+            );
+        }
+        return;
+    }
     let width = block_width(k, widest::<T>(S::BLOCK1));
     let mut start = 0;
     while start < k {
@@ -840,7 +911,7 @@ pub(crate) fn ignore_row<S: Simd, T: Real, const K: usize, const UPDATE: bool>(
         // Pass 2, while the segment's rows are in cache: Σ v h_i and Σ x h_i (flagged entries
         // weigh 0).
         if UPDATE {
-            gather_add2::<S, T>(h, k, items, a, b, num, den);
+            gather_add2::<S, T, K>(h, k, items, a, b, num, den);
         }
     }
     *stats = st;
@@ -902,7 +973,7 @@ pub(crate) fn robust_row<S: Simd, T: Real, const K: usize, const UPDATE: bool>(
             w1.copy_from_slice(w0);
             return;
         }
-        gather_add2::<S, T>(h, k, items, &a[..n], &b[..n], num, den);
+        gather_add2::<S, T, K>(h, k, items, &a[..n], &b[..n], num, den);
         if !mu_update(w0, w1, num, den, rule.l2.of(values.len())) && stats.bad_row.is_none() {
             stats.bad_row = Some(row);
         }
@@ -1098,7 +1169,7 @@ fn guarded_row_body<S: Simd, T: Real, const K: usize, const UPDATE: bool, const 
             w1.copy_from_slice(w0);
             return;
         }
-        gather_add2::<S, T>(h, k, items, &a[..n], &b[..n], num, den);
+        gather_add2::<S, T, K>(h, k, items, &a[..n], &b[..n], num, den);
         if !mu_update(w0, w1, num, den, rule.l2.of(values.len())) && stats.bad_row.is_none() {
             stats.bad_row = Some(row);
         }
@@ -1164,7 +1235,7 @@ pub(crate) fn replace_row<S: Simd, T: Real, const K: usize, const UPDATE: bool>(
             w1.copy_from_slice(w0);
             return;
         }
-        gather_axpy::<S, T>(h, k, items, a, num);
+        gather_axpy::<S, T, K>(h, k, items, a, num);
         matvec_k::<S, T, K>(gram_h, w0, den, lanes);
         add_clamped(num, den);
         if !mu_update(w0, w1, num, den, rule.l2.of(values.len())) && stats.bad_row.is_none() {
@@ -1222,7 +1293,7 @@ pub(crate) fn ignore_col<S: Simd, T: Real, const K: usize>(
             flagged = &flagged[here..];
             a
         };
-        gather_add2::<S, T>(w1, k, users, a, b, num, den);
+        gather_add2::<S, T, K>(w1, k, users, a, b, num, den);
     }
     mu_update_in_place(h, &scratch.num[..k], &scratch.den[..k], l2.of(n))
 }
@@ -1258,7 +1329,7 @@ pub(crate) fn weighted_col<S: Simd, T: Real, const K: usize>(
     if active == 0 {
         return true;
     }
-    gather_add2::<S, T>(w1, k, users, &a[..n], &b[..n], num, den);
+    gather_add2::<S, T, K>(w1, k, users, &a[..n], &b[..n], num, den);
     mu_update_in_place(h, num, den, l2.of(users.len()))
 }
 
@@ -1320,7 +1391,7 @@ pub(crate) fn replace_col<S: Simd, T: Real, const K: usize>(
     if active == 0 {
         return true;
     }
-    gather_axpy::<S, T>(w1, k, users, a, num);
+    gather_axpy::<S, T, K>(w1, k, users, a, num);
     matvec_k::<S, T, K>(g10, h, den, lanes);
     add_clamped(num, den);
     matvec_k::<S, T, K>(g11, h, den, lanes);
