@@ -539,6 +539,23 @@ macro_rules! with_width {
 /// The widest block [`with_width`] dispatches ([`Simd`]'s widths must not exceed it).
 pub(crate) const MAX_BLOCK: usize = 32;
 
+/// Runs `$f::<B>` (via [`with_width`]) over the blocks of a row of `$k` lanes: full blocks of
+/// `$width`, then one block of the `$tail` lanes left (none when 0), with `$start` the first
+/// lane of each block; the blocks [`block_width`] splits `$k` into. The widths are spliced into
+/// the matches as written, so constants ([`Blocks`]) stay constants there.
+macro_rules! over_blocks {
+    ($width:expr, $tail:expr, $k:expr, $t:ty, $start:ident, $f:ident($($arg:expr),*)) => {{
+        let mut $start = 0;
+        while $start + $width <= $k {
+            with_width!($width, $t, $f($($arg),*));
+            $start += $width;
+        }
+        if $tail > 0 {
+            with_width!($tail, $t, $f($($arg),*));
+        }
+    }};
+}
+
 /// `out_a += Σ_p a_p f_p` and `out_b += Σ_p b_p f_p` over the gathered factor rows
 /// `f_p = rows[idx_p]`, one block of lanes at a time so each block's sums stay in registers
 /// (the rows were just touched by the dot products, so the re-reads hit the cache). The widest
@@ -557,30 +574,24 @@ fn gather_add2<S: Simd, T: Real, const K: usize>(
 ) {
     const { assert!(S::BLOCK2 >= 1 && S::BLOCK2 <= MAX_BLOCK) };
     if K > 0 {
-        let mut start = 0;
-        while start + Blocks::<S, T, K>::WIDTH2 <= K {
-            with_width!(
-                Blocks::<S, T, K>::WIDTH2,
-                T,
-                gather_block2(rows, K, start, idx, a, b, out_a, out_b)
-            );
-            start += Blocks::<S, T, K>::WIDTH2;
-        }
-        if Blocks::<S, T, K>::TAIL2 > 0 {
-            with_width!(
-                Blocks::<S, T, K>::TAIL2,
-                T,
-                gather_block2(rows, K, start, idx, a, b, out_a, out_b)
-            );
-        }
-        return;
-    }
-    let width = block_width(k, widest::<T>(S::BLOCK2));
-    let mut start = 0;
-    while start < k {
-        let w = width.min(k - start);
-        with_width!(w, T, gather_block2(rows, k, start, idx, a, b, out_a, out_b));
-        start += w;
+        over_blocks!(
+            Blocks::<S, T, K>::WIDTH2,
+            Blocks::<S, T, K>::TAIL2,
+            K,
+            T,
+            start,
+            gather_block2(rows, K, start, idx, a, b, out_a, out_b)
+        );
+    } else {
+        let width = block_width(k, widest::<T>(S::BLOCK2));
+        over_blocks!(
+            width,
+            k % width,
+            k,
+            T,
+            start,
+            gather_block2(rows, k, start, idx, a, b, out_a, out_b)
+        );
     }
 }
 
@@ -621,30 +632,24 @@ fn gather_axpy<S: Simd, T: Real, const K: usize>(
 ) {
     const { assert!(S::BLOCK1 >= 1 && S::BLOCK1 <= MAX_BLOCK) };
     if K > 0 {
-        let mut start = 0;
-        while start + Blocks::<S, T, K>::WIDTH1 <= K {
-            with_width!(
-                Blocks::<S, T, K>::WIDTH1,
-                T,
-                gather_block(rows, K, start, idx, a, out)
-            );
-            start += Blocks::<S, T, K>::WIDTH1;
-        }
-        if Blocks::<S, T, K>::TAIL1 > 0 {
-            with_width!(
-                Blocks::<S, T, K>::TAIL1,
-                T,
-                gather_block(rows, K, start, idx, a, out)
-            );
-        }
-        return;
-    }
-    let width = block_width(k, widest::<T>(S::BLOCK1));
-    let mut start = 0;
-    while start < k {
-        let w = width.min(k - start);
-        with_width!(w, T, gather_block(rows, k, start, idx, a, out));
-        start += w;
+        over_blocks!(
+            Blocks::<S, T, K>::WIDTH1,
+            Blocks::<S, T, K>::TAIL1,
+            K,
+            T,
+            start,
+            gather_block(rows, K, start, idx, a, out)
+        );
+    } else {
+        let width = block_width(k, widest::<T>(S::BLOCK1));
+        over_blocks!(
+            width,
+            k % width,
+            k,
+            T,
+            start,
+            gather_block(rows, k, start, idx, a, out)
+        );
     }
 }
 
