@@ -1,7 +1,7 @@
 //! The `cnmf-mpi` binary under `mpirun` with 1, 2 and 4 ranks (oversubscribed on loopback):
 //! agreement with the single-process engine, a bad line and a killed rank. Ignored by default
 //! (they need Open MPI or MPICH and the `mpi` feature); `.ci/run` runs them with
-//! `cargo test -p cnmf-distributed --features mpi -- --include-ignored`.
+//! `cargo test --workspace --features cnmf-distributed/mpi --tests -- --ignored`.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
