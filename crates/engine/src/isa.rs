@@ -4,14 +4,16 @@
 //! x86-64 CPU (and on aarch64). The row and column passes are compute-bound at SSE2 width, so
 //! each parallel chunk of a pass is a [`Job`] that is compiled once per instruction set
 //! ([`Simd`] marker types) and run through [`Isa::run`], which calls the copy compiled with
-//! `#[target_feature(enable = "avx2")]` (or `"avx512f"`) when the CPU has it. The job's code
-//! (the kernels) is `#[inline(always)]` all the way down, so it is inlined into, and compiled
-//! with the features of, each wrapper.
+//! `#[target_feature(enable = "avx2,fma")]` (or `"avx512f,fma"`) when the CPU has it. The job's
+//! code (the kernels) is `#[inline(always)]` all the way down, so it is inlined into, and
+//! compiled with the features of, each wrapper.
 //!
 //! **Same bits on every path.** The kernels spell out their accumulators and summation order;
 //! LLVM vectorises them at any width without reassociating (no fast-math) and never contracts
-//! `a * b + c` into a fused multiply-add (Rust does not allow it), even where the enabled
-//! features include FMA. A test fits every algorithm on the widest and the portable path and
+//! `a * b + c` into a fused multiply-add on its own (Rust does not allow it). Where a kernel
+//! wants one it says so ([`Real::madd`](crate::real::Real::madd): fused for `f32` only), and
+//! every path computes it exactly (an FMA instruction here, the C library's `fmaf` on a
+//! portable x86-64 build). A test fits every algorithm on the widest and the portable path and
 //! compares the factors bit for bit.
 //!
 //! This is the only module of the workspace with `unsafe` code: two one-line calls of
@@ -25,7 +27,7 @@
 pub enum Isa {
     /// The baseline the crate is compiled for (SSE2 on x86-64, NEON on aarch64).
     Portable,
-    /// x86-64 with AVX2 (16 registers of 4 `f64`).
+    /// x86-64 with AVX2 and FMA (16 registers of 4 `f64`).
     Avx2,
     /// x86-64 with AVX-512F (32 registers of 8 `f64`).
     Avx512,
@@ -36,10 +38,10 @@ impl Isa {
     pub fn detect() -> Isa {
         #[cfg(target_arch = "x86_64")]
         {
-            if std::arch::is_x86_feature_detected!("avx512f") {
+            if has_avx512() {
                 return Isa::Avx512;
             }
-            if std::arch::is_x86_feature_detected!("avx2") {
+            if has_avx2() {
                 return Isa::Avx2;
             }
         }
@@ -54,20 +56,35 @@ impl Isa {
     pub fn run<J: Job>(self, job: J) -> J::Output {
         match self {
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 if std::arch::is_x86_feature_detected!("avx512f") => {
+            Isa::Avx512 if has_avx512() => {
                 // SAFETY: `run_avx512` is an ordinary safe computation compiled with AVX-512F
                 // (and the features it implies) enabled; calling it is sound exactly when the
                 // CPU supports those features, which the guard just checked.
                 unsafe { run_avx512(job) }
             }
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 if std::arch::is_x86_feature_detected!("avx2") => {
-                // SAFETY: as above, with AVX2 checked by the guard.
+            Isa::Avx2 if has_avx2() => {
+                // SAFETY: as above, with AVX2 and FMA checked by the guard.
                 unsafe { run_avx2(job) }
             }
             _ => job.run::<Portable>(),
         }
     }
+}
+
+/// Whether the CPU has what [`Isa::Avx2`]'s code is compiled with: AVX2 and FMA (every CPU
+/// with AVX2 has FMA; `f32` fits use its fused multiply-adds).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn has_avx2() -> bool {
+    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+}
+
+/// Whether the CPU has what [`Isa::Avx512`]'s code is compiled with (AVX-512F implies FMA).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn has_avx512() -> bool {
+    std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma")
 }
 
 /// Compile-time description of an instruction set, for the kernels' block widths.
@@ -115,16 +132,18 @@ impl Simd for Avx512 {
     const GRAM_TILE: usize = 4;
 }
 
-/// Asks the CPU to bring the cache line of `data[at]` into the cache (nothing when `at` is out
-/// of bounds, or off x86-64). A hint: it changes no result.
+/// Asks the CPU to bring the cache line of `data[at]` into the cache (nothing off x86-64). A
+/// hint: it changes no result, and `at` need not be in bounds (no check on the hot path).
 #[inline(always)]
 pub(crate) fn prefetch<T>(data: &[T], at: usize) {
     #[cfg(target_arch = "x86_64")]
-    if let Some(x) = data.get(at) {
+    {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        // SAFETY: a prefetch never faults and touches no memory the program can observe; the
-        // address is that of an element of `data` anyway. SSE is in the x86-64 baseline.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(x).cast()) }
+        let p = data.as_ptr().wrapping_add(at);
+        // SAFETY: a prefetch never faults, whatever the address, and touches no memory the
+        // program can observe (`wrapping_add` computes the address without claiming it is in
+        // bounds). SSE is in the x86-64 baseline.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast()) }
     }
 }
 
@@ -139,17 +158,17 @@ pub trait Job {
 }
 
 /// # Safety
-/// The CPU must support AVX2.
+/// The CPU must support AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 unsafe fn run_avx2<J: Job>(job: J) -> J::Output {
     job.run::<Avx2>()
 }
 
 /// # Safety
-/// The CPU must support AVX-512F.
+/// The CPU must support AVX-512F and FMA.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
+#[target_feature(enable = "avx512f,fma")]
 unsafe fn run_avx512<J: Job>(job: J) -> J::Output {
     job.run::<Avx512>()
 }

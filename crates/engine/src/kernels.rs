@@ -22,32 +22,103 @@ pub fn dot(a: &[f64], b: &[f64]) -> f64 {
     dot_t(a, b)
 }
 
-/// [`dot`] in the element type `T` (the same operations in the same order).
+/// Where the scalar tail of a dot product of `n` values starts: after the full chunks of
+/// [`Real::DOT_LANES`] and, with 8 lanes, one more chunk of 4 if there is one.
 #[inline(always)]
-pub(crate) fn dot_t<T: Real>(a: &[T], b: &[T]) -> T {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let mut acc = [T::ZERO; 4];
-    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        let x: &[T; 4] = x.try_into().expect("chunk of 4");
-        let y: &[T; 4] = y.try_into().expect("chunk of 4");
-        for j in 0..4 {
-            acc[j] += x[j] * y[j];
+const fn dot_tail(lanes: usize, n: usize) -> usize {
+    let full = n / lanes * lanes;
+    if lanes == 8 && n - full >= 4 {
+        full + 4
+    } else {
+        full
+    }
+}
+
+/// The four partial sums of a dot product (the part of [`dot_t`] before its tail):
+/// [`Real::DOT_LANES`] accumulators over the full chunks of that many values; with 8 lanes
+/// (`f32`, one 256-bit register) they are folded to four (lane `l` plus lane `l + 4`) and a
+/// chunk of 4 values left over is added to those four. Multiply-adds through [`Real::madd`].
+#[inline(always)]
+fn dot_lanes<T: Real>(a: &[T], b: &[T], n: usize) -> [T; 4] {
+    let wide = T::DOT_LANES;
+    let full = n / wide;
+    let mut acc = [T::ZERO; 8];
+    for c in 0..full {
+        for l in 0..wide {
+            acc[l] = a[wide * c + l].madd(b[wide * c + l], acc[l]);
         }
     }
-    let mut s = (acc[0] + acc[2]) + (acc[1] + acc[3]);
-    for (&x, &y) in ra.iter().zip(rb) {
-        s += x * y;
+    let mut q = [acc[0], acc[1], acc[2], acc[3]];
+    if wide == 8 {
+        for l in 0..4 {
+            q[l] = acc[l] + acc[l + 4];
+        }
+        let at = wide * full;
+        if n - at >= 4 {
+            for l in 0..4 {
+                q[l] = a[at + l].madd(b[at + l], q[l]);
+            }
+        }
+    }
+    q
+}
+
+/// [`dot_lanes`] over arrays of a known length (so LLVM unrolls it completely and keeps the
+/// lanes in registers): the same operations in the same order.
+#[inline(always)]
+fn dot_lanes_k<T: Real, const K: usize>(a: &[T; K], b: &[T; K]) -> [T; 4] {
+    let wide = T::DOT_LANES;
+    let full = K / wide;
+    let mut acc = [T::ZERO; 8];
+    for c in 0..full {
+        for l in 0..wide {
+            acc[l] = a[wide * c + l].madd(b[wide * c + l], acc[l]);
+        }
+    }
+    let mut q = [acc[0], acc[1], acc[2], acc[3]];
+    if wide == 8 {
+        for l in 0..4 {
+            q[l] = acc[l] + acc[l + 4];
+        }
+        let at = wide * full;
+        if K - at >= 4 {
+            for l in 0..4 {
+                q[l] = a[at + l].madd(b[at + l], q[l]);
+            }
+        }
+    }
+    q
+}
+
+/// The four partial sums of a dot product combined: `(q0 + q2) + (q1 + q3)`.
+#[inline(always)]
+fn dot_fold<T: Real>(q: [T; 4]) -> T {
+    (q[0] + q[2]) + (q[1] + q[3])
+}
+
+/// The end of a dot product from its four partial sums `q`: [`dot_fold`], then the values from
+/// `tail` ([`dot_tail`]) to `n` one by one.
+#[inline(always)]
+fn dot_finish<T: Real>(q: [T; 4], a: &[T], b: &[T], tail: usize, n: usize) -> T {
+    let mut s = dot_fold(q);
+    for j in tail..n {
+        s = a[j].madd(b[j], s);
     }
     s
 }
 
+/// [`dot`] in the element type `T`: [`dot_lanes`], then [`dot_finish`]. For `f64` these are
+/// four accumulators over the chunks of 4 and then the tail, as the engine always summed.
+#[inline(always)]
+pub(crate) fn dot_t<T: Real>(a: &[T], b: &[T]) -> T {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    dot_finish(dot_lanes(a, b, n), a, b, dot_tail(T::DOT_LANES, n), n)
+}
+
 /// [`dot`] with the length `K` known at compile time (`K = 0`: unknown, falls back to
-/// [`dot`]). The same summation order as [`dot`] (four lanes over the full chunks of 4, then
-/// the remainder), written over fixed-size arrays so the loop unrolls completely and the
-/// constant operand can stay in registers.
+/// [`dot_t`]). The same summation order as [`dot_t`], written over fixed-size arrays so the
+/// loop unrolls completely and the constant operand can stay in registers.
 #[inline(always)]
 pub(crate) fn dot_k<T: Real, const K: usize>(a: &[T], b: &[T]) -> T {
     if K == 0 {
@@ -55,18 +126,7 @@ pub(crate) fn dot_k<T: Real, const K: usize>(a: &[T], b: &[T]) -> T {
     }
     let a: &[T; K] = a[..K].try_into().expect("K values");
     let b: &[T; K] = b[..K].try_into().expect("K values");
-    let full = K / 4;
-    let mut acc = [T::ZERO; 4];
-    for c in 0..full {
-        for l in 0..4 {
-            acc[l] += a[4 * c + l] * b[4 * c + l];
-        }
-    }
-    let mut s = (acc[0] + acc[2]) + (acc[1] + acc[3]);
-    for j in 4 * full..K {
-        s += a[j] * b[j];
-    }
-    s
+    dot_finish(dot_lanes_k(a, b), a, b, dot_tail(T::DOT_LANES, K), K)
 }
 
 /// `out_p = f . rows[idx_p]` for every entry: the independent dot products of a row or
@@ -90,7 +150,6 @@ fn dots<S: Simd, T: Real, const K: usize>(
     let k = f.len();
     match local::<T, K>(f) {
         Some(f) if S::SPLIT_DOTS => {
-            let full = K / 4;
             let lanes = &mut lanes[..idx.len()];
             for (p, (t, &r)) in lanes.iter_mut().zip(idx).enumerate() {
                 if let Some(&ahead) = idx.get(p + PREFETCH_AHEAD) {
@@ -100,23 +159,19 @@ fn dots<S: Simd, T: Real, const K: usize>(
                 }
                 let start = r as usize * K;
                 let b: &[T; K] = rows[start..start + K].try_into().expect("K values");
-                let mut acc = [T::ZERO; 4];
-                for c in 0..full {
-                    for l in 0..4 {
-                        acc[l] += f[4 * c + l] * b[4 * c + l];
-                    }
-                }
-                *t = acc;
+                *t = dot_lanes_k(&f, b);
             }
-            for ((o, t), &r) in out.iter_mut().zip(lanes.iter()).zip(idx) {
-                let mut s = (t[0] + t[2]) + (t[1] + t[3]);
-                if !K.is_multiple_of(4) {
-                    let start = r as usize * K;
-                    for j in 4 * full..K {
-                        s += f[j] * rows[start + j];
-                    }
+            let tail = dot_tail(T::DOT_LANES, K);
+            if tail == K {
+                // No tail: a loop without the rows' bounds checks, which LLVM vectorises.
+                for (o, &t) in out.iter_mut().zip(lanes.iter()) {
+                    *o = dot_fold(t);
                 }
-                *o = s;
+            } else {
+                for ((o, &t), &r) in out.iter_mut().zip(lanes.iter()).zip(idx) {
+                    let start = r as usize * K;
+                    *o = dot_finish(t, &f, &rows[start..start + K], tail, K);
+                }
             }
         }
         Some(f) => {
@@ -160,7 +215,7 @@ pub fn axpy(acc: &mut [f64], a: f64, f: &[f64]) {
 #[inline(always)]
 pub(crate) fn axpy_t<T: Real>(acc: &mut [T], a: T, f: &[T]) {
     for (s, &fj) in acc.iter_mut().zip(f) {
-        *s += a * fj;
+        *s = a.madd(fj, *s);
     }
 }
 
@@ -188,24 +243,14 @@ fn matvec_k<S: Simd, T: Real, const K: usize>(
     };
     let out = &mut out[..K];
     if S::SPLIT_DOTS {
-        let full = K / 4;
         let lanes = &mut lanes[..K];
         for (t, row) in lanes.iter_mut().zip(g.chunks_exact(K)) {
             let b: &[T; K] = row.try_into().expect("K values");
-            let mut acc = [T::ZERO; 4];
-            for c in 0..full {
-                for l in 0..4 {
-                    acc[l] += f[4 * c + l] * b[4 * c + l];
-                }
-            }
-            *t = acc;
+            *t = dot_lanes_k(&f, b);
         }
-        for ((o, t), row) in out.iter_mut().zip(lanes.iter()).zip(g.chunks_exact(K)) {
-            let mut s = (t[0] + t[2]) + (t[1] + t[3]);
-            for j in 4 * full..K {
-                s += f[j] * row[j];
-            }
-            *o = s;
+        let tail = dot_tail(T::DOT_LANES, K);
+        for ((o, &t), row) in out.iter_mut().zip(lanes.iter()).zip(g.chunks_exact(K)) {
+            *o = dot_finish(t, &f, row, tail, K);
         }
     } else {
         for (o, row) in out.iter_mut().zip(g.chunks_exact(K)) {
@@ -613,8 +658,8 @@ fn gather_block2<T: Real, const B: usize>(
         let o = r as usize * k + start;
         let f: &[T; B] = rows[o..o + B].try_into().expect("block of B");
         for j in 0..B {
-            sa[j] += wa * f[j];
-            sb[j] += wb * f[j];
+            sa[j] = wa.madd(f[j], sa[j]);
+            sb[j] = wb.madd(f[j], sb[j]);
         }
     }
     out_a[start..start + B].copy_from_slice(&sa);
@@ -667,7 +712,7 @@ fn gather_block<T: Real, const B: usize>(
         let o = r as usize * k + start;
         let f: &[T; B] = rows[o..o + B].try_into().expect("block of B");
         for j in 0..B {
-            s[j] += w * f[j];
+            s[j] = w.madd(f[j], s[j]);
         }
     }
     out[start..start + B].copy_from_slice(&s);
@@ -680,12 +725,24 @@ fn select<T: Real>(cond: bool, a: T, b: T) -> T {
     std::hint::select_unpredictable(cond, a, b)
 }
 
+/// `min(e, lambda)` for a squared residual `e` (nonnegative or NaN) and a threshold
+/// `lambda > 0`: the same value as `e.min(lambda)`, in one instruction (`minss`) where
+/// `f32::min`'s handling of NaN takes three.
+#[inline(always)]
+fn clip_at<T: Real>(e: T, lambda: T) -> T {
+    if e < lambda {
+        e
+    } else {
+        lambda
+    }
+}
+
 /// Residual statistics of one entry with prediction `x` when nothing is flagged in this pass.
 #[inline(always)]
 fn judge_clean<T: Real>(v: T, x: T, rule: RowRule, stats: &mut RowStats) {
     let e = (v - x) * (v - x);
     if let Some(l) = rule.lambda {
-        stats.clipped += e.min(T::from_f64(l)).to_f64();
+        stats.clipped += clip_at(e, T::from_f64(l)).to_f64();
     }
     stats.loss += e.to_f64();
 }
@@ -705,7 +762,7 @@ fn judge_mark<T: Real>(
 ) -> bool {
     let e = (v - x) * (v - x);
     if let Some(l) = rule.lambda {
-        stats.clipped += e.min(T::from_f64(l)).to_f64();
+        stats.clipped += clip_at(e, T::from_f64(l)).to_f64();
     }
     let corrupt = e > mark;
     *flag = u8::from(corrupt);
@@ -748,7 +805,7 @@ fn judge_segment<T: Real>(
             a[p] = select(corrupt, T::ZERO, v);
             b[p] = select(corrupt, T::ZERO, x);
             kept[p] = select(corrupt, T::ZERO, e);
-            clip[p] = e.min(lambda);
+            clip[p] = clip_at(e, lambda);
             clean += usize::from(!corrupt);
         }
         clean
@@ -756,7 +813,7 @@ fn judge_segment<T: Real>(
         for p in 0..n {
             let e = (values[p] - b[p]) * (values[p] - b[p]);
             kept[p] = e;
-            clip[p] = e.min(lambda);
+            clip[p] = clip_at(e, lambda);
         }
         n
     };
@@ -783,7 +840,8 @@ fn judge_segment<T: Real>(
 /// [`judge_gathers`]): the `f64` loss sums, a chain of dependent additions, then run beside
 /// the gathers instead of in a loop of their own. The same operations in the same order as the
 /// two kernels: each sum adds its entries' terms in entry order, the sums `num` and `den`
-/// continuing from their values. Returns the number of clean entries.
+/// continuing from their values (a flagged entry's terms, zeros, are skipped). Returns the
+/// number of clean entries.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn judge_gather<T: Real, const K: usize>(
@@ -797,64 +855,138 @@ fn judge_gather<T: Real, const K: usize>(
     den: &mut [T],
     stats: &mut RowStats,
 ) -> usize {
+    let (mark, clipping) = (rule.mark.is_some(), rule.lambda.is_some());
+    let args = (rows, idx, values, predictions, flags, rule, num, den, stats);
+    match (mark, clipping) {
+        (true, true) => judge_gather_as::<T, K, true, true>(args),
+        (true, false) => judge_gather_as::<T, K, true, false>(args),
+        (false, true) => judge_gather_as::<T, K, false, true>(args),
+        (false, false) => judge_gather_as::<T, K, false, false>(args),
+    }
+}
+
+/// The arguments of [`judge_gather`], passed on to [`judge_gather_as`].
+type JudgeGatherArgs<'a, T> = (
+    &'a [T],
+    &'a [u32],
+    &'a [T],
+    &'a [T],
+    &'a mut [u8],
+    RowRule,
+    &'a mut [T],
+    &'a mut [T],
+    &'a mut RowStats,
+);
+
+/// [`judge_gather`] with whether the rule flags (`MARK`) and clips (`CLIP`) fixed at compile
+/// time, so that the loop carries no test of the rule.
+#[inline(always)]
+fn judge_gather_as<T: Real, const K: usize, const MARK: bool, const CLIP: bool>(
+    (rows, idx, values, predictions, flags, rule, num, den, stats): JudgeGatherArgs<'_, T>,
+) -> usize {
     let n = idx.len();
     let (values, predictions) = (&values[..n], &predictions[..n]);
     let mut sa: [T; K] = num[..K].try_into().expect("K values");
     let mut sb: [T; K] = den[..K].try_into().expect("K values");
     let lambda = T::from_f64(rule.lambda.unwrap_or(f64::INFINITY));
-    let clipping = rule.lambda.is_some();
+    let mark = T::from_f64(rule.mark.unwrap_or(f64::INFINITY));
+    let flags: &mut [u8] = if MARK { &mut flags[..n] } else { &mut [] };
+    // Clean unless set below: one store per flagged entry instead of one per entry.
+    flags.fill(0);
     let (mut loss, mut clipped) = (stats.loss, stats.clipped);
-    let mut clean = n;
-    if let Some(mark) = rule.mark {
-        let mark = T::from_f64(mark);
-        let flags = &mut flags[..n];
-        clean = 0;
-        for p in 0..n {
-            let (v, x) = (values[p], predictions[p]);
-            let e = (v - x) * (v - x);
-            let corrupt = e > mark;
-            flags[p] = u8::from(corrupt);
-            clean += usize::from(!corrupt);
-            if clipping {
-                clipped += e.min(lambda).to_f64();
-            }
-            // Flagged entries weigh 0 in the sums and in the loss.
-            loss += select(corrupt, T::ZERO, e).to_f64();
-            let (a, b) = (select(corrupt, T::ZERO, v), select(corrupt, T::ZERO, x));
-            let o = idx[p] as usize * K;
-            let f: &[T; K] = rows[o..o + K].try_into().expect("K values");
-            for j in 0..K {
-                sa[j] += a * f[j];
-                sb[j] += b * f[j];
-            }
+    let mut flagged = 0;
+    for p in 0..n {
+        let (v, x) = (values[p], predictions[p]);
+        let e = (v - x) * (v - x);
+        if CLIP {
+            clipped += clip_at(e, lambda).to_f64();
         }
-    } else {
-        for p in 0..n {
-            let (v, x) = (values[p], predictions[p]);
-            let e = (v - x) * (v - x);
-            if clipping {
-                clipped += e.min(lambda).to_f64();
-            }
-            loss += e.to_f64();
-            let o = idx[p] as usize * K;
-            let f: &[T; K] = rows[o..o + K].try_into().expect("K values");
-            for j in 0..K {
-                sa[j] += v * f[j];
-                sb[j] += x * f[j];
-            }
+        // Flagged entries weigh 0 in the sums and in the loss, and adding a zero term leaves
+        // these nonnegative sums as they are: skip them. A branch, not selects: flagged
+        // entries are few, so it is predicted, and the clean entries' work is the unflagged
+        // loop's.
+        if MARK && e > mark {
+            flags[p] = 1;
+            flagged += 1;
+            continue;
+        }
+        loss += e.to_f64();
+        let o = idx[p] as usize * K;
+        let f: &[T; K] = rows[o..o + K].try_into().expect("K values");
+        for j in 0..K {
+            sa[j] = v.madd(f[j], sa[j]);
+            sb[j] = x.madd(f[j], sb[j]);
         }
     }
     stats.loss = loss;
     stats.clipped = clipped;
-    stats.flagged += n - clean;
+    stats.flagged += flagged;
     num[..K].copy_from_slice(&sa);
     den[..K].copy_from_slice(&sb);
-    clean
+    n - flagged
 }
 
-/// Whether [`ignore_row`] runs [`judge_gather`] (the rank is known and its two sets of sums
-/// are one block of [`gather_add2`]) rather than [`judge_segment`] and then [`gather_add2`].
-/// Both give the same bits.
+/// The dot product `f . row` ([`dot_k`]'s operations in its order), with `f` and `row` arrays.
+#[inline(always)]
+fn dot_arrays<T: Real, const K: usize>(f: &[T; K], row: &[T; K]) -> T {
+    dot_finish(dot_lanes_k(f, row), f, row, dot_tail(T::DOT_LANES, K), K)
+}
+
+/// Factor row `r` of `rows` (rank `K`) as an array, after asking for the row
+/// [`PREFETCH_AHEAD`] entries on in `idx` (from position `p`).
+#[inline(always)]
+fn gathered_row<'r, T: Real, const K: usize>(rows: &'r [T], idx: &[u32], p: usize) -> &'r [T; K] {
+    if let Some(&ahead) = idx.get(p + PREFETCH_AHEAD) {
+        let at = ahead as usize * K;
+        prefetch(rows, at);
+        prefetch(rows, at + K - 1);
+    }
+    let o = idx[p] as usize * K;
+    rows[o..o + K].try_into().expect("K values")
+}
+
+/// A whole column of [`ignore_col`] in one loop, for the ranks of [`judge_gathers`]: each
+/// gathered user row read once, for its prediction `x = f . w1_u` and both sums; the entries of
+/// the `flagged` users (ascending, a subset of `users`) are skipped, as adding their zero
+/// weights would leave the sums as they are. The same operations in the same order as the
+/// segments of [`ignore_col`].
+#[inline(always)]
+fn predict_gather<T: Real, const K: usize>(
+    f: &[T; K],
+    rows: &[T],
+    idx: &[u32],
+    values: &[T],
+    flagged: &[u32],
+    num: &mut [T],
+    den: &mut [T],
+) {
+    let n = idx.len();
+    let values = &values[..n];
+    let mut sa: [T; K] = num[..K].try_into().expect("K values");
+    let mut sb: [T; K] = den[..K].try_into().expect("K values");
+    // The next flagged user (none: `u32::MAX`, which is no user's index).
+    let mut flagged = flagged.iter();
+    let mut next = flagged.next().copied().unwrap_or(u32::MAX);
+    for p in 0..n {
+        if idx[p] == next {
+            next = flagged.next().copied().unwrap_or(u32::MAX);
+            continue;
+        }
+        let row = gathered_row::<T, K>(rows, idx, p);
+        let (v, x) = (values[p], dot_arrays(f, row));
+        for j in 0..K {
+            sa[j] = v.madd(row[j], sa[j]);
+            sb[j] = x.madd(row[j], sb[j]);
+        }
+    }
+    num[..K].copy_from_slice(&sa);
+    den[..K].copy_from_slice(&sb);
+}
+
+/// Whether [`ignore_row`] runs [`judge_gather`] and [`ignore_col`] [`predict_gather`] (the
+/// rank is known and its two sets of sums are one block of [`gather_add2`]) rather than
+/// [`judge_segment`] and then [`gather_add2`], and [`dots`] and then [`gather_add2`]. Both give
+/// the same bits (the tests below compare them).
 #[inline(always)]
 fn judge_gathers<S: Simd, T: Real, const K: usize>() -> bool {
     K > 0 && K <= widest::<T>(S::BLOCK2)
@@ -1004,7 +1136,7 @@ fn robust_entries<T: Real>(
 ) -> usize {
     let clip = |st: &mut RowStats, e: T| {
         if let Some(l) = rule.lambda {
-            st.clipped += e.min(T::from_f64(l)).to_f64();
+            st.clipped += clip_at(e, T::from_f64(l)).to_f64();
         }
     };
     let mut active = 0usize;
@@ -1153,7 +1285,7 @@ fn guarded_row_body<S: Simd, T: Real, const K: usize, const UPDATE: bool, const 
         let r = v - x;
         let e = r * r;
         if let Some(l) = rule.lambda {
-            st.clipped += e.min(T::from_f64(l)).to_f64();
+            st.clipped += clip_at(e, T::from_f64(l)).to_f64();
         }
         let ar = r.abs();
         let is_held = HELD && held[p] != 0;
@@ -1274,31 +1406,42 @@ pub(crate) fn ignore_col<S: Simd, T: Real, const K: usize>(
         return true;
     }
     scratch.clear_sums(k);
+    if judge_gathers::<S, T, K>() {
+        if let Some(f) = local::<T, K>(h) {
+            let (num, den) = (&mut scratch.num[..], &mut scratch.den[..]);
+            predict_gather::<T, K>(&f, w1, users, values, flagged, num, den);
+            return mu_update_in_place(h, &scratch.num[..k], &scratch.den[..k], l2.of(n));
+        }
+    }
     // The flagged users not yet reached.
     let mut flagged = flagged;
     for s0 in (0..n).step_by(SEGMENT) {
         let s1 = n.min(s0 + SEGMENT);
         let (users, values) = (&users[s0..s1], &values[s0..s1]);
-        let Predicted { num, den, a, b, .. } = scratch.predict::<S, K>(h, w1, users);
+        let Predicted { num, den, b, .. } = scratch.predict::<S, K>(h, w1, users);
         let last = users[users.len() - 1];
         let here = flagged.partition_point(|&u| u <= last);
-        // Without flags the weights of `Σ v w1_u` are the values themselves (no copy).
-        let a: &[T] = if here == 0 {
-            values
-        } else {
-            // Flagged entries weigh 0 in the sums; both lists ascend, so each flagged entry
-            // is found past the previous one.
-            a.copy_from_slice(values);
-            let mut q = 0;
-            for &u in &flagged[..here] {
-                q += users[q..].partition_point(|&x| x < u);
-                a[q] = T::ZERO;
-                b[q] = T::ZERO;
-            }
-            flagged = &flagged[here..];
-            a
-        };
-        gather_add2::<S, T, K>(w1, k, users, a, b, num, den);
+        // Flagged entries weigh 0 in the sums, and adding a zero term leaves these
+        // nonnegative sums as they are: the runs of entries between them are summed in order
+        // and the flagged ones skipped (no copy of the weights). Both lists ascend, so each
+        // flagged entry is found past the previous one.
+        let mut from = 0;
+        for &u in &flagged[..here] {
+            let q = from + users[from..].partition_point(|&x| x < u);
+            let run = from..q;
+            gather_add2::<S, T, K>(
+                w1,
+                k,
+                &users[run.clone()],
+                &values[run.clone()],
+                &b[run],
+                num,
+                den,
+            );
+            from = q + 1;
+        }
+        flagged = &flagged[here..];
+        gather_add2::<S, T, K>(w1, k, &users[from..], &values[from..], &b[from..], num, den);
     }
     mu_update_in_place(h, &scratch.num[..k], &scratch.den[..k], l2.of(n))
 }
@@ -1488,5 +1631,219 @@ fn gram_tiles<const K: usize, const TILE: usize, T: Real>(a: &[T], b: &[T], g: &
             }
             x0 = K;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The kernels' fast paths against their general forms: a known rank `K` (one loop per
+    //! row or column, predictions and sums together) must give the bits of the run-time rank
+    //! (`K = 0`: segments, separate loops, masked weights), which every path shares.
+    use super::*;
+    use crate::isa::{Avx2, Portable};
+
+    /// Deterministic values in `[lo, hi)` (a linear congruential generator: no dependency).
+    fn values(n: usize, seed: u64, lo: f64, hi: f64) -> Vec<f64> {
+        let mut s = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (0..n)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                lo + (hi - lo) * ((s >> 11) as f64 / (1u64 << 53) as f64)
+            })
+            .collect()
+    }
+
+    /// Ascending distinct indices below `m`, about one in `step`, at least 300 of them (so that
+    /// the general form runs more than one segment).
+    fn indices(m: usize, step: usize) -> Vec<u32> {
+        (0..m as u32).filter(|i| i % step as u32 != 1).collect()
+    }
+
+    /// The dot product as the engine always summed `f64`: four lanes over the chunks of 4,
+    /// `(l0 + l2) + (l1 + l3)`, then the tail, unfused.
+    fn four_lane_dot(a: &[f64], b: &[f64]) -> f64 {
+        let full = a.len() / 4 * 4;
+        let mut acc = [0.0; 4];
+        for c in (0..full).step_by(4) {
+            for l in 0..4 {
+                acc[l] += a[c + l] * b[c + l];
+            }
+        }
+        let mut s = (acc[0] + acc[2]) + (acc[1] + acc[3]);
+        for j in full..a.len() {
+            s += a[j] * b[j];
+        }
+        s
+    }
+
+    #[test]
+    fn f64_dot_products_keep_their_historical_order() {
+        for n in 0..=41 {
+            let (a, b) = (values(n, 1, -1.0, 1.0), values(n, 2, -1.0, 1.0));
+            assert_eq!(
+                dot_t(&a, &b).to_bits(),
+                four_lane_dot(&a, &b).to_bits(),
+                "n = {n}"
+            );
+        }
+    }
+
+    fn known_rank_dots_agree<T: Real, const K: usize>() {
+        let a = T::from_f64_vec(values(K, 3, 0.0, 2.0));
+        let b = T::from_f64_vec(values(K, 4, 0.0, 2.0));
+        assert_eq!(dot_k::<T, K>(&a, &b), dot_t(&a, &b), "K = {K}");
+    }
+
+    #[test]
+    fn dot_products_of_a_known_rank_match_the_general_one() {
+        macro_rules! ranks {
+            ($($k:literal),*) => {$(
+                known_rank_dots_agree::<f32, $k>();
+                known_rank_dots_agree::<f64, $k>();
+            )*};
+        }
+        ranks!(1, 3, 4, 5, 8, 11, 12, 16, 19, 20, 24, 28, 31, 32, 40);
+    }
+
+    /// One user's row with rank `K` and with the run-time rank: flags, statistics and the new
+    /// factors, bit for bit.
+    fn rows_agree<S: Simd, T: Real, const K: usize>(rule: RowRule) {
+        let m = 700;
+        let items = indices(m, 5);
+        let h = T::from_f64_vec(values(m * K, 5, 0.0, 1.0));
+        let w0 = T::from_f64_vec(values(K, 6, 0.0, 1.0));
+        let vals = T::from_f64_vec(values(items.len(), 7, 1.0, 5.0));
+        let run = |known: bool| {
+            let (mut w1, mut flags) = (vec![T::ZERO; K], vec![7u8; items.len()]);
+            let (mut scratch, mut st) = (Scratch::new(K), RowStats::default());
+            let flags_arg: &mut [u8] = if rule.mark.is_some() {
+                &mut flags
+            } else {
+                &mut []
+            };
+            if known {
+                ignore_row::<S, T, K, true>(
+                    0,
+                    &w0,
+                    &mut w1,
+                    &h,
+                    &items,
+                    &vals,
+                    flags_arg,
+                    rule,
+                    &mut scratch,
+                    &mut st,
+                );
+            } else {
+                ignore_row::<S, T, 0, true>(
+                    0,
+                    &w0,
+                    &mut w1,
+                    &h,
+                    &items,
+                    &vals,
+                    flags_arg,
+                    rule,
+                    &mut scratch,
+                    &mut st,
+                );
+            }
+            let bits: Vec<u64> = w1.iter().map(|x| x.to_f64().to_bits()).collect();
+            (
+                bits,
+                flags,
+                st.loss.to_bits(),
+                st.clipped.to_bits(),
+                st.flagged,
+            )
+        };
+        let (known, general) = (run(true), run(false));
+        assert_eq!(known, general, "K = {K}, rule {rule:?}");
+        if rule.mark.is_some() {
+            assert!(
+                known.4 > 0 && known.4 < items.len(),
+                "some flagged: {}",
+                known.4
+            );
+        }
+    }
+
+    /// One item's column with rank `K` and with the run-time rank, some users flagged.
+    fn cols_agree<S: Simd, T: Real, const K: usize>() {
+        let n = 900;
+        let users = indices(n, 3);
+        let w1 = T::from_f64_vec(values(n * K, 8, 0.0, 1.0));
+        let h0 = T::from_f64_vec(values(K, 9, 0.0, 1.0));
+        let vals = T::from_f64_vec(values(users.len(), 10, 1.0, 5.0));
+        // Flagged: the first and last users, two adjacent ones and every 37th.
+        let flagged: Vec<u32> = users
+            .iter()
+            .enumerate()
+            .filter(|&(p, _)| p == 0 || p == 100 || p == 101 || p % 37 == 5 || p + 1 == users.len())
+            .map(|(_, &u)| u)
+            .collect();
+        let l2 = L2 {
+            value: 0.1,
+            per_rating: true,
+        };
+        let run = |known: bool| {
+            let (mut h, mut scratch) = (h0.clone(), Scratch::new(K));
+            let finite = if known {
+                ignore_col::<S, T, K>(&mut h, &w1, &users, &vals, &flagged, l2, &mut scratch)
+            } else {
+                ignore_col::<S, T, 0>(&mut h, &w1, &users, &vals, &flagged, l2, &mut scratch)
+            };
+            assert!(finite);
+            h.iter().map(|x| x.to_f64().to_bits()).collect::<Vec<u64>>()
+        };
+        assert_eq!(run(true), run(false), "K = {K}");
+        // And the flags matter: without them the column moves elsewhere.
+        let (mut h, mut scratch) = (h0.clone(), Scratch::new(K));
+        ignore_col::<S, T, K>(&mut h, &w1, &users, &vals, &[], l2, &mut scratch);
+        let unflagged: Vec<u64> = h.iter().map(|x| x.to_f64().to_bits()).collect();
+        assert_ne!(unflagged, run(true));
+    }
+
+    fn rule(lambda: Option<f64>, mark: Option<f64>) -> RowRule {
+        RowRule {
+            lambda,
+            mark,
+            robust: None,
+            flagged_weight: 0.0,
+            l2: L2 {
+                value: 0.1,
+                per_rating: true,
+            },
+        }
+    }
+
+    #[test]
+    fn rows_of_a_known_rank_match_the_general_form() {
+        for r in [
+            rule(Some(4.0), Some(4.0)),
+            rule(Some(4.0), None),
+            rule(None, None),
+            rule(None, Some(2.0)),
+        ] {
+            rows_agree::<Avx2, f32, 20>(r);
+            rows_agree::<Portable, f32, 20>(r);
+            rows_agree::<Avx2, f32, 12>(r);
+            rows_agree::<Avx2, f64, 10>(r);
+            rows_agree::<Portable, f64, 10>(r);
+            rows_agree::<Avx2, f64, 16>(r);
+        }
+    }
+
+    #[test]
+    fn columns_of_a_known_rank_match_the_general_form() {
+        cols_agree::<Avx2, f32, 20>();
+        cols_agree::<Portable, f32, 20>();
+        cols_agree::<Avx2, f32, 32>();
+        cols_agree::<Avx2, f64, 10>();
+        cols_agree::<Portable, f64, 8>();
     }
 }

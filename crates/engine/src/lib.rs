@@ -68,8 +68,9 @@
 //!   `objective` includes these terms.
 //! * **Determinism.** Rows and columns are processed in parallel chunks fixed by the data
 //!   (about 8192 ratings each); per-chunk sums and the `k x k` Gram matrices (fixed blocks of
-//!   256 rows) are added in chunk order; dot products use four lanes in a fixed order. Hence
-//!   the same bits for any number of threads (and any SIMD width: no fused multiply-add).
+//!   256 rows) are added in chunk order; dot products use four lanes (eight in `f32`) in a
+//!   fixed order. Hence the same bits for any number of threads and any SIMD width (`f64`
+//!   never fuses a multiply-add; `f32` fuses them on every path).
 //! * **Errors.** A NaN or infinity in an updated row or column, the loss or the objective stops
 //!   the fit with [`EngineError::NotFinite`] naming the row/column and iteration.
 //!

@@ -162,22 +162,26 @@ impl<'a, T: Real> Problem<'a, T> {
         };
         let per_chunk: Vec<RowStats> = chunks
             .into_par_iter()
-            .map(|chunk| {
-                let job = RowJob::<T, K, UPDATE> {
-                    problem: self,
-                    chunk,
-                    kind,
-                    rule,
-                    w0,
-                    h,
-                };
-                // The robust baselines' rows are a job of their own, so that the ignore and
-                // replace variants' job compiles exactly as without them.
-                match (kind, rule.robust) {
-                    (RowKind::Ignore, Some(robust)) => isa.run(RobustRowJob { job, robust }),
-                    _ => isa.run(job),
-                }
-            })
+            .map_init(
+                || Scratch::new(k),
+                |scratch, chunk| {
+                    let job = RowJob::<T, K, UPDATE> {
+                        problem: self,
+                        chunk,
+                        scratch,
+                        kind,
+                        rule,
+                        w0,
+                        h,
+                    };
+                    // The robust baselines' rows are a job of their own, so that the ignore and
+                    // replace variants' job compiles exactly as without them.
+                    match (kind, rule.robust) {
+                        (RowKind::Ignore, Some(robust)) => isa.run(RobustRowJob { job, robust }),
+                        _ => isa.run(job),
+                    }
+                },
+            )
             .collect();
         let mut total = RowStats::default();
         for s in &per_chunk {
@@ -265,20 +269,24 @@ impl<'a, T: Real> Problem<'a, T> {
             .collect();
         let per_chunk: Vec<(f64, Option<usize>)> = chunks
             .into_par_iter()
-            .map(|(c, hc)| {
-                let job = ColJob::<T, K> {
-                    problem: self,
-                    c,
-                    hc,
-                    kind,
-                    l2,
-                    w1,
-                };
-                match kind {
-                    ColKind::Weighted { weights } => isa.run(WeightedColJob { job, weights }),
-                    _ => isa.run(job),
-                }
-            })
+            .map_init(
+                || Scratch::new(k),
+                |scratch, (c, hc)| {
+                    let job = ColJob::<T, K> {
+                        problem: self,
+                        c,
+                        hc,
+                        scratch,
+                        kind,
+                        l2,
+                        w1,
+                    };
+                    match kind {
+                        ColKind::Weighted { weights } => isa.run(WeightedColJob { job, weights }),
+                        _ => isa.run(job),
+                    }
+                },
+            )
             .collect();
         let mut sq = 0.0;
         let mut bad = None;
@@ -294,6 +302,8 @@ impl<'a, T: Real> Problem<'a, T> {
 struct RowJob<'p, 'a, 's, 'g, T: Real, const K: usize, const UPDATE: bool> {
     problem: &'p Problem<'a, T>,
     chunk: RowChunk<'s, T>,
+    /// Buffers reused from chunk to chunk (every value a kernel reads, it wrote first).
+    scratch: &'s mut Scratch<T>,
     kind: RowKind<'g, T>,
     rule: RowRule,
     w0: &'p [T],
@@ -308,6 +318,7 @@ impl<T: Real, const K: usize, const UPDATE: bool> Job for RowJob<'_, '_, '_, '_,
         let RowJob {
             problem: p,
             chunk: (c, w1c, fc, _),
+            scratch,
             kind,
             rule,
             w0,
@@ -315,7 +326,6 @@ impl<T: Real, const K: usize, const UPDATE: bool> Job for RowJob<'_, '_, '_, '_,
         } = self;
         let k = if K == 0 { p.k } else { K };
         let mut stats = RowStats::default();
-        let mut scratch = Scratch::new(k);
         let (u0, u1) = (p.user_bounds[c], p.user_bounds[c + 1]);
         let base = p.view.rows.ptr[u0] as usize;
         for u in u0..u1 {
@@ -336,29 +346,10 @@ impl<T: Real, const K: usize, const UPDATE: bool> Job for RowJob<'_, '_, '_, '_,
             };
             match kind {
                 RowKind::Ignore => ignore_row::<S, T, K, UPDATE>(
-                    u,
-                    w0u,
-                    w1u,
-                    h,
-                    items,
-                    values,
-                    fl,
-                    rule,
-                    &mut scratch,
-                    &mut stats,
+                    u, w0u, w1u, h, items, values, fl, rule, scratch, &mut stats,
                 ),
                 RowKind::Replace { gram_h } => replace_row::<S, T, K, UPDATE>(
-                    u,
-                    w0u,
-                    w1u,
-                    h,
-                    items,
-                    values,
-                    fl,
-                    rule,
-                    gram_h,
-                    &mut scratch,
-                    &mut stats,
+                    u, w0u, w1u, h, items, values, fl, rule, gram_h, scratch, &mut stats,
                 ),
             }
         }
@@ -372,6 +363,8 @@ struct ColJob<'p, 'a, 's, 'g, T: Real, const K: usize> {
     problem: &'p Problem<'a, T>,
     c: usize,
     hc: &'s mut [T],
+    /// Buffers reused from chunk to chunk (every value a kernel reads, it wrote first).
+    scratch: &'s mut Scratch<T>,
     kind: ColKind<'g, T>,
     l2: L2,
     w1: &'p [T],
@@ -386,12 +379,12 @@ impl<T: Real, const K: usize> Job for ColJob<'_, '_, '_, '_, T, K> {
             problem: p,
             c,
             hc,
+            scratch,
             kind,
             l2,
             w1,
         } = self;
         let k = if K == 0 { p.k } else { K };
-        let mut scratch = Scratch::new(k);
         let (i0, i1) = (p.item_bounds[c], p.item_bounds[c + 1]);
         let mut sq = 0.0;
         let mut bad = None;
@@ -408,7 +401,7 @@ impl<T: Real, const K: usize> Job for ColJob<'_, '_, '_, '_, T, K> {
                     &p.col_val[s..e],
                     flagged.of_item(i),
                     l2,
-                    &mut scratch,
+                    scratch,
                 ),
                 ColKind::Weighted { .. } => unreachable!("run by WeightedColJob"),
                 ColKind::Replace {
@@ -428,7 +421,7 @@ impl<T: Real, const K: usize> Job for ColJob<'_, '_, '_, '_, T, K> {
                     g10,
                     g11,
                     l2,
-                    &mut scratch,
+                    scratch,
                 ),
             };
             if !finite && bad.is_none() {
@@ -459,6 +452,7 @@ impl<T: Real, const K: usize, const UPDATE: bool> Job
                 RowJob {
                     problem: p,
                     chunk: (c, w1c, fc, cc),
+                    scratch,
                     rule,
                     w0,
                     h,
@@ -468,7 +462,6 @@ impl<T: Real, const K: usize, const UPDATE: bool> Job
         } = self;
         let k = if K == 0 { p.k } else { K };
         let mut stats = RowStats::default();
-        let mut scratch = Scratch::new(k);
         let (u0, u1) = (p.user_bounds[c], p.user_bounds[c + 1]);
         let base = p.view.rows.ptr[u0] as usize;
         for u in u0..u1 {
@@ -500,7 +493,7 @@ impl<T: Real, const K: usize, const UPDATE: bool> Job
                 cw,
                 rule,
                 robust,
-                &mut scratch,
+                scratch,
                 &mut stats,
             );
         }
@@ -590,6 +583,7 @@ impl<T: Real, const K: usize> Job for WeightedColJob<'_, '_, '_, '_, T, K> {
                     problem: p,
                     c,
                     hc,
+                    scratch,
                     l2,
                     w1,
                     ..
@@ -597,7 +591,6 @@ impl<T: Real, const K: usize> Job for WeightedColJob<'_, '_, '_, '_, T, K> {
             weights,
         } = self;
         let k = if K == 0 { p.k } else { K };
-        let mut scratch = Scratch::new(k);
         let (i0, i1) = (p.item_bounds[c], p.item_bounds[c + 1]);
         let mut sq = 0.0;
         let mut bad = None;
@@ -613,7 +606,7 @@ impl<T: Real, const K: usize> Job for WeightedColJob<'_, '_, '_, '_, T, K> {
                 &p.col_pos[s..e],
                 weights,
                 l2,
-                &mut scratch,
+                scratch,
             );
             if !finite && bad.is_none() {
                 bad = Some(i);

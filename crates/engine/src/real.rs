@@ -44,6 +44,13 @@ pub trait Real:
     const HALF: Self;
     /// The division guard [`EPS`](crate::numeric::EPS) in this type.
     const EPS: Self;
+    /// Accumulator lanes of a dot product (see `kernels::dot_lanes`): 4 for `f64` (the
+    /// engine's historical order), 8 for `f32` (one 256-bit register).
+    const DOT_LANES: usize;
+    /// `self * b + c`: two roundings for `f64` (the historical bits), one fused rounding for
+    /// `f32` (`f32::mul_add`: an FMA instruction on the AVX2 and AVX-512 paths and on aarch64;
+    /// the C library's `fmaf`, slower but exact, on an x86-64 CPU without FMA).
+    fn madd(self, b: Self, c: Self) -> Self;
     /// The nearest value of this type.
     fn from_f64(x: f64) -> Self;
     /// The exact `f64` value.
@@ -54,8 +61,6 @@ pub trait Real:
     fn abs(self) -> Self;
     /// The larger of the two (IEEE `maxNum`, as `f64::max`).
     fn max(self, other: Self) -> Self;
-    /// The smaller of the two (IEEE `minNum`, as `f64::min`).
-    fn min(self, other: Self) -> Self;
     /// Whether neither NaN nor infinite.
     fn is_finite(self) -> bool;
     /// `f64` values in this type: borrowed for `f64`, a rounded copy for `f32`.
@@ -74,6 +79,11 @@ impl Real for f64 {
     const TWO: f64 = 2.0;
     const HALF: f64 = 0.5;
     const EPS: f64 = crate::kernels::EPS;
+    const DOT_LANES: usize = 4;
+    #[inline(always)]
+    fn madd(self, b: f64, c: f64) -> f64 {
+        self * b + c
+    }
     #[inline(always)]
     fn from_f64(x: f64) -> f64 {
         x
@@ -93,10 +103,6 @@ impl Real for f64 {
     #[inline(always)]
     fn max(self, other: f64) -> f64 {
         f64::max(self, other)
-    }
-    #[inline(always)]
-    fn min(self, other: f64) -> f64 {
-        f64::min(self, other)
     }
     #[inline(always)]
     fn is_finite(self) -> bool {
@@ -123,6 +129,11 @@ impl Real for f32 {
     const HALF: f32 = 0.5;
     // 1e-12 is a normal f32 (the smallest is about 1.2e-38): the same guard.
     const EPS: f32 = crate::kernels::EPS as f32;
+    const DOT_LANES: usize = 8;
+    #[inline(always)]
+    fn madd(self, b: f32, c: f32) -> f32 {
+        self.mul_add(b, c)
+    }
     #[inline(always)]
     fn from_f64(x: f64) -> f32 {
         x as f32
@@ -142,10 +153,6 @@ impl Real for f32 {
     #[inline(always)]
     fn max(self, other: f32) -> f32 {
         f32::max(self, other)
-    }
-    #[inline(always)]
-    fn min(self, other: f32) -> f32 {
-        f32::min(self, other)
     }
     #[inline(always)]
     fn is_finite(self) -> bool {
