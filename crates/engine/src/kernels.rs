@@ -63,31 +63,11 @@ fn dot_lanes<T: Real>(a: &[T], b: &[T], n: usize) -> [T; 4] {
     q
 }
 
-/// [`dot_lanes`] over arrays of a known length (so LLVM unrolls it completely and keeps the
-/// lanes in registers): the same operations in the same order.
+/// [`dot_lanes`] over arrays of a known length: inlined with `n = K` a constant, so LLVM
+/// unrolls it completely and keeps the lanes in registers.
 #[inline(always)]
 fn dot_lanes_k<T: Real, const K: usize>(a: &[T; K], b: &[T; K]) -> [T; 4] {
-    let wide = T::DOT_LANES;
-    let full = K / wide;
-    let mut acc = [T::ZERO; 8];
-    for c in 0..full {
-        for l in 0..wide {
-            acc[l] = a[wide * c + l].madd(b[wide * c + l], acc[l]);
-        }
-    }
-    let mut q = [acc[0], acc[1], acc[2], acc[3]];
-    if wide == 8 {
-        for l in 0..4 {
-            q[l] = acc[l] + acc[l + 4];
-        }
-        let at = wide * full;
-        if K - at >= 4 {
-            for l in 0..4 {
-                q[l] = a[at + l].madd(b[at + l], q[l]);
-            }
-        }
-    }
-    q
+    dot_lanes(a, b, K)
 }
 
 /// The four partial sums of a dot product combined: `(q0 + q2) + (q1 + q3)`.
@@ -1709,6 +1689,20 @@ mod tests {
         ranks!(1, 3, 4, 5, 8, 11, 12, 16, 19, 20, 24, 28, 31, 32, 40);
     }
 
+    /// [`ignore_row`] with its compile-time parameters chosen.
+    type RowKernel<T> = fn(
+        usize,
+        &[T],
+        &mut [T],
+        &[T],
+        &[u32],
+        &[T],
+        &mut [u8],
+        RowRule,
+        &mut Scratch<T>,
+        &mut RowStats,
+    );
+
     /// One user's row with rank `K` and with the run-time rank: flags, statistics and the new
     /// factors, bit for bit.
     fn rows_agree<S: Simd, T: Real, const K: usize>(rule: RowRule) {
@@ -1725,33 +1719,23 @@ mod tests {
             } else {
                 &mut []
             };
-            if known {
-                ignore_row::<S, T, K, true>(
-                    0,
-                    &w0,
-                    &mut w1,
-                    &h,
-                    &items,
-                    &vals,
-                    flags_arg,
-                    rule,
-                    &mut scratch,
-                    &mut st,
-                );
+            let kernel: RowKernel<T> = if known {
+                ignore_row::<S, T, K, true>
             } else {
-                ignore_row::<S, T, 0, true>(
-                    0,
-                    &w0,
-                    &mut w1,
-                    &h,
-                    &items,
-                    &vals,
-                    flags_arg,
-                    rule,
-                    &mut scratch,
-                    &mut st,
-                );
-            }
+                ignore_row::<S, T, 0, true>
+            };
+            kernel(
+                0,
+                &w0,
+                &mut w1,
+                &h,
+                &items,
+                &vals,
+                flags_arg,
+                rule,
+                &mut scratch,
+                &mut st,
+            );
             let bits: Vec<u64> = w1.iter().map(|x| x.to_f64().to_bits()).collect();
             (
                 bits,
