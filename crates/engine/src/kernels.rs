@@ -106,7 +106,7 @@ pub(crate) fn dot_k<T: Real, const K: usize>(a: &[T], b: &[T]) -> T {
     }
     let a: &[T; K] = a[..K].try_into().expect("K values");
     let b: &[T; K] = b[..K].try_into().expect("K values");
-    dot_finish(dot_lanes_k(a, b), a, b, dot_tail(T::DOT_LANES, K), K)
+    dot_arrays(a, b)
 }
 
 /// `out_p = f . rows[idx_p]` for every entry: the independent dot products of a row or
@@ -132,14 +132,7 @@ fn dots<S: Simd, T: Real, const K: usize>(
         Some(f) if S::SPLIT_DOTS => {
             let lanes = &mut lanes[..idx.len()];
             for (p, (t, &r)) in lanes.iter_mut().zip(idx).enumerate() {
-                if let Some(&ahead) = idx.get(p + PREFETCH_AHEAD) {
-                    let at = ahead as usize * K;
-                    prefetch(rows, at);
-                    prefetch(rows, at + K - 1);
-                }
-                let start = r as usize * K;
-                let b: &[T; K] = rows[start..start + K].try_into().expect("K values");
-                *t = dot_lanes_k(&f, b);
+                *t = dot_lanes_k(&f, gathered_row::<T, K>(rows, idx, p, r));
             }
             let tail = dot_tail(T::DOT_LANES, K);
             if tail == K {
@@ -906,22 +899,29 @@ fn judge_gather_as<T: Real, const K: usize, const MARK: bool, const CLIP: bool>(
     n - flagged
 }
 
-/// The dot product `f . row` ([`dot_k`]'s operations in its order), with `f` and `row` arrays.
+/// The dot product `f . row` of two arrays of a known length: [`dot_t`]'s operations in its
+/// order, unrolled.
 #[inline(always)]
 fn dot_arrays<T: Real, const K: usize>(f: &[T; K], row: &[T; K]) -> T {
     dot_finish(dot_lanes_k(f, row), f, row, dot_tail(T::DOT_LANES, K), K)
 }
 
-/// Factor row `r` of `rows` (rank `K`) as an array, after asking for the row
-/// [`PREFETCH_AHEAD`] entries on in `idx` (from position `p`).
+/// Factor row `r = idx[p]` of `rows` (rank `K`) as an array, after asking for the row
+/// [`PREFETCH_AHEAD`] entries further on in `idx`. The caller passes `r`, which it has read
+/// already (a second read of `idx[p]` would cost a bounds check in the hot loop).
 #[inline(always)]
-fn gathered_row<'r, T: Real, const K: usize>(rows: &'r [T], idx: &[u32], p: usize) -> &'r [T; K] {
+fn gathered_row<'r, T: Real, const K: usize>(
+    rows: &'r [T],
+    idx: &[u32],
+    p: usize,
+    r: u32,
+) -> &'r [T; K] {
     if let Some(&ahead) = idx.get(p + PREFETCH_AHEAD) {
         let at = ahead as usize * K;
         prefetch(rows, at);
         prefetch(rows, at + K - 1);
     }
-    let o = idx[p] as usize * K;
+    let o = r as usize * K;
     rows[o..o + K].try_into().expect("K values")
 }
 
@@ -947,12 +947,12 @@ fn predict_gather<T: Real, const K: usize>(
     // The next flagged user (none: `u32::MAX`, which is no user's index).
     let mut flagged = flagged.iter();
     let mut next = flagged.next().copied().unwrap_or(u32::MAX);
-    for p in 0..n {
-        if idx[p] == next {
+    for (p, &r) in idx.iter().enumerate() {
+        if r == next {
             next = flagged.next().copied().unwrap_or(u32::MAX);
             continue;
         }
-        let row = gathered_row::<T, K>(rows, idx, p);
+        let row = gathered_row::<T, K>(rows, idx, p, r);
         let (v, x) = (values[p], dot_arrays(f, row));
         for j in 0..K {
             sa[j] = v.madd(row[j], sa[j]);
