@@ -319,6 +319,12 @@ impl Algorithm {
                 | Algorithm::ReplaceCorruptNoInterp
         )
     }
+
+    /// Whether the column pass is the masked update of the ignore kernels, which skips the
+    /// entries the flags mark (every algorithm but the replace variants, `huber` and `l1`).
+    pub(crate) fn column_pass_ignores(self) -> bool {
+        !self.replaces() && !matches!(self, Algorithm::Huber | Algorithm::L1)
+    }
 }
 
 impl fmt::Display for Algorithm {

@@ -388,6 +388,8 @@ struct State<T> {
     flags: Vec<u8>,
     /// `flags` by item, for the column pass of the ignore kernels.
     flagged: FlaggedByItem,
+    /// Whether the last row pass regrouped its flags into `flagged` already.
+    flagged_fresh: bool,
     /// Per-entry values of the robust baselines (CSR order; empty for the paper's five):
     /// `huber`'s and `l1`'s weights of the current iteration, `trimmed`'s squared residuals.
     weights: Vec<T>,
@@ -614,6 +616,7 @@ impl<T: Real> Run<'_, '_, T> {
                 Vec::new()
             },
             flagged: FlaggedByItem::default(),
+            flagged_fresh: false,
             weights: if self.params.algorithm().is_robust_baseline() {
                 vec![T::ZERO; problem.nnz()]
             } else {
@@ -653,8 +656,10 @@ impl<T: Real> Run<'_, '_, T> {
                     &st.h,
                     &mut st.flags,
                     &mut [],
+                    Some(&mut st.flagged),
                 )
             });
+            st.flagged_fresh = true;
             rs.bad_row = update.bad_row;
             return rs;
         }
@@ -683,6 +688,10 @@ impl<T: Real> Run<'_, '_, T> {
         } else {
             RowKind::Ignore
         };
+        // The flags by item the column pass of the ignore kernels needs, regrouped chunk by
+        // chunk while the row pass's flags are in cache.
+        st.flagged_fresh = self.params.algorithm().column_pass_ignores();
+        let flagged = st.flagged_fresh.then_some(&mut st.flagged);
         exec.run(|| {
             problem.row_pass::<K, true>(
                 exec.isa,
@@ -693,6 +702,7 @@ impl<T: Real> Run<'_, '_, T> {
                 &st.h,
                 &mut st.flags,
                 &mut st.weights,
+                flagged,
             )
         })
     }
@@ -730,6 +740,7 @@ impl<T: Real> Run<'_, '_, T> {
                 &st.h,
                 &mut st.flags,
                 &mut st.weights,
+                None,
             )
         })
     }
@@ -751,6 +762,7 @@ impl<T: Real> Run<'_, '_, T> {
                 &st.h,
                 &mut [],
                 &mut st.weights,
+                None,
             )
         });
         let drop = crate::trim::trim_count(p.trim_fraction(), problem.nnz());
@@ -797,14 +809,16 @@ impl<T: Real> Run<'_, '_, T> {
                 mark: rule.mark,
                 flagged_weight: rule.flagged_weight,
             }
-        } else if matches!(self.params.algorithm(), Algorithm::Huber | Algorithm::L1) {
-            // The row pass's weights; `trimmed` stores squared residuals there and masks by its
-            // flags (the ignore kernel).
+        } else if !self.params.algorithm().column_pass_ignores() {
+            // The row pass's weights (`huber`, `l1`); `trimmed` stores squared residuals there
+            // and masks by its flags (the ignore kernel).
             ColKind::Weighted {
                 weights: &st.weights,
             }
         } else {
-            exec.run(|| problem.flagged_by_item(&st.flags, &mut st.flagged));
+            if !std::mem::take(&mut st.flagged_fresh) {
+                exec.run(|| problem.flagged_by_item(&st.flags, &mut st.flagged));
+            }
             ColKind::Ignore {
                 flagged: &st.flagged,
             }

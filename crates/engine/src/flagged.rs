@@ -4,9 +4,11 @@
 //! CSC order, and reading each rating's flag through the CSC -> CSR map is one random read per
 //! rating over an array of one byte per rating, which misses the cache once the data outgrow
 //! it (a tenth of the column pass's time at 1M ratings, a quarter at 25M). Flags are few, so the
-//! column pass instead gets each item's flagged entries as a sorted list of users, built by one
-//! sequential scan of the flags: [`FlaggedByItem`]. The masks, and hence the sums, are the
-//! same as through the map.
+//! column pass instead gets each item's flagged entries as a sorted list of users:
+//! [`FlaggedByItem`]. The masks, and hence the sums, are the same as through the map. The row
+//! passes that write the flags regroup them chunk by chunk as they go ([`flagged_pairs`] on
+//! flags still in cache); a separate scan of all the flags ([`FlaggedByItem::rebuild`]) reads
+//! them back from memory once they outgrow the caches, 3% of an iteration at 25M ratings.
 
 use rayon::prelude::*;
 
@@ -47,16 +49,27 @@ impl FlaggedByItem {
         flags: &[u8],
         user_bounds: &[usize],
     ) {
-        self.users.clear();
-        self.ptr.clear();
         if flags.is_empty() {
+            self.users.clear();
+            self.ptr.clear();
             return;
         }
         debug_assert_eq!(flags.len(), rows.idx.len());
         let per_chunk: Vec<Vec<(u32, u32)>> = user_bounds
             .par_windows(2)
-            .map(|b| flagged_pairs(rows, flags, b[0]..b[1]))
+            .map(|b| {
+                let chunk = rows.ptr[b[0]] as usize..rows.ptr[b[1]] as usize;
+                flagged_pairs(rows, &flags[chunk], b[0]..b[1])
+            })
             .collect();
+        self.rebuild_from_pairs(m, &per_chunk);
+    }
+
+    /// Rebuilds the lists over `m` items from the [`flagged_pairs`] of consecutive chunks of
+    /// users, in user order.
+    pub(crate) fn rebuild_from_pairs(&mut self, m: usize, per_chunk: &[Vec<(u32, u32)>]) {
+        self.users.clear();
+        self.ptr.clear();
         let total: usize = per_chunk.iter().map(Vec::len).sum();
         if total == 0 {
             return;
@@ -79,33 +92,50 @@ impl FlaggedByItem {
     }
 }
 
-/// The `(item, user)` pairs of the flagged ratings of `users`, in CSR order.
-fn flagged_pairs(
+/// The `(item, user)` pairs of the flagged ratings of the consecutive `users`, in CSR order;
+/// `f` are their flags (the range of the CSR's flags from the first user's row to the last's).
+pub(crate) fn flagged_pairs(
     rows: &Compressed<'_>,
-    flags: &[u8],
+    f: &[u8],
     users: std::ops::Range<usize>,
 ) -> Vec<(u32, u32)> {
+    // The users' flags are one range, scanned as such: flags are few, and a test of 32 of
+    // them at a time skips the long runs of zeros without a loop per user, which cost more
+    // than the scan itself once rows are short and many (160,000 users at 25M ratings).
+    let start = rows.ptr[users.start] as usize;
+    debug_assert_eq!(f.len(), rows.ptr[users.end] as usize - start);
     let mut out = Vec::new();
-    for u in users {
-        let (s, e) = (rows.ptr[u] as usize, rows.ptr[u + 1] as usize);
-        let (f, items) = (&flags[s..e], &rows.idx[s..e]);
-        // Eight flags at a time: one test per word, then one step per flag (a branch per byte
-        // would be mispredicted on every flag).
-        let words = f.chunks_exact(8);
-        let tail = words.remainder();
-        for (c, w) in words.enumerate() {
-            let mut w = u64::from_le_bytes(w.try_into().expect("8 bytes"));
+    // The user of the entries being scanned: advanced as the flags found pass its row's end.
+    let mut u = users.start;
+    let mut found = |p: usize| {
+        let at = start + p;
+        while rows.ptr[u + 1] as usize <= at {
+            u += 1;
+        }
+        out.push((rows.idx[at], u as u32));
+    };
+    let blocks = f.chunks_exact(32);
+    let tail = blocks.remainder();
+    for (c, block) in blocks.enumerate() {
+        let words: [u64; 4] = std::array::from_fn(|j| {
+            u64::from_le_bytes(block[8 * j..8 * j + 8].try_into().expect("8 bytes"))
+        });
+        if words.iter().fold(0, |a, w| a | w) == 0 {
+            continue;
+        }
+        for (j, mut w) in words.into_iter().enumerate() {
+            // One step per flag (a branch per byte would be mispredicted on every flag).
             while w != 0 {
                 let b = w.trailing_zeros() as usize / 8;
-                out.push((items[8 * c + b], u as u32));
+                found(32 * c + 8 * j + b);
                 w &= !(0xff << (8 * b));
             }
         }
-        let base = f.len() - tail.len();
-        for (p, &x) in tail.iter().enumerate() {
-            if x != 0 {
-                out.push((items[base + p], u as u32));
-            }
+    }
+    let base = f.len() - tail.len();
+    for (p, &x) in tail.iter().enumerate() {
+        if x != 0 {
+            found(base + p);
         }
     }
     out

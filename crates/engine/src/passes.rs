@@ -8,7 +8,7 @@
 use cnmf_ratings::Ratings;
 use rayon::prelude::*;
 
-use crate::flagged::FlaggedByItem;
+use crate::flagged::{flagged_pairs, FlaggedByItem};
 use crate::isa::{Isa, Job, Simd};
 use crate::kernels::{
     guarded_row, ignore_col, ignore_row, replace_col, replace_row, robust_row, weighted_col, Guard,
@@ -133,7 +133,8 @@ impl<'a, T: Real> Problem<'a, T> {
     /// set) and, when `UPDATE`, the new user factors in `w1`. `K` is the rank when it is a
     /// compile-time constant, 0 otherwise. Each chunk runs on `isa`. `weights` (CSR order) is
     /// empty except under a robust rule, which writes each entry's weight (or squared residual)
-    /// there.
+    /// there. With `flagged`, the pass also regroups the flags by item there, as
+    /// [`Problem::flagged_by_item`] would (each chunk's flags while they are in cache).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn row_pass<const K: usize, const UPDATE: bool>(
         &self,
@@ -145,10 +146,12 @@ impl<'a, T: Real> Problem<'a, T> {
         h: &[T],
         flags: &mut [u8],
         weights: &mut [T],
+        flagged: Option<&mut FlaggedByItem>,
     ) -> RowStats {
         debug_assert!(K == 0 || K == self.k);
         let k = if K == 0 { self.k } else { K };
         let pos_bounds = self.user_pos_bounds();
+        let regroup = flagged.is_some() && !flags.is_empty();
         let chunks: Vec<RowChunk<'_, T>> = {
             let w1s = split_at_cuts(w1, &self.user_bounds, k);
             let fs = split_at_cuts(flags, &pos_bounds, 1);
@@ -160,14 +163,14 @@ impl<'a, T: Real> Problem<'a, T> {
                 .map(|(c, ((a, b), d))| (c, a, b, d))
                 .collect()
         };
-        let per_chunk: Vec<RowStats> = chunks
+        let per_chunk: Vec<(RowStats, Vec<(u32, u32)>)> = chunks
             .into_par_iter()
             .map_init(
                 || Scratch::new(k),
-                |scratch, chunk| {
+                |scratch, (c, w1c, fc, cc)| {
                     let job = RowJob::<T, K, UPDATE> {
                         problem: self,
-                        chunk,
+                        chunk: (c, w1c, &mut *fc, cc),
                         scratch,
                         kind,
                         rule,
@@ -176,16 +179,27 @@ impl<'a, T: Real> Problem<'a, T> {
                     };
                     // The robust baselines' rows are a job of their own, so that the ignore and
                     // replace variants' job compiles exactly as without them.
-                    match (kind, rule.robust) {
+                    let stats = match (kind, rule.robust) {
                         (RowKind::Ignore, Some(robust)) => isa.run(RobustRowJob { job, robust }),
                         _ => isa.run(job),
-                    }
+                    };
+                    let pairs = if regroup {
+                        let users = self.user_bounds[c]..self.user_bounds[c + 1];
+                        flagged_pairs(&self.view.rows, fc, users)
+                    } else {
+                        Vec::new()
+                    };
+                    (stats, pairs)
                 },
             )
             .collect();
         let mut total = RowStats::default();
-        for s in &per_chunk {
+        for (s, _) in &per_chunk {
             total.add(s);
+        }
+        if let Some(out) = flagged {
+            let pairs: Vec<Vec<(u32, u32)>> = per_chunk.into_iter().map(|(_, p)| p).collect();
+            out.rebuild_from_pairs(self.m, &pairs);
         }
         total
     }
