@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use crate::numeric::Compressed;
 
 /// Users of each item's flagged ratings, ascending: a CSC of the flagged entries only.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 pub(crate) struct FlaggedByItem {
     /// `users[ptr[i]..ptr[i + 1]]` are item `i`'s; empty when nothing is flagged.
     ptr: Vec<u32>,

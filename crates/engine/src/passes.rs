@@ -630,3 +630,78 @@ impl<T: Real, const K: usize> Job for WeightedColJob<'_, '_, '_, '_, T, K> {
         (sq, bad)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cnmf_ratings::{DuplicatePolicy, IdMap, RatingScale, Triple};
+    use std::sync::Arc;
+
+    /// 3,000 users x 60 items, a third observed (several chunks of users), ratings 1 to 5.
+    fn data() -> Ratings {
+        let (n, m) = (3000usize, 60usize);
+        let triples: Vec<Triple> = (0..n)
+            .flat_map(|u| {
+                (0..m)
+                    .filter(move |i| (u * 7 + i * 3) % 3 == 0)
+                    .map(move |i| Triple {
+                        user: u as u32,
+                        item: i as u32,
+                        value: ((u * 5 + i * 11) % 5 + 1) as f64,
+                    })
+            })
+            .collect();
+        let (users, items) = (IdMap::sequential(n), IdMap::sequential(m));
+        Ratings::from_triples(
+            Arc::new(users),
+            Arc::new(items),
+            RatingScale::MOVIELENS,
+            &triples,
+            DuplicatePolicy::Error,
+        )
+        .expect("valid triples")
+    }
+
+    #[test]
+    fn the_row_pass_regroups_its_flags_as_a_scan_of_them_would() {
+        let data = data();
+        let k = 4;
+        let p = Problem::<f64>::new(&data, k);
+        assert!(p.user_bounds.len() > 3, "several chunks");
+        let w0: Vec<f64> = (0..p.n * k).map(|x| 0.3 + (x % 7) as f64 * 0.1).collect();
+        let h: Vec<f64> = (0..p.m * k).map(|x| 0.2 + (x % 5) as f64 * 0.1).collect();
+        let mut w1 = vec![0.0; p.n * k];
+        let mut flags = vec![0u8; p.nnz()];
+        let rule = RowRule {
+            lambda: Some(1.0),
+            mark: Some(1.0),
+            robust: None,
+            flagged_weight: 0.0,
+            l2: L2 {
+                value: 0.0,
+                per_rating: false,
+            },
+        };
+        let mut regrouped = FlaggedByItem::default();
+        let stats = p.row_pass::<0, true>(
+            Isa::Portable,
+            RowKind::Ignore,
+            rule,
+            &w0,
+            &mut w1,
+            &h,
+            &mut flags,
+            &mut [],
+            Some(&mut regrouped),
+        );
+        assert!(
+            stats.flagged > 0 && stats.flagged < p.nnz(),
+            "{}",
+            stats.flagged
+        );
+        let mut scanned = FlaggedByItem::default();
+        p.flagged_by_item(&flags, &mut scanned);
+        assert_eq!(regrouped, scanned);
+        assert_eq!(regrouped.len(), stats.flagged);
+    }
+}
