@@ -37,6 +37,7 @@ pub struct FitOptions<'a> {
     pub(crate) validation: Option<&'a [Triple]>,
     pub(crate) observer: ObserverSlot<'a>,
     pub(crate) isa: Option<Isa>,
+    pub(crate) column_tiles: Option<usize>,
 }
 
 impl<'a> FitOptions<'a> {
@@ -76,6 +77,16 @@ impl<'a> FitOptions<'a> {
         self.isa = Some(isa);
         self
     }
+
+    /// Testing and benchmarking hook, not part of the stable API: runs the column pass of the
+    /// algorithms that ignore flagged entries in `tiles` ranges of users (1: untiled), in either
+    /// precision, instead of the engine's choice (tiles once the user factors pass 8 MiB). The
+    /// results are the same bits either way. Ignored by the other algorithms.
+    #[doc(hidden)]
+    pub fn column_tiles(mut self, tiles: usize) -> Self {
+        self.column_tiles = Some(tiles.max(1));
+        self
+    }
 }
 
 impl std::fmt::Debug for FitOptions<'_> {
@@ -88,6 +99,7 @@ impl std::fmt::Debug for FitOptions<'_> {
             .field("validation", &self.validation.map(<[Triple]>::len))
             .field("observer", &self.observer.is_some())
             .field("isa", &self.isa)
+            .field("column_tiles", &self.column_tiles)
             .finish()
     }
 }
@@ -181,12 +193,13 @@ impl ValidNmfParams {
             options.validation.filter(|v| !v.is_empty()),
             options.observer,
         );
+        let tiles = options.column_tiles;
         let out = match self.precision() {
             Precision::F64 => run_in::<f64>(
-                self, data, exec, scale, validation, &screened, held, factors, observer,
+                self, data, exec, tiles, scale, validation, &screened, held, factors, observer,
             )?,
             Precision::F32 => run_in::<f32>(
-                self, data, exec, scale, validation, &screened, held, factors, observer,
+                self, data, exec, tiles, scale, validation, &screened, held, factors, observer,
             )?,
         };
         let mut model = finish_model(self, data, out, &screened);
@@ -258,12 +271,14 @@ struct RunOutput {
     kept_iteration: usize,
 }
 
-/// Runs the iterations on `data` in precision `T` (see [`dispatch_rank`]).
+/// Runs the iterations on `data` in precision `T` (see [`dispatch_rank`]); `tiles` overrides
+/// the engine's choice of column tiles ([`FitOptions::column_tiles`]).
 #[allow(clippy::too_many_arguments)]
 fn run_in<T: Real>(
     params: &ValidNmfParams,
     data: &Ratings,
     exec: Exec<'_>,
+    tiles: Option<usize>,
     scale: RatingScale,
     validation: Option<&[Triple]>,
     screened: &[bool],
@@ -272,7 +287,12 @@ fn run_in<T: Real>(
     observer: ObserverSlot<'_>,
 ) -> Result<RunOutput, EngineError> {
     let k = params.rank();
-    let problem = Problem::<T>::new(data, k);
+    let ignores = params.algorithm().column_pass_ignores();
+    let tiles = match tiles {
+        Some(t) if ignores => t,
+        _ => crate::tiles::default_tiles::<T>(data.n_users(), k, ignores),
+    };
+    let problem = exec.run(|| Problem::<T>::new(data, k, tiles));
     let run = Run {
         params,
         problem: &problem,
@@ -390,6 +410,8 @@ struct State<T> {
     flagged: FlaggedByItem,
     /// Whether the last row pass regrouped its flags into `flagged` already.
     flagged_fresh: bool,
+    /// The tiled column pass's running sums ([`crate::tiles`]; empty when untiled).
+    col_sums: Vec<T>,
     /// Per-entry values of the robust baselines (CSR order; empty for the paper's five):
     /// `huber`'s and `l1`'s weights of the current iteration, `trimmed`'s squared residuals.
     weights: Vec<T>,
@@ -617,6 +639,7 @@ impl<T: Real> Run<'_, '_, T> {
             },
             flagged: FlaggedByItem::default(),
             flagged_fresh: false,
+            col_sums: Vec::new(),
             weights: if self.params.algorithm().is_robust_baseline() {
                 vec![T::ZERO; problem.nnz()]
             } else {
@@ -824,8 +847,16 @@ impl<T: Real> Run<'_, '_, T> {
             }
         };
         let l2_h = self.params.penalty(self.params.l2_h());
-        let (h_sq, bad_item) =
-            exec.run(|| problem.col_pass::<K>(exec.isa, col_kind, l2_h, &st.w_next, &mut st.h));
+        let (h_sq, bad_item) = exec.run(|| {
+            problem.col_pass::<K>(
+                exec.isa,
+                col_kind,
+                l2_h,
+                &st.w_next,
+                &mut st.h,
+                &mut st.col_sums,
+            )
+        });
         if let Some(i) = bad_item {
             return Err(EngineError::NotFinite {
                 what: format!("item factors of item {i}"),

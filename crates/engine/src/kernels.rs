@@ -1393,12 +1393,79 @@ pub(crate) fn ignore_col<S: Simd, T: Real, const K: usize>(
             return mu_update_in_place(h, &scratch.num[..k], &scratch.den[..k], l2.of(n));
         }
     }
+    // The sums move out of the scratch buffers for the call (no copy), which also uses them.
+    let (mut num, mut den) = (
+        std::mem::take(&mut scratch.num),
+        std::mem::take(&mut scratch.den),
+    );
+    ignore_col_sums::<S, T, K>(h, w1, users, values, flagged, &mut num, &mut den, scratch);
+    let finite = mu_update_in_place(h, &num[..k], &den[..k], l2.of(n));
+    (scratch.num, scratch.den) = (num, den);
+    finite
+}
+
+/// [`ignore_col`] on the users `lo..hi` of a column, whose entries there are `users` and
+/// `values` (`flagged`: all the column's flagged users, ascending; `n`: all its entries). The
+/// sums `Σ v w1_u` and `Σ x w1_u` continue from `sums` (the first `k` values, then the next
+/// `k`) in entry order and are left there; the `last` range of users also updates `h` from
+/// them. A column passed range by range, in order, gets the same bits as in one call.
+/// Returns whether the new values are finite.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) fn ignore_col_range<S: Simd, T: Real, const K: usize>(
+    h: &mut [T],
+    w1: &[T],
+    users: &[u32],
+    values: &[T],
+    flagged: &[u32],
+    (lo, hi): (u32, u32),
+    (n, last): (usize, bool),
+    sums: &mut [T],
+    l2: L2,
+    scratch: &mut Scratch<T>,
+) -> bool {
+    let k = if K == 0 { h.len() } else { K };
+    let h = &mut h[..k];
+    let from = flagged.partition_point(|&u| u < lo);
+    let to = from + flagged[from..].partition_point(|&u| u < hi);
+    let (num, den) = sums[..2 * k].split_at_mut(k);
+    if !users.is_empty() {
+        ignore_col_sums::<S, T, K>(h, w1, users, values, &flagged[from..to], num, den, scratch);
+    }
+    if !last || flagged.len() >= n {
+        return true;
+    }
+    mu_update_in_place(h, num, den, l2.of(n))
+}
+
+/// The sums of [`ignore_col`] over `users` (with `flagged` among them, ascending), added on to
+/// `num` and `den` in entry order. `h` is the item's factors before the update.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn ignore_col_sums<S: Simd, T: Real, const K: usize>(
+    h: &[T],
+    w1: &[T],
+    users: &[u32],
+    values: &[T],
+    flagged: &[u32],
+    num: &mut [T],
+    den: &mut [T],
+    scratch: &mut Scratch<T>,
+) {
+    let k = h.len();
+    let n = users.len();
+    if judge_gathers::<S, T, K>() {
+        if let Some(f) = local::<T, K>(h) {
+            predict_gather::<T, K>(&f, w1, users, values, flagged, num, den);
+            return;
+        }
+    }
     // The flagged users not yet reached.
     let mut flagged = flagged;
     for s0 in (0..n).step_by(SEGMENT) {
         let s1 = n.min(s0 + SEGMENT);
         let (users, values) = (&users[s0..s1], &values[s0..s1]);
-        let Predicted { num, den, b, .. } = scratch.predict::<S, K>(h, w1, users);
+        let Predicted { b, .. } = scratch.predict::<S, K>(h, w1, users);
         let last = users[users.len() - 1];
         let here = flagged.partition_point(|&u| u <= last);
         // Flagged entries weigh 0 in the sums, and adding a zero term leaves these
@@ -1423,7 +1490,6 @@ pub(crate) fn ignore_col<S: Simd, T: Real, const K: usize>(
         flagged = &flagged[here..];
         gather_add2::<S, T, K>(w1, k, &users[from..], &values[from..], &b[from..], num, den);
     }
-    mu_update_in_place(h, &scratch.num[..k], &scratch.den[..k], l2.of(n))
 }
 
 /// One item's column under `huber` and `l1`, in place: [`ignore_col`] with the real weights

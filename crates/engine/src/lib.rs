@@ -118,6 +118,7 @@ mod params;
 mod passes;
 mod real;
 mod screen;
+mod tiles;
 mod trim;
 
 pub use algorithm::Algorithm;

@@ -11,11 +11,12 @@ use rayon::prelude::*;
 use crate::flagged::{flagged_pairs, FlaggedByItem};
 use crate::isa::{Isa, Job, Simd};
 use crate::kernels::{
-    guarded_row, ignore_col, ignore_row, replace_col, replace_row, robust_row, weighted_col, Guard,
-    Robust, RowRule, RowStats, Scratch, L2,
+    guarded_row, ignore_col, ignore_col_range, ignore_row, replace_col, replace_row, robust_row,
+    weighted_col, Guard, Robust, RowRule, RowStats, Scratch, L2,
 };
 use crate::numeric::{split_at_cuts, TwoWay};
 use crate::real::Real;
+use crate::tiles::UserTiles;
 use std::borrow::Cow;
 
 /// Target number of ratings per parallel chunk.
@@ -37,6 +38,9 @@ pub(crate) struct Problem<'a, T: Real> {
     col_pos: &'a [u32],
     user_bounds: Vec<usize>,
     item_bounds: Vec<usize>,
+    /// The columns by ranges of users, when the ignore kernels' column pass runs tile by tile
+    /// ([`crate::tiles`]).
+    user_tiles: Option<UserTiles>,
 }
 
 impl<T: Real> Problem<'_, T> {
@@ -98,9 +102,13 @@ pub(crate) enum ColKind<'g, T> {
 }
 
 impl<'a, T: Real> Problem<'a, T> {
-    pub(crate) fn new(data: &'a Ratings, k: usize) -> Problem<'a, T> {
+    /// The passes' view of `data` at rank `k`, with the columns cut into `tiles` ranges of
+    /// users when there is more than one ([`crate::tiles`]; only for the ignore kernels'
+    /// column pass).
+    pub(crate) fn new(data: &'a Ratings, k: usize, tiles: usize) -> Problem<'a, T> {
         let view = TwoWay::of_ratings(data);
         let row_val = T::from_f64_slice(view.rows.val);
+        let user_tiles = (tiles > 1).then(|| UserTiles::new(&view.cols, view.n, tiles));
         let col_val = T::from_f64_slice(view.cols.val);
         let user_bounds = bounds(&view.rows.ptr);
         let item_bounds = bounds(&view.cols.ptr);
@@ -114,6 +122,7 @@ impl<'a, T: Real> Problem<'a, T> {
             col_pos: data.csc_to_csr(),
             user_bounds,
             item_bounds,
+            user_tiles,
         }
     }
 
@@ -265,7 +274,7 @@ impl<'a, T: Real> Problem<'a, T> {
 
     /// The item half-step, in place on `h`, with the new user factors `w1`. Returns
     /// `(||H||^2 after the update, first item whose update is not finite)`. Each chunk runs on
-    /// `isa`.
+    /// `isa`. `sums` is a buffer the tiled pass keeps its running sums in between calls.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn col_pass<const K: usize>(
         &self,
@@ -274,8 +283,15 @@ impl<'a, T: Real> Problem<'a, T> {
         l2: L2,
         w1: &[T],
         h: &mut [T],
+        sums: &mut Vec<T>,
     ) -> (f64, Option<usize>) {
         debug_assert!(K == 0 || K == self.k);
+        if let Some(tiles) = &self.user_tiles {
+            let ColKind::Ignore { flagged } = kind else {
+                panic!("columns are tiled only for the ignore kernels' column pass");
+            };
+            return self.col_pass_tiled::<K>(isa, flagged, tiles, l2, w1, h, sums);
+        }
         let k = if K == 0 { self.k } else { K };
         let chunks: Vec<(usize, &mut [T])> = split_at_cuts(h, &self.item_bounds, k)
             .into_iter()
@@ -307,6 +323,154 @@ impl<'a, T: Real> Problem<'a, T> {
         for (s, b) in per_chunk {
             sq += s;
             bad = bad.or(b);
+        }
+        (sq, bad)
+    }
+}
+
+impl<T: Real> Problem<'_, T> {
+    /// The ignore kernels' column pass tile by tile of users ([`crate::tiles`]): each tile a
+    /// parallel pass over the chunks of items, each item's sums carried in `sums` from tile to
+    /// tile; the last tile updates `h`. The same bits as [`Problem::col_pass`] untiled.
+    #[allow(clippy::too_many_arguments)]
+    fn col_pass_tiled<const K: usize>(
+        &self,
+        isa: Isa,
+        flagged: &FlaggedByItem,
+        tiles: &UserTiles,
+        l2: L2,
+        w1: &[T],
+        h: &mut [T],
+        sums: &mut Vec<T>,
+    ) -> (f64, Option<usize>) {
+        let k = if K == 0 { self.k } else { K };
+        sums.resize(self.m * 2 * k, T::ZERO);
+        let mut out = (0.0, None);
+        for tile in 0..tiles.len() {
+            let chunks: Vec<TileChunk<'_, T>> =
+                split_at_cuts(&mut sums[..], &self.item_bounds, 2 * k)
+                    .into_iter()
+                    .zip(split_at_cuts(&mut *h, &self.item_bounds, k))
+                    .enumerate()
+                    .collect();
+            let per_chunk: Vec<(f64, Option<usize>)> = chunks
+                .into_par_iter()
+                .map_init(
+                    || Scratch::new(k),
+                    |scratch, (c, (sc, hc))| {
+                        let job = ColJob::<T, K> {
+                            problem: self,
+                            c,
+                            hc,
+                            scratch,
+                            kind: ColKind::Ignore { flagged },
+                            l2,
+                            w1,
+                        };
+                        isa.run(TileJob {
+                            job,
+                            tiles,
+                            tile,
+                            sc,
+                        })
+                    },
+                )
+                .collect();
+            if tile + 1 == tiles.len() {
+                for (s, b) in per_chunk {
+                    out.0 += s;
+                    out.1 = out.1.or(b);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Records item `i`'s new factors `hi` in a column pass's `(||H||^2, first item whose update
+/// is not finite)`, `weight` being its weight in the L2 penalty.
+#[inline(always)]
+fn item_done<T: Real>(
+    i: usize,
+    finite: bool,
+    weight: f64,
+    hi: &[T],
+    sq: &mut f64,
+    bad: &mut Option<usize>,
+) {
+    if !finite && bad.is_none() {
+        *bad = Some(i);
+    }
+    *sq += weight * crate::kernels::dot_t(hi, hi).to_f64();
+}
+
+/// A chunk of items of the tiled column pass: index, running sums, factors.
+type TileChunk<'s, T> = (usize, (&'s mut [T], &'s mut [T]));
+
+/// One chunk of items in one tile of [`Problem::col_pass_tiled`] (`job`'s kind is
+/// [`ColKind::Ignore`]): returns, on the last tile, `(||H_chunk||^2, first item whose update
+/// is not finite)`.
+struct TileJob<'p, 'a, 's, 'g, T: Real, const K: usize> {
+    job: ColJob<'p, 'a, 's, 'g, T, K>,
+    tiles: &'p UserTiles,
+    tile: usize,
+    /// The chunk's items' running sums, `2 k` each.
+    sc: &'s mut [T],
+}
+
+impl<T: Real, const K: usize> Job for TileJob<'_, '_, '_, '_, T, K> {
+    type Output = (f64, Option<usize>);
+
+    #[inline(always)]
+    fn run<S: Simd>(self) -> (f64, Option<usize>) {
+        let TileJob {
+            job:
+                ColJob {
+                    problem: p,
+                    c,
+                    hc,
+                    scratch,
+                    kind,
+                    l2,
+                    w1,
+                },
+            tiles,
+            tile,
+            sc,
+        } = self;
+        let ColKind::Ignore { flagged } = kind else {
+            unreachable!("tiles are for the ignore kernels' column pass")
+        };
+        let k = if K == 0 { p.k } else { K };
+        let last = tile + 1 == tiles.len();
+        let (i0, i1) = (p.item_bounds[c], p.item_bounds[c + 1]);
+        let mut sq = 0.0;
+        let mut bad = None;
+        for i in i0..i1 {
+            let o = (i - i0) * k;
+            let sums = &mut sc[2 * o..2 * o + 2 * k];
+            if tile == 0 {
+                sums.fill(T::ZERO);
+            }
+            let hi = &mut hc[o..o + k];
+            let r = tiles.range(tile, i);
+            let (users, values) = (&p.view.cols.idx[r.clone()], &p.col_val[r]);
+            let n = p.item_count(i);
+            let finite = ignore_col_range::<S, T, K>(
+                hi,
+                w1,
+                users,
+                values,
+                flagged.of_item(i),
+                tiles.users(tile),
+                (n, last),
+                sums,
+                l2,
+                scratch,
+            );
+            if last {
+                item_done(i, finite, l2.weight(n), hi, &mut sq, &mut bad);
+            }
         }
         (sq, bad)
     }
@@ -438,10 +602,7 @@ impl<T: Real, const K: usize> Job for ColJob<'_, '_, '_, '_, T, K> {
                     scratch,
                 ),
             };
-            if !finite && bad.is_none() {
-                bad = Some(i);
-            }
-            sq += l2.weight(e - s) * crate::kernels::dot_t(hi, hi).to_f64();
+            item_done(i, finite, l2.weight(e - s), hi, &mut sq, &mut bad);
         }
         (sq, bad)
     }
@@ -622,10 +783,7 @@ impl<T: Real, const K: usize> Job for WeightedColJob<'_, '_, '_, '_, T, K> {
                 l2,
                 scratch,
             );
-            if !finite && bad.is_none() {
-                bad = Some(i);
-            }
-            sq += l2.weight(e - s) * crate::kernels::dot_t(hi, hi).to_f64();
+            item_done(i, finite, l2.weight(e - s), hi, &mut sq, &mut bad);
         }
         (sq, bad)
     }
@@ -666,7 +824,7 @@ mod tests {
     fn the_row_pass_regroups_its_flags_as_a_scan_of_them_would() {
         let data = data();
         let k = 4;
-        let p = Problem::<f64>::new(&data, k);
+        let p = Problem::<f64>::new(&data, k, 1);
         assert!(p.user_bounds.len() > 3, "several chunks");
         let w0: Vec<f64> = (0..p.n * k).map(|x| 0.3 + (x % 7) as f64 * 0.1).collect();
         let h: Vec<f64> = (0..p.m * k).map(|x| 0.2 + (x % 5) as f64 * 0.1).collect();

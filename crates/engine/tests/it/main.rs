@@ -13,3 +13,4 @@ mod precision;
 mod properties;
 mod recovery;
 mod robust;
+mod tiles;
