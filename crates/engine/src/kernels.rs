@@ -1386,13 +1386,6 @@ pub(crate) fn ignore_col<S: Simd, T: Real, const K: usize>(
         return true;
     }
     scratch.clear_sums(k);
-    if judge_gathers::<S, T, K>() {
-        if let Some(f) = local::<T, K>(h) {
-            let (num, den) = (&mut scratch.num[..], &mut scratch.den[..]);
-            predict_gather::<T, K>(&f, w1, users, values, flagged, num, den);
-            return mu_update_in_place(h, &scratch.num[..k], &scratch.den[..k], l2.of(n));
-        }
-    }
     // The sums move out of the scratch buffers for the call (no copy), which also uses them.
     let (mut num, mut den) = (
         std::mem::take(&mut scratch.num),

@@ -290,7 +290,7 @@ impl<'a, T: Real> Problem<'a, T> {
             let ColKind::Ignore { flagged } = kind else {
                 panic!("columns are tiled only for the ignore kernels' column pass");
             };
-            return self.col_pass_tiled::<K>(isa, flagged, tiles, l2, w1, h, sums);
+            return sum_chunks(self.col_pass_tiled::<K>(isa, flagged, tiles, l2, w1, h, sums));
         }
         let k = if K == 0 { self.k } else { K };
         let chunks: Vec<(usize, &mut [T])> = split_at_cuts(h, &self.item_bounds, k)
@@ -318,20 +318,27 @@ impl<'a, T: Real> Problem<'a, T> {
                 },
             )
             .collect();
-        let mut sq = 0.0;
-        let mut bad = None;
-        for (s, b) in per_chunk {
-            sq += s;
-            bad = bad.or(b);
-        }
-        (sq, bad)
+        sum_chunks(per_chunk)
     }
+}
+
+/// A column pass's `(||H||^2, first item whose update is not finite)` from its chunks', in
+/// chunk order.
+fn sum_chunks(per_chunk: Vec<(f64, Option<usize>)>) -> (f64, Option<usize>) {
+    let mut sq = 0.0;
+    let mut bad = None;
+    for (s, b) in per_chunk {
+        sq += s;
+        bad = bad.or(b);
+    }
+    (sq, bad)
 }
 
 impl<T: Real> Problem<'_, T> {
     /// The ignore kernels' column pass tile by tile of users ([`crate::tiles`]): each tile a
     /// parallel pass over the chunks of items, each item's sums carried in `sums` from tile to
     /// tile; the last tile updates `h`. The same bits as [`Problem::col_pass`] untiled.
+    /// Returns the last tile's per-chunk results.
     #[allow(clippy::too_many_arguments)]
     fn col_pass_tiled<const K: usize>(
         &self,
@@ -342,10 +349,10 @@ impl<T: Real> Problem<'_, T> {
         w1: &[T],
         h: &mut [T],
         sums: &mut Vec<T>,
-    ) -> (f64, Option<usize>) {
+    ) -> Vec<(f64, Option<usize>)> {
         let k = if K == 0 { self.k } else { K };
         sums.resize(self.m * 2 * k, T::ZERO);
-        let mut out = (0.0, None);
+        let mut last = Vec::new();
         for tile in 0..tiles.len() {
             let chunks: Vec<TileChunk<'_, T>> =
                 split_at_cuts(&mut sums[..], &self.item_bounds, 2 * k)
@@ -353,7 +360,7 @@ impl<T: Real> Problem<'_, T> {
                     .zip(split_at_cuts(&mut *h, &self.item_bounds, k))
                     .enumerate()
                     .collect();
-            let per_chunk: Vec<(f64, Option<usize>)> = chunks
+            last = chunks
                 .into_par_iter()
                 .map_init(
                     || Scratch::new(k),
@@ -376,14 +383,8 @@ impl<T: Real> Problem<'_, T> {
                     },
                 )
                 .collect();
-            if tile + 1 == tiles.len() {
-                for (s, b) in per_chunk {
-                    out.0 += s;
-                    out.1 = out.1.or(b);
-                }
-            }
         }
-        out
+        last
     }
 }
 
