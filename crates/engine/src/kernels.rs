@@ -132,7 +132,7 @@ fn dots<S: Simd, T: Real, const K: usize>(
         Some(f) if S::SPLIT_DOTS => {
             let lanes = &mut lanes[..idx.len()];
             for (p, (t, &r)) in lanes.iter_mut().zip(idx).enumerate() {
-                *t = dot_lanes_k(&f, gathered_row::<T, K>(rows, idx, p, r));
+                *t = dot_lanes_k(&f, gathered_row::<T, u32, K>(rows, idx, p, r));
             }
             let tail = dot_tail(T::DOT_LANES, K);
             if tail == K {
@@ -389,6 +389,10 @@ pub(crate) struct Scratch<T> {
     /// Each entry's terms of the clipped loss and of the loss (see [`judge_segment`]).
     clip: Vec<T>,
     kept: Vec<T>,
+    /// A packed tile's entries of one column, unpacked for the general kernel
+    /// ([`ignore_col_packed`]).
+    users: Vec<u32>,
+    values: Vec<T>,
 }
 
 /// [`Scratch::predict`]'s view of the buffers: `num` and `den` (`k` values), the per-entry
@@ -416,6 +420,8 @@ impl<T: Real> Scratch<T> {
             lanes: vec![[T::ZERO; 4]; k],
             clip: Vec::new(),
             kept: Vec::new(),
+            users: Vec::new(),
+            values: Vec::new(),
         }
     }
 
@@ -438,6 +444,7 @@ impl<T: Real> Scratch<T> {
             lanes,
             clip,
             kept,
+            ..
         } = self;
         let b = &mut b[..n];
         dots::<S, T, K>(f, rows, idx, b, lanes);
@@ -910,50 +917,73 @@ fn dot_arrays<T: Real, const K: usize>(f: &[T; K], row: &[T; K]) -> T {
 /// [`PREFETCH_AHEAD`] entries further on in `idx`. The caller passes `r`, which it has read
 /// already (a second read of `idx[p]` would cost a bounds check in the hot loop).
 #[inline(always)]
-fn gathered_row<'r, T: Real, const K: usize>(
+fn gathered_row<'r, T: Real, I: Ix, const K: usize>(
     rows: &'r [T],
-    idx: &[u32],
+    idx: &[I],
     p: usize,
-    r: u32,
+    r: I,
 ) -> &'r [T; K] {
     if let Some(&ahead) = idx.get(p + PREFETCH_AHEAD) {
-        let at = ahead as usize * K;
+        let at = ahead.ix() * K;
         prefetch(rows, at);
         prefetch(rows, at + K - 1);
     }
-    let o = r as usize * K;
+    let o = r.ix() * K;
     rows[o..o + K].try_into().expect("K values")
+}
+
+/// An index into gathered factor rows: `u32` over all the rows, `u16` relative to the first
+/// row of a tile ([`crate::tiles::PackedTiles`]).
+pub(crate) trait Ix: Copy {
+    /// The row's index.
+    fn ix(self) -> usize;
+}
+
+impl Ix for u32 {
+    #[inline(always)]
+    fn ix(self) -> usize {
+        self as usize
+    }
+}
+
+impl Ix for u16 {
+    #[inline(always)]
+    fn ix(self) -> usize {
+        usize::from(self)
+    }
 }
 
 /// A whole column of [`ignore_col`] in one loop, for the ranks of [`judge_gathers`]: each
 /// gathered user row read once, for its prediction `x = f . w1_u` and both sums; the entries of
 /// the `flagged` users (ascending, a subset of `users`) are skipped, as adding their zero
 /// weights would leave the sums as they are. The same operations in the same order as the
-/// segments of [`ignore_col`].
+/// segments of [`ignore_col`]. `idx[p]` is user `base + idx[p]`, whose row is `rows[idx[p]]`;
+/// `value(p)` is entry `p`'s rating.
 #[inline(always)]
-fn predict_gather<T: Real, const K: usize>(
+#[allow(clippy::too_many_arguments)]
+fn predict_gather<T: Real, I: Ix, const K: usize>(
     f: &[T; K],
     rows: &[T],
-    idx: &[u32],
-    values: &[T],
+    idx: &[I],
+    value: impl Fn(usize) -> T,
     flagged: &[u32],
+    base: u32,
     num: &mut [T],
     den: &mut [T],
 ) {
-    let n = idx.len();
-    let values = &values[..n];
     let mut sa: [T; K] = num[..K].try_into().expect("K values");
     let mut sb: [T; K] = den[..K].try_into().expect("K values");
-    // The next flagged user (none: `u32::MAX`, which is no user's index).
+    // The next flagged user, as an index (none: `usize::MAX`, which is no entry's index).
     let mut flagged = flagged.iter();
-    let mut next = flagged.next().copied().unwrap_or(u32::MAX);
+    let mut following = || flagged.next().map_or(usize::MAX, |&u| (u - base) as usize);
+    let mut next = following();
     for (p, &r) in idx.iter().enumerate() {
-        if r == next {
-            next = flagged.next().copied().unwrap_or(u32::MAX);
+        if r.ix() == next {
+            next = following();
             continue;
         }
-        let row = gathered_row::<T, K>(rows, idx, p, r);
-        let (v, x) = (values[p], dot_arrays(f, row));
+        let row = gathered_row::<T, I, K>(rows, idx, p, r);
+        let (v, x) = (value(p), dot_arrays(f, row));
         for j in 0..K {
             sa[j] = v.madd(row[j], sa[j]);
             sb[j] = x.madd(row[j], sb[j]);
@@ -1417,14 +1447,92 @@ pub(crate) fn ignore_col_range<S: Simd, T: Real, const K: usize>(
     l2: L2,
     scratch: &mut Scratch<T>,
 ) -> bool {
+    let empty = users.is_empty();
+    sums_then_update::<T, K>(
+        h,
+        flagged,
+        (lo, hi),
+        (n, last),
+        sums,
+        l2,
+        |h, fl, num, den| {
+            if !empty {
+                ignore_col_sums::<S, T, K>(h, w1, users, values, fl, num, den, scratch);
+            }
+        },
+    )
+}
+
+/// [`ignore_col_range`] over tile `(lo, hi)`'s entries of a column in the packed form of
+/// [`crate::tiles::PackedTiles`]: users `lo + idx[p]`, ratings `table[code[p]]`. `w1` is all
+/// of the user factors. The same operations in the same order, hence the same bits.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) fn ignore_col_packed<S: Simd, T: Real, const K: usize>(
+    h: &mut [T],
+    w1: &[T],
+    (idx, code, table): (&[u16], &[u8], &[T; 256]),
+    flagged: &[u32],
+    (lo, hi): (u32, u32),
+    (n, last): (usize, bool),
+    sums: &mut [T],
+    l2: L2,
+    scratch: &mut Scratch<T>,
+) -> bool {
+    let code = &code[..idx.len()];
+    sums_then_update::<T, K>(
+        h,
+        flagged,
+        (lo, hi),
+        (n, last),
+        sums,
+        l2,
+        |h, fl, num, den| {
+            if idx.is_empty() {
+                return;
+            }
+            if judge_gathers::<S, T, K>() {
+                if let Some(f) = local::<T, K>(h) {
+                    let k = K;
+                    let rows = &w1[lo as usize * k..hi as usize * k];
+                    let value = |p: usize| table[usize::from(code[p])];
+                    predict_gather::<T, u16, K>(&f, rows, idx, value, fl, lo, num, den);
+                    return;
+                }
+            }
+            // The general kernel, on the entries unpacked.
+            let (mut users, mut values) = (
+                std::mem::take(&mut scratch.users),
+                std::mem::take(&mut scratch.values),
+            );
+            users.clear();
+            users.extend(idx.iter().map(|&u| lo + u32::from(u)));
+            values.clear();
+            values.extend(code.iter().map(|&c| table[usize::from(c)]));
+            ignore_col_sums::<S, T, K>(h, w1, &users, &values, fl, num, den, scratch);
+            (scratch.users, scratch.values) = (users, values);
+        },
+    )
+}
+
+/// The frame of [`ignore_col_range`]: `add` adds the range's entries on to the sums (given
+/// `h`, the range's flagged users and the two sums), then the `last` range updates `h`.
+#[inline(always)]
+fn sums_then_update<T: Real, const K: usize>(
+    h: &mut [T],
+    flagged: &[u32],
+    (lo, hi): (u32, u32),
+    (n, last): (usize, bool),
+    sums: &mut [T],
+    l2: L2,
+    add: impl FnOnce(&[T], &[u32], &mut [T], &mut [T]),
+) -> bool {
     let k = if K == 0 { h.len() } else { K };
     let h = &mut h[..k];
     let from = flagged.partition_point(|&u| u < lo);
     let to = from + flagged[from..].partition_point(|&u| u < hi);
     let (num, den) = sums[..2 * k].split_at_mut(k);
-    if !users.is_empty() {
-        ignore_col_sums::<S, T, K>(h, w1, users, values, &flagged[from..to], num, den, scratch);
-    }
+    add(h, &flagged[from..to], num, den);
     if !last || flagged.len() >= n {
         return true;
     }
@@ -1449,7 +1557,8 @@ fn ignore_col_sums<S: Simd, T: Real, const K: usize>(
     let n = users.len();
     if judge_gathers::<S, T, K>() {
         if let Some(f) = local::<T, K>(h) {
-            predict_gather::<T, K>(&f, w1, users, values, flagged, num, den);
+            let values = &values[..users.len()];
+            predict_gather::<T, u32, K>(&f, w1, users, |p| values[p], flagged, 0, num, den);
             return;
         }
     }

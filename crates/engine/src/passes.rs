@@ -11,12 +11,12 @@ use rayon::prelude::*;
 use crate::flagged::{flagged_pairs, FlaggedByItem};
 use crate::isa::{Isa, Job, Simd};
 use crate::kernels::{
-    guarded_row, ignore_col, ignore_col_range, ignore_row, replace_col, replace_row, robust_row,
-    weighted_col, Guard, Robust, RowRule, RowStats, Scratch, L2,
+    guarded_row, ignore_col, ignore_col_packed, ignore_col_range, ignore_row, replace_col,
+    replace_row, robust_row, weighted_col, Guard, Robust, RowRule, RowStats, Scratch, L2,
 };
 use crate::numeric::{split_at_cuts, TwoWay};
 use crate::real::Real;
-use crate::tiles::UserTiles;
+use crate::tiles::ColumnTiles;
 use std::borrow::Cow;
 
 /// Target number of ratings per parallel chunk.
@@ -39,8 +39,8 @@ pub(crate) struct Problem<'a, T: Real> {
     user_bounds: Vec<usize>,
     item_bounds: Vec<usize>,
     /// The columns by ranges of users, when the ignore kernels' column pass runs tile by tile
-    /// ([`crate::tiles`]).
-    user_tiles: Option<UserTiles>,
+    /// ([`crate::tiles`]). When they are packed, `col_val` is empty: nothing reads it.
+    user_tiles: Option<ColumnTiles<T>>,
 }
 
 impl<T: Real> Problem<'_, T> {
@@ -108,8 +108,11 @@ impl<'a, T: Real> Problem<'a, T> {
     pub(crate) fn new(data: &'a Ratings, k: usize, tiles: usize) -> Problem<'a, T> {
         let view = TwoWay::of_ratings(data);
         let row_val = T::from_f64_slice(view.rows.val);
-        let user_tiles = (tiles > 1).then(|| UserTiles::new(&view.cols, view.n, tiles));
-        let col_val = T::from_f64_slice(view.cols.val);
+        let user_tiles = (tiles > 1).then(|| ColumnTiles::new(&view.cols, view.n, tiles));
+        let col_val = match &user_tiles {
+            Some(t) if t.is_packed() => Cow::Borrowed(&[][..]),
+            _ => T::from_f64_slice(view.cols.val),
+        };
         let user_bounds = bounds(&view.rows.ptr);
         let item_bounds = bounds(&view.cols.ptr);
         Problem {
@@ -344,7 +347,7 @@ impl<T: Real> Problem<'_, T> {
         &self,
         isa: Isa,
         flagged: &FlaggedByItem,
-        tiles: &UserTiles,
+        tiles: &ColumnTiles<T>,
         l2: L2,
         w1: &[T],
         h: &mut [T],
@@ -413,7 +416,7 @@ type TileChunk<'s, T> = (usize, (&'s mut [T], &'s mut [T]));
 /// is not finite)`.
 struct TileJob<'p, 'a, 's, 'g, T: Real, const K: usize> {
     job: ColJob<'p, 'a, 's, 'g, T, K>,
-    tiles: &'p UserTiles,
+    tiles: &'p ColumnTiles<T>,
     tile: usize,
     /// The chunk's items' running sums, `2 k` each.
     sc: &'s mut [T],
@@ -454,21 +457,35 @@ impl<T: Real, const K: usize> Job for TileJob<'_, '_, '_, '_, T, K> {
                 sums.fill(T::ZERO);
             }
             let hi = &mut hc[o..o + k];
-            let r = tiles.range(tile, i);
-            let (users, values) = (&p.view.cols.idx[r.clone()], &p.col_val[r]);
             let n = p.item_count(i);
-            let finite = ignore_col_range::<S, T, K>(
-                hi,
-                w1,
-                users,
-                values,
-                flagged.of_item(i),
-                tiles.users(tile),
-                (n, last),
-                sums,
-                l2,
-                scratch,
-            );
+            let finite = match tiles {
+                ColumnTiles::Packed(packed) => ignore_col_packed::<S, T, K>(
+                    hi,
+                    w1,
+                    packed.entries(tile, i),
+                    flagged.of_item(i),
+                    tiles.users(tile),
+                    (n, last),
+                    sums,
+                    l2,
+                    scratch,
+                ),
+                ColumnTiles::Cut(cut) => {
+                    let r = cut.range(tile, i);
+                    ignore_col_range::<S, T, K>(
+                        hi,
+                        w1,
+                        &p.view.cols.idx[r.clone()],
+                        &p.col_val[r],
+                        flagged.of_item(i),
+                        tiles.users(tile),
+                        (n, last),
+                        sums,
+                        l2,
+                        scratch,
+                    )
+                }
+            };
             if last {
                 item_done(i, finite, l2.weight(n), hi, &mut sq, &mut bad);
             }

@@ -8,8 +8,16 @@
 //! tile: each tile's gathers read a slab of `W` that stays in the L3 cache. Each item's two
 //! running sums are carried from one tile to the next in entry order, so the factors are
 //! bit-identical to one pass over whole columns; only the order in which the gathers reach
-//! memory changes. The columns stay where they are: a tile is, per column, the range of
-//! entries between two cut points ([`UserTiles`]: one `u32` per item and tile).
+//! memory changes.
+//!
+//! A tile's entries are stored one of two ways. When the ratings take at most 256 distinct
+//! values (star scales do) and no tile has more than 65,536 users, [`PackedTiles`] copies
+//! them tile after tile, each entry as its user's offset in the tile (`u16`) and its value's
+//! code (`u8`): the pass then streams 3 bytes per rating instead of 8 (`f32`) or 12 (`f64`)
+//! read from pieces of every column, and no value copy in the column order is kept, so in
+//! `f32` the fit needs 1 byte per rating less. Otherwise the columns stay where they are and
+//! a tile is, per column, the range of entries between two cut points ([`UserTiles`]: one
+//! `u32` per item and tile).
 
 use rayon::prelude::*;
 
@@ -38,9 +46,183 @@ pub(crate) fn tile_count(n: usize, k: usize, elem: usize) -> usize {
     if bytes <= 8 << 20 {
         1
     } else {
-        bytes.div_ceil(TILE_BYTES)
+        // Also small enough for a packed tile's `u16` offsets.
+        bytes.div_ceil(TILE_BYTES).max(n.div_ceil(PACKED_USERS))
     }
 }
+
+/// The most users a tile of [`PackedTiles`] may have (offsets are `u16`).
+const PACKED_USERS: usize = 1 << 16;
+
+/// The most distinct rating values [`PackedTiles`] can code (codes are `u8`).
+const CODES: usize = 256;
+
+/// The column pass's tiles: packed copies when the data allow, else cut points.
+#[derive(Debug)]
+pub(crate) enum ColumnTiles<T> {
+    /// Entries copied tile by tile ([`PackedTiles`]).
+    Packed(PackedTiles<T>),
+    /// Cut points into the columns ([`UserTiles`]).
+    Cut(UserTiles),
+}
+
+impl<T: Real> ColumnTiles<T> {
+    /// `cols` (CSC of `n` users, users ascending in each column) in `tiles` ranges of users:
+    /// [`PackedTiles`] when the values have a [`codebook`] and every tile at most
+    /// 65,536 users, else [`UserTiles`].
+    pub(crate) fn new(cols: &Compressed<'_>, n: usize, tiles: usize) -> Self {
+        let cut = UserTiles::new(cols, n, tiles);
+        let widest = (0..tiles)
+            .map(|t| cut.users(t))
+            .map(|(lo, hi)| (hi - lo) as usize)
+            .max()
+            .unwrap_or(0);
+        match codebook(cols.val) {
+            Some(keys) if widest <= PACKED_USERS => {
+                ColumnTiles::Packed(PackedTiles::new(cols, &cut, &keys))
+            }
+            _ => ColumnTiles::Cut(cut),
+        }
+    }
+
+    /// Number of tiles.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            ColumnTiles::Packed(p) => p.bounds.len() - 1,
+            ColumnTiles::Cut(c) => c.len(),
+        }
+    }
+
+    /// The users of tile `t`.
+    pub(crate) fn users(&self, t: usize) -> (u32, u32) {
+        let bounds = match self {
+            ColumnTiles::Packed(p) => &p.bounds,
+            ColumnTiles::Cut(c) => &c.bounds,
+        };
+        (bounds[t], bounds[t + 1])
+    }
+
+    /// Whether the entries are packed (then the column pass needs no values in column order).
+    pub(crate) fn is_packed(&self) -> bool {
+        matches!(self, ColumnTiles::Packed(_))
+    }
+}
+
+/// The distinct values of `values` (by their bits, ascending), when there are at most 256.
+fn codebook(values: &[f64]) -> Option<Vec<u64>> {
+    values
+        .par_chunks(1 << 16)
+        .map(|chunk| {
+            let mut keys: Vec<u64> = Vec::new();
+            let mut last = None;
+            for v in chunk {
+                let b = v.to_bits();
+                if last == Some(b) {
+                    continue;
+                }
+                last = Some(b);
+                if let Err(at) = keys.binary_search(&b) {
+                    if keys.len() == CODES {
+                        return None;
+                    }
+                    keys.insert(at, b);
+                }
+            }
+            Some(keys)
+        })
+        .try_reduce(Vec::new, |a, b| {
+            let mut keys: Vec<u64> = a.into_iter().chain(b).collect();
+            keys.sort_unstable();
+            keys.dedup();
+            (keys.len() <= CODES).then_some(keys)
+        })
+}
+
+/// The columns' entries copied tile by tile: tile `t`'s entries of item `i` are
+/// `idx[r]`, `code[r]` for `r` in [`PackedTiles::range`]`(t, i)`, in the column's order; entry
+/// `r` is user `lo + idx[r]` (`lo` the tile's first user) with rating `table[code[r]]`.
+#[derive(Debug)]
+pub(crate) struct PackedTiles<T> {
+    /// Tile `t` holds users `bounds[t]..bounds[t + 1]`.
+    bounds: Vec<u32>,
+    /// `start[t (m + 1) + i]`: where tile `t`'s entries of item `i` begin (tiles one after
+    /// the other, items in order within each).
+    start: Vec<u32>,
+    idx: Vec<u16>,
+    code: Vec<u8>,
+    /// The rating of each code, in the fit's precision (unused codes: 0).
+    table: Box<[T; CODES]>,
+    items: usize,
+}
+
+impl<T: Real> PackedTiles<T> {
+    /// The entries of `cols`, cut by `cut`, coded by the sorted value bits `keys`.
+    fn new(cols: &Compressed<'_>, cut: &UserTiles, keys: &[u64]) -> Self {
+        let (m, tiles) = (cols.outer_dim(), cut.len());
+        let mut start = Vec::with_capacity(tiles * (m + 1));
+        let mut at = 0u32;
+        for t in 0..tiles {
+            for i in 0..m {
+                start.push(at);
+                at += cut.range(t, i).len() as u32;
+            }
+            start.push(at);
+        }
+        let nnz = cols.idx.len();
+        let (mut idx, mut code) = (vec![0u16; nnz], vec![0u8; nnz]);
+        // Each tile's slice, cut into blocks of items filled in parallel.
+        let (mut idx_rest, mut code_rest) = (&mut idx[..], &mut code[..]);
+        let mut blocks = Vec::new();
+        for t in 0..tiles {
+            let lo = cut.users(t).0;
+            for i0 in (0..m).step_by(ITEMS_PER_BLOCK) {
+                let i1 = m.min(i0 + ITEMS_PER_BLOCK);
+                let len = (start[t * (m + 1) + i1] - start[t * (m + 1) + i0]) as usize;
+                let (a, rest) = std::mem::take(&mut idx_rest).split_at_mut(len);
+                let (b, crest) = std::mem::take(&mut code_rest).split_at_mut(len);
+                (idx_rest, code_rest) = (rest, crest);
+                blocks.push((t, lo, i0..i1, a, b));
+            }
+        }
+        blocks
+            .into_par_iter()
+            .for_each(|(t, lo, items, idx, code)| {
+                let mut o = 0;
+                for i in items {
+                    for p in cut.range(t, i) {
+                        idx[o] = (cols.idx[p] - lo) as u16;
+                        let key = cols.val[p].to_bits();
+                        code[o] = keys.binary_search(&key).expect("every value is coded") as u8;
+                        o += 1;
+                    }
+                }
+            });
+        let mut table = Box::new([T::ZERO; CODES]);
+        for (slot, &key) in table.iter_mut().zip(keys) {
+            *slot = T::from_f64(f64::from_bits(key));
+        }
+        PackedTiles {
+            bounds: cut.bounds.clone(),
+            start,
+            idx,
+            code,
+            table,
+            items: m,
+        }
+    }
+
+    /// Tile `t`'s entries of item `i`: the users' offsets in the tile, the values' codes and
+    /// the values of the codes.
+    #[inline]
+    pub(crate) fn entries(&self, t: usize, i: usize) -> (&[u16], &[u8], &[T; CODES]) {
+        let at = t * (self.items + 1) + i;
+        let r = self.start[at] as usize..self.start[at + 1] as usize;
+        (&self.idx[r.clone()], &self.code[r], &self.table)
+    }
+}
+
+/// Items per parallel block when [`PackedTiles`] are built.
+const ITEMS_PER_BLOCK: usize = 512;
 
 /// Where each column's entries cross from one range of users to the next: tile `t`'s entries
 /// of item `i` are the column's positions [`UserTiles::range`]`(t, i)`.
@@ -133,6 +315,56 @@ mod tests {
     }
 
     #[test]
+    fn the_codebook_holds_up_to_256_values() {
+        let halves: Vec<f64> = (0..100_000).map(|p| (1 + p % 9) as f64 * 0.5).collect();
+        let keys = codebook(&halves).expect("nine values");
+        let values: Vec<f64> = keys.iter().map(|&b| f64::from_bits(b)).collect();
+        assert_eq!(values, (1..=9).map(|v| v as f64 * 0.5).collect::<Vec<_>>());
+        // Chunks that are each small but together too many.
+        let spread: Vec<f64> = (0..200_000).map(|p| (p % 257) as f64).collect();
+        assert_eq!(codebook(&spread), None);
+        let most: Vec<f64> = (0..200_000).map(|p| (p % 256) as f64).collect();
+        assert_eq!(codebook(&most).map(|k| k.len()), Some(256));
+        assert_eq!(codebook(&[]), Some(Vec::new()));
+    }
+
+    #[test]
+    fn packed_entries_are_the_columns_tile_by_tile() {
+        let (n, m) = (1000, 700);
+        let mut t = TriMatI::<f64, u32>::new((n, m));
+        for u in 0..n {
+            for i in (u % 5..m).step_by(7) {
+                t.add_triplet(u, i, ((u + i) % 4) as f64 + 1.5);
+            }
+        }
+        let csr: CsMatI<f64, u32> = t.to_csr();
+        let csc = csr.to_csc();
+        let view = TwoWay::new(&csr, &csc);
+        for tiles in [1, 3, 8] {
+            let ColumnTiles::<f32>::Packed(packed) = ColumnTiles::new(&view.cols, n, tiles) else {
+                panic!("four values, narrow tiles: packed");
+            };
+            let cut = UserTiles::new(&view.cols, n, tiles);
+            for i in 0..m {
+                for t in 0..tiles {
+                    let (lo, _) = cut.users(t);
+                    let (idx, code, table) = packed.entries(t, i);
+                    let r = cut.range(t, i);
+                    let users: Vec<u32> = idx.iter().map(|&u| lo + u32::from(u)).collect();
+                    let values: Vec<f32> = code.iter().map(|&c| table[usize::from(c)]).collect();
+                    let want: Vec<f32> =
+                        view.cols.val[r.clone()].iter().map(|&v| v as f32).collect();
+                    assert_eq!(users, &view.cols.idx[r], "item {i}, tile {t} of {tiles}");
+                    assert_eq!(values, want, "item {i}, tile {t} of {tiles}");
+                }
+            }
+        }
+        // Tiles of more than 65,536 users: cut points.
+        let wide = ColumnTiles::<f64>::new(&view.cols, 70_000 * 2, 2);
+        assert!(!wide.is_packed());
+    }
+
+    #[test]
     fn small_factors_are_not_tiled() {
         assert_eq!(tile_count(6_040, 20, 4), 1);
         assert_eq!(tile_count(100_000, 20, 4), 1);
@@ -140,6 +372,8 @@ mod tests {
         assert_eq!(tile_count(162_541, 20, 4), 3);
         assert_eq!(default_tiles::<f32>(162_541, 20, true), 3);
         assert_eq!(default_tiles::<f64>(162_541, 20, true), 5);
+        // Netflix's 480,189 users in f32: 7 tiles by bytes, 8 for packed offsets.
+        assert_eq!(tile_count(480_189, 20, 4), 8);
         // Only the ignore kernels' column pass is tiled.
         assert_eq!(default_tiles::<f32>(162_541, 20, false), 1);
     }
