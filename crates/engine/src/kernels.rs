@@ -964,13 +964,14 @@ impl Ix for u16 {
 fn predict_gather<T: Real, I: Ix, const K: usize>(
     f: &[T; K],
     rows: &[T],
-    idx: &[I],
+    (ahead, n): (&[I], usize),
     value: impl Fn(usize) -> T,
     flagged: &[u32],
     base: u32,
     num: &mut [T],
     den: &mut [T],
 ) {
+    let idx = &ahead[..n];
     let mut sa: [T; K] = num[..K].try_into().expect("K values");
     let mut sb: [T; K] = den[..K].try_into().expect("K values");
     // The next flagged user, as an index (none: `usize::MAX`, which is no entry's index).
@@ -982,7 +983,7 @@ fn predict_gather<T: Real, I: Ix, const K: usize>(
             next = following();
             continue;
         }
-        let row = gathered_row::<T, I, K>(rows, idx, p, r);
+        let row = gathered_row::<T, I, K>(rows, ahead, p, r);
         let (v, x) = (value(p), dot_arrays(f, row));
         for j in 0..K {
             sa[j] = v.madd(row[j], sa[j]);
@@ -1447,20 +1448,14 @@ pub(crate) fn ignore_col_range<S: Simd, T: Real, const K: usize>(
     l2: L2,
     scratch: &mut Scratch<T>,
 ) -> bool {
-    let empty = users.is_empty();
-    sums_then_update::<T, K>(
-        h,
-        flagged,
-        (lo, hi),
-        (n, last),
-        sums,
-        l2,
-        |h, fl, num, den| {
-            if !empty {
-                ignore_col_sums::<S, T, K>(h, w1, users, values, fl, num, den, scratch);
-            }
-        },
-    )
+    let k = if K == 0 { h.len() } else { K };
+    let h = &mut h[..k];
+    let (num, den) = sums[..2 * k].split_at_mut(k);
+    if !users.is_empty() {
+        let fl = flagged_in(flagged, lo, hi);
+        ignore_col_sums::<S, T, K>(h, w1, users, values, fl, num, den, scratch);
+    }
+    update_if_last(h, num, den, flagged.len(), (n, last), l2)
 }
 
 /// [`ignore_col_range`] over tile `(lo, hi)`'s entries of a column in the packed form of
@@ -1471,7 +1466,7 @@ pub(crate) fn ignore_col_range<S: Simd, T: Real, const K: usize>(
 pub(crate) fn ignore_col_packed<S: Simd, T: Real, const K: usize>(
     h: &mut [T],
     w1: &[T],
-    (idx, code, table): (&[u16], &[u8], &[T; 256]),
+    (ahead, code, table): (&[u16], &[u8], &[T; 256]),
     flagged: &[u32],
     (lo, hi): (u32, u32),
     (n, last): (usize, bool),
@@ -1479,61 +1474,56 @@ pub(crate) fn ignore_col_packed<S: Simd, T: Real, const K: usize>(
     l2: L2,
     scratch: &mut Scratch<T>,
 ) -> bool {
-    let code = &code[..idx.len()];
-    sums_then_update::<T, K>(
-        h,
-        flagged,
-        (lo, hi),
-        (n, last),
-        sums,
-        l2,
-        |h, fl, num, den| {
-            if idx.is_empty() {
-                return;
-            }
-            if judge_gathers::<S, T, K>() {
-                if let Some(f) = local::<T, K>(h) {
-                    let k = K;
-                    let rows = &w1[lo as usize * k..hi as usize * k];
-                    let value = |p: usize| table[usize::from(code[p])];
-                    predict_gather::<T, u16, K>(&f, rows, idx, value, fl, lo, num, den);
-                    return;
-                }
-            }
-            // The general kernel, on the entries unpacked.
-            let (mut users, mut values) = (
-                std::mem::take(&mut scratch.users),
-                std::mem::take(&mut scratch.values),
-            );
-            users.clear();
-            users.extend(idx.iter().map(|&u| lo + u32::from(u)));
-            values.clear();
-            values.extend(code.iter().map(|&c| table[usize::from(c)]));
-            ignore_col_sums::<S, T, K>(h, w1, &users, &values, fl, num, den, scratch);
-            (scratch.users, scratch.values) = (users, values);
-        },
-    )
-}
-
-/// The frame of [`ignore_col_range`]: `add` adds the range's entries on to the sums (given
-/// `h`, the range's flagged users and the two sums), then the `last` range updates `h`.
-#[inline(always)]
-fn sums_then_update<T: Real, const K: usize>(
-    h: &mut [T],
-    flagged: &[u32],
-    (lo, hi): (u32, u32),
-    (n, last): (usize, bool),
-    sums: &mut [T],
-    l2: L2,
-    add: impl FnOnce(&[T], &[u32], &mut [T], &mut [T]),
-) -> bool {
+    let idx = &ahead[..code.len()];
     let k = if K == 0 { h.len() } else { K };
     let h = &mut h[..k];
+    let (num, den) = sums[..2 * k].split_at_mut(k);
+    if !idx.is_empty() {
+        let fl = flagged_in(flagged, lo, hi);
+        match local::<T, K>(h) {
+            Some(f) if judge_gathers::<S, T, K>() => {
+                let rows = &w1[lo as usize * K..hi as usize * K];
+                let value = |p: usize| table[usize::from(code[p])];
+                predict_gather::<T, u16, K>(&f, rows, (ahead, idx.len()), value, fl, lo, num, den);
+            }
+            _ => {
+                // The general kernel, on the entries unpacked.
+                let (mut users, mut values) = (
+                    std::mem::take(&mut scratch.users),
+                    std::mem::take(&mut scratch.values),
+                );
+                users.clear();
+                users.extend(idx.iter().map(|&u| lo + u32::from(u)));
+                values.clear();
+                values.extend(code.iter().map(|&c| table[usize::from(c)]));
+                ignore_col_sums::<S, T, K>(h, w1, &users, &values, fl, num, den, scratch);
+                (scratch.users, scratch.values) = (users, values);
+            }
+        }
+    }
+    update_if_last(h, num, den, flagged.len(), (n, last), l2)
+}
+
+/// The users of `flagged` (ascending) in `lo..hi`.
+#[inline(always)]
+fn flagged_in(flagged: &[u32], lo: u32, hi: u32) -> &[u32] {
     let from = flagged.partition_point(|&u| u < lo);
     let to = from + flagged[from..].partition_point(|&u| u < hi);
-    let (num, den) = sums[..2 * k].split_at_mut(k);
-    add(h, &flagged[from..to], num, den);
-    if !last || flagged.len() >= n {
+    &flagged[from..to]
+}
+
+/// The end of a range of a column in [`ignore_col_range`]: on the `last` range, `h`'s update
+/// from the sums, unless all `n` entries are among the `flagged` ones.
+#[inline(always)]
+fn update_if_last<T: Real>(
+    h: &mut [T],
+    num: &[T],
+    den: &[T],
+    flagged: usize,
+    (n, last): (usize, bool),
+    l2: L2,
+) -> bool {
+    if !last || flagged >= n {
         return true;
     }
     mu_update_in_place(h, num, den, l2.of(n))
@@ -1558,7 +1548,8 @@ fn ignore_col_sums<S: Simd, T: Real, const K: usize>(
     if judge_gathers::<S, T, K>() {
         if let Some(f) = local::<T, K>(h) {
             let values = &values[..users.len()];
-            predict_gather::<T, u32, K>(&f, w1, users, |p| values[p], flagged, 0, num, den);
+            let ahead = (users, users.len());
+            predict_gather::<T, u32, K>(&f, w1, ahead, |p| values[p], flagged, 0, num, den);
             return;
         }
     }

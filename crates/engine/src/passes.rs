@@ -459,19 +459,30 @@ impl<T: Real, const K: usize> Job for TileJob<'_, '_, '_, '_, T, K> {
             let hi = &mut hc[o..o + k];
             let n = p.item_count(i);
             let finite = match tiles {
-                ColumnTiles::Packed(packed) => ignore_col_packed::<S, T, K>(
-                    hi,
-                    w1,
-                    packed.entries(tile, i),
-                    flagged.of_item(i),
-                    tiles.users(tile),
-                    (n, last),
-                    sums,
-                    l2,
-                    scratch,
-                ),
+                // A tile without entries of the item leaves its sums as they are (most
+                // items have few ratings, so this is common).
+                ColumnTiles::Packed(packed) => {
+                    let entries = packed.entries(tile, i);
+                    if entries.1.is_empty() && !last {
+                        continue;
+                    }
+                    ignore_col_packed::<S, T, K>(
+                        hi,
+                        w1,
+                        entries,
+                        flagged.of_item(i),
+                        tiles.users(tile),
+                        (n, last),
+                        sums,
+                        l2,
+                        scratch,
+                    )
+                }
                 ColumnTiles::Cut(cut) => {
                     let r = cut.range(tile, i);
+                    if r.is_empty() && !last {
+                        continue;
+                    }
                     ignore_col_range::<S, T, K>(
                         hi,
                         w1,

@@ -211,13 +211,15 @@ impl<T: Real> PackedTiles<T> {
         }
     }
 
-    /// Tile `t`'s entries of item `i`: the users' offsets in the tile, the values' codes and
-    /// the values of the codes.
+    /// Tile `t`'s entries of item `i`: the users' offsets in the tile (and on to the tile's
+    /// end: the gathers to come, for prefetches), the values' codes and the values of the
+    /// codes.
     #[inline]
     pub(crate) fn entries(&self, t: usize, i: usize) -> (&[u16], &[u8], &[T; CODES]) {
         let at = t * (self.items + 1) + i;
-        let r = self.start[at] as usize..self.start[at + 1] as usize;
-        (&self.idx[r.clone()], &self.code[r], &self.table)
+        let (s, e) = (self.start[at] as usize, self.start[at + 1] as usize);
+        let end = self.start[t * (self.items + 1) + self.items] as usize;
+        (&self.idx[s..end], &self.code[s..e], &self.table)
     }
 }
 
@@ -350,7 +352,10 @@ mod tests {
                     let (lo, _) = cut.users(t);
                     let (idx, code, table) = packed.entries(t, i);
                     let r = cut.range(t, i);
-                    let users: Vec<u32> = idx.iter().map(|&u| lo + u32::from(u)).collect();
+                    let users: Vec<u32> = idx[..code.len()]
+                        .iter()
+                        .map(|&u| lo + u32::from(u))
+                        .collect();
                     let values: Vec<f32> = code.iter().map(|&c| table[usize::from(c)]).collect();
                     let want: Vec<f32> =
                         view.cols.val[r.clone()].iter().map(|&v| v as f32).collect();
