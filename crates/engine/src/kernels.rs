@@ -1428,9 +1428,22 @@ pub(crate) fn ignore_col<S: Simd, T: Real, const K: usize>(
     finite
 }
 
-/// [`ignore_col`] on the users `lo..hi` of a column, whose entries there are `users` and
-/// `values` (`flagged`: all the column's flagged users, ascending; `n`: all its entries). The
-/// sums `Σ v w1_u` and `Σ x w1_u` continue from `sums` (the first `k` values, then the next
+/// Where a range of a column's users sits in the column, for [`ignore_col_range`] and
+/// [`ignore_col_packed`].
+#[derive(Clone, Copy)]
+pub(crate) struct ColRange<'f> {
+    /// All the column's flagged users, ascending.
+    pub flagged: &'f [u32],
+    /// The range's users, `lo..hi`.
+    pub users: (u32, u32),
+    /// All the column's entries.
+    pub n: usize,
+    /// Whether the range is the column's last (it then updates the factors).
+    pub last: bool,
+}
+
+/// [`ignore_col`] on the users `lo..hi` of a column (`at`), whose entries there are `users`
+/// and `values`. The sums `Σ v w1_u` and `Σ x w1_u` continue from `sums` (the first `k` values, then the next
 /// `k`) in entry order and are left there; the `last` range of users also updates `h` from
 /// them. A column passed range by range, in order, gets the same bits as in one call.
 /// Returns whether the new values are finite.
@@ -1441,45 +1454,35 @@ pub(crate) fn ignore_col_range<S: Simd, T: Real, const K: usize>(
     w1: &[T],
     users: &[u32],
     values: &[T],
-    flagged: &[u32],
-    (lo, hi): (u32, u32),
-    (n, last): (usize, bool),
+    at: ColRange<'_>,
     sums: &mut [T],
     l2: L2,
     scratch: &mut Scratch<T>,
 ) -> bool {
-    let k = if K == 0 { h.len() } else { K };
-    let h = &mut h[..k];
-    let (num, den) = sums[..2 * k].split_at_mut(k);
+    let (h, num, den, fl) = range_parts::<T, K>(h, sums, at);
     if !users.is_empty() {
-        let fl = flagged_in(flagged, lo, hi);
         ignore_col_sums::<S, T, K>(h, w1, users, values, fl, num, den, scratch);
     }
-    update_if_last(h, num, den, flagged.len(), (n, last), l2)
+    update_if_last(h, num, den, at, l2)
 }
 
 /// [`ignore_col_range`] over tile `(lo, hi)`'s entries of a column in the packed form of
 /// [`crate::tiles::PackedTiles`]: users `lo + idx[p]`, ratings `table[code[p]]`. `w1` is all
 /// of the user factors. The same operations in the same order, hence the same bits.
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(crate) fn ignore_col_packed<S: Simd, T: Real, const K: usize>(
     h: &mut [T],
     w1: &[T],
     (ahead, code, table): (&[u16], &[u8], &[T; 256]),
-    flagged: &[u32],
-    (lo, hi): (u32, u32),
-    (n, last): (usize, bool),
+    at: ColRange<'_>,
     sums: &mut [T],
     l2: L2,
     scratch: &mut Scratch<T>,
 ) -> bool {
+    let (lo, hi) = at.users;
     let idx = &ahead[..code.len()];
-    let k = if K == 0 { h.len() } else { K };
-    let h = &mut h[..k];
-    let (num, den) = sums[..2 * k].split_at_mut(k);
+    let (h, num, den, fl) = range_parts::<T, K>(h, sums, at);
     if !idx.is_empty() {
-        let fl = flagged_in(flagged, lo, hi);
         match local::<T, K>(h) {
             Some(f) if judge_gathers::<S, T, K>() => {
                 let rows = &w1[lo as usize * K..hi as usize * K];
@@ -1501,32 +1504,34 @@ pub(crate) fn ignore_col_packed<S: Simd, T: Real, const K: usize>(
             }
         }
     }
-    update_if_last(h, num, den, flagged.len(), (n, last), l2)
+    update_if_last(h, num, den, at, l2)
 }
 
-/// The users of `flagged` (ascending) in `lo..hi`.
+/// A range's view of its column in [`ignore_col_range`]: the `k` factors, the two running
+/// sums (the first `k` of `sums`, then the next `k`) and the range's flagged users.
 #[inline(always)]
-fn flagged_in(flagged: &[u32], lo: u32, hi: u32) -> &[u32] {
+#[allow(clippy::type_complexity)]
+fn range_parts<'a, T: Real, const K: usize>(
+    h: &'a mut [T],
+    sums: &'a mut [T],
+    at: ColRange<'a>,
+) -> (&'a mut [T], &'a mut [T], &'a mut [T], &'a [u32]) {
+    let k = if K == 0 { h.len() } else { K };
+    let (num, den) = sums[..2 * k].split_at_mut(k);
+    let ((lo, hi), flagged) = (at.users, at.flagged);
     let from = flagged.partition_point(|&u| u < lo);
     let to = from + flagged[from..].partition_point(|&u| u < hi);
-    &flagged[from..to]
+    (&mut h[..k], num, den, &flagged[from..to])
 }
 
 /// The end of a range of a column in [`ignore_col_range`]: on the `last` range, `h`'s update
-/// from the sums, unless all `n` entries are among the `flagged` ones.
+/// from the sums, unless all the column's entries are flagged.
 #[inline(always)]
-fn update_if_last<T: Real>(
-    h: &mut [T],
-    num: &[T],
-    den: &[T],
-    flagged: usize,
-    (n, last): (usize, bool),
-    l2: L2,
-) -> bool {
-    if !last || flagged >= n {
+fn update_if_last<T: Real>(h: &mut [T], num: &[T], den: &[T], at: ColRange<'_>, l2: L2) -> bool {
+    if !at.last || at.flagged.len() >= at.n {
         return true;
     }
-    mu_update_in_place(h, num, den, l2.of(n))
+    mu_update_in_place(h, num, den, l2.of(at.n))
 }
 
 /// The sums of [`ignore_col`] over `users` (with `flagged` among them, ascending), added on to

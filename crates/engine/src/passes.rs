@@ -12,7 +12,7 @@ use crate::flagged::{flagged_pairs, FlaggedByItem};
 use crate::isa::{Isa, Job, Simd};
 use crate::kernels::{
     guarded_row, ignore_col, ignore_col_packed, ignore_col_range, ignore_row, replace_col,
-    replace_row, robust_row, weighted_col, Guard, Robust, RowRule, RowStats, Scratch, L2,
+    replace_row, robust_row, weighted_col, ColRange, Guard, Robust, RowRule, RowStats, Scratch, L2,
 };
 use crate::numeric::{split_at_cuts, TwoWay};
 use crate::real::Real;
@@ -458,6 +458,12 @@ impl<T: Real, const K: usize> Job for TileJob<'_, '_, '_, '_, T, K> {
             }
             let hi = &mut hc[o..o + k];
             let n = p.item_count(i);
+            let at = ColRange {
+                flagged: flagged.of_item(i),
+                users: tiles.users(tile),
+                n,
+                last,
+            };
             let finite = match tiles {
                 // A tile without entries of the item leaves its sums as they are (most
                 // items have few ratings, so this is common).
@@ -466,35 +472,15 @@ impl<T: Real, const K: usize> Job for TileJob<'_, '_, '_, '_, T, K> {
                     if entries.1.is_empty() && !last {
                         continue;
                     }
-                    ignore_col_packed::<S, T, K>(
-                        hi,
-                        w1,
-                        entries,
-                        flagged.of_item(i),
-                        tiles.users(tile),
-                        (n, last),
-                        sums,
-                        l2,
-                        scratch,
-                    )
+                    ignore_col_packed::<S, T, K>(hi, w1, entries, at, sums, l2, scratch)
                 }
                 ColumnTiles::Cut(cut) => {
                     let r = cut.range(tile, i);
                     if r.is_empty() && !last {
                         continue;
                     }
-                    ignore_col_range::<S, T, K>(
-                        hi,
-                        w1,
-                        &p.view.cols.idx[r.clone()],
-                        &p.col_val[r],
-                        flagged.of_item(i),
-                        tiles.users(tile),
-                        (n, last),
-                        sums,
-                        l2,
-                        scratch,
-                    )
+                    let (users, values) = (&p.view.cols.idx[r.clone()], &p.col_val[r]);
+                    ignore_col_range::<S, T, K>(hi, w1, users, values, at, sums, l2, scratch)
                 }
             };
             if last {
