@@ -958,14 +958,14 @@ impl Ix for u16 {
 /// the `flagged` users (ascending, a subset of `users`) are skipped, as adding their zero
 /// weights would leave the sums as they are. The same operations in the same order as the
 /// segments of [`ignore_col`]. `idx[p]` is user `base + idx[p]`, whose row is `rows[idx[p]]`;
-/// `value(p)` is entry `p`'s rating.
+/// `values` are the entries' ratings, in order.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn predict_gather<T: Real, I: Ix, const K: usize>(
     f: &[T; K],
     rows: &[T],
     (ahead, n): (&[I], usize),
-    value: impl Fn(usize) -> T,
+    values: impl Iterator<Item = T>,
     flagged: &[u32],
     base: u32,
     num: &mut [T],
@@ -978,13 +978,13 @@ fn predict_gather<T: Real, I: Ix, const K: usize>(
     let mut flagged = flagged.iter();
     let mut following = || flagged.next().map_or(usize::MAX, |&u| (u - base) as usize);
     let mut next = following();
-    for (p, &r) in idx.iter().enumerate() {
+    for ((p, &r), v) in idx.iter().enumerate().zip(values) {
         if r.ix() == next {
             next = following();
             continue;
         }
         let row = gathered_row::<T, I, K>(rows, ahead, p, r);
-        let (v, x) = (value(p), dot_arrays(f, row));
+        let x = dot_arrays(f, row);
         for j in 0..K {
             sa[j] = v.madd(row[j], sa[j]);
             sb[j] = x.madd(row[j], sb[j]);
@@ -1486,8 +1486,8 @@ pub(crate) fn ignore_col_packed<S: Simd, T: Real, const K: usize>(
         match local::<T, K>(h) {
             Some(f) if judge_gathers::<S, T, K>() => {
                 let rows = &w1[lo as usize * K..hi as usize * K];
-                let value = |p: usize| table[usize::from(code[p])];
-                predict_gather::<T, u16, K>(&f, rows, (ahead, idx.len()), value, fl, lo, num, den);
+                let values = code.iter().map(|&c| table[usize::from(c)]);
+                predict_gather::<T, u16, K>(&f, rows, (ahead, idx.len()), values, fl, lo, num, den);
             }
             _ => {
                 // The general kernel, on the entries unpacked.
@@ -1552,9 +1552,8 @@ fn ignore_col_sums<S: Simd, T: Real, const K: usize>(
     let n = users.len();
     if judge_gathers::<S, T, K>() {
         if let Some(f) = local::<T, K>(h) {
-            let values = &values[..users.len()];
-            let ahead = (users, users.len());
-            predict_gather::<T, u32, K>(&f, w1, ahead, |p| values[p], flagged, 0, num, den);
+            let (ahead, values) = ((users, users.len()), values.iter().copied());
+            predict_gather::<T, u32, K>(&f, w1, ahead, values, flagged, 0, num, den);
             return;
         }
     }
