@@ -1443,9 +1443,9 @@ pub(crate) struct ColRange<'f> {
 }
 
 /// [`ignore_col`] on the users `lo..hi` of a column (`at`), whose entries there are `users`
-/// and `values`. The sums `Σ v w1_u` and `Σ x w1_u` continue from `sums` (the first `k` values, then the next
-/// `k`) in entry order and are left there; the `last` range of users also updates `h` from
-/// them. A column passed range by range, in order, gets the same bits as in one call.
+/// and `values`. The sums `Σ v w1_u` and `Σ x w1_u` continue from `sums` (the first `k`
+/// values, then the next `k`) in entry order and are left there; the `last` range of users
+/// also updates `h` from them. A column passed range by range, in order, gets the same bits as in one call.
 /// Returns whether the new values are finite.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]

@@ -110,7 +110,7 @@ impl<'a, T: Real> Problem<'a, T> {
         let row_val = T::from_f64_slice(view.rows.val);
         let user_tiles = (tiles > 1).then(|| ColumnTiles::new(&view.cols, view.n, tiles));
         let col_val = match &user_tiles {
-            Some(t) if t.is_packed() => Cow::Borrowed(&[][..]),
+            Some(t) if t.packed.is_some() => Cow::Borrowed(&[][..]),
             _ => T::from_f64_slice(view.cols.val),
         };
         let user_bounds = bounds(&view.rows.ptr);
@@ -356,7 +356,7 @@ impl<T: Real> Problem<'_, T> {
         let k = if K == 0 { self.k } else { K };
         sums.resize(self.m * 2 * k, T::ZERO);
         let mut last = Vec::new();
-        for tile in 0..tiles.len() {
+        for tile in 0..tiles.cut.len() {
             let chunks: Vec<TileChunk<'_, T>> =
                 split_at_cuts(&mut sums[..], &self.item_bounds, 2 * k)
                     .into_iter()
@@ -368,20 +368,17 @@ impl<T: Real> Problem<'_, T> {
                 .map_init(
                     || Scratch::new(k),
                     |scratch, (c, (sc, hc))| {
-                        let job = ColJob::<T, K> {
+                        isa.run(TileJob::<T, K> {
                             problem: self,
                             c,
                             hc,
+                            sc,
                             scratch,
-                            kind: ColKind::Ignore { flagged },
+                            flagged,
                             l2,
                             w1,
-                        };
-                        isa.run(TileJob {
-                            job,
                             tiles,
                             tile,
-                            sc,
                         })
                     },
                 )
@@ -411,42 +408,41 @@ fn item_done<T: Real>(
 /// A chunk of items of the tiled column pass: index, running sums, factors.
 type TileChunk<'s, T> = (usize, (&'s mut [T], &'s mut [T]));
 
-/// One chunk of items in one tile of [`Problem::col_pass_tiled`] (`job`'s kind is
-/// [`ColKind::Ignore`]): returns, on the last tile, `(||H_chunk||^2, first item whose update
-/// is not finite)`.
-struct TileJob<'p, 'a, 's, 'g, T: Real, const K: usize> {
-    job: ColJob<'p, 'a, 's, 'g, T, K>,
-    tiles: &'p ColumnTiles<T>,
-    tile: usize,
+/// One chunk of items (`c`, factors `hc`) in one tile of [`Problem::col_pass_tiled`]: returns,
+/// on the last tile, `(||H_chunk||^2, first item whose update is not finite)`.
+struct TileJob<'p, 'a, 's, T: Real, const K: usize> {
+    problem: &'p Problem<'a, T>,
+    c: usize,
+    hc: &'s mut [T],
     /// The chunk's items' running sums, `2 k` each.
     sc: &'s mut [T],
+    scratch: &'s mut Scratch<T>,
+    flagged: &'p FlaggedByItem,
+    l2: L2,
+    w1: &'p [T],
+    tiles: &'p ColumnTiles<T>,
+    tile: usize,
 }
 
-impl<T: Real, const K: usize> Job for TileJob<'_, '_, '_, '_, T, K> {
+impl<T: Real, const K: usize> Job for TileJob<'_, '_, '_, T, K> {
     type Output = (f64, Option<usize>);
 
     #[inline(always)]
     fn run<S: Simd>(self) -> (f64, Option<usize>) {
         let TileJob {
-            job:
-                ColJob {
-                    problem: p,
-                    c,
-                    hc,
-                    scratch,
-                    kind,
-                    l2,
-                    w1,
-                },
+            problem: p,
+            c,
+            hc,
+            sc,
+            scratch,
+            flagged,
+            l2,
+            w1,
             tiles,
             tile,
-            sc,
         } = self;
-        let ColKind::Ignore { flagged } = kind else {
-            unreachable!("tiles are for the ignore kernels' column pass")
-        };
         let k = if K == 0 { p.k } else { K };
-        let last = tile + 1 == tiles.len();
+        let last = tile + 1 == tiles.cut.len();
         let (i0, i1) = (p.item_bounds[c], p.item_bounds[c + 1]);
         let mut sq = 0.0;
         let mut bad = None;
@@ -460,22 +456,22 @@ impl<T: Real, const K: usize> Job for TileJob<'_, '_, '_, '_, T, K> {
             let n = p.item_count(i);
             let at = ColRange {
                 flagged: flagged.of_item(i),
-                users: tiles.users(tile),
+                users: tiles.cut.users(tile),
                 n,
                 last,
             };
-            let finite = match tiles {
-                // A tile without entries of the item leaves its sums as they are (most
-                // items have few ratings, so this is common).
-                ColumnTiles::Packed(packed) => {
+            // A tile without entries of the item leaves its sums as they are (most items have
+            // few ratings, so this is common).
+            let finite = match &tiles.packed {
+                Some(packed) => {
                     let entries = packed.entries(tile, i);
                     if entries.1.is_empty() && !last {
                         continue;
                     }
                     ignore_col_packed::<S, T, K>(hi, w1, entries, at, sums, l2, scratch)
                 }
-                ColumnTiles::Cut(cut) => {
-                    let r = cut.range(tile, i);
+                None => {
+                    let r = tiles.cut.range(tile, i);
                     if r.is_empty() && !last {
                         continue;
                     }

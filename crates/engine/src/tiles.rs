@@ -57,19 +57,19 @@ const PACKED_USERS: usize = 1 << 16;
 /// The most distinct rating values [`PackedTiles`] can code (codes are `u8`).
 const CODES: usize = 256;
 
-/// The column pass's tiles: packed copies when the data allow, else cut points.
+/// The column pass's tiles: the cut points, and a packed copy of the entries when the data
+/// allow (then the pass reads only the copy).
 #[derive(Debug)]
-pub(crate) enum ColumnTiles<T> {
-    /// Entries copied tile by tile ([`PackedTiles`]).
-    Packed(PackedTiles<T>),
-    /// Cut points into the columns ([`UserTiles`]).
-    Cut(UserTiles),
+pub(crate) struct ColumnTiles<T> {
+    /// Where each tile's users' entries are in the columns ([`UserTiles`]).
+    pub(crate) cut: UserTiles,
+    /// The entries copied tile by tile ([`PackedTiles`]).
+    pub(crate) packed: Option<PackedTiles<T>>,
 }
 
 impl<T: Real> ColumnTiles<T> {
-    /// `cols` (CSC of `n` users, users ascending in each column) in `tiles` ranges of users:
-    /// [`PackedTiles`] when the values have a [`codebook`] and every tile at most
-    /// 65,536 users, else [`UserTiles`].
+    /// `cols` (CSC of `n` users, users ascending in each column) in `tiles` ranges of users,
+    /// packed when the values have a [`codebook`] and every tile at most 65,536 users.
     pub(crate) fn new(cols: &Compressed<'_>, n: usize, tiles: usize) -> Self {
         let cut = UserTiles::new(cols, n, tiles);
         let widest = (0..tiles)
@@ -77,34 +77,11 @@ impl<T: Real> ColumnTiles<T> {
             .map(|(lo, hi)| (hi - lo) as usize)
             .max()
             .unwrap_or(0);
-        match codebook(cols.val) {
-            Some(keys) if widest <= PACKED_USERS => {
-                ColumnTiles::Packed(PackedTiles::new(cols, &cut, &keys))
-            }
-            _ => ColumnTiles::Cut(cut),
-        }
-    }
-
-    /// Number of tiles.
-    pub(crate) fn len(&self) -> usize {
-        match self {
-            ColumnTiles::Packed(p) => p.bounds.len() - 1,
-            ColumnTiles::Cut(c) => c.len(),
-        }
-    }
-
-    /// The users of tile `t`.
-    pub(crate) fn users(&self, t: usize) -> (u32, u32) {
-        let bounds = match self {
-            ColumnTiles::Packed(p) => &p.bounds,
-            ColumnTiles::Cut(c) => &c.bounds,
+        let packed = match codebook(cols.val) {
+            Some(keys) if widest <= PACKED_USERS => Some(PackedTiles::new(cols, &cut, &keys)),
+            _ => None,
         };
-        (bounds[t], bounds[t + 1])
-    }
-
-    /// Whether the entries are packed (then the column pass needs no values in column order).
-    pub(crate) fn is_packed(&self) -> bool {
-        matches!(self, ColumnTiles::Packed(_))
+        ColumnTiles { cut, packed }
     }
 }
 
@@ -138,13 +115,11 @@ fn codebook(values: &[f64]) -> Option<Vec<u64>> {
         })
 }
 
-/// The columns' entries copied tile by tile: tile `t`'s entries of item `i` are
-/// `idx[r]`, `code[r]` for `r` in [`PackedTiles::range`]`(t, i)`, in the column's order; entry
-/// `r` is user `lo + idx[r]` (`lo` the tile's first user) with rating `table[code[r]]`.
+/// The columns' entries copied tile by tile ([`PackedTiles::entries`]): tile `t`'s entries
+/// of item `i`, in the column's order, each as its user's offset from the tile's first user
+/// and its rating's code in `table`.
 #[derive(Debug)]
 pub(crate) struct PackedTiles<T> {
-    /// Tile `t` holds users `bounds[t]..bounds[t + 1]`.
-    bounds: Vec<u32>,
     /// `start[t (m + 1) + i]`: where tile `t`'s entries of item `i` begin (tiles one after
     /// the other, items in order within each).
     start: Vec<u32>,
@@ -202,7 +177,6 @@ impl<T: Real> PackedTiles<T> {
             *slot = T::from_f64(f64::from_bits(key));
         }
         PackedTiles {
-            bounds: cut.bounds.clone(),
             start,
             idx,
             code,
@@ -343,9 +317,8 @@ mod tests {
         let csc = csr.to_csc();
         let view = TwoWay::new(&csr, &csc);
         for tiles in [1, 3, 8] {
-            let ColumnTiles::<f32>::Packed(packed) = ColumnTiles::new(&view.cols, n, tiles) else {
-                panic!("four values, narrow tiles: packed");
-            };
+            let tiled = ColumnTiles::<f32>::new(&view.cols, n, tiles);
+            let packed = tiled.packed.expect("four values, narrow tiles: packed");
             let cut = UserTiles::new(&view.cols, n, tiles);
             for i in 0..m {
                 for t in 0..tiles {
@@ -366,7 +339,7 @@ mod tests {
         }
         // Tiles of more than 65,536 users: cut points.
         let wide = ColumnTiles::<f64>::new(&view.cols, 70_000 * 2, 2);
-        assert!(!wide.is_packed());
+        assert!(wide.packed.is_none());
     }
 
     #[test]
