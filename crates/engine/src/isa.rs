@@ -16,10 +16,13 @@
 //! portable x86-64 build). A test fits every algorithm on the widest and the portable path and
 //! compares the factors bit for bit.
 //!
-//! This is the only module of the workspace with `unsafe` code: two one-line calls of
-//! `#[target_feature]` functions after the CPU was checked to have the features, and one
-//! prefetch hint ([`prefetch`]).
+//! One of the two modules of the workspace with `unsafe` code (the other is `avx2`, the
+//! AVX2 path's `f32` rows): two one-line calls of `#[target_feature]` functions after the CPU
+//! was checked to have the features, and one prefetch hint ([`prefetch`]).
 #![allow(unsafe_code)]
+
+use crate::real::Real;
+use crate::row::FactorRow;
 
 /// An instruction set the passes can run on; chosen once per fit (not part of the stable API:
 /// see `FitOptions::isa`).
@@ -99,6 +102,8 @@ pub trait Simd {
     const SPLIT_DOTS: bool;
     /// Rows of a Gram matrix kept in registers at once (1, 2 or 4; `kernels::gram_tiles`).
     const GRAM_TILE: usize;
+    /// A factor row of rank `K` in registers, for the one-loop kernels (module `row`).
+    type Row<T: Real, const K: usize>: FactorRow<T, K>;
 }
 
 /// Baseline: 16 SSE2 registers of 2 `f64`.
@@ -109,6 +114,7 @@ impl Simd for Portable {
     const BLOCK1: usize = 12;
     const SPLIT_DOTS: bool = false;
     const GRAM_TILE: usize = 1;
+    type Row<T: Real, const K: usize> = [T; K];
 }
 
 /// AVX2: 16 registers of 4 `f64`. Blocks of 16 lanes (two sets of sums: 8 registers) and 20
@@ -120,6 +126,10 @@ impl Simd for Avx2 {
     const BLOCK1: usize = 20;
     const SPLIT_DOTS: bool = true;
     const GRAM_TILE: usize = 2;
+    /// `f32` rows in AVX2 registers (`avx2::F32Row`): their intrinsics need the CPU
+    /// check of [`Isa::run`], so `Job::run::<Avx2>` runs only through it (or in tests that
+    /// check the CPU first).
+    type Row<T: Real, const K: usize> = T::Avx2Row<K>;
 }
 
 /// AVX-512F: 32 registers of 8 `f64`. Wider blocks (20/24, 24/32) measured no faster.
@@ -130,6 +140,9 @@ impl Simd for Avx512 {
     const BLOCK1: usize = 12;
     const SPLIT_DOTS: bool = true;
     const GRAM_TILE: usize = 4;
+    /// Plain arrays: `avx2::F32Row` would run here too (AVX-512F CPUs have AVX2),
+    /// but no AVX-512 machine was at hand to measure it.
+    type Row<T: Real, const K: usize> = [T; K];
 }
 
 /// Asks the CPU to bring the cache line of `data[at]` into the cache (nothing off x86-64). A

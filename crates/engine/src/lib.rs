@@ -103,6 +103,8 @@
 //! ```
 
 mod algorithm;
+#[cfg(target_arch = "x86_64")]
+mod avx2;
 pub mod burst;
 mod error;
 mod factors;
@@ -117,6 +119,7 @@ mod observer;
 mod params;
 mod passes;
 mod real;
+mod row;
 mod screen;
 mod tiles;
 mod trim;

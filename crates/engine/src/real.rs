@@ -11,6 +11,8 @@ use std::borrow::Cow;
 use std::fmt::Debug;
 use std::ops::{Add, AddAssign, Div, Mul, MulAssign, Sub};
 
+use crate::row::FactorRow;
+
 mod sealed {
     pub trait Sealed {}
     impl Sealed for f32 {}
@@ -47,6 +49,9 @@ pub trait Real:
     /// Accumulator lanes of a dot product (see `kernels::dot_lanes`): 4 for `f64` (the
     /// engine's historical order), 8 for `f32` (one 256-bit register).
     const DOT_LANES: usize;
+    /// A factor row of rank `K` in AVX2 registers (the row type of the AVX2 path, `isa::Avx2`):
+    /// `avx2::F32Row` for `f32` on x86-64, the plain array otherwise (LLVM vectorises the `f64` kernels well as they are).
+    type Avx2Row<const K: usize>: FactorRow<Self, K>;
     /// `self * b + c`: two roundings for `f64` (the historical bits), one fused rounding for
     /// `f32` (`f32::mul_add`: an FMA instruction on the AVX2 and AVX-512 paths and on aarch64;
     /// the C library's `fmaf`, slower but exact, on an x86-64 CPU without FMA).
@@ -80,6 +85,7 @@ impl Real for f64 {
     const HALF: f64 = 0.5;
     const EPS: f64 = crate::kernels::EPS;
     const DOT_LANES: usize = 4;
+    type Avx2Row<const K: usize> = [f64; K];
     #[inline(always)]
     fn madd(self, b: f64, c: f64) -> f64 {
         self * b + c
@@ -130,6 +136,10 @@ impl Real for f32 {
     // 1e-12 is a normal f32 (the smallest is about 1.2e-38): the same guard.
     const EPS: f32 = crate::kernels::EPS as f32;
     const DOT_LANES: usize = 8;
+    #[cfg(target_arch = "x86_64")]
+    type Avx2Row<const K: usize> = crate::avx2::F32Row<K>;
+    #[cfg(not(target_arch = "x86_64"))]
+    type Avx2Row<const K: usize> = [f32; K];
     #[inline(always)]
     fn madd(self, b: f32, c: f32) -> f32 {
         self.mul_add(b, c)
