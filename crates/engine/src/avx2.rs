@@ -28,8 +28,9 @@ const CHUNKS: usize = 16;
 /// as scalars. Chunks past `K / 8` are unused (and, once inlined, never materialised).
 ///
 /// **Only for code running on a CPU with AVX2 and FMA.** It is the row type of
-/// [`crate::isa::Avx2`] alone, whose kernels run inside `isa::run_avx2` after [`crate::isa::Isa::run`]
-/// checked the CPU; the tests that call those kernels directly check the CPU first.
+/// [`crate::isa::Avx2`] alone, whose kernels run inside `isa::run_avx2` after
+/// [`crate::isa::Isa::run`] checked the CPU; the tests that call those kernels directly check
+/// the CPU first.
 #[derive(Clone, Copy)]
 pub struct F32Row<const K: usize> {
     y: [__m256; CHUNKS],
@@ -137,16 +138,6 @@ mod tests {
     //! [`F32Row`] against the plain array, bit for bit, at every rank the kernels may use.
     use super::*;
 
-    /// Whether this CPU can run [`F32Row`]'s instructions.
-    fn cpu_has_avx2() -> bool {
-        let has = std::arch::is_x86_feature_detected!("avx2")
-            && std::arch::is_x86_feature_detected!("fma");
-        if !has {
-            eprintln!("skipped: this CPU lacks AVX2 or FMA, which F32Row needs");
-        }
-        has
-    }
-
     /// Deterministic values in `[-1, 2)` (a linear congruential generator).
     fn values<const K: usize>(seed: u64) -> [f32; K] {
         let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
@@ -189,7 +180,7 @@ mod tests {
 
     #[test]
     fn f32_rows_in_registers_give_the_plain_arrays_bits() {
-        if !cpu_has_avx2() {
+        if !crate::isa::avx2_or_skip() {
             return;
         }
         macro_rules! ranks {

@@ -83,6 +83,20 @@ fn has_avx2() -> bool {
     std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
 }
 
+/// For tests that call [`Avx2`]'s kernels directly, not through [`Isa::run`]: whether this CPU
+/// can run them (its `f32` rows use AVX2 and FMA instructions); says why when it cannot.
+#[cfg(test)]
+pub(crate) fn avx2_or_skip() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    let has = has_avx2();
+    #[cfg(not(target_arch = "x86_64"))]
+    let has = false;
+    if !has {
+        eprintln!("skipped the AVX2 cases: this CPU lacks AVX2 or FMA");
+    }
+    has
+}
+
 /// Whether the CPU has what [`Isa::Avx512`]'s code is compiled with (AVX-512F implies FMA).
 #[cfg(target_arch = "x86_64")]
 #[inline]

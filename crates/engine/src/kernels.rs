@@ -1459,7 +1459,8 @@ pub(crate) struct ColRange<'f> {
 /// [`ignore_col`] on the users `lo..hi` of a column (`at`), whose entries there are `users`
 /// and `values`. The sums `Σ v w1_u` and `Σ x w1_u` continue from `sums` (the first `k`
 /// values, then the next `k`) in entry order and are left there; the `last` range of users
-/// also updates `h` from them. A column passed range by range, in order, gets the same bits as in one call.
+/// also updates `h` from them. A column passed range by range, in order, gets the same bits
+/// as in one call.
 /// Returns whether the new values are finite.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
@@ -1806,7 +1807,7 @@ mod tests {
     //! row or column, predictions and sums together) must give the bits of the run-time rank
     //! (`K = 0`: segments, separate loops, masked weights), which every path shares.
     use super::*;
-    use crate::isa::{Avx2, Portable};
+    use crate::isa::{avx2_or_skip, Avx2, Portable};
 
     /// Deterministic values in `[lo, hi)` (a linear congruential generator: no dependency).
     fn values(n: usize, seed: u64, lo: f64, hi: f64) -> Vec<f64> {
@@ -1978,20 +1979,6 @@ mod tests {
         assert_ne!(unflagged, run(true));
     }
 
-    /// Whether the [`Avx2`] kernels may run here: their `f32` rows use AVX2 and FMA
-    /// instructions ([`crate::avx2::F32Row`]), which [`Isa::run`] checks for in a fit.
-    fn avx2_here() -> bool {
-        #[cfg(target_arch = "x86_64")]
-        let has = std::arch::is_x86_feature_detected!("avx2")
-            && std::arch::is_x86_feature_detected!("fma");
-        #[cfg(not(target_arch = "x86_64"))]
-        let has = false;
-        if !has {
-            eprintln!("skipped the AVX2 cases: this CPU lacks AVX2 or FMA");
-        }
-        has
-    }
-
     fn rule(lambda: Option<f64>, mark: Option<f64>) -> RowRule {
         RowRule {
             lambda,
@@ -2015,7 +2002,7 @@ mod tests {
         ] {
             rows_agree::<Portable, f32, 20>(r);
             rows_agree::<Portable, f64, 10>(r);
-            if avx2_here() {
+            if avx2_or_skip() {
                 rows_agree::<Avx2, f32, 20>(r);
                 rows_agree::<Avx2, f32, 12>(r);
                 rows_agree::<Avx2, f32, 5>(r);
@@ -2028,7 +2015,7 @@ mod tests {
     #[test]
     fn columns_of_a_known_rank_match_the_general_form() {
         cols_agree::<Portable, f32, 20>();
-        if avx2_here() {
+        if avx2_or_skip() {
             cols_agree::<Avx2, f32, 20>();
             cols_agree::<Avx2, f32, 32>();
             cols_agree::<Avx2, f32, 10>();

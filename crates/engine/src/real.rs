@@ -50,7 +50,8 @@ pub trait Real:
     /// engine's historical order), 8 for `f32` (one 256-bit register).
     const DOT_LANES: usize;
     /// A factor row of rank `K` in AVX2 registers (the row type of the AVX2 path, `isa::Avx2`):
-    /// `avx2::F32Row` for `f32` on x86-64, the plain array otherwise (LLVM vectorises the `f64` kernels well as they are).
+    /// `avx2::F32Row` for `f32` on x86-64, the plain array otherwise (LLVM vectorises the `f64`
+    /// kernels well as they are).
     type Avx2Row<const K: usize>: FactorRow<Self, K>;
     /// `self * b + c`: two roundings for `f64` (the historical bits), one fused rounding for
     /// `f32` (`f32::mul_add`: an FMA instruction on the AVX2 and AVX-512 paths and on aarch64;
